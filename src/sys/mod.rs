@@ -1,0 +1,158 @@
+//! Every libc call proctor makes, behind small typed wrappers.
+//!
+//! This is the only module allowed `unsafe`. Each wrapper turns the C convention
+//! (-1 and errno) into `io::Result` through [`cvt`], owns descriptors through
+//! `OwnedFd`, and retries `EINTR` where a retry is the right answer. Nothing here
+//! knows about tests, jobs or logs.
+
+mod process;
+mod signals;
+
+pub use process::{
+    exec_child, fork, kill, kill_group, reap_any, reap_with_rusage, set_child_subreaper,
+    setpgid, waitid_exited, ExecSpec, ExitInfo, Fork, Rusage,
+};
+pub use signals::{ignore_signal, restore_default, SignalPipe};
+
+use std::io;
+use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// Turns a C-style `-1` return into the current `errno` as an `io::Error`.
+pub fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn cvt_size(ret: libc::ssize_t) -> io::Result<usize> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// A pipe whose both ends are close-on-exec from birth (no window for a fork to
+/// leak them), returned as (read end, write end).
+pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: pipe2 succeeded, so both descriptors are fresh and owned by us alone.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Makes reads and writes on `fd` return `WouldBlock` instead of waiting.
+pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: F_GETFL/F_SETFL only read and set the file status flags of `fd`.
+    unsafe {
+        let flags = cvt(libc::fcntl(fd, libc::F_GETFL))?;
+        cvt(libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK))?;
+    }
+    Ok(())
+}
+
+/// Waits for events on `fds`; `timeout_ms` < 0 waits forever. A signal that
+/// interrupts the wait is not an error: it returns 0 so the caller re-examines its
+/// self-pipe at once.
+pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
+    // SAFETY: the slice is valid for `fds.len()` pollfd entries for the call.
+    let ret = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+    match cvt(ret) {
+        Ok(n) => Ok(n as usize),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
+/// One `read(2)`, retried on `EINTR`. `Ok(0)` is end of file.
+pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
+        let ret = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        match cvt_size(ret) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// One `write(2)`, retried on `EINTR`.
+pub fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `buf` is valid for reads of `buf.len()` bytes.
+        let ret = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+        match cvt_size(ret) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Whether `fd` is a terminal.
+pub fn isatty(fd: RawFd) -> bool {
+    // SAFETY: isatty only inspects the descriptor.
+    unsafe { libc::isatty(fd) == 1 }
+}
+
+/// Closes every descriptor from `lowest` up, so a forked child that will not exec
+/// keeps none of its parent's pipes (a stray copy of a lifeline's write end would
+/// keep it from ever hanging up).
+pub fn close_from(lowest: RawFd) {
+    // SAFETY: close_range only closes descriptors; the caller owns none of them any
+    // more (it is a fresh fork and forgets them below).
+    let ret = unsafe { libc::syscall(libc::SYS_close_range, lowest as libc::c_uint, libc::c_uint::MAX, 0) };
+    if ret == 0 {
+        return;
+    }
+    // Older kernels: close what /proc lists, or a fixed range when /proc is absent.
+    let listed: Vec<RawFd> = match std::fs::read_dir("/proc/self/fd") {
+        Ok(dir) => dir
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .filter(|&fd| fd >= lowest)
+            .collect(),
+        Err(_) => (lowest..1024).collect(),
+    };
+    for fd in listed {
+        // SAFETY: as above; EBADF for the directory's own descriptor is harmless.
+        unsafe { libc::close(fd) };
+    }
+}
+
+/// Duplicates `from` onto `to` (clearing close-on-exec on `to`).
+pub fn dup2(from: RawFd, to: RawFd) -> io::Result<()> {
+    // SAFETY: dup2 only manipulates the descriptor table.
+    cvt(unsafe { libc::dup2(from, to) }).map(|_| ())
+}
+
+/// Takes ownership of a raw descriptor this process already owns.
+pub fn own_fd(fd: RawFd) -> OwnedFd {
+    // SAFETY: callers pass a descriptor they own and hold no other handle to.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// Ends the process at once, without running destructors or flushing stdio: the
+/// only right way out of a forked child whose parent still owns those buffers.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no shared state.
+    unsafe { libc::_exit(code) }
+}
+
+/// This process's id.
+pub fn getpid() -> libc::pid_t {
+    // SAFETY: getpid cannot fail.
+    unsafe { libc::getpid() }
+}
+
+/// This process's parent's id.
+pub fn getppid() -> libc::pid_t {
+    // SAFETY: getppid cannot fail.
+    unsafe { libc::getppid() }
+}
+
+/// The descriptor of `fd`, for poll sets.
+pub fn pollfd(fd: &impl AsRawFd, events: libc::c_short) -> libc::pollfd {
+    libc::pollfd { fd: fd.as_raw_fd(), events, revents: 0 }
+}

@@ -1,0 +1,193 @@
+//! Processes: fork, exec with everything prepared beforehand, wait and kill.
+
+use super::cvt;
+use std::ffi::CString;
+use std::io;
+use std::os::unix::io::RawFd;
+use std::ptr;
+
+/// Which side of a `fork` this is.
+pub enum Fork {
+    Child,
+    Parent(libc::pid_t),
+}
+
+/// Forks. The caller must be single-threaded (proctor always is), so the child
+/// may go on running Rust code without exec.
+pub fn fork() -> io::Result<Fork> {
+    // SAFETY: proctor never starts threads, so the child is a complete copy.
+    match cvt(unsafe { libc::fork() })? {
+        0 => Ok(Fork::Child),
+        pid => Ok(Fork::Parent(pid)),
+    }
+}
+
+/// Everything `execve` needs, built before the fork: between fork and exec the child
+/// may only make async-signal-safe calls, so no allocation happens there.
+pub struct ExecSpec {
+    program: CString,
+    _argv: Vec<CString>,
+    _envp: Vec<CString>,
+    argv_ptrs: Vec<*const libc::c_char>,
+    envp_ptrs: Vec<*const libc::c_char>,
+}
+
+impl ExecSpec {
+    /// `program` must be a path (already looked up in PATH); `argv[0]` is what the
+    /// program sees as its name; `env` is the whole environment as `KEY=VALUE`.
+    pub fn new(program: CString, argv: Vec<CString>, env: Vec<CString>) -> ExecSpec {
+        let mut argv_ptrs: Vec<_> = argv.iter().map(|a| a.as_ptr()).collect();
+        argv_ptrs.push(ptr::null());
+        let mut envp_ptrs: Vec<_> = env.iter().map(|e| e.as_ptr()).collect();
+        envp_ptrs.push(ptr::null());
+        ExecSpec { program, _argv: argv, _envp: env, argv_ptrs, envp_ptrs }
+    }
+}
+
+/// In a freshly forked child: put it in a process group of its own, give it the
+/// standard descriptors, clean signal state, and exec. Never returns: on failure it
+/// exits 127 when the program does not exist and 126 otherwise, as shells do.
+pub fn exec_child(spec: &ExecSpec, stdin: RawFd, stdout: RawFd, stderr: RawFd) -> ! {
+    // SAFETY: only async-signal-safe calls on data prepared before the fork.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, ptr::null_mut());
+        // Handlers are reset by exec, but ignored signals stay ignored: Rust ignores
+        // SIGPIPE, and a test must die of it like under a shell.
+        for sig in [libc::SIGPIPE, libc::SIGTTOU, libc::SIGTTIN, libc::SIGTSTP, libc::SIGINT, libc::SIGQUIT, libc::SIGHUP, libc::SIGTERM] {
+            libc::signal(sig, libc::SIG_DFL);
+        }
+        libc::setpgid(0, 0);
+        for (from, to) in [(stdin, 0), (stdout, 1), (stderr, 2)] {
+            if from != to && libc::dup2(from, to) == -1 {
+                libc::_exit(126);
+            }
+        }
+        libc::execve(spec.program.as_ptr(), spec.argv_ptrs.as_ptr(), spec.envp_ptrs.as_ptr());
+        let code = if *libc::__errno_location() == libc::ENOENT { 127 } else { 126 };
+        libc::_exit(code)
+    }
+}
+
+/// Puts `pid` into process group `pgid` (0: its own). Called from both sides of a
+/// fork so the group exists before either side relies on it.
+pub fn setpgid(pid: libc::pid_t, pgid: libc::pid_t) -> io::Result<()> {
+    // SAFETY: setpgid only changes process group membership.
+    cvt(unsafe { libc::setpgid(pid, pgid) }).map(|_| ())
+}
+
+/// How a process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitInfo {
+    Code(i32),
+    Signal { signal: i32, core: bool },
+}
+
+impl ExitInfo {
+    fn from_status(status: libc::c_int) -> ExitInfo {
+        if libc::WIFSIGNALED(status) {
+            ExitInfo::Signal { signal: libc::WTERMSIG(status), core: libc::WCOREDUMP(status) }
+        } else {
+            ExitInfo::Code(libc::WEXITSTATUS(status))
+        }
+    }
+}
+
+/// Resources a reaped child used, in seconds and KiB.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Rusage {
+    pub user: f64,
+    pub system: f64,
+    pub max_rss_kib: i64,
+}
+
+/// Whether `pid` has exited, without reaping it: while it stays a zombie its pid and
+/// process group id cannot be reused, so killing the group afterwards stays safe.
+pub fn waitid_exited(pid: libc::pid_t) -> io::Result<Option<ExitInfo>> {
+    // SAFETY: waitid fills the zeroed siginfo it is given.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        loop {
+            let ret = libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT);
+            match cvt(ret) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+                Ok(_) => break,
+            }
+        }
+        if info.si_pid() == 0 {
+            return Ok(None);
+        }
+        let status = info.si_status();
+        Ok(Some(match info.si_code {
+            libc::CLD_EXITED => ExitInfo::Code(status),
+            libc::CLD_DUMPED => ExitInfo::Signal { signal: status, core: true },
+            _ => ExitInfo::Signal { signal: status, core: false },
+        }))
+    }
+}
+
+/// Reaps `pid`, waiting for it, and returns how it ended and what it used.
+pub fn reap_with_rusage(pid: libc::pid_t) -> io::Result<(ExitInfo, Rusage)> {
+    // SAFETY: wait4 fills the zeroed status and rusage it is given.
+    unsafe {
+        let mut status = 0;
+        let mut ru: libc::rusage = std::mem::zeroed();
+        loop {
+            match cvt(libc::wait4(pid, &mut status, 0, &mut ru)) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+                Ok(_) => break,
+            }
+        }
+        let secs = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+        let usage = Rusage { user: secs(ru.ru_utime), system: secs(ru.ru_stime), max_rss_kib: ru.ru_maxrss as i64 };
+        Ok((ExitInfo::from_status(status), usage))
+    }
+}
+
+/// Reaps any one exited child without waiting: `Ok(None)` when none is left to reap
+/// right now (or there are no children at all).
+pub fn reap_any() -> io::Result<Option<(libc::pid_t, ExitInfo)>> {
+    let mut status = 0;
+    loop {
+        // SAFETY: waitpid fills the status int it is given.
+        let ret = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        match cvt(ret) {
+            Ok(0) => return Ok(None),
+            Ok(pid) => return Ok(Some((pid, ExitInfo::from_status(status)))),
+            Err(e) if e.raw_os_error() == Some(libc::ECHILD) => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Sends `signal` to one process.
+pub fn kill(pid: libc::pid_t, signal: i32) -> io::Result<()> {
+    // SAFETY: kill only sends a signal.
+    cvt(unsafe { libc::kill(pid, signal) }).map(|_| ())
+}
+
+/// Sends `signal` to every process in group `pgid`. A group that is already empty
+/// is not an error.
+pub fn kill_group(pgid: libc::pid_t, signal: i32) -> io::Result<()> {
+    if pgid <= 1 {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "refusing to signal process group 0 or 1"));
+    }
+    // SAFETY: kill with a negative pid signals the group.
+    match cvt(unsafe { libc::kill(-pgid, signal) }) {
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
+/// Makes this process adopt orphaned descendants (Linux), so a test that escapes
+/// its process group is still reaped and found here rather than by init.
+pub fn set_child_subreaper() -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_CHILD_SUBREAPER takes one integer argument.
+    cvt(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) })?;
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! Signals as bytes on a self-pipe, so a poll(2) loop sees them like any other input.
+//!
+//! The handler does the least it can: save errno, write the signal number as one
+//! byte to the pipe, restore errno (skalibs' selfpipe). The write end is
+//! non-blocking: when the pipe is full the loop has plenty to wake up for anyway.
+
+use super::{cvt, pipe, set_nonblocking};
+use std::io;
+use std::os::unix::io::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+static WRITE_FD: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_signal(signal: libc::c_int) {
+    // SAFETY: only async-signal-safe calls; errno is restored for the interrupted code.
+    unsafe {
+        let errno = *libc::__errno_location();
+        let fd = WRITE_FD.load(Ordering::Relaxed);
+        if fd >= 0 {
+            let byte = signal as u8;
+            libc::write(fd, (&byte as *const u8).cast(), 1);
+        }
+        *libc::__errno_location() = errno;
+    }
+}
+
+/// The read end of a self-pipe that receives the signals it was installed for.
+pub struct SignalPipe {
+    read: OwnedFd,
+    _write: OwnedFd,
+    signals: Vec<i32>,
+}
+
+impl SignalPipe {
+    /// Creates the pipe and routes `signals` into it. Installing again (in a forked
+    /// child) replaces the previous pipe for the whole process.
+    pub fn install(signals: &[i32]) -> io::Result<SignalPipe> {
+        let (read, write) = pipe()?;
+        set_nonblocking(read.as_raw_fd())?;
+        set_nonblocking(write.as_raw_fd())?;
+        WRITE_FD.store(write.as_raw_fd(), Ordering::Relaxed);
+        for &sig in signals {
+            // SAFETY: the sigaction struct is zeroed, then filled with a valid handler.
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
+                action.sa_flags = libc::SA_RESTART | if sig == libc::SIGCHLD { libc::SA_NOCLDSTOP } else { 0 };
+                libc::sigemptyset(&mut action.sa_mask);
+                cvt(libc::sigaction(sig, &action, std::ptr::null_mut()))?;
+            }
+        }
+        Ok(SignalPipe { read, _write: write, signals: signals.to_vec() })
+    }
+
+    /// Reads every pending signal byte and reports the distinct signals seen, in
+    /// the order first seen.
+    pub fn drain(&self) -> Vec<i32> {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 64];
+        while let Ok(n) = super::read(self.read.as_raw_fd(), &mut buf) {
+            if n == 0 {
+                break;
+            }
+            for &b in &buf[..n] {
+                if !seen.contains(&(b as i32)) {
+                    seen.push(b as i32);
+                }
+            }
+        }
+        seen
+    }
+
+    /// Puts the handled signals back to their default action, e.g. in a forked
+    /// child that will install its own.
+    pub fn uninstall(self) {
+        for &sig in &self.signals {
+            restore_default(sig);
+        }
+        WRITE_FD.store(-1, Ordering::Relaxed);
+    }
+}
+
+impl AsRawFd for SignalPipe {
+    fn as_raw_fd(&self) -> i32 {
+        self.read.as_raw_fd()
+    }
+}
+
+/// Sets `signal` to its default action.
+pub fn restore_default(signal: i32) {
+    // SAFETY: SIG_DFL is always a valid disposition.
+    unsafe { libc::signal(signal, libc::SIG_DFL) };
+}
+
+/// Sets `signal` to be ignored.
+pub fn ignore_signal(signal: i32) {
+    // SAFETY: SIG_IGN is always a valid disposition.
+    unsafe { libc::signal(signal, libc::SIG_IGN) };
+}
