@@ -6,6 +6,9 @@
 //! format beyond [`Line::write_fields`], which writes a line's fields as JSON.
 //! Memory per parser does not grow with the number of lines read.
 
+mod verdict;
+pub use verdict::{judge, signal_name, Exit, Outcome, Verdict};
+
 use crate::json;
 
 /// How many failing or TODO-passing test numbers a summary lists; the rest are
