@@ -1,0 +1,113 @@
+# proctor — build, test, install.  GNU make.
+#
+#   make                 build the release binary (target/release/proctor)
+#   make check           build, run unit and integration tests, fail on leftover processes
+#   make demo            build, run proctor on the bundled examples/ suite
+#   make install         install binary and man pages (PREFIX, DESTDIR, BINDIR, MANDIR)
+#   make uninstall       remove what install put there
+#   make debian-check    unit tests with Debian 12's cargo/rustc 1.63 and librust-*-dev crates
+#   make man-check       lint man pages (man -l, mandoc -T lint when installed)
+#   make examples-check  run the demo suite under prove(1), to keep it honest
+#   make bench           run bench/run, when there is one
+#   make clean           remove target/
+
+CARGO ?= cargo
+INSTALL ?= install
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+# Shell completions (issue 8): installed from completions/ once those files exist.
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+ZSHCOMPDIR ?= $(DATADIR)/zsh/site-functions
+FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
+
+BIN := target/release/proctor
+SOURCES := Cargo.toml Cargo.lock $(shell find src -name '*.rs' 2>/dev/null)
+MAN1 := $(wildcard man/*.1)
+MAN7 := $(wildcard man/*.7)
+
+# Flags for `make demo`, e.g. make demo DEMO_FLAGS='-j4 --log -'
+DEMO_FLAGS ?=
+# Extra arguments for cargo test in `make check`, e.g. CHECK_FLAGS='-- --nocapture'
+CHECK_FLAGS ?=
+
+.PHONY: all check demo install uninstall debian-check man-check examples-check bench clean
+
+all:
+	$(CARGO) build --release
+
+# install depends on the file, not on `all`, so `make && sudo make install`
+# does not need cargo in root's PATH when the binary is already up to date.
+$(BIN): $(SOURCES)
+	$(CARGO) build --release
+
+# Every process the tests start inherits PROCTOR_CHECK_TAG; .ci/strays fails
+# the check (and kills them) if any is still alive once cargo test returns.
+check:
+	$(CARGO) build
+	@tag="proctor-check-$$$$-$$(date +%s)"; st=0; \
+	echo "PROCTOR_CHECK_TAG=$$tag $(CARGO) test $(CHECK_FLAGS)"; \
+	PROCTOR_CHECK_TAG=$$tag $(CARGO) test $(CHECK_FLAGS) || st=$$?; \
+	.ci/strays "$$tag" || { [ $$st -ne 0 ] || st=1; }; \
+	exit $$st
+
+# make itself exits 2 whenever a recipe fails; the line below names proctor's
+# own status (1 test failure, 2 usage, 3 harness failure).
+demo: all
+	@st=0; (cd examples && ../$(BIN) test $(DEMO_FLAGS)) || st=$$?; \
+	if [ $$st -ne 0 ]; then echo "make demo: proctor exited with status $$st" >&2; fi; \
+	exit $$st
+
+# Completions are installed as soon as completions/ holds them (issue 8).
+install: $(BIN)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR)
+	$(INSTALL) -m 755 $(BIN) $(DESTDIR)$(BINDIR)/proctor
+	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man1
+	$(INSTALL) -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+ifneq ($(MAN7),)
+	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man7
+	$(INSTALL) -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/
+endif
+	@if [ -f completions/proctor.bash ]; then set -x; \
+	  $(INSTALL) -d $(DESTDIR)$(BASHCOMPDIR) && \
+	  $(INSTALL) -m 644 completions/proctor.bash $(DESTDIR)$(BASHCOMPDIR)/proctor; fi
+	@if [ -f completions/_proctor ]; then set -x; \
+	  $(INSTALL) -d $(DESTDIR)$(ZSHCOMPDIR) && \
+	  $(INSTALL) -m 644 completions/_proctor $(DESTDIR)$(ZSHCOMPDIR)/_proctor; fi
+	@if [ -f completions/proctor.fish ]; then set -x; \
+	  $(INSTALL) -d $(DESTDIR)$(FISHCOMPDIR) && \
+	  $(INSTALL) -m 644 completions/proctor.fish $(DESTDIR)$(FISHCOMPDIR)/proctor.fish; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/proctor
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/proctor
+	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_proctor
+	rm -f $(DESTDIR)$(FISHCOMPDIR)/proctor.fish
+
+# Debian 12's /usr/bin/cargo and rustc 1.63, librust-*-dev crates, offline, in a
+# scratch copy under target/debian (see the script for why a copy).
+debian-check:
+	.ci/debian-check --bins
+
+man-check:
+	@for m in $(MAN1) $(MAN7); do \
+	  echo "man -l $$m"; \
+	  out=$$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$$m" 2>&1 >/dev/null) || exit 1; \
+	  if [ -n "$$out" ]; then echo "$$out" >&2; exit 1; fi; \
+	  if command -v mandoc >/dev/null; then \
+	    echo "mandoc -T lint $$m"; mandoc -T lint "$$m" || exit 1; \
+	  else echo "mandoc not installed: skipping its lint" >&2; fi; \
+	done
+
+examples-check:
+	prove examples/t
+
+bench:
+	@if [ -x bench/run ]; then bench/run; else echo "bench: no bench/run yet"; fi
+
+clean:
+	$(CARGO) clean
