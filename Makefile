@@ -56,7 +56,7 @@ check:
 # make itself exits 2 whenever a recipe fails; the line below names proctor's
 # own status (1 test failure, 2 usage, 3 harness failure).
 demo: all
-	@st=0; (cd examples && ../$(BIN) test $(DEMO_FLAGS)) || st=$$?; \
+	@st=0; (cd examples && $(CURDIR)/$(BIN) test $(DEMO_FLAGS)) || st=$$?; \
 	if [ $$st -ne 0 ]; then echo "make demo: proctor exited with status $$st" >&2; fi; \
 	exit $$st
 
@@ -83,7 +83,9 @@ endif
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/proctor
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1)))
+ifneq ($(MAN7),)
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
+endif
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/proctor
 	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_proctor
 	rm -f $(DESTDIR)$(FISHCOMPDIR)/proctor.fish
