@@ -4,12 +4,45 @@
 
 #![deny(unsafe_code)]
 
+mod auditor;
+mod cli;
+mod commands;
+mod discover;
 mod error;
+mod event;
 mod json;
+mod ljsonl;
+mod overlord;
+mod render;
+mod runner;
+mod state;
 #[allow(unsafe_code)]
 mod sys;
 mod tap;
 
+use cli::Command;
+
 fn main() {
-    std::process::exit(0);
+    let outcome = cli::parse().and_then(|command| match command {
+        Command::Test(args) => commands::test::run(args),
+        Command::Failed(args) => commands::logs::failed(args),
+        Command::Replay(args) => commands::logs::replay(args),
+        Command::Times(args) => commands::logs::times(args),
+        Command::Help => {
+            print!("{}", cli::USAGE);
+            Ok(0)
+        }
+        Command::Version => {
+            println!("proctor {}", env!("CARGO_PKG_VERSION"));
+            Ok(0)
+        }
+    });
+    let status = match outcome {
+        Ok(status) => status,
+        Err(e) => {
+            eprintln!("proctor: {}", e);
+            e.exit_status()
+        }
+    };
+    std::process::exit(status);
 }

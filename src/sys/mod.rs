@@ -12,7 +12,7 @@ pub use process::{
     exec_child, fork, kill, kill_group, reap_any, reap_with_rusage, set_child_subreaper,
     setpgid, waitid_exited, ExecSpec, ExitInfo, Fork, Rusage,
 };
-pub use signals::{ignore_signal, restore_default, SignalPipe};
+pub use signals::SignalPipe;
 
 use std::io;
 use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -155,4 +155,26 @@ pub fn getppid() -> libc::pid_t {
 /// The descriptor of `fd`, for poll sets.
 pub fn pollfd(fd: &impl AsRawFd, events: libc::c_short) -> libc::pollfd {
     libc::pollfd { fd: fd.as_raw_fd(), events, revents: 0 }
+}
+
+/// Marks `fd` close-on-exec (`FD_CLOEXEC` through `F_SETFD`).
+pub fn set_cloexec(fd: RawFd) -> io::Result<()> {
+    // SAFETY: F_GETFD/F_SETFD only read and set the descriptor flags of `fd`.
+    unsafe {
+        let flags = cvt(libc::fcntl(fd, libc::F_GETFD))?;
+        cvt(libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC))?;
+    }
+    Ok(())
+}
+
+/// In a forked child that will not exec: keeps the standard descriptors and
+/// `keep` (moved to descriptor 3, close-on-exec), closes everything else, and
+/// returns 3.
+pub fn keep_only_fd(keep: RawFd) -> io::Result<RawFd> {
+    if keep != 3 {
+        dup2(keep, 3)?;
+    }
+    set_cloexec(3)?;
+    close_from(4);
+    Ok(3)
 }

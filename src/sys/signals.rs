@@ -92,8 +92,3 @@ pub fn restore_default(signal: i32) {
     unsafe { libc::signal(signal, libc::SIG_DFL) };
 }
 
-/// Sets `signal` to be ignored.
-pub fn ignore_signal(signal: i32) {
-    // SAFETY: SIG_IGN is always a valid disposition.
-    unsafe { libc::signal(signal, libc::SIG_IGN) };
-}

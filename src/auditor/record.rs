@@ -1,0 +1,189 @@
+//! The muxer's output: the job log records an auditor writes, one per line of the
+//! test's output plus a few about the job itself. Every record starts with its
+//! type; a classified TAP line puts its own fields next (an assert's `"ok"`
+//! first), then stream, stamp and the line as it was. The job and try are not
+//! written here: the overlord puts them after the type when it carries a record
+//! into the event log.
+
+use crate::json;
+use crate::ljsonl::Writer;
+use crate::sys::Rusage;
+use crate::tap::{Exit, Parser, Summary, Verdict};
+use std::io;
+use std::path::Path;
+
+pub struct Times {
+    pub wall: f64,
+    pub startup: Option<f64>,
+    pub audit: Option<f64>,
+}
+
+pub struct JobLog {
+    writer: Option<Writer>,
+    scratch: Vec<u8>,
+}
+
+impl JobLog {
+    pub fn create(path: &Path) -> io::Result<JobLog> {
+        Ok(JobLog { writer: Some(Writer::create(path)?), scratch: Vec::with_capacity(4096) })
+    }
+
+    fn emit(&mut self) -> io::Result<()> {
+        self.scratch.push(b'}');
+        match &mut self.writer {
+            Some(w) => w.record(&self.scratch),
+            None => Err(io::Error::new(io::ErrorKind::Other, "the job log is already finished")),
+        }
+    }
+
+    /// One line of the test's output. Stdout lines go through the TAP parser
+    /// (`parser`), stderr lines are plain output.
+    pub fn line(&mut self, stream: &str, stamp: f64, raw: &[u8], dropped: u64, parser: Option<&mut Parser>) -> io::Result<()> {
+        let out = &mut self.scratch;
+        out.clear();
+        match parser {
+            Some(parser) => {
+                {
+                    let line = parser.line(raw);
+                    json::start_record(out, line.kind.event_type());
+                    line.write_fields(out);
+                }
+                write_line_fields(out, stream, stamp, raw, dropped);
+                self.emit()?;
+                let errors: Vec<String> = parser.take_errors().collect();
+                for message in errors {
+                    self.parse_error(stamp, &message)?;
+                }
+                Ok(())
+            }
+            None => {
+                json::start_record(out, "output");
+                write_line_fields(out, stream, stamp, raw, dropped);
+                self.emit()
+            }
+        }
+    }
+
+    pub fn parse_error(&mut self, stamp: f64, message: &str) -> io::Result<()> {
+        let out = &mut self.scratch;
+        out.clear();
+        json::start_record(out, "parse_error");
+        json::write_str_field(out, "message", message);
+        json::write_f64_field(out, "stamp", stamp);
+        self.emit()
+    }
+
+    pub fn job_start(&mut self, file: &str, pid: libc::pid_t, command: &[String]) -> io::Result<()> {
+        let out = &mut self.scratch;
+        out.clear();
+        json::start_record(out, "job_start");
+        json::write_str_field(out, "file", file);
+        json::write_u64_field(out, "pid", pid as u64);
+        json::write_key(out, "command");
+        out.push(b'[');
+        for (i, word) in command.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json::write_str(out, word);
+        }
+        out.push(b']');
+        json::write_f64_field(out, "stamp", super::unix_now());
+        self.emit()?;
+        self.flush()
+    }
+
+    pub fn job_exit(&mut self, exit: &Exit, times: &Times, usage: &Rusage) -> io::Result<()> {
+        let out = &mut self.scratch;
+        out.clear();
+        json::start_record(out, "job_exit");
+        match exit {
+            Exit::Code(code) => json::write_u64_field(out, "status", *code as u64),
+            Exit::Signal { signal, core } => {
+                json::write_u64_field(out, "signal", *signal as u64);
+                json::write_str_field(out, "signal_name", crate::tap::signal_name(*signal));
+                json::write_bool_field(out, "core", *core);
+            }
+            Exit::Unknown => json::write_str_field(out, "status", "unknown"),
+        }
+        json::write_f64_field(out, "wall", times.wall);
+        if let Some(s) = times.startup {
+            json::write_f64_field(out, "startup", s);
+        }
+        if let Some(a) = times.audit {
+            json::write_f64_field(out, "audit", a);
+        }
+        json::write_f64_field(out, "user", usage.user);
+        json::write_f64_field(out, "system", usage.system);
+        json::write_u64_field(out, "max_rss_kib", usage.max_rss_kib.max(0) as u64);
+        json::write_f64_field(out, "stamp", super::unix_now());
+        self.emit()
+    }
+
+    pub fn job_end(&mut self, file: &str, verdict: &Verdict, summary: &Summary, duration: f64) -> io::Result<()> {
+        let out = &mut self.scratch;
+        out.clear();
+        json::start_record(out, "job_end");
+        json::write_str_field(out, "file", file);
+        json::write_str_field(out, "result", verdict.outcome.as_str());
+        write_str_list(out, "reasons", &verdict.reasons);
+        write_str_list(out, "notes", &verdict.notes);
+        json::write_key(out, "counts");
+        out.extend_from_slice(b"{\"planned\":");
+        match summary.planned {
+            Some(n) => out.extend_from_slice(n.to_string().as_bytes()),
+            None => out.extend_from_slice(b"null"),
+        }
+        json::write_u64_field(out, "run", summary.run);
+        json::write_u64_field(out, "passed", summary.passed);
+        json::write_u64_field(out, "failed", summary.failed.count);
+        json::write_u64_field(out, "todo", summary.todo);
+        json::write_u64_field(out, "todo_passed", summary.todo_passed.count);
+        json::write_u64_field(out, "skipped", summary.skipped);
+        out.push(b'}');
+        if !summary.failed.listed.is_empty() {
+            json::write_key(out, "failed_tests");
+            out.extend_from_slice(format!("{:?}", summary.failed.listed).replace(' ', "").as_bytes());
+        }
+        json::write_f64_field(out, "duration", duration);
+        json::write_bool_field(out, "will_retry", false);
+        json::write_f64_field(out, "stamp", super::unix_now());
+        self.emit()
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        match &mut self.writer {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes the end marker: the job log is complete.
+    pub fn finish(&mut self) -> io::Result<()> {
+        match self.writer.take() {
+            Some(w) => w.finish(),
+            None => Ok(()),
+        }
+    }
+}
+
+fn write_line_fields(out: &mut Vec<u8>, stream: &str, stamp: f64, raw: &[u8], dropped: u64) {
+    json::write_str_field(out, "stream", stream);
+    json::write_f64_field(out, "stamp", stamp);
+    json::write_bytes_field(out, "line", raw);
+    if dropped > 0 {
+        json::write_u64_field(out, "truncated", dropped);
+    }
+}
+
+fn write_str_list(out: &mut Vec<u8>, key: &str, items: &[String]) {
+    json::write_key(out, key);
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        json::write_str(out, item);
+    }
+    out.push(b']');
+}

@@ -1,0 +1,219 @@
+//! The command line: a lexopt loop into plain structs. Validation only; no
+//! syscalls, so every flag is unit-tested here next to the parser.
+
+use crate::error::{Error, Result};
+use lexopt::prelude::*;
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+pub const USAGE: &str = "\
+usage: proctor test [OPTIONS] [PATH...]   run tests (no PATH: t/)
+       proctor failed [LOG]              list the files that failed in a run
+       proctor replay LOG                show a recorded run again
+       proctor times [LOG]               per-file durations, slowest first
+       proctor --help | --version
+
+test options:
+  -j, --jobs N            run N tests at once (default: number of CPUs)
+  -r, --recurse           search directories recursively for *.t
+  -l, --lib               add lib to PERL5LIB
+  -b, --blib              add blib/lib and blib/arch to PERL5LIB
+  -I DIR                  add DIR to PERL5LIB (repeatable)
+      --exec CMD          run each file as `CMD file` ('' runs the file itself)
+      --merge             send the test's stderr into its stdout pipe
+      --event-timeout S   stop a test silent for S seconds (default 60, 0: never)
+      --log FILE          also write the event log to FILE (- for stdout)
+      --no-log            keep no event log in the state directory
+  -k, --keep              keep job directories and their logs
+      --state-dir DIR     keep logs in DIR (default: $XDG_STATE_HOME/proctor/<project>)
+";
+
+#[derive(Debug, PartialEq)]
+pub enum Command {
+    Test(TestArgs),
+    Failed(LogArgs),
+    Replay(LogArgs),
+    Times(LogArgs),
+    Help,
+    Version,
+}
+
+#[derive(Debug, Default, PartialEq)]
+pub struct TestArgs {
+    pub jobs: Option<usize>,
+    pub recurse: bool,
+    pub lib: bool,
+    pub blib: bool,
+    pub includes: Vec<PathBuf>,
+    /// `Some(vec![])` for `--exec ''`: run each file itself.
+    pub exec: Option<Vec<String>>,
+    pub merge: bool,
+    pub event_timeout: Option<f64>,
+    pub log: Option<PathBuf>,
+    pub no_log: bool,
+    pub keep: bool,
+    pub state_dir: Option<PathBuf>,
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Default, PartialEq)]
+pub struct LogArgs {
+    pub log: Option<PathBuf>,
+    pub state_dir: Option<PathBuf>,
+}
+
+/// Parses the process's own arguments.
+pub fn parse() -> Result<Command> {
+    parse_from(std::env::args_os().skip(1))
+}
+
+/// Parses `args` (without the program name).
+pub fn parse_from<I>(args: I) -> Result<Command>
+where
+    I: IntoIterator + 'static,
+    I::Item: Into<OsString>,
+{
+    let mut parser = lexopt::Parser::from_args(args);
+    let command = match parser.next()? {
+        None => return Err(Error::Usage(format!("no command given\n{}", USAGE))),
+        Some(Long("help")) | Some(Short('h')) => return Ok(Command::Help),
+        Some(Long("version")) | Some(Short('V')) => return Ok(Command::Version),
+        Some(Value(v)) => string(v)?,
+        Some(other) => return Err(other.unexpected().into()),
+    };
+    match command.as_str() {
+        "test" => parse_test(&mut parser).map(Command::Test),
+        "failed" => parse_log(&mut parser, false).map(Command::Failed),
+        "replay" => parse_log(&mut parser, true).map(Command::Replay),
+        "times" => parse_log(&mut parser, false).map(Command::Times),
+        "help" => Ok(Command::Help),
+        other => Err(Error::Usage(format!("unknown command '{}' (try 'proctor --help')", other))),
+    }
+}
+
+fn string(value: OsString) -> Result<String> {
+    value.into_string().map_err(|v| lexopt::Error::NonUnicodeValue(v).into())
+}
+
+fn parse_test(parser: &mut lexopt::Parser) -> Result<TestArgs> {
+    let mut args = TestArgs::default();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('j') | Long("jobs") => {
+                let value = string(parser.value()?)?;
+                match value.parse::<usize>() {
+                    Ok(n) if n > 0 => args.jobs = Some(n),
+                    _ => return Err(Error::Usage(format!("--jobs: '{}' is not a positive whole number", value))),
+                }
+            }
+            Short('r') | Long("recurse") => args.recurse = true,
+            Short('l') | Long("lib") => args.lib = true,
+            Short('b') | Long("blib") => args.blib = true,
+            Short('I') => args.includes.push(parser.value()?.into()),
+            Long("exec") => {
+                let value = string(parser.value()?)?;
+                args.exec = Some(value.split_whitespace().map(String::from).collect());
+            }
+            Long("merge") | Short('m') => args.merge = true,
+            Long("event-timeout") => {
+                let value = string(parser.value()?)?;
+                match value.parse::<f64>() {
+                    Ok(s) if s >= 0.0 && s.is_finite() => args.event_timeout = Some(s),
+                    _ => return Err(Error::Usage(format!("--event-timeout: '{}' is not a number of seconds", value))),
+                }
+            }
+            Long("log") => args.log = Some(parser.value()?.into()),
+            Long("no-log") => args.no_log = true,
+            Short('k') | Long("keep") => args.keep = true,
+            Long("state-dir") => args.state_dir = Some(parser.value()?.into()),
+            Value(path) => args.paths.push(path.into()),
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    Ok(args)
+}
+
+fn parse_log(parser: &mut lexopt::Parser, required: bool) -> Result<LogArgs> {
+    let mut args = LogArgs::default();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("state-dir") => args.state_dir = Some(parser.value()?.into()),
+            Value(path) if args.log.is_none() => args.log = Some(path.into()),
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    if required && args.log.is_none() {
+        return Err(Error::Usage("replay: no LOG given (the event log of a run, e.g. last.jsonl in the state directory)".into()));
+    }
+    Ok(args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn test_args(args: &[&str]) -> Result<TestArgs> {
+        match parse_from(std::iter::once("test").chain(args.iter().copied()))? {
+            Command::Test(t) => Ok(t),
+            other => panic!("expected a test command, got {:?}", other),
+        }
+    }
+
+    #[test]
+    fn test_flags() {
+        let t = test_args(&["-j3", "-rlb", "-I", "inc", "--exec", "", "--merge", "--log", "-", "-k", "t/a.t"]).unwrap();
+        assert_eq!(t.jobs, Some(3));
+        assert!(t.recurse && t.lib && t.blib && t.merge && t.keep);
+        assert_eq!(t.includes, [PathBuf::from("inc")]);
+        assert_eq!(t.exec, Some(vec![]));
+        assert_eq!(t.log, Some(PathBuf::from("-")));
+        assert_eq!(t.paths, [PathBuf::from("t/a.t")]);
+        let t = test_args(&["--exec", "sh -x", "--event-timeout=2.5", "--no-log", "--state-dir", "s"]).unwrap();
+        assert_eq!(t.exec, Some(vec!["sh".to_string(), "-x".to_string()]));
+        assert_eq!(t.event_timeout, Some(2.5));
+        assert!(t.no_log);
+        assert_eq!(t.state_dir, Some(PathBuf::from("s")));
+    }
+
+    #[test]
+    fn bad_jobs_are_usage_errors() {
+        for bad in ["0", "x", "-1", ""] {
+            let err = test_args(&["-j", bad]).unwrap_err();
+            assert_eq!(err.exit_status(), crate::error::EXIT_USAGE, "for -j {:?}", bad);
+        }
+    }
+
+    #[test]
+    fn unknown_flags_and_commands_are_usage_errors() {
+        assert_eq!(test_args(&["--frobnicate"]).unwrap_err().exit_status(), 2);
+        assert_eq!(parse_from(["frob"]).unwrap_err().exit_status(), 2);
+        assert_eq!(parse_from(Vec::<String>::new()).unwrap_err().exit_status(), 2);
+        assert_eq!(parse_from(["replay"]).unwrap_err().exit_status(), 2);
+    }
+
+    #[test]
+    fn log_commands() {
+        assert_eq!(parse_from(["failed"]).unwrap(), Command::Failed(LogArgs::default()));
+        match parse_from(["replay", "x.jsonl"]).unwrap() {
+            Command::Replay(a) => assert_eq!(a.log, Some(PathBuf::from("x.jsonl"))),
+            other => panic!("{:?}", other),
+        }
+    }
+
+    /// Every long flag in the usage text is documented in the man page.
+    #[test]
+    fn every_long_flag_is_in_the_man_page() {
+        let man = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/proctor.1"))
+            .expect("man/proctor.1 is readable")
+            .replace('\\', "");
+        let mut checked = 0;
+        for word in USAGE.split(|c: char| c.is_whitespace() || c == ',' || c == '|') {
+            if let Some(flag) = word.strip_prefix("--") {
+                let flag = flag.split('=').next().unwrap();
+                assert!(man.contains(&format!("--{}", flag)), "--{} is not in man/proctor.1", flag);
+                checked += 1;
+            }
+        }
+        assert!(checked >= 10, "only {} flags found in USAGE", checked);
+    }
+}

@@ -1,0 +1,162 @@
+//! Finding the test files and deciding how each one runs, as prove does.
+//!
+//! No path means `t/`. A directory gives its `*.t` files (recursively with `-r`),
+//! sorted; files named on the command line are taken as given, in that order.
+//! `.t` and `.pl` files run through perl; `--exec CMD` runs `CMD file`; any other
+//! executable runs itself. Every problem is a usage error naming the path.
+
+use crate::error::{Error, Result};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// How a test file is started.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum How {
+    /// `perl FILE`, with the run's PERL5LIB.
+    Perl,
+    /// The file itself.
+    Itself,
+    /// `CMD... FILE`.
+    Command(Vec<String>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestFile {
+    pub path: PathBuf,
+    pub how: How,
+}
+
+/// The test files for `paths`, in run order, each with how it runs.
+pub fn discover(paths: &[PathBuf], recurse: bool, exec: Option<&[String]>) -> Result<Vec<TestFile>> {
+    let default = [PathBuf::from("t")];
+    let given = if paths.is_empty() { &default[..] } else { paths };
+    let mut files = Vec::new();
+    for path in given {
+        let meta = fs::metadata(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound if paths.is_empty() => {
+                Error::Usage("no test paths given, and there is no t/ directory here".into())
+            }
+            std::io::ErrorKind::NotFound => Error::Usage(format!("{}: no such file or directory", path.display())),
+            _ => Error::Usage(format!("{}: {}", path.display(), e)),
+        })?;
+        if meta.is_dir() {
+            let before = files.len();
+            let mut found = Vec::new();
+            collect_dir(path, recurse, &mut found)?;
+            found.sort();
+            for file in found {
+                files.push(classify(file, exec)?);
+            }
+            if files.len() == before {
+                let hint = if recurse { "" } else { " (use -r to search subdirectories)" };
+                return Err(Error::Usage(format!("{}: no *.t files in this directory{}", path.display(), hint)));
+            }
+        } else {
+            files.push(classify(path.clone(), exec)?);
+        }
+    }
+    Ok(files)
+}
+
+fn collect_dir(dir: &Path, recurse: bool, out: &mut Vec<PathBuf>) -> Result<()> {
+    let entries = fs::read_dir(dir).map_err(|e| Error::Usage(format!("{}: cannot list directory: {}", dir.display(), e)))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::Usage(format!("{}: cannot list directory: {}", dir.display(), e)))?;
+        let path = entry.path();
+        let is_dir = fs::metadata(&path).map(|m| m.is_dir()).unwrap_or(false);
+        if is_dir {
+            if recurse {
+                collect_dir(&path, recurse, out)?;
+            }
+        } else if path.extension().map_or(false, |e| e == "t") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn classify(path: PathBuf, exec: Option<&[String]>) -> Result<TestFile> {
+    let meta = fs::metadata(&path).map_err(|e| Error::Usage(format!("{}: {}", path.display(), e)))?;
+    if meta.is_dir() {
+        return Err(Error::Usage(format!("{}: is a directory, not a test file", path.display())));
+    }
+    if fs::File::open(&path).is_err() {
+        return Err(Error::Usage(format!("{}: cannot be read (check its permissions)", path.display())));
+    }
+    let how = match exec {
+        Some(cmd) if !cmd.is_empty() => How::Command(cmd.to_vec()),
+        Some(_) => How::Itself,
+        None if matches!(path.extension().and_then(|e| e.to_str()), Some("t") | Some("pl")) => How::Perl,
+        None => How::Itself,
+    };
+    if how == How::Itself && meta.permissions().mode() & 0o111 == 0 {
+        return Err(Error::Usage(format!(
+            "{}: is not executable (chmod +x it, or run it through an interpreter with --exec)",
+            path.display()
+        )));
+    }
+    Ok(TestFile { path, how })
+}
+
+/// Looks `program` up in PATH (a name with a slash is taken as a path).
+pub fn find_program(program: &str) -> Option<PathBuf> {
+    if program.contains('/') {
+        return Some(PathBuf::from(program));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(program)).find(|candidate| {
+        fs::metadata(candidate).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Dir(PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn scratch(name: &str) -> Dir {
+        let d = std::env::temp_dir().join(format!("proctor-discover-{}-{}", name, std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(d.join("t/sub")).unwrap();
+        for f in ["t/b.t", "t/a.t", "t/sub/c.t", "t/notes.txt"] {
+            fs::write(d.join(f), "").unwrap();
+        }
+        Dir(d)
+    }
+
+    #[test]
+    fn directories_give_sorted_t_files() {
+        let d = scratch("sorted");
+        let t = d.0.join("t");
+        let names = |files: Vec<TestFile>| files.into_iter().map(|f| f.path.strip_prefix(&t).unwrap().to_path_buf()).collect::<Vec<_>>();
+        assert_eq!(names(discover(&[t.clone()], false, None).unwrap()), [PathBuf::from("a.t"), PathBuf::from("b.t")]);
+        assert_eq!(names(discover(&[t.clone()], true, None).unwrap()).len(), 3);
+    }
+
+    #[test]
+    fn files_keep_the_given_order_and_choose_perl() {
+        let d = scratch("order");
+        let files = discover(&[d.0.join("t/b.t"), d.0.join("t/a.t")], false, None).unwrap();
+        assert_eq!(files[0].path, d.0.join("t/b.t"));
+        assert_eq!(files[0].how, How::Perl);
+    }
+
+    #[test]
+    fn bad_paths_are_usage_errors() {
+        let d = scratch("bad");
+        let err = discover(&[d.0.join("nope.t")], false, None).unwrap_err();
+        assert!(err.to_string().contains("nope.t: no such file"), "{}", err);
+        let err = discover(&[d.0.join("t/notes.txt")], false, None).unwrap_err();
+        assert!(err.to_string().contains("not executable"), "{}", err);
+        fs::create_dir_all(d.0.join("empty")).unwrap();
+        let err = discover(&[d.0.join("empty")], false, None).unwrap_err();
+        assert!(err.to_string().contains("no *.t files"), "{}", err);
+    }
+}

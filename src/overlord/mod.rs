@@ -1,0 +1,395 @@
+//! The overlord: in the `proctor test` process, it follows runner.ljsonl and every
+//! job log as raw bytes, writes the event log (job records carried through byte for
+//! byte, with the job id put after the type), hands events to the renderers, keeps
+//! the totals, and removes each job's directory once its log is read (unless -k).
+//! A job whose log ends without the end marker fails as "auditor lost"; a runner
+//! that dies leaves every unfinished job failed as "runner lost". It decodes only
+//! job_end, job_exit and what renderers ask for.
+
+mod totals;
+
+use crate::event::{splice_job, Event, Interest, Kind};
+use crate::json;
+use crate::ljsonl::{Next, Tail};
+use crate::render::Renderer;
+use crate::sys::{self, SignalPipe};
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Write};
+use std::os::unix::io::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::time::Instant;
+use totals::Totals;
+
+/// How often live job logs are read when nothing else wakes the overlord.
+const TAIL_INTERVAL_MS: i32 = 100;
+
+/// Where the event log goes: each sink gets every line.
+pub struct Sink {
+    pub name: String,
+    pub out: Box<dyn Write>,
+}
+
+/// What a finished run amounts to.
+pub struct Outcome {
+    pub exit_status: i32,
+}
+
+struct LiveJob {
+    file: String,
+    dir: PathBuf,
+    tail: Option<Tail>,
+}
+
+/// Everything that receives events: the event log sinks, the renderers, the totals.
+struct Output {
+    sinks: Vec<Sink>,
+    renderers: Vec<Box<dyn Renderer>>,
+    interest: Interest,
+    totals: Totals,
+    scratch: Vec<u8>,
+    sink_error: Option<String>,
+    /// Jobs queued that have no job_end yet, with their file.
+    open_jobs: BTreeMap<(u64, u32), String>,
+}
+
+impl Output {
+    /// Writes one event-log line and hands it to whoever wants it.
+    fn emit(&mut self, line: &[u8]) {
+        for sink in &mut self.sinks {
+            if self.sink_error.is_none() {
+                let result = sink.out.write_all(line).and_then(|_| sink.out.write_all(b"\n"));
+                if let Err(e) = result {
+                    self.sink_error = Some(format!("unable to write the event log to {}: {}", sink.name, e));
+                }
+            }
+        }
+        let mut event = Event::new(line);
+        let kind = event.kind();
+        match kind {
+            Kind::JobEnd => {
+                if let Some(job) = event.job() {
+                    self.open_jobs.remove(&job);
+                }
+                self.totals.job_end(&mut event);
+            }
+            Kind::JobExit => self.totals.job_exit(&mut event),
+            Kind::JobQueued => {
+                if let (Some(job), Some(file)) = (event.job(), event.str("file").map(String::from)) {
+                    self.open_jobs.insert(job, file);
+                }
+            }
+            Kind::Bail => {
+                if let Some(job) = event.job() {
+                    let file = self.open_jobs.get(&job).cloned().unwrap_or_default();
+                    self.totals.bail(&file, &mut event);
+                }
+            }
+            _ => {}
+        }
+        if self.interest.contains(kind) {
+            for r in &mut self.renderers {
+                if r.interest().contains(kind) {
+                    if let Err(e) = r.event(&mut event) {
+                        if e.kind() != io::ErrorKind::BrokenPipe {
+                            eprintln!("proctor: unable to show the run: {}", e);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Emits a job record from a job log, with the job id spliced in.
+    fn emit_job_record(&mut self, record: &[u8], job: (u64, u32)) {
+        let mut line = std::mem::take(&mut self.scratch);
+        line.clear();
+        splice_job(&mut line, record, job.0, job.1);
+        self.emit(&line);
+        self.scratch = line;
+    }
+
+    /// A job_end the job could not write itself.
+    fn synthesize_end(&mut self, job: (u64, u32), file: &str, reason: &str) {
+        let mut out = Vec::new();
+        json::start_record(&mut out, "job_end");
+        json::write_u64_field(&mut out, "job", job.0);
+        json::write_u64_field(&mut out, "try", job.1 as u64);
+        json::write_str_field(&mut out, "file", file);
+        json::write_str_field(&mut out, "result", "fail");
+        json::write_key(&mut out, "reasons");
+        out.push(b'[');
+        json::write_str(&mut out, reason);
+        out.extend_from_slice(b"],\"duration\":0,\"will_retry\":false}");
+        self.emit(&out);
+    }
+
+    fn flush(&mut self) {
+        for sink in &mut self.sinks {
+            if self.sink_error.is_none() {
+                if let Err(e) = sink.out.flush() {
+                    self.sink_error = Some(format!("unable to write the event log to {}: {}", sink.name, e));
+                }
+            }
+        }
+    }
+}
+
+pub struct Overlord {
+    out: Output,
+    runner_log: Option<Tail>,
+    runner_log_path: PathBuf,
+    runner_pid: libc::pid_t,
+    runner_exited: bool,
+    wake: OwnedFd,
+    jobs: HashMap<(u64, u32), LiveJob>,
+    keep: bool,
+    started: Instant,
+    interrupted: Option<String>,
+}
+
+impl Overlord {
+    pub fn new(
+        sinks: Vec<Sink>,
+        renderers: Vec<Box<dyn Renderer>>,
+        run_dir: PathBuf,
+        runner_pid: libc::pid_t,
+        wake: OwnedFd,
+        keep: bool,
+    ) -> Overlord {
+        let interest = renderers.iter().fold(Interest::NONE, |i, r| i.union(r.interest()));
+        Overlord {
+            out: Output {
+                sinks,
+                renderers,
+                interest,
+                totals: Totals::default(),
+                scratch: Vec::with_capacity(4096),
+                sink_error: None,
+                open_jobs: BTreeMap::new(),
+            },
+            runner_log: None,
+            runner_log_path: run_dir.join("runner.ljsonl"),
+            runner_pid,
+            runner_exited: false,
+            wake,
+            jobs: HashMap::new(),
+            keep,
+            started: Instant::now(),
+            interrupted: None,
+        }
+    }
+
+    /// Writes the run_start record.
+    pub fn start(&mut self, fields: impl FnOnce(&mut Vec<u8>)) {
+        let mut out = Vec::new();
+        json::start_record(&mut out, "run_start");
+        fields(&mut out);
+        json::write_f64_field(&mut out, "stamp", crate::auditor::unix_now());
+        out.push(b'}');
+        self.out.emit(&out);
+        self.out.flush();
+    }
+
+    /// Follows the run until the runner is done, then writes run_end.
+    pub fn follow(mut self, signals: &SignalPipe) -> io::Result<Outcome> {
+        sys::set_nonblocking(self.wake.as_raw_fd())?;
+        let mut runner_done = false;
+        while !runner_done {
+            let mut fds = [sys::pollfd(&self.wake, libc::POLLIN), sys::pollfd(signals, libc::POLLIN)];
+            let timeout = if self.jobs.is_empty() { -1 } else { TAIL_INTERVAL_MS };
+            sys::poll(&mut fds, timeout)?;
+            if fds[0].revents != 0 {
+                let mut buf = [0u8; 256];
+                while matches!(sys::read(self.wake.as_raw_fd(), &mut buf), Ok(n) if n > 0) {}
+            }
+            for signal in signals.drain() {
+                match signal {
+                    libc::SIGCHLD => self.reap_runner()?,
+                    other => self.interrupt(other),
+                }
+            }
+            runner_done = self.read_runner_log()?;
+            self.read_live_jobs();
+            if self.runner_exited && !runner_done {
+                // The runner is gone, but its log did not end: read what is left.
+                runner_done = self.read_runner_log()? || {
+                    self.runner_lost();
+                    true
+                };
+            }
+            self.out.flush();
+            if self.out.sink_error.is_some() && !self.runner_exited {
+                let _ = sys::kill(self.runner_pid, libc::SIGTERM);
+            }
+        }
+        if !self.runner_exited {
+            let _ = sys::reap_with_rusage(self.runner_pid);
+        }
+        Ok(self.finish())
+    }
+
+    fn interrupt(&mut self, signal: i32) {
+        if self.interrupted.is_none() {
+            self.interrupted = Some(crate::tap::signal_name(signal).to_string());
+        }
+        // Ctrl-C reaches the runner through the terminal too; SIGTERM and SIGHUP
+        // sent to this process alone are passed on.
+        let _ = sys::kill(self.runner_pid, signal);
+    }
+
+    fn reap_runner(&mut self) -> io::Result<()> {
+        while let Some((pid, _)) = sys::reap_any()? {
+            if pid == self.runner_pid {
+                self.runner_exited = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the runner's new records; true once its end marker is read.
+    fn read_runner_log(&mut self) -> io::Result<bool> {
+        if self.runner_log.is_none() {
+            match Tail::open(&self.runner_log_path) {
+                Ok(t) => self.runner_log = Some(t),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+        self.runner_log.as_mut().expect("opened above").read_more()?;
+        loop {
+            let record = match self.runner_log.as_mut().expect("opened above").decoder.next_record() {
+                Next::Record(r) => r.to_vec(),
+                Next::Pending => return Ok(false),
+                Next::End => return Ok(true),
+                Next::Corrupt(why) => {
+                    eprintln!("proctor: {}: {}", self.runner_log_path.display(), why);
+                    return Ok(false);
+                }
+            };
+            let mut event = Event::new(&record);
+            match (event.kind(), event.job()) {
+                (Kind::JobLaunch, Some(job)) => {
+                    let file = event.str("file").unwrap_or("").to_string();
+                    let dir = PathBuf::from(event.str("dir").unwrap_or(""));
+                    self.out.emit(&record);
+                    self.jobs.insert(job, LiveJob { file, dir, tail: None });
+                }
+                (Kind::JobDone, Some(job)) => {
+                    self.job_done(job, &record);
+                    self.out.emit(&record);
+                }
+                _ => self.out.emit(&record),
+            }
+        }
+    }
+
+    fn read_live_jobs(&mut self) {
+        let keys: Vec<(u64, u32)> = self.jobs.keys().copied().collect();
+        for key in keys {
+            self.read_job(key);
+        }
+    }
+
+    /// Reads a job's new records; true once its end marker is read.
+    fn read_job(&mut self, key: (u64, u32)) -> bool {
+        let job = match self.jobs.get_mut(&key) {
+            Some(j) => j,
+            None => return false,
+        };
+        if job.tail.is_none() {
+            match Tail::open(&job.dir.join("events.ljsonl")) {
+                Ok(t) => job.tail = Some(t),
+                Err(_) => return false,
+            }
+        }
+        let tail = job.tail.as_mut().expect("opened above");
+        if let Err(e) = tail.read_more() {
+            eprintln!("proctor: unable to read the log of {}: {}", job.file, e);
+            return false;
+        }
+        loop {
+            match tail.decoder.next_record() {
+                Next::Record(r) => self.out.emit_job_record(r, key),
+                Next::Pending => return false,
+                Next::End => return true,
+                Next::Corrupt(why) => {
+                    eprintln!("proctor: the log of {} is damaged: {}", job.file, why);
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// The auditor has exited: its log is complete, or it never will be.
+    fn job_done(&mut self, key: (u64, u32), record: &[u8]) {
+        let complete = self.read_job(key);
+        let job = match self.jobs.remove(&key) {
+            Some(j) => j,
+            None => return,
+        };
+        if !complete && self.out.open_jobs.contains_key(&key) {
+            let mut event = Event::new(record);
+            let how = match (event.u64("auditor_status"), event.u64("auditor_signal")) {
+                (_, Some(sig)) => format!("killed by {}", crate::tap::signal_name(sig as i32)),
+                (Some(code), _) => format!("exit status {}", code),
+                _ => "unknown".to_string(),
+            };
+            let reason = format!("auditor lost: its log ends without the end marker (auditor {})", how);
+            self.out.synthesize_end(key, &job.file, &reason);
+        }
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&job.dir);
+        }
+    }
+
+    fn runner_lost(&mut self) {
+        eprintln!("proctor: the runner died before finishing its log");
+        let open: Vec<((u64, u32), String)> = self.out.open_jobs.iter().map(|(k, f)| (*k, f.clone())).collect();
+        for (key, file) in open {
+            if self.jobs.contains_key(&key) {
+                // Its auditor may have finished its log before the runner died.
+                if self.read_job(key) {
+                    self.jobs.remove(&key);
+                    continue;
+                }
+            }
+            if self.out.open_jobs.contains_key(&key) {
+                self.out.synthesize_end(key, &file, "runner lost: the runner died before this job finished");
+            }
+        }
+        if self.out.sink_error.is_none() {
+            self.out.sink_error = Some("the runner died".to_string());
+        }
+    }
+
+    fn finish(mut self) -> Outcome {
+        let wall = self.started.elapsed().as_secs_f64();
+        let harness_error = self.out.sink_error.clone();
+        let record = self.out.totals.run_end_record(wall, self.interrupted.as_deref(), harness_error.as_deref());
+        self.out.emit(&record);
+        self.out.flush();
+        for r in &mut self.out.renderers {
+            let _ = r.finish(true);
+        }
+        let exit_status = if let Some(e) = &harness_error {
+            eprintln!("proctor: {}", e);
+            crate::error::EXIT_HARNESS
+        } else if let Some(sig) = &self.interrupted {
+            128 + signal_number(sig)
+        } else if self.out.totals.passed_run(false) {
+            crate::error::EXIT_PASS
+        } else {
+            crate::error::EXIT_FAIL
+        };
+        Outcome { exit_status }
+    }
+}
+
+fn signal_number(name: &str) -> i32 {
+    match name {
+        "SIGHUP" => libc::SIGHUP,
+        "SIGINT" => libc::SIGINT,
+        "SIGTERM" => libc::SIGTERM,
+        _ => 0,
+    }
+}

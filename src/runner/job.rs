@@ -1,0 +1,124 @@
+//! How a job is started: the command line and environment of each test, built
+//! once per run, so that per job the runner only adds the job's TMPDIR and forks.
+//! A job the runner spawns itself goes through here; a job spawned by a stage will
+//! take the same [`auditor::Config`] over the stage protocol.
+
+use crate::auditor;
+use crate::discover::How;
+use crate::sys::ExecSpec;
+use std::ffi::{CString, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// One test file, as queued.
+#[derive(Clone, Debug)]
+pub struct JobSpec {
+    pub display: String,
+    pub path: PathBuf,
+    pub how: How,
+}
+
+/// What every job of the run shares.
+pub struct Launch {
+    /// perl, when some file runs through it.
+    pub perl: Option<PathBuf>,
+    /// The resolved program of `--exec CMD`, and CMD's arguments.
+    pub exec: Option<(PathBuf, Vec<String>)>,
+    /// The environment every test gets, less TMPDIR.
+    pub env: Vec<CString>,
+    pub merge: bool,
+    pub keep: bool,
+    pub event_timeout: Option<Duration>,
+}
+
+impl Launch {
+    /// The environment: the caller's, with PERL5LIB extended by `perl_dirs` and
+    /// the variables prove exports.
+    pub fn environment(perl_dirs: &[PathBuf]) -> Vec<CString> {
+        let mut env = Vec::new();
+        let mut perl5lib: Vec<OsString> = perl_dirs.iter().map(|d| d.as_os_str().to_os_string()).collect();
+        for (key, value) in std::env::vars_os() {
+            match key.as_bytes() {
+                b"TMPDIR" | b"HARNESS_ACTIVE" | b"HARNESS_VERSION" => {}
+                b"PERL5LIB" => perl5lib.push(value),
+                _ => env.push(pair(key.as_bytes(), value.as_bytes())),
+            }
+        }
+        let mut joined = Vec::new();
+        for dir in perl5lib.iter().filter(|p| !p.is_empty()) {
+            if !joined.is_empty() {
+                joined.push(b':');
+            }
+            joined.extend_from_slice(dir.as_bytes());
+        }
+        if !joined.is_empty() {
+            env.push(pair(b"PERL5LIB", &joined));
+        }
+        env.push(pair(b"HARNESS_ACTIVE", b"1"));
+        env.push(pair(b"HARNESS_VERSION", concat!("proctor-", env!("CARGO_PKG_VERSION")).as_bytes()));
+        env
+    }
+
+    /// The auditor's whole configuration for one try of one job.
+    pub fn auditor_config(&self, spec: &JobSpec, tries: u32, dir: PathBuf, lifeline: i32) -> auditor::Config {
+        // Only a file run as itself needs `./`; perl gets the path as given, as
+        // under prove, so diagnostics name it the same way.
+        let file = if spec.how == How::Itself { runnable_path(&spec.path) } else { spec.path.clone() };
+        let (program, mut command) = match &spec.how {
+            How::Perl => {
+                let perl = self.perl.clone().unwrap_or_else(|| PathBuf::from("/usr/bin/perl"));
+                (perl.clone(), vec![perl.into_os_string()])
+            }
+            How::Itself => (file.clone(), vec![]),
+            How::Command(_) => {
+                let (program, args) = self.exec.clone().unwrap_or_default();
+                let mut command = vec![program.clone().into_os_string()];
+                command.extend(args.into_iter().skip(1).map(OsString::from));
+                (program, command)
+            }
+        };
+        command.push(file.into_os_string());
+        let mut env = self.env.clone();
+        env.push(pair(b"TMPDIR", dir.join("tmp").as_os_str().as_bytes()));
+        let spec_exec = ExecSpec::new(cstring(program.into_os_string()), command.iter().cloned().map(cstring).collect(), env);
+        auditor::Config {
+            file: spec.display.clone(),
+            tries,
+            dir,
+            spec: spec_exec,
+            command: command.iter().map(|c| c.to_string_lossy().into_owned()).collect(),
+            merge: self.merge,
+            event_timeout: self.event_timeout,
+            keep: self.keep,
+            lifeline,
+        }
+    }
+}
+
+/// A path exec will not look up in PATH: `foo.t` becomes `./foo.t`.
+fn runnable_path(path: &Path) -> PathBuf {
+    if path.is_absolute() || path.starts_with(".") || path.starts_with("..") {
+        path.to_path_buf()
+    } else {
+        Path::new(".").join(path)
+    }
+}
+
+fn pair(key: &[u8], value: &[u8]) -> CString {
+    let mut bytes = Vec::with_capacity(key.len() + 1 + value.len());
+    bytes.extend_from_slice(key);
+    bytes.push(b'=');
+    bytes.extend_from_slice(value);
+    cstring(OsString::from_vec(bytes))
+}
+
+/// Paths and arguments come from the OS or the command line and cannot hold NUL;
+/// if one somehow does, it is cut there rather than panicking.
+fn cstring(s: OsString) -> CString {
+    let mut bytes = s.into_vec();
+    if let Some(nul) = bytes.iter().position(|&b| b == 0) {
+        bytes.truncate(nul);
+    }
+    CString::new(bytes).unwrap_or_default()
+}

@@ -1,0 +1,246 @@
+//! The runner: a single-threaded poll(2) loop that holds the queue and the job
+//! slots, forks an auditor per job, and learns each verdict from the auditor's exit
+//! status (SIGCHLD through a self-pipe). It writes what it does to runner.ljsonl
+//! and wakes the overlord after each batch. It never kills tests itself: on a
+//! bail-out or an interrupt it asks the auditors, and they stop their tests.
+//! Everything it writes is a record; it never formats text for people.
+
+mod job;
+
+use crate::auditor;
+use crate::json;
+use crate::ljsonl::Writer;
+use crate::sys::{self, ExitInfo, Fork, SignalPipe};
+pub use job::{JobSpec, Launch};
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What one run is made of, decided before the runner starts.
+pub struct Plan {
+    pub jobs: Vec<JobSpec>,
+    pub slots: usize,
+    pub run_dir: PathBuf,
+    pub launch: Launch,
+}
+
+/// Why the runner stopped starting jobs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stopping {
+    No,
+    Bail,
+    Signal(i32),
+    OverlordGone,
+}
+
+struct Running {
+    job: u64,
+    tries: u32,
+}
+
+struct Runner {
+    plan_launch: Launch,
+    run_dir: PathBuf,
+    log: Writer,
+    scratch: Vec<u8>,
+    queue: VecDeque<(u64, JobSpec)>,
+    running: HashMap<libc::pid_t, Running>,
+    slots: usize,
+    stopping: Stopping,
+    lifeline_read: OwnedFd,
+    _lifeline_write: OwnedFd,
+}
+
+/// Runs the plan to its end. `wake` is the write end of a pipe the overlord polls;
+/// its hang-up means the overlord is gone. Returns the runner's exit status.
+pub fn run(plan: Plan, wake: RawFd) -> i32 {
+    match start(plan, wake) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("proctor: runner: {}", e);
+            crate::error::EXIT_HARNESS
+        }
+    }
+}
+
+fn start(plan: Plan, wake: RawFd) -> io::Result<i32> {
+    let signals = SignalPipe::install(&[libc::SIGCHLD, libc::SIGINT, libc::SIGTERM, libc::SIGHUP])?;
+    // Orphaned descendants of tests come here, not to init, and get reaped.
+    let _ = sys::set_child_subreaper();
+    let (lifeline_read, lifeline_write) = sys::pipe()?;
+    let log = Writer::create(&plan.run_dir.join("runner.ljsonl"))?;
+    let mut runner = Runner {
+        plan_launch: plan.launch,
+        run_dir: plan.run_dir,
+        log,
+        scratch: Vec::with_capacity(1024),
+        queue: plan.jobs.into_iter().enumerate().map(|(i, spec)| (i as u64 + 1, spec)).collect(),
+        running: HashMap::new(),
+        slots: plan.slots.max(1),
+        stopping: Stopping::No,
+        lifeline_read,
+        _lifeline_write: lifeline_write,
+    };
+    runner.announce_queue()?;
+    runner.main_loop(&signals, wake)?;
+    runner.cancel_the_rest()?;
+    runner.log.finish()?;
+    wake_overlord(wake);
+    Ok(0)
+}
+
+impl Runner {
+    fn announce_queue(&mut self) -> io::Result<()> {
+        for i in 0..self.queue.len() {
+            let (job, spec) = &self.queue[i];
+            let (job, file) = (*job, spec.display.clone());
+            self.record("job_queued", job, 1, |out| json::write_str_field(out, "file", &file))?;
+        }
+        Ok(())
+    }
+
+    fn main_loop(&mut self, signals: &SignalPipe, wake: RawFd) -> io::Result<()> {
+        loop {
+            while self.running.len() < self.slots && self.stopping == Stopping::No {
+                match self.queue.pop_front() {
+                    Some((job, spec)) => self.launch(job, &spec)?,
+                    None => break,
+                }
+            }
+            self.log.flush()?;
+            wake_overlord(wake);
+            if self.running.is_empty() && (self.queue.is_empty() || self.stopping != Stopping::No) {
+                return Ok(());
+            }
+            let mut fds = [sys::pollfd(signals, libc::POLLIN), libc::pollfd { fd: wake, events: 0, revents: 0 }];
+            sys::poll(&mut fds, -1)?;
+            if fds[1].revents & (libc::POLLERR | libc::POLLHUP) != 0 && self.stopping != Stopping::OverlordGone {
+                // Nobody is left to read what we write: stop the tests and go.
+                self.stop(Stopping::OverlordGone)?;
+            }
+            for signal in signals.drain() {
+                if signal == libc::SIGCHLD {
+                    self.reap()?;
+                } else {
+                    self.stop(Stopping::Signal(signal))?;
+                }
+            }
+        }
+    }
+
+    fn launch(&mut self, job: u64, spec: &JobSpec) -> io::Result<()> {
+        let tries = 1;
+        let dir = self.run_dir.join("jobs").join(format!("{}-{}", job, tries));
+        std::fs::create_dir_all(dir.join("tmp"))?;
+        let config = self.plan_launch.auditor_config(spec, tries, dir.clone(), self.lifeline_read.as_raw_fd());
+        match sys::fork() {
+            Ok(Fork::Child) => {
+                let code = match sys::keep_only_fd(config.lifeline) {
+                    Ok(lifeline) => auditor::run(auditor::Config { lifeline, ..config }),
+                    Err(_) => auditor::EXIT_BROKEN,
+                };
+                sys::exit_now(code)
+            }
+            Ok(Fork::Parent(pid)) => {
+                self.running.insert(pid, Running { job, tries });
+                let file = &spec.display;
+                let dir = dir.to_string_lossy();
+                self.record("job_launch", job, tries, |out| {
+                    json::write_str_field(out, "file", file);
+                    json::write_u64_field(out, "pid", pid as u64);
+                    json::write_str_field(out, "dir", &dir);
+                    json::write_f64_field(out, "stamp", auditor::unix_now());
+                })
+            }
+            Err(e) => {
+                // Out of processes: put it back and try again when a slot frees.
+                eprintln!("proctor: runner: unable to fork an auditor for {}: {}; will retry", spec.display, e);
+                self.queue.push_front((job, spec.clone()));
+                if self.running.is_empty() {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn reap(&mut self) -> io::Result<()> {
+        while let Some((pid, exit)) = sys::reap_any()? {
+            let done = match self.running.remove(&pid) {
+                Some(done) => done,
+                None => continue, // an orphan adopted as subreaper
+            };
+            self.record("job_done", done.job, done.tries, |out| match exit {
+                ExitInfo::Code(c) => json::write_u64_field(out, "auditor_status", c as u64),
+                ExitInfo::Signal { signal, .. } => json::write_u64_field(out, "auditor_signal", signal as u64),
+            })?;
+            if exit == ExitInfo::Code(auditor::EXIT_BAIL) {
+                self.stop(Stopping::Bail)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops starting jobs and asks every running auditor to stop its test.
+    fn stop(&mut self, why: Stopping) -> io::Result<()> {
+        if self.stopping != Stopping::No && why != Stopping::OverlordGone {
+            return Ok(());
+        }
+        self.stopping = why;
+        let reason = match why {
+            Stopping::Bail => "bail".to_string(),
+            Stopping::Signal(s) => format!("signal {}", crate::tap::signal_name(s)),
+            Stopping::OverlordGone => "overlord gone".to_string(),
+            Stopping::No => return Ok(()),
+        };
+        self.scratch.clear();
+        json::start_record(&mut self.scratch, "runner_stop");
+        json::write_str_field(&mut self.scratch, "reason", &reason);
+        self.scratch.push(b'}');
+        self.log.record(&self.scratch)?;
+        for &pid in self.running.keys() {
+            let _ = sys::kill(pid, libc::SIGTERM);
+        }
+        Ok(())
+    }
+
+    /// Every job that never started still gets its one job_end.
+    fn cancel_the_rest(&mut self) -> io::Result<()> {
+        let reason = match self.stopping {
+            Stopping::Bail => "not run: an earlier test bailed out",
+            _ => "not run: the run was interrupted",
+        };
+        while let Some((job, spec)) = self.queue.pop_front() {
+            let file = spec.display;
+            self.record("job_end", job, 1, |out| {
+                json::write_str_field(out, "file", &file);
+                json::write_str_field(out, "result", "cancelled");
+                json::write_key(out, "reasons");
+                out.push(b'[');
+                json::write_str(out, reason);
+                out.push(b']');
+                json::write_f64_field(out, "duration", 0.0);
+                json::write_bool_field(out, "will_retry", false);
+            })?;
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, kind: &str, job: u64, tries: u32, fields: impl FnOnce(&mut Vec<u8>)) -> io::Result<()> {
+        let out = &mut self.scratch;
+        out.clear();
+        json::start_record(out, kind);
+        json::write_u64_field(out, "job", job);
+        json::write_u64_field(out, "try", tries as u64);
+        fields(out);
+        out.push(b'}');
+        self.log.record(out)
+    }
+}
+
+fn wake_overlord(wake: RawFd) {
+    // Non-blocking: a full pipe already means the overlord has a wake-up pending.
+    let _ = sys::write(wake, b"!");
+}

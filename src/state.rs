@@ -1,0 +1,153 @@
+//! The per-project state directory: where event logs and run directories live,
+//! outside the source tree.
+//!
+//! `--state-dir DIR` or `PROCTOR_STATE_DIR` names it outright; otherwise it is
+//! `$XDG_STATE_HOME/proctor/<project>/` (default `~/.local/state/proctor/...`),
+//! where `<project>` is the project directory's name and a hash of its absolute
+//! path. Inside: `logs/<run>.jsonl` (event logs, the newest few kept),
+//! `last.jsonl` (a link to the last run's log) and `runs/<run>/` (scratch).
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// How many event logs a state directory keeps.
+const LOGS_KEPT: usize = 20;
+
+/// The state directory to use, before it is created.
+pub fn locate(explicit: Option<&Path>) -> PathBuf {
+    if let Some(dir) = explicit {
+        return dir.to_path_buf();
+    }
+    if let Some(dir) = std::env::var_os("PROCTOR_STATE_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let base = match std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+            Some(home) => PathBuf::from(home).join(".local/state"),
+            None => std::env::temp_dir(),
+        },
+    };
+    base.join("proctor").join(project_key())
+}
+
+/// `<name>-<hash of the absolute path>` for the current directory.
+fn project_key() -> String {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let name = cwd.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "root".into());
+    // FNV-1a: stable across Rust versions, unlike std's hasher.
+    let hash = cwd.as_os_str().to_string_lossy().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{}-{:016x}", name, hash)
+}
+
+/// Where one run keeps its files.
+pub struct RunPaths {
+    pub id: String,
+    /// Scratch: runner.ljsonl and jobs/.
+    pub run_dir: PathBuf,
+    /// The event log, or `None` with `--no-log`.
+    pub log: Option<PathBuf>,
+    pub state_dir: PathBuf,
+}
+
+/// Creates the directories of a new run. When the state directory cannot be
+/// created the run goes to a temporary directory, and the warning says so.
+pub fn new_run(state_dir: PathBuf, keep_log: bool) -> io::Result<(RunPaths, Option<String>)> {
+    let id = run_id();
+    let mut warning = None;
+    let state_dir = match fs::create_dir_all(state_dir.join("runs")).and_then(|_| fs::create_dir_all(state_dir.join("logs"))) {
+        Ok(()) => state_dir,
+        Err(e) => {
+            let fallback = std::env::temp_dir().join(format!("proctor-{}", id));
+            warning = Some(format!(
+                "cannot use state directory {}: {}; keeping this run in {}",
+                state_dir.display(),
+                e,
+                fallback.display()
+            ));
+            fs::create_dir_all(fallback.join("runs"))?;
+            fs::create_dir_all(fallback.join("logs"))?;
+            fallback
+        }
+    };
+    let run_dir = state_dir.join("runs").join(&id);
+    fs::create_dir_all(run_dir.join("jobs"))?;
+    let log = if keep_log { Some(state_dir.join("logs").join(format!("{}.jsonl", id))) } else { None };
+    Ok((RunPaths { id, run_dir, log, state_dir }, warning))
+}
+
+fn run_id() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (days, rest) = (secs / 86400, secs % 86400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!("{:04}{:02}{:02}-{:02}{:02}{:02}-{}", y, m, d, rest / 3600, rest % 3600 / 60, rest % 60, std::process::id())
+}
+
+/// Days since 1970-01-01 to a (year, month, day) date in the proleptic Gregorian
+/// calendar (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// The last run's event log in a state directory.
+pub fn last_log(state_dir: &Path) -> PathBuf {
+    state_dir.join("last.jsonl")
+}
+
+/// Points `last.jsonl` at `log` and drops the oldest logs beyond the few kept.
+/// Failures here lose no result, so they are only reported.
+pub fn mark_last(state_dir: &Path, log: &Path) -> io::Result<()> {
+    let link = last_log(state_dir);
+    let tmp = state_dir.join(format!(".last.{}", std::process::id()));
+    let target = log.strip_prefix(state_dir).unwrap_or(log);
+    let _ = fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(target, &tmp)?;
+    fs::rename(&tmp, &link)?;
+    let mut logs: Vec<PathBuf> = fs::read_dir(state_dir.join("logs"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().map_or(false, |e| e == "jsonl"))
+        .collect();
+    if logs.len() > LOGS_KEPT {
+        logs.sort();
+        for old in &logs[..logs.len() - LOGS_KEPT] {
+            let _ = fs::remove_file(old);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_784), (2026, 11, 27));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn explicit_dir_wins() {
+        assert_eq!(locate(Some(Path::new("/x/y"))), PathBuf::from("/x/y"));
+    }
+
+    #[test]
+    fn project_key_names_the_directory() {
+        let key = project_key();
+        let name = std::env::current_dir().unwrap().file_name().unwrap().to_string_lossy().into_owned();
+        assert!(key.starts_with(&name), "{} should start with {}", key, name);
+        assert_eq!(key.len(), name.len() + 17);
+    }
+}
