@@ -153,7 +153,8 @@ mod tests {
     use super::*;
 
     fn test_args(args: &[&str]) -> Result<TestArgs> {
-        match parse_from(std::iter::once("test").chain(args.iter().copied()))? {
+        let words: Vec<String> = std::iter::once("test").chain(args.iter().copied()).map(String::from).collect();
+        match parse_from(words)? {
             Command::Test(t) => Ok(t),
             other => panic!("expected a test command, got {:?}", other),
         }

@@ -1,0 +1,380 @@
+//! Integration tests: the real binary on real test programs, each in a fresh
+//! temporary directory with its own state directory.
+
+use serde_json::Value;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// A scratch project: files under it, proctor run in it.
+struct Project {
+    dir: PathBuf,
+}
+
+impl Project {
+    fn new() -> Project {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("proctor-it-{}-{}", std::process::id(), n));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        Project { dir }
+    }
+
+    /// Writes an executable file.
+    fn script(&self, name: &str, body: &str) -> &Project {
+        let path = self.dir.join(name);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, body).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        self
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.join("state")
+    }
+
+    fn proctor(&self, args: &[&str]) -> Run {
+        let output = Command::new(env!("CARGO_BIN_EXE_proctor"))
+            .args(args)
+            .current_dir(&self.dir)
+            .env("PROCTOR_STATE_DIR", self.state())
+            .env_remove("NO_COLOR")
+            .output()
+            .unwrap();
+        Run { output }
+    }
+
+    fn events(&self) -> Vec<Value> {
+        events_of(&fs::read(self.state().join("last.jsonl")).expect("the last run has an event log"))
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn events_of(bytes: &[u8]) -> Vec<Value> {
+    bytes
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap_or_else(|e| panic!("bad event line {:?}: {}", String::from_utf8_lossy(l), e)))
+        .collect()
+}
+
+struct Run {
+    output: Output,
+}
+
+impl Run {
+    fn status(&self) -> i32 {
+        self.output.status.code().expect("proctor exited by a signal")
+    }
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+    fn expect_status(&self, expected: i32) -> &Run {
+        assert_eq!(
+            self.status(),
+            expected,
+            "expected exit status {}, got {}\n--- stdout\n{}--- stderr\n{}",
+            expected,
+            self.status(),
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+}
+
+/// job_end events by file.
+fn results(events: &[Value]) -> Vec<(String, String)> {
+    let mut r: Vec<(String, String)> = events
+        .iter()
+        .filter(|e| e["type"] == "job_end")
+        .map(|e| (e["file"].as_str().unwrap().to_string(), e["result"].as_str().unwrap().to_string()))
+        .collect();
+    r.sort();
+    r
+}
+
+fn job_end<'a>(events: &'a [Value], file: &str) -> &'a Value {
+    events.iter().find(|e| e["type"] == "job_end" && e["file"] == file).unwrap_or_else(|| panic!("no job_end for {}", file))
+}
+
+fn reasons(end: &Value) -> String {
+    end["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect::<Vec<_>>().join(" | ")
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = list.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    v.sort();
+    v
+}
+
+fn mixed_suite() -> Project {
+    let p = Project::new();
+    p.script("t/pass.t", "#!/bin/sh\necho 1..2\necho ok 1 - one\necho ok 2 - two\n")
+        .script("t/fail.t", "#!/bin/sh\necho 1..2\necho ok 1\necho 'not ok 2 - sums'\necho '# sums went wrong' >&2\n")
+        .script("t/skipall.t", "#!/bin/sh\necho '1..0 # SKIP no database here'\n")
+        .script("t/exit.t", "#!/bin/sh\necho 1..1\necho ok 1\nexit 3\n")
+        .script("t/signal.t", "#!/bin/sh\necho 1..1\necho ok 1\nkill -SEGV $$\n")
+        .script("t/noplan.t", "#!/bin/sh\necho ok 1\n")
+        .script("t/perl.t", "use strict;\nprint \"1..1\\n\";\nprint \"ok 1 - perl runs .t files\\n\";\n");
+    p
+}
+
+#[test]
+fn a_mixed_suite_gets_a_verdict_per_file() {
+    let p = mixed_suite();
+    let run = p.proctor(&["test", "-j", "3"]);
+    run.expect_status(1);
+    let events = p.events();
+    assert_eq!(
+        results(&events),
+        pairs(&[
+            ("t/exit.t", "fail"),
+            ("t/fail.t", "fail"),
+            ("t/noplan.t", "fail"),
+            ("t/pass.t", "pass"),
+            ("t/perl.t", "pass"),
+            ("t/signal.t", "fail"),
+            ("t/skipall.t", "skip"),
+        ])
+    );
+    assert!(reasons(job_end(&events, "t/exit.t")).contains("exited with status 3"));
+    assert!(reasons(job_end(&events, "t/signal.t")).contains("SIGSEGV"));
+    assert!(reasons(job_end(&events, "t/noplan.t")).contains("no plan"));
+    assert!(reasons(job_end(&events, "t/fail.t")).contains("failed 1 of 2 tests: 2"));
+    assert_eq!(reasons(job_end(&events, "t/skipall.t")), "no database here");
+
+    assert_eq!(events.first().unwrap()["type"], "run_start");
+    let end = events.last().unwrap();
+    assert_eq!(end["type"], "run_end");
+    assert_eq!(end["result"], "fail");
+    assert_eq!(end["files"]["failed"], 4);
+
+    let out = run.stdout();
+    assert!(out.contains("t/pass.t ..... ok\n"), "{}", out);
+    assert!(out.contains("t/fail.t ..... Failed 1/2 subtests\n"), "{}", out);
+    assert!(out.contains("    not ok 2 - sums\n") && out.contains("    # sums went wrong\n"), "{}", out);
+    assert!(out.contains("t/skipall.t .. skipped: no database here\n"), "{}", out);
+    assert!(out.ends_with("Result: FAIL\nFiles: 2 passed, 4 failed, 1 skipped\n"), "{}", out);
+
+    let failed = p.proctor(&["failed"]);
+    failed.expect_status(0);
+    let stdout = failed.stdout();
+    let mut listed: Vec<&str> = stdout.lines().collect();
+    listed.sort();
+    assert_eq!(listed, ["t/exit.t", "t/fail.t", "t/noplan.t", "t/signal.t"]);
+}
+
+#[test]
+fn a_passing_suite_exits_zero() {
+    let p = Project::new();
+    p.script("t/a.t", "#!/bin/sh\necho 1..1\necho ok 1\n").script("t/b.t", "#!/bin/sh\necho 1..0\n");
+    let run = p.proctor(&["test"]);
+    run.expect_status(0);
+    assert!(run.stdout().ends_with("Result: PASS\nFiles: 1 passed, 0 failed, 1 skipped\n"), "{}", run.stdout());
+    assert_eq!(p.events().last().unwrap()["result"], "pass");
+}
+
+#[test]
+fn every_job_record_carries_its_job_and_the_log_is_in_order() {
+    let p = mixed_suite();
+    p.proctor(&["test", "-j2"]).expect_status(1);
+    let events = p.events();
+    let queued = events.iter().filter(|e| e["type"] == "job_queued").count();
+    let ended = events.iter().filter(|e| e["type"] == "job_end").count();
+    assert_eq!((queued, ended), (7, 7));
+    for e in &events {
+        let t = e["type"].as_str().unwrap();
+        if !matches!(t, "run_start" | "run_end" | "runner_stop") {
+            assert!(e["job"].is_u64() && e["try"].is_u64(), "no job id on {}", e);
+        }
+    }
+    // Within a job: launch, start, lines, exit, end.
+    let job_of_pass = job_end(&events, "t/pass.t")["job"].clone();
+    let kinds: Vec<&str> = events.iter().filter(|e| e["job"] == job_of_pass).map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["job_queued", "job_launch", "job_start", "plan", "assert", "assert", "job_exit", "job_end", "job_done"]);
+}
+
+#[test]
+fn keep_leaves_the_job_logs_and_the_default_removes_them() {
+    let p = Project::new();
+    p.script("t/a.t", "#!/bin/sh\necho 1..1\necho ok 1\n");
+    p.proctor(&["test"]).expect_status(0);
+    assert_eq!(fs::read_dir(p.state().join("runs")).unwrap().count(), 0, "the run directory should be gone");
+
+    p.proctor(&["test", "-k"]).expect_status(0);
+    let runs: Vec<PathBuf> = fs::read_dir(p.state().join("runs")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(runs.len(), 1);
+    let job_log = fs::read(runs[0].join("jobs/1-1/events.ljsonl")).unwrap();
+    assert!(job_log.ends_with(b"0\nnull\n"), "the job log has its end marker");
+    assert!(runs[0].join("runner.ljsonl").exists());
+}
+
+#[test]
+fn log_to_stdout_moves_the_report_to_stderr() {
+    let p = Project::new();
+    p.script("t/a.t", "#!/bin/sh\necho 1..1\necho ok 1\n");
+    let run = p.proctor(&["test", "--log", "-", "--no-log"]);
+    run.expect_status(0);
+    let events = events_of(&run.output.stdout);
+    assert_eq!(events.first().unwrap()["type"], "run_start");
+    assert_eq!(events.last().unwrap()["type"], "run_end");
+    assert!(run.stderr().contains("Files: 1 passed, 0 failed, 0 skipped"), "{}", run.stderr());
+    assert!(!p.state().join("last.jsonl").exists(), "--no-log keeps no log in the state directory");
+}
+
+#[test]
+fn log_to_a_file_is_the_same_log() {
+    let p = Project::new();
+    p.script("t/a.t", "#!/bin/sh\necho 1..1\necho ok 1\n");
+    p.proctor(&["test", "--log", "copy.jsonl"]).expect_status(0);
+    assert_eq!(fs::read(p.dir.join("copy.jsonl")).unwrap(), fs::read(p.state().join("last.jsonl")).unwrap());
+}
+
+#[test]
+fn replay_shows_what_the_run_showed() {
+    let p = mixed_suite();
+    let live = p.proctor(&["test", "-j1"]);
+    let replay = p.proctor(&["replay", p.state().join("last.jsonl").to_str().unwrap()]);
+    replay.expect_status(1);
+    assert_eq!(live.stdout(), replay.stdout());
+}
+
+#[test]
+fn times_lists_every_file_slowest_first() {
+    let p = Project::new();
+    p.script("t/slow.t", "#!/bin/sh\nsleep 0.3\necho 1..1\necho ok 1\n").script("t/quick.t", "#!/bin/sh\necho 1..1\necho ok 1\n");
+    p.proctor(&["test"]).expect_status(0);
+    let run = p.proctor(&["times"]);
+    run.expect_status(0);
+    let files: Vec<String> = run.stdout().lines().map(|l| l.split_whitespace().last().unwrap().to_string()).collect();
+    assert_eq!(files, ["t/slow.t", "t/quick.t"]);
+}
+
+#[test]
+fn bail_out_stops_the_run() {
+    let p = Project::new();
+    p.script("t/1-bail.t", "#!/bin/sh\necho 1..2\necho ok 1\necho 'Bail out! no database'\n");
+    for i in 2..6 {
+        p.script(&format!("t/{}-later.t", i), "#!/bin/sh\necho 1..1\necho ok 1\n");
+    }
+    let run = p.proctor(&["test", "-j1"]);
+    run.expect_status(1);
+    let events = p.events();
+    assert_eq!(job_end(&events, "t/1-bail.t")["result"], "fail");
+    assert!(reasons(job_end(&events, "t/1-bail.t")).contains("bailed out: no database"));
+    assert_eq!(job_end(&events, "t/5-later.t")["result"], "cancelled");
+    assert_eq!(events.iter().filter(|e| e["type"] == "job_end").count(), 5, "every queued job ends once");
+    assert_eq!(events.last().unwrap()["bailed"]["file"], "t/1-bail.t");
+    assert!(run.stdout().contains("Bailed out in t/1-bail.t: no database"), "{}", run.stdout());
+}
+
+#[test]
+fn exec_runs_files_through_a_command_or_as_themselves() {
+    let p = Project::new();
+    p.script("t/a.sh", "echo 1..1\necho ok 1 - through sh\n");
+    fs::set_permissions(p.dir.join("t/a.sh"), fs::Permissions::from_mode(0o644)).unwrap();
+    p.proctor(&["test", "--exec", "sh", "t/a.sh"]).expect_status(0);
+    p.script("t/b.bin", "#!/bin/sh\necho 1..1\necho ok 1 - itself\n");
+    p.proctor(&["test", "--exec", "", "t/b.bin"]).expect_status(0);
+    p.proctor(&["test", "t/b.bin"]).expect_status(0);
+}
+
+#[test]
+fn tests_get_perl5lib_a_private_tmpdir_and_harness_variables() {
+    let p = Project::new();
+    p.script(
+        "t/env.t",
+        r#"print "1..4\n";
+print(($ENV{PERL5LIB} =~ m{^lib:blib/lib:blib/arch:inc} ? "ok" : "not ok"), " 1 - PERL5LIB is $ENV{PERL5LIB}\n");
+print(($ENV{TMPDIR} =~ m{/jobs/1-1/tmp$} && -d $ENV{TMPDIR} ? "ok" : "not ok"), " 2 - TMPDIR is $ENV{TMPDIR}\n");
+print(($ENV{HARNESS_ACTIVE} eq "1" ? "ok" : "not ok"), " 3 - HARNESS_ACTIVE\n");
+print((defined(<STDIN>) ? "not ok" : "ok"), " 4 - stdin is empty\n");
+"#,
+    );
+    let run = p.proctor(&["test", "-l", "-b", "-I", "inc"]);
+    run.expect_status(0);
+}
+
+#[test]
+fn an_auditor_killed_mid_job_fails_its_job_and_the_run_goes_on() {
+    let p = Project::new();
+    p.script("t/a-kills-auditor.t", "#!/bin/sh\necho 1..1\nkill -KILL $PPID\nsleep 0.2\necho ok 1\n")
+        .script("t/b-fine.t", "#!/bin/sh\necho 1..1\necho ok 1\n");
+    p.proctor(&["test", "--exec", "", "-j1"]).expect_status(1);
+    let events = p.events();
+    assert!(reasons(job_end(&events, "t/a-kills-auditor.t")).starts_with("auditor lost"), "{}", job_end(&events, "t/a-kills-auditor.t"));
+    assert_eq!(job_end(&events, "t/b-fine.t")["result"], "pass");
+}
+
+#[test]
+fn a_silent_test_is_stopped_by_the_event_timeout() {
+    let p = Project::new();
+    let marker = format!("proctor-it-silent-{}", std::process::id());
+    p.script("t/silent.t", &format!("#!/bin/sh\necho 1..1\nexec perl -e 'sleep 30' {}\n", marker));
+    p.proctor(&["test", "--exec", "", "--event-timeout", "0.5"]).expect_status(1);
+    let events = p.events();
+    assert!(reasons(job_end(&events, "t/silent.t")).contains("no output for 0.5 s"), "{}", job_end(&events, "t/silent.t"));
+    let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&ps.stdout).contains(&marker), "the silent test is still running");
+}
+
+fn usage_error(p: &Project, args: &[&str], expected: &str) {
+    let run = p.proctor(args);
+    run.expect_status(2);
+    let err = run.stderr();
+    assert_eq!(err.lines().count(), 1, "one line on stderr for {:?}: {}", args, err);
+    assert!(err.contains(expected), "for {:?} expected {:?} in: {}", args, expected, err);
+}
+
+#[test]
+fn bad_input_is_a_one_line_usage_error() {
+    let p = Project::new();
+    p.script("t/a.t", "#!/bin/sh\necho 1..1\necho ok 1\n");
+    fs::write(p.dir.join("plain.txt"), "1..1\nok 1\n").unwrap();
+    fs::create_dir_all(p.dir.join("empty")).unwrap();
+    fs::write(p.dir.join("junk.jsonl"), "hello\n").unwrap();
+    usage_error(&p, &["test", "--frobnicate"], "--frobnicate");
+    usage_error(&p, &["test", "t/missing.t"], "t/missing.t: no such file");
+    usage_error(&p, &["test", "plain.txt"], "plain.txt: is not executable");
+    usage_error(&p, &["test", "empty"], "empty: no *.t files");
+    usage_error(&p, &["test", "-j", "0"], "--jobs: '0'");
+    usage_error(&p, &["test", "-j", "many"], "--jobs: 'many'");
+    usage_error(&p, &["test", "--exec", "no-such-program-here"], "no-such-program-here");
+    usage_error(&p, &["replay", "junk.jsonl"], "junk.jsonl: not a proctor event log");
+    usage_error(&p, &["failed", "nope.jsonl"], "nope.jsonl");
+    usage_error(&p, &["bogus"], "unknown command 'bogus'");
+    let root = Command::new("id").arg("-u").output().unwrap();
+    if String::from_utf8_lossy(&root.stdout).trim() != "0" {
+        fs::set_permissions(p.dir.join("t/a.t"), fs::Permissions::from_mode(0o000)).unwrap();
+        usage_error(&p, &["test", "t/a.t"], "t/a.t: cannot be read");
+    }
+}
+
+#[test]
+fn no_tests_is_an_error_not_a_pass() {
+    let p = Project::new();
+    usage_error(&p, &["test"], "no t/ directory");
+    usage_error(&p, &["failed"], "no last run here");
+}
+
+#[test]
+fn help_and_version() {
+    let p = Project::new();
+    let run = p.proctor(&["--help"]);
+    run.expect_status(0);
+    assert!(run.stdout().contains("usage: proctor test"));
+    assert!(p.proctor(&["--version"]).stdout().starts_with("proctor "));
+}
