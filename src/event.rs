@@ -62,7 +62,6 @@ pub struct Interest(u32);
 
 impl Interest {
     pub const NONE: Interest = Interest(0);
-    pub const ALL: Interest = Interest(u32::MAX);
 
     pub fn of(kinds: &[Kind]) -> Interest {
         Interest(kinds.iter().fold(0, |bits, k| bits | k.bit()))
@@ -125,6 +124,7 @@ impl<'a> Event<'a> {
     }
 
     /// A copy to change; it is encoded afresh when written.
+    #[allow(dead_code)] // for renderers that rewrite events (JUnit, filters)
     pub fn to_owned_value(&mut self) -> Value {
         self.value().clone()
     }
@@ -190,6 +190,5 @@ mod tests {
     fn interest_sets() {
         let i = Interest::of(&[Kind::JobEnd, Kind::Assert]);
         assert!(i.contains(Kind::JobEnd) && !i.contains(Kind::Output));
-        assert!(Interest::ALL.contains(Kind::Other));
     }
 }

@@ -93,10 +93,6 @@ impl Decoder {
         self.buf.extend_from_slice(bytes);
     }
 
-    pub fn ended(&self) -> bool {
-        self.ended
-    }
-
     /// Takes the next complete record, if there is one.
     pub fn next_record(&mut self) -> Next<'_> {
         if self.ended {

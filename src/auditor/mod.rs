@@ -2,22 +2,25 @@
 //!
 //! Its parts: the collector reads the test's stdout and stderr pipes
 //! ([`lines`]); the muxer writes their lines to the job log in arrival order,
-//! stamped; the time tracker notes start, first output, exit and end; the watcher
-//! feeds stdout to the TAP parser and judges the file. It learns of the exit at
-//! once (SIGCHLD), stops the test's process group on an event timeout or when the
-//! runner goes away (the lifeline hangs up), and exits with a status that tells the
-//! runner the verdict. It never writes anywhere but its own job directory.
+//! stamped ([`record`]); the time tracker notes start, first output, exit and end;
+//! the watcher feeds stdout to the TAP parser and judges the file. It learns of
+//! the exit at once (SIGCHLD), stops the test on an event timeout, an interrupt or
+//! when the runner goes away (the lifeline hangs up) ([`stop`]), and exits with a
+//! status that tells the runner the verdict. It writes only in its job directory.
 
 mod lines;
 mod record;
+mod stop;
 
 use crate::sys::{self, ExecSpec, ExitInfo, Fork, SignalPipe};
 use crate::tap::{self, Exit, Outcome, Parser};
 use lines::LineBuffer;
 use record::JobLog;
+use std::io;
 use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use stop::{Stop, Stopper};
 
 /// Auditor exit statuses: how the runner learns the verdict.
 pub const EXIT_PASS: i32 = 0;
@@ -28,13 +31,14 @@ pub const EXIT_BAIL: i32 = 3;
 /// it could be written at all.
 pub const EXIT_BROKEN: i32 = 4;
 
-/// How long a test gets between SIGTERM and SIGKILL.
-const KILL_GRACE: Duration = Duration::from_secs(2);
+/// How many of the test's last output lines a timeout reason quotes.
+const LAST_LINES: usize = 3;
+/// How much of each quoted line is kept.
+const LAST_LINE_BYTES: usize = 160;
 
 /// Everything one job needs, prepared by the runner before it forks the auditor.
 pub struct Config {
     pub file: String,
-    pub tries: u32,
     pub dir: PathBuf,
     pub spec: ExecSpec,
     pub command: Vec<String>,
@@ -43,15 +47,6 @@ pub struct Config {
     pub keep: bool,
     /// The read end of the runner's lifeline pipe.
     pub lifeline: RawFd,
-}
-
-/// Why the auditor stopped the test, if it did.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Stop {
-    Silent,
-    Leaked,
-    RunnerGone,
-    Asked,
 }
 
 struct Stream {
@@ -63,13 +58,16 @@ struct Stream {
 /// Runs one job to its end and returns the auditor's exit status. Called in a
 /// freshly forked child of the runner.
 pub fn run(config: Config) -> i32 {
-    let signals = match SignalPipe::install(&[libc::SIGCHLD, libc::SIGTERM, libc::SIGINT, libc::SIGHUP]) {
+    let handled = [libc::SIGCHLD, libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGTSTP, libc::SIGCONT];
+    let signals = match SignalPipe::install(&handled) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("proctor: auditor for {}: unable to set up signals: {}", config.file, e);
             return EXIT_BROKEN;
         }
     };
+    // Whatever the test leaves behind comes to this process, to be ended here.
+    let _ = sys::set_child_subreaper();
     let log = match JobLog::create(&config.dir.join("events.ljsonl")) {
         Ok(log) => log,
         Err(e) => {
@@ -82,16 +80,14 @@ pub fn run(config: Config) -> i32 {
         parser: Parser::new(),
         started: Instant::now(),
         first_output: None,
-        exited_at: None,
-        exit: None,
-        stop: None,
-        term_sent: None,
-        last_activity: Instant::now(),
+        stopper: Stopper::new(config.event_timeout),
         chunk: vec![0u8; 64 * 1024],
+        last_lines: Default::default(),
         extra_reasons: Vec::new(),
     };
     let code = auditor.audit(&config, &signals).unwrap_or_else(|e| {
-        eprintln!("proctor: auditor for {}: unable to finish its job log: {}", config.file, e);
+        eprintln!("proctor: auditor for {}: {}; its test was stopped", config.file, e);
+        auditor.stopper.kill_everything();
         EXIT_BROKEN
     });
     if !config.keep {
@@ -100,39 +96,63 @@ pub fn run(config: Config) -> i32 {
     code
 }
 
+/// The last few lines the test printed, in buffers reused line after line.
+#[derive(Default)]
+struct LastLines {
+    lines: [Vec<u8>; LAST_LINES],
+    next: usize,
+    count: usize,
+}
+
+impl LastLines {
+    fn push(&mut self, line: &[u8]) {
+        let slot = &mut self.lines[self.next];
+        slot.clear();
+        slot.extend_from_slice(&line[..line.len().min(LAST_LINE_BYTES)]);
+        self.next = (self.next + 1) % LAST_LINES;
+        self.count = (self.count + 1).min(LAST_LINES);
+    }
+
+    fn quoted(&self) -> String {
+        let first = (self.next + LAST_LINES - self.count) % LAST_LINES;
+        (0..self.count)
+            .map(|i| format!("{:?}", String::from_utf8_lossy(&self.lines[(first + i) % LAST_LINES])))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 struct Auditor {
     log: JobLog,
     parser: Parser,
     started: Instant,
     first_output: Option<Instant>,
-    exited_at: Option<Instant>,
-    exit: Option<ExitInfo>,
-    stop: Option<Stop>,
-    term_sent: Option<Instant>,
-    last_activity: Instant,
+    stopper: Stopper,
     chunk: Vec<u8>,
+    last_lines: LastLines,
     extra_reasons: Vec<String>,
 }
 
 impl Auditor {
-    fn audit(&mut self, config: &Config, signals: &SignalPipe) -> std::io::Result<i32> {
+    fn audit(&mut self, config: &Config, signals: &SignalPipe) -> io::Result<i32> {
         let devnull = std::fs::File::open("/dev/null")?;
         let (out_read, out_write) = sys::pipe()?;
         let err_pipe = if config.merge { None } else { Some(sys::pipe()?) };
         let err_write_fd = err_pipe.as_ref().map_or(out_write.as_raw_fd(), |(_, w)| w.as_raw_fd());
 
         self.started = Instant::now();
-        let pid = match sys::fork() {
+        let pid = match fork_patiently() {
             Ok(Fork::Child) => sys::exec_child(&config.spec, devnull.as_raw_fd(), out_write.as_raw_fd(), err_write_fd),
             Ok(Fork::Parent(pid)) => pid,
             Err(e) => {
                 self.extra_reasons.push(format!("unable to start the test: {}", e));
                 self.log.job_start(&config.file, 0, &config.command)?;
-                return self.finish(config, 0, Exit::Unknown, Default::default());
+                return self.finish(config, Exit::Unknown, Default::default());
             }
         };
         // Both sides set the group, so it exists before either relies on it.
         let _ = sys::setpgid(pid, pid);
+        self.stopper.started(pid);
         drop(out_write);
         let mut streams = vec![Stream { fd: out_read, name: "stdout", lines: LineBuffer::default() }];
         if let Some((read, write)) = err_pipe {
@@ -144,83 +164,62 @@ impl Auditor {
         }
         drop(devnull);
         self.log.job_start(&config.file, pid, &config.command)?;
-        self.last_activity = Instant::now();
 
         let mut lifeline_open = true;
-        loop {
-            if streams.is_empty() && self.exit.is_some() {
-                break;
-            }
-            if self.stop.is_some() && self.exit.is_some() && self.term_sent.map_or(false, |t| t.elapsed() >= KILL_GRACE) {
-                // Something in the group still holds the pipes after the kill.
-                break;
-            }
+        while !self.stopper.done(streams.is_empty()) {
             let mut fds: Vec<libc::pollfd> = streams.iter().map(|s| sys::pollfd(&s.fd, libc::POLLIN)).collect();
             fds.push(sys::pollfd(signals, libc::POLLIN));
             if lifeline_open {
                 fds.push(libc::pollfd { fd: config.lifeline, events: libc::POLLIN, revents: 0 });
             }
-            sys::poll(&mut fds, self.poll_timeout(config))?;
-            let now = Instant::now();
+            sys::poll(&mut fds, self.stopper.poll_timeout(streams.is_empty()))?;
             let stamp = unix_now();
 
             let mut ended = Vec::new();
             for (i, stream) in streams.iter_mut().enumerate() {
-                if fds[i].revents == 0 {
-                    continue;
-                }
-                self.last_activity = now;
-                if !self.read_stream(stream, stamp)? {
-                    ended.push(i);
+                if fds[i].revents != 0 {
+                    self.stopper.activity();
+                    if !self.read_stream(stream, stamp)? {
+                        ended.push(i);
+                    }
                 }
             }
-            let polled_streams = streams.len();
+            let signal_slot = streams.len();
             for i in ended.into_iter().rev() {
-                {
-                    let mut s = streams.remove(i);
-                    let parser = &mut self.parser;
-                    let log = &mut self.log;
-                    let mut result = Ok(());
-                    s.lines.finish(|line, dropped| {
-                        if result.is_ok() {
-                            result = log.line(s.name, stamp, line, dropped, if s.name == "stdout" { Some(&mut *parser) } else { None });
-                        }
-                    });
-                    result?;
-                }
+                let mut stream = streams.remove(i);
+                self.end_stream(&mut stream, stamp)?;
             }
-            if fds[polled_streams].revents != 0 {
+            if fds[signal_slot].revents != 0 {
                 for signal in signals.drain() {
                     match signal {
-                        libc::SIGCHLD => self.check_exit(pid)?,
-                        _ => self.begin_stop(pid, Stop::Asked),
+                        libc::SIGCHLD => self.stopper.check_exit()?,
+                        libc::SIGTSTP => self.stopper.pause(),
+                        libc::SIGCONT => {}
+                        libc::SIGINT => self.stopper.interrupt(true),
+                        _ => self.stopper.interrupt(false),
                     }
                 }
             }
             if lifeline_open && fds.last().map_or(false, |f| f.revents != 0) {
                 lifeline_open = false;
-                self.begin_stop(pid, Stop::RunnerGone);
+                self.stopper.stop(Stop::RunnerGone);
             }
-            self.check_timers(pid, config);
+            self.stopper.check_timers(!streams.is_empty());
             self.log.flush()?;
         }
-
-        // Whatever is left in the group is a leak; the leader is still a zombie,
-        // so its group id cannot have been reused.
-        let _ = sys::kill_group(pid, libc::SIGKILL);
-        let (exit, usage) = sys::reap_with_rusage(pid)?;
+        let (exit, usage) = self.stopper.reap()?;
         let exit = match exit {
             ExitInfo::Code(c) => Exit::Code(c),
             ExitInfo::Signal { signal, core } => Exit::Signal { signal, core },
         };
-        self.finish(config, pid, exit, usage)
+        self.finish(config, exit, usage)
     }
 
     /// Reads what the stream has; false at end of file.
-    fn read_stream(&mut self, stream: &mut Stream, stamp: f64) -> std::io::Result<bool> {
+    fn read_stream(&mut self, stream: &mut Stream, stamp: f64) -> io::Result<bool> {
         let n = match sys::read(stream.fd.as_raw_fd(), &mut self.chunk) {
             Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
             Err(e) => return Err(e),
         };
         if n == 0 {
@@ -229,108 +228,65 @@ impl Auditor {
         if self.first_output.is_none() {
             self.first_output = Some(Instant::now());
         }
-        let parser = if stream.name == "stdout" { Some(&mut self.parser) } else { None };
+        let mut parser = if stream.name == "stdout" { Some(&mut self.parser) } else { None };
         let log = &mut self.log;
+        let last_lines = &mut self.last_lines;
         let mut result = Ok(());
-        let mut parser = parser;
         stream.lines.split(&self.chunk[..n], |line, dropped| {
             if result.is_ok() {
+                last_lines.push(line);
                 result = log.line(stream.name, stamp, line, dropped, parser.as_deref_mut());
             }
         });
         result.map(|_| true)
     }
 
-    fn check_exit(&mut self, pid: libc::pid_t) -> std::io::Result<()> {
-        if self.exit.is_none() {
-            if let Some(exit) = sys::waitid_exited(pid)? {
-                self.exit = Some(exit);
-                self.exited_at = Some(Instant::now());
-                self.last_activity = Instant::now();
+    /// A stream hit end of file: its last line may have had no newline.
+    fn end_stream(&mut self, stream: &mut Stream, stamp: f64) -> io::Result<()> {
+        let mut parser = if stream.name == "stdout" { Some(&mut self.parser) } else { None };
+        let log = &mut self.log;
+        let mut result = Ok(());
+        stream.lines.finish(|line, dropped| {
+            if result.is_ok() {
+                result = log.line(stream.name, stamp, line, dropped, parser.as_deref_mut());
             }
-        }
-        Ok(())
+        });
+        result
     }
 
-    fn begin_stop(&mut self, pid: libc::pid_t, why: Stop) {
-        if self.stop.is_none() {
-            self.stop = Some(why);
-        }
-        if self.term_sent.is_none() {
-            let _ = sys::kill_group(pid, libc::SIGTERM);
-            // A stopped test must be continued to act on SIGTERM.
-            let _ = sys::kill_group(pid, libc::SIGCONT);
-            self.term_sent = Some(Instant::now());
-        }
-    }
-
-    fn check_timers(&mut self, pid: libc::pid_t, config: &Config) {
-        if let Some(sent) = self.term_sent {
-            if sent.elapsed() >= KILL_GRACE {
-                let _ = sys::kill_group(pid, libc::SIGKILL);
-            }
-        }
-        if let Some(limit) = config.event_timeout {
-            if self.stop.is_none() && self.last_activity.elapsed() >= limit {
-                let why = if self.exit.is_some() { Stop::Leaked } else { Stop::Silent };
-                self.begin_stop(pid, why);
-                if why == Stop::Leaked {
-                    let _ = sys::kill_group(pid, libc::SIGKILL);
-                }
-            }
-        }
-    }
-
-    fn poll_timeout(&self, config: &Config) -> i32 {
-        let mut wait: Option<Duration> = None;
-        if let Some(sent) = self.term_sent {
-            wait = Some(KILL_GRACE.saturating_sub(sent.elapsed()));
-        } else if let Some(limit) = config.event_timeout {
-            wait = Some(limit.saturating_sub(self.last_activity.elapsed()));
-        }
-        // Rounded up, so a timer never fires a millisecond early and spins.
-        wait.map_or(-1, |d| (d.as_micros() as u64 + 999).div_euclid(1000).min(i32::MAX as u64) as i32)
-    }
-
-    fn finish(&mut self, config: &Config, _pid: libc::pid_t, exit: Exit, usage: sys::Rusage) -> std::io::Result<i32> {
+    fn finish(&mut self, config: &Config, exit: Exit, usage: sys::Rusage) -> io::Result<i32> {
         let ended = Instant::now();
         let summary = self.parser.finish();
         let stamp = unix_now();
-        for message in self.parser.take_errors() {
+        let errors: Vec<String> = self.parser.take_errors().collect();
+        for message in errors {
             self.log.parse_error(stamp, &message)?;
         }
         let mut verdict = tap::judge(&summary, &exit);
-        let timeout_s = config.event_timeout.map_or(0.0, |d| d.as_secs_f64());
-        let stop_reason = match self.stop {
-            Some(Stop::Silent) => Some(format!("no output for {} s: stopped by the event timeout", trim_float(timeout_s))),
-            Some(Stop::Leaked) => Some(format!(
-                "exited, but a child kept its output open for {} s",
-                trim_float(timeout_s)
-            )),
-            Some(Stop::RunnerGone) => Some("the runner went away; the test was stopped".to_string()),
-            Some(Stop::Asked) => Some("stopped before it finished: the run was interrupted".to_string()),
-            None => None,
-        };
-        if let Some(reason) = stop_reason {
+        let last = self.last_lines.quoted();
+        if let Some(reason) = self.stopper.reason(&last) {
             verdict.reasons.insert(0, reason);
             verdict.outcome = Outcome::Fail;
+        }
+        if let Some(note) = self.stopper.leak_note() {
+            verdict.notes.push(note);
         }
         for reason in self.extra_reasons.drain(..) {
             verdict.reasons.push(reason);
             verdict.outcome = Outcome::Fail;
         }
+        let exited_at = self.stopper.exited_at();
         let seconds = |a: Instant, b: Option<Instant>| b.map(|b| b.saturating_duration_since(a).as_secs_f64());
         let times = record::Times {
-            wall: seconds(self.started, self.exited_at.or(Some(ended))).unwrap_or(0.0),
+            wall: seconds(self.started, exited_at.or(Some(ended))).unwrap_or(0.0),
             startup: seconds(self.started, self.first_output),
-            audit: self.exited_at.map(|e| ended.saturating_duration_since(e).as_secs_f64()),
+            audit: exited_at.map(|e| ended.saturating_duration_since(e).as_secs_f64()),
         };
         self.log.job_exit(&exit, &times, &usage)?;
         self.log.job_end(&config.file, &verdict, &summary, times.wall)?;
-        let bailed = summary.bail.is_some();
         self.log.finish()?;
         Ok(match verdict.outcome {
-            _ if bailed => EXIT_BAIL,
+            _ if summary.bail.is_some() => EXIT_BAIL,
             Outcome::Pass => EXIT_PASS,
             Outcome::Skip => EXIT_SKIP,
             Outcome::Fail => EXIT_FAIL,
@@ -338,9 +294,24 @@ impl Auditor {
     }
 }
 
-fn trim_float(x: f64) -> String {
-    let s = format!("{:.3}", x);
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
+/// Forks, waiting out a temporary lack of processes or memory rather than failing
+/// the job.
+fn fork_patiently() -> io::Result<Fork> {
+    let mut delay = Duration::from_millis(10);
+    let mut waited = Duration::ZERO;
+    loop {
+        match sys::fork() {
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) || e.raw_os_error() == Some(libc::ENOMEM) => {
+                if waited >= Duration::from_secs(30) {
+                    return Err(e);
+                }
+                std::thread::sleep(delay);
+                waited += delay;
+                delay = (delay * 2).min(Duration::from_secs(1));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Seconds since the epoch, for stamps that line up across processes.

@@ -61,7 +61,7 @@ impl Launch {
     }
 
     /// The auditor's whole configuration for one try of one job.
-    pub fn auditor_config(&self, spec: &JobSpec, tries: u32, dir: PathBuf, lifeline: i32) -> auditor::Config {
+    pub fn auditor_config(&self, spec: &JobSpec, dir: PathBuf, lifeline: i32) -> auditor::Config {
         // Only a file run as itself needs `./`; perl gets the path as given, as
         // under prove, so diagnostics name it the same way.
         let file = if spec.how == How::Itself { runnable_path(&spec.path) } else { spec.path.clone() };
@@ -84,7 +84,6 @@ impl Launch {
         let spec_exec = ExecSpec::new(cstring(program.into_os_string()), command.iter().cloned().map(cstring).collect(), env);
         auditor::Config {
             file: spec.display.clone(),
-            tries,
             dir,
             spec: spec_exec,
             command: command.iter().map(|c| c.to_string_lossy().into_owned()).collect(),

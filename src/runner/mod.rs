@@ -134,7 +134,7 @@ impl Runner {
         let tries = 1;
         let dir = self.run_dir.join("jobs").join(format!("{}-{}", job, tries));
         std::fs::create_dir_all(dir.join("tmp"))?;
-        let config = self.plan_launch.auditor_config(spec, tries, dir.clone(), self.lifeline_read.as_raw_fd());
+        let config = self.plan_launch.auditor_config(spec, dir.clone(), self.lifeline_read.as_raw_fd());
         match sys::fork() {
             Ok(Fork::Child) => {
                 let code = match sys::keep_only_fd(config.lifeline) {

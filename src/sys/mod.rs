@@ -9,7 +9,7 @@ mod process;
 mod signals;
 
 pub use process::{
-    exec_child, fork, kill, kill_group, reap_any, reap_with_rusage, set_child_subreaper,
+    children_of_self, exec_child, fork, kill, kill_group, reap, reap_any, reap_with_rusage, set_child_subreaper, stop_self,
     setpgid, waitid_exited, ExecSpec, ExitInfo, Fork, Rusage,
 };
 pub use signals::SignalPipe;
@@ -91,11 +91,6 @@ pub fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     }
 }
 
-/// Whether `fd` is a terminal.
-pub fn isatty(fd: RawFd) -> bool {
-    // SAFETY: isatty only inspects the descriptor.
-    unsafe { libc::isatty(fd) == 1 }
-}
 
 /// Closes every descriptor from `lowest` up, so a forked child that will not exec
 /// keeps none of its parent's pipes (a stray copy of a lifeline's write end would
@@ -127,11 +122,6 @@ pub fn dup2(from: RawFd, to: RawFd) -> io::Result<()> {
     cvt(unsafe { libc::dup2(from, to) }).map(|_| ())
 }
 
-/// Takes ownership of a raw descriptor this process already owns.
-pub fn own_fd(fd: RawFd) -> OwnedFd {
-    // SAFETY: callers pass a descriptor they own and hold no other handle to.
-    unsafe { OwnedFd::from_raw_fd(fd) }
-}
 
 /// Ends the process at once, without running destructors or flushing stdio: the
 /// only right way out of a forked child whose parent still owns those buffers.
@@ -140,17 +130,7 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// This process's id.
-pub fn getpid() -> libc::pid_t {
-    // SAFETY: getpid cannot fail.
-    unsafe { libc::getpid() }
-}
 
-/// This process's parent's id.
-pub fn getppid() -> libc::pid_t {
-    // SAFETY: getppid cannot fail.
-    unsafe { libc::getppid() }
-}
 
 /// The descriptor of `fd`, for poll sets.
 pub fn pollfd(fd: &impl AsRawFd, events: libc::c_short) -> libc::pollfd {

@@ -191,3 +191,44 @@ pub fn set_child_subreaper() -> io::Result<()> {
     cvt(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) })?;
     Ok(())
 }
+
+/// The live children of this process (Linux's /proc), used by an auditor that is
+/// a subreaper to find what a test left behind. Falls back to scanning every
+/// process's parent when the kernel has no `children` file.
+pub fn children_of_self() -> Vec<libc::pid_t> {
+    // SAFETY: getpid cannot fail.
+    let me = unsafe { libc::getpid() };
+    if let Ok(list) = std::fs::read_to_string(format!("/proc/{}/task/{}/children", me, me)) {
+        return list.split_whitespace().filter_map(|p| p.parse().ok()).collect();
+    }
+    let mut children = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let pid: libc::pid_t = match entry.file_name().to_str().and_then(|s| s.parse().ok()) {
+                Some(pid) => pid,
+                None => continue,
+            };
+            if let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", pid)) {
+                // The fields after the command name, which may itself hold spaces.
+                let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+                if after.split_whitespace().nth(1).and_then(|p| p.parse().ok()) == Some(me) {
+                    children.push(pid);
+                }
+            }
+        }
+    }
+    children
+}
+
+/// Reaps one specific child, waiting for it, and discards its status.
+pub fn reap(pid: libc::pid_t) {
+    let mut status = 0;
+    // SAFETY: waitpid fills the status int it is given.
+    while unsafe { libc::waitpid(pid, &mut status, 0) } == -1 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {}
+}
+
+/// Stops this process as SIGSTOP does; returns once it is continued.
+pub fn stop_self() {
+    // SAFETY: raise only sends a signal to this process.
+    unsafe { libc::raise(libc::SIGSTOP) };
+}
