@@ -10,6 +10,7 @@ mod commands;
 mod discover;
 mod error;
 mod event;
+mod headers;
 mod json;
 mod ljsonl;
 mod overlord;

@@ -4,6 +4,7 @@
 use crate::cli::TestArgs;
 use crate::discover::{self, How};
 use crate::error::{Error, Result};
+use crate::headers;
 use crate::json;
 use crate::overlord::{Overlord, Sink};
 use crate::render::{Plain, Renderer};
@@ -23,8 +24,16 @@ pub fn run(args: TestArgs) -> Result<i32> {
     let files = discover::discover(&args.paths, args.recurse, args.exec.as_deref())?;
     let launch = launch_for(&args, &files)?;
     let slots = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    let jobs: Vec<JobSpec> =
-        files.into_iter().map(|f| JobSpec { display: f.path.to_string_lossy().into_owned(), path: f.path, how: f.how }).collect();
+    let jobs: Vec<JobSpec> = files
+        .into_iter()
+        .map(|f| {
+            let (headers, warnings) = headers::read(&f.path);
+            for w in warnings {
+                eprintln!("proctor: warning: {}", w);
+            }
+            JobSpec { display: f.path.to_string_lossy().into_owned(), path: f.path, how: f.how, headers }
+        })
+        .collect();
 
     let state_dir = state::locate(args.state_dir.as_deref());
     let (paths, warning) =

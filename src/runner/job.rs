@@ -5,6 +5,7 @@
 
 use crate::auditor;
 use crate::discover::How;
+use crate::headers::Headers;
 use crate::sys::ExecSpec;
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -17,6 +18,7 @@ pub struct JobSpec {
     pub display: String,
     pub path: PathBuf,
     pub how: How,
+    pub headers: Headers,
 }
 
 /// What every job of the run shares.
@@ -88,7 +90,11 @@ impl Launch {
             spec: spec_exec,
             command: command.iter().map(|c| c.to_string_lossy().into_owned()).collect(),
             merge: self.merge,
-            event_timeout: self.event_timeout,
+            event_timeout: match spec.headers.timeout_event {
+                Some(s) if s > 0.0 => Some(Duration::from_secs_f64(s)),
+                Some(_) => None,
+                None => self.event_timeout,
+            },
             keep: self.keep,
             lifeline,
         }

@@ -1,0 +1,200 @@
+//! Helpers for the integration tests: a scratch project per test, the binary run
+//! in it, its event log read back.
+
+use serde_json::Value;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// A scratch project: files under it, proctor run in it.
+pub struct Project {
+    pub dir: PathBuf,
+}
+
+impl Project {
+    pub fn new() -> Project {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("proctor-it-{}-{}", std::process::id(), n));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        Project { dir }
+    }
+
+    /// Writes an executable file.
+    pub fn script(&self, name: &str, body: &str) -> &Project {
+        let path = self.dir.join(name);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, body).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        self
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.dir.join("state")
+    }
+
+    pub fn proctor(&self, args: &[&str]) -> Run {
+        let output = Command::new(env!("CARGO_BIN_EXE_proctor"))
+            .args(args)
+            .current_dir(&self.dir)
+            .env("PROCTOR_STATE_DIR", self.state())
+            .env_remove("NO_COLOR")
+            .output()
+            .unwrap();
+        Run { output }
+    }
+
+    pub fn events(&self) -> Vec<Value> {
+        events_of(&fs::read(self.state().join("last.jsonl")).expect("the last run has an event log"))
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn events_of(bytes: &[u8]) -> Vec<Value> {
+    bytes
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap_or_else(|e| panic!("bad event line {:?}: {}", String::from_utf8_lossy(l), e)))
+        .collect()
+}
+
+pub struct Run {
+    pub output: Output,
+}
+
+impl Run {
+    pub fn status(&self) -> i32 {
+        self.output.status.code().expect("proctor exited by a signal")
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+    pub fn expect_status(&self, expected: i32) -> &Run {
+        assert_eq!(
+            self.status(),
+            expected,
+            "expected exit status {}, got {}\n--- stdout\n{}--- stderr\n{}",
+            expected,
+            self.status(),
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+}
+
+/// job_end events by file.
+pub fn results(events: &[Value]) -> Vec<(String, String)> {
+    let mut r: Vec<(String, String)> = events
+        .iter()
+        .filter(|e| e["type"] == "job_end")
+        .map(|e| (e["file"].as_str().unwrap().to_string(), e["result"].as_str().unwrap().to_string()))
+        .collect();
+    r.sort();
+    r
+}
+
+pub fn job_end<'a>(events: &'a [Value], file: &str) -> &'a Value {
+    events.iter().find(|e| e["type"] == "job_end" && e["file"] == file).unwrap_or_else(|| panic!("no job_end for {}", file))
+}
+
+pub fn reasons(end: &Value) -> String {
+    end["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect::<Vec<_>>().join(" | ")
+}
+
+pub fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = list.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    v.sort();
+    v
+}
+
+
+/// A proctor started in a session of its own (so a signal can go to its whole
+/// process group, as a terminal's Ctrl-C does), left running.
+pub struct Running {
+    pub child: std::process::Child,
+}
+
+impl Project {
+    pub fn spawn(&self, args: &[&str]) -> Running {
+        let child = Command::new("setsid")
+            .arg(env!("CARGO_BIN_EXE_proctor"))
+            .args(args)
+            .current_dir(&self.dir)
+            .env("PROCTOR_STATE_DIR", self.state())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        Running { child }
+    }
+
+    /// Waits (generously) until the file `name` exists in the project.
+    pub fn wait_for_file(&self, name: &str) {
+        let path = self.dir.join(name);
+        wait_until(&format!("{} to appear", name), || path.exists());
+    }
+}
+
+impl Running {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (a name such as INT) to the whole process group.
+    pub fn signal_group(&self, signal: &str) {
+        let status = Command::new("kill").arg(format!("-{}", signal)).arg("--").arg(format!("-{}", self.pid())).status().unwrap();
+        assert!(status.success(), "kill -{} failed", signal);
+    }
+
+    /// Sends `signal` to proctor alone.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill").arg(format!("-{}", signal)).arg(self.pid().to_string()).status().unwrap();
+        assert!(status.success(), "kill -{} failed", signal);
+    }
+
+    pub fn wait(self) -> Run {
+        Run { output: self.child.wait_with_output().unwrap() }
+    }
+}
+
+/// Polls `done` every 20 ms for up to 20 s; panics naming what it waited for.
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..1000 {
+        if done() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("gave up waiting for {}", what);
+}
+
+/// Whether any process has `marker` in its command line.
+pub fn running(marker: &str) -> bool {
+    let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
+    String::from_utf8_lossy(&ps.stdout).lines().any(|l| l.contains(marker))
+}
+
+/// A string unique to this test process and `name`, to find its processes by.
+pub fn marker(name: &str) -> String {
+    format!("proctor-it-{}-{}", std::process::id(), name)
+}
+
+/// The state letter of the first process whose command line has `marker`.
+pub fn process_state(marker: &str) -> Option<char> {
+    let ps = Command::new("ps").args(["-eo", "stat=,args="]).output().unwrap();
+    String::from_utf8_lossy(&ps.stdout).lines().find(|l| l.contains(marker)).and_then(|l| l.trim_start().chars().next())
+}

@@ -1,0 +1,6 @@
+//! Integration tests: the real binary on real test programs, each in a fresh
+//! temporary directory with its own state directory.
+
+mod common;
+mod core;
+mod faults;
