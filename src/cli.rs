@@ -87,12 +87,17 @@ where
         "replay" => parse_log(&mut parser, true).map(Command::Replay),
         "times" => parse_log(&mut parser, false).map(Command::Times),
         "help" => Ok(Command::Help),
-        other => Err(Error::Usage(format!("unknown command '{}' (try 'proctor --help')", other))),
+        other => Err(Error::Usage(format!(
+            "unknown command '{}' (try 'proctor --help')",
+            other
+        ))),
     }
 }
 
 fn string(value: OsString) -> Result<String> {
-    value.into_string().map_err(|v| lexopt::Error::NonUnicodeValue(v).into())
+    value
+        .into_string()
+        .map_err(|v| lexopt::Error::NonUnicodeValue(v).into())
 }
 
 fn parse_test(parser: &mut lexopt::Parser) -> Result<TestArgs> {
@@ -103,7 +108,12 @@ fn parse_test(parser: &mut lexopt::Parser) -> Result<TestArgs> {
                 let value = string(parser.value()?)?;
                 match value.parse::<usize>() {
                     Ok(n) if n > 0 => args.jobs = Some(n),
-                    _ => return Err(Error::Usage(format!("--jobs: '{}' is not a positive whole number", value))),
+                    _ => {
+                        return Err(Error::Usage(format!(
+                            "--jobs: '{}' is not a positive whole number",
+                            value
+                        )))
+                    }
                 }
             }
             Short('r') | Long("recurse") => args.recurse = true,
@@ -119,7 +129,12 @@ fn parse_test(parser: &mut lexopt::Parser) -> Result<TestArgs> {
                 let value = string(parser.value()?)?;
                 match value.parse::<f64>() {
                     Ok(s) if s >= 0.0 && s.is_finite() => args.event_timeout = Some(s),
-                    _ => return Err(Error::Usage(format!("--event-timeout: '{}' is not a number of seconds", value))),
+                    _ => {
+                        return Err(Error::Usage(format!(
+                            "--event-timeout: '{}' is not a number of seconds",
+                            value
+                        )))
+                    }
                 }
             }
             Long("log") => args.log = Some(parser.value()?.into()),
@@ -143,7 +158,10 @@ fn parse_log(parser: &mut lexopt::Parser, required: bool) -> Result<LogArgs> {
         }
     }
     if required && args.log.is_none() {
-        return Err(Error::Usage("replay: no LOG given (the event log of a run, e.g. last.jsonl in the state directory)".into()));
+        return Err(Error::Usage(
+            "replay: no LOG given (the event log of a run, e.g. last.jsonl in the state directory)"
+                .into(),
+        ));
     }
     Ok(args)
 }
@@ -153,7 +171,10 @@ mod tests {
     use super::*;
 
     fn test_args(args: &[&str]) -> Result<TestArgs> {
-        let words: Vec<String> = std::iter::once("test").chain(args.iter().copied()).map(String::from).collect();
+        let words: Vec<String> = std::iter::once("test")
+            .chain(args.iter().copied())
+            .map(String::from)
+            .collect();
         match parse_from(words)? {
             Command::Test(t) => Ok(t),
             other => panic!("expected a test command, got {:?}", other),
@@ -162,14 +183,25 @@ mod tests {
 
     #[test]
     fn test_flags() {
-        let t = test_args(&["-j3", "-rlb", "-I", "inc", "--exec", "", "--merge", "--log", "-", "-k", "t/a.t"]).unwrap();
+        let t = test_args(&[
+            "-j3", "-rlb", "-I", "inc", "--exec", "", "--merge", "--log", "-", "-k", "t/a.t",
+        ])
+        .unwrap();
         assert_eq!(t.jobs, Some(3));
         assert!(t.recurse && t.lib && t.blib && t.merge && t.keep);
         assert_eq!(t.includes, [PathBuf::from("inc")]);
         assert_eq!(t.exec, Some(vec![]));
         assert_eq!(t.log, Some(PathBuf::from("-")));
         assert_eq!(t.paths, [PathBuf::from("t/a.t")]);
-        let t = test_args(&["--exec", "sh -x", "--event-timeout=2.5", "--no-log", "--state-dir", "s"]).unwrap();
+        let t = test_args(&[
+            "--exec",
+            "sh -x",
+            "--event-timeout=2.5",
+            "--no-log",
+            "--state-dir",
+            "s",
+        ])
+        .unwrap();
         assert_eq!(t.exec, Some(vec!["sh".to_string(), "-x".to_string()]));
         assert_eq!(t.event_timeout, Some(2.5));
         assert!(t.no_log);
@@ -180,7 +212,12 @@ mod tests {
     fn bad_jobs_are_usage_errors() {
         for bad in ["0", "x", "-1", ""] {
             let err = test_args(&["-j", bad]).unwrap_err();
-            assert_eq!(err.exit_status(), crate::error::EXIT_USAGE, "for -j {:?}", bad);
+            assert_eq!(
+                err.exit_status(),
+                crate::error::EXIT_USAGE,
+                "for -j {:?}",
+                bad
+            );
         }
     }
 
@@ -188,13 +225,19 @@ mod tests {
     fn unknown_flags_and_commands_are_usage_errors() {
         assert_eq!(test_args(&["--frobnicate"]).unwrap_err().exit_status(), 2);
         assert_eq!(parse_from(["frob"]).unwrap_err().exit_status(), 2);
-        assert_eq!(parse_from(Vec::<String>::new()).unwrap_err().exit_status(), 2);
+        assert_eq!(
+            parse_from(Vec::<String>::new()).unwrap_err().exit_status(),
+            2
+        );
         assert_eq!(parse_from(["replay"]).unwrap_err().exit_status(), 2);
     }
 
     #[test]
     fn log_commands() {
-        assert_eq!(parse_from(["failed"]).unwrap(), Command::Failed(LogArgs::default()));
+        assert_eq!(
+            parse_from(["failed"]).unwrap(),
+            Command::Failed(LogArgs::default())
+        );
         match parse_from(["replay", "x.jsonl"]).unwrap() {
             Command::Replay(a) => assert_eq!(a.log, Some(PathBuf::from("x.jsonl"))),
             other => panic!("{:?}", other),
@@ -211,7 +254,11 @@ mod tests {
         for word in USAGE.split(|c: char| c.is_whitespace() || c == ',' || c == '|') {
             if let Some(flag) = word.strip_prefix("--") {
                 let flag = flag.split('=').next().unwrap();
-                assert!(man.contains(&format!("--{}", flag)), "--{} is not in man/proctor.1", flag);
+                assert!(
+                    man.contains(&format!("--{}", flag)),
+                    "--{} is not in man/proctor.1",
+                    flag
+                );
                 checked += 1;
             }
         }

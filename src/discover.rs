@@ -28,16 +28,26 @@ pub struct TestFile {
 }
 
 /// The test files for `paths`, in run order, each with how it runs.
-pub fn discover(paths: &[PathBuf], recurse: bool, exec: Option<&[String]>) -> Result<Vec<TestFile>> {
+pub fn discover(
+    paths: &[PathBuf],
+    recurse: bool,
+    exec: Option<&[String]>,
+) -> Result<Vec<TestFile>> {
     let default = [PathBuf::from("t")];
-    let given = if paths.is_empty() { &default[..] } else { paths };
+    let given = if paths.is_empty() {
+        &default[..]
+    } else {
+        paths
+    };
     let mut files = Vec::new();
     for path in given {
         let meta = fs::metadata(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound if paths.is_empty() => {
                 Error::Usage("no test paths given, and there is no t/ directory here".into())
             }
-            std::io::ErrorKind::NotFound => Error::Usage(format!("{}: no such file or directory", path.display())),
+            std::io::ErrorKind::NotFound => {
+                Error::Usage(format!("{}: no such file or directory", path.display()))
+            }
             _ => Error::Usage(format!("{}: {}", path.display(), e)),
         })?;
         if meta.is_dir() {
@@ -49,8 +59,16 @@ pub fn discover(paths: &[PathBuf], recurse: bool, exec: Option<&[String]>) -> Re
                 files.push(classify(file, exec)?);
             }
             if files.len() == before {
-                let hint = if recurse { "" } else { " (use -r to search subdirectories)" };
-                return Err(Error::Usage(format!("{}: no *.t files in this directory{}", path.display(), hint)));
+                let hint = if recurse {
+                    ""
+                } else {
+                    " (use -r to search subdirectories)"
+                };
+                return Err(Error::Usage(format!(
+                    "{}: no *.t files in this directory{}",
+                    path.display(),
+                    hint
+                )));
             }
         } else {
             files.push(classify(path.clone(), exec)?);
@@ -60,9 +78,12 @@ pub fn discover(paths: &[PathBuf], recurse: bool, exec: Option<&[String]>) -> Re
 }
 
 fn collect_dir(dir: &Path, recurse: bool, out: &mut Vec<PathBuf>) -> Result<()> {
-    let entries = fs::read_dir(dir).map_err(|e| Error::Usage(format!("{}: cannot list directory: {}", dir.display(), e)))?;
+    let entries = fs::read_dir(dir)
+        .map_err(|e| Error::Usage(format!("{}: cannot list directory: {}", dir.display(), e)))?;
     for entry in entries {
-        let entry = entry.map_err(|e| Error::Usage(format!("{}: cannot list directory: {}", dir.display(), e)))?;
+        let entry = entry.map_err(|e| {
+            Error::Usage(format!("{}: cannot list directory: {}", dir.display(), e))
+        })?;
         let path = entry.path();
         let is_dir = fs::metadata(&path).map(|m| m.is_dir()).unwrap_or(false);
         if is_dir {
@@ -77,17 +98,30 @@ fn collect_dir(dir: &Path, recurse: bool, out: &mut Vec<PathBuf>) -> Result<()> 
 }
 
 fn classify(path: PathBuf, exec: Option<&[String]>) -> Result<TestFile> {
-    let meta = fs::metadata(&path).map_err(|e| Error::Usage(format!("{}: {}", path.display(), e)))?;
+    let meta =
+        fs::metadata(&path).map_err(|e| Error::Usage(format!("{}: {}", path.display(), e)))?;
     if meta.is_dir() {
-        return Err(Error::Usage(format!("{}: is a directory, not a test file", path.display())));
+        return Err(Error::Usage(format!(
+            "{}: is a directory, not a test file",
+            path.display()
+        )));
     }
     if fs::File::open(&path).is_err() {
-        return Err(Error::Usage(format!("{}: cannot be read (check its permissions)", path.display())));
+        return Err(Error::Usage(format!(
+            "{}: cannot be read (check its permissions)",
+            path.display()
+        )));
     }
     let how = match exec {
         Some(cmd) if !cmd.is_empty() => How::Command(cmd.to_vec()),
         Some(_) => How::Itself,
-        None if matches!(path.extension().and_then(|e| e.to_str()), Some("t") | Some("pl")) => How::Perl,
+        None if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("t") | Some("pl")
+        ) =>
+        {
+            How::Perl
+        }
         None => How::Itself,
     };
     if how == How::Itself && meta.permissions().mode() & 0o111 == 0 {
@@ -105,9 +139,13 @@ pub fn find_program(program: &str) -> Option<PathBuf> {
         return Some(PathBuf::from(program));
     }
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(program)).find(|candidate| {
-        fs::metadata(candidate).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
-    })
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| {
+            fs::metadata(candidate)
+                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                .unwrap_or(false)
+        })
 }
 
 #[cfg(test)]
@@ -122,7 +160,8 @@ mod tests {
     }
 
     fn scratch(name: &str) -> Dir {
-        let d = std::env::temp_dir().join(format!("proctor-discover-{}-{}", name, std::process::id()));
+        let d =
+            std::env::temp_dir().join(format!("proctor-discover-{}-{}", name, std::process::id()));
         let _ = fs::remove_dir_all(&d);
         fs::create_dir_all(d.join("t/sub")).unwrap();
         for f in ["t/b.t", "t/a.t", "t/sub/c.t", "t/notes.txt"] {
@@ -135,9 +174,20 @@ mod tests {
     fn directories_give_sorted_t_files() {
         let d = scratch("sorted");
         let t = d.0.join("t");
-        let names = |files: Vec<TestFile>| files.into_iter().map(|f| f.path.strip_prefix(&t).unwrap().to_path_buf()).collect::<Vec<_>>();
-        assert_eq!(names(discover(&[t.clone()], false, None).unwrap()), [PathBuf::from("a.t"), PathBuf::from("b.t")]);
-        assert_eq!(names(discover(&[t.clone()], true, None).unwrap()).len(), 3);
+        let names = |files: Vec<TestFile>| {
+            files
+                .into_iter()
+                .map(|f| f.path.strip_prefix(&t).unwrap().to_path_buf())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(discover(std::slice::from_ref(&t), false, None).unwrap()),
+            [PathBuf::from("a.t"), PathBuf::from("b.t")]
+        );
+        assert_eq!(
+            names(discover(std::slice::from_ref(&t), true, None).unwrap()).len(),
+            3
+        );
     }
 
     #[test]

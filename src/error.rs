@@ -22,13 +22,19 @@ pub enum Error {
     /// The system refused something proctor needed to do.
     Io { doing: String, source: io::Error },
     /// A JSON document that should have been valid was not.
-    Json { doing: String, source: serde_json::Error },
+    Json {
+        doing: String,
+        source: serde_json::Error,
+    },
 }
 
 impl Error {
     /// Wraps an I/O error with what proctor was trying to do.
     pub fn io(doing: impl Into<String>, source: io::Error) -> Error {
-        Error::Io { doing: doing.into(), source }
+        Error::Io {
+            doing: doing.into(),
+            source,
+        }
     }
 
     /// The exit status this error ends the process with.
@@ -70,13 +76,19 @@ impl From<lexopt::Error> for Error {
 
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Error {
-        Error::Io { doing: "do input or output".into(), source: e }
+        Error::Io {
+            doing: "do input or output".into(),
+            source: e,
+        }
     }
 }
 
 impl From<serde_json::Error> for Error {
     fn from(e: serde_json::Error) -> Error {
-        Error::Json { doing: "decode JSON".into(), source: e }
+        Error::Json {
+            doing: "decode JSON".into(),
+            source: e,
+        }
     }
 }
 

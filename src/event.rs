@@ -87,7 +87,11 @@ impl<'a> Event<'a> {
     /// Wraps a record. Its kind is read from its first bytes, nothing is decoded.
     pub fn new(raw: &'a [u8]) -> Event<'a> {
         let kind = json::record_type(raw).map_or(Kind::Other, Kind::of_type);
-        Event { raw, kind, value: None }
+        Event {
+            raw,
+            kind,
+            value: None,
+        }
     }
 
     pub fn kind(&self) -> Kind {
@@ -108,7 +112,8 @@ impl<'a> Event<'a> {
     /// as `null`.
     pub fn value(&mut self) -> &Value {
         let raw = self.raw;
-        self.value.get_or_insert_with(|| serde_json::from_slice(raw).unwrap_or(Value::Null))
+        self.value
+            .get_or_insert_with(|| serde_json::from_slice(raw).unwrap_or(Value::Null))
     }
 
     pub fn str(&mut self, key: &str) -> Option<&str> {
@@ -125,7 +130,7 @@ impl<'a> Event<'a> {
 
     /// A copy to change; it is encoded afresh when written.
     #[allow(dead_code)] // for renderers that rewrite events (JUnit, filters)
-    pub fn to_owned_value(&mut self) -> Value {
+    pub fn mutable_copy(&mut self) -> Value {
         self.value().clone()
     }
 }
@@ -170,7 +175,10 @@ mod tests {
     fn splice_then_read_back() {
         let mut out = Vec::new();
         splice_job(&mut out, b"{\"type\":\"assert\",\"ok\":true}", 12, 2);
-        assert_eq!(out, b"{\"type\":\"assert\",\"job\":12,\"try\":2,\"ok\":true}");
+        assert_eq!(
+            out,
+            b"{\"type\":\"assert\",\"job\":12,\"try\":2,\"ok\":true}"
+        );
         let mut e = Event::new(&out);
         assert_eq!(e.kind(), Kind::Assert);
         assert_eq!(e.job(), Some((12, 2)));

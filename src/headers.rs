@@ -32,16 +32,29 @@ fn parse(head: &[u8], name: &str) -> (Headers, Vec<String>) {
         return (headers, warnings);
     }
     for (i, line) in String::from_utf8_lossy(head).lines().enumerate() {
-        let rest = match line.trim_start().strip_prefix('#').map(str::trim_start).and_then(|l| l.strip_prefix("HARNESS-")) {
+        let rest = match line
+            .trim_start()
+            .strip_prefix('#')
+            .map(str::trim_start)
+            .and_then(|l| l.strip_prefix("HARNESS-"))
+        {
             Some(rest) => rest,
             None => continue,
         };
         let mut words = rest.split_whitespace();
         let key = words.next().unwrap_or("");
         if key == "TIMEOUT-EVENT" {
-            match words.next().and_then(|w| w.parse::<f64>().ok()).filter(|s| *s >= 0.0 && s.is_finite()) {
+            match words
+                .next()
+                .and_then(|w| w.parse::<f64>().ok())
+                .filter(|s| *s >= 0.0 && s.is_finite())
+            {
                 Some(seconds) => headers.timeout_event = Some(seconds),
-                None => warnings.push(format!("{}:{}: HARNESS-TIMEOUT-EVENT needs a number of seconds; ignored", name, i + 1)),
+                None => warnings.push(format!(
+                    "{}:{}: HARNESS-TIMEOUT-EVENT needs a number of seconds; ignored",
+                    name,
+                    i + 1
+                )),
             }
         }
     }
@@ -54,7 +67,10 @@ mod tests {
 
     #[test]
     fn timeout_event() {
-        let (h, w) = parse(b"#!/bin/sh\n# HARNESS-TIMEOUT-EVENT 5\necho 1..1\n", "t/a.t");
+        let (h, w) = parse(
+            b"#!/bin/sh\n# HARNESS-TIMEOUT-EVENT 5\necho 1..1\n",
+            "t/a.t",
+        );
         assert_eq!(h.timeout_event, Some(5.0));
         assert!(w.is_empty());
     }
@@ -63,7 +79,10 @@ mod tests {
     fn a_bad_header_is_a_warning_with_file_and_line() {
         let (h, w) = parse(b"use strict;\n#HARNESS-TIMEOUT-EVENT soon\n", "t/b.t");
         assert_eq!(h, Headers::default());
-        assert_eq!(w, ["t/b.t:2: HARNESS-TIMEOUT-EVENT needs a number of seconds; ignored"]);
+        assert_eq!(
+            w,
+            ["t/b.t:2: HARNESS-TIMEOUT-EVENT needs a number of seconds; ignored"]
+        );
     }
 
     #[test]

@@ -132,7 +132,10 @@ mod tests {
 
     #[test]
     fn record_type_reads_the_first_key() {
-        assert_eq!(record_type(b"{\"type\":\"assert\",\"ok\":true}"), Some(&b"assert"[..]));
+        assert_eq!(
+            record_type(b"{\"type\":\"assert\",\"ok\":true}"),
+            Some(&b"assert"[..])
+        );
         assert_eq!(record_type(b"{\"ok\":true}"), None);
     }
 }

@@ -22,7 +22,9 @@ pub struct Writer {
 
 impl Writer {
     pub fn create(path: &Path) -> io::Result<Writer> {
-        Ok(Writer { out: BufWriter::with_capacity(64 * 1024, File::create(path)?) })
+        Ok(Writer {
+            out: BufWriter::with_capacity(64 * 1024, File::create(path)?),
+        })
     }
 
     /// Appends one record. `json` must be one line of JSON.
@@ -101,16 +103,30 @@ impl Decoder {
         let rest = &self.buf[self.start..];
         let newline = match rest.iter().take(21).position(|&b| b == b'\n') {
             Some(i) => i,
-            None if rest.len() > 20 => return Next::Corrupt("a length prefix longer than 20 bytes".into()),
+            None if rest.len() > 20 => {
+                return Next::Corrupt("a length prefix longer than 20 bytes".into())
+            }
             None => return Next::Pending,
         };
-        let len = match std::str::from_utf8(&rest[..newline]).ok().and_then(|s| s.parse::<usize>().ok()) {
+        let len = match std::str::from_utf8(&rest[..newline])
+            .ok()
+            .and_then(|s| s.parse::<usize>().ok())
+        {
             Some(len) if len <= MAX_RECORD && (newline == 1 || rest[0] != b'0') => len,
-            _ => return Next::Corrupt(format!("'{}' is not a record length", String::from_utf8_lossy(&rest[..newline]))),
+            _ => {
+                return Next::Corrupt(format!(
+                    "'{}' is not a record length",
+                    String::from_utf8_lossy(&rest[..newline])
+                ))
+            }
         };
         if len == 0 {
             if rest.len() < END_MARKER.len() {
-                return if END_MARKER.starts_with(rest) { Next::Pending } else { Next::Corrupt("a bad end marker".into()) };
+                return if END_MARKER.starts_with(rest) {
+                    Next::Pending
+                } else {
+                    Next::Corrupt("a bad end marker".into())
+                };
             }
             if &rest[..END_MARKER.len()] != END_MARKER {
                 return Next::Corrupt("a bad end marker".into());
@@ -124,7 +140,10 @@ impl Decoder {
             return Next::Pending;
         }
         if rest[total - 1] != b'\n' {
-            return Next::Corrupt(format!("a record of {} bytes not followed by a newline", len));
+            return Next::Corrupt(format!(
+                "a record of {} bytes not followed by a newline",
+                len
+            ));
         }
         let at = self.start + newline + 1;
         self.start += total;
@@ -140,7 +159,10 @@ pub struct Tail {
 
 impl Tail {
     pub fn open(path: &Path) -> io::Result<Tail> {
-        Ok(Tail { file: File::open(path)?, decoder: Decoder::default() })
+        Ok(Tail {
+            file: File::open(path)?,
+            decoder: Decoder::default(),
+        })
     }
 
     /// Reads whatever has been appended since the last call. Returns the number of
@@ -194,7 +216,12 @@ mod tests {
             let mut d = Decoder::default();
             d.push(&whole[..cut]);
             let first = d.next_record();
-            assert!(matches!(first, Next::Pending | Next::Record(_)), "cut at {}: {:?}", cut, first);
+            assert!(
+                matches!(first, Next::Pending | Next::Record(_)),
+                "cut at {}: {:?}",
+                cut,
+                first
+            );
             let got_record = matches!(first, Next::Record(_));
             d.push(&whole[cut..]);
             if !got_record {

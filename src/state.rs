@@ -35,11 +35,18 @@ pub fn locate(explicit: Option<&Path>) -> PathBuf {
 /// `<name>-<hash of the absolute path>` for the current directory.
 fn project_key() -> String {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let name = cwd.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "root".into());
+    let name = cwd
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "root".into());
     // FNV-1a: stable across Rust versions, unlike std's hasher.
-    let hash = cwd.as_os_str().to_string_lossy().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-    });
+    let hash = cwd
+        .as_os_str()
+        .to_string_lossy()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+        });
     format!("{}-{:016x}", name, hash)
 }
 
@@ -58,7 +65,9 @@ pub struct RunPaths {
 pub fn new_run(state_dir: PathBuf, keep_log: bool) -> io::Result<(RunPaths, Option<String>)> {
     let id = run_id();
     let mut warning = None;
-    let state_dir = match fs::create_dir_all(state_dir.join("runs")).and_then(|_| fs::create_dir_all(state_dir.join("logs"))) {
+    let state_dir = match fs::create_dir_all(state_dir.join("runs"))
+        .and_then(|_| fs::create_dir_all(state_dir.join("logs")))
+    {
         Ok(()) => state_dir,
         Err(e) => {
             let fallback = std::env::temp_dir().join(format!("proctor-{}", id));
@@ -75,15 +84,39 @@ pub fn new_run(state_dir: PathBuf, keep_log: bool) -> io::Result<(RunPaths, Opti
     };
     let run_dir = state_dir.join("runs").join(&id);
     fs::create_dir_all(run_dir.join("jobs"))?;
-    let log = if keep_log { Some(state_dir.join("logs").join(format!("{}.jsonl", id))) } else { None };
-    Ok((RunPaths { id, run_dir, log, state_dir }, warning))
+    let log = if keep_log {
+        Some(state_dir.join("logs").join(format!("{}.jsonl", id)))
+    } else {
+        None
+    };
+    Ok((
+        RunPaths {
+            id,
+            run_dir,
+            log,
+            state_dir,
+        },
+        warning,
+    ))
 }
 
 fn run_id() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let (days, rest) = (secs / 86400, secs % 86400);
     let (y, m, d) = civil_from_days(days as i64);
-    format!("{:04}{:02}{:02}-{:02}{:02}{:02}-{}", y, m, d, rest / 3600, rest % 3600 / 60, rest % 60, std::process::id())
+    format!(
+        "{:04}{:02}{:02}-{:02}{:02}{:02}-{}",
+        y,
+        m,
+        d,
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60,
+        std::process::id()
+    )
 }
 
 /// Days since 1970-01-01 to a (year, month, day) date in the proleptic Gregorian
@@ -146,7 +179,12 @@ mod tests {
     #[test]
     fn project_key_names_the_directory() {
         let key = project_key();
-        let name = std::env::current_dir().unwrap().file_name().unwrap().to_string_lossy().into_owned();
+        let name = std::env::current_dir()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         assert!(key.starts_with(&name), "{} should start with {}", key, name);
         assert_eq!(key.len(), name.len() + 17);
     }

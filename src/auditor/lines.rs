@@ -85,7 +85,14 @@ mod tests {
     #[test]
     fn whole_and_split_lines() {
         let got = lines(&[b"ok 1\nok", b" 2\n", b"tail"]);
-        assert_eq!(got, [(b"ok 1".to_vec(), 0), (b"ok 2".to_vec(), 0), (b"tail".to_vec(), 0)]);
+        assert_eq!(
+            got,
+            [
+                (b"ok 1".to_vec(), 0),
+                (b"ok 2".to_vec(), 0),
+                (b"tail".to_vec(), 0)
+            ]
+        );
         assert_eq!(lines(&[b"\n\n"]), [(vec![], 0), (vec![], 0)]);
     }
 

@@ -58,11 +58,21 @@ struct Stream {
 /// Runs one job to its end and returns the auditor's exit status. Called in a
 /// freshly forked child of the runner.
 pub fn run(config: Config) -> i32 {
-    let handled = [libc::SIGCHLD, libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGTSTP, libc::SIGCONT];
+    let handled = [
+        libc::SIGCHLD,
+        libc::SIGTERM,
+        libc::SIGINT,
+        libc::SIGHUP,
+        libc::SIGTSTP,
+        libc::SIGCONT,
+    ];
     let signals = match SignalPipe::install(&handled) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("proctor: auditor for {}: unable to set up signals: {}", config.file, e);
+            eprintln!(
+                "proctor: auditor for {}: unable to set up signals: {}",
+                config.file, e
+            );
             return EXIT_BROKEN;
         }
     };
@@ -71,7 +81,12 @@ pub fn run(config: Config) -> i32 {
     let log = match JobLog::create(&config.dir.join("events.ljsonl")) {
         Ok(log) => log,
         Err(e) => {
-            eprintln!("proctor: auditor for {}: unable to create its job log in {}: {}", config.file, config.dir.display(), e);
+            eprintln!(
+                "proctor: auditor for {}: unable to create its job log in {}: {}",
+                config.file,
+                config.dir.display(),
+                e
+            );
             return EXIT_BROKEN;
         }
     };
@@ -86,7 +101,10 @@ pub fn run(config: Config) -> i32 {
         extra_reasons: Vec::new(),
     };
     let code = auditor.audit(&config, &signals).unwrap_or_else(|e| {
-        eprintln!("proctor: auditor for {}: {}; its test was stopped", config.file, e);
+        eprintln!(
+            "proctor: auditor for {}: {}; its test was stopped",
+            config.file, e
+        );
         auditor.stopper.kill_everything();
         EXIT_BROKEN
     });
@@ -116,7 +134,12 @@ impl LastLines {
     fn quoted(&self) -> String {
         let first = (self.next + LAST_LINES - self.count) % LAST_LINES;
         (0..self.count)
-            .map(|i| format!("{:?}", String::from_utf8_lossy(&self.lines[(first + i) % LAST_LINES])))
+            .map(|i| {
+                format!(
+                    "{:?}",
+                    String::from_utf8_lossy(&self.lines[(first + i) % LAST_LINES])
+                )
+            })
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -137,15 +160,27 @@ impl Auditor {
     fn audit(&mut self, config: &Config, signals: &SignalPipe) -> io::Result<i32> {
         let devnull = std::fs::File::open("/dev/null")?;
         let (out_read, out_write) = sys::pipe()?;
-        let err_pipe = if config.merge { None } else { Some(sys::pipe()?) };
-        let err_write_fd = err_pipe.as_ref().map_or(out_write.as_raw_fd(), |(_, w)| w.as_raw_fd());
+        let err_pipe = if config.merge {
+            None
+        } else {
+            Some(sys::pipe()?)
+        };
+        let err_write_fd = err_pipe
+            .as_ref()
+            .map_or(out_write.as_raw_fd(), |(_, w)| w.as_raw_fd());
 
         self.started = Instant::now();
         let pid = match fork_patiently() {
-            Ok(Fork::Child) => sys::exec_child(&config.spec, devnull.as_raw_fd(), out_write.as_raw_fd(), err_write_fd),
+            Ok(Fork::Child) => sys::exec_child(
+                &config.spec,
+                devnull.as_raw_fd(),
+                out_write.as_raw_fd(),
+                err_write_fd,
+            ),
             Ok(Fork::Parent(pid)) => pid,
             Err(e) => {
-                self.extra_reasons.push(format!("unable to start the test: {}", e));
+                self.extra_reasons
+                    .push(format!("unable to start the test: {}", e));
                 self.log.job_start(&config.file, 0, &config.command)?;
                 return self.finish(config, Exit::Unknown, Default::default());
             }
@@ -154,10 +189,18 @@ impl Auditor {
         let _ = sys::setpgid(pid, pid);
         self.stopper.started(pid);
         drop(out_write);
-        let mut streams = vec![Stream { fd: out_read, name: "stdout", lines: LineBuffer::default() }];
+        let mut streams = vec![Stream {
+            fd: out_read,
+            name: "stdout",
+            lines: LineBuffer::default(),
+        }];
         if let Some((read, write)) = err_pipe {
             drop(write);
-            streams.push(Stream { fd: read, name: "stderr", lines: LineBuffer::default() });
+            streams.push(Stream {
+                fd: read,
+                name: "stderr",
+                lines: LineBuffer::default(),
+            });
         }
         for s in &streams {
             sys::set_nonblocking(s.fd.as_raw_fd())?;
@@ -167,10 +210,17 @@ impl Auditor {
 
         let mut lifeline_open = true;
         while !self.stopper.done(streams.is_empty()) {
-            let mut fds: Vec<libc::pollfd> = streams.iter().map(|s| sys::pollfd(&s.fd, libc::POLLIN)).collect();
+            let mut fds: Vec<libc::pollfd> = streams
+                .iter()
+                .map(|s| sys::pollfd(&s.fd, libc::POLLIN))
+                .collect();
             fds.push(sys::pollfd(signals, libc::POLLIN));
             if lifeline_open {
-                fds.push(libc::pollfd { fd: config.lifeline, events: libc::POLLIN, revents: 0 });
+                fds.push(libc::pollfd {
+                    fd: config.lifeline,
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
             }
             sys::poll(&mut fds, self.stopper.poll_timeout(streams.is_empty()))?;
             let stamp = unix_now();
@@ -228,7 +278,11 @@ impl Auditor {
         if self.first_output.is_none() {
             self.first_output = Some(Instant::now());
         }
-        let mut parser = if stream.name == "stdout" { Some(&mut self.parser) } else { None };
+        let mut parser = if stream.name == "stdout" {
+            Some(&mut self.parser)
+        } else {
+            None
+        };
         let log = &mut self.log;
         let last_lines = &mut self.last_lines;
         let mut result = Ok(());
@@ -243,7 +297,11 @@ impl Auditor {
 
     /// A stream hit end of file: its last line may have had no newline.
     fn end_stream(&mut self, stream: &mut Stream, stamp: f64) -> io::Result<()> {
-        let mut parser = if stream.name == "stdout" { Some(&mut self.parser) } else { None };
+        let mut parser = if stream.name == "stdout" {
+            Some(&mut self.parser)
+        } else {
+            None
+        };
         let log = &mut self.log;
         let mut result = Ok(());
         stream.lines.finish(|line, dropped| {
@@ -276,14 +334,17 @@ impl Auditor {
             verdict.outcome = Outcome::Fail;
         }
         let exited_at = self.stopper.exited_at();
-        let seconds = |a: Instant, b: Option<Instant>| b.map(|b| b.saturating_duration_since(a).as_secs_f64());
+        let seconds = |a: Instant, b: Option<Instant>| {
+            b.map(|b| b.saturating_duration_since(a).as_secs_f64())
+        };
         let times = record::Times {
             wall: seconds(self.started, exited_at.or(Some(ended))).unwrap_or(0.0),
             startup: seconds(self.started, self.first_output),
             audit: exited_at.map(|e| ended.saturating_duration_since(e).as_secs_f64()),
         };
         self.log.job_exit(&exit, &times, &usage)?;
-        self.log.job_end(&config.file, &verdict, &summary, times.wall)?;
+        self.log
+            .job_end(&config.file, &verdict, &summary, times.wall)?;
         self.log.finish()?;
         Ok(match verdict.outcome {
             _ if summary.bail.is_some() => EXIT_BAIL,
@@ -301,7 +362,10 @@ fn fork_patiently() -> io::Result<Fork> {
     let mut waited = Duration::ZERO;
     loop {
         match sys::fork() {
-            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) || e.raw_os_error() == Some(libc::ENOMEM) => {
+            Err(e)
+                if e.raw_os_error() == Some(libc::EAGAIN)
+                    || e.raw_os_error() == Some(libc::ENOMEM) =>
+            {
                 if waited >= Duration::from_secs(30) {
                     return Err(e);
                 }
@@ -316,5 +380,8 @@ fn fork_patiently() -> io::Result<Fork> {
 
 /// Seconds since the epoch, for stamps that line up across processes.
 pub fn unix_now() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }

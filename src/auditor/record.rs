@@ -25,20 +25,33 @@ pub struct JobLog {
 
 impl JobLog {
     pub fn create(path: &Path) -> io::Result<JobLog> {
-        Ok(JobLog { writer: Some(Writer::create(path)?), scratch: Vec::with_capacity(4096) })
+        Ok(JobLog {
+            writer: Some(Writer::create(path)?),
+            scratch: Vec::with_capacity(4096),
+        })
     }
 
     fn emit(&mut self) -> io::Result<()> {
         self.scratch.push(b'}');
         match &mut self.writer {
             Some(w) => w.record(&self.scratch),
-            None => Err(io::Error::new(io::ErrorKind::Other, "the job log is already finished")),
+            None => Err(io::Error::new(
+                io::ErrorKind::Other,
+                "the job log is already finished",
+            )),
         }
     }
 
     /// One line of the test's output. Stdout lines go through the TAP parser
     /// (`parser`), stderr lines are plain output.
-    pub fn line(&mut self, stream: &str, stamp: f64, raw: &[u8], dropped: u64, parser: Option<&mut Parser>) -> io::Result<()> {
+    pub fn line(
+        &mut self,
+        stream: &str,
+        stamp: f64,
+        raw: &[u8],
+        dropped: u64,
+        parser: Option<&mut Parser>,
+    ) -> io::Result<()> {
         let out = &mut self.scratch;
         out.clear();
         match parser {
@@ -73,7 +86,12 @@ impl JobLog {
         self.emit()
     }
 
-    pub fn job_start(&mut self, file: &str, pid: libc::pid_t, command: &[String]) -> io::Result<()> {
+    pub fn job_start(
+        &mut self,
+        file: &str,
+        pid: libc::pid_t,
+        command: &[String],
+    ) -> io::Result<()> {
         let out = &mut self.scratch;
         out.clear();
         json::start_record(out, "job_start");
@@ -120,7 +138,13 @@ impl JobLog {
         self.emit()
     }
 
-    pub fn job_end(&mut self, file: &str, verdict: &Verdict, summary: &Summary, duration: f64) -> io::Result<()> {
+    pub fn job_end(
+        &mut self,
+        file: &str,
+        verdict: &Verdict,
+        summary: &Summary,
+        duration: f64,
+    ) -> io::Result<()> {
         let out = &mut self.scratch;
         out.clear();
         json::start_record(out, "job_end");
@@ -143,7 +167,11 @@ impl JobLog {
         out.push(b'}');
         if !summary.failed.listed.is_empty() {
             json::write_key(out, "failed_tests");
-            out.extend_from_slice(format!("{:?}", summary.failed.listed).replace(' ', "").as_bytes());
+            out.extend_from_slice(
+                format!("{:?}", summary.failed.listed)
+                    .replace(' ', "")
+                    .as_bytes(),
+            );
         }
         json::write_f64_field(out, "duration", duration);
         json::write_bool_field(out, "will_retry", false);

@@ -93,7 +93,8 @@ impl Stopper {
     /// Whether the audit is over: the test has exited and its pipes are closed,
     /// or it was killed and something unkillable still holds them.
     pub fn done(&self, streams_closed: bool) -> bool {
-        self.exit.is_some() && (streams_closed || self.kill_sent.map_or(false, |k| k.elapsed() >= GIVE_UP))
+        self.exit.is_some()
+            && (streams_closed || self.kill_sent.map_or(false, |k| k.elapsed() >= GIVE_UP))
     }
 
     /// SIGINT, SIGTERM or SIGHUP reached the auditor. A second Ctrl-C kills at once.
@@ -153,7 +154,14 @@ impl Stopper {
         }
         let d = paused.elapsed();
         self.last_activity += d;
-        for t in [&mut self.term_sent, &mut self.kill_sent, &mut self.exited_at].into_iter().flatten() {
+        for t in [
+            &mut self.term_sent,
+            &mut self.kill_sent,
+            &mut self.exited_at,
+        ]
+        .into_iter()
+        .flatten()
+        {
             *t += d;
         }
     }
@@ -168,7 +176,10 @@ impl Stopper {
         if let Some(exited) = self.exited_at {
             if streams_open && !self.leak_seen && exited.elapsed() >= LEAK_GRACE {
                 self.leak_seen = true;
-                self.leaked = sys::children_of_self().into_iter().filter(|&p| p != self.pid).collect();
+                self.leaked = sys::children_of_self()
+                    .into_iter()
+                    .filter(|&p| p != self.pid)
+                    .collect();
             }
         }
         if let Some(limit) = self.event_timeout {
@@ -235,11 +246,24 @@ impl Stopper {
 
     /// Why the auditor stopped the test, if it did, as a failure reason.
     pub fn reason(&self, last_output: &str) -> Option<String> {
-        let timeout = self.event_timeout.map_or(String::new(), |d| seconds(d.as_secs_f64()));
-        let last = if last_output.is_empty() { " (it printed nothing)".to_string() } else { format!("; last output: {}", last_output) };
+        let timeout = self
+            .event_timeout
+            .map_or(String::new(), |d| seconds(d.as_secs_f64()));
+        let last = if last_output.is_empty() {
+            " (it printed nothing)".to_string()
+        } else {
+            format!("; last output: {}", last_output)
+        };
         Some(match self.stop? {
-            Stop::Silent => format!("no output for {} s: stopped by the event timeout{}", timeout, last),
-            Stop::Leaked => format!("exited, but a child kept its output open for {} s{}", timeout, pids(&self.leaked)),
+            Stop::Silent => format!(
+                "no output for {} s: stopped by the event timeout{}",
+                timeout, last
+            ),
+            Stop::Leaked => format!(
+                "exited, but a child kept its output open for {} s{}",
+                timeout,
+                pids(&self.leaked)
+            ),
             Stop::RunnerGone => "the runner went away; the test was stopped".to_string(),
             Stop::Asked => "stopped before it finished: the run was interrupted".to_string(),
         })
@@ -250,11 +274,23 @@ impl Stopper {
     pub fn leak_note(&self) -> Option<String> {
         let mut notes = Vec::new();
         if self.leak_seen && self.stop != Some(Stop::Leaked) {
-            notes.push(format!("a child kept the test's output open after it exited{}", pids(&self.leaked)));
+            notes.push(format!(
+                "a child kept the test's output open after it exited{}",
+                pids(&self.leaked)
+            ));
         }
-        let left: Vec<libc::pid_t> = self.leftovers.iter().copied().filter(|p| !self.leaked.contains(p)).collect();
+        let left: Vec<libc::pid_t> = self
+            .leftovers
+            .iter()
+            .copied()
+            .filter(|p| !self.leaked.contains(p))
+            .collect();
         if !left.is_empty() {
-            notes.push(format!("killed {} process(es) the test left running{}", left.len(), pids(&left)));
+            notes.push(format!(
+                "killed {} process(es) the test left running{}",
+                left.len(),
+                pids(&left)
+            ));
         }
         if notes.is_empty() {
             None
@@ -268,7 +304,13 @@ fn pids(list: &[libc::pid_t]) -> String {
     if list.is_empty() {
         return String::new();
     }
-    format!(" (pid {})", list.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "))
+    format!(
+        " (pid {})",
+        list.iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 fn seconds(x: f64) -> String {

@@ -9,7 +9,7 @@ use crate::state;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Opens the event log and checks that it is one.
 fn open(args: &LogArgs) -> Result<(PathBuf, BufReader<File>)> {
@@ -18,22 +18,32 @@ fn open(args: &LogArgs) -> Result<(PathBuf, BufReader<File>)> {
         None => state::last_log(&state::locate(args.state_dir.as_deref())),
     };
     let file = File::open(&path).map_err(|e| match (e.kind(), &args.log) {
-        (io::ErrorKind::NotFound, None) => {
-            Error::Usage(format!("{}: no last run here (run 'proctor test' first, or name a LOG)", path.display()))
-        }
+        (io::ErrorKind::NotFound, None) => Error::Usage(format!(
+            "{}: no last run here (run 'proctor test' first, or name a LOG)",
+            path.display()
+        )),
         _ => Error::Usage(format!("{}: {}", path.display(), e)),
     })?;
     let mut reader = BufReader::new(file);
-    let first = reader.fill_buf().map_err(|e| Error::Usage(format!("{}: {}", path.display(), e)))?;
+    let first = reader
+        .fill_buf()
+        .map_err(|e| Error::Usage(format!("{}: {}", path.display(), e)))?;
     if !first.starts_with(b"{\"type\":\"run_start\"") {
-        return Err(Error::Usage(format!("{}: not a proctor event log (it does not start with a run_start record)", path.display())));
+        return Err(Error::Usage(format!(
+            "{}: not a proctor event log (it does not start with a run_start record)",
+            path.display()
+        )));
     }
     Ok((path, reader))
 }
 
 /// Calls `each` for every line of the log, in order. Returns whether it ended
 /// with run_end.
-fn for_each_event(reader: BufReader<File>, path: &PathBuf, mut each: impl FnMut(&mut Event) -> io::Result<()>) -> Result<bool> {
+fn for_each_event(
+    reader: BufReader<File>,
+    path: &Path,
+    mut each: impl FnMut(&mut Event) -> io::Result<()>,
+) -> Result<bool> {
     let mut complete = false;
     for line in reader.split(b'\n') {
         let line = line.map_err(|e| Error::io(format!("read {}", path.display()), e))?;
@@ -71,7 +81,11 @@ pub fn failed(args: LogArgs) -> Result<i32> {
     let mut out = stdout.lock();
     for file in order.iter().filter(|f| last_result[*f]) {
         if let Err(e) = writeln!(out, "{}", file) {
-            return if e.kind() == io::ErrorKind::BrokenPipe { Ok(0) } else { Err(Error::io("write the output", e)) };
+            return if e.kind() == io::ErrorKind::BrokenPipe {
+                Ok(0)
+            } else {
+                Err(Error::io("write the output", e))
+            };
         }
     }
     Ok(0)
@@ -93,7 +107,11 @@ pub fn times(args: LogArgs) -> Result<i32> {
     let mut out = stdout.lock();
     for (duration, file) in times {
         if let Err(e) = writeln!(out, "{:>9.3}s  {}", duration, file) {
-            return if e.kind() == io::ErrorKind::BrokenPipe { Ok(0) } else { Err(Error::io("write the output", e)) };
+            return if e.kind() == io::ErrorKind::BrokenPipe {
+                Ok(0)
+            } else {
+                Err(Error::io("write the output", e))
+            };
         }
     }
     Ok(0)
@@ -114,6 +132,12 @@ pub fn replay(args: LogArgs) -> Result<i32> {
         }
         Ok(())
     })?;
-    renderer.finish(complete).map_err(|e| Error::io("write the output", e))?;
-    Ok(if passed == Some(true) { crate::error::EXIT_PASS } else { crate::error::EXIT_FAIL })
+    renderer
+        .finish(complete)
+        .map_err(|e| Error::io("write the output", e))?;
+    Ok(if passed == Some(true) {
+        crate::error::EXIT_PASS
+    } else {
+        crate::error::EXIT_FAIL
+    })
 }

@@ -57,9 +57,15 @@ impl Output {
     fn emit(&mut self, line: &[u8]) {
         for sink in &mut self.sinks {
             if self.sink_error.is_none() {
-                let result = sink.out.write_all(line).and_then(|_| sink.out.write_all(b"\n"));
+                let result = sink
+                    .out
+                    .write_all(line)
+                    .and_then(|_| sink.out.write_all(b"\n"));
                 if let Err(e) = result {
-                    self.sink_error = Some(format!("unable to write the event log to {}: {}", sink.name, e));
+                    self.sink_error = Some(format!(
+                        "unable to write the event log to {}: {}",
+                        sink.name, e
+                    ));
                 }
             }
         }
@@ -74,7 +80,8 @@ impl Output {
             }
             Kind::JobExit => self.totals.job_exit(&mut event),
             Kind::JobQueued => {
-                if let (Some(job), Some(file)) = (event.job(), event.str("file").map(String::from)) {
+                if let (Some(job), Some(file)) = (event.job(), event.str("file").map(String::from))
+                {
                     self.open_jobs.insert(job, file);
                 }
             }
@@ -127,7 +134,10 @@ impl Output {
         for sink in &mut self.sinks {
             if self.sink_error.is_none() {
                 if let Err(e) = sink.out.flush() {
-                    self.sink_error = Some(format!("unable to write the event log to {}: {}", sink.name, e));
+                    self.sink_error = Some(format!(
+                        "unable to write the event log to {}: {}",
+                        sink.name, e
+                    ));
                 }
             }
         }
@@ -156,7 +166,9 @@ impl Overlord {
         wake: OwnedFd,
         keep: bool,
     ) -> Overlord {
-        let interest = renderers.iter().fold(Interest::NONE, |i, r| i.union(r.interest()));
+        let interest = renderers
+            .iter()
+            .fold(Interest::NONE, |i, r| i.union(r.interest()));
         Overlord {
             out: Output {
                 sinks,
@@ -195,8 +207,15 @@ impl Overlord {
         sys::set_nonblocking(self.wake.as_raw_fd())?;
         let mut runner_done = false;
         while !runner_done {
-            let mut fds = [sys::pollfd(&self.wake, libc::POLLIN), sys::pollfd(signals, libc::POLLIN)];
-            let timeout = if self.jobs.is_empty() { -1 } else { TAIL_INTERVAL_MS };
+            let mut fds = [
+                sys::pollfd(&self.wake, libc::POLLIN),
+                sys::pollfd(signals, libc::POLLIN),
+            ];
+            let timeout = if self.jobs.is_empty() {
+                -1
+            } else {
+                TAIL_INTERVAL_MS
+            };
             sys::poll(&mut fds, timeout)?;
             if fds[0].revents != 0 {
                 let mut buf = [0u8; 256];
@@ -255,9 +274,18 @@ impl Overlord {
                 Err(e) => return Err(e),
             }
         }
-        self.runner_log.as_mut().expect("opened above").read_more()?;
+        self.runner_log
+            .as_mut()
+            .expect("opened above")
+            .read_more()?;
         loop {
-            let record = match self.runner_log.as_mut().expect("opened above").decoder.next_record() {
+            let record = match self
+                .runner_log
+                .as_mut()
+                .expect("opened above")
+                .decoder
+                .next_record()
+            {
                 Next::Record(r) => r.to_vec(),
                 Next::Pending => return Ok(false),
                 Next::End => return Ok(true),
@@ -272,7 +300,14 @@ impl Overlord {
                     let file = event.str("file").unwrap_or("").to_string();
                     let dir = PathBuf::from(event.str("dir").unwrap_or(""));
                     self.out.emit(&record);
-                    self.jobs.insert(job, LiveJob { file, dir, tail: None });
+                    self.jobs.insert(
+                        job,
+                        LiveJob {
+                            file,
+                            dir,
+                            tail: None,
+                        },
+                    );
                 }
                 (Kind::JobDone, Some(job)) => {
                     self.job_done(job, &record);
@@ -334,7 +369,10 @@ impl Overlord {
                 (Some(code), _) => format!("exit status {}", code),
                 _ => "unknown".to_string(),
             };
-            let reason = format!("auditor lost: its log ends without the end marker (auditor {})", how);
+            let reason = format!(
+                "auditor lost: its log ends without the end marker (auditor {})",
+                how
+            );
             self.out.synthesize_end(key, &job.file, &reason);
         }
         if !self.keep {
@@ -344,7 +382,12 @@ impl Overlord {
 
     fn runner_lost(&mut self) {
         eprintln!("proctor: the runner died before finishing its log");
-        let open: Vec<((u64, u32), String)> = self.out.open_jobs.iter().map(|(k, f)| (*k, f.clone())).collect();
+        let open: Vec<((u64, u32), String)> = self
+            .out
+            .open_jobs
+            .iter()
+            .map(|(k, f)| (*k, f.clone()))
+            .collect();
         for (key, file) in open {
             if self.jobs.contains_key(&key) {
                 // Its auditor may have finished its log before the runner died.
@@ -354,7 +397,11 @@ impl Overlord {
                 }
             }
             if self.out.open_jobs.contains_key(&key) {
-                self.out.synthesize_end(key, &file, "runner lost: the runner died before this job finished");
+                self.out.synthesize_end(
+                    key,
+                    &file,
+                    "runner lost: the runner died before this job finished",
+                );
             }
         }
         if self.out.sink_error.is_none() {
@@ -365,7 +412,11 @@ impl Overlord {
     fn finish(mut self) -> Outcome {
         let wall = self.started.elapsed().as_secs_f64();
         let harness_error = self.out.sink_error.clone();
-        let record = self.out.totals.run_end_record(wall, self.interrupted.as_deref(), harness_error.as_deref());
+        let record = self.out.totals.run_end_record(
+            wall,
+            self.interrupted.as_deref(),
+            harness_error.as_deref(),
+        );
         self.out.emit(&record);
         self.out.flush();
         for r in &mut self.out.renderers {

@@ -46,10 +46,19 @@ impl Totals {
     }
 
     pub fn passed_run(&self, interrupted: bool) -> bool {
-        self.files > 0 && self.failed == 0 && self.cancelled == 0 && self.bailed.is_none() && !interrupted
+        self.files > 0
+            && self.failed == 0
+            && self.cancelled == 0
+            && self.bailed.is_none()
+            && !interrupted
     }
 
-    pub fn run_end_record(&self, wall: f64, interrupted: Option<&str>, harness_error: Option<&str>) -> Vec<u8> {
+    pub fn run_end_record(
+        &self,
+        wall: f64,
+        interrupted: Option<&str>,
+        harness_error: Option<&str>,
+    ) -> Vec<u8> {
         let mut out = Vec::with_capacity(512);
         json::start_record(&mut out, "run_end");
         let passed = self.passed_run(interrupted.is_some()) && harness_error.is_none();

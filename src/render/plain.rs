@@ -44,12 +44,26 @@ pub struct Plain<W: Write> {
 
 impl<W: Write> Plain<W> {
     pub fn new(out: W) -> Plain<W> {
-        Plain { out, width: 0, details: HashMap::new(), failures: Vec::new(), exits: HashMap::new(), stopped: None }
+        Plain {
+            out,
+            width: 0,
+            details: HashMap::new(),
+            failures: Vec::new(),
+            exits: HashMap::new(),
+            stopped: None,
+        }
     }
 
-    fn detail(&mut self, event: &Event) -> Option<&mut Detail> {
-        let job = event.job()?;
-        Some(self.details.entry(job).or_default())
+    /// Keeps a line of a job's output to show if the job fails.
+    fn keep_line(&mut self, event: &mut Event) {
+        let line = event.str("line").unwrap_or("");
+        if line.trim().is_empty() {
+            return;
+        }
+        let line = line.to_string();
+        if let Some(job) = event.job() {
+            self.details.entry(job).or_default().push(line);
+        }
     }
 
     fn job_end(&mut self, event: &mut Event) -> io::Result<()> {
@@ -57,17 +71,34 @@ impl<W: Write> Plain<W> {
         let value = event.value();
         let file = value["file"].as_str().unwrap_or("?").to_string();
         let result = value["result"].as_str().unwrap_or("fail");
-        let reasons: Vec<String> =
-            value["reasons"].as_array().map(|a| a.iter().filter_map(|r| r.as_str().map(String::from)).collect()).unwrap_or_default();
-        let notes: Vec<String> =
-            value["notes"].as_array().map(|a| a.iter().filter_map(|r| r.as_str().map(String::from)).collect()).unwrap_or_default();
+        let reasons: Vec<String> = value["reasons"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| r.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let notes: Vec<String> = value["notes"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| r.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
         let counts = &value["counts"];
         let run = counts["run"].as_u64().unwrap_or(0);
         let failed = counts["failed"].as_u64().unwrap_or(0);
         let status = match result {
             "pass" => "ok".to_string(),
             "skip" => format!("skipped: {}", reasons.first().map_or("", |r| r.as_str())),
-            "cancelled" => format!("not run ({})", reasons.first().map_or("", |r| r.trim_start_matches("not run: "))),
+            "cancelled" => format!(
+                "not run ({})",
+                reasons
+                    .first()
+                    .map_or("", |r| r.trim_start_matches("not run: "))
+            ),
             _ if failed > 0 => format!("Failed {}/{} subtests", failed, run),
             _ => format!("Failed: {}", reasons.first().map_or("", |r| r.as_str())),
         };
@@ -83,7 +114,11 @@ impl<W: Write> Plain<W> {
                     writeln!(self.out, "    {}", line)?;
                 }
                 if detail.dropped > 0 {
-                    writeln!(self.out, "    ... {} more lines (see the event log)", detail.dropped)?;
+                    writeln!(
+                        self.out,
+                        "    ... {} more lines (see the event log)",
+                        detail.dropped
+                    )?;
                 }
             }
             // The first reason is already on the file's line when nothing failed.
@@ -93,7 +128,11 @@ impl<W: Write> Plain<W> {
             }
             let exit = job.and_then(|j| self.exits.remove(&j)).unwrap_or_default();
             let counts = format!("Tests: {} Failed: {}{}", run, failed, exit);
-            self.failures.push(Failure { file, counts, reasons });
+            self.failures.push(Failure {
+                file,
+                counts,
+                reasons,
+            });
         } else if let Some(j) = job {
             self.exits.remove(&j);
         }
@@ -143,7 +182,13 @@ impl<W: Write> Plain<W> {
         if n(&files["cancelled"]) > 0 {
             writeln!(self.out, "Not run: {} files", n(&files["cancelled"]))?;
         }
-        let result = if n(&files["total"]) == 0 { "NOTESTS" } else if v["result"] == "pass" { "PASS" } else { "FAIL" };
+        let result = if n(&files["total"]) == 0 {
+            "NOTESTS"
+        } else if v["result"] == "pass" {
+            "PASS"
+        } else {
+            "FAIL"
+        };
         writeln!(self.out, "Result: {}", result)?;
         writeln!(
             self.out,
@@ -176,38 +221,14 @@ impl<W: Write> Renderer for Plain<W> {
                 let len = event.str("file").map_or(0, |f| f.chars().count());
                 self.width = self.width.max(len);
             }
-            Kind::Assert => {
-                // Passing points are told by their bytes, without decoding.
-                if failed_assert(event.raw()) {
-                    let line = event.str("line").unwrap_or("").to_string();
-                    let todo = event.str("directive") == Some("todo");
-                    if !todo {
-                        if let Some(d) = self.detail(event) {
-                            d.push(line);
-                        }
-                    }
-                }
+            // Passing points are told by their bytes, without decoding.
+            Kind::Assert
+                if failed_assert(event.raw()) && event.str("directive") != Some("todo") =>
+            {
+                self.keep_line(event)
             }
-            Kind::Output => {
-                if event.str("stream") == Some("stderr") {
-                    let line = event.str("line").unwrap_or("").to_string();
-                    if line.trim().is_empty() {
-                        return Ok(());
-                    }
-                    if let Some(d) = self.detail(event) {
-                        d.push(line);
-                    }
-                }
-            }
-            Kind::Bail => {
-                let line = match event.str("line") {
-                    Some(line) => line.to_string(),
-                    None => event.str("message").unwrap_or("").to_string(),
-                };
-                if let Some(d) = self.detail(event) {
-                    d.push(line);
-                }
-            }
+            Kind::Output if event.str("stream") == Some("stderr") => self.keep_line(event),
+            Kind::Bail => self.keep_line(event),
             Kind::JobExit => {
                 if let Some(job) = event.job() {
                     let v = event.value();
@@ -221,10 +242,8 @@ impl<W: Write> Renderer for Plain<W> {
             }
             Kind::JobEnd => self.job_end(event)?,
             Kind::RunEnd => self.summary(event)?,
-            Kind::Other => {
-                if event.raw().starts_with(b"{\"type\":\"runner_stop\"") {
-                    self.stopped = event.str("reason").map(String::from);
-                }
+            Kind::Other if event.raw().starts_with(b"{\"type\":\"runner_stop\"") => {
+                self.stopped = event.str("reason").map(String::from);
             }
             _ => {}
         }
@@ -233,7 +252,10 @@ impl<W: Write> Renderer for Plain<W> {
 
     fn finish(&mut self, complete: bool) -> io::Result<()> {
         if !complete {
-            writeln!(self.out, "(the log ends without run_end: the run is still going, or was killed)")?;
+            writeln!(
+                self.out,
+                "(the log ends without run_end: the run is still going, or was killed)"
+            )?;
         }
         self.out.flush()
     }

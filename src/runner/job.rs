@@ -39,7 +39,10 @@ impl Launch {
     /// the variables prove exports.
     pub fn environment(perl_dirs: &[PathBuf]) -> Vec<CString> {
         let mut env = Vec::new();
-        let mut perl5lib: Vec<OsString> = perl_dirs.iter().map(|d| d.as_os_str().to_os_string()).collect();
+        let mut perl5lib: Vec<OsString> = perl_dirs
+            .iter()
+            .map(|d| d.as_os_str().to_os_string())
+            .collect();
         for (key, value) in std::env::vars_os() {
             match key.as_bytes() {
                 b"TMPDIR" | b"HARNESS_ACTIVE" | b"HARNESS_VERSION" => {}
@@ -58,7 +61,10 @@ impl Launch {
             env.push(pair(b"PERL5LIB", &joined));
         }
         env.push(pair(b"HARNESS_ACTIVE", b"1"));
-        env.push(pair(b"HARNESS_VERSION", concat!("proctor-", env!("CARGO_PKG_VERSION")).as_bytes()));
+        env.push(pair(
+            b"HARNESS_VERSION",
+            concat!("proctor-", env!("CARGO_PKG_VERSION")).as_bytes(),
+        ));
         env
     }
 
@@ -66,10 +72,17 @@ impl Launch {
     pub fn auditor_config(&self, spec: &JobSpec, dir: PathBuf, lifeline: i32) -> auditor::Config {
         // Only a file run as itself needs `./`; perl gets the path as given, as
         // under prove, so diagnostics name it the same way.
-        let file = if spec.how == How::Itself { runnable_path(&spec.path) } else { spec.path.clone() };
+        let file = if spec.how == How::Itself {
+            runnable_path(&spec.path)
+        } else {
+            spec.path.clone()
+        };
         let (program, mut command) = match &spec.how {
             How::Perl => {
-                let perl = self.perl.clone().unwrap_or_else(|| PathBuf::from("/usr/bin/perl"));
+                let perl = self
+                    .perl
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("/usr/bin/perl"));
                 (perl.clone(), vec![perl.into_os_string()])
             }
             How::Itself => (file.clone(), vec![]),
@@ -83,12 +96,19 @@ impl Launch {
         command.push(file.into_os_string());
         let mut env = self.env.clone();
         env.push(pair(b"TMPDIR", dir.join("tmp").as_os_str().as_bytes()));
-        let spec_exec = ExecSpec::new(cstring(program.into_os_string()), command.iter().cloned().map(cstring).collect(), env);
+        let spec_exec = ExecSpec::new(
+            cstring(program.into_os_string()),
+            command.iter().cloned().map(cstring).collect(),
+            env,
+        );
         auditor::Config {
             file: spec.display.clone(),
             dir,
             spec: spec_exec,
-            command: command.iter().map(|c| c.to_string_lossy().into_owned()).collect(),
+            command: command
+                .iter()
+                .map(|c| c.to_string_lossy().into_owned())
+                .collect(),
             merge: self.merge,
             event_timeout: match spec.headers.timeout_event {
                 Some(s) if s > 0.0 => Some(Duration::from_secs_f64(s)),

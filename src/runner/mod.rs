@@ -76,7 +76,12 @@ fn start(plan: Plan, wake: RawFd) -> io::Result<i32> {
         run_dir: plan.run_dir,
         log,
         scratch: Vec::with_capacity(1024),
-        queue: plan.jobs.into_iter().enumerate().map(|(i, spec)| (i as u64 + 1, spec)).collect(),
+        queue: plan
+            .jobs
+            .into_iter()
+            .enumerate()
+            .map(|(i, spec)| (i as u64 + 1, spec))
+            .collect(),
         running: HashMap::new(),
         slots: plan.slots.max(1),
         stopping: Stopping::No,
@@ -96,7 +101,9 @@ impl Runner {
         for i in 0..self.queue.len() {
             let (job, spec) = &self.queue[i];
             let (job, file) = (*job, spec.display.clone());
-            self.record("job_queued", job, 1, |out| json::write_str_field(out, "file", &file))?;
+            self.record("job_queued", job, 1, |out| {
+                json::write_str_field(out, "file", &file)
+            })?;
         }
         Ok(())
     }
@@ -114,9 +121,18 @@ impl Runner {
             if self.running.is_empty() && (self.queue.is_empty() || self.stopping != Stopping::No) {
                 return Ok(());
             }
-            let mut fds = [sys::pollfd(signals, libc::POLLIN), libc::pollfd { fd: wake, events: 0, revents: 0 }];
+            let mut fds = [
+                sys::pollfd(signals, libc::POLLIN),
+                libc::pollfd {
+                    fd: wake,
+                    events: 0,
+                    revents: 0,
+                },
+            ];
             sys::poll(&mut fds, -1)?;
-            if fds[1].revents & (libc::POLLERR | libc::POLLHUP) != 0 && self.stopping != Stopping::OverlordGone {
+            if fds[1].revents & (libc::POLLERR | libc::POLLHUP) != 0
+                && self.stopping != Stopping::OverlordGone
+            {
                 // Nobody is left to read what we write: stop the tests and go.
                 self.stop(Stopping::OverlordGone)?;
             }
@@ -134,7 +150,9 @@ impl Runner {
         let tries = 1;
         let dir = self.run_dir.join("jobs").join(format!("{}-{}", job, tries));
         std::fs::create_dir_all(dir.join("tmp"))?;
-        let config = self.plan_launch.auditor_config(spec, dir.clone(), self.lifeline_read.as_raw_fd());
+        let config =
+            self.plan_launch
+                .auditor_config(spec, dir.clone(), self.lifeline_read.as_raw_fd());
         match sys::fork() {
             Ok(Fork::Child) => {
                 let code = match sys::keep_only_fd(config.lifeline) {
@@ -156,7 +174,10 @@ impl Runner {
             }
             Err(e) => {
                 // Out of processes: put it back and try again when a slot frees.
-                eprintln!("proctor: runner: unable to fork an auditor for {}: {}; will retry", spec.display, e);
+                eprintln!(
+                    "proctor: runner: unable to fork an auditor for {}: {}; will retry",
+                    spec.display, e
+                );
                 self.queue.push_front((job, spec.clone()));
                 if self.running.is_empty() {
                     std::thread::sleep(Duration::from_millis(100));
@@ -174,7 +195,9 @@ impl Runner {
             };
             self.record("job_done", done.job, done.tries, |out| match exit {
                 ExitInfo::Code(c) => json::write_u64_field(out, "auditor_status", c as u64),
-                ExitInfo::Signal { signal, .. } => json::write_u64_field(out, "auditor_signal", signal as u64),
+                ExitInfo::Signal { signal, .. } => {
+                    json::write_u64_field(out, "auditor_signal", signal as u64)
+                }
             })?;
             if exit == ExitInfo::Code(auditor::EXIT_BAIL) {
                 self.stop(Stopping::Bail)?;
@@ -228,7 +251,13 @@ impl Runner {
         Ok(())
     }
 
-    fn record(&mut self, kind: &str, job: u64, tries: u32, fields: impl FnOnce(&mut Vec<u8>)) -> io::Result<()> {
+    fn record(
+        &mut self,
+        kind: &str,
+        job: u64,
+        tries: u32,
+        fields: impl FnOnce(&mut Vec<u8>),
+    ) -> io::Result<()> {
         let out = &mut self.scratch;
         out.clear();
         json::start_record(out, kind);

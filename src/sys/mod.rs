@@ -9,8 +9,8 @@ mod process;
 mod signals;
 
 pub use process::{
-    children_of_self, exec_child, fork, kill, kill_group, reap, reap_any, reap_with_rusage, set_child_subreaper, stop_self,
-    setpgid, waitid_exited, ExecSpec, ExitInfo, Fork, Rusage,
+    children_of_self, exec_child, fork, kill, kill_group, reap, reap_any, reap_with_rusage,
+    set_child_subreaper, setpgid, stop_self, waitid_exited, ExecSpec, ExitInfo, Fork, Rusage,
 };
 pub use signals::SignalPipe;
 
@@ -91,14 +91,20 @@ pub fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     }
 }
 
-
 /// Closes every descriptor from `lowest` up, so a forked child that will not exec
 /// keeps none of its parent's pipes (a stray copy of a lifeline's write end would
 /// keep it from ever hanging up).
 pub fn close_from(lowest: RawFd) {
     // SAFETY: close_range only closes descriptors; the caller owns none of them any
     // more (it is a fresh fork and forgets them below).
-    let ret = unsafe { libc::syscall(libc::SYS_close_range, lowest as libc::c_uint, libc::c_uint::MAX, 0) };
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            lowest as libc::c_uint,
+            libc::c_uint::MAX,
+            0,
+        )
+    };
     if ret == 0 {
         return;
     }
@@ -122,7 +128,6 @@ pub fn dup2(from: RawFd, to: RawFd) -> io::Result<()> {
     cvt(unsafe { libc::dup2(from, to) }).map(|_| ())
 }
 
-
 /// Ends the process at once, without running destructors or flushing stdio: the
 /// only right way out of a forked child whose parent still owns those buffers.
 pub fn exit_now(code: i32) -> ! {
@@ -130,11 +135,13 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-
-
 /// The descriptor of `fd`, for poll sets.
 pub fn pollfd(fd: &impl AsRawFd, events: libc::c_short) -> libc::pollfd {
-    libc::pollfd { fd: fd.as_raw_fd(), events, revents: 0 }
+    libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events,
+        revents: 0,
+    }
 }
 
 /// Marks `fd` close-on-exec (`FD_CLOEXEC` through `F_SETFD`).

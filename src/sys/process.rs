@@ -40,7 +40,13 @@ impl ExecSpec {
         argv_ptrs.push(ptr::null());
         let mut envp_ptrs: Vec<_> = env.iter().map(|e| e.as_ptr()).collect();
         envp_ptrs.push(ptr::null());
-        ExecSpec { program, _argv: argv, _envp: env, argv_ptrs, envp_ptrs }
+        ExecSpec {
+            program,
+            _argv: argv,
+            _envp: env,
+            argv_ptrs,
+            envp_ptrs,
+        }
     }
 }
 
@@ -55,7 +61,16 @@ pub fn exec_child(spec: &ExecSpec, stdin: RawFd, stdout: RawFd, stderr: RawFd) -
         libc::sigprocmask(libc::SIG_SETMASK, &set, ptr::null_mut());
         // Handlers are reset by exec, but ignored signals stay ignored: Rust ignores
         // SIGPIPE, and a test must die of it like under a shell.
-        for sig in [libc::SIGPIPE, libc::SIGTTOU, libc::SIGTTIN, libc::SIGTSTP, libc::SIGINT, libc::SIGQUIT, libc::SIGHUP, libc::SIGTERM] {
+        for sig in [
+            libc::SIGPIPE,
+            libc::SIGTTOU,
+            libc::SIGTTIN,
+            libc::SIGTSTP,
+            libc::SIGINT,
+            libc::SIGQUIT,
+            libc::SIGHUP,
+            libc::SIGTERM,
+        ] {
             libc::signal(sig, libc::SIG_DFL);
         }
         libc::setpgid(0, 0);
@@ -64,8 +79,16 @@ pub fn exec_child(spec: &ExecSpec, stdin: RawFd, stdout: RawFd, stderr: RawFd) -
                 libc::_exit(126);
             }
         }
-        libc::execve(spec.program.as_ptr(), spec.argv_ptrs.as_ptr(), spec.envp_ptrs.as_ptr());
-        let code = if *libc::__errno_location() == libc::ENOENT { 127 } else { 126 };
+        libc::execve(
+            spec.program.as_ptr(),
+            spec.argv_ptrs.as_ptr(),
+            spec.envp_ptrs.as_ptr(),
+        );
+        let code = if *libc::__errno_location() == libc::ENOENT {
+            127
+        } else {
+            126
+        };
         libc::_exit(code)
     }
 }
@@ -87,7 +110,10 @@ pub enum ExitInfo {
 impl ExitInfo {
     fn from_status(status: libc::c_int) -> ExitInfo {
         if libc::WIFSIGNALED(status) {
-            ExitInfo::Signal { signal: libc::WTERMSIG(status), core: libc::WCOREDUMP(status) }
+            ExitInfo::Signal {
+                signal: libc::WTERMSIG(status),
+                core: libc::WCOREDUMP(status),
+            }
         } else {
             ExitInfo::Code(libc::WEXITSTATUS(status))
         }
@@ -109,7 +135,12 @@ pub fn waitid_exited(pid: libc::pid_t) -> io::Result<Option<ExitInfo>> {
     unsafe {
         let mut info: libc::siginfo_t = std::mem::zeroed();
         loop {
-            let ret = libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT);
+            let ret = libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            );
             match cvt(ret) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -122,8 +153,14 @@ pub fn waitid_exited(pid: libc::pid_t) -> io::Result<Option<ExitInfo>> {
         let status = info.si_status();
         Ok(Some(match info.si_code {
             libc::CLD_EXITED => ExitInfo::Code(status),
-            libc::CLD_DUMPED => ExitInfo::Signal { signal: status, core: true },
-            _ => ExitInfo::Signal { signal: status, core: false },
+            libc::CLD_DUMPED => ExitInfo::Signal {
+                signal: status,
+                core: true,
+            },
+            _ => ExitInfo::Signal {
+                signal: status,
+                core: false,
+            },
         }))
     }
 }
@@ -142,7 +179,11 @@ pub fn reap_with_rusage(pid: libc::pid_t) -> io::Result<(ExitInfo, Rusage)> {
             }
         }
         let secs = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
-        let usage = Rusage { user: secs(ru.ru_utime), system: secs(ru.ru_stime), max_rss_kib: ru.ru_maxrss as i64 };
+        let usage = Rusage {
+            user: secs(ru.ru_utime),
+            system: secs(ru.ru_stime),
+            max_rss_kib: ru.ru_maxrss as i64,
+        };
         Ok((ExitInfo::from_status(status), usage))
     }
 }
@@ -174,7 +215,10 @@ pub fn kill(pid: libc::pid_t, signal: i32) -> io::Result<()> {
 /// is not an error.
 pub fn kill_group(pgid: libc::pid_t, signal: i32) -> io::Result<()> {
     if pgid <= 1 {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "refusing to signal process group 0 or 1"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "refusing to signal process group 0 or 1",
+        ));
     }
     // SAFETY: kill with a negative pid signals the group.
     match cvt(unsafe { libc::kill(-pgid, signal) }) {
@@ -199,7 +243,10 @@ pub fn children_of_self() -> Vec<libc::pid_t> {
     // SAFETY: getpid cannot fail.
     let me = unsafe { libc::getpid() };
     if let Ok(list) = std::fs::read_to_string(format!("/proc/{}/task/{}/children", me, me)) {
-        return list.split_whitespace().filter_map(|p| p.parse().ok()).collect();
+        return list
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
     }
     let mut children = Vec::new();
     if let Ok(dir) = std::fs::read_dir("/proc") {
@@ -224,7 +271,9 @@ pub fn children_of_self() -> Vec<libc::pid_t> {
 pub fn reap(pid: libc::pid_t) {
     let mut status = 0;
     // SAFETY: waitpid fills the status int it is given.
-    while unsafe { libc::waitpid(pid, &mut status, 0) } == -1 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {}
+    while unsafe { libc::waitpid(pid, &mut status, 0) } == -1
+        && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
+    {}
 }
 
 /// Stops this process as SIGSTOP does; returns once it is continued.

@@ -44,12 +44,21 @@ impl SignalPipe {
             unsafe {
                 let mut action: libc::sigaction = std::mem::zeroed();
                 action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
-                action.sa_flags = libc::SA_RESTART | if sig == libc::SIGCHLD { libc::SA_NOCLDSTOP } else { 0 };
+                action.sa_flags = libc::SA_RESTART
+                    | if sig == libc::SIGCHLD {
+                        libc::SA_NOCLDSTOP
+                    } else {
+                        0
+                    };
                 libc::sigemptyset(&mut action.sa_mask);
                 cvt(libc::sigaction(sig, &action, std::ptr::null_mut()))?;
             }
         }
-        Ok(SignalPipe { read, _write: write, signals: signals.to_vec() })
+        Ok(SignalPipe {
+            read,
+            _write: write,
+            signals: signals.to_vec(),
+        })
     }
 
     /// Reads every pending signal byte and reports the distinct signals seen, in
@@ -91,4 +100,3 @@ pub fn restore_default(signal: i32) {
     // SAFETY: SIG_DFL is always a valid disposition.
     unsafe { libc::signal(signal, libc::SIG_DFL) };
 }
-

@@ -49,7 +49,9 @@ impl Project {
     }
 
     pub fn events(&self) -> Vec<Value> {
-        events_of(&fs::read(self.state().join("last.jsonl")).expect("the last run has an event log"))
+        events_of(
+            &fs::read(self.state().join("last.jsonl")).expect("the last run has an event log"),
+        )
     }
 }
 
@@ -63,7 +65,11 @@ pub fn events_of(bytes: &[u8]) -> Vec<Value> {
     bytes
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_slice(l).unwrap_or_else(|e| panic!("bad event line {:?}: {}", String::from_utf8_lossy(l), e)))
+        .map(|l| {
+            serde_json::from_slice(l).unwrap_or_else(|e| {
+                panic!("bad event line {:?}: {}", String::from_utf8_lossy(l), e)
+            })
+        })
         .collect()
 }
 
@@ -73,7 +79,10 @@ pub struct Run {
 
 impl Run {
     pub fn status(&self) -> i32 {
-        self.output.status.code().expect("proctor exited by a signal")
+        self.output
+            .status
+            .code()
+            .expect("proctor exited by a signal")
     }
     pub fn stdout(&self) -> String {
         String::from_utf8_lossy(&self.output.stdout).into_owned()
@@ -100,26 +109,42 @@ pub fn results(events: &[Value]) -> Vec<(String, String)> {
     let mut r: Vec<(String, String)> = events
         .iter()
         .filter(|e| e["type"] == "job_end")
-        .map(|e| (e["file"].as_str().unwrap().to_string(), e["result"].as_str().unwrap().to_string()))
+        .map(|e| {
+            (
+                e["file"].as_str().unwrap().to_string(),
+                e["result"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     r.sort();
     r
 }
 
 pub fn job_end<'a>(events: &'a [Value], file: &str) -> &'a Value {
-    events.iter().find(|e| e["type"] == "job_end" && e["file"] == file).unwrap_or_else(|| panic!("no job_end for {}", file))
+    events
+        .iter()
+        .find(|e| e["type"] == "job_end" && e["file"] == file)
+        .unwrap_or_else(|| panic!("no job_end for {}", file))
 }
 
 pub fn reasons(end: &Value) -> String {
-    end["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect::<Vec<_>>().join(" | ")
+    end["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect::<Vec<_>>()
+        .join(" | ")
 }
 
 pub fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = list.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    let mut v: Vec<(String, String)> = list
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
     v.sort();
     v
 }
-
 
 /// A proctor started in a session of its own (so a signal can go to its whole
 /// process group, as a terminal's Ctrl-C does), left running.
@@ -156,18 +181,29 @@ impl Running {
 
     /// Sends `signal` (a name such as INT) to the whole process group.
     pub fn signal_group(&self, signal: &str) {
-        let status = Command::new("kill").arg(format!("-{}", signal)).arg("--").arg(format!("-{}", self.pid())).status().unwrap();
+        let status = Command::new("kill")
+            .arg(format!("-{}", signal))
+            .arg("--")
+            .arg(format!("-{}", self.pid()))
+            .status()
+            .unwrap();
         assert!(status.success(), "kill -{} failed", signal);
     }
 
     /// Sends `signal` to proctor alone.
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill").arg(format!("-{}", signal)).arg(self.pid().to_string()).status().unwrap();
+        let status = Command::new("kill")
+            .arg(format!("-{}", signal))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
         assert!(status.success(), "kill -{} failed", signal);
     }
 
     pub fn wait(self) -> Run {
-        Run { output: self.child.wait_with_output().unwrap() }
+        Run {
+            output: self.child.wait_with_output().unwrap(),
+        }
     }
 }
 
@@ -185,7 +221,9 @@ pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 /// Whether any process has `marker` in its command line.
 pub fn running(marker: &str) -> bool {
     let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
-    String::from_utf8_lossy(&ps.stdout).lines().any(|l| l.contains(marker))
+    String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .any(|l| l.contains(marker))
 }
 
 /// A string unique to this test process and `name`, to find its processes by.
@@ -195,6 +233,12 @@ pub fn marker(name: &str) -> String {
 
 /// The state letter of the first process whose command line has `marker`.
 pub fn process_state(marker: &str) -> Option<char> {
-    let ps = Command::new("ps").args(["-eo", "stat=,args="]).output().unwrap();
-    String::from_utf8_lossy(&ps.stdout).lines().find(|l| l.contains(marker)).and_then(|l| l.trim_start().chars().next())
+    let ps = Command::new("ps")
+        .args(["-eo", "stat=,args="])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .find(|l| l.contains(marker))
+        .and_then(|l| l.trim_start().chars().next())
 }

@@ -1,7 +1,6 @@
 //! The spine: verdicts, the event log, and the commands that read it.
 
 use crate::common::*;
-use serde_json::Value;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -9,13 +8,28 @@ use std::process::Command;
 
 fn mixed_suite() -> Project {
     let p = Project::new();
-    p.script("t/pass.t", "#!/bin/sh\necho 1..2\necho ok 1 - one\necho ok 2 - two\n")
-        .script("t/fail.t", "#!/bin/sh\necho 1..2\necho ok 1\necho 'not ok 2 - sums'\necho '# sums went wrong' >&2\n")
-        .script("t/skipall.t", "#!/bin/sh\necho '1..0 # SKIP no database here'\n")
-        .script("t/exit.t", "#!/bin/sh\necho 1..1\necho ok 1\nexit 3\n")
-        .script("t/signal.t", "#!/bin/sh\necho 1..1\necho ok 1\nkill -SEGV $$\n")
-        .script("t/noplan.t", "#!/bin/sh\necho ok 1\n")
-        .script("t/perl.t", "use strict;\nprint \"1..1\\n\";\nprint \"ok 1 - perl runs .t files\\n\";\n");
+    p.script(
+        "t/pass.t",
+        "#!/bin/sh\necho 1..2\necho ok 1 - one\necho ok 2 - two\n",
+    )
+    .script(
+        "t/fail.t",
+        "#!/bin/sh\necho 1..2\necho ok 1\necho 'not ok 2 - sums'\necho '# sums went wrong' >&2\n",
+    )
+    .script(
+        "t/skipall.t",
+        "#!/bin/sh\necho '1..0 # SKIP no database here'\n",
+    )
+    .script("t/exit.t", "#!/bin/sh\necho 1..1\necho ok 1\nexit 3\n")
+    .script(
+        "t/signal.t",
+        "#!/bin/sh\necho 1..1\necho ok 1\nkill -SEGV $$\n",
+    )
+    .script("t/noplan.t", "#!/bin/sh\necho ok 1\n")
+    .script(
+        "t/perl.t",
+        "use strict;\nprint \"1..1\\n\";\nprint \"ok 1 - perl runs .t files\\n\";\n",
+    );
     p
 }
 
@@ -51,10 +65,26 @@ fn a_mixed_suite_gets_a_verdict_per_file() {
 
     let out = run.stdout();
     assert!(out.contains("t/pass.t ..... ok\n"), "{}", out);
-    assert!(out.contains("t/fail.t ..... Failed 1/2 subtests\n"), "{}", out);
-    assert!(out.contains("    not ok 2 - sums\n") && out.contains("    # sums went wrong\n"), "{}", out);
-    assert!(out.contains("t/skipall.t .. skipped: no database here\n"), "{}", out);
-    assert!(out.ends_with("Result: FAIL\nFiles: 2 passed, 4 failed, 1 skipped\n"), "{}", out);
+    assert!(
+        out.contains("t/fail.t ..... Failed 1/2 subtests\n"),
+        "{}",
+        out
+    );
+    assert!(
+        out.contains("    not ok 2 - sums\n") && out.contains("    # sums went wrong\n"),
+        "{}",
+        out
+    );
+    assert!(
+        out.contains("t/skipall.t .. skipped: no database here\n"),
+        "{}",
+        out
+    );
+    assert!(
+        out.ends_with("Result: FAIL\nFiles: 2 passed, 4 failed, 1 skipped\n"),
+        "{}",
+        out
+    );
 
     let failed = p.proctor(&["failed"]);
     failed.expect_status(0);
@@ -67,10 +97,16 @@ fn a_mixed_suite_gets_a_verdict_per_file() {
 #[test]
 fn a_passing_suite_exits_zero() {
     let p = Project::new();
-    p.script("t/a.t", "#!/bin/sh\necho 1..1\necho ok 1\n").script("t/b.t", "#!/bin/sh\necho 1..0\n");
+    p.script("t/a.t", "#!/bin/sh\necho 1..1\necho ok 1\n")
+        .script("t/b.t", "#!/bin/sh\necho 1..0\n");
     let run = p.proctor(&["test"]);
     run.expect_status(0);
-    assert!(run.stdout().ends_with("Result: PASS\nFiles: 1 passed, 0 failed, 1 skipped\n"), "{}", run.stdout());
+    assert!(
+        run.stdout()
+            .ends_with("Result: PASS\nFiles: 1 passed, 0 failed, 1 skipped\n"),
+        "{}",
+        run.stdout()
+    );
     assert_eq!(p.events().last().unwrap()["result"], "pass");
 }
 
@@ -90,8 +126,25 @@ fn every_job_record_carries_its_job_and_the_log_is_in_order() {
     }
     // Within a job: launch, start, lines, exit, end.
     let job_of_pass = job_end(&events, "t/pass.t")["job"].clone();
-    let kinds: Vec<&str> = events.iter().filter(|e| e["job"] == job_of_pass).map(|e| e["type"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["job_queued", "job_launch", "job_start", "plan", "assert", "assert", "job_exit", "job_end", "job_done"]);
+    let kinds: Vec<&str> = events
+        .iter()
+        .filter(|e| e["job"] == job_of_pass)
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "job_queued",
+            "job_launch",
+            "job_start",
+            "plan",
+            "assert",
+            "assert",
+            "job_exit",
+            "job_end",
+            "job_done"
+        ]
+    );
 }
 
 #[test]
@@ -99,13 +152,23 @@ fn keep_leaves_the_job_logs_and_the_default_removes_them() {
     let p = Project::new();
     p.script("t/a.t", "#!/bin/sh\necho 1..1\necho ok 1\n");
     p.proctor(&["test"]).expect_status(0);
-    assert_eq!(fs::read_dir(p.state().join("runs")).unwrap().count(), 0, "the run directory should be gone");
+    assert_eq!(
+        fs::read_dir(p.state().join("runs")).unwrap().count(),
+        0,
+        "the run directory should be gone"
+    );
 
     p.proctor(&["test", "-k"]).expect_status(0);
-    let runs: Vec<PathBuf> = fs::read_dir(p.state().join("runs")).unwrap().map(|e| e.unwrap().path()).collect();
+    let runs: Vec<PathBuf> = fs::read_dir(p.state().join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(runs.len(), 1);
     let job_log = fs::read(runs[0].join("jobs/1-1/events.ljsonl")).unwrap();
-    assert!(job_log.ends_with(b"0\nnull\n"), "the job log has its end marker");
+    assert!(
+        job_log.ends_with(b"0\nnull\n"),
+        "the job log has its end marker"
+    );
     assert!(runs[0].join("runner.ljsonl").exists());
 }
 
@@ -118,8 +181,16 @@ fn log_to_stdout_moves_the_report_to_stderr() {
     let events = events_of(&run.output.stdout);
     assert_eq!(events.first().unwrap()["type"], "run_start");
     assert_eq!(events.last().unwrap()["type"], "run_end");
-    assert!(run.stderr().contains("Files: 1 passed, 0 failed, 0 skipped"), "{}", run.stderr());
-    assert!(!p.state().join("last.jsonl").exists(), "--no-log keeps no log in the state directory");
+    assert!(
+        run.stderr()
+            .contains("Files: 1 passed, 0 failed, 0 skipped"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        !p.state().join("last.jsonl").exists(),
+        "--no-log keeps no log in the state directory"
+    );
 }
 
 #[test]
@@ -127,7 +198,10 @@ fn log_to_a_file_is_the_same_log() {
     let p = Project::new();
     p.script("t/a.t", "#!/bin/sh\necho 1..1\necho ok 1\n");
     p.proctor(&["test", "--log", "copy.jsonl"]).expect_status(0);
-    assert_eq!(fs::read(p.dir.join("copy.jsonl")).unwrap(), fs::read(p.state().join("last.jsonl")).unwrap());
+    assert_eq!(
+        fs::read(p.dir.join("copy.jsonl")).unwrap(),
+        fs::read(p.state().join("last.jsonl")).unwrap()
+    );
 }
 
 #[test]
@@ -142,20 +216,31 @@ fn replay_shows_what_the_run_showed() {
 #[test]
 fn times_lists_every_file_slowest_first() {
     let p = Project::new();
-    p.script("t/slow.t", "#!/bin/sh\nsleep 0.3\necho 1..1\necho ok 1\n").script("t/quick.t", "#!/bin/sh\necho 1..1\necho ok 1\n");
+    p.script("t/slow.t", "#!/bin/sh\nsleep 0.3\necho 1..1\necho ok 1\n")
+        .script("t/quick.t", "#!/bin/sh\necho 1..1\necho ok 1\n");
     p.proctor(&["test"]).expect_status(0);
     let run = p.proctor(&["times"]);
     run.expect_status(0);
-    let files: Vec<String> = run.stdout().lines().map(|l| l.split_whitespace().last().unwrap().to_string()).collect();
+    let files: Vec<String> = run
+        .stdout()
+        .lines()
+        .map(|l| l.split_whitespace().last().unwrap().to_string())
+        .collect();
     assert_eq!(files, ["t/slow.t", "t/quick.t"]);
 }
 
 #[test]
 fn bail_out_stops_the_run() {
     let p = Project::new();
-    p.script("t/1-bail.t", "#!/bin/sh\necho 1..2\necho ok 1\necho 'Bail out! no database'\n");
+    p.script(
+        "t/1-bail.t",
+        "#!/bin/sh\necho 1..2\necho ok 1\necho 'Bail out! no database'\n",
+    );
     for i in 2..6 {
-        p.script(&format!("t/{}-later.t", i), "#!/bin/sh\necho 1..1\necho ok 1\n");
+        p.script(
+            &format!("t/{}-later.t", i),
+            "#!/bin/sh\necho 1..1\necho ok 1\n",
+        );
     }
     let run = p.proctor(&["test", "-j1"]);
     run.expect_status(1);
@@ -163,9 +248,18 @@ fn bail_out_stops_the_run() {
     assert_eq!(job_end(&events, "t/1-bail.t")["result"], "fail");
     assert!(reasons(job_end(&events, "t/1-bail.t")).contains("bailed out: no database"));
     assert_eq!(job_end(&events, "t/5-later.t")["result"], "cancelled");
-    assert_eq!(events.iter().filter(|e| e["type"] == "job_end").count(), 5, "every queued job ends once");
+    assert_eq!(
+        events.iter().filter(|e| e["type"] == "job_end").count(),
+        5,
+        "every queued job ends once"
+    );
     assert_eq!(events.last().unwrap()["bailed"]["file"], "t/1-bail.t");
-    assert!(run.stdout().contains("Bailed out in t/1-bail.t: no database"), "{}", run.stdout());
+    assert!(
+        run.stdout()
+            .contains("Bailed out in t/1-bail.t: no database"),
+        "{}",
+        run.stdout()
+    );
 }
 
 #[test]
@@ -173,9 +267,11 @@ fn exec_runs_files_through_a_command_or_as_themselves() {
     let p = Project::new();
     p.script("t/a.sh", "echo 1..1\necho ok 1 - through sh\n");
     fs::set_permissions(p.dir.join("t/a.sh"), fs::Permissions::from_mode(0o644)).unwrap();
-    p.proctor(&["test", "--exec", "sh", "t/a.sh"]).expect_status(0);
+    p.proctor(&["test", "--exec", "sh", "t/a.sh"])
+        .expect_status(0);
     p.script("t/b.bin", "#!/bin/sh\necho 1..1\necho ok 1 - itself\n");
-    p.proctor(&["test", "--exec", "", "t/b.bin"]).expect_status(0);
+    p.proctor(&["test", "--exec", "", "t/b.bin"])
+        .expect_status(0);
     p.proctor(&["test", "t/b.bin"]).expect_status(0);
 }
 
@@ -198,11 +294,18 @@ print((defined(<STDIN>) ? "not ok" : "ok"), " 4 - stdin is empty\n");
 #[test]
 fn an_auditor_killed_mid_job_fails_its_job_and_the_run_goes_on() {
     let p = Project::new();
-    p.script("t/a-kills-auditor.t", "#!/bin/sh\necho 1..1\nkill -KILL $PPID\nsleep 0.2\necho ok 1\n")
-        .script("t/b-fine.t", "#!/bin/sh\necho 1..1\necho ok 1\n");
+    p.script(
+        "t/a-kills-auditor.t",
+        "#!/bin/sh\necho 1..1\nkill -KILL $PPID\nsleep 0.2\necho ok 1\n",
+    )
+    .script("t/b-fine.t", "#!/bin/sh\necho 1..1\necho ok 1\n");
     p.proctor(&["test", "--exec", "", "-j1"]).expect_status(1);
     let events = p.events();
-    assert!(reasons(job_end(&events, "t/a-kills-auditor.t")).starts_with("auditor lost"), "{}", job_end(&events, "t/a-kills-auditor.t"));
+    assert!(
+        reasons(job_end(&events, "t/a-kills-auditor.t")).starts_with("auditor lost"),
+        "{}",
+        job_end(&events, "t/a-kills-auditor.t")
+    );
     assert_eq!(job_end(&events, "t/b-fine.t")["result"], "pass");
 }
 
@@ -210,20 +313,43 @@ fn an_auditor_killed_mid_job_fails_its_job_and_the_run_goes_on() {
 fn a_silent_test_is_stopped_by_the_event_timeout() {
     let p = Project::new();
     let marker = format!("proctor-it-silent-{}", std::process::id());
-    p.script("t/silent.t", &format!("#!/bin/sh\necho 1..1\nexec perl -e 'sleep 30' {}\n", marker));
-    p.proctor(&["test", "--exec", "", "--event-timeout", "0.5"]).expect_status(1);
+    p.script(
+        "t/silent.t",
+        &format!("#!/bin/sh\necho 1..1\nexec perl -e 'sleep 30' {}\n", marker),
+    );
+    p.proctor(&["test", "--exec", "", "--event-timeout", "0.5"])
+        .expect_status(1);
     let events = p.events();
-    assert!(reasons(job_end(&events, "t/silent.t")).contains("no output for 0.5 s"), "{}", job_end(&events, "t/silent.t"));
+    assert!(
+        reasons(job_end(&events, "t/silent.t")).contains("no output for 0.5 s"),
+        "{}",
+        job_end(&events, "t/silent.t")
+    );
     let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
-    assert!(!String::from_utf8_lossy(&ps.stdout).contains(&marker), "the silent test is still running");
+    assert!(
+        !String::from_utf8_lossy(&ps.stdout).contains(&marker),
+        "the silent test is still running"
+    );
 }
 
 fn usage_error(p: &Project, args: &[&str], expected: &str) {
     let run = p.proctor(args);
     run.expect_status(2);
     let err = run.stderr();
-    assert_eq!(err.lines().count(), 1, "one line on stderr for {:?}: {}", args, err);
-    assert!(err.contains(expected), "for {:?} expected {:?} in: {}", args, expected, err);
+    assert_eq!(
+        err.lines().count(),
+        1,
+        "one line on stderr for {:?}: {}",
+        args,
+        err
+    );
+    assert!(
+        err.contains(expected),
+        "for {:?} expected {:?} in: {}",
+        args,
+        expected,
+        err
+    );
 }
 
 #[test]
@@ -239,8 +365,16 @@ fn bad_input_is_a_one_line_usage_error() {
     usage_error(&p, &["test", "empty"], "empty: no *.t files");
     usage_error(&p, &["test", "-j", "0"], "--jobs: '0'");
     usage_error(&p, &["test", "-j", "many"], "--jobs: 'many'");
-    usage_error(&p, &["test", "--exec", "no-such-program-here"], "no-such-program-here");
-    usage_error(&p, &["replay", "junk.jsonl"], "junk.jsonl: not a proctor event log");
+    usage_error(
+        &p,
+        &["test", "--exec", "no-such-program-here"],
+        "no-such-program-here",
+    );
+    usage_error(
+        &p,
+        &["replay", "junk.jsonl"],
+        "junk.jsonl: not a proctor event log",
+    );
     usage_error(&p, &["failed", "nope.jsonl"], "nope.jsonl");
     usage_error(&p, &["bogus"], "unknown command 'bogus'");
     let root = Command::new("id").arg("-u").output().unwrap();

@@ -13,28 +13,54 @@ fn assert_complete(events: &[Value]) {
 }
 
 fn notes(end: &Value) -> String {
-    end["notes"].as_array().map(|a| a.iter().map(|n| n.as_str().unwrap()).collect::<Vec<_>>().join(" | ")).unwrap_or_default()
+    end["notes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|n| n.as_str().unwrap())
+                .collect::<Vec<_>>()
+                .join(" | ")
+        })
+        .unwrap_or_default()
 }
 
 #[test]
 fn a_leak_that_ends_by_itself_is_noted_not_failed() {
     let p = Project::new();
-    p.script("t/leak.t", "#!/bin/sh\necho 1..1\necho ok 1\n(sleep 0.6; echo '# late') &\n");
+    p.script(
+        "t/leak.t",
+        "#!/bin/sh\necho 1..1\necho ok 1\n(sleep 0.6; echo '# late') &\n",
+    );
     p.proctor(&["test", "--exec", ""]).expect_status(0);
     let events = p.events();
     let end = job_end(&events, "t/leak.t");
-    assert!(notes(end).contains("a child kept the test's output open after it exited (pid "), "{}", end);
+    assert!(
+        notes(end).contains("a child kept the test's output open after it exited (pid "),
+        "{}",
+        end
+    );
 }
 
 #[test]
 fn a_leak_past_the_event_timeout_fails_and_is_killed() {
     let p = Project::new();
     let m = marker("leak");
-    p.script("t/leak.t", &format!("#!/bin/sh\necho 1..1\necho ok 1\nperl -e 'sleep 30' {} &\n", m));
-    p.proctor(&["test", "--exec", "", "--event-timeout", "0.5"]).expect_status(1);
+    p.script(
+        "t/leak.t",
+        &format!(
+            "#!/bin/sh\necho 1..1\necho ok 1\nperl -e 'sleep 30' {} &\n",
+            m
+        ),
+    );
+    p.proctor(&["test", "--exec", "", "--event-timeout", "0.5"])
+        .expect_status(1);
     let events = p.events();
     let why = reasons(job_end(&events, "t/leak.t"));
-    assert!(why.contains("exited, but a child kept its output open for 0.5 s (pid "), "{}", why);
+    assert!(
+        why.contains("exited, but a child kept its output open for 0.5 s (pid "),
+        "{}",
+        why
+    );
     assert!(!running(&m), "the leaked child is still running");
 }
 
@@ -45,7 +71,12 @@ fn a_process_that_escapes_with_setsid_is_still_ended() {
     p.script("t/escape.t", &format!("#!/bin/sh\necho 1..1\nsetsid perl -e 'sleep 30' {} >/dev/null 2>&1 </dev/null &\nsleep 0.2\necho ok 1\n", m));
     p.proctor(&["test", "--exec", ""]).expect_status(0);
     let events = p.events();
-    assert!(notes(job_end(&events, "t/escape.t")).contains("killed 1 process(es) the test left running"), "{}", job_end(&events, "t/escape.t"));
+    assert!(
+        notes(job_end(&events, "t/escape.t"))
+            .contains("killed 1 process(es) the test left running"),
+        "{}",
+        job_end(&events, "t/escape.t")
+    );
     assert!(!running(&m), "the escaped process is still running");
 }
 
@@ -59,18 +90,33 @@ fn odd_but_honest_tests_pass() {
         .script("t/binary.t", "#!/bin/sh\nprintf '1..1\\n\\377\\376 binary\\nok 1\\n'\n");
     p.proctor(&["test", "--exec", ""]).expect_status(0);
     let events = p.events();
-    let long = events.iter().find(|e| e["type"] == "comment" && e["truncated"].is_u64()).expect("the long line is recorded");
-    assert_eq!(long["truncated"].as_u64().unwrap() + long["line"].as_str().unwrap().len() as u64, 3_000_001);
-    let binary = events.iter().find(|e| e["line_hex"].is_string()).expect("the binary line keeps its bytes");
+    let long = events
+        .iter()
+        .find(|e| e["type"] == "comment" && e["truncated"].is_u64())
+        .expect("the long line is recorded");
+    assert_eq!(
+        long["truncated"].as_u64().unwrap() + long["line"].as_str().unwrap().len() as u64,
+        3_000_001
+    );
+    let binary = events
+        .iter()
+        .find(|e| e["line_hex"].is_string())
+        .expect("the binary line keeps its bytes");
     assert_eq!(binary["line_hex"], "fffe2062696e617279");
 }
 
 #[test]
 fn dishonest_tests_fail_with_their_reason() {
     let p = Project::new();
-    p.script("t/abort.t", "#!/bin/sh\necho 1..1\necho ok 1\nkill -ABRT $$\n")
-        .script("t/silent.t", "#!/bin/sh\nexit 0\n")
-        .script("t/not-ok-exit-0.t", "#!/bin/sh\necho 1..1\necho not ok 1\nexit 0\n");
+    p.script(
+        "t/abort.t",
+        "#!/bin/sh\necho 1..1\necho ok 1\nkill -ABRT $$\n",
+    )
+    .script("t/silent.t", "#!/bin/sh\nexit 0\n")
+    .script(
+        "t/not-ok-exit-0.t",
+        "#!/bin/sh\necho 1..1\necho not ok 1\nexit 0\n",
+    );
     p.proctor(&["test", "--exec", ""]).expect_status(1);
     let events = p.events();
     assert!(reasons(job_end(&events, "t/abort.t")).contains("killed by signal 6 (SIGABRT)"));
@@ -82,11 +128,18 @@ fn dishonest_tests_fail_with_their_reason() {
 #[test]
 fn the_event_timeout_header_applies_to_its_file() {
     let p = Project::new();
-    p.script("t/slow.t", "#!/bin/sh\n# HARNESS-TIMEOUT-EVENT 0.5\necho 1..1\nsleep 20\necho ok 1\n");
+    p.script(
+        "t/slow.t",
+        "#!/bin/sh\n# HARNESS-TIMEOUT-EVENT 0.5\necho 1..1\nsleep 20\necho ok 1\n",
+    );
     p.proctor(&["test", "--exec", ""]).expect_status(1);
     let events = p.events();
     let why = reasons(job_end(&events, "t/slow.t"));
-    assert!(why.contains("no output for 0.5 s: stopped by the event timeout; last output: \"1..1\""), "{}", why);
+    assert!(
+        why.contains("no output for 0.5 s: stopped by the event timeout; last output: \"1..1\""),
+        "{}",
+        why
+    );
 }
 
 fn sleepy_suite(p: &Project, m: &str) {
@@ -109,9 +162,19 @@ fn ctrl_c_stops_the_run_and_keeps_the_log_whole() {
     let events = p.events();
     assert_complete(&events);
     assert_eq!(events.last().unwrap()["interrupted"], "SIGINT");
-    assert_eq!(results(&events).iter().filter(|(_, r)| r == "cancelled").count(), 2);
+    assert_eq!(
+        results(&events)
+            .iter()
+            .filter(|(_, r)| r == "cancelled")
+            .count(),
+        2
+    );
     assert!(reasons(job_end(&events, "t/1.t")).contains("interrupted"));
-    assert!(run.stdout().contains("Interrupted by SIGINT"), "{}", run.stdout());
+    assert!(
+        run.stdout().contains("Interrupted by SIGINT"),
+        "{}",
+        run.stdout()
+    );
     assert!(!running(&m), "a test is still running");
 }
 
@@ -143,14 +206,23 @@ fn killing_proctor_leaves_no_test_running() {
     let _ = run.wait();
     wait_until("the tests to end after proctor was killed", || !running(&m));
     let events = p.events();
-    assert!(events.iter().all(|e| e["type"] != "run_end"), "a killed run has no run_end");
+    assert!(
+        events.iter().all(|e| e["type"] != "run_end"),
+        "a killed run has no run_end"
+    );
 }
 
 #[test]
 fn ctrl_z_pauses_the_tests_and_their_timers() {
     let p = Project::new();
     let m = marker("ctrl-z");
-    p.script("t/pause.t", &format!("#!/bin/sh\necho 1..1\n: > started1\nperl -e 'sleep 1' {}\necho ok 1\n", m));
+    p.script(
+        "t/pause.t",
+        &format!(
+            "#!/bin/sh\necho 1..1\n: > started1\nperl -e 'sleep 1' {}\necho ok 1\n",
+            m
+        ),
+    );
     let run = p.spawn(&["test", "--exec", "", "--event-timeout", "2"]);
     p.wait_for_file("started1");
     wait_until("the test to start", || running(&m));
@@ -169,5 +241,10 @@ fn an_event_log_that_cannot_be_written_is_a_harness_failure() {
     p.script("t/a.t", "#!/bin/sh\necho 1..1\necho ok 1\n");
     let run = p.proctor(&["test", "--exec", "", "--log", "/dev/full"]);
     run.expect_status(3);
-    assert!(run.stderr().contains("unable to write the event log to /dev/full"), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("unable to write the event log to /dev/full"),
+        "{}",
+        run.stderr()
+    );
 }
