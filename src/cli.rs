@@ -34,6 +34,10 @@ pub enum Command {
     Failed(LogArgs),
     Replay(LogArgs),
     Times(LogArgs),
+    /// `proctor driver ...`: Automake's test driver protocol; its own options.
+    Driver(Vec<OsString>),
+    /// `proctor prove ...`: prove's options and output.
+    Prove(Vec<OsString>),
     Help,
     Version,
 }
@@ -86,6 +90,8 @@ where
         "failed" => parse_log(&mut parser, false).map(Command::Failed),
         "replay" => parse_log(&mut parser, true).map(Command::Replay),
         "times" => parse_log(&mut parser, false).map(Command::Times),
+        "driver" => Ok(Command::Driver(parser.raw_args()?.collect())),
+        "prove" => Ok(Command::Prove(parser.raw_args()?.collect())),
         "help" => Ok(Command::Help),
         other => Err(Error::Usage(format!(
             "unknown command '{}' (try 'proctor --help')",

@@ -29,6 +29,8 @@ fn main() {
         Command::Failed(args) => commands::logs::failed(args),
         Command::Replay(args) => commands::logs::replay(args),
         Command::Times(args) => commands::logs::times(args),
+        Command::Driver(args) => commands::driver::run(args),
+        Command::Prove(args) => commands::prove::run(args),
         Command::Help => {
             print!("{}", cli::USAGE);
             Ok(0)

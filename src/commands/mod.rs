@@ -1,4 +1,7 @@
 //! One module per command: each turns parsed arguments into work and an exit status.
 
+pub mod driver;
 pub mod logs;
+pub mod prove;
+pub mod session;
 pub mod test;

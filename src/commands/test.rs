@@ -1,19 +1,14 @@
-//! `proctor test`: discover the files, fork the runner, follow the run as the
-//! overlord with the renderers, and exit with the verdict.
+//! `proctor test`: discover the files, decide how each runs, and hand the run to
+//! the session with the renderers the flags ask for.
 
 use crate::cli::TestArgs;
+use crate::commands::session::{self, Session};
 use crate::discover::{self, How};
 use crate::error::{Error, Result};
 use crate::headers;
-use crate::json;
-use crate::overlord::{Overlord, Sink};
 use crate::render::{Plain, Renderer};
-use crate::runner::{self, JobSpec, Launch, Plan};
-use crate::state;
-use crate::sys::{self, Fork, SignalPipe};
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
-use std::os::unix::io::AsRawFd;
+use crate::runner::{JobSpec, Launch};
+use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -28,7 +23,29 @@ pub fn run(args: TestArgs) -> Result<i32> {
             .map(|n| n.get())
             .unwrap_or(1)
     });
-    let jobs: Vec<JobSpec> = files
+    let jobs = job_specs(files);
+
+    let session = Session {
+        jobs,
+        launch,
+        slots,
+        state_dir: args.state_dir.clone(),
+        keep_log: !args.no_log,
+        extra_log: args.log.clone(),
+        keep: args.keep,
+    };
+    // With the event log on stdout, people read the run on stderr.
+    let renderer: Box<dyn Renderer> = if session.log_on_stdout() {
+        Box::new(Plain::new(io::stderr()))
+    } else {
+        Box::new(Plain::new(io::stdout()))
+    };
+    session::run(session, vec![renderer])
+}
+
+/// The queue entries for `files`, with each file's headers read.
+pub fn job_specs(files: Vec<discover::TestFile>) -> Vec<JobSpec> {
+    files
         .into_iter()
         .map(|f| {
             let (headers, warnings) = headers::read(&f.path);
@@ -42,109 +59,11 @@ pub fn run(args: TestArgs) -> Result<i32> {
                 headers,
             }
         })
-        .collect();
-
-    let state_dir = state::locate(args.state_dir.as_deref());
-    let (paths, warning) = state::new_run(state_dir.clone(), !args.no_log).map_err(|e| {
-        Error::io(
-            format!("create a run directory under {}", state_dir.display()),
-            e,
-        )
-    })?;
-    if let Some(w) = warning {
-        eprintln!("proctor: warning: {}", w);
-    }
-    let mut sinks = Vec::new();
-    if let Some(log) = &paths.log {
-        let file = File::create(log)
-            .map_err(|e| Error::io(format!("create the event log {}", log.display()), e))?;
-        sinks.push(Sink {
-            name: log.display().to_string(),
-            out: Box::new(BufWriter::with_capacity(64 * 1024, file)),
-        });
-        if let Err(e) = state::mark_last(&paths.state_dir, log) {
-            eprintln!(
-                "proctor: warning: unable to mark {} as the last run: {}",
-                log.display(),
-                e
-            );
-        }
-    }
-    let log_to_stdout = args.log.as_deref() == Some(std::path::Path::new("-"));
-    if let Some(extra) = &args.log {
-        let out: Box<dyn Write> = if log_to_stdout {
-            Box::new(BufWriter::new(io::stdout()))
-        } else {
-            Box::new(BufWriter::new(File::create(extra).map_err(|e| {
-                Error::io(format!("create the event log {}", extra.display()), e)
-            })?))
-        };
-        sinks.push(Sink {
-            name: extra.display().to_string(),
-            out,
-        });
-    }
-    // With the event log on stdout, people read the run on stderr.
-    let renderer: Box<dyn Renderer> = if log_to_stdout {
-        Box::new(Plain::new(io::stderr()))
-    } else {
-        Box::new(Plain::new(io::stdout()))
-    };
-
-    // Handlers go in before the first fork, so no signal is missed in between.
-    let signals = SignalPipe::install(&[libc::SIGCHLD, libc::SIGINT, libc::SIGTERM, libc::SIGHUP])
-        .map_err(|e| Error::io("set up signal handling", e))?;
-    let (wake_read, wake_write) = sys::pipe().map_err(|e| Error::io("create a pipe", e))?;
-    let _ = io::stdout().flush();
-    let job_count = jobs.len();
-    let plan = Plan {
-        jobs,
-        slots,
-        run_dir: paths.run_dir.clone(),
-        launch,
-    };
-    let runner_pid = match sys::fork().map_err(|e| Error::io("start the runner", e))? {
-        Fork::Child => {
-            signals.uninstall();
-            let code = match sys::keep_only_fd(wake_write.as_raw_fd()) {
-                Ok(wake) => runner::run(plan, wake),
-                Err(_) => crate::error::EXIT_HARNESS,
-            };
-            sys::exit_now(code)
-        }
-        Fork::Parent(pid) => pid,
-    };
-    drop(wake_write);
-    drop(plan);
-
-    let mut overlord = Overlord::new(
-        sinks,
-        vec![renderer],
-        paths.run_dir.clone(),
-        runner_pid,
-        wake_read,
-        args.keep,
-    );
-    let cwd = std::env::current_dir().unwrap_or_default();
-    overlord.start(|out| {
-        json::write_str_field(out, "version", env!("CARGO_PKG_VERSION"));
-        json::write_str_field(out, "id", &paths.id);
-        json::write_str_field(out, "cwd", &cwd.to_string_lossy());
-        json::write_u64_field(out, "files", job_count as u64);
-        json::write_u64_field(out, "slots", slots as u64);
-        json::write_str_field(out, "run_dir", &paths.run_dir.to_string_lossy());
-    });
-    let outcome = overlord
-        .follow(&signals)
-        .map_err(|e| Error::io("follow the run", e))?;
-    if !args.keep {
-        let _ = std::fs::remove_dir_all(&paths.run_dir);
-    }
-    Ok(outcome.exit_status)
+        .collect()
 }
 
 /// What every job shares: interpreters found once, the environment built once.
-fn launch_for(args: &TestArgs, files: &[discover::TestFile]) -> Result<Launch> {
+pub fn launch_for(args: &TestArgs, files: &[discover::TestFile]) -> Result<Launch> {
     let perl = if files.iter().any(|f| f.how == How::Perl) {
         Some(discover::find_program("perl").ok_or_else(|| {
             Error::Usage(format!(

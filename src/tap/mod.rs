@@ -64,7 +64,17 @@ pub struct Line<'a> {
 
 impl<'a> Line<'a> {
     fn new(kind: Kind) -> Line<'a> {
-        Line { kind, depth: 0, version: 0, ok: false, number: 0, count: 0, description: b"", directive: None, reason: b"" }
+        Line {
+            kind,
+            depth: 0,
+            version: 0,
+            ok: false,
+            number: 0,
+            count: 0,
+            description: b"",
+            directive: None,
+            reason: b"",
+        }
     }
 
     /// Appends this line's own fields as `,"key":value` pairs. For an assert the
@@ -76,7 +86,11 @@ impl<'a> Line<'a> {
                 json::write_u64_field(out, "number", self.number);
                 json::write_bytes_field(out, "description", self.description);
                 if let Some(d) = self.directive {
-                    json::write_str_field(out, "directive", if d == Directive::Skip { "skip" } else { "todo" });
+                    json::write_str_field(
+                        out,
+                        "directive",
+                        if d == Directive::Skip { "skip" } else { "todo" },
+                    );
                     json::write_bytes_field(out, "reason", self.reason);
                 }
             }
@@ -148,7 +162,10 @@ impl Default for Parser {
 impl Parser {
     pub fn new() -> Parser {
         Parser {
-            summary: Summary { version: 12, ..Summary::default() },
+            summary: Summary {
+                version: 12,
+                ..Summary::default()
+            },
             lines_seen: 0,
             plan_line: None,
             plan_at_end: false,
@@ -180,12 +197,20 @@ impl Parser {
             return line;
         }
         if let Some(rest) = strip_prefix_ignore_case(raw, b"tap version ") {
-            let version = std::str::from_utf8(rest).ok().and_then(|s| s.trim().parse::<u32>().ok());
+            let version = std::str::from_utf8(rest)
+                .ok()
+                .and_then(|s| s.trim().parse::<u32>().ok());
             if let Some(version) = version {
                 if self.lines_seen != 1 {
-                    self.error(format!("TAP version line {} is not the first line", self.lines_seen));
+                    self.error(format!(
+                        "TAP version line {} is not the first line",
+                        self.lines_seen
+                    ));
                 } else if version < 13 {
-                    self.error(format!("TAP version {} is not allowed; versions below 13 have no version line", version));
+                    self.error(format!(
+                        "TAP version {} is not allowed; versions below 13 have no version line",
+                        version
+                    ));
                 } else {
                     self.summary.version = version;
                 }
@@ -209,12 +234,18 @@ impl Parser {
         let rest = trim_start(rest);
         let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
         let number = if digits > 0 {
-            std::str::from_utf8(&rest[..digits]).ok()?.parse::<u64>().ok()?
+            std::str::from_utf8(&rest[..digits])
+                .ok()?
+                .parse::<u64>()
+                .ok()?
         } else {
             self.next_number
         };
         let rest = trim_start(&rest[digits..]);
-        let rest = rest.strip_prefix(b"- ").or_else(|| if rest == b"-" { Some(b"") } else { None }).unwrap_or(rest);
+        let rest = rest
+            .strip_prefix(b"- ")
+            .or_else(|| if rest == b"-" { Some(b"") } else { None })
+            .unwrap_or(rest);
         let (description, directive, reason) = split_directive(rest);
 
         let mut line = Line::new(Kind::Assert);
@@ -229,10 +260,16 @@ impl Parser {
 
     fn count_assert(&mut self, line: &Line) {
         if self.plan_at_end {
-            self.error(format!("test {} comes after the plan at the end", line.number));
+            self.error(format!(
+                "test {} comes after the plan at the end",
+                line.number
+            ));
         }
         if line.number != self.next_number {
-            self.error(format!("tests out of sequence: found test {} but expected {}", line.number, self.next_number));
+            self.error(format!(
+                "tests out of sequence: found test {} but expected {}",
+                line.number, self.next_number
+            ));
         }
         self.next_number = line.number + 1;
         let s = &mut self.summary;
@@ -260,7 +297,10 @@ impl Parser {
         if digits == 0 {
             return None;
         }
-        let count = std::str::from_utf8(&rest[..digits]).ok()?.parse::<u64>().ok()?;
+        let count = std::str::from_utf8(&rest[..digits])
+            .ok()?
+            .parse::<u64>()
+            .ok()?;
         let after = &rest[digits..];
         let after_trimmed = trim_start(after);
         let comment = match after_trimmed.strip_prefix(b"#") {
@@ -279,7 +319,11 @@ impl Parser {
             self.summary.planned = Some(count);
             self.plan_at_end = self.summary.run > 0;
             if count == 0 {
-                let why = if directive.is_some() || !reason.is_empty() { reason } else { b"" };
+                let why = if directive.is_some() || !reason.is_empty() {
+                    reason
+                } else {
+                    b""
+                };
                 self.summary.skip_all = Some(String::from_utf8_lossy(why).into_owned());
             }
         }
@@ -306,12 +350,19 @@ impl Parser {
     /// Errors found here are also in `take_errors` afterwards.
     pub fn finish(&mut self) -> Summary {
         match self.summary.planned {
-            None if self.summary.bail.is_none() => self.error("no plan found in TAP output".to_string()),
-            Some(planned) if self.summary.skip_all.is_none() && planned != self.summary.run => {
-                self.error(format!("planned {} tests but ran {}", planned, self.summary.run))
+            None if self.summary.bail.is_none() => {
+                self.error("no plan found in TAP output".to_string())
             }
+            Some(planned) if self.summary.skip_all.is_none() && planned != self.summary.run => self
+                .error(format!(
+                    "planned {} tests but ran {}",
+                    planned, self.summary.run
+                )),
             Some(_) if self.summary.skip_all.is_some() && self.summary.run > 0 => {
-                self.error(format!("plan 1..0 skips the file, but {} tests ran", self.summary.run))
+                self.error(format!(
+                    "plan 1..0 skips the file, but {} tests ran",
+                    self.summary.run
+                ))
             }
             _ => {}
         }
@@ -364,7 +415,11 @@ fn trim_start(s: &[u8]) -> &[u8] {
 }
 
 fn trim_end(s: &[u8]) -> &[u8] {
-    let n = s.iter().rev().take_while(|b| b.is_ascii_whitespace()).count();
+    let n = s
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_whitespace())
+        .count();
     &s[..s.len() - n]
 }
 
@@ -386,7 +441,10 @@ mod tests {
     fn a_passing_stream() {
         let (kinds, s) = parse("1..2\nok 1 - a\nok 2 b\n");
         assert_eq!(kinds, [Kind::Plan, Kind::Assert, Kind::Assert]);
-        assert_eq!((s.planned, s.run, s.passed, s.failed.count), (Some(2), 2, 2, 0));
+        assert_eq!(
+            (s.planned, s.run, s.passed, s.failed.count),
+            (Some(2), 2, 2, 0)
+        );
         assert!(s.parse_errors.is_empty());
     }
 
@@ -394,9 +452,15 @@ mod tests {
     fn directives_and_escapes() {
         let mut p = Parser::new();
         let l = p.line(b"not ok 1 - a \\# b # TODO later");
-        assert_eq!((l.directive, l.reason, l.description), (Some(Directive::Todo), &b"later"[..], &b"a \\# b"[..]));
+        assert_eq!(
+            (l.directive, l.reason, l.description),
+            (Some(Directive::Todo), &b"later"[..], &b"a \\# b"[..])
+        );
         let l = p.line(b"ok 2 # skipped: no network");
-        assert_eq!((l.directive, l.reason), (Some(Directive::Skip), &b"no network"[..]));
+        assert_eq!(
+            (l.directive, l.reason),
+            (Some(Directive::Skip), &b"no network"[..])
+        );
         let l = p.line(b"ok 3 - c#not a directive");
         assert_eq!(l.directive, None);
     }

@@ -1,0 +1,137 @@
+//! One run, start to end: the path `test` shares with the commands that wrap it.
+//! It makes the run directory and the event log sinks, forks the runner, follows
+//! it as the overlord with the given renderers, and returns the exit status.
+
+use crate::error::{Error, Result};
+use crate::json;
+use crate::overlord::{Overlord, Sink};
+use crate::render::Renderer;
+use crate::runner::{self, JobSpec, Launch, Plan};
+use crate::state;
+use crate::sys::{self, Fork, SignalPipe};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+/// What a run needs beyond its renderers.
+pub struct Session {
+    pub jobs: Vec<JobSpec>,
+    pub launch: Launch,
+    pub slots: usize,
+    /// `--state-dir`, when given.
+    pub state_dir: Option<PathBuf>,
+    /// Whether the state directory gets an event log (not with `--no-log`).
+    pub keep_log: bool,
+    /// `--log FILE`: another copy of the event log (`-` for stdout).
+    pub extra_log: Option<PathBuf>,
+    /// `-k`: keep the run directory and job logs.
+    pub keep: bool,
+}
+
+impl Session {
+    /// Whether the event log goes to stdout, so people must read the run elsewhere.
+    pub fn log_on_stdout(&self) -> bool {
+        self.extra_log.as_deref() == Some(Path::new("-"))
+    }
+}
+
+pub fn run(session: Session, renderers: Vec<Box<dyn Renderer>>) -> Result<i32> {
+    let state_dir = state::locate(session.state_dir.as_deref());
+    let (paths, warning) = state::new_run(state_dir.clone(), session.keep_log).map_err(|e| {
+        Error::io(
+            format!("create a run directory under {}", state_dir.display()),
+            e,
+        )
+    })?;
+    if let Some(w) = warning {
+        eprintln!("proctor: warning: {}", w);
+    }
+    let sinks = sinks(&session, &paths)?;
+
+    // Handlers go in before the first fork, so no signal is missed in between.
+    let signals = SignalPipe::install(&[libc::SIGCHLD, libc::SIGINT, libc::SIGTERM, libc::SIGHUP])
+        .map_err(|e| Error::io("set up signal handling", e))?;
+    let (wake_read, wake_write) = sys::pipe().map_err(|e| Error::io("create a pipe", e))?;
+    let _ = io::stdout().flush();
+    let job_count = session.jobs.len();
+    let slots = session.slots;
+    let plan = Plan {
+        jobs: session.jobs,
+        slots,
+        run_dir: paths.run_dir.clone(),
+        launch: session.launch,
+    };
+    let runner_pid = match sys::fork().map_err(|e| Error::io("start the runner", e))? {
+        Fork::Child => {
+            signals.uninstall();
+            let code = match sys::keep_only_fd(wake_write.as_raw_fd()) {
+                Ok(wake) => runner::run(plan, wake),
+                Err(_) => crate::error::EXIT_HARNESS,
+            };
+            sys::exit_now(code)
+        }
+        Fork::Parent(pid) => pid,
+    };
+    drop(wake_write);
+    drop(plan);
+
+    let mut overlord = Overlord::new(
+        sinks,
+        renderers,
+        paths.run_dir.clone(),
+        runner_pid,
+        wake_read,
+        session.keep,
+    );
+    let cwd = std::env::current_dir().unwrap_or_default();
+    overlord.start(|out| {
+        json::write_str_field(out, "version", env!("CARGO_PKG_VERSION"));
+        json::write_str_field(out, "id", &paths.id);
+        json::write_str_field(out, "cwd", &cwd.to_string_lossy());
+        json::write_u64_field(out, "files", job_count as u64);
+        json::write_u64_field(out, "slots", slots as u64);
+        json::write_str_field(out, "run_dir", &paths.run_dir.to_string_lossy());
+    });
+    let outcome = overlord
+        .follow(&signals)
+        .map_err(|e| Error::io("follow the run", e))?;
+    if !session.keep {
+        let _ = std::fs::remove_dir_all(&paths.run_dir);
+    }
+    Ok(outcome.exit_status)
+}
+
+/// The event log in the state directory, and `--log FILE` beside it.
+fn sinks(session: &Session, paths: &state::RunPaths) -> Result<Vec<Sink>> {
+    let mut sinks = Vec::new();
+    if let Some(log) = &paths.log {
+        let file = File::create(log)
+            .map_err(|e| Error::io(format!("create the event log {}", log.display()), e))?;
+        sinks.push(Sink {
+            name: log.display().to_string(),
+            out: Box::new(BufWriter::with_capacity(64 * 1024, file)),
+        });
+        if let Err(e) = state::mark_last(&paths.state_dir, log) {
+            eprintln!(
+                "proctor: warning: unable to mark {} as the last run: {}",
+                log.display(),
+                e
+            );
+        }
+    }
+    if let Some(extra) = &session.extra_log {
+        let out: Box<dyn Write> = if session.log_on_stdout() {
+            Box::new(BufWriter::new(io::stdout()))
+        } else {
+            let file = File::create(extra)
+                .map_err(|e| Error::io(format!("create the event log {}", extra.display()), e))?;
+            Box::new(BufWriter::new(file))
+        };
+        sinks.push(Sink {
+            name: extra.display().to_string(),
+            out,
+        });
+    }
+    Ok(sinks)
+}
