@@ -1,19 +1,56 @@
 //! A streaming TAP parser: one line in, its classification out, and a summary at
 //! the end that the auditor turns into a verdict.
 //!
-//! It owns the TAP grammar and the counting (plan, numbering, failures, TODO,
-//! skips, bail-out). It must not know about processes, files or the job log
-//! format beyond [`Line::write_fields`], which writes a line's fields as JSON.
-//! Memory per parser does not grow with the number of lines read.
+//! It owns the TAP grammar (12, 13 and 14: version, plans, test points with
+//! directives and escapes, YAML diagnostics, subtests, pragmas, bail-outs) and
+//! the counting. It must not know about processes, files or the job log format
+//! beyond [`Line::write_fields`], which writes a line's fields as JSON. Memory
+//! per parser does not grow with the number of lines read: every buffer is
+//! capped, and test numbers are listed only up to a limit.
+//!
+//! Every line gets exactly one record, whose type is [`Kind::event_type`]:
+//!
+//! | kind      | type      | fields written by [`Line::write_fields`] |
+//! |-----------|-----------|-------------------------------------------|
+//! | Version   | `version` | version |
+//! | Plan      | `plan`    | count, reason (if a comment), skip_all (if `1..0`) |
+//! | Assert    | `assert`  | ok (always first), number, description, directive + reason, duplicate, unplanned, subtest + subtest_error + reported_ok (a point closing a subtest) |
+//! | Yaml      | `yaml`    | number (of its test point); on the closing `...` also yaml (JSON, or the text it could not read), yaml_error, yaml_truncated |
+//! | Subtest   | `comment` | subtest (the name from `# Subtest: name`) |
+//! | Comment   | `comment` | — |
+//! | Pragma    | `pragma`  | pragma (e.g. `+strict`) |
+//! | Bail      | `bail`    | reason |
+//! | Blank     | `blank`   | — |
+//! | Unknown   | `output`  | strict (true when it breaks `pragma +strict`) |
+//!
+//! Any record may also carry `depth` (subtest level, absent at the top) and
+//! `segments` (how many lines a lone CR split this one into). Descriptions and
+//! reasons are unescaped (`\#`, `\\`); the raw line the auditor writes is not.
 
+mod level;
+mod syntax;
+#[cfg(test)]
+mod tests;
 mod verdict;
+mod yaml;
+
 pub use verdict::{judge, signal_name, Exit, Outcome, Verdict};
 
 use crate::json;
+use level::Level;
+use serde_json::Value;
 
-/// How many failing or TODO-passing test numbers a summary lists; the rest are
-/// only counted, so memory stays flat on huge outputs.
+/// How many failing or TODO-passing test numbers (or parse errors) a summary
+/// lists; the rest are only counted, so memory stays flat on huge outputs.
 const LISTED_NUMBERS: usize = 64;
+/// Deepest subtest level read; deeper lines are plain output.
+const MAX_DEPTH: usize = 64;
+/// The most YAML text kept for one diagnostic block; the rest is counted.
+const YAML_CAP: usize = 1 << 20;
+/// Parse errors held for [`Parser::take_errors`] if the caller never asks.
+const PENDING_ERRORS: usize = 1024;
+/// A scratch buffer grown past this by one huge line is released afterwards.
+const SCRATCH_KEEP: usize = 1 << 16;
 
 /// What kind of line the parser saw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,8 +60,14 @@ pub enum Kind {
     Assert,
     Comment,
     Bail,
-    /// Anything else: kept as plain output, never a failure by itself.
+    /// Anything else: kept as plain output, a failure only under `pragma +strict`.
     Unknown,
+    /// A line of a YAML diagnostic block, its `---` and `...` included.
+    Yaml,
+    Pragma,
+    /// A `# Subtest: name` header.
+    Subtest,
+    Blank,
 }
 
 impl Kind {
@@ -34,9 +77,12 @@ impl Kind {
             Kind::Version => "version",
             Kind::Plan => "plan",
             Kind::Assert => "assert",
-            Kind::Comment => "comment",
+            Kind::Comment | Kind::Subtest => "comment",
             Kind::Bail => "bail",
             Kind::Unknown => "output",
+            Kind::Yaml => "yaml",
+            Kind::Pragma => "pragma",
+            Kind::Blank => "blank",
         }
     }
 }
@@ -48,25 +94,48 @@ pub enum Directive {
     Todo,
 }
 
-/// One classified line; borrows the line it came from.
+/// One classified line; borrows the line it came from and the parser.
 #[derive(Debug)]
 pub struct Line<'a> {
     pub kind: Kind,
     pub depth: u32,
     pub version: u32,
+    /// For an assert, whether it passed: false also when its number is outside
+    /// the plan or the subtest it closes is broken (see `reported_ok`).
     pub ok: bool,
+    /// What the line itself said (`ok` or `not ok`).
+    pub reported_ok: bool,
+    /// The test number (given or implied); for YAML, that of its test point.
     pub number: u64,
+    /// A plan's count.
     pub count: u64,
     pub description: &'a [u8],
     pub directive: Option<Directive>,
+    /// The directive's reason, a plan's comment or a bail-out's reason.
     pub reason: &'a [u8],
+    pub duplicate: bool,
+    pub unplanned: bool,
+    /// The subtest name of a `# Subtest` header, or of the subtest an assert closes.
+    pub name: &'a [u8],
+    /// The assert closes a subtest (bare or named).
+    pub closes_subtest: bool,
+    /// Why the subtest this assert closes is broken; empty when it is sound.
+    pub subtest_error: &'a str,
+    /// The diagnostic of a YAML block, on its closing `...` line.
+    pub yaml: Option<&'a Value>,
+    /// Why the block is kept as text (`yaml` is then a string).
+    pub yaml_error: &'a str,
+    /// YAML bytes beyond the cap, counted but not kept.
+    pub yaml_truncated: u64,
+    /// A pragma's keys, e.g. `+strict`.
+    pub pragma: &'a [u8],
+    /// Non-TAP output while `pragma +strict` is on.
+    pub strict: bool,
+    /// How many lines a lone CR split this raw line into (1 normally).
+    pub segments: u32,
 }
 
 impl<'a> Line<'a> {
-    fn new(kind: Kind) -> Line<'a> {
-        Line { kind, depth: 0, version: 0, ok: false, number: 0, count: 0, description: b"", directive: None, reason: b"" }
-    }
-
     /// Appends this line's own fields as `,"key":value` pairs. For an assert the
     /// first pair is always `"ok"`, so a reader can tell a failure by its bytes.
     pub fn write_fields(&self, out: &mut Vec<u8>) {
@@ -76,8 +145,27 @@ impl<'a> Line<'a> {
                 json::write_u64_field(out, "number", self.number);
                 json::write_bytes_field(out, "description", self.description);
                 if let Some(d) = self.directive {
-                    json::write_str_field(out, "directive", if d == Directive::Skip { "skip" } else { "todo" });
+                    json::write_str_field(
+                        out,
+                        "directive",
+                        if d == Directive::Skip { "skip" } else { "todo" },
+                    );
                     json::write_bytes_field(out, "reason", self.reason);
+                }
+                if self.duplicate {
+                    json::write_bool_field(out, "duplicate", true);
+                }
+                if self.unplanned {
+                    json::write_bool_field(out, "unplanned", true);
+                }
+                if self.closes_subtest {
+                    json::write_bytes_field(out, "subtest", self.name);
+                    if !self.subtest_error.is_empty() {
+                        json::write_str_field(out, "subtest_error", self.subtest_error);
+                    }
+                }
+                if self.reported_ok != self.ok {
+                    json::write_bool_field(out, "reported_ok", self.reported_ok);
                 }
             }
             Kind::Plan => {
@@ -85,13 +173,40 @@ impl<'a> Line<'a> {
                 if self.directive.is_some() || !self.reason.is_empty() {
                     json::write_bytes_field(out, "reason", self.reason);
                 }
+                if self.count == 0 {
+                    json::write_bool_field(out, "skip_all", true);
+                }
             }
             Kind::Version => json::write_u64_field(out, "version", self.version as u64),
             Kind::Bail => json::write_bytes_field(out, "reason", self.reason),
-            Kind::Comment | Kind::Unknown => {}
+            Kind::Yaml => {
+                json::write_u64_field(out, "number", self.number);
+                if let Some(v) = self.yaml {
+                    json::write_key(out, "yaml");
+                    // Writing a Value into a Vec cannot fail.
+                    let _ = serde_json::to_writer(&mut *out, v);
+                    if !self.yaml_error.is_empty() {
+                        json::write_str_field(out, "yaml_error", self.yaml_error);
+                    }
+                    if self.yaml_truncated > 0 {
+                        json::write_u64_field(out, "yaml_truncated", self.yaml_truncated);
+                    }
+                }
+            }
+            Kind::Pragma => json::write_bytes_field(out, "pragma", self.pragma),
+            Kind::Subtest => json::write_bytes_field(out, "subtest", self.name),
+            Kind::Unknown => {
+                if self.strict {
+                    json::write_bool_field(out, "strict", true);
+                }
+            }
+            Kind::Comment | Kind::Blank => {}
         }
         if self.depth > 0 {
             json::write_u64_field(out, "depth", self.depth as u64);
+        }
+        if self.segments > 1 {
+            json::write_u64_field(out, "segments", self.segments as u64);
         }
     }
 }
@@ -112,7 +227,8 @@ impl Numbers {
     }
 }
 
-/// What the whole stream said, for the verdict.
+/// What the whole stream said, for the verdict. Counts are of the top level;
+/// subtests show only through the test points that close them.
 #[derive(Clone, Debug, Default)]
 pub struct Summary {
     pub version: u32,
@@ -126,17 +242,109 @@ pub struct Summary {
     pub todo_passed: Numbers,
     pub skipped: u64,
     pub bail: Option<String>,
+    /// The first parse errors, one line each.
     pub parse_errors: Vec<String>,
+    /// Parse errors beyond those listed.
+    pub parse_errors_unlisted: u64,
+    /// Line numbers of non-TAP output at the top level under `pragma +strict`.
+    pub strict_violations: Numbers,
+    /// Worth telling, never a failure: unterminated subtests or YAML blocks,
+    /// tests out of order.
+    pub warnings: Vec<String>,
+}
+
+/// The last test point, which a YAML block may follow.
+#[derive(Clone, Copy)]
+struct Anchor {
+    depth: usize,
+    number: u64,
+}
+
+/// An open YAML block: its test point and the indentation of its `---`.
+struct YamlBlock {
+    anchor: Anchor,
+    indent: usize,
+    dropped: u64,
+}
+
+/// Where a text field of a [`Line`] lives until the line is handed out.
+#[derive(Clone, Copy, Debug)]
+enum Text {
+    Empty,
+    Raw(usize, usize),
+    Description,
+    Reason,
+    Name,
+}
+
+/// A classified line before it borrows anything (several segments of one raw
+/// line are parsed in turn, and only one becomes the [`Line`]).
+#[derive(Clone, Copy, Debug)]
+struct Out {
+    kind: Kind,
+    depth: usize,
+    version: u32,
+    ok: bool,
+    reported_ok: bool,
+    number: u64,
+    count: u64,
+    description: Text,
+    directive: Option<Directive>,
+    reason: Text,
+    duplicate: bool,
+    unplanned: bool,
+    name: Text,
+    closes_subtest: bool,
+    subtest_error: bool,
+    yaml: bool,
+    yaml_truncated: u64,
+    pragma: Text,
+    strict: bool,
+}
+
+impl Out {
+    fn new(kind: Kind, depth: usize) -> Out {
+        Out {
+            kind,
+            depth,
+            version: 0,
+            ok: false,
+            reported_ok: false,
+            number: 0,
+            count: 0,
+            description: Text::Empty,
+            directive: None,
+            reason: Text::Empty,
+            duplicate: false,
+            unplanned: false,
+            name: Text::Empty,
+            closes_subtest: false,
+            subtest_error: false,
+            yaml: false,
+            yaml_truncated: 0,
+            pragma: Text::Empty,
+            strict: false,
+        }
+    }
 }
 
 /// The parser's state for one test's stdout.
 pub struct Parser {
     summary: Summary,
     lines_seen: u64,
-    plan_line: Option<u64>,
-    plan_at_end: bool,
-    next_number: u64,
+    /// `levels[0]` is the top-level document, the rest open subtests.
+    levels: Vec<Level>,
+    anchor: Option<Anchor>,
+    yaml: Option<YamlBlock>,
+    yaml_text: Vec<u8>,
+    yaml_value: Value,
+    yaml_error: String,
     errors: Vec<String>,
+    errors_dropped: u64,
+    description: Vec<u8>,
+    reason: Vec<u8>,
+    name: Vec<u8>,
+    subtest_error: String,
 }
 
 impl Default for Parser {
@@ -148,277 +356,625 @@ impl Default for Parser {
 impl Parser {
     pub fn new() -> Parser {
         Parser {
-            summary: Summary { version: 12, ..Summary::default() },
+            summary: Summary {
+                version: 12,
+                ..Summary::default()
+            },
             lines_seen: 0,
-            plan_line: None,
-            plan_at_end: false,
-            next_number: 1,
+            levels: vec![Level::new(None)],
+            anchor: None,
+            yaml: None,
+            yaml_text: Vec::new(),
+            yaml_value: Value::Null,
+            yaml_error: String::new(),
             errors: Vec::new(),
+            errors_dropped: 0,
+            description: Vec::new(),
+            reason: Vec::new(),
+            name: Vec::new(),
+            subtest_error: String::new(),
         }
     }
 
-    /// Classifies one line of stdout (without its line ending) and updates the
-    /// counts. Parse errors it causes are collected for [`Parser::take_errors`].
-    pub fn line<'a>(&mut self, raw: &'a [u8]) -> Line<'a> {
+    /// Classifies one line of stdout (without its `\n`; a trailing `\r` is
+    /// dropped, and a lone `\r` inside ends a line as TAP 14 says) and updates
+    /// the counts. Parse errors it causes are collected for [`Parser::take_errors`].
+    pub fn line<'a>(&'a mut self, raw: &'a [u8]) -> Line<'a> {
         self.lines_seen += 1;
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if let Some(line) = self.test_point(raw) {
-            return line;
+        for buf in [&mut self.description, &mut self.reason] {
+            if buf.capacity() > SCRATCH_KEEP {
+                *buf = Vec::new();
+            }
         }
-        if let Some(line) = self.plan(raw) {
-            return line;
+        let mut end = raw.len();
+        while end > 0 && raw[end - 1] == b'\r' {
+            end -= 1;
         }
-        if let Some(rest) = raw.strip_prefix(b"#") {
-            let _ = rest;
-            return Line::new(Kind::Comment);
+        let body = &raw[..end];
+        let (out, segments) = if !body.contains(&b'\r') {
+            (self.segment(raw, body), 1)
+        } else {
+            // Each piece is a line of its own for the parser; the record shows
+            // the last piece that was TAP (later pieces never overwrite the
+            // scratch buffers of an earlier TAP piece, because only TAP pieces
+            // write them).
+            let mut chosen: Option<Out> = None;
+            let mut segments = 0;
+            for piece in body.split(|&b| b == b'\r') {
+                segments += 1;
+                let out = self.segment(raw, piece);
+                let tap = !matches!(out.kind, Kind::Unknown | Kind::Blank);
+                if chosen.map_or(true, |c| {
+                    tap || matches!(c.kind, Kind::Unknown | Kind::Blank)
+                }) {
+                    chosen = Some(out);
+                }
+            }
+            (chosen.unwrap_or_else(|| Out::new(Kind::Blank, 0)), segments)
+        };
+        self.resolve(raw, out, segments)
+    }
+
+    fn resolve<'a>(&'a self, raw: &'a [u8], out: Out, segments: u32) -> Line<'a> {
+        let text = |t: Text| -> &'a [u8] {
+            match t {
+                Text::Empty => b"",
+                Text::Raw(start, len) => &raw[start..start + len],
+                Text::Description => &self.description,
+                Text::Reason => &self.reason,
+                Text::Name => &self.name,
+            }
+        };
+        Line {
+            kind: out.kind,
+            depth: out.depth as u32,
+            version: out.version,
+            ok: out.ok,
+            reported_ok: out.reported_ok,
+            number: out.number,
+            count: out.count,
+            description: text(out.description),
+            directive: out.directive,
+            reason: text(out.reason),
+            duplicate: out.duplicate,
+            unplanned: out.unplanned,
+            name: text(out.name),
+            closes_subtest: out.closes_subtest,
+            subtest_error: if out.subtest_error {
+                &self.subtest_error
+            } else {
+                ""
+            },
+            yaml: if out.yaml {
+                Some(&self.yaml_value)
+            } else {
+                None
+            },
+            yaml_error: if out.yaml { &self.yaml_error } else { "" },
+            yaml_truncated: out.yaml_truncated,
+            pragma: text(out.pragma),
+            strict: out.strict,
+            segments,
         }
-        if let Some(rest) = strip_prefix_ignore_case(raw, b"bail out!") {
-            let reason = trim(rest);
+    }
+
+    fn depth(&self) -> usize {
+        self.levels.len() - 1
+    }
+
+    /// Parses one line (a segment of `raw`) and updates the state.
+    fn segment(&mut self, raw: &[u8], s: &[u8]) -> Out {
+        if self.yaml.is_some() {
+            if let Some(out) = self.yaml_line(s) {
+                return out;
+            }
+        }
+        let indent = syntax::indentation(s);
+        let text = &s[indent..];
+        let depth = self.depth();
+        if syntax::is_blank(text) {
+            return Out::new(Kind::Blank, depth);
+        }
+        // A TAP line sits at a multiple of four spaces: that is its level.
+        let at = if indent % 4 == 0 && indent / 4 <= MAX_DEPTH {
+            Some(indent / 4)
+        } else {
+            None
+        };
+        let own = at.filter(|&k| k <= depth).unwrap_or(depth);
+        if let Some(anchor) = self.anchor {
+            if indent > anchor.depth * 4 && syntax::trim_end(text) == b"---" {
+                self.yaml = Some(YamlBlock {
+                    anchor,
+                    indent,
+                    dropped: 0,
+                });
+                self.yaml_text.clear();
+                self.anchor = None;
+                let mut out = Out::new(Kind::Yaml, anchor.depth);
+                out.number = anchor.number;
+                return out;
+            }
+        }
+        if text[0] == b'#' {
+            if let (Some(name), Some(k)) = (syntax::subtest_header(text), at) {
+                if (k == depth || k == depth + 1) && depth < MAX_DEPTH {
+                    return self.subtest_header(raw, name);
+                }
+            }
+            // Comments between a test point and its YAML block are allowed.
+            return Out::new(Kind::Comment, own);
+        }
+        self.anchor = None;
+        if matches!(text[0], b'B' | b'b') {
+            if let Some(reason) = syntax::bail(text) {
+                return self.bail(raw, reason, own);
+            }
+        }
+        if let Some(k) = at {
+            let parsed = match text[0] {
+                b'o' | b'n' => syntax::test_point(text).map(|tp| self.test_point(raw, tp, k)),
+                b'1' => syntax::plan(text).map(|plan| self.plan(raw, plan, k)),
+                b'T' | b't' => syntax::version(text).map(|v| self.version(v, k)),
+                b'p' => syntax::pragma(text).map(|keys| self.pragma(raw, keys, k)),
+                _ => None,
+            };
+            if let Some(out) = parsed {
+                return out;
+            }
+        }
+        self.unknown(own)
+    }
+
+    fn unknown(&mut self, level: usize) -> Out {
+        let mut out = Out::new(Kind::Unknown, level);
+        if self.levels[level].strict {
+            out.strict = true;
+            let line = self.lines_seen;
+            let msg = format!("line {}: non-TAP output while pragma +strict is on", line);
+            if level == 0 {
+                self.summary.strict_violations.add(line);
+                self.report(msg);
+            } else {
+                self.error_at(level, msg);
+            }
+        }
+        out
+    }
+
+    /// Makes `k` the current level: opens bare subtests down to it, or ends the
+    /// subtests below it that no test point closed.
+    fn enter(&mut self, k: usize) {
+        while self.depth() < k {
+            self.levels.push(Level::new(None));
+        }
+        while self.depth() > k {
+            self.abandon();
+        }
+    }
+
+    /// Drops the innermost subtest, which ended without a correlated test point;
+    /// TAP 14 makes its lines non-TAP, so it is a warning, not a failure.
+    fn abandon(&mut self) {
+        let level = self.levels.pop().expect("a subtest level");
+        let what = describe(&level, self.depth() + 1);
+        self.warn(format!("{} ended without a test point closing it", what));
+    }
+
+    fn subtest_header(&mut self, raw: &[u8], name: &[u8]) -> Out {
+        self.levels.push(Level::new(Some(name)));
+        let mut out = Out::new(Kind::Subtest, self.depth());
+        out.name = span(raw, name);
+        out
+    }
+
+    fn test_point(&mut self, raw: &[u8], tp: syntax::TestPoint, k: usize) -> Out {
+        // A test point above the current level closes the subtest below it.
+        let closed = if k < self.depth() {
+            while self.depth() > k + 1 {
+                self.abandon();
+            }
+            self.levels.pop()
+        } else {
+            self.enter(k);
+            None
+        };
+        let mut out = Out::new(Kind::Assert, k);
+        out.reported_ok = tp.ok;
+        out.directive = tp.directive;
+        out.description = self.unescaped(raw, tp.description, false);
+        out.reason = self.unescaped(raw, tp.reason, true);
+        let level = &mut self.levels[k];
+        level.lines += 1;
+        let mut c = level.count(tp.ok, tp.number, tp.directive);
+        let planned = level.planned.unwrap_or(0);
+        out.number = c.number;
+        out.duplicate = c.duplicate;
+        out.unplanned = c.unplanned;
+
+        if let Some(child) = closed {
+            out.closes_subtest = true;
+            let problem = child.end_problem().or_else(|| {
+                let description = match out.description {
+                    Text::Raw(start, len) => &raw[start..start + len],
+                    _ => &self.description[..],
+                };
+                match &child.name {
+                    Some(name) if !name.is_empty() && !same_name(name, description) => {
+                        Some(format!(
+                            "its header names it '{}' but the closing test point says '{}'",
+                            String::from_utf8_lossy(name),
+                            String::from_utf8_lossy(description)
+                        ))
+                    }
+                    _ => None,
+                }
+            });
+            self.name.clear();
+            self.name
+                .extend_from_slice(child.name.as_deref().unwrap_or(b""));
+            out.name = Text::Name;
+            if let Some(problem) = problem {
+                out.subtest_error = true;
+                let fails = tp.ok && !c.failed && tp.directive != Some(Directive::Todo);
+                let msg = format!("test {}: its subtest is broken: {}", c.number, problem);
+                self.subtest_error = problem;
+                if fails {
+                    c.failed = true;
+                    self.levels[k].failed += 1;
+                    self.error_at(k, msg);
+                }
+            }
+        }
+        out.ok = tp.ok && !c.failed;
+        if c.duplicate {
+            self.error_at(k, format!("test {} appears more than once", c.number));
+        }
+        if c.unplanned {
+            self.error_at(
+                k,
+                format!("test {} is outside the plan 1..{}", c.number, planned),
+            );
+        }
+        if c.after_trailing_plan {
+            self.error_at(
+                k,
+                format!(
+                    "test {} comes after the plan 1..{} that ended the tests",
+                    c.number, planned
+                ),
+            );
+        }
+        if self.levels[k].numbering.out_of_order && !self.levels[k].numbering.warned {
+            self.levels[k].numbering.warned = true;
+            if k == 0 {
+                self.warn(format!(
+                    "tests out of sequence: test {} came after test {}",
+                    c.number, self.levels[0].numbering.max
+                ));
+            }
+        }
+        if k == 0 {
+            let s = &mut self.summary;
+            s.run += 1;
+            if c.failed {
+                s.failed.add(c.number);
+            } else {
+                s.passed += 1;
+            }
+            match tp.directive {
+                Some(Directive::Todo) => {
+                    s.todo += 1;
+                    if tp.ok {
+                        s.todo_passed.add(c.number);
+                    }
+                }
+                Some(Directive::Skip) if !c.failed => s.skipped += 1,
+                _ => {}
+            }
+        }
+        self.anchor = Some(Anchor {
+            depth: k,
+            number: c.number,
+        });
+        out
+    }
+
+    fn plan(&mut self, raw: &[u8], plan: syntax::Plan, k: usize) -> Out {
+        self.enter(k);
+        let mut out = Out::new(Kind::Plan, k);
+        out.count = plan.count;
+        out.reason = self.unescaped(raw, plan.reason, true);
+        if plan.has_comment && plan.count == 0 {
+            out.directive = Some(Directive::Skip);
+        }
+        let level = &mut self.levels[k];
+        level.lines += 1;
+        if !level.plan(plan.count) {
+            self.error_at(
+                k,
+                format!(
+                    "more than one plan: another plan 1..{} at line {}",
+                    plan.count, self.lines_seen
+                ),
+            );
+            return out;
+        }
+        let max = level.numbering.max;
+        if level.plan_at_end && max > plan.count {
+            self.error_at(
+                k,
+                format!("test {} is outside the plan 1..{}", max, plan.count),
+            );
+        }
+        if k == 0 {
+            self.summary.planned = Some(plan.count);
+            if plan.count == 0 {
+                let reason = match out.reason {
+                    Text::Raw(start, len) => &raw[start..start + len],
+                    _ => &self.reason[..],
+                };
+                self.summary.skip_all = Some(String::from_utf8_lossy(reason).into_owned());
+            }
+        }
+        out
+    }
+
+    fn version(&mut self, version: u32, k: usize) -> Out {
+        self.enter(k);
+        let mut out = Out::new(Kind::Version, k);
+        out.version = version;
+        let first = if k == 0 {
+            self.lines_seen == 1
+        } else {
+            self.levels[k].lines == 0
+        };
+        self.levels[k].lines += 1;
+        if !first {
+            self.error_at(
+                k,
+                format!(
+                    "TAP version line at line {}: it must be the first line",
+                    self.lines_seen
+                ),
+            );
+        } else if version < 13 {
+            self.error_at(
+                k,
+                format!(
+                    "TAP version {} is not allowed: a version line must say 13 or 14",
+                    version
+                ),
+            );
+        } else if version > 14 {
+            self.error_at(
+                k,
+                format!(
+                    "TAP version {} is not known: proctor reads 12, 13 and 14",
+                    version
+                ),
+            );
+        } else if k == 0 {
+            self.summary.version = version;
+        }
+        out
+    }
+
+    fn pragma(&mut self, raw: &[u8], keys: &[u8], k: usize) -> Out {
+        self.enter(k);
+        let level = &mut self.levels[k];
+        level.lines += 1;
+        // Unknown keys are ignored, as TAP 14 requires.
+        for (on, key) in syntax::pragma_keys(keys) {
+            if key == b"strict" {
+                level.strict = on;
+            }
+        }
+        let mut out = Out::new(Kind::Pragma, k);
+        out.pragma = span(raw, keys);
+        out
+    }
+
+    fn bail(&mut self, raw: &[u8], reason: &[u8], depth: usize) -> Out {
+        let mut out = Out::new(Kind::Bail, depth);
+        out.reason = self.unescaped(raw, reason, true);
+        if self.summary.bail.is_none() {
+            let reason = match out.reason {
+                Text::Raw(start, len) => &raw[start..start + len],
+                _ => &self.reason[..],
+            };
             self.summary.bail = Some(String::from_utf8_lossy(reason).into_owned());
-            let mut line = Line::new(Kind::Bail);
-            line.reason = reason;
-            return line;
         }
-        if let Some(rest) = strip_prefix_ignore_case(raw, b"tap version ") {
-            let version = std::str::from_utf8(rest).ok().and_then(|s| s.trim().parse::<u32>().ok());
-            if let Some(version) = version {
-                if self.lines_seen != 1 {
-                    self.error(format!("TAP version line {} is not the first line", self.lines_seen));
-                } else if version < 13 {
-                    self.error(format!("TAP version {} is not allowed; versions below 13 have no version line", version));
-                } else {
-                    self.summary.version = version;
-                }
-                let mut line = Line::new(Kind::Version);
-                line.version = version;
-                return line;
-            }
-        }
-        Line::new(Kind::Unknown)
+        out
     }
 
-    fn test_point<'a>(&mut self, raw: &'a [u8]) -> Option<Line<'a>> {
-        let (ok, rest) = if let Some(rest) = raw.strip_prefix(b"ok") {
-            (true, rest)
-        } else {
-            (false, raw.strip_prefix(b"not ok")?)
-        };
-        if rest.first().map_or(false, |&b| !b.is_ascii_whitespace()) {
+    /// A line while a YAML block is open; `None` when the line is less indented
+    /// than the block and so ends it unterminated (it is then parsed as TAP).
+    fn yaml_line(&mut self, s: &[u8]) -> Option<Out> {
+        let block = self.yaml.as_mut()?;
+        let anchor = block.anchor;
+        let mut out = Out::new(Kind::Yaml, anchor.depth);
+        out.number = anchor.number;
+        if syntax::is_blank(s) {
+            // Blank lines are part of the document (they matter to block scalars).
+            push_capped(&mut self.yaml_text, &mut block.dropped, b"");
+            return Some(out);
+        }
+        if syntax::indentation(s) < block.indent {
+            let number = anchor.number;
+            self.close_yaml();
+            self.warn(format!(
+                "the YAML block of test {} has no closing '...'",
+                number
+            ));
             return None;
         }
-        let rest = trim_start(rest);
-        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-        let number = if digits > 0 {
-            std::str::from_utf8(&rest[..digits]).ok()?.parse::<u64>().ok()?
-        } else {
-            self.next_number
-        };
-        let rest = trim_start(&rest[digits..]);
-        let rest = rest.strip_prefix(b"- ").or_else(|| if rest == b"-" { Some(b"") } else { None }).unwrap_or(rest);
-        let (description, directive, reason) = split_directive(rest);
-
-        let mut line = Line::new(Kind::Assert);
-        line.ok = ok;
-        line.number = number;
-        line.description = trim_end(description);
-        line.directive = directive;
-        line.reason = reason;
-        self.count_assert(&line);
-        Some(line)
+        let content = &s[block.indent..];
+        if syntax::trim_end(content) == b"..." {
+            out.yaml = true;
+            out.yaml_truncated = block.dropped;
+            self.close_yaml();
+            return Some(out);
+        }
+        push_capped(&mut self.yaml_text, &mut block.dropped, content);
+        Some(out)
     }
 
-    fn count_assert(&mut self, line: &Line) {
-        if self.plan_at_end {
-            self.error(format!("test {} comes after the plan at the end", line.number));
-        }
-        if line.number != self.next_number {
-            self.error(format!("tests out of sequence: found test {} but expected {}", line.number, self.next_number));
-        }
-        self.next_number = line.number + 1;
-        let s = &mut self.summary;
-        s.run += 1;
-        match line.directive {
-            Some(Directive::Todo) => {
-                s.todo += 1;
-                if line.ok {
-                    s.todo_passed.add(line.number);
+    /// Reads the collected block into `yaml_value`, or keeps it as text.
+    fn close_yaml(&mut self) {
+        let block = match self.yaml.take() {
+            Some(b) => b,
+            None => return,
+        };
+        self.yaml_error.clear();
+        let text = String::from_utf8_lossy(&self.yaml_text);
+        self.yaml_value = if block.dropped > 0 {
+            self.yaml_error
+                .push_str("the block is too large to read; kept as text");
+            Value::String(text.into_owned())
+        } else if std::str::from_utf8(&self.yaml_text).is_err() {
+            self.yaml_error
+                .push_str("the block is not UTF-8; kept as text");
+            Value::String(text.into_owned())
+        } else {
+            match yaml::read(&text) {
+                Ok(v) => v,
+                Err(e) => {
+                    self.yaml_error = format!("unreadable YAML ({}); kept as text", e);
+                    Value::String(text.into_owned())
                 }
-                s.passed += 1;
             }
-            Some(Directive::Skip) if line.ok => {
-                s.skipped += 1;
-                s.passed += 1;
-            }
-            _ if line.ok => s.passed += 1,
-            _ => s.failed.add(line.number),
+        };
+        if self.yaml_text.capacity() > SCRATCH_KEEP {
+            self.yaml_text = Vec::new();
         }
     }
 
-    fn plan<'a>(&mut self, raw: &'a [u8]) -> Option<Line<'a>> {
-        let rest = raw.strip_prefix(b"1..")?;
-        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-        if digits == 0 {
-            return None;
+    /// The text of `field` with escapes undone: a span of the raw line when it
+    /// has no backslash (no copy), else a scratch buffer.
+    fn unescaped(&mut self, raw: &[u8], field: &[u8], reason: bool) -> Text {
+        if !syntax::needs_unescape(field) {
+            return span(raw, field);
         }
-        let count = std::str::from_utf8(&rest[..digits]).ok()?.parse::<u64>().ok()?;
-        let after = &rest[digits..];
-        let after_trimmed = trim_start(after);
-        let comment = match after_trimmed.strip_prefix(b"#") {
-            Some(c) => trim(c),
-            None if after_trimmed.is_empty() => b"",
-            None => return None,
-        };
-        let (directive, reason) = match strip_prefix_ignore_case(comment, b"skip") {
-            Some(r) => (Some(Directive::Skip), trim(skip_word(r))),
-            None => (None, comment),
-        };
-        if self.plan_line.is_some() {
-            self.error("more than one plan".to_string());
+        if reason {
+            syntax::unescape(field, &mut self.reason);
+            Text::Reason
         } else {
-            self.plan_line = Some(self.lines_seen);
-            self.summary.planned = Some(count);
-            self.plan_at_end = self.summary.run > 0;
-            if count == 0 {
-                let why = if directive.is_some() || !reason.is_empty() { reason } else { b"" };
-                self.summary.skip_all = Some(String::from_utf8_lossy(why).into_owned());
-            }
+            syntax::unescape(field, &mut self.description);
+            Text::Description
         }
-        let mut line = Line::new(Kind::Plan);
-        line.count = count;
-        line.directive = directive;
-        line.reason = reason;
-        Some(line)
     }
 
-    fn error(&mut self, message: String) {
-        if self.summary.parse_errors.len() < LISTED_NUMBERS {
-            self.summary.parse_errors.push(message.clone());
+    /// Records a parse error of level `k`: at the top it goes into the summary;
+    /// in a subtest it is why that subtest is broken.
+    fn error_at(&mut self, k: usize, message: String) {
+        let message = if k == 0 {
+            message
+        } else {
+            format!("{}: {}", describe(&self.levels[k], k), message)
+        };
+        if k == 0 {
+            if self.summary.parse_errors.len() < LISTED_NUMBERS {
+                self.summary.parse_errors.push(message.clone());
+            } else {
+                self.summary.parse_errors_unlisted += 1;
+            }
+        } else {
+            self.levels[k].note_problem(&message);
         }
-        self.errors.push(message);
+        self.report(message);
+    }
+
+    fn report(&mut self, message: String) {
+        if self.errors.len() < PENDING_ERRORS {
+            self.errors.push(message);
+        } else {
+            self.errors_dropped += 1;
+        }
+    }
+
+    fn warn(&mut self, message: String) {
+        if self.summary.warnings.len() < LISTED_NUMBERS {
+            self.summary.warnings.push(message);
+        }
     }
 
     /// The parse errors caused by the lines read since the last call.
     pub fn take_errors(&mut self) -> std::vec::Drain<'_, String> {
+        if self.errors_dropped > 0 {
+            let dropped = std::mem::replace(&mut self.errors_dropped, 0);
+            self.errors
+                .push(format!("{} more parse errors not shown", dropped));
+        }
         self.errors.drain(..)
     }
 
-    /// Ends the stream: checks the plan against what ran and returns the summary.
-    /// Errors found here are also in `take_errors` afterwards.
+    /// Ends the stream: closes what is open, checks the plan against what ran
+    /// and returns the summary. Errors found here are also in `take_errors`.
     pub fn finish(&mut self) -> Summary {
-        match self.summary.planned {
-            None if self.summary.bail.is_none() => self.error("no plan found in TAP output".to_string()),
-            Some(planned) if self.summary.skip_all.is_none() && planned != self.summary.run => {
-                self.error(format!("planned {} tests but ran {}", planned, self.summary.run))
+        if let Some(block) = &self.yaml {
+            let number = block.anchor.number;
+            self.close_yaml();
+            self.warn(format!(
+                "the YAML block of test {} has no closing '...'",
+                number
+            ));
+        }
+        while self.depth() > 0 {
+            self.abandon();
+        }
+        let s = &self.summary;
+        // After a bail-out the plan is moot: the bail-out is the reason.
+        let message = match s.planned {
+            _ if s.bail.is_some() => None,
+            None => Some("no plan found in TAP output".to_string()),
+            Some(planned) if planned != s.run => {
+                Some(format!("planned {} tests but ran {}", planned, s.run))
             }
-            Some(_) if self.summary.skip_all.is_some() && self.summary.run > 0 => {
-                self.error(format!("plan 1..0 skips the file, but {} tests ran", self.summary.run))
-            }
-            _ => {}
+            _ => None,
+        };
+        if let Some(message) = message {
+            self.error_at(0, message);
         }
         std::mem::take(&mut self.summary)
     }
 }
 
-/// Splits a test point's text into description, directive and reason: the first
-/// `#` preceded by whitespace (or at the start) starts the directive; `\#` does not.
-fn split_directive(text: &[u8]) -> (&[u8], Option<Directive>, &[u8]) {
-    let mut i = 0;
-    while i < text.len() {
-        match text[i] {
-            b'\\' => i += 2,
-            b'#' if i == 0 || text[i - 1].is_ascii_whitespace() => {
-                let comment = trim(&text[i + 1..]);
-                let directive = if let Some(r) = strip_prefix_ignore_case(comment, b"skip") {
-                    Some((Directive::Skip, r))
-                } else {
-                    strip_prefix_ignore_case(comment, b"todo").map(|r| (Directive::Todo, r))
-                };
-                return match directive {
-                    Some((d, r)) => (&text[..i], Some(d), trim(skip_word(r))),
-                    None => (text, None, b""),
-                };
-            }
-            _ => i += 1,
-        }
-    }
-    (text, None, b"")
-}
-
-/// Skips the rest of a directive word (`SKIPPED`, `TODO:`), leaving its reason.
-fn skip_word(rest: &[u8]) -> &[u8] {
-    let n = rest.iter().take_while(|b| !b.is_ascii_whitespace()).count();
-    &rest[n..]
-}
-
-fn strip_prefix_ignore_case<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
-    if s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix) {
-        Some(&s[prefix.len()..])
+/// Whether a correlated test point's description matches its subtest's name
+/// (a name cut at the cap matches by its start).
+fn same_name(name: &[u8], description: &[u8]) -> bool {
+    if name.len() < level::NAME_CAP {
+        name == description
     } else {
-        None
+        description.starts_with(name)
     }
 }
 
-fn trim_start(s: &[u8]) -> &[u8] {
-    let n = s.iter().take_while(|b| b.is_ascii_whitespace()).count();
-    &s[n..]
+/// Names a subtest level for messages: `subtest 'name'` or `subtest at depth 2`.
+fn describe(level: &Level, depth: usize) -> String {
+    match &level.name {
+        Some(name) if !name.is_empty() => format!("subtest '{}'", String::from_utf8_lossy(name)),
+        _ => format!("subtest at depth {}", depth),
+    }
 }
 
-fn trim_end(s: &[u8]) -> &[u8] {
-    let n = s.iter().rev().take_while(|b| b.is_ascii_whitespace()).count();
-    &s[..s.len() - n]
+/// Where `sub`, a slice of `raw`, sits in it.
+fn span(raw: &[u8], sub: &[u8]) -> Text {
+    if sub.is_empty() {
+        return Text::Empty;
+    }
+    let start = sub.as_ptr() as usize - raw.as_ptr() as usize;
+    debug_assert!(start + sub.len() <= raw.len());
+    Text::Raw(start, sub.len())
 }
 
-fn trim(s: &[u8]) -> &[u8] {
-    trim_end(trim_start(s))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(input: &str) -> (Vec<Kind>, Summary) {
-        let mut p = Parser::new();
-        let kinds = input.lines().map(|l| p.line(l.as_bytes()).kind).collect();
-        (kinds, p.finish())
+/// Appends a line to a YAML buffer unless that would pass the cap; what does
+/// not fit is counted, and the block is then kept as text.
+fn push_capped(buf: &mut Vec<u8>, dropped: &mut u64, line: &[u8]) {
+    if *dropped > 0 || buf.len() + line.len() + 1 > YAML_CAP {
+        *dropped += line.len() as u64 + 1;
+        return;
     }
-
-    #[test]
-    fn a_passing_stream() {
-        let (kinds, s) = parse("1..2\nok 1 - a\nok 2 b\n");
-        assert_eq!(kinds, [Kind::Plan, Kind::Assert, Kind::Assert]);
-        assert_eq!((s.planned, s.run, s.passed, s.failed.count), (Some(2), 2, 2, 0));
-        assert!(s.parse_errors.is_empty());
-    }
-
-    #[test]
-    fn directives_and_escapes() {
-        let mut p = Parser::new();
-        let l = p.line(b"not ok 1 - a \\# b # TODO later");
-        assert_eq!((l.directive, l.reason, l.description), (Some(Directive::Todo), &b"later"[..], &b"a \\# b"[..]));
-        let l = p.line(b"ok 2 # skipped: no network");
-        assert_eq!((l.directive, l.reason), (Some(Directive::Skip), &b"no network"[..]));
-        let l = p.line(b"ok 3 - c#not a directive");
-        assert_eq!(l.directive, None);
-    }
-
-    #[test]
-    fn skip_all_and_missing_plan() {
-        let (_, s) = parse("1..0 # SKIP no database\n");
-        assert_eq!(s.skip_all.as_deref(), Some("no database"));
-        let (_, s) = parse("ok 1\n");
-        assert_eq!(s.parse_errors, ["no plan found in TAP output"]);
-    }
-
-    #[test]
-    fn bail_out_is_case_insensitive() {
-        let (kinds, s) = parse("1..3\nok 1\nBAIL OUT! disk full\n");
-        assert_eq!(kinds[2], Kind::Bail);
-        assert_eq!(s.bail.as_deref(), Some("disk full"));
-    }
-
-    #[test]
-    fn okay_is_not_a_test_point() {
-        let (kinds, _) = parse("okay\nnot okay\n");
-        assert_eq!(kinds, [Kind::Unknown, Kind::Unknown]);
-    }
+    buf.extend_from_slice(line);
+    buf.push(b'\n');
 }

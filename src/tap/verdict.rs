@@ -7,7 +7,10 @@ use super::Summary;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Exit {
     Code(i32),
-    Signal { signal: i32, core: bool },
+    Signal {
+        signal: i32,
+        core: bool,
+    },
     /// The auditor could not learn the status (it was stopped first).
     Unknown,
 }
@@ -43,10 +46,19 @@ pub fn judge(summary: &Summary, exit: &Exit) -> Verdict {
     let mut reasons = Vec::new();
     let mut notes = Vec::new();
     if summary.failed.count > 0 {
-        reasons.push(format!("failed {} of {} tests: {}", summary.failed.count, summary.run, list(&summary.failed)));
+        reasons.push(format!(
+            "failed {} of {} tests: {}",
+            summary.failed.count,
+            summary.run,
+            list(&summary.failed)
+        ));
     }
     if let Some(bail) = &summary.bail {
-        reasons.push(if bail.is_empty() { "bailed out".to_string() } else { format!("bailed out: {}", bail) });
+        reasons.push(if bail.is_empty() {
+            "bailed out".to_string()
+        } else {
+            format!("bailed out: {}", bail)
+        });
     }
     reasons.extend(summary.parse_errors.iter().cloned());
     match exit {
@@ -66,18 +78,34 @@ pub fn judge(summary: &Summary, exit: &Exit) -> Verdict {
     let outcome = if !reasons.is_empty() {
         Outcome::Fail
     } else if let Some(why) = &summary.skip_all {
-        reasons.push(if why.is_empty() { "skipped".to_string() } else { why.clone() });
+        reasons.push(if why.is_empty() {
+            "skipped".to_string()
+        } else {
+            why.clone()
+        });
         Outcome::Skip
     } else {
         Outcome::Pass
     };
-    Verdict { outcome, reasons, notes }
+    Verdict {
+        outcome,
+        reasons,
+        notes,
+    }
 }
 
 fn list(numbers: &super::Numbers) -> String {
-    let mut s = numbers.listed.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ");
+    let mut s = numbers
+        .listed
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
     if numbers.count > numbers.listed.len() as u64 {
-        s.push_str(&format!(" and {} more", numbers.count - numbers.listed.len() as u64));
+        s.push_str(&format!(
+            " and {} more",
+            numbers.count - numbers.listed.len() as u64
+        ));
     }
     s
 }
