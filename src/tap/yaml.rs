@@ -442,8 +442,8 @@ fn plain(text: &str) -> Value {
 /// `[-+]?(digits)(.digits)?([eE][-+]?digits)?` or with a leading `.`; Rust's
 /// float parser alone would also take `inf` and `NaN`.
 fn looks_numeric(text: &str) -> bool {
-    let t = text.strip_prefix(|c| c == '-' || c == '+').unwrap_or(text);
-    let (mantissa, exponent) = match t.find(|c| c == 'e' || c == 'E') {
+    let t = text.strip_prefix(&['-', '+'][..]).unwrap_or(text);
+    let (mantissa, exponent) = match t.find(&['e', 'E'][..]) {
         Some(e) => (&t[..e], Some(&t[e + 1..])),
         None => (t, None),
     };
@@ -454,7 +454,7 @@ fn looks_numeric(text: &str) -> bool {
     let mantissa_ok =
         digits(int) && frac.map_or(true, digits) && (int.len() + frac.map_or(0, str::len)) > 0;
     let exponent_ok = exponent.map_or(true, |e| {
-        let e = e.strip_prefix(|c| c == '-' || c == '+').unwrap_or(e);
+        let e = e.strip_prefix(&['-', '+'][..]).unwrap_or(e);
         !e.is_empty() && digits(e)
     });
     mantissa_ok && exponent_ok
