@@ -98,6 +98,16 @@ pub struct Level {
     pub problem: Option<String>,
     /// Lines seen at this level, so a version line is only allowed first.
     pub lines: u64,
+    /// For a Test2 buffered subtest (`ok 3 - name {` ... `}`), the test point
+    /// that opened it; that point was counted before its subtest was read.
+    pub opened_by: Option<Opener>,
+}
+
+#[derive(Clone, Copy)]
+pub struct Opener {
+    pub number: u64,
+    /// The point passed and is not TODO, so a broken subtest turns it into a failure.
+    pub fail_if_broken: bool,
 }
 
 /// Longest subtest name kept for matching the correlated test point.
@@ -116,6 +126,7 @@ impl Level {
             name: name.map(|n| n[..n.len().min(NAME_CAP)].to_vec()),
             problem: None,
             lines: 0,
+            opened_by: None,
         }
     }
 

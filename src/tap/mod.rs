@@ -14,9 +14,10 @@
 //! |-----------|-----------|-------------------------------------------|
 //! | Version   | `version` | version |
 //! | Plan      | `plan`    | count, reason (if a comment), skip_all (if `1..0`) |
-//! | Assert    | `assert`  | ok (always first), number, description, directive + reason, duplicate, unplanned, subtest + subtest_error + reported_ok (a point closing a subtest) |
+//! | Assert    | `assert`  | ok (always first), number, description, directive + reason, duplicate, unplanned, subtest + subtest_error + reported_ok (a point closing a subtest), opens_subtest (`ok 3 - name {`) |
 //! | Yaml      | `yaml`    | number (of its test point); on the closing `...` also yaml (JSON, or the text it could not read), yaml_error, yaml_truncated |
 //! | Subtest   | `comment` | subtest (the name from `# Subtest: name`) |
+//! | SubtestEnd | `comment` | subtest_end (name), number, subtest_error: the `}` of a Test2 buffered subtest |
 //! | Comment   | `comment` | — |
 //! | Pragma    | `pragma`  | pragma (e.g. `+strict`) |
 //! | Bail      | `bail`    | reason |
@@ -67,6 +68,8 @@ pub enum Kind {
     Pragma,
     /// A `# Subtest: name` header.
     Subtest,
+    /// The `}` that ends a Test2 buffered subtest.
+    SubtestEnd,
     Blank,
 }
 
@@ -77,7 +80,7 @@ impl Kind {
             Kind::Version => "version",
             Kind::Plan => "plan",
             Kind::Assert => "assert",
-            Kind::Comment | Kind::Subtest => "comment",
+            Kind::Comment | Kind::Subtest | Kind::SubtestEnd => "comment",
             Kind::Bail => "bail",
             Kind::Unknown => "output",
             Kind::Yaml => "yaml",
@@ -119,6 +122,9 @@ pub struct Line<'a> {
     pub name: &'a [u8],
     /// The assert closes a subtest (bare or named).
     pub closes_subtest: bool,
+    /// The assert opens a Test2 buffered subtest (`ok 3 - name {`); its
+    /// description is the name without the brace.
+    pub opens_subtest: bool,
     /// Why the subtest this assert closes is broken; empty when it is sound.
     pub subtest_error: &'a str,
     /// The diagnostic of a YAML block, on its closing `...` line.
@@ -164,6 +170,9 @@ impl<'a> Line<'a> {
                         json::write_str_field(out, "subtest_error", self.subtest_error);
                     }
                 }
+                if self.opens_subtest {
+                    json::write_bool_field(out, "opens_subtest", true);
+                }
                 if self.reported_ok != self.ok {
                     json::write_bool_field(out, "reported_ok", self.reported_ok);
                 }
@@ -195,6 +204,13 @@ impl<'a> Line<'a> {
             }
             Kind::Pragma => json::write_bytes_field(out, "pragma", self.pragma),
             Kind::Subtest => json::write_bytes_field(out, "subtest", self.name),
+            Kind::SubtestEnd => {
+                json::write_bytes_field(out, "subtest_end", self.name);
+                json::write_u64_field(out, "number", self.number);
+                if !self.subtest_error.is_empty() {
+                    json::write_str_field(out, "subtest_error", self.subtest_error);
+                }
+            }
             Kind::Unknown => {
                 if self.strict {
                     json::write_bool_field(out, "strict", true);
@@ -295,6 +311,7 @@ struct Out {
     unplanned: bool,
     name: Text,
     closes_subtest: bool,
+    opens_subtest: bool,
     subtest_error: bool,
     yaml: bool,
     yaml_truncated: u64,
@@ -319,6 +336,7 @@ impl Out {
             unplanned: false,
             name: Text::Empty,
             closes_subtest: false,
+            opens_subtest: false,
             subtest_error: false,
             yaml: false,
             yaml_truncated: 0,
@@ -440,6 +458,7 @@ impl Parser {
             unplanned: out.unplanned,
             name: text(out.name),
             closes_subtest: out.closes_subtest,
+            opens_subtest: out.opens_subtest,
             subtest_error: if out.subtest_error {
                 &self.subtest_error
             } else {
@@ -512,6 +531,13 @@ impl Parser {
             }
         }
         if let Some(k) = at {
+            if text[0] == b'}'
+                && syntax::trim_end(text) == b"}"
+                && k + 1 == depth
+                && self.levels[depth].opened_by.is_some()
+            {
+                return self.close_buffered(k);
+            }
             let parsed = match text[0] {
                 b'o' | b'n' => syntax::test_point(text).map(|tp| self.test_point(raw, tp, k)),
                 b'1' => syntax::plan(text).map(|plan| self.plan(raw, plan, k)),
@@ -569,20 +595,37 @@ impl Parser {
     }
 
     fn test_point(&mut self, raw: &[u8], tp: syntax::TestPoint, k: usize) -> Out {
-        // A test point above the current level closes the subtest below it.
-        let closed = if k < self.depth() {
+        // A test point above the current level closes the subtest below it,
+        // unless that "subtest" is only a header with nothing under it (a
+        // `# Subtest` comment in a flat stream), or a buffered one that should
+        // have ended with `}`.
+        let mut closed = None;
+        if k < self.depth() {
             while self.depth() > k + 1 {
                 self.abandon();
             }
-            self.levels.pop()
+            let child = &self.levels[k + 1];
+            if child.lines == 0 && child.problem.is_none() {
+                self.levels.pop();
+            } else if child.opened_by.is_some() {
+                self.abandon();
+            } else {
+                closed = self.levels.pop();
+            }
         } else {
             self.enter(k);
-            None
-        };
+        }
         let mut out = Out::new(Kind::Assert, k);
         out.reported_ok = tp.ok;
         out.directive = tp.directive;
-        out.description = self.unescaped(raw, tp.description, false);
+        // Test2 writes a buffered subtest as `ok 3 - name {`, its lines, `}`.
+        let (description, opens) = match tp.description.strip_suffix(b"{") {
+            Some(d) if (d.is_empty() || d.ends_with(b" ")) && k < MAX_DEPTH => {
+                (syntax::trim_end(d), true)
+            }
+            _ => (tp.description, false),
+        };
+        out.description = self.unescaped(raw, description, false);
         out.reason = self.unescaped(raw, tp.reason, true);
         let level = &mut self.levels[k];
         level.lines += 1;
@@ -594,22 +637,12 @@ impl Parser {
 
         if let Some(child) = closed {
             out.closes_subtest = true;
-            let problem = child.end_problem().or_else(|| {
-                let description = match out.description {
-                    Text::Raw(start, len) => &raw[start..start + len],
-                    _ => &self.description[..],
-                };
-                match &child.name {
-                    Some(name) if !name.is_empty() && !same_name(name, description) => {
-                        Some(format!(
-                            "its header names it '{}' but the closing test point says '{}'",
-                            String::from_utf8_lossy(name),
-                            String::from_utf8_lossy(description)
-                        ))
-                    }
-                    _ => None,
-                }
-            });
+            let description = match out.description {
+                Text::Raw(start, len) => &raw[start..start + len],
+                Text::Description => &self.description[..],
+                _ => b"",
+            };
+            let problem = subtest_problem(&child, description);
             self.name.clear();
             self.name
                 .extend_from_slice(child.name.as_deref().unwrap_or(b""));
@@ -625,6 +658,15 @@ impl Parser {
                     self.error_at(k, msg);
                 }
             }
+        }
+        if opens {
+            out.opens_subtest = true;
+            let mut child = Level::new(Some(description));
+            child.opened_by = Some(level::Opener {
+                number: c.number,
+                fail_if_broken: tp.ok && !c.failed && tp.directive != Some(Directive::Todo),
+            });
+            self.levels.push(child);
         }
         out.ok = tp.ok && !c.failed;
         if c.duplicate {
@@ -677,6 +719,33 @@ impl Parser {
             depth: k,
             number: c.number,
         });
+        out
+    }
+
+    /// The `}` that ends a buffered subtest. Its test point was counted when it
+    /// opened, so a broken subtest turns that pass into a failure here.
+    fn close_buffered(&mut self, k: usize) -> Out {
+        let child = self.levels.pop().expect("a buffered subtest");
+        let opener = child.opened_by.expect("a buffered subtest");
+        let mut out = Out::new(Kind::SubtestEnd, k);
+        out.number = opener.number;
+        self.name.clear();
+        self.name
+            .extend_from_slice(child.name.as_deref().unwrap_or(b""));
+        out.name = Text::Name;
+        if let Some(problem) = subtest_problem(&child, b"") {
+            out.subtest_error = true;
+            let msg = format!("test {}: its subtest is broken: {}", opener.number, problem);
+            self.subtest_error = problem;
+            if opener.fail_if_broken {
+                self.levels[k].failed += 1;
+                if k == 0 {
+                    self.summary.passed -= 1;
+                    self.summary.failed.add(opener.number);
+                }
+                self.error_at(k, msg);
+            }
+        }
         out
     }
 
@@ -938,6 +1007,23 @@ impl Parser {
         }
         std::mem::take(&mut self.summary)
     }
+}
+
+/// Why a subtest's document is broken, if it is: its own problems, or a closing
+/// description that differs from the name in its `# Subtest:` header.
+fn subtest_problem(child: &Level, description: &[u8]) -> Option<String> {
+    child.end_problem().or_else(|| match &child.name {
+        Some(name)
+            if child.opened_by.is_none() && !name.is_empty() && !same_name(name, description) =>
+        {
+            Some(format!(
+                "its header names it '{}' but the closing test point says '{}'",
+                String::from_utf8_lossy(name),
+                String::from_utf8_lossy(description)
+            ))
+        }
+        _ => None,
+    })
 }
 
 /// Whether a correlated test point's description matches its subtest's name

@@ -500,3 +500,40 @@ fn memory_stays_flat_over_a_million_lines() {
     assert_eq!(s.failed.listed.len(), LISTED_NUMBERS);
     assert!(s.parse_errors.is_empty(), "{:?}", s.parse_errors);
 }
+
+#[test]
+fn a_subtest_header_with_nothing_under_it_is_a_comment() {
+    let (recs, s) = records(b"1..2\n# Subtest: flat\nok 1 - a\nok 2 - b\n");
+    assert_clean(&s);
+    assert_eq!(recs[2].get("subtest"), None);
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+}
+
+#[test]
+fn test2_buffered_subtests() {
+    let tap = b"1..2\nok 1 - outer {\n    ok 1 - inner\n    1..1\n}\nnot ok 2 - other { # TODO later\n    not ok 1\n    1..1\n}\n";
+    let (recs, s) = records(tap);
+    assert_clean(&s);
+    assert_eq!((s.run, s.passed, s.todo), (2, 2, 1));
+    assert_eq!(
+        recs[1],
+        json!({"type": "assert", "ok": true, "number": 1, "description": "outer", "opens_subtest": true})
+    );
+    assert_eq!(recs[2]["depth"], 1);
+    assert_eq!(
+        recs[4],
+        json!({"type": "comment", "subtest_end": "outer", "number": 1})
+    );
+    // A broken buffered subtest fails the point that opened it.
+    let (recs, s) = records(b"1..1\nok 1 - outer {\n    not ok 1\n    1..1\n}\n");
+    assert_eq!((s.passed, s.failed.listed.clone()), (0, vec![1]));
+    assert_eq!(
+        s.parse_errors,
+        ["test 1: its subtest is broken: 1 of 1 tests failed"]
+    );
+    assert_eq!(recs[4]["subtest_error"], "1 of 1 tests failed");
+    // A description that merely ends in a brace, with no subtest, stays quiet.
+    let s = summary("1..2\nok 1 - {\nok 2\n");
+    assert_clean(&s);
+    assert!(s.warnings.is_empty());
+}
