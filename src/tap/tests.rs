@@ -537,3 +537,78 @@ fn test2_buffered_subtests() {
     assert_clean(&s);
     assert!(s.warnings.is_empty());
 }
+
+#[test]
+fn arbitrary_input_never_panics_and_counts_agree() {
+    // Lines built from TAP's own pieces, in random order and indentation, so the
+    // odd corners (subtests, YAML, braces, CRs, escapes) meet each other.
+    const PIECES: &[&[u8]] = &[
+        b"ok",
+        b"not ok",
+        b" 3",
+        b" -",
+        b" desc",
+        b" # TODO",
+        b" # skip x",
+        b" \\#",
+        b"\\\\",
+        b" {",
+        b"}",
+        b"1..2",
+        b"1..0",
+        b"# Subtest: s",
+        b"---",
+        b"...",
+        b"  a: 1",
+        b"- x",
+        b"  |",
+        b"Bail out!",
+        b"pragma +strict",
+        b"TAP version 14",
+        b"\r",
+        b"\xff",
+        b"    ",
+        b"  ",
+        b" ",
+        b"#",
+        b"\t",
+        b"'",
+        b"\"",
+        b"[",
+        b"{",
+    ];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..300 {
+        let mut input = Vec::new();
+        for _ in 0..(next() % 40) {
+            for _ in 0..(next() % 4) {
+                input.extend_from_slice(b"    ");
+            }
+            for _ in 0..(1 + next() % 4) {
+                input.extend_from_slice(PIECES[(next() % PIECES.len() as u64) as usize]);
+            }
+            input.push(b'\n');
+        }
+        let (recs, s) = records(&input);
+        let top_asserts = recs
+            .iter()
+            .filter(|r| r["type"] == "assert" && r.get("depth").is_none())
+            .count() as u64;
+        let segmented = recs.iter().any(|r| r.get("segments").is_some());
+        if !segmented {
+            assert_eq!(
+                top_asserts,
+                s.run,
+                "input: {:?}",
+                String::from_utf8_lossy(&input)
+            );
+        }
+        assert_eq!(s.passed + s.failed.count, s.run);
+    }
+}

@@ -629,4 +629,24 @@ mod tests {
         assert!(read("\ta: 1\n").is_err());
         assert!(read("? complex\n: key\n").is_err());
     }
+
+    #[test]
+    fn arbitrary_text_never_panics() {
+        const PIECES: &[&str] = &[
+            "a", ":", ": ", "- ", "-", " ", "  ", "\n", "|", ">", "|-", "|+", "'", "\"", "\\", "[",
+            "]", "{", "}", ",", "#", "~", "1", "é", "\t", "&", "---",
+        ];
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..3000 {
+            let mut doc = String::new();
+            for _ in 0..(seed % 30) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                doc.push_str(PIECES[(seed % PIECES.len() as u64) as usize]);
+            }
+            seed = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let _ = read(&doc);
+        }
+    }
 }
