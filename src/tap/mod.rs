@@ -968,7 +968,11 @@ impl Parser {
         }
     }
 
-    /// The parse errors caused by the lines read since the last call.
+    /// The parse errors caused by the lines read since the last call, one line
+    /// each, for parse_error events. Errors inside a subtest are here too; they
+    /// fail the file only through the test point that closes the subtest (not
+    /// at all when that point is TODO). At most 1024 wait here; the rest are
+    /// counted in a final message.
     pub fn take_errors(&mut self) -> std::vec::Drain<'_, String> {
         if self.errors_dropped > 0 {
             let dropped = std::mem::replace(&mut self.errors_dropped, 0);
