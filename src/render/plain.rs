@@ -92,7 +92,7 @@ impl<W: Write> Plain<W> {
         let failed = counts["failed"].as_u64().unwrap_or(0);
         let status = match result {
             "pass" => "ok".to_string(),
-            "skip" => format!("skipped: {}", reasons.first().map_or("", |r| r.as_str())),
+            "skip" => reasons.first().cloned().unwrap_or_else(|| "skipped".to_string()),
             "cancelled" => format!(
                 "not run ({})",
                 reasons

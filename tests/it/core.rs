@@ -55,7 +55,7 @@ fn a_mixed_suite_gets_a_verdict_per_file() {
     assert!(reasons(job_end(&events, "t/signal.t")).contains("SIGSEGV"));
     assert!(reasons(job_end(&events, "t/noplan.t")).contains("no plan"));
     assert!(reasons(job_end(&events, "t/fail.t")).contains("failed 1 of 2 tests: 2"));
-    assert_eq!(reasons(job_end(&events, "t/skipall.t")), "no database here");
+    assert_eq!(reasons(job_end(&events, "t/skipall.t")), "skipped: no database here");
 
     assert_eq!(events.first().unwrap()["type"], "run_start");
     let end = events.last().unwrap();
