@@ -1,6 +1,7 @@
 //! Whole-stream tests of the parser: one per rule of the TAP 12/13/14
 //! specifications, with vectors modelled on the specification's examples.
 
+use super::line::Kind;
 use super::*;
 use crate::json;
 use serde_json::{json, Value};
