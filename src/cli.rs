@@ -2,15 +2,18 @@
 //! syscalls, so every flag is unit-tested here next to the parser.
 
 use crate::error::{Error, Result};
+use crate::render::{ColorChoice, Palette};
 use lexopt::prelude::*;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
 pub const USAGE: &str = "\
 usage: proctor test [OPTIONS] [PATH...]   run tests (no PATH: t/)
-       proctor failed [LOG]              list the files that failed in a run
-       proctor replay LOG                show a recorded run again
+       proctor failed [--brief|--json] [LOG]   the files that failed in a run
+       proctor replay [SHOW OPTIONS] [--follow] LOG   show a recorded run again
        proctor times [LOG]               per-file durations, slowest first
+       proctor driver [AUTOMAKE OPTIONS] -- TEST   Automake's test driver
+       proctor prove [PROVE OPTIONS] [PATH...]     prove's options and output
        proctor --help | --version
 
 test options:
@@ -20,12 +23,21 @@ test options:
   -b, --blib              add blib/lib and blib/arch to PERL5LIB
   -I DIR                  add DIR to PERL5LIB (repeatable)
       --exec CMD          run each file as `CMD file` ('' runs the file itself)
-      --merge             send the test's stderr into its stdout pipe
+  -m, --merge             send the test's stderr into its stdout pipe
       --event-timeout S   stop a test silent for S seconds (default 60, 0: never)
       --log FILE          also write the event log to FILE (- for stdout)
+      --log-fd N          also write the event log to descriptor N
       --no-log            keep no event log in the state directory
   -k, --keep              keep job directories and their logs
       --state-dir DIR     keep logs in DIR (default: $XDG_STATE_HOME/proctor/<project>)
+
+show options (test and replay):
+  -v, --verbose           every line of every test, as it comes, by file
+  -q, --quiet             only failures and the summary
+      --qvf               quiet, but a failing file's whole output
+      --junit FILE        also write JUnit XML to FILE
+      --color WHEN        auto, always or never (NO_COLOR is honoured)
+      --colors LIST       status colors, e.g. P=050,F=500,A=025,R=155,T=433
 ";
 
 #[derive(Debug, PartialEq)]
@@ -42,6 +54,24 @@ pub enum Command {
     Version,
 }
 
+/// How a run is shown: shared by `test` and `replay`.
+#[derive(Debug, PartialEq)]
+pub struct ShowArgs {
+    pub verbose: bool,
+    pub quiet: bool,
+    /// `--qvf`: quiet, but the whole output of a failing file.
+    pub failure_output: bool,
+    pub junit: Option<PathBuf>,
+    pub color: ColorChoice,
+    pub colors: Option<Palette>,
+}
+
+impl Default for ShowArgs {
+    fn default() -> ShowArgs {
+        ShowArgs { verbose: false, quiet: false, failure_output: false, junit: None, color: ColorChoice::Auto, colors: None }
+    }
+}
+
 #[derive(Debug, Default, PartialEq)]
 pub struct TestArgs {
     pub jobs: Option<usize>,
@@ -54,9 +84,11 @@ pub struct TestArgs {
     pub merge: bool,
     pub event_timeout: Option<f64>,
     pub log: Option<PathBuf>,
+    pub log_fd: Option<i32>,
     pub no_log: bool,
     pub keep: bool,
     pub state_dir: Option<PathBuf>,
+    pub show: ShowArgs,
     pub paths: Vec<PathBuf>,
 }
 
@@ -64,6 +96,32 @@ pub struct TestArgs {
 pub struct LogArgs {
     pub log: Option<PathBuf>,
     pub state_dir: Option<PathBuf>,
+    pub show: ShowArgs,
+    /// replay: keep reading a log that is still growing, until its run ends.
+    pub follow: bool,
+    /// failed: names only.
+    pub brief: bool,
+    /// failed: JSON.
+    pub json: bool,
+}
+
+/// One command-line word, owned, so its value can be read from the parser next.
+enum Word {
+    Flag(String),
+    Value(OsString),
+}
+
+fn next_word(parser: &mut lexopt::Parser) -> Result<Option<Word>> {
+    Ok(match parser.next()? {
+        None => None,
+        Some(Short(c)) => Some(Word::Flag(format!("-{}", c))),
+        Some(Long(l)) => Some(Word::Flag(format!("--{}", l))),
+        Some(Value(v)) => Some(Word::Value(v)),
+    })
+}
+
+fn unknown(flag: &str) -> Error {
+    Error::Usage(format!("invalid option '{}' (try 'proctor --help')", flag))
 }
 
 /// Parses the process's own arguments.
@@ -87,93 +145,131 @@ where
         _ => {}
     }
     let mut parser = lexopt::Parser::from_args(args);
-    let command = match parser.next()? {
+    let command = match next_word(&mut parser)? {
         None => return Err(Error::Usage(format!("no command given\n{}", USAGE))),
-        Some(Long("help")) | Some(Short('h')) => return Ok(Command::Help),
-        Some(Long("version")) | Some(Short('V')) => return Ok(Command::Version),
-        Some(Value(v)) => string(v)?,
-        Some(other) => return Err(other.unexpected().into()),
+        Some(Word::Flag(f)) if f == "--help" || f == "-h" => return Ok(Command::Help),
+        Some(Word::Flag(f)) if f == "--version" || f == "-V" => return Ok(Command::Version),
+        Some(Word::Flag(f)) => return Err(unknown(&f)),
+        Some(Word::Value(v)) => string(v)?,
     };
     match command.as_str() {
         "test" => parse_test(&mut parser).map(Command::Test),
-        "failed" => parse_log(&mut parser, false).map(Command::Failed),
-        "replay" => parse_log(&mut parser, true).map(Command::Replay),
-        "times" => parse_log(&mut parser, false).map(Command::Times),
+        "failed" => parse_log(&mut parser, "failed").map(Command::Failed),
+        "replay" => parse_log(&mut parser, "replay").map(Command::Replay),
+        "times" => parse_log(&mut parser, "times").map(Command::Times),
         "help" => Ok(Command::Help),
-        other => Err(Error::Usage(format!(
-            "unknown command '{}' (try 'proctor --help')",
-            other
-        ))),
+        other => Err(Error::Usage(format!("unknown command '{}' (try 'proctor --help')", other))),
     }
 }
 
 fn string(value: OsString) -> Result<String> {
-    value
-        .into_string()
-        .map_err(|v| lexopt::Error::NonUnicodeValue(v).into())
+    value.into_string().map_err(|v| lexopt::Error::NonUnicodeValue(v).into())
+}
+
+fn value(parser: &mut lexopt::Parser) -> Result<String> {
+    string(parser.value()?)
+}
+
+/// Takes a show flag; false when `flag` is not one.
+fn parse_show(flag: &str, parser: &mut lexopt::Parser, show: &mut ShowArgs) -> Result<bool> {
+    match flag {
+        "-v" | "--verbose" => show.verbose = true,
+        "-q" | "--quiet" => show.quiet = true,
+        "--qvf" => {
+            show.quiet = true;
+            show.failure_output = true;
+        }
+        "--junit" => show.junit = Some(parser.value()?.into()),
+        "--color" | "--colour" => show.color = ColorChoice::parse(&value(parser)?).map_err(Error::Usage)?,
+        "--colors" | "--colours" => {
+            show.colors = Some(Palette::with_overrides(&value(parser)?).map_err(Error::Usage)?)
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
 }
 
 fn parse_test(parser: &mut lexopt::Parser) -> Result<TestArgs> {
     let mut args = TestArgs::default();
-    while let Some(arg) = parser.next()? {
-        match arg {
-            Short('j') | Long("jobs") => {
-                let value = string(parser.value()?)?;
-                match value.parse::<usize>() {
+    while let Some(word) = next_word(parser)? {
+        let flag = match word {
+            Word::Value(path) => {
+                args.paths.push(path.into());
+                continue;
+            }
+            Word::Flag(flag) => flag,
+        };
+        match flag.as_str() {
+            "-j" | "--jobs" => {
+                let v = value(parser)?;
+                match v.parse::<usize>() {
                     Ok(n) if n > 0 => args.jobs = Some(n),
-                    _ => {
-                        return Err(Error::Usage(format!(
-                            "--jobs: '{}' is not a positive whole number",
-                            value
-                        )))
-                    }
+                    _ => return Err(Error::Usage(format!("--jobs: '{}' is not a positive whole number", v))),
                 }
             }
-            Short('r') | Long("recurse") => args.recurse = true,
-            Short('l') | Long("lib") => args.lib = true,
-            Short('b') | Long("blib") => args.blib = true,
-            Short('I') => args.includes.push(parser.value()?.into()),
-            Long("exec") => {
-                let value = string(parser.value()?)?;
-                args.exec = Some(value.split_whitespace().map(String::from).collect());
-            }
-            Long("merge") | Short('m') => args.merge = true,
-            Long("event-timeout") => {
-                let value = string(parser.value()?)?;
-                match value.parse::<f64>() {
+            "-r" | "--recurse" => args.recurse = true,
+            "-l" | "--lib" => args.lib = true,
+            "-b" | "--blib" => args.blib = true,
+            "-I" => args.includes.push(parser.value()?.into()),
+            "--exec" => args.exec = Some(value(parser)?.split_whitespace().map(String::from).collect()),
+            "-m" | "--merge" => args.merge = true,
+            "--event-timeout" => {
+                let v = value(parser)?;
+                match v.parse::<f64>() {
                     Ok(s) if s >= 0.0 && s.is_finite() => args.event_timeout = Some(s),
-                    _ => {
-                        return Err(Error::Usage(format!(
-                            "--event-timeout: '{}' is not a number of seconds",
-                            value
-                        )))
-                    }
+                    _ => return Err(Error::Usage(format!("--event-timeout: '{}' is not a number of seconds", v))),
                 }
             }
-            Long("log") => args.log = Some(parser.value()?.into()),
-            Long("no-log") => args.no_log = true,
-            Short('k') | Long("keep") => args.keep = true,
-            Long("state-dir") => args.state_dir = Some(parser.value()?.into()),
-            Value(path) => args.paths.push(path.into()),
-            other => return Err(other.unexpected().into()),
+            "--log" => args.log = Some(parser.value()?.into()),
+            "--log-fd" => {
+                let v = value(parser)?;
+                match v.parse::<i32>() {
+                    Ok(fd) if fd >= 0 => args.log_fd = Some(fd),
+                    _ => return Err(Error::Usage(format!("--log-fd: '{}' is not a file descriptor number", v))),
+                }
+            }
+            "--no-log" => args.no_log = true,
+            "-k" | "--keep" => args.keep = true,
+            "--state-dir" => args.state_dir = Some(parser.value()?.into()),
+            other => {
+                if !parse_show(other, parser, &mut args.show)? {
+                    return Err(unknown(other));
+                }
+            }
         }
     }
     Ok(args)
 }
 
-fn parse_log(parser: &mut lexopt::Parser, required: bool) -> Result<LogArgs> {
+fn parse_log(parser: &mut lexopt::Parser, command: &str) -> Result<LogArgs> {
     let mut args = LogArgs::default();
-    while let Some(arg) = parser.next()? {
-        match arg {
-            Long("state-dir") => args.state_dir = Some(parser.value()?.into()),
-            Value(path) if args.log.is_none() => args.log = Some(path.into()),
-            other => return Err(other.unexpected().into()),
+    while let Some(word) = next_word(parser)? {
+        let flag = match word {
+            Word::Value(path) if args.log.is_none() => {
+                args.log = Some(path.into());
+                continue;
+            }
+            Word::Value(path) => {
+                return Err(Error::Usage(format!(
+                    "{}: one LOG at most ('{}' is a second one)",
+                    command,
+                    PathBuf::from(path).display()
+                )))
+            }
+            Word::Flag(flag) => flag,
+        };
+        match (command, flag.as_str()) {
+            (_, "--state-dir") => args.state_dir = Some(parser.value()?.into()),
+            ("replay", "--follow") | ("replay", "-f") => args.follow = true,
+            ("failed", "--brief") => args.brief = true,
+            ("failed", "--json") => args.json = true,
+            ("replay", other) if parse_show(other, parser, &mut args.show)? => {}
+            (_, other) => return Err(unknown(other)),
         }
     }
-    if required && args.log.is_none() {
+    if command == "replay" && args.log.is_none() {
         return Err(Error::Usage(
-            "replay: no LOG given (the event log of a run, e.g. last.jsonl in the state directory)"
-                .into(),
+            "replay: no LOG given (the event log of a run, e.g. last.jsonl in the state directory)".into(),
         ));
     }
     Ok(args)
@@ -271,7 +367,7 @@ mod tests {
             .replace('\\', "");
         let mut checked = 0;
         for word in USAGE.split(|c: char| c.is_whitespace() || c == ',' || c == '|') {
-            if let Some(flag) = word.strip_prefix("--") {
+            if let Some(flag) = word.trim_matches(|c| c == '[' || c == ']').strip_prefix("--") {
                 let flag = flag.split('=').next().unwrap();
                 assert!(
                     man.contains(&format!("--{}", flag)),

@@ -21,6 +21,9 @@ pub enum Kind {
     Bail,
     ParseError,
     Yaml,
+    Pragma,
+    Blank,
+    TestExit,
     JobExit,
     JobEnd,
     JobDone,
@@ -43,6 +46,9 @@ impl Kind {
             b"bail" => Kind::Bail,
             b"parse_error" => Kind::ParseError,
             b"yaml" => Kind::Yaml,
+            b"pragma" => Kind::Pragma,
+            b"blank" => Kind::Blank,
+            b"test_exit" => Kind::TestExit,
             b"job_exit" => Kind::JobExit,
             b"job_end" => Kind::JobEnd,
             b"job_done" => Kind::JobDone,
@@ -50,6 +56,35 @@ impl Kind {
             _ => Kind::Other,
         }
     }
+
+    /// Whether records of this kind are one line of a test's output.
+    pub fn is_line(self) -> bool {
+        matches!(
+            self,
+            Kind::Output
+                | Kind::Version
+                | Kind::Plan
+                | Kind::Assert
+                | Kind::Comment
+                | Kind::Bail
+                | Kind::Yaml
+                | Kind::Pragma
+                | Kind::Blank
+        )
+    }
+
+    /// Every kind of output line.
+    pub const LINES: [Kind; 9] = [
+        Kind::Output,
+        Kind::Version,
+        Kind::Plan,
+        Kind::Assert,
+        Kind::Comment,
+        Kind::Bail,
+        Kind::Yaml,
+        Kind::Pragma,
+        Kind::Blank,
+    ];
 
     fn bit(self) -> u32 {
         1 << (self as u32)

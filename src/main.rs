@@ -24,6 +24,12 @@ mod tap;
 use cli::Command;
 
 fn main() {
+    // A panic must not leave the terminal without echo.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        sys::terminal::restore();
+        default_hook(info);
+    }));
     let outcome = cli::parse().and_then(|command| match command {
         Command::Test(args) => commands::test::run(args),
         Command::Failed(args) => commands::logs::failed(args),

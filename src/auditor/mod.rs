@@ -242,7 +242,12 @@ impl Auditor {
             if fds[signal_slot].revents != 0 {
                 for signal in signals.drain() {
                     match signal {
-                        libc::SIGCHLD => self.stopper.check_exit()?,
+                        libc::SIGCHLD => {
+                            if self.stopper.check_exit()? {
+                                // The test is done; what is left is auditing.
+                                self.log.test_exit(stamp)?;
+                            }
+                        }
                         libc::SIGTSTP => self.stopper.pause(),
                         libc::SIGCONT => {}
                         libc::SIGINT => self.stopper.interrupt(true),

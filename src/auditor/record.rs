@@ -111,6 +111,15 @@ impl JobLog {
         self.flush()
     }
 
+    /// The test has exited (it is not reaped yet): the job is now being audited.
+    pub fn test_exit(&mut self, stamp: f64) -> io::Result<()> {
+        let out = &mut self.scratch;
+        out.clear();
+        json::start_record(out, "test_exit");
+        json::write_f64_field(out, "stamp", stamp);
+        self.emit()
+    }
+
     pub fn job_exit(&mut self, exit: &Exit, times: &Times, usage: &Rusage) -> io::Result<()> {
         let out = &mut self.scratch;
         out.clear();

@@ -77,17 +77,19 @@ impl Stopper {
         self.exited_at
     }
 
-    /// After SIGCHLD: has the test exited? (Checked without reaping it.)
-    pub fn check_exit(&mut self) -> io::Result<()> {
+    /// After SIGCHLD: has the test exited? (Checked without reaping it.) True the
+    /// first time the exit is seen.
+    pub fn check_exit(&mut self) -> io::Result<bool> {
         if self.exit.is_none() && self.pid > 0 {
             if let Some(exit) = sys::waitid_exited(self.pid)? {
                 self.exit = Some(exit);
                 self.exited_at = Some(Instant::now());
                 // From here the same timer measures how long its output stays open.
                 self.last_activity = Instant::now();
+                return Ok(true);
             }
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Whether the audit is over: the test has exited and its pipes are closed,

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::json;
-use crate::overlord::{Overlord, Sink};
+use crate::overlord::{Keyboard, Overlord, Sink};
 use crate::render::Renderer;
 use crate::runner::{self, JobSpec, Launch, Plan};
 use crate::state;
@@ -25,8 +25,12 @@ pub struct Session {
     pub keep_log: bool,
     /// `--log FILE`: another copy of the event log (`-` for stdout).
     pub extra_log: Option<PathBuf>,
+    /// `--log-fd N`: another copy of the event log, to a descriptor.
+    pub log_fd: Option<i32>,
     /// `-k`: keep the run directory and job logs.
     pub keep: bool,
+    /// Read keys from the terminal (the live renderer is showing the run).
+    pub keyboard: bool,
 }
 
 impl Session {
@@ -50,7 +54,15 @@ pub fn run(session: Session, renderers: Vec<Box<dyn Renderer>>) -> Result<i32> {
     let sinks = sinks(&session, &paths)?;
 
     // Handlers go in before the first fork, so no signal is missed in between.
-    let signals = SignalPipe::install(&[libc::SIGCHLD, libc::SIGINT, libc::SIGTERM, libc::SIGHUP])
+    let signals = SignalPipe::install(&[
+        libc::SIGCHLD,
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGTSTP,
+        libc::SIGCONT,
+        libc::SIGWINCH,
+    ])
         .map_err(|e| Error::io("set up signal handling", e))?;
     let (wake_read, wake_write) = sys::pipe().map_err(|e| Error::io("create a pipe", e))?;
     let _ = io::stdout().flush();
@@ -76,14 +88,9 @@ pub fn run(session: Session, renderers: Vec<Box<dyn Renderer>>) -> Result<i32> {
     drop(wake_write);
     drop(plan);
 
-    let mut overlord = Overlord::new(
-        sinks,
-        renderers,
-        paths.run_dir.clone(),
-        runner_pid,
-        wake_read,
-        session.keep,
-    );
+    let keyboard = if session.keyboard { Keyboard::open(0) } else { None };
+    let mut overlord = Overlord::new(sinks, renderers, paths.run_dir.clone(), runner_pid, wake_read, session.keep)
+        .with_keyboard(keyboard);
     let cwd = std::env::current_dir().unwrap_or_default();
     overlord.start(|out| {
         json::write_str_field(out, "version", env!("CARGO_PKG_VERSION"));
@@ -132,6 +139,10 @@ fn sinks(session: &Session, paths: &state::RunPaths) -> Result<Vec<Sink>> {
             name: extra.display().to_string(),
             out,
         });
+    }
+    if let Some(fd) = session.log_fd {
+        let file = File::from(sys::take_fd(fd).map_err(|e| Error::Usage(format!("--log-fd {}: {}", fd, e)))?);
+        sinks.push(Sink { name: format!("descriptor {}", fd), out: Box::new(BufWriter::new(file)) });
     }
     Ok(sinks)
 }

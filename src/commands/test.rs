@@ -6,9 +6,8 @@ use crate::commands::session::{self, Session};
 use crate::discover::{self, How};
 use crate::error::{Error, Result};
 use crate::headers;
-use crate::render::{Plain, Renderer};
+use crate::render;
 use crate::runner::{JobSpec, Launch};
-use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -25,6 +24,9 @@ pub fn run(args: TestArgs) -> Result<i32> {
     });
     let jobs = job_specs(files);
 
+    let log_on_stdout = args.log.as_deref() == Some(std::path::Path::new("-"));
+    // With the event log on stdout, people read the run on stderr.
+    let (renderers, live) = render::for_run(&args.show, log_on_stdout, true);
     let session = Session {
         jobs,
         launch,
@@ -32,15 +34,11 @@ pub fn run(args: TestArgs) -> Result<i32> {
         state_dir: args.state_dir.clone(),
         keep_log: !args.no_log,
         extra_log: args.log.clone(),
+        log_fd: args.log_fd,
         keep: args.keep,
+        keyboard: live,
     };
-    // With the event log on stdout, people read the run on stderr.
-    let renderer: Box<dyn Renderer> = if session.log_on_stdout() {
-        Box::new(Plain::new(io::stderr()))
-    } else {
-        Box::new(Plain::new(io::stdout()))
-    };
-    session::run(session, vec![renderer])
+    session::run(session, renderers)
 }
 
 /// The queue entries for `files`, with each file's headers read.

@@ -6,7 +6,10 @@
 //! that dies leaves every unfinished job failed as "runner lost". It decodes only
 //! job_end, job_exit and what renderers ask for.
 
+mod terminal;
 mod totals;
+
+pub use terminal::Keyboard;
 
 use crate::event::{splice_job, Event, Interest, Kind};
 use crate::json;
@@ -130,6 +133,18 @@ impl Output {
         self.emit(&out);
     }
 
+    /// Calls `f` on every renderer; a renderer that cannot write is reported once
+    /// per failure and the run goes on.
+    fn each_renderer(&mut self, mut f: impl FnMut(&mut dyn Renderer) -> io::Result<()>) {
+        for r in &mut self.renderers {
+            if let Err(e) = f(r.as_mut()) {
+                if e.kind() != io::ErrorKind::BrokenPipe {
+                    eprintln!("proctor: unable to show the run: {}", e);
+                }
+            }
+        }
+    }
+
     fn flush(&mut self) {
         for sink in &mut self.sinks {
             if self.sink_error.is_none() {
@@ -155,6 +170,9 @@ pub struct Overlord {
     keep: bool,
     started: Instant,
     interrupted: Option<String>,
+    keyboard: Option<Keyboard>,
+    /// Starting new jobs is paused (the `p` key).
+    paused: bool,
 }
 
 impl Overlord {
@@ -188,7 +206,15 @@ impl Overlord {
             keep,
             started: Instant::now(),
             interrupted: None,
+            keyboard: None,
+            paused: false,
         }
+    }
+
+    /// Reads keys from this keyboard while the run goes on.
+    pub fn with_keyboard(mut self, keyboard: Option<Keyboard>) -> Overlord {
+        self.keyboard = keyboard;
+        self
     }
 
     /// Writes the run_start record.
@@ -207,16 +233,15 @@ impl Overlord {
         sys::set_nonblocking(self.wake.as_raw_fd())?;
         let mut runner_done = false;
         while !runner_done {
-            let mut fds = [
-                sys::pollfd(&self.wake, libc::POLLIN),
-                sys::pollfd(signals, libc::POLLIN),
-            ];
-            let timeout = if self.jobs.is_empty() {
-                -1
-            } else {
-                TAIL_INTERVAL_MS
-            };
-            sys::poll(&mut fds, timeout)?;
+            let mut fds = vec![sys::pollfd(&self.wake, libc::POLLIN), sys::pollfd(signals, libc::POLLIN)];
+            if let Some(k) = &self.keyboard {
+                fds.push(libc::pollfd { fd: k.fd(), events: libc::POLLIN, revents: 0 });
+            }
+            let live = !self.jobs.is_empty() || self.keyboard.is_some();
+            sys::poll(&mut fds, if live { TAIL_INTERVAL_MS } else { -1 })?;
+            if fds.get(2).map_or(false, |f| f.revents != 0) {
+                self.keys();
+            }
             if fds[0].revents != 0 {
                 let mut buf = [0u8; 256];
                 while matches!(sys::read(self.wake.as_raw_fd(), &mut buf), Ok(n) if n > 0) {}
@@ -224,6 +249,8 @@ impl Overlord {
             for signal in signals.drain() {
                 match signal {
                     libc::SIGCHLD => self.reap_runner()?,
+                    libc::SIGTSTP => self.suspend(),
+                    libc::SIGCONT | libc::SIGWINCH => self.redraw(),
                     other => self.interrupt(other),
                 }
             }
@@ -237,6 +264,7 @@ impl Overlord {
                 };
             }
             self.out.flush();
+            self.out.each_renderer(|r| r.tick());
             if self.out.sink_error.is_some() && !self.runner_exited {
                 let _ = sys::kill(self.runner_pid, libc::SIGTERM);
             }
@@ -245,6 +273,44 @@ impl Overlord {
             let _ = sys::reap_with_rusage(self.runner_pid);
         }
         Ok(self.finish())
+    }
+
+    /// Acts on the keys the user pressed, then lets the renderers show them.
+    fn keys(&mut self) {
+        let keys = match &self.keyboard {
+            Some(k) => k.keys(),
+            None => return,
+        };
+        for key in keys {
+            match key {
+                'p' => {
+                    self.paused = !self.paused;
+                    let signal = if self.paused { libc::SIGUSR1 } else { libc::SIGUSR2 };
+                    let _ = sys::kill(self.runner_pid, signal);
+                }
+                'q' => self.interrupt(libc::SIGINT),
+                _ => {}
+            }
+            let paused = self.paused;
+            self.out.each_renderer(|r| r.key(key, paused));
+        }
+    }
+
+    /// Ctrl-Z: give the terminal back, stop, and take it again when continued.
+    fn suspend(&mut self) {
+        self.out.each_renderer(|r| r.suspend());
+        if let Some(k) = &self.keyboard {
+            k.suspend();
+        }
+        sys::stop_self();
+        self.redraw();
+    }
+
+    fn redraw(&mut self) {
+        if let Some(k) = &self.keyboard {
+            k.resume();
+        }
+        self.out.each_renderer(|r| r.redraw());
     }
 
     fn interrupt(&mut self, signal: i32) {

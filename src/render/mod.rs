@@ -2,12 +2,19 @@
 //! (live from the overlord, or from a log in `proctor replay`: the same path), and
 //! declares the kinds it needs so the overlord decodes nothing else.
 
+mod live;
+mod palette;
 mod plain;
+mod status;
 
-pub use plain::Plain;
+pub use live::Live;
+pub use palette::{ColorChoice, Palette};
+pub use plain::{Plain, Style};
 
+use crate::cli::ShowArgs;
 use crate::event::{Event, Interest};
-use std::io;
+use crate::sys::terminal;
+use std::io::{self, Write};
 
 pub trait Renderer {
     /// The event kinds this renderer wants.
@@ -17,4 +24,49 @@ pub trait Renderer {
     /// The log ended; `complete` is false when it had no run_end (the run is still
     /// going, or was killed).
     fn finish(&mut self, complete: bool) -> io::Result<()>;
+    /// Called about ten times a second while the run goes on.
+    fn tick(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    /// A key the user pressed, after the overlord acted on it; `paused` says
+    /// whether starting new jobs is paused now.
+    fn key(&mut self, _key: char, _paused: bool) -> io::Result<()> {
+        Ok(())
+    }
+    /// The terminal is being given back (Ctrl-Z): take the status line off.
+    fn suspend(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    /// The terminal changed size or came back: draw again.
+    fn redraw(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The renderers for a run, from the show flags: the live status line when the
+/// output is a terminal that takes color (and `live` is allowed), else the plain
+/// report; JUnit beside either. `on_stderr`: stdout carries the event log.
+/// Returns them, and whether the first is live.
+pub fn for_run(show: &ShowArgs, on_stderr: bool, live: bool) -> (Vec<Box<dyn Renderer>>, bool) {
+    let fd = if on_stderr { 2 } else { 1 };
+    let tty = terminal::isatty(fd);
+    let palette = if show.color.wanted(tty) {
+        Some(show.colors.clone().unwrap_or_else(Palette::default_colors))
+    } else {
+        None
+    };
+    let style = Style {
+        verbose: show.verbose,
+        quiet: show.quiet,
+        failure_output: show.failure_output,
+        palette: palette.clone(),
+    };
+    let out: Box<dyn Write> = if on_stderr { Box::new(io::stderr()) } else { Box::new(io::stdout()) };
+    let mut renderers: Vec<Box<dyn Renderer>> = Vec::new();
+    let is_live = live && tty && palette.is_some();
+    match palette {
+        Some(palette) if is_live => renderers.push(Box::new(Live::new(out, style, palette))),
+        _ => renderers.push(Box::new(Plain::with_style(out, style))),
+    }
+    (renderers, is_live)
 }

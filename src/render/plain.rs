@@ -1,30 +1,61 @@
-//! The plain renderer, for when output is not a terminal (CI, pipes): close to
-//! prove's. One line per finished file, the details of each failure under it, and
-//! a summary ending with `Files: N passed, N failed, N skipped`.
+//! The report renderer: close to prove's. One line per finished file, the details
+//! of each failure under it, and a summary ending with
+//! `Files: N passed, N failed, N skipped`. Its styles: `-v` streams every line of
+//! every test as it arrives, prefixed by its file; `-q` shows only failures and
+//! the summary; `--qvf` is quiet but shows a failing file's whole output when it
+//! ends. It is used as it is when output is not a terminal, and inside the live
+//! renderer when it is.
 
+use super::palette::{Palette, Role};
 use super::Renderer;
 use crate::event::{Event, Interest, Kind};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-/// How many lines of detail are kept per failing job; the rest are counted.
+/// How many lines of a failing job's diagnostics are kept; the rest are counted.
 const DETAIL_LINES: usize = 40;
+/// How much of a job's output `--qvf` keeps for when it fails.
+const QVF_BYTES: usize = 1 << 20;
 
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Style {
+    pub verbose: bool,
+    pub quiet: bool,
+    /// `--qvf`: quiet, but a failing job's whole output.
+    pub failure_output: bool,
+    pub palette: Option<Palette>,
+}
+
+/// Lines kept for a job, to show if it fails.
 #[derive(Default)]
-struct Detail {
+struct Kept {
     lines: Vec<String>,
+    bytes: usize,
     dropped: u64,
 }
 
-impl Detail {
-    fn push(&mut self, line: String) {
-        if self.lines.len() < DETAIL_LINES {
+impl Kept {
+    fn push(&mut self, line: String, max_lines: usize, max_bytes: usize) {
+        if self.lines.len() < max_lines && self.bytes + line.len() <= max_bytes {
+            self.bytes += line.len();
             self.lines.push(line);
         } else {
             self.dropped += 1;
         }
     }
+}
+
+#[derive(Default)]
+struct Job {
+    file: String,
+    /// Diagnostics: failed points, what follows them, stderr.
+    detail: Kept,
+    /// Everything, for `--qvf`.
+    output: Kept,
+    /// The last point failed: its YAML and comments are its diagnostics.
+    after_failure: bool,
+    exit: String,
 }
 
 struct Failure {
@@ -35,107 +66,129 @@ struct Failure {
 
 pub struct Plain<W: Write> {
     out: W,
+    style: Style,
     width: usize,
-    details: HashMap<(u64, u32), Detail>,
+    jobs: HashMap<(u64, u32), Job>,
     failures: Vec<Failure>,
-    exits: HashMap<(u64, u32), String>,
     stopped: Option<String>,
 }
 
 impl<W: Write> Plain<W> {
     pub fn new(out: W) -> Plain<W> {
-        Plain {
-            out,
-            width: 0,
-            details: HashMap::new(),
-            failures: Vec::new(),
-            exits: HashMap::new(),
-            stopped: None,
+        Plain::with_style(out, Style::default())
+    }
+
+    pub fn with_style(out: W, style: Style) -> Plain<W> {
+        Plain { out, style, width: 0, jobs: HashMap::new(), failures: Vec::new(), stopped: None }
+    }
+
+    /// The writer, e.g. to take what was rendered into a buffer.
+    pub fn output(&mut self) -> &mut W {
+        &mut self.out
+    }
+
+    pub fn style_mut(&mut self) -> &mut Style {
+        &mut self.style
+    }
+
+    fn paint(&self, role: Role, text: &str) -> String {
+        match &self.style.palette {
+            Some(p) => p.paint(role, text),
+            None => text.to_string(),
         }
     }
 
-    /// Keeps a line of a job's output to show if the job fails.
-    fn keep_line(&mut self, event: &mut Event) {
-        let line = event.str("line").unwrap_or("");
-        if line.trim().is_empty() {
-            return;
+    /// One line of a test's output.
+    fn line(&mut self, event: &mut Event) -> io::Result<()> {
+        let kind = event.kind();
+        let job_id = match event.job() {
+            Some(j) => j,
+            None => return Ok(()),
+        };
+        // Passing points are told by their bytes, without decoding.
+        let failed_point = kind == Kind::Assert && failed_assert(event.raw());
+        let wants_text = self.style.verbose || self.style.failure_output || failed_point || kind != Kind::Assert;
+        if !wants_text {
+            if let Some(job) = self.jobs.get_mut(&job_id) {
+                job.after_failure = false;
+            }
+            return Ok(());
         }
-        let line = line.to_string();
-        if let Some(job) = event.job() {
-            self.details.entry(job).or_default().push(line);
+        let line = event.str("line").unwrap_or("").to_string();
+        let stderr = kind == Kind::Output && event.str("stream") == Some("stderr");
+        let todo = failed_point && event.str("directive") == Some("todo");
+        let job = self.jobs.entry(job_id).or_default();
+        if self.style.verbose {
+            writeln!(self.out, "[{}] {}", job.file, line)?;
         }
+        if self.style.failure_output {
+            job.output.push(line.clone(), usize::MAX, QVF_BYTES);
+        }
+        let diagnostic = match kind {
+            Kind::Assert => {
+                job.after_failure = failed_point && !todo;
+                job.after_failure
+            }
+            Kind::Yaml | Kind::Comment => job.after_failure,
+            Kind::Bail => true,
+            Kind::Output => stderr,
+            _ => false,
+        };
+        if diagnostic && !line.trim().is_empty() {
+            job.detail.push(line, DETAIL_LINES, usize::MAX);
+        }
+        Ok(())
     }
 
     fn job_end(&mut self, event: &mut Event) -> io::Result<()> {
-        let job = event.job();
+        let job_id = event.job();
         let value = event.value();
         let file = value["file"].as_str().unwrap_or("?").to_string();
-        let result = value["result"].as_str().unwrap_or("fail");
-        let reasons: Vec<String> = value["reasons"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|r| r.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let notes: Vec<String> = value["notes"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|r| r.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let counts = &value["counts"];
-        let run = counts["run"].as_u64().unwrap_or(0);
-        let failed = counts["failed"].as_u64().unwrap_or(0);
-        let status = match result {
-            "pass" => "ok".to_string(),
-            "skip" => reasons.first().cloned().unwrap_or_else(|| "skipped".to_string()),
-            "cancelled" => format!(
-                "not run ({})",
-                reasons
-                    .first()
-                    .map_or("", |r| r.trim_start_matches("not run: "))
-            ),
-            _ if failed > 0 => format!("Failed {}/{} subtests", failed, run),
-            _ => format!("Failed: {}", reasons.first().map_or("", |r| r.as_str())),
+        let result = value["result"].as_str().unwrap_or("fail").to_string();
+        let strings = |key: &str| -> Vec<String> {
+            value[key].as_array().map(|a| a.iter().filter_map(|r| r.as_str().map(String::from)).collect()).unwrap_or_default()
+        };
+        let reasons = strings("reasons");
+        let notes = strings("notes");
+        let run = value["counts"]["run"].as_u64().unwrap_or(0);
+        let failed = value["counts"]["failed"].as_u64().unwrap_or(0);
+        let job = job_id.and_then(|j| self.jobs.remove(&j)).unwrap_or_default();
+        let failing = result == "fail";
+        if self.style.quiet && !failing {
+            return Ok(());
+        }
+        let status = match result.as_str() {
+            "pass" => self.paint(Role::Passed, "ok"),
+            "skip" => self.paint(Role::ToDo, reasons.first().map_or("skipped", |r| r.as_str())),
+            "cancelled" => format!("not run ({})", reasons.first().map_or("", |r| r.trim_start_matches("not run: "))),
+            _ if failed > 0 => self.paint(Role::Failed, &format!("Failed {}/{} subtests", failed, run)),
+            _ => self.paint(Role::Failed, &format!("Failed: {}", reasons.first().map_or("", |r| r.as_str()))),
         };
         let dots = ".".repeat(2 + self.width.saturating_sub(file.chars().count()));
         writeln!(self.out, "{} {} {}", file, dots, status)?;
         for note in &notes {
             writeln!(self.out, "    {}", note)?;
         }
-        let detail = job.and_then(|j| self.details.remove(&j));
-        if result == "fail" {
-            if let Some(detail) = detail {
-                for line in &detail.lines {
-                    writeln!(self.out, "    {}", line)?;
-                }
-                if detail.dropped > 0 {
-                    writeln!(
-                        self.out,
-                        "    ... {} more lines (see the event log)",
-                        detail.dropped
-                    )?;
-                }
-            }
-            // The first reason is already on the file's line when nothing failed.
-            let shown = if failed == 0 { 1 } else { 0 };
-            for reason in reasons.iter().skip(shown) {
-                writeln!(self.out, "    {}", reason)?;
-            }
-            let exit = job.and_then(|j| self.exits.remove(&j)).unwrap_or_default();
-            let counts = format!("Tests: {} Failed: {}{}", run, failed, exit);
-            self.failures.push(Failure {
-                file,
-                counts,
-                reasons,
-            });
-        } else if let Some(j) = job {
-            self.exits.remove(&j);
+        if !failing {
+            return Ok(());
         }
+        let shown = if self.style.failure_output { &job.output } else { &job.detail };
+        // With -v the lines were just shown as they came.
+        if !self.style.verbose {
+            for line in &shown.lines {
+                writeln!(self.out, "    {}", line)?;
+            }
+            if shown.dropped > 0 {
+                writeln!(self.out, "    ... {} more lines (see the event log)", shown.dropped)?;
+            }
+        }
+        // The first reason is already on the file's line when no point failed.
+        let skip = if failed == 0 { 1 } else { 0 };
+        for reason in reasons.iter().skip(skip) {
+            writeln!(self.out, "    {}", reason)?;
+        }
+        let counts = format!("Tests: {} Failed: {}{}", run, failed, job.exit);
+        self.failures.push(Failure { file, counts, reasons });
         Ok(())
     }
 
@@ -150,20 +203,15 @@ impl<W: Write> Plain<W> {
                 }
             }
         }
-        if let Some(bail) = v.get("bailed").filter(|b| !b.is_null()) {
-            writeln!(
-                self.out,
-                "Bailed out in {}: {}",
-                bail["file"].as_str().unwrap_or("?"),
-                bail["reason"].as_str().unwrap_or("")
-            )?;
+        let bailed = v.get("bailed").filter(|b| !b.is_null());
+        if let Some(bail) = bailed {
+            let file = bail["file"].as_str().unwrap_or("?");
+            writeln!(self.out, "Bailed out in {}: {}", file, bail["reason"].as_str().unwrap_or(""))?;
         }
         if let Some(why) = v["interrupted"].as_str() {
             writeln!(self.out, "Interrupted by {}", why)?;
-        } else if let Some(why) = &self.stopped {
-            if v.get("bailed").map_or(true, |b| b.is_null()) {
-                writeln!(self.out, "Stopped: {}", why)?;
-            }
+        } else if let (Some(why), None) = (&self.stopped, bailed) {
+            writeln!(self.out, "Stopped: {}", why)?;
         }
         let files = &v["files"];
         let n = |x: &Value| x.as_u64().unwrap_or(0);
@@ -183,11 +231,11 @@ impl<W: Write> Plain<W> {
             writeln!(self.out, "Not run: {} files", n(&files["cancelled"]))?;
         }
         let result = if n(&files["total"]) == 0 {
-            "NOTESTS"
+            "NOTESTS".to_string()
         } else if v["result"] == "pass" {
-            "PASS"
+            self.paint(Role::Passed, "PASS")
         } else {
-            "FAIL"
+            self.paint(Role::Failed, "FAIL")
         };
         writeln!(self.out, "Result: {}", result)?;
         writeln!(
@@ -203,32 +251,36 @@ impl<W: Write> Plain<W> {
 
 impl<W: Write> Renderer for Plain<W> {
     fn interest(&self) -> Interest {
-        Interest::of(&[
+        let mut kinds = vec![
             Kind::JobQueued,
+            Kind::JobLaunch,
             Kind::Assert,
             Kind::Output,
             Kind::Bail,
+            Kind::Yaml,
+            Kind::Comment,
             Kind::JobExit,
             Kind::JobEnd,
             Kind::RunEnd,
             Kind::Other,
-        ])
+        ];
+        if self.style.verbose || self.style.failure_output {
+            kinds.extend_from_slice(&Kind::LINES);
+        }
+        Interest::of(&kinds)
     }
 
     fn event(&mut self, event: &mut Event) -> io::Result<()> {
-        match event.kind() {
-            Kind::JobQueued => {
-                let len = event.str("file").map_or(0, |f| f.chars().count());
-                self.width = self.width.max(len);
+        let kind = event.kind();
+        match kind {
+            Kind::JobQueued | Kind::JobLaunch => {
+                let file = event.str("file").unwrap_or("").to_string();
+                self.width = self.width.max(file.chars().count());
+                if let Some(job) = event.job() {
+                    self.jobs.entry(job).or_default().file = file;
+                }
             }
-            // Passing points are told by their bytes, without decoding.
-            Kind::Assert
-                if failed_assert(event.raw()) && event.str("directive") != Some("todo") =>
-            {
-                self.keep_line(event)
-            }
-            Kind::Output if event.str("stream") == Some("stderr") => self.keep_line(event),
-            Kind::Bail => self.keep_line(event),
+            _ if kind.is_line() => self.line(event)?,
             Kind::JobExit => {
                 if let Some(job) = event.job() {
                     let v = event.value();
@@ -237,7 +289,7 @@ impl<W: Write> Renderer for Plain<W> {
                         (_, Some(sig)) => format!(" Signal: {}", sig),
                         _ => String::new(),
                     };
-                    self.exits.insert(job, exit);
+                    self.jobs.entry(job).or_default().exit = exit;
                 }
             }
             Kind::JobEnd => self.job_end(event)?,
@@ -252,10 +304,7 @@ impl<W: Write> Renderer for Plain<W> {
 
     fn finish(&mut self, complete: bool) -> io::Result<()> {
         if !complete {
-            writeln!(
-                self.out,
-                "(the log ends without run_end: the run is still going, or was killed)"
-            )?;
+            writeln!(self.out, "(the log ends without run_end: the run is still going, or was killed)")?;
         }
         self.out.flush()
     }

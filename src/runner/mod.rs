@@ -49,6 +49,8 @@ struct Runner {
     running: HashMap<libc::pid_t, Running>,
     slots: usize,
     stopping: Stopping,
+    /// SIGUSR1 pauses starting new jobs (the `p` key), SIGUSR2 resumes.
+    paused: bool,
     lifeline_read: OwnedFd,
     _lifeline_write: OwnedFd,
 }
@@ -66,7 +68,14 @@ pub fn run(plan: Plan, wake: RawFd) -> i32 {
 }
 
 fn start(plan: Plan, wake: RawFd) -> io::Result<i32> {
-    let signals = SignalPipe::install(&[libc::SIGCHLD, libc::SIGINT, libc::SIGTERM, libc::SIGHUP])?;
+    let signals = SignalPipe::install(&[
+        libc::SIGCHLD,
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+    ])?;
     // Orphaned descendants of tests come here, not to init, and get reaped.
     let _ = sys::set_child_subreaper();
     let (lifeline_read, lifeline_write) = sys::pipe()?;
@@ -85,6 +94,7 @@ fn start(plan: Plan, wake: RawFd) -> io::Result<i32> {
         running: HashMap::new(),
         slots: plan.slots.max(1),
         stopping: Stopping::No,
+        paused: false,
         lifeline_read,
         _lifeline_write: lifeline_write,
     };
@@ -110,7 +120,7 @@ impl Runner {
 
     fn main_loop(&mut self, signals: &SignalPipe, wake: RawFd) -> io::Result<()> {
         loop {
-            while self.running.len() < self.slots && self.stopping == Stopping::No {
+            while self.running.len() < self.slots && self.stopping == Stopping::No && !self.paused {
                 match self.queue.pop_front() {
                     Some((job, spec)) => self.launch(job, &spec)?,
                     None => break,
@@ -137,10 +147,11 @@ impl Runner {
                 self.stop(Stopping::OverlordGone)?;
             }
             for signal in signals.drain() {
-                if signal == libc::SIGCHLD {
-                    self.reap()?;
-                } else {
-                    self.stop(Stopping::Signal(signal))?;
+                match signal {
+                    libc::SIGCHLD => self.reap()?,
+                    libc::SIGUSR1 => self.paused = true,
+                    libc::SIGUSR2 => self.paused = false,
+                    _ => self.stop(Stopping::Signal(signal))?,
                 }
             }
         }

@@ -7,6 +7,7 @@
 
 mod process;
 mod signals;
+pub mod terminal;
 
 pub use process::{
     children_of_self, exec_child, fork, kill, kill_group, reap, reap_any, reap_with_rusage,
@@ -164,4 +165,14 @@ pub fn keep_only_fd(keep: RawFd) -> io::Result<RawFd> {
     set_cloexec(3)?;
     close_from(4);
     Ok(3)
+}
+
+/// Takes ownership of descriptor `fd` that this process inherited (e.g. for
+/// `--log-fd`), after checking that it is open.
+pub fn take_fd(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_GETFD only reads the descriptor's flags.
+    cvt(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
+    set_cloexec(fd)?;
+    // SAFETY: the descriptor is open, and proctor holds no other handle to it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }

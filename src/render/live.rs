@@ -1,0 +1,201 @@
+//! The live renderer, for a terminal: the report of [`Plain`] scrolls above a
+//! status line that always stays at the bottom, redrawn at most ten times a
+//! second and only when something changed, and replaced by the summary at the
+//! end. Keys show the running jobs, the failures so far, or the keys themselves.
+
+use super::palette::Palette;
+use super::plain::{Plain, Style};
+use super::status::Status;
+use super::Renderer;
+use crate::event::{Event, Interest, Kind};
+use std::io::{self, Write};
+use std::time::{Duration, Instant};
+use termion::clear;
+
+const REDRAW_EVERY: Duration = Duration::from_millis(100);
+
+pub const KEYS_HELP: &str = "keys: s running jobs, f failures so far, v verbose on/off, p pause/resume, q stop, ? this help";
+
+pub struct Live<W: Write> {
+    report: Plain<Vec<u8>>,
+    out: W,
+    palette: Palette,
+    status: Status,
+    failures: Vec<String>,
+    paused: bool,
+    /// The status line is on the screen (so text must clear it first).
+    shown: bool,
+    dirty: bool,
+    last_draw: Option<Instant>,
+    last_second: u64,
+    finished: bool,
+    width: usize,
+}
+
+impl<W: Write> Live<W> {
+    pub fn new(out: W, style: Style, palette: Palette) -> Live<W> {
+        let style = Style { palette: Some(palette.clone()), ..style };
+        Live {
+            report: Plain::with_style(Vec::new(), style),
+            out,
+            palette,
+            status: Status::default(),
+            failures: Vec::new(),
+            paused: false,
+            shown: false,
+            dirty: true,
+            last_draw: None,
+            last_second: 0,
+            finished: false,
+            width: terminal_width(),
+        }
+    }
+
+    /// Writes text above the status line.
+    fn text(&mut self, text: &[u8]) -> io::Result<()> {
+        if text.is_empty() {
+            return Ok(());
+        }
+        self.clear_status()?;
+        self.out.write_all(text)?;
+        self.dirty = true;
+        Ok(())
+    }
+
+    fn clear_status(&mut self) -> io::Result<()> {
+        if self.shown {
+            write!(self.out, "\r{}", clear::CurrentLine)?;
+            self.shown = false;
+        }
+        Ok(())
+    }
+
+    /// Moves what the report wrote to the screen.
+    fn flush_report(&mut self) -> io::Result<()> {
+        let text = std::mem::take(self.report.output());
+        self.text(&text)?;
+        *self.report.output() = text;
+        self.report.output().clear();
+        Ok(())
+    }
+
+    fn draw(&mut self, force: bool) -> io::Result<()> {
+        if self.finished {
+            return self.out.flush();
+        }
+        let now = crate::auditor::unix_now();
+        let second = now as u64;
+        let due = self.last_draw.map_or(true, |t| t.elapsed() >= REDRAW_EVERY);
+        if force || (due && (self.dirty || second != self.last_second)) {
+            let line = self.status.line(&self.palette, now, self.paused, self.width);
+            write!(self.out, "\r{}{}", clear::CurrentLine, line)?;
+            self.shown = true;
+            self.dirty = false;
+            self.last_draw = Some(Instant::now());
+            self.last_second = second;
+        }
+        self.out.flush()
+    }
+
+    fn running_jobs(&mut self) -> String {
+        let now = crate::auditor::unix_now();
+        let mut s = String::from("running jobs:\n");
+        if self.status.active.is_empty() {
+            s.push_str("  (none)\n");
+        }
+        for ((job, tries), a) in &self.status.active {
+            let mut record = Event::new(&a.last_line);
+            let last = record.str("line").unwrap_or("").to_string();
+            let state = if a.exited { " (auditing)" } else { "" };
+            s.push_str(&format!(
+                "  {}-{} pid {} {:.1}s {}{}: {}\n",
+                job,
+                tries,
+                a.pid,
+                (now - a.started).max(0.0),
+                a.file,
+                state,
+                last
+            ));
+        }
+        s
+    }
+}
+
+impl<W: Write> Renderer for Live<W> {
+    fn interest(&self) -> Interest {
+        let mut kinds = vec![Kind::RunStart, Kind::JobStart, Kind::TestExit];
+        kinds.extend_from_slice(&Kind::LINES);
+        self.report.interest().union(Interest::of(&kinds))
+    }
+
+    fn event(&mut self, event: &mut Event) -> io::Result<()> {
+        let kind = event.kind();
+        if self.status.event(event) {
+            self.dirty = true;
+        }
+        if kind == Kind::JobEnd && event.str("result") == Some("fail") {
+            let file = event.str("file").unwrap_or("?").to_string();
+            let reasons: Vec<String> = event.value()["reasons"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|r| r.as_str().map(String::from)).collect())
+                .unwrap_or_default();
+            self.failures.push(format!("  {}: {}", file, reasons.join("; ")));
+        }
+        if self.report.interest().contains(kind) {
+            self.report.event(event)?;
+        }
+        if kind == Kind::RunEnd {
+            // The summary replaces the status line for good.
+            self.clear_status()?;
+            self.finished = true;
+        }
+        self.flush_report()?;
+        self.draw(false)
+    }
+
+    fn finish(&mut self, complete: bool) -> io::Result<()> {
+        self.report.finish(complete)?;
+        self.clear_status()?;
+        self.finished = true;
+        self.flush_report()?;
+        self.out.flush()
+    }
+
+    fn tick(&mut self) -> io::Result<()> {
+        self.draw(false)
+    }
+
+    fn key(&mut self, key: char, paused: bool) -> io::Result<()> {
+        self.paused = paused;
+        let text = match key {
+            's' => self.running_jobs(),
+            'f' if self.failures.is_empty() => "failures so far: none\n".to_string(),
+            'f' => format!("failures so far:\n{}\n", self.failures.join("\n")),
+            'v' => {
+                let style = self.report.style_mut();
+                style.verbose = !style.verbose;
+                format!("verbose {}\n", if style.verbose { "on" } else { "off" })
+            }
+            'q' => "stopping: no new tests start; running ones are stopped\n".to_string(),
+            '?' => format!("{}\n", KEYS_HELP),
+            _ => String::new(),
+        };
+        self.text(text.as_bytes())?;
+        self.draw(true)
+    }
+
+    fn suspend(&mut self) -> io::Result<()> {
+        self.clear_status()?;
+        self.out.flush()
+    }
+
+    fn redraw(&mut self) -> io::Result<()> {
+        self.width = terminal_width();
+        self.draw(true)
+    }
+}
+
+fn terminal_width() -> usize {
+    termion::terminal_size().map(|(cols, _)| cols as usize).unwrap_or(80).max(20)
+}
