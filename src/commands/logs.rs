@@ -4,12 +4,17 @@
 use crate::cli::LogArgs;
 use crate::error::{Error, Result};
 use crate::event::{Event, Kind};
-use crate::render::{Plain, Renderer};
+use crate::json;
+use crate::render;
 use crate::state;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How often `replay --follow` looks for more of a growing log.
+const FOLLOW_EVERY: Duration = Duration::from_millis(100);
 
 /// Opens the event log and checks that it is one.
 fn open(args: &LogArgs) -> Result<(PathBuf, BufReader<File>)> {
@@ -18,17 +23,14 @@ fn open(args: &LogArgs) -> Result<(PathBuf, BufReader<File>)> {
         None => state::last_log(&state::locate(args.state_dir.as_deref())),
     };
     let file = File::open(&path).map_err(|e| match (e.kind(), &args.log) {
-        (io::ErrorKind::NotFound, None) => Error::Usage(format!(
-            "{}: no last run here (run 'proctor test' first, or name a LOG)",
-            path.display()
-        )),
+        (io::ErrorKind::NotFound, None) => {
+            Error::Usage(format!("{}: no last run here (run 'proctor test' first, or name a LOG)", path.display()))
+        }
         _ => Error::Usage(format!("{}: {}", path.display(), e)),
     })?;
     let mut reader = BufReader::new(file);
-    let first = reader
-        .fill_buf()
-        .map_err(|e| Error::Usage(format!("{}: {}", path.display(), e)))?;
-    if !first.starts_with(b"{\"type\":\"run_start\"") {
+    let first = reader.fill_buf().map_err(|e| Error::Usage(format!("{}: {}", path.display(), e)))?;
+    if !first.starts_with(b"{\"type\":\"run_start\"") && !(args.follow && first.is_empty()) {
         return Err(Error::Usage(format!(
             "{}: not a proctor event log (it does not start with a run_start record)",
             path.display()
@@ -37,107 +39,148 @@ fn open(args: &LogArgs) -> Result<(PathBuf, BufReader<File>)> {
     Ok((path, reader))
 }
 
-/// Calls `each` for every line of the log, in order. Returns whether it ended
-/// with run_end.
+/// Calls `each` for every line of the log, in order; with `follow`, waits for
+/// more until the run ends. Returns whether the log ended with run_end.
 fn for_each_event(
-    reader: BufReader<File>,
+    mut reader: BufReader<File>,
     path: &Path,
+    follow: bool,
     mut each: impl FnMut(&mut Event) -> io::Result<()>,
 ) -> Result<bool> {
     let mut complete = false;
-    for line in reader.split(b'\n') {
-        let line = line.map_err(|e| Error::io(format!("read {}", path.display()), e))?;
-        if line.is_empty() {
+    let mut line = Vec::new();
+    loop {
+        let n = reader.read_until(b'\n', &mut line).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+        if n == 0 || !line.ends_with(b"\n") {
+            // End of what is there so far (a partial line stays in `line`).
+            if !follow || complete {
+                break;
+            }
+            std::thread::sleep(FOLLOW_EVERY);
             continue;
         }
-        let mut event = Event::new(&line);
-        complete = event.kind() == Kind::RunEnd;
-        match each(&mut event) {
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(complete),
-            Err(e) => return Err(Error::io("write the output", e)),
-            Ok(()) => {}
+        line.pop();
+        if !line.is_empty() {
+            let mut event = Event::new(&line);
+            complete = event.kind() == Kind::RunEnd;
+            match each(&mut event) {
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(complete),
+                Err(e) => return Err(Error::io("write the output", e)),
+                Ok(()) => {}
+            }
+        }
+        line.clear();
+        if complete && follow {
+            break;
         }
     }
     Ok(complete)
 }
 
-/// `proctor failed`: the files whose last try failed, one per line.
+/// Writes `text` to stdout; a closed pipe (`| head`) is not an error.
+fn print(text: &str) -> Result<i32> {
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(Error::io("write the output", e)),
+        _ => Ok(0),
+    }
+}
+
+/// `proctor failed`: the files whose last try failed, with their reasons.
 pub fn failed(args: LogArgs) -> Result<i32> {
     let (path, reader) = open(&args)?;
     let mut order: Vec<String> = Vec::new();
-    let mut last_result: HashMap<String, bool> = HashMap::new();
-    for_each_event(reader, &path, |event| {
+    let mut last: HashMap<String, Option<serde_json::Value>> = HashMap::new();
+    for_each_event(reader, &path, false, |event| {
         if event.kind() == Kind::JobEnd {
             let file = event.str("file").unwrap_or("").to_string();
             let failed = event.str("result") == Some("fail");
-            if !last_result.contains_key(&file) {
+            if !last.contains_key(&file) {
                 order.push(file.clone());
             }
-            last_result.insert(file, failed);
+            last.insert(file, if failed { Some(event.value().clone()) } else { None });
         }
         Ok(())
     })?;
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
-    for file in order.iter().filter(|f| last_result[*f]) {
-        if let Err(e) = writeln!(out, "{}", file) {
-            return if e.kind() == io::ErrorKind::BrokenPipe {
-                Ok(0)
-            } else {
-                Err(Error::io("write the output", e))
-            };
+    let failures: Vec<(&String, &serde_json::Value)> =
+        order.iter().filter_map(|f| last[f].as_ref().map(|v| (f, v))).collect();
+    let mut text = String::new();
+    if args.json {
+        let mut out = Vec::new();
+        out.push(b'[');
+        for (i, (file, end)) in failures.iter().enumerate() {
+            out.extend_from_slice(if i == 0 { b"\n  {\"file\":" } else { b",\n  {\"file\":" });
+            json::write_str(&mut out, file);
+            out.extend_from_slice(format!(",\"reasons\":{},\"counts\":{}}}", end["reasons"], end["counts"]).as_bytes());
+        }
+        out.extend_from_slice(if failures.is_empty() { b"]\n" } else { b"\n]\n" });
+        text = String::from_utf8_lossy(&out).into_owned();
+    } else {
+        for (file, end) in failures {
+            text.push_str(file);
+            text.push('\n');
+            if !args.brief {
+                for reason in end["reasons"].as_array().into_iter().flatten() {
+                    text.push_str(&format!("    {}\n", reason.as_str().unwrap_or("")));
+                }
+            }
         }
     }
-    Ok(0)
+    print(&text)
 }
 
-/// `proctor times`: each file's duration, slowest first.
+/// `proctor times`: each file's duration, slowest first, split into start-up (to
+/// its first output), run (to its exit) and audit (after its exit).
 pub fn times(args: LogArgs) -> Result<i32> {
     let (path, reader) = open(&args)?;
-    let mut times: Vec<(f64, String)> = Vec::new();
-    for_each_event(reader, &path, |event| {
-        if event.kind() == Kind::JobEnd && event.str("result") != Some("cancelled") {
-            let duration = event.f64("duration").unwrap_or(0.0);
-            times.push((duration, event.str("file").unwrap_or("").to_string()));
+    let mut exits: HashMap<(u64, u32), (f64, f64, f64)> = HashMap::new();
+    let mut rows: Vec<(f64, (f64, f64, f64), String)> = Vec::new();
+    for_each_event(reader, &path, false, |event| {
+        match event.kind() {
+            Kind::JobExit => {
+                if let Some(job) = event.job() {
+                    let wall = event.f64("wall").unwrap_or(0.0);
+                    let startup = event.f64("startup").unwrap_or(0.0);
+                    let audit = event.f64("audit").unwrap_or(0.0);
+                    exits.insert(job, (startup, (wall - startup).max(0.0), audit));
+                }
+            }
+            Kind::JobEnd if event.str("result") != Some("cancelled") => {
+                let split = event.job().and_then(|j| exits.remove(&j)).unwrap_or_default();
+                let duration = event.f64("duration").unwrap_or(0.0);
+                rows.push((duration + split.2, split, event.str("file").unwrap_or("").to_string()));
+            }
+            _ => {}
         }
         Ok(())
     })?;
-    times.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
-    for (duration, file) in times {
-        if let Err(e) = writeln!(out, "{:>9.3}s  {}", duration, file) {
-            return if e.kind() == io::ErrorKind::BrokenPipe {
-                Ok(0)
-            } else {
-                Err(Error::io("write the output", e))
-            };
-        }
+    rows.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
+    let mut text = format!("{:>9} {:>9} {:>9} {:>9}  {}\n", "total", "start-up", "run", "audit", "file");
+    for (total, (startup, run, audit), file) in rows {
+        text.push_str(&format!("{:>8.3}s {:>8.3}s {:>8.3}s {:>8.3}s  {}\n", total, startup, run, audit, file));
     }
-    Ok(0)
+    print(&text)
 }
 
-/// `proctor replay LOG`: the run shown again, through the same renderer.
+/// `proctor replay LOG`: the run shown again, through the same renderers.
 pub fn replay(args: LogArgs) -> Result<i32> {
     let (path, reader) = open(&args)?;
-    let mut renderer = Plain::new(io::stdout());
-    let interest = renderer.interest();
+    let (mut renderers, _) = render::for_run(&args.show, false, args.follow);
     let mut passed = None;
-    let complete = for_each_event(reader, &path, |event| {
+    let complete = for_each_event(reader, &path, args.follow, |event| {
         if event.kind() == Kind::RunEnd {
             passed = Some(event.str("result") == Some("pass"));
         }
-        if interest.contains(event.kind()) {
-            renderer.event(event)?;
+        for r in renderers.iter_mut() {
+            if r.interest().contains(event.kind()) {
+                r.event(event)?;
+            }
         }
         Ok(())
     })?;
-    renderer
-        .finish(complete)
-        .map_err(|e| Error::io("write the output", e))?;
-    Ok(if passed == Some(true) {
-        crate::error::EXIT_PASS
-    } else {
-        crate::error::EXIT_FAIL
-    })
+    for r in renderers.iter_mut() {
+        r.finish(complete).map_err(|e| Error::io("write the output", e))?;
+    }
+    Ok(if passed == Some(true) { crate::error::EXIT_PASS } else { crate::error::EXIT_FAIL })
 }

@@ -74,10 +74,6 @@ pub struct Plain<W: Write> {
 }
 
 impl<W: Write> Plain<W> {
-    pub fn new(out: W) -> Plain<W> {
-        Plain::with_style(out, Style::default())
-    }
-
     pub fn with_style(out: W, style: Style) -> Plain<W> {
         Plain { out, style, width: 0, jobs: HashMap::new(), failures: Vec::new(), stopped: None }
     }

@@ -1,6 +1,7 @@
 //! The spine: verdicts, the event log, and the commands that read it.
 
 use crate::common::*;
+use serde_json::Value;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -86,12 +87,21 @@ fn a_mixed_suite_gets_a_verdict_per_file() {
         out
     );
 
-    let failed = p.proctor(&["failed"]);
+    let failed = p.proctor(&["failed", "--brief"]);
     failed.expect_status(0);
     let stdout = failed.stdout();
     let mut listed: Vec<&str> = stdout.lines().collect();
     listed.sort();
     assert_eq!(listed, ["t/exit.t", "t/fail.t", "t/noplan.t", "t/signal.t"]);
+
+    let with_reasons = p.proctor(&["failed"]).stdout();
+    assert!(with_reasons.contains("t/exit.t\n    exited with status 3\n"), "{}", with_reasons);
+    let json: Value = serde_json::from_str(&p.proctor(&["failed", "--json"]).stdout()).unwrap();
+    let files: Vec<&str> = json.as_array().unwrap().iter().map(|f| f["file"].as_str().unwrap()).collect();
+    assert_eq!(files.len(), 4);
+    let signal = json.as_array().unwrap().iter().find(|f| f["file"] == "t/signal.t").unwrap();
+    assert!(signal["reasons"][0].as_str().unwrap().contains("SIGSEGV"));
+    assert_eq!(signal["counts"]["run"], 1);
 }
 
 #[test]
@@ -222,12 +232,15 @@ fn times_lists_every_file_slowest_first() {
     p.proctor(&["test"]).expect_status(0);
     let run = p.proctor(&["times"]);
     run.expect_status(0);
-    let files: Vec<String> = run
-        .stdout()
-        .lines()
-        .map(|l| l.split_whitespace().last().unwrap().to_string())
-        .collect();
+    let stdout = run.stdout();
+    let mut lines = stdout.lines();
+    assert_eq!(lines.next().unwrap().split_whitespace().collect::<Vec<_>>(), ["total", "start-up", "run", "audit", "file"]);
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
+    let files: Vec<&str> = rows.iter().map(|r| r[4]).collect();
     assert_eq!(files, ["t/slow.t", "t/quick.t"]);
+    // It slept before its first line: that is start-up time.
+    let startup: f64 = rows[0][1].trim_end_matches('s').parse().unwrap();
+    assert!(startup >= 0.3, "{}", stdout);
 }
 
 #[test]
