@@ -4,3 +4,5 @@
 mod common;
 mod core;
 mod faults;
+mod render;
+mod terminal;
