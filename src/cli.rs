@@ -68,7 +68,14 @@ pub struct ShowArgs {
 
 impl Default for ShowArgs {
     fn default() -> ShowArgs {
-        ShowArgs { verbose: false, quiet: false, failure_output: false, junit: None, color: ColorChoice::Auto, colors: None }
+        ShowArgs {
+            verbose: false,
+            quiet: false,
+            failure_output: false,
+            junit: None,
+            color: ColorChoice::Auto,
+            colors: None,
+        }
     }
 }
 
@@ -158,12 +165,17 @@ where
         "replay" => parse_log(&mut parser, "replay").map(Command::Replay),
         "times" => parse_log(&mut parser, "times").map(Command::Times),
         "help" => Ok(Command::Help),
-        other => Err(Error::Usage(format!("unknown command '{}' (try 'proctor --help')", other))),
+        other => Err(Error::Usage(format!(
+            "unknown command '{}' (try 'proctor --help')",
+            other
+        ))),
     }
 }
 
 fn string(value: OsString) -> Result<String> {
-    value.into_string().map_err(|v| lexopt::Error::NonUnicodeValue(v).into())
+    value
+        .into_string()
+        .map_err(|v| lexopt::Error::NonUnicodeValue(v).into())
 }
 
 fn value(parser: &mut lexopt::Parser) -> Result<String> {
@@ -180,7 +192,9 @@ fn parse_show(flag: &str, parser: &mut lexopt::Parser, show: &mut ShowArgs) -> R
             show.failure_output = true;
         }
         "--junit" => show.junit = Some(parser.value()?.into()),
-        "--color" | "--colour" => show.color = ColorChoice::parse(&value(parser)?).map_err(Error::Usage)?,
+        "--color" | "--colour" => {
+            show.color = ColorChoice::parse(&value(parser)?).map_err(Error::Usage)?
+        }
         "--colors" | "--colours" => {
             show.colors = Some(Palette::with_overrides(&value(parser)?).map_err(Error::Usage)?)
         }
@@ -204,20 +218,37 @@ fn parse_test(parser: &mut lexopt::Parser) -> Result<TestArgs> {
                 let v = value(parser)?;
                 match v.parse::<usize>() {
                     Ok(n) if n > 0 => args.jobs = Some(n),
-                    _ => return Err(Error::Usage(format!("--jobs: '{}' is not a positive whole number", v))),
+                    _ => {
+                        return Err(Error::Usage(format!(
+                            "--jobs: '{}' is not a positive whole number",
+                            v
+                        )))
+                    }
                 }
             }
             "-r" | "--recurse" => args.recurse = true,
             "-l" | "--lib" => args.lib = true,
             "-b" | "--blib" => args.blib = true,
             "-I" => args.includes.push(parser.value()?.into()),
-            "--exec" => args.exec = Some(value(parser)?.split_whitespace().map(String::from).collect()),
+            "--exec" => {
+                args.exec = Some(
+                    value(parser)?
+                        .split_whitespace()
+                        .map(String::from)
+                        .collect(),
+                )
+            }
             "-m" | "--merge" => args.merge = true,
             "--event-timeout" => {
                 let v = value(parser)?;
                 match v.parse::<f64>() {
                     Ok(s) if s >= 0.0 && s.is_finite() => args.event_timeout = Some(s),
-                    _ => return Err(Error::Usage(format!("--event-timeout: '{}' is not a number of seconds", v))),
+                    _ => {
+                        return Err(Error::Usage(format!(
+                            "--event-timeout: '{}' is not a number of seconds",
+                            v
+                        )))
+                    }
                 }
             }
             "--log" => args.log = Some(parser.value()?.into()),
@@ -225,7 +256,12 @@ fn parse_test(parser: &mut lexopt::Parser) -> Result<TestArgs> {
                 let v = value(parser)?;
                 match v.parse::<i32>() {
                     Ok(fd) if fd >= 0 => args.log_fd = Some(fd),
-                    _ => return Err(Error::Usage(format!("--log-fd: '{}' is not a file descriptor number", v))),
+                    _ => {
+                        return Err(Error::Usage(format!(
+                            "--log-fd: '{}' is not a file descriptor number",
+                            v
+                        )))
+                    }
                 }
             }
             "--no-log" => args.no_log = true,
@@ -269,7 +305,8 @@ fn parse_log(parser: &mut lexopt::Parser, command: &str) -> Result<LogArgs> {
     }
     if command == "replay" && args.log.is_none() {
         return Err(Error::Usage(
-            "replay: no LOG given (the event log of a run, e.g. last.jsonl in the state directory)".into(),
+            "replay: no LOG given (the event log of a run, e.g. last.jsonl in the state directory)"
+                .into(),
         ));
     }
     Ok(args)
@@ -351,8 +388,14 @@ mod tests {
             Command::Driver(a) | Command::Prove(a) => a,
             other => panic!("{:?}", other),
         };
-        assert_eq!(raw(parse_from(["driver", "--test-name", "x", "--", "t"]).unwrap()).len(), 4);
-        assert_eq!(raw(parse_from(["prove", "-lv"]).unwrap()), [OsString::from("-lv")]);
+        assert_eq!(
+            raw(parse_from(["driver", "--test-name", "x", "--", "t"]).unwrap()).len(),
+            4
+        );
+        assert_eq!(
+            raw(parse_from(["prove", "-lv"]).unwrap()),
+            [OsString::from("-lv")]
+        );
         match parse_from(["replay", "x.jsonl"]).unwrap() {
             Command::Replay(a) => assert_eq!(a.log, Some(PathBuf::from("x.jsonl"))),
             other => panic!("{:?}", other),
@@ -367,7 +410,10 @@ mod tests {
             .replace('\\', "");
         let mut checked = 0;
         for word in USAGE.split(|c: char| c.is_whitespace() || c == ',' || c == '|') {
-            if let Some(flag) = word.trim_matches(|c| c == '[' || c == ']').strip_prefix("--") {
+            if let Some(flag) = word
+                .trim_matches(|c| c == '[' || c == ']')
+                .strip_prefix("--")
+            {
                 let flag = flag.split('=').next().unwrap();
                 assert!(
                     man.contains(&format!("--{}", flag)),

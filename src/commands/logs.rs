@@ -23,14 +23,19 @@ fn open(args: &LogArgs) -> Result<(PathBuf, BufReader<File>)> {
         None => state::last_log(&state::locate(args.state_dir.as_deref())),
     };
     let file = File::open(&path).map_err(|e| match (e.kind(), &args.log) {
-        (io::ErrorKind::NotFound, None) => {
-            Error::Usage(format!("{}: no last run here (run 'proctor test' first, or name a LOG)", path.display()))
-        }
+        (io::ErrorKind::NotFound, None) => Error::Usage(format!(
+            "{}: no last run here (run 'proctor test' first, or name a LOG)",
+            path.display()
+        )),
         _ => Error::Usage(format!("{}: {}", path.display(), e)),
     })?;
     let mut reader = BufReader::new(file);
-    let first = reader.fill_buf().map_err(|e| Error::Usage(format!("{}: {}", path.display(), e)))?;
-    if !first.starts_with(b"{\"type\":\"run_start\"") && !(args.follow && first.is_empty()) {
+    let first = reader
+        .fill_buf()
+        .map_err(|e| Error::Usage(format!("{}: {}", path.display(), e)))?;
+    // A log being followed may not have its first line yet.
+    let awaited = args.follow && first.is_empty();
+    if !awaited && !first.starts_with(b"{\"type\":\"run_start\"") {
         return Err(Error::Usage(format!(
             "{}: not a proctor event log (it does not start with a run_start record)",
             path.display()
@@ -50,7 +55,9 @@ fn for_each_event(
     let mut complete = false;
     let mut line = Vec::new();
     loop {
-        let n = reader.read_until(b'\n', &mut line).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
         if n == 0 || !line.ends_with(b"\n") {
             // End of what is there so far (a partial line stays in `line`).
             if !follow || complete {
@@ -99,22 +106,45 @@ pub fn failed(args: LogArgs) -> Result<i32> {
             if !last.contains_key(&file) {
                 order.push(file.clone());
             }
-            last.insert(file, if failed { Some(event.value().clone()) } else { None });
+            last.insert(
+                file,
+                if failed {
+                    Some(event.value().clone())
+                } else {
+                    None
+                },
+            );
         }
         Ok(())
     })?;
-    let failures: Vec<(&String, &serde_json::Value)> =
-        order.iter().filter_map(|f| last[f].as_ref().map(|v| (f, v))).collect();
+    let failures: Vec<(&String, &serde_json::Value)> = order
+        .iter()
+        .filter_map(|f| last[f].as_ref().map(|v| (f, v)))
+        .collect();
     let mut text = String::new();
     if args.json {
         let mut out = Vec::new();
         out.push(b'[');
         for (i, (file, end)) in failures.iter().enumerate() {
-            out.extend_from_slice(if i == 0 { b"\n  {\"file\":" } else { b",\n  {\"file\":" });
+            out.extend_from_slice(if i == 0 {
+                b"\n  {\"file\":"
+            } else {
+                b",\n  {\"file\":"
+            });
             json::write_str(&mut out, file);
-            out.extend_from_slice(format!(",\"reasons\":{},\"counts\":{}}}", end["reasons"], end["counts"]).as_bytes());
+            out.extend_from_slice(
+                format!(
+                    ",\"reasons\":{},\"counts\":{}}}",
+                    end["reasons"], end["counts"]
+                )
+                .as_bytes(),
+            );
         }
-        out.extend_from_slice(if failures.is_empty() { b"]\n" } else { b"\n]\n" });
+        out.extend_from_slice(if failures.is_empty() {
+            b"]\n"
+        } else {
+            b"\n]\n"
+        });
         text = String::from_utf8_lossy(&out).into_owned();
     } else {
         for (file, end) in failures {
@@ -147,18 +177,31 @@ pub fn times(args: LogArgs) -> Result<i32> {
                 }
             }
             Kind::JobEnd if event.str("result") != Some("cancelled") => {
-                let split = event.job().and_then(|j| exits.remove(&j)).unwrap_or_default();
+                let split = event
+                    .job()
+                    .and_then(|j| exits.remove(&j))
+                    .unwrap_or_default();
                 let duration = event.f64("duration").unwrap_or(0.0);
-                rows.push((duration + split.2, split, event.str("file").unwrap_or("").to_string()));
+                rows.push((
+                    duration + split.2,
+                    split,
+                    event.str("file").unwrap_or("").to_string(),
+                ));
             }
             _ => {}
         }
         Ok(())
     })?;
     rows.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
-    let mut text = format!("{:>9} {:>9} {:>9} {:>9}  {}\n", "total", "start-up", "run", "audit", "file");
+    let mut text = format!(
+        "{:>9} {:>9} {:>9} {:>9}  {}\n",
+        "total", "start-up", "run", "audit", "file"
+    );
     for (total, (startup, run, audit), file) in rows {
-        text.push_str(&format!("{:>8.3}s {:>8.3}s {:>8.3}s {:>8.3}s  {}\n", total, startup, run, audit, file));
+        text.push_str(&format!(
+            "{:>8.3}s {:>8.3}s {:>8.3}s {:>8.3}s  {}\n",
+            total, startup, run, audit, file
+        ));
     }
     print(&text)
 }
@@ -180,7 +223,12 @@ pub fn replay(args: LogArgs) -> Result<i32> {
         Ok(())
     })?;
     for r in renderers.iter_mut() {
-        r.finish(complete).map_err(|e| Error::io("write the output", e))?;
+        r.finish(complete)
+            .map_err(|e| Error::io("write the output", e))?;
     }
-    Ok(if passed == Some(true) { crate::error::EXIT_PASS } else { crate::error::EXIT_FAIL })
+    Ok(if passed == Some(true) {
+        crate::error::EXIT_PASS
+    } else {
+        crate::error::EXIT_FAIL
+    })
 }

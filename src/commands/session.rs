@@ -63,7 +63,7 @@ pub fn run(session: Session, renderers: Vec<Box<dyn Renderer>>) -> Result<i32> {
         libc::SIGCONT,
         libc::SIGWINCH,
     ])
-        .map_err(|e| Error::io("set up signal handling", e))?;
+    .map_err(|e| Error::io("set up signal handling", e))?;
     let (wake_read, wake_write) = sys::pipe().map_err(|e| Error::io("create a pipe", e))?;
     let _ = io::stdout().flush();
     let job_count = session.jobs.len();
@@ -88,9 +88,20 @@ pub fn run(session: Session, renderers: Vec<Box<dyn Renderer>>) -> Result<i32> {
     drop(wake_write);
     drop(plan);
 
-    let keyboard = if session.keyboard { Keyboard::open(0) } else { None };
-    let mut overlord = Overlord::new(sinks, renderers, paths.run_dir.clone(), runner_pid, wake_read, session.keep)
-        .with_keyboard(keyboard);
+    let keyboard = if session.keyboard {
+        Keyboard::open(0)
+    } else {
+        None
+    };
+    let mut overlord = Overlord::new(
+        sinks,
+        renderers,
+        paths.run_dir.clone(),
+        runner_pid,
+        wake_read,
+        session.keep,
+    )
+    .with_keyboard(keyboard);
     let cwd = std::env::current_dir().unwrap_or_default();
     overlord.start(|out| {
         json::write_str_field(out, "version", env!("CARGO_PKG_VERSION"));
@@ -141,8 +152,13 @@ fn sinks(session: &Session, paths: &state::RunPaths) -> Result<Vec<Sink>> {
         });
     }
     if let Some(fd) = session.log_fd {
-        let file = File::from(sys::take_fd(fd).map_err(|e| Error::Usage(format!("--log-fd {}: {}", fd, e)))?);
-        sinks.push(Sink { name: format!("descriptor {}", fd), out: Box::new(BufWriter::new(file)) });
+        let file = File::from(
+            sys::take_fd(fd).map_err(|e| Error::Usage(format!("--log-fd {}: {}", fd, e)))?,
+        );
+        sinks.push(Sink {
+            name: format!("descriptor {}", fd),
+            out: Box::new(BufWriter::new(file)),
+        });
     }
     Ok(sinks)
 }

@@ -233,9 +233,16 @@ impl Overlord {
         sys::set_nonblocking(self.wake.as_raw_fd())?;
         let mut runner_done = false;
         while !runner_done {
-            let mut fds = vec![sys::pollfd(&self.wake, libc::POLLIN), sys::pollfd(signals, libc::POLLIN)];
+            let mut fds = vec![
+                sys::pollfd(&self.wake, libc::POLLIN),
+                sys::pollfd(signals, libc::POLLIN),
+            ];
             if let Some(k) = &self.keyboard {
-                fds.push(libc::pollfd { fd: k.fd(), events: libc::POLLIN, revents: 0 });
+                fds.push(libc::pollfd {
+                    fd: k.fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
             }
             let live = !self.jobs.is_empty() || self.keyboard.is_some();
             sys::poll(&mut fds, if live { TAIL_INTERVAL_MS } else { -1 })?;
@@ -285,7 +292,11 @@ impl Overlord {
             match key {
                 'p' => {
                     self.paused = !self.paused;
-                    let signal = if self.paused { libc::SIGUSR1 } else { libc::SIGUSR2 };
+                    let signal = if self.paused {
+                        libc::SIGUSR1
+                    } else {
+                        libc::SIGUSR2
+                    };
                     let _ = sys::kill(self.runner_pid, signal);
                 }
                 'q' => self.interrupt(libc::SIGINT),

@@ -34,7 +34,10 @@ pub struct Live<W: Write> {
 
 impl<W: Write> Live<W> {
     pub fn new(out: W, style: Style, palette: Palette) -> Live<W> {
-        let style = Style { palette: Some(palette.clone()), ..style };
+        let style = Style {
+            palette: Some(palette.clone()),
+            ..style
+        };
         Live {
             report: Plain::with_style(Vec::new(), style),
             out,
@@ -87,7 +90,9 @@ impl<W: Write> Live<W> {
         let second = now as u64;
         let due = self.last_draw.map_or(true, |t| t.elapsed() >= REDRAW_EVERY);
         if force || (due && (self.dirty || second != self.last_second)) {
-            let line = self.status.line(&self.palette, now, self.paused, self.width);
+            let line = self
+                .status
+                .line(&self.palette, now, self.paused, self.width);
             write!(self.out, "\r{}{}", clear::CurrentLine, line)?;
             self.shown = true;
             self.dirty = false;
@@ -138,9 +143,14 @@ impl<W: Write> Renderer for Live<W> {
             let file = event.str("file").unwrap_or("?").to_string();
             let reasons: Vec<String> = event.value()["reasons"]
                 .as_array()
-                .map(|a| a.iter().filter_map(|r| r.as_str().map(String::from)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|r| r.as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default();
-            self.failures.push(format!("  {}: {}", file, reasons.join("; ")));
+            self.failures
+                .push(format!("  {}: {}", file, reasons.join("; ")));
         }
         if self.report.interest().contains(kind) {
             self.report.event(event)?;
@@ -197,5 +207,8 @@ impl<W: Write> Renderer for Live<W> {
 }
 
 fn terminal_width() -> usize {
-    termion::terminal_size().map(|(cols, _)| cols as usize).unwrap_or(80).max(20)
+    termion::terminal_size()
+        .map(|(cols, _)| cols as usize)
+        .unwrap_or(80)
+        .max(20)
 }

@@ -61,7 +61,11 @@ pub fn for_run(show: &ShowArgs, on_stderr: bool, live: bool) -> (Vec<Box<dyn Ren
         failure_output: show.failure_output,
         palette: palette.clone(),
     };
-    let out: Box<dyn Write> = if on_stderr { Box::new(io::stderr()) } else { Box::new(io::stdout()) };
+    let out: Box<dyn Write> = if on_stderr {
+        Box::new(io::stderr())
+    } else {
+        Box::new(io::stdout())
+    };
     let mut renderers: Vec<Box<dyn Renderer>> = Vec::new();
     let is_live = live && tty && palette.is_some();
     match palette {

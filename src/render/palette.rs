@@ -29,7 +29,9 @@ impl Palette {
     }
 
     pub fn default_colors() -> Palette {
-        Palette { levels: Some(DEFAULT) }
+        Palette {
+            levels: Some(DEFAULT),
+        }
     }
 
     /// Parses `--colors`: comma-separated `X=rgb` with X one of P F A R T and each of
@@ -50,11 +52,16 @@ impl Palette {
             };
             let digits: Vec<u8> = value.trim().bytes().map(|b| b.wrapping_sub(b'0')).collect();
             if digits.len() != 3 || digits.iter().any(|&d| d > 5) {
-                return Err(format!("--colors: '{}' is not three digits 0 to 5 (e.g. 050)", value));
+                return Err(format!(
+                    "--colors: '{}' is not three digits 0 to 5 (e.g. 050)",
+                    value
+                ));
             }
             levels[slot] = (digits[0], digits[1], digits[2]);
         }
-        Ok(Palette { levels: Some(levels) })
+        Ok(Palette {
+            levels: Some(levels),
+        })
     }
 
     /// `text` in the role's color, or as it is when colors are off.
@@ -115,8 +122,12 @@ mod tests {
     fn overrides() {
         let p = Palette::with_overrides("P=005,T=000").unwrap();
         assert_eq!(p.paint(Role::Passed, "x"), "\x1b[38;5;21mx\x1b[39m");
-        assert!(Palette::with_overrides("X=000").unwrap_err().contains("'X'"));
-        assert!(Palette::with_overrides("P=060").unwrap_err().contains("'060'"));
+        assert!(Palette::with_overrides("X=000")
+            .unwrap_err()
+            .contains("'X'"));
+        assert!(Palette::with_overrides("P=060")
+            .unwrap_err()
+            .contains("'060'"));
         assert!(Palette::with_overrides("P").unwrap_err().contains("X=rgb"));
     }
 

@@ -75,7 +75,14 @@ pub struct Plain<W: Write> {
 
 impl<W: Write> Plain<W> {
     pub fn with_style(out: W, style: Style) -> Plain<W> {
-        Plain { out, style, width: 0, jobs: HashMap::new(), failures: Vec::new(), stopped: None }
+        Plain {
+            out,
+            style,
+            width: 0,
+            jobs: HashMap::new(),
+            failures: Vec::new(),
+            stopped: None,
+        }
     }
 
     /// The writer, e.g. to take what was rendered into a buffer.
@@ -103,7 +110,8 @@ impl<W: Write> Plain<W> {
         };
         // Passing points are told by their bytes, without decoding.
         let failed_point = kind == Kind::Assert && failed_assert(event.raw());
-        let wants_text = self.style.verbose || self.style.failure_output || failed_point || kind != Kind::Assert;
+        let wants_text =
+            self.style.verbose || self.style.failure_output || failed_point || kind != Kind::Assert;
         if !wants_text {
             if let Some(job) = self.jobs.get_mut(&job_id) {
                 job.after_failure = false;
@@ -142,23 +150,45 @@ impl<W: Write> Plain<W> {
         let file = value["file"].as_str().unwrap_or("?").to_string();
         let result = value["result"].as_str().unwrap_or("fail").to_string();
         let strings = |key: &str| -> Vec<String> {
-            value[key].as_array().map(|a| a.iter().filter_map(|r| r.as_str().map(String::from)).collect()).unwrap_or_default()
+            value[key]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|r| r.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default()
         };
         let reasons = strings("reasons");
         let notes = strings("notes");
         let run = value["counts"]["run"].as_u64().unwrap_or(0);
         let failed = value["counts"]["failed"].as_u64().unwrap_or(0);
-        let job = job_id.and_then(|j| self.jobs.remove(&j)).unwrap_or_default();
+        let job = job_id
+            .and_then(|j| self.jobs.remove(&j))
+            .unwrap_or_default();
         let failing = result == "fail";
         if self.style.quiet && !failing {
             return Ok(());
         }
         let status = match result.as_str() {
             "pass" => self.paint(Role::Passed, "ok"),
-            "skip" => self.paint(Role::ToDo, reasons.first().map_or("skipped", |r| r.as_str())),
-            "cancelled" => format!("not run ({})", reasons.first().map_or("", |r| r.trim_start_matches("not run: "))),
-            _ if failed > 0 => self.paint(Role::Failed, &format!("Failed {}/{} subtests", failed, run)),
-            _ => self.paint(Role::Failed, &format!("Failed: {}", reasons.first().map_or("", |r| r.as_str()))),
+            "skip" => self.paint(
+                Role::ToDo,
+                reasons.first().map_or("skipped", |r| r.as_str()),
+            ),
+            "cancelled" => format!(
+                "not run ({})",
+                reasons
+                    .first()
+                    .map_or("", |r| r.trim_start_matches("not run: "))
+            ),
+            _ if failed > 0 => {
+                self.paint(Role::Failed, &format!("Failed {}/{} subtests", failed, run))
+            }
+            _ => self.paint(
+                Role::Failed,
+                &format!("Failed: {}", reasons.first().map_or("", |r| r.as_str())),
+            ),
         };
         let dots = ".".repeat(2 + self.width.saturating_sub(file.chars().count()));
         writeln!(self.out, "{} {} {}", file, dots, status)?;
@@ -168,14 +198,22 @@ impl<W: Write> Plain<W> {
         if !failing {
             return Ok(());
         }
-        let shown = if self.style.failure_output { &job.output } else { &job.detail };
+        let shown = if self.style.failure_output {
+            &job.output
+        } else {
+            &job.detail
+        };
         // With -v the lines were just shown as they came.
         if !self.style.verbose {
             for line in &shown.lines {
                 writeln!(self.out, "    {}", line)?;
             }
             if shown.dropped > 0 {
-                writeln!(self.out, "    ... {} more lines (see the event log)", shown.dropped)?;
+                writeln!(
+                    self.out,
+                    "    ... {} more lines (see the event log)",
+                    shown.dropped
+                )?;
             }
         }
         // The first reason is already on the file's line when no point failed.
@@ -184,7 +222,11 @@ impl<W: Write> Plain<W> {
             writeln!(self.out, "    {}", reason)?;
         }
         let counts = format!("Tests: {} Failed: {}{}", run, failed, job.exit);
-        self.failures.push(Failure { file, counts, reasons });
+        self.failures.push(Failure {
+            file,
+            counts,
+            reasons,
+        });
         Ok(())
     }
 
@@ -202,7 +244,12 @@ impl<W: Write> Plain<W> {
         let bailed = v.get("bailed").filter(|b| !b.is_null());
         if let Some(bail) = bailed {
             let file = bail["file"].as_str().unwrap_or("?");
-            writeln!(self.out, "Bailed out in {}: {}", file, bail["reason"].as_str().unwrap_or(""))?;
+            writeln!(
+                self.out,
+                "Bailed out in {}: {}",
+                file,
+                bail["reason"].as_str().unwrap_or("")
+            )?;
         }
         if let Some(why) = v["interrupted"].as_str() {
             writeln!(self.out, "Interrupted by {}", why)?;
@@ -300,7 +347,10 @@ impl<W: Write> Renderer for Plain<W> {
 
     fn finish(&mut self, complete: bool) -> io::Result<()> {
         if !complete {
-            writeln!(self.out, "(the log ends without run_end: the run is still going, or was killed)")?;
+            writeln!(
+                self.out,
+                "(the log ends without run_end: the run is still going, or was killed)"
+            )?;
         }
         self.out.flush()
     }

@@ -52,7 +52,16 @@ impl Status {
                 self.counts.running += 1;
                 let file = event.str("file").unwrap_or("").to_string();
                 let started = event.f64("stamp").unwrap_or(0.0);
-                self.active.insert(job, Active { file, started, pid: 0, exited: false, last_line: Vec::new() });
+                self.active.insert(
+                    job,
+                    Active {
+                        file,
+                        started,
+                        pid: 0,
+                        exited: false,
+                        last_line: Vec::new(),
+                    },
+                );
                 true
             }
             (Kind::JobStart, Some(job)) => {
@@ -126,9 +135,17 @@ impl Status {
             tail.push_str(" paused");
         }
         let mut longest: Vec<&Active> = self.active.values().filter(|a| !a.exited).collect();
-        longest.sort_by(|a, b| a.started.partial_cmp(&b.started).unwrap_or(std::cmp::Ordering::Equal));
+        longest.sort_by(|a, b| {
+            a.started
+                .partial_cmp(&b.started)
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
         for a in longest.iter().take(3) {
-            tail.push_str(&format!("  {} {}s", a.file, (now - a.started).max(0.0) as u64));
+            tail.push_str(&format!(
+                "  {} {}s",
+                a.file,
+                (now - a.started).max(0.0) as u64
+            ));
         }
         // Cut to the width: the counts first, then as much of the tail as fits.
         let room = width.saturating_sub(1);
@@ -181,9 +198,30 @@ mod tests {
     #[test]
     fn counts_follow_the_jobs() {
         let mut s = sample();
-        assert_eq!(s.counts, Counts { passed: 0, failed: 0, auditing: 1, running: 1, todo: 1 });
-        feed(&mut s, &[r#"{"type":"job_end","job":1,"try":1,"result":"fail"}"#]);
-        assert_eq!(s.counts, Counts { passed: 0, failed: 1, auditing: 0, running: 1, todo: 1 });
+        assert_eq!(
+            s.counts,
+            Counts {
+                passed: 0,
+                failed: 0,
+                auditing: 1,
+                running: 1,
+                todo: 1
+            }
+        );
+        feed(
+            &mut s,
+            &[r#"{"type":"job_end","job":1,"try":1,"result":"fail"}"#],
+        );
+        assert_eq!(
+            s.counts,
+            Counts {
+                passed: 0,
+                failed: 1,
+                auditing: 0,
+                running: 1,
+                todo: 1
+            }
+        );
     }
 
     #[test]
@@ -191,7 +229,10 @@ mod tests {
         let s = sample();
         let line = s.line(&Palette::none(), 110.0, false, 80);
         assert_eq!(line, "[P:0|F:0|A:1|R:1|T:1] 0:10  t/b.t 8s");
-        assert_eq!(s.line(&Palette::none(), 110.0, true, 30), "[P:0|F:0|A:1|R:1|T:1] 0:10 pa");
+        assert_eq!(
+            s.line(&Palette::none(), 110.0, true, 30),
+            "[P:0|F:0|A:1|R:1|T:1] 0:10 pa"
+        );
         assert_eq!(s.line(&Palette::none(), 110.0, false, 10), "[P:0|F:0|");
     }
 
@@ -199,7 +240,11 @@ mod tests {
     fn the_line_in_color() {
         let s = sample();
         let line = s.line(&Palette::default_colors(), 110.0, false, 80);
-        assert!(line.starts_with("[\x1b[38;5;46mP:0\x1b[39m|\x1b[38;5;196mF:0\x1b[39m|"), "{:?}", line);
+        assert!(
+            line.starts_with("[\x1b[38;5;46mP:0\x1b[39m|\x1b[38;5;196mF:0\x1b[39m|"),
+            "{:?}",
+            line
+        );
     }
 
     #[test]

@@ -56,7 +56,10 @@ fn a_mixed_suite_gets_a_verdict_per_file() {
     assert!(reasons(job_end(&events, "t/signal.t")).contains("SIGSEGV"));
     assert!(reasons(job_end(&events, "t/noplan.t")).contains("no plan"));
     assert!(reasons(job_end(&events, "t/fail.t")).contains("failed 1 of 2 tests: 2"));
-    assert_eq!(reasons(job_end(&events, "t/skipall.t")), "skipped: no database here");
+    assert_eq!(
+        reasons(job_end(&events, "t/skipall.t")),
+        "skipped: no database here"
+    );
 
     assert_eq!(events.first().unwrap()["type"], "run_start");
     let end = events.last().unwrap();
@@ -95,11 +98,25 @@ fn a_mixed_suite_gets_a_verdict_per_file() {
     assert_eq!(listed, ["t/exit.t", "t/fail.t", "t/noplan.t", "t/signal.t"]);
 
     let with_reasons = p.proctor(&["failed"]).stdout();
-    assert!(with_reasons.contains("t/exit.t\n    exited with status 3\n"), "{}", with_reasons);
+    assert!(
+        with_reasons.contains("t/exit.t\n    exited with status 3\n"),
+        "{}",
+        with_reasons
+    );
     let json: Value = serde_json::from_str(&p.proctor(&["failed", "--json"]).stdout()).unwrap();
-    let files: Vec<&str> = json.as_array().unwrap().iter().map(|f| f["file"].as_str().unwrap()).collect();
+    let files: Vec<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["file"].as_str().unwrap())
+        .collect();
     assert_eq!(files.len(), 4);
-    let signal = json.as_array().unwrap().iter().find(|f| f["file"] == "t/signal.t").unwrap();
+    let signal = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["file"] == "t/signal.t")
+        .unwrap();
     assert!(signal["reasons"][0].as_str().unwrap().contains("SIGSEGV"));
     assert_eq!(signal["counts"]["run"], 1);
 }
@@ -136,10 +153,17 @@ fn every_job_record_carries_its_job_and_the_log_is_in_order() {
     }
     // Within a job: launch, start, lines, exit, end.
     let job_of_pass = job_end(&events, "t/pass.t")["job"].clone();
-    let all: Vec<&str> = events.iter().filter(|e| e["job"] == job_of_pass).map(|e| e["type"].as_str().unwrap()).collect();
+    let all: Vec<&str> = events
+        .iter()
+        .filter(|e| e["job"] == job_of_pass)
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
     // The test's exit is noted when SIGCHLD comes, which may be before its last
     // lines are read; it comes once, and before job_exit.
-    let exit_at = all.iter().position(|k| *k == "test_exit").expect("a test_exit record");
+    let exit_at = all
+        .iter()
+        .position(|k| *k == "test_exit")
+        .expect("a test_exit record");
     assert!(exit_at < all.iter().position(|k| *k == "job_exit").unwrap());
     let kinds: Vec<&str> = all.into_iter().filter(|k| *k != "test_exit").collect();
     assert_eq!(
@@ -234,7 +258,10 @@ fn times_lists_every_file_slowest_first() {
     run.expect_status(0);
     let stdout = run.stdout();
     let mut lines = stdout.lines();
-    assert_eq!(lines.next().unwrap().split_whitespace().collect::<Vec<_>>(), ["total", "start-up", "run", "audit", "file"]);
+    assert_eq!(
+        lines.next().unwrap().split_whitespace().collect::<Vec<_>>(),
+        ["total", "start-up", "run", "audit", "file"]
+    );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
     let files: Vec<&str> = rows.iter().map(|r| r[4]).collect();
     assert_eq!(files, ["t/slow.t", "t/quick.t"]);

@@ -5,7 +5,9 @@ use crate::common::*;
 use std::path::PathBuf;
 
 fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 /// Replays tests/data/mixed.jsonl with `flags` and compares with the golden file.
@@ -23,7 +25,12 @@ fn golden(flags: &[&str], expected: &str) {
         for (i, (g, w)) in got.lines().zip(want.lines()).enumerate() {
             assert_eq!(g, w, "line {} of {} differs", i + 1, expected);
         }
-        assert_eq!(got.lines().count(), want.lines().count(), "{} has a different number of lines", expected);
+        assert_eq!(
+            got.lines().count(),
+            want.lines().count(),
+            "{} has a different number of lines",
+            expected
+        );
         assert_eq!(got, want);
     }
 }
@@ -46,8 +53,18 @@ fn the_report_in_color() {
 #[test]
 fn custom_colors() {
     let p = Project::new();
-    let run = p.proctor(&["replay", "--color=always", "--colors", "P=005", data("mixed.jsonl").to_str().unwrap()]);
-    assert!(run.stdout().contains("t/pass.t .. \x1b[38;5;21mok\x1b[39m"), "{}", run.stdout());
+    let run = p.proctor(&[
+        "replay",
+        "--color=always",
+        "--colors",
+        "P=005",
+        data("mixed.jsonl").to_str().unwrap(),
+    ]);
+    assert!(
+        run.stdout().contains("t/pass.t .. \x1b[38;5;21mok\x1b[39m"),
+        "{}",
+        run.stdout()
+    );
 }
 
 #[test]
@@ -70,9 +87,21 @@ fn bad_show_flags_are_usage_errors() {
     let p = Project::new();
     let log = data("mixed.jsonl");
     for (flag, value, expected) in [
-        ("--color", "sometimes", "--color: 'sometimes' is not auto, always or never"),
-        ("--colors", "Q=000", "--colors: 'Q' is not one of P, F, A, R, T"),
-        ("--colors", "P=9", "--colors: '9' is not three digits 0 to 5"),
+        (
+            "--color",
+            "sometimes",
+            "--color: 'sometimes' is not auto, always or never",
+        ),
+        (
+            "--colors",
+            "Q=000",
+            "--colors: 'Q' is not one of P, F, A, R, T",
+        ),
+        (
+            "--colors",
+            "P=9",
+            "--colors: '9' is not three digits 0 to 5",
+        ),
     ] {
         let run = p.proctor(&["replay", flag, value, log.to_str().unwrap()]);
         run.expect_status(2);
@@ -100,7 +129,10 @@ fn replay_follows_a_growing_log() {
     f.write_all(b.as_bytes()).unwrap();
     let run = follower.wait();
     run.expect_status(1);
-    assert_eq!(run.stdout(), std::fs::read_to_string(data("mixed.plain.txt")).unwrap());
+    assert_eq!(
+        run.stdout(),
+        std::fs::read_to_string(data("mixed.plain.txt")).unwrap()
+    );
 }
 
 #[test]
@@ -109,15 +141,26 @@ fn the_event_log_on_a_descriptor() {
     p.script("t/a.t", "#!/bin/sh\necho 1..1\necho ok 1\n");
     let out = std::process::Command::new("sh")
         .arg("-c")
-        .arg(format!("'{}' test --no-log --log-fd 3 3>fd.jsonl", env!("CARGO_BIN_EXE_proctor")))
+        .arg(format!(
+            "'{}' test --no-log --log-fd 3 3>fd.jsonl",
+            env!("CARGO_BIN_EXE_proctor")
+        ))
         .current_dir(&p.dir)
         .env("PROCTOR_STATE_DIR", p.state())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let events = events_of(&std::fs::read(p.dir.join("fd.jsonl")).unwrap());
     assert_eq!(events.last().unwrap()["type"], "run_end");
     let run = p.proctor(&["test", "--log-fd", "9"]);
     run.expect_status(2);
-    assert!(run.stderr().contains("--log-fd 9: Bad file descriptor"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("--log-fd 9: Bad file descriptor"),
+        "{}",
+        run.stderr()
+    );
 }

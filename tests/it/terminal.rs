@@ -15,10 +15,22 @@ impl Tmux {
             eprintln!("note: tmux is not installed; skipping the terminal test");
             return None;
         }
-        let tmux = Tmux { socket: marker(name) };
+        let tmux = Tmux {
+            socket: marker(name),
+        };
         let status = tmux
             .cmd()
-            .args(["new-session", "-d", "-x", "120", "-y", "30", "-s", "t", "-c"])
+            .args([
+                "new-session",
+                "-d",
+                "-x",
+                "120",
+                "-y",
+                "30",
+                "-s",
+                "t",
+                "-c",
+            ])
             .arg(&p.dir)
             .arg("sh")
             .env("PROCTOR_STATE_DIR", p.state())
@@ -38,7 +50,12 @@ impl Tmux {
     }
 
     fn keys(&self, keys: &[&str]) {
-        let status = self.cmd().args(["send-keys", "-t", "t"]).args(keys).status().unwrap();
+        let status = self
+            .cmd()
+            .args(["send-keys", "-t", "t"])
+            .args(keys)
+            .status()
+            .unwrap();
         assert!(status.success());
     }
 
@@ -91,7 +108,10 @@ fn the_status_line_counts_in_color_and_gives_way_to_the_summary() {
         Some(t) => t,
         None => return,
     };
-    tmux.type_line(&format!("'{}' test -j1 --exec ''; echo EXIT=$?", env!("CARGO_BIN_EXE_proctor")));
+    tmux.type_line(&format!(
+        "'{}' test -j1 --exec ''; echo EXIT=$?",
+        env!("CARGO_BIN_EXE_proctor")
+    ));
     tmux.wait_for("[P:0|F:0|A:0|R:1|T:2] ", false);
     let colored = tmux.wait_for("|\x1b[38;5;196mF:0", true);
     assert!(colored.contains("[\x1b[38;5;46mP:0"), "{}", colored);
@@ -100,14 +120,26 @@ fn the_status_line_counts_in_color_and_gives_way_to_the_summary() {
 
     tmux.keys(&["s"]);
     let screen = tmux.wait_for("running jobs:", false);
-    assert!(screen.contains("t/1.t: # step 1") || screen.contains("t/2.t: # step 2"), "{}", screen);
+    assert!(
+        screen.contains("t/1.t: # step 1") || screen.contains("t/2.t: # step 2"),
+        "{}",
+        screen
+    );
 
     tmux.keys(&["?"]);
     tmux.wait_for("keys: s running jobs", false);
 
     let screen = tmux.wait_for("EXIT=0", false);
-    assert!(screen.contains("Files: 3 passed, 0 failed, 0 skipped\nEXIT=0"), "{}", screen);
-    assert!(!screen.lines().any(|l| l.starts_with("[P:")), "a status line was left on screen:\n{}", screen);
+    assert!(
+        screen.contains("Files: 3 passed, 0 failed, 0 skipped\nEXIT=0"),
+        "{}",
+        screen
+    );
+    assert!(
+        !screen.lines().any(|l| l.starts_with("[P:")),
+        "a status line was left on screen:\n{}",
+        screen
+    );
 }
 
 #[test]
@@ -119,20 +151,47 @@ fn ctrl_c_restores_the_terminal() {
         Some(t) => t,
         None => return,
     };
-    tmux.type_line(&format!("'{}' test -j2 --exec ''; echo EXIT=$?", env!("CARGO_BIN_EXE_proctor")));
+    tmux.type_line(&format!(
+        "'{}' test -j2 --exec ''; echo EXIT=$?",
+        env!("CARGO_BIN_EXE_proctor")
+    ));
     tmux.wait_for("R:2|T:1]", false);
     // While it runs, keys come one at a time, unechoed.
-    let tty = String::from_utf8_lossy(&tmux.cmd().args(["display", "-p", "-t", "t", "#{pane_tty}"]).output().unwrap().stdout)
-        .trim()
-        .to_string();
-    let during = String::from_utf8_lossy(&Command::new("stty").args(["-a", "-F", &tty]).output().unwrap().stdout).into_owned();
-    assert!(during.contains("-icanon") && during.contains("-echo "), "keys mode is not on:\n{}", during);
+    let tty = String::from_utf8_lossy(
+        &tmux
+            .cmd()
+            .args(["display", "-p", "-t", "t", "#{pane_tty}"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .trim()
+    .to_string();
+    let during = String::from_utf8_lossy(
+        &Command::new("stty")
+            .args(["-a", "-F", &tty])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned();
+    assert!(
+        during.contains("-icanon") && during.contains("-echo "),
+        "keys mode is not on:\n{}",
+        during
+    );
     tmux.keys(&["C-c"]);
     let screen = tmux.wait_for("EXIT=130", false);
     assert!(screen.contains("Interrupted by SIGINT"), "{}", screen);
-    tmux.type_line("stty -a | tr ' ' '\\n' | grep -x -e icanon -e echo | tr '\\n' ' '; echo ST\"\"TY");
+    tmux.type_line(
+        "stty -a | tr ' ' '\\n' | grep -x -e icanon -e echo | tr '\\n' ' '; echo ST\"\"TY",
+    );
     let screen = tmux.wait_for("STTY", false);
-    assert!(screen.contains("icanon echo STTY"), "the terminal was not restored:\n{}", screen);
+    assert!(
+        screen.contains("icanon echo STTY"),
+        "the terminal was not restored:\n{}",
+        screen
+    );
     wait_until("the tests to end", || !running(&m));
 }
 
@@ -145,14 +204,20 @@ fn p_pauses_starting_new_tests() {
         Some(t) => t,
         None => return,
     };
-    tmux.type_line(&format!("'{}' test -j1 --exec ''; echo EXIT=$?", env!("CARGO_BIN_EXE_proctor")));
+    tmux.type_line(&format!(
+        "'{}' test -j1 --exec ''; echo EXIT=$?",
+        env!("CARGO_BIN_EXE_proctor")
+    ));
     tmux.wait_for("R:1|T:2]", false);
     tmux.keys(&["p"]);
     tmux.wait_for("paused", false);
     // The running test finishes; nothing new starts while paused.
     tmux.wait_for("R:0|T:2]", false);
     std::thread::sleep(std::time::Duration::from_millis(800));
-    assert!(tmux.screen(false).contains("R:0|T:2]"), "a test started while paused");
+    assert!(
+        tmux.screen(false).contains("R:0|T:2]"),
+        "a test started while paused"
+    );
     tmux.keys(&["p"]);
     tmux.wait_for("EXIT=0", false);
 }
