@@ -189,6 +189,12 @@ impl<W: Write> Renderer for Live<W> {
             }
             'q' => "stopping: no new tests start; running ones are stopped\n".to_string(),
             '?' => format!("{}\n", KEYS_HELP),
+            // Ctrl-L: a clean screen with the status line on it.
+            '\u{c}' => {
+                write!(self.out, "{}{}", clear::All, termion::cursor::Goto(1, 1))?;
+                self.shown = false;
+                String::new()
+            }
             _ => String::new(),
         };
         self.text(text.as_bytes())?;
