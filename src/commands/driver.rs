@@ -132,7 +132,9 @@ where
     I::Item: Into<OsString>,
 {
     let mut a = DriverArgs::default();
-    let mut parser = lexopt::Parser::from_args(args);
+    let (options, command) = split_command(args.into_iter().map(Into::into).collect());
+    a.command = command;
+    let mut parser = lexopt::Parser::from_args(options);
     while let Some(arg) = parser.next()? {
         match arg {
             Long("help") | Short('h') => return Ok(Parsed::Help),
@@ -181,13 +183,6 @@ where
             Long("log") => a.log = Some(parser.value()?.into()),
             Long("no-log") => a.no_log = true,
             Long("state-dir") => a.state_dir = Some(parser.value()?.into()),
-            // The test command starts here (after `--`, or at the first word
-            // that is not an option, as in test-driver); the rest is its own.
-            Value(first) => {
-                a.command.push(first);
-                a.command.extend(parser.raw_args()?);
-                break;
-            }
             other => {
                 return Err(Error::Usage(format!(
                     "driver: {} (see 'proctor driver --help')",
@@ -217,6 +212,50 @@ where
         ));
     }
     Ok(Parsed::Run(a))
+}
+
+/// The options that take a value in the next word when written without `=`.
+const TAKES_VALUE: &[&str] = &[
+    "--test-name",
+    "--log-file",
+    "--trs-file",
+    "--color-tests",
+    "--expect-failure",
+    "--enable-hard-errors",
+    "--collect-skipped-logs",
+    "--protocol",
+    "--event-timeout",
+    "--log",
+    "--state-dir",
+];
+
+/// Splits the words into the driver's options and the test command, which
+/// starts after `--` or at the first word that is not an option (as in
+/// test-driver). Done by hand because Debian's lexopt 0.2.0 has no `raw_args`,
+/// and the command's own words (`perl -w`) must not be read as options.
+fn split_command(words: Vec<OsString>) -> (Vec<OsString>, Vec<OsString>) {
+    let mut i = 0;
+    while i < words.len() {
+        let word = words[i].to_string_lossy();
+        if word == "--" {
+            let command = words[i + 1..].to_vec();
+            let mut options = words;
+            options.truncate(i);
+            return (options, command);
+        }
+        if !word.starts_with('-') || word == "-" {
+            break;
+        }
+        i += if TAKES_VALUE.contains(&word.as_ref()) {
+            2
+        } else {
+            1
+        };
+    }
+    let i = i.min(words.len());
+    let mut options = words;
+    let command = options.split_off(i);
+    (options, command)
 }
 
 pub fn run(args: Vec<OsString>) -> Result<i32> {

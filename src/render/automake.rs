@@ -149,10 +149,12 @@ impl Report {
         } else {
             format!(": {} {}", self.opts.name, details)
         };
-        self.show(result, &msg);
+        // test-driver's log has only its closing line; no result line twice.
+        let to_log = self.opts.protocol == Protocol::Tap;
+        self.show(result, &msg, to_log);
     }
 
-    fn show(&mut self, result: &str, msg: &str) {
+    fn show(&mut self, result: &str, msg: &str, to_log: bool) {
         let shown = if self.opts.color && !color_of(result).is_empty() {
             format!("{}{}{}{}", color_of(result), result, NO_COLOR, msg)
         } else {
@@ -160,7 +162,9 @@ impl Report {
         };
         // stdout is only for people; a closed stdout must not lose the files.
         let _ = writeln!(self.console, "{}", shown).and_then(|_| self.console.flush());
-        self.log_line(&format!("{}{}", result, msg));
+        if to_log {
+            self.log_line(&format!("{}{}", result, msg));
+        }
     }
 
     fn error(&mut self, message: &str) {
@@ -251,7 +255,15 @@ impl Report {
             Protocol::Exit => self.judge_exit(),
             Protocol::Tap => self.judge_tap(end),
         }
-        let reasons = strings(&end["reasons"]);
+        // By the exit status alone, proctor's TAP reasons ("no plan found") would
+        // mislead; they are kept only to say why a test that did not exit
+        // (a signal, the event timeout) was stopped.
+        let exited = matches!(self.ended, Some(Ended::Code(_)));
+        let reasons = if self.opts.protocol == Protocol::Exit && exited {
+            Vec::new()
+        } else {
+            strings(&end["reasons"])
+        };
         let notes = strings(&end["notes"]);
         for line in reasons.iter().chain(notes.iter()) {
             self.log_line(&format!("# proctor: {}", line));
@@ -321,6 +333,9 @@ impl Report {
             self.judged = true;
             let why = trouble.unwrap_or("proctor stopped before the test finished");
             self.error(why);
+            if self.opts.protocol == Protocol::Exit {
+                self.log_line(&format!("# proctor: {}", why));
+            }
         } else if let Some(why) = trouble {
             self.log_line(&format!("# proctor: {}", why));
         }
@@ -364,7 +379,7 @@ impl Report {
     }
 
     fn seen(&self, result: &str) -> bool {
-        self.results.iter().any(|r| *r == result)
+        self.results.contains(&result)
     }
 
     /// tap-driver.sh's rule: any ERROR is an ERROR; any FAIL or XPASS a FAIL;
@@ -427,7 +442,7 @@ impl Report {
                 let text = text.trim_start_matches('#').trim();
                 if !text.is_empty() {
                     let msg = format!(" {}: {}", self.opts.name, text);
-                    self.show("#", &msg);
+                    self.show("#", &msg, true);
                 }
             }
             Kind::JobExit => self.ended = Some(ended_of(&v)),
