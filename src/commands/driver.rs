@@ -300,7 +300,10 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
     // Both files are written however the run went: a harness failure is the
     // test's ERROR, not a missing .trs that stops make with a puzzling message.
     let trouble = match &outcome {
-        Ok(status) if *status > 128 => Some(format!("interrupted by signal {}", status - 128)),
+        Ok(status) if *status > 128 => Some(format!(
+            "interrupted by {}",
+            crate::tap::signal_name(status - 128)
+        )),
         Ok(_) => None,
         Err(e) => Some(format!("proctor could not run the test: {}", e)),
     };

@@ -444,7 +444,7 @@ fn a_terminated_driver_still_writes_both_files() {
             m
         ),
     );
-    let running = p.spawn(&[
+    let driver = p.spawn(&[
         "driver",
         "--test-name=slow.t",
         "--log-file=slow.log",
@@ -453,8 +453,8 @@ fn a_terminated_driver_still_writes_both_files() {
         "./slow.t",
     ]);
     wait_until("the test to start", || running(&m));
-    running.signal("TERM");
-    let run = running.wait();
+    driver.signal("TERM");
+    let run = driver.wait();
     run.expect_status(143);
     let trs = fs::read_to_string(p.dir.join("slow.trs")).unwrap();
     assert!(trs.contains(":test-result: PASS\n"), "{}", trs);
