@@ -1,8 +1,495 @@
-//! `proctor driver`: Automake's custom test driver protocol (not written yet).
+//! `proctor driver`: Automake's custom test driver protocol (`LOG_DRIVER`). It is
+//! `proctor test` on exactly one file, with the Automake renderer writing the
+//! `.log` and `.trs` that `make check` reads instead of the usual summary.
+//!
+//! Its exit status is 0 whatever the test did (Automake reads the `.trs`, as
+//! with test-driver and tap-driver.sh); 2 for a usage error; 3 when the harness
+//! itself failed; 129, 130 or 143 when a SIGHUP, SIGINT or SIGTERM stopped it.
+//! Unlike test-driver, which deletes both files on a signal, it still writes
+//! them: `make check` removes every `.log` and `.trs` before it runs the tests,
+//! and `make recheck` runs a test whose `.trs` says ERROR again, so a partial
+//! result is never mistaken for a finished one, and what the test printed before
+//! it was stopped is kept.
 
-use crate::error::{Error, Result};
+use crate::commands::session::{self, Session};
+use crate::commands::test::job_specs;
+use crate::discover::{self, How, TestFile};
+use crate::error::{Error, Result, EXIT_FAIL, EXIT_PASS};
+use crate::render::automake::{Automake, Options, Protocol, Report};
+use crate::render::Renderer;
+use crate::runner::Launch;
+use lexopt::prelude::*;
+use std::cell::RefCell;
 use std::ffi::OsString;
+use std::io;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
 
-pub fn run(_args: Vec<OsString>) -> Result<i32> {
-    Err(Error::Usage("driver: not implemented yet".into()))
+pub const USAGE: &str = "\
+usage: proctor driver --test-name NAME --log-file PATH --trs-file PATH [OPTIONS]
+                      [--] TEST-COMMAND...
+Automake's custom test driver: in Makefile.am, LOG_DRIVER = proctor driver
+(or T_LOG_DRIVER for TEST_EXTENSIONS = .t). The last word of TEST-COMMAND is
+the test file; the words before it run it (LOG_COMPILER).
+
+Automake's options (each that takes a value also as --option=VALUE):
+      --test-name NAME               the test's name in results
+      --log-file PATH                where the test's output and results go
+      --trs-file PATH                where Automake's result metadata goes
+      --color-tests yes|no           color the result lines (default no)
+      --expect-failure yes|no        the test is in XFAIL_TESTS (default no)
+      --enable-hard-errors yes|no    exit status 99 is an ERROR (default yes)
+      --collect-skipped-logs yes|no  copy skipped tests' logs into test-suite.log
+                                     (default yes)
+tap-driver.sh's options:
+      --merge, --no-merge            parse stderr as TAP too (default no)
+      --ignore-exit                  a non-zero exit status is no error
+      --comments, --no-comments      show the test's # lines (default no)
+proctor's options:
+      --protocol tap|exit            judge TAP (default), or the exit status
+                                     alone: 0 pass, 77 skip, 99 error, else fail
+      --event-timeout S              stop a test silent for S seconds
+                                     (default 60, 0: never)
+      --log FILE                     also write the event log to FILE
+      --no-log                       keep no event log in the state directory
+      --state-dir DIR                keep logs in DIR
+";
+
+/// The driver's command line.
+#[derive(Debug, PartialEq)]
+pub struct DriverArgs {
+    pub test_name: Option<String>,
+    pub log_file: Option<PathBuf>,
+    pub trs_file: Option<PathBuf>,
+    pub color: bool,
+    pub expect_failure: bool,
+    pub hard_errors: bool,
+    pub collect_skipped_logs: bool,
+    pub merge: bool,
+    pub ignore_exit: bool,
+    pub comments: bool,
+    pub protocol: Protocol,
+    pub event_timeout: Option<f64>,
+    pub log: Option<PathBuf>,
+    pub no_log: bool,
+    pub state_dir: Option<PathBuf>,
+    /// The test command; its last word is the test file.
+    pub command: Vec<OsString>,
+}
+
+impl Default for DriverArgs {
+    fn default() -> DriverArgs {
+        DriverArgs {
+            test_name: None,
+            log_file: None,
+            trs_file: None,
+            color: false,
+            expect_failure: false,
+            hard_errors: true,
+            collect_skipped_logs: true,
+            merge: false,
+            ignore_exit: false,
+            comments: false,
+            protocol: Protocol::Tap,
+            event_timeout: None,
+            log: None,
+            no_log: false,
+            state_dir: None,
+            command: Vec::new(),
+        }
+    }
+}
+
+/// What parsing asked for: a run, or just the usage text.
+#[derive(Debug, PartialEq)]
+pub enum Parsed {
+    Run(DriverArgs),
+    Help,
+}
+
+fn string(value: OsString) -> Result<String> {
+    value
+        .into_string()
+        .map_err(|v| lexopt::Error::NonUnicodeValue(v).into())
+}
+
+fn yes_no(flag: &str, value: OsString) -> Result<bool> {
+    match string(value)?.as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        other => Err(Error::Usage(format!(
+            "driver: {}: '{}' is neither yes nor no",
+            flag, other
+        ))),
+    }
+}
+
+/// Parses the words after `proctor driver`.
+pub fn parse_from<I>(args: I) -> Result<Parsed>
+where
+    I: IntoIterator + 'static,
+    I::Item: Into<OsString>,
+{
+    let mut a = DriverArgs::default();
+    let (options, command) = split_command(args.into_iter().map(Into::into).collect());
+    a.command = command;
+    let mut parser = lexopt::Parser::from_args(options);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("help") | Short('h') => return Ok(Parsed::Help),
+            Long("test-name") => a.test_name = Some(string(parser.value()?)?),
+            Long("log-file") => a.log_file = Some(parser.value()?.into()),
+            Long("trs-file") => a.trs_file = Some(parser.value()?.into()),
+            Long("color-tests") => a.color = yes_no("--color-tests", parser.value()?)?,
+            Long("expect-failure") => {
+                a.expect_failure = yes_no("--expect-failure", parser.value()?)?
+            }
+            Long("enable-hard-errors") => {
+                a.hard_errors = yes_no("--enable-hard-errors", parser.value()?)?
+            }
+            Long("collect-skipped-logs") => {
+                a.collect_skipped_logs = yes_no("--collect-skipped-logs", parser.value()?)?
+            }
+            Long("merge") => a.merge = true,
+            Long("no-merge") => a.merge = false,
+            Long("ignore-exit") => a.ignore_exit = true,
+            Long("comments") => a.comments = true,
+            Long("no-comments") => a.comments = false,
+            Long("protocol") => {
+                a.protocol = match string(parser.value()?)?.as_str() {
+                    "tap" => Protocol::Tap,
+                    "exit" => Protocol::Exit,
+                    other => {
+                        return Err(Error::Usage(format!(
+                            "driver: --protocol: '{}' is neither tap nor exit",
+                            other
+                        )))
+                    }
+                }
+            }
+            Long("event-timeout") => {
+                let value = string(parser.value()?)?;
+                match value.parse::<f64>() {
+                    Ok(s) if s >= 0.0 && s.is_finite() => a.event_timeout = Some(s),
+                    _ => {
+                        return Err(Error::Usage(format!(
+                            "driver: --event-timeout: '{}' is not a number of seconds",
+                            value
+                        )))
+                    }
+                }
+            }
+            Long("log") => a.log = Some(parser.value()?.into()),
+            Long("no-log") => a.no_log = true,
+            Long("state-dir") => a.state_dir = Some(parser.value()?.into()),
+            other => {
+                return Err(Error::Usage(format!(
+                    "driver: {} (see 'proctor driver --help')",
+                    other.unexpected()
+                )))
+            }
+        }
+    }
+    let missing: Vec<&str> = [
+        ("--test-name", a.test_name.is_none()),
+        ("--log-file", a.log_file.is_none()),
+        ("--trs-file", a.trs_file.is_none()),
+    ]
+    .iter()
+    .filter(|(_, missing)| *missing)
+    .map(|(flag, _)| *flag)
+    .collect();
+    if !missing.is_empty() {
+        return Err(Error::Usage(format!(
+            "driver: missing {} (see 'proctor driver --help')",
+            missing.join(", ")
+        )));
+    }
+    if a.command.is_empty() {
+        return Err(Error::Usage(
+            "driver: no test command after the options (... -- TEST-COMMAND)".into(),
+        ));
+    }
+    Ok(Parsed::Run(a))
+}
+
+/// The options that take a value in the next word when written without `=`.
+const TAKES_VALUE: &[&str] = &[
+    "--test-name",
+    "--log-file",
+    "--trs-file",
+    "--color-tests",
+    "--expect-failure",
+    "--enable-hard-errors",
+    "--collect-skipped-logs",
+    "--protocol",
+    "--event-timeout",
+    "--log",
+    "--state-dir",
+];
+
+/// Splits the words into the driver's options and the test command, which
+/// starts after `--` or at the first word that is not an option (as in
+/// test-driver). Done by hand because Debian's lexopt 0.2.0 has no `raw_args`,
+/// and the command's own words (`perl -w`) must not be read as options.
+fn split_command(words: Vec<OsString>) -> (Vec<OsString>, Vec<OsString>) {
+    let mut i = 0;
+    while i < words.len() {
+        let word = words[i].to_string_lossy();
+        if word == "--" {
+            let command = words[i + 1..].to_vec();
+            let mut options = words;
+            options.truncate(i);
+            return (options, command);
+        }
+        if !word.starts_with('-') || word == "-" {
+            break;
+        }
+        i += if TAKES_VALUE.contains(&word.as_ref()) {
+            2
+        } else {
+            1
+        };
+    }
+    let i = i.min(words.len());
+    let mut options = words;
+    let command = options.split_off(i);
+    (options, command)
+}
+
+pub fn run(args: Vec<OsString>) -> Result<i32> {
+    let args = match parse_from(args)? {
+        Parsed::Run(a) => a,
+        Parsed::Help => {
+            print!("{}", USAGE);
+            return Ok(EXIT_PASS);
+        }
+    };
+    let opts = Options {
+        name: args.test_name.clone().unwrap_or_default(),
+        log_file: args.log_file.clone().unwrap_or_default(),
+        trs_file: args.trs_file.clone().unwrap_or_default(),
+        color: args.color,
+        expect_failure: args.expect_failure,
+        hard_errors: args.hard_errors,
+        collect_skipped_logs: args.collect_skipped_logs,
+        protocol: args.protocol,
+        ignore_exit: args.ignore_exit,
+        comments: args.comments,
+    };
+    let report = Report::create(opts, Box::new(io::stdout())).map_err(|e| {
+        Error::io(
+            format!("create the log file {}", args.log_file_display()),
+            e,
+        )
+    })?;
+    let report = Rc::new(RefCell::new(report));
+
+    let (session, trouble) = match session_for(&args) {
+        Ok(s) => (Some(s), None),
+        Err(e) => (None, Some(e)),
+    };
+    let outcome = match session {
+        Some(session) => {
+            let renderer: Box<dyn Renderer> = Box::new(Automake::new(report.clone()));
+            session::run(session, vec![renderer])
+        }
+        None => Err(trouble.expect("no session without a reason")),
+    };
+    // Both files are written however the run went: a harness failure is the
+    // test's ERROR, not a missing .trs that stops make with a puzzling message.
+    let trouble = match &outcome {
+        Ok(status) if *status > 128 => Some(format!(
+            "interrupted by {}",
+            crate::tap::signal_name(status - 128)
+        )),
+        Ok(_) => None,
+        Err(e) => Some(format!("proctor could not run the test: {}", e)),
+    };
+    let written = report.borrow_mut().close(trouble.as_deref());
+    let status = match outcome {
+        Ok(EXIT_PASS) | Ok(EXIT_FAIL) => EXIT_PASS,
+        Ok(other) => other,
+        Err(e) => {
+            eprintln!("proctor: {}", e);
+            e.exit_status()
+        }
+    };
+    written.map_err(|e| Error::io("write the test's results", e))?;
+    Ok(status)
+}
+
+impl DriverArgs {
+    fn log_file_display(&self) -> String {
+        self.log_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    }
+}
+
+/// The one job, and how it runs: the command's last word is the file, the
+/// words before it (Automake's LOG_COMPILER and flags) the program that runs it.
+fn session_for(args: &DriverArgs) -> Result<Session> {
+    let words: Vec<String> = args
+        .command
+        .iter()
+        .cloned()
+        .map(string)
+        .collect::<Result<_>>()?;
+    let (file, prefix) = words.split_last().expect("parse_from checked it");
+    let how = if prefix.is_empty() {
+        How::Itself
+    } else {
+        How::Command(prefix.to_vec())
+    };
+    // A program that is not there fails as the test's exit status 127, as it
+    // would under Automake's own drivers, rather than as a usage error.
+    let exec = if prefix.is_empty() {
+        None
+    } else {
+        let program =
+            discover::find_program(&prefix[0]).unwrap_or_else(|| prefix[0].clone().into());
+        Some((program, prefix.to_vec()))
+    };
+    let mut jobs = job_specs(vec![TestFile {
+        path: PathBuf::from(file),
+        how,
+    }]);
+    if let Some(name) = &args.test_name {
+        jobs[0].display = name.clone();
+    }
+    let event_timeout = args.event_timeout.unwrap_or(super::test::EVENT_TIMEOUT);
+    let launch = Launch {
+        perl: None,
+        exec,
+        env: Launch::environment(&[]),
+        merge: args.merge,
+        keep: false,
+        event_timeout: if event_timeout > 0.0 {
+            Some(Duration::from_secs_f64(event_timeout))
+        } else {
+            None
+        },
+    };
+    Ok(Session {
+        jobs,
+        launch,
+        slots: 1,
+        state_dir: args.state_dir.clone(),
+        keep_log: !args.no_log,
+        extra_log: args.log.clone(),
+        log_fd: None,
+        keep: false,
+        keyboard: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(words: &[&str]) -> Result<Parsed> {
+        let words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+        parse_from(words)
+    }
+
+    fn args(words: &[&str]) -> DriverArgs {
+        match parse(words).unwrap() {
+            Parsed::Run(a) => a,
+            Parsed::Help => panic!("help"),
+        }
+    }
+
+    #[test]
+    fn both_option_forms_and_the_command() {
+        let a = args(&[
+            "--test-name",
+            "t/a.t",
+            "--log-file=t/a.log",
+            "--trs-file",
+            "t/a.trs",
+            "--color-tests=yes",
+            "--expect-failure",
+            "no",
+            "--enable-hard-errors=no",
+            "--collect-skipped-logs",
+            "no",
+            "--protocol=exit",
+            "--event-timeout",
+            "5",
+            "--",
+            "perl",
+            "-w",
+            "--not-ours",
+            "t/a.t",
+        ]);
+        assert_eq!(a.test_name.as_deref(), Some("t/a.t"));
+        assert_eq!(a.log_file, Some(PathBuf::from("t/a.log")));
+        assert_eq!(a.trs_file, Some(PathBuf::from("t/a.trs")));
+        assert!(a.color && !a.expect_failure && !a.hard_errors && !a.collect_skipped_logs);
+        assert_eq!(a.protocol, Protocol::Exit);
+        assert_eq!(a.event_timeout, Some(5.0));
+        assert_eq!(a.command, ["perl", "-w", "--not-ours", "t/a.t"]);
+    }
+
+    #[test]
+    fn the_command_may_start_without_a_double_dash() {
+        let a = args(&[
+            "--test-name=x",
+            "--log-file=x.log",
+            "--trs-file=x.trs",
+            "./x",
+            "-v",
+        ]);
+        assert_eq!(a.command, ["./x", "-v"]);
+        assert!(a.hard_errors && a.collect_skipped_logs && !a.color);
+    }
+
+    #[test]
+    fn bad_words_are_usage_errors() {
+        let base = ["--test-name=x", "--log-file=x.log", "--trs-file=x.trs"];
+        let with = |extra: &[&str]| {
+            let mut w: Vec<&str> = base.to_vec();
+            w.extend_from_slice(extra);
+            parse(&w).unwrap_err()
+        };
+        for bad in [
+            with(&[]),
+            with(&["--color-tests", "maybe", "--", "x"]),
+            with(&["--protocol", "junit", "--", "x"]),
+            with(&["--frobnicate", "--", "x"]),
+            with(&["--event-timeout", "-1", "--", "x"]),
+            parse(&["--log-file=x.log", "--", "x"]).unwrap_err(),
+        ] {
+            assert_eq!(bad.exit_status(), crate::error::EXIT_USAGE, "{}", bad);
+            assert!(!bad.to_string().contains('\n'), "one line: {}", bad);
+        }
+        let missing = parse(&["--log-file=x.log", "--", "x"]).unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "driver: missing --test-name, --trs-file (see 'proctor driver --help')"
+        );
+    }
+
+    /// Every long flag in the driver's usage is in the man page.
+    #[test]
+    fn every_driver_flag_is_in_the_man_page() {
+        let man = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/proctor.1"))
+            .unwrap()
+            .replace('\\', "");
+        for word in USAGE.split(|c: char| c.is_whitespace() || c == ',' || c == '|') {
+            if let Some(flag) = word.strip_prefix("--") {
+                let flag = flag.split('=').next().unwrap();
+                if !flag.is_empty() && flag != "option" {
+                    assert!(
+                        man.contains(&format!("--{}", flag)),
+                        "--{} is not in man/proctor.1",
+                        flag
+                    );
+                }
+            }
+        }
+    }
 }

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// The default event timeout, in seconds.
-const EVENT_TIMEOUT: f64 = 60.0;
+pub const EVENT_TIMEOUT: f64 = 60.0;
 
 pub fn run(args: TestArgs) -> Result<i32> {
     let files = discover::discover(&args.paths, args.recurse, args.exec.as_deref())?;

@@ -2,6 +2,7 @@
 //! (live from the overlord, or from a log in `proctor replay`: the same path), and
 //! declares the kinds it needs so the overlord decodes nothing else.
 
+pub mod automake;
 mod live;
 mod palette;
 mod plain;

@@ -3,6 +3,7 @@
 
 mod common;
 mod core;
+mod driver;
 mod faults;
 mod render;
 mod terminal;

@@ -1,0 +1,627 @@
+//! `proctor driver`: Automake's custom test driver protocol, on single scripts
+//! (the .trs and .log it writes for each kind of result) and in a real Automake
+//! project run by `make check`.
+
+use crate::common::*;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+/// One driver run on `./NAME`, with the files it wrote.
+struct Driven {
+    run: Run,
+    trs: String,
+    log: String,
+}
+
+impl Driven {
+    /// The `:test-result:` values, in order.
+    fn results(&self) -> Vec<&str> {
+        self.trs
+            .lines()
+            .filter_map(|l| l.strip_prefix(":test-result: "))
+            .collect()
+    }
+
+    fn field(&self, name: &str) -> &str {
+        let prefix = format!(":{}: ", name);
+        self.trs
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .unwrap_or_else(|| panic!("no :{}: in\n{}", name, self.trs))
+    }
+
+    /// Checks the global result, recheck and copy-in-global-log fields.
+    fn expect_global(&self, global: &str, recheck: &str, copy: &str) -> &Driven {
+        assert_eq!(
+            (
+                self.field("global-test-result"),
+                self.field("recheck"),
+                self.field("copy-in-global-log")
+            ),
+            (global, recheck, copy),
+            "--- trs\n{}--- log\n{}",
+            self.trs,
+            self.log
+        );
+        self
+    }
+
+    fn expect_results(&self, expected: &[&str]) -> &Driven {
+        assert_eq!(
+            self.results(),
+            expected,
+            "--- trs\n{}--- log\n{}--- stdout\n{}--- stderr\n{}",
+            self.trs,
+            self.log,
+            self.run.stdout(),
+            self.run.stderr()
+        );
+        self
+    }
+
+    fn expect_stdout(&self, line: &str) -> &Driven {
+        let out = self.run.stdout();
+        assert!(
+            out.lines().any(|l| l == line),
+            "expected the line {:?} on stdout, got\n{}",
+            line,
+            out
+        );
+        self
+    }
+
+    fn expect_log(&self, text: &str) -> &Driven {
+        assert!(
+            self.log.contains(text),
+            "expected {:?} in the log, got\n{}",
+            text,
+            self.log
+        );
+        self
+    }
+}
+
+fn drive(p: &Project, name: &str, extra: &[&str]) -> Driven {
+    let log = format!("{}.log", name);
+    let trs = format!("{}.trs", name);
+    let test = format!("./{}", name);
+    let mut args = vec![
+        "driver",
+        "--test-name",
+        name,
+        "--log-file",
+        &log,
+        "--trs-file",
+        &trs,
+    ];
+    args.extend_from_slice(extra);
+    args.push("--");
+    args.push(&test);
+    let run = p.proctor(&args);
+    run.expect_status(0);
+    Driven {
+        trs: fs::read_to_string(p.dir.join(&trs)).expect("the .trs is written"),
+        log: fs::read_to_string(p.dir.join(&log)).expect("the .log is written"),
+        run,
+    }
+}
+
+fn script(p: &Project, name: &str, body: &str) {
+    p.script(name, &format!("#!/bin/sh\n{}", body));
+}
+
+#[test]
+fn a_passing_test() {
+    let p = Project::new();
+    script(
+        &p,
+        "pass.t",
+        "echo 1..2\necho ok 1 - one\necho ok 2 - two\n",
+    );
+    let d = drive(&p, "pass.t", &[]);
+    d.expect_results(&["PASS", "PASS"])
+        .expect_global("PASS", "no", "no")
+        .expect_stdout("PASS: pass.t 1 - one")
+        .expect_stdout("PASS: pass.t 2 - two")
+        .expect_log("1..2\nok 1 - one\nPASS: pass.t 1 - one\nok 2 - two\n")
+        .expect_log("PASS pass.t (exit status: 0)\n");
+    // The event log is kept in the state directory, as with proctor test.
+    let events = p.events();
+    assert_eq!(results(&events), pairs(&[("pass.t", "pass")]));
+}
+
+#[test]
+fn failures_and_a_bad_exit() {
+    let p = Project::new();
+    script(
+        &p,
+        "fail.t",
+        "echo 1..2\necho ok 1\necho 'not ok 2 - sums'\necho '# sums went wrong' >&2\n",
+    );
+    drive(&p, "fail.t", &[])
+        .expect_results(&["PASS", "FAIL"])
+        .expect_global("FAIL", "yes", "yes")
+        .expect_stdout("FAIL: fail.t 2 - sums")
+        .expect_log("# sums went wrong\n")
+        .expect_log("FAIL fail.t (exit status: 0)\n");
+
+    // As tap-driver.sh, a non-zero exit is an error of its own (Test::More
+    // exits with the number of failures); --ignore-exit lets it pass.
+    script(&p, "exit.t", "echo 1..1\necho 'not ok 1'\nexit 1\n");
+    drive(&p, "exit.t", &[])
+        .expect_results(&["FAIL", "ERROR"])
+        .expect_global("ERROR", "yes", "yes")
+        .expect_stdout("ERROR: exit.t - exited with status 1");
+    drive(&p, "exit.t", &["--ignore-exit"]).expect_results(&["FAIL"]);
+}
+
+#[test]
+fn skip_all_and_collected_logs() {
+    let p = Project::new();
+    script(&p, "skip.t", "echo '1..0 # SKIP no database here'\n");
+    drive(&p, "skip.t", &[])
+        .expect_results(&["SKIP"])
+        .expect_global("SKIP", "no", "yes")
+        .expect_stdout("SKIP: skip.t - no database here");
+    drive(&p, "skip.t", &["--collect-skipped-logs", "no"]).expect_global("SKIP", "no", "no");
+    script(
+        &p,
+        "points.t",
+        "echo 1..2\necho 'ok 1 # skip no network'\necho ok 2\n",
+    );
+    drive(&p, "points.t", &[])
+        .expect_results(&["SKIP", "PASS"])
+        .expect_global("PASS", "no", "yes")
+        .expect_stdout("SKIP: points.t 1 # SKIP no network");
+}
+
+#[test]
+fn todo_points_are_expected_failures() {
+    let p = Project::new();
+    script(
+        &p,
+        "todo.t",
+        "echo 1..3\necho 'not ok 1 - later # TODO not written'\necho 'ok 2 # TODO fixed already'\necho ok 3\n",
+    );
+    drive(&p, "todo.t", &[])
+        .expect_results(&["XFAIL", "XPASS", "PASS"])
+        .expect_global("FAIL", "yes", "yes")
+        .expect_stdout("XFAIL: todo.t 1 - later # TODO not written")
+        .expect_stdout("XPASS: todo.t 2 # TODO fixed already");
+    script(&p, "xfail.t", "echo 1..1\necho 'not ok 1 # TODO'\n");
+    drive(&p, "xfail.t", &[])
+        .expect_results(&["XFAIL"])
+        .expect_global("PASS", "no", "yes");
+}
+
+#[test]
+fn a_bail_out_is_an_error_and_ends_the_judging() {
+    let p = Project::new();
+    script(
+        &p,
+        "bail.t",
+        "echo 1..3\necho ok 1\necho 'Bail out! disk full'\necho ok 2\nexit 255\n",
+    );
+    drive(&p, "bail.t", &[])
+        .expect_results(&["PASS", "ERROR"])
+        .expect_global("ERROR", "yes", "yes")
+        .expect_stdout("ERROR: bail.t - Bail out! disk full")
+        // Lines after the bail-out are still logged, not judged.
+        .expect_log("ERROR: bail.t - Bail out! disk full\nok 2\n");
+}
+
+#[test]
+fn plan_errors() {
+    let p = Project::new();
+    script(&p, "few.t", "echo 1..3\necho ok 1\n");
+    drive(&p, "few.t", &[])
+        .expect_results(&["PASS", "ERROR"])
+        .expect_stdout("ERROR: few.t - too few tests run (expected 3, got 1)");
+    script(&p, "noplan.t", "echo ok 1\n");
+    drive(&p, "noplan.t", &[])
+        .expect_results(&["PASS", "ERROR"])
+        .expect_stdout("ERROR: noplan.t - missing test plan");
+    script(&p, "order.t", "echo 1..2\necho ok 2\necho ok 1\n");
+    drive(&p, "order.t", &[])
+        .expect_results(&["ERROR", "ERROR"])
+        .expect_stdout("ERROR: order.t 2 # OUT-OF-ORDER (expecting 1)");
+}
+
+#[test]
+fn a_signal_is_an_error() {
+    let p = Project::new();
+    script(&p, "segv.t", "echo 1..2\necho ok 1\nkill -SEGV $$\n");
+    let d = drive(&p, "segv.t", &[]);
+    d.expect_results(&["PASS", "ERROR", "ERROR"])
+        .expect_global("ERROR", "yes", "yes")
+        .expect_stdout("ERROR: segv.t - terminated by signal 11 (SIGSEGV)")
+        .expect_log("ERROR segv.t (exit status: 139)\n");
+}
+
+#[test]
+fn tap_13_with_yaml() {
+    let p = Project::new();
+    script(
+        &p,
+        "yaml.t",
+        "cat <<'EOF'\nTAP version 13\n1..2\nok 1 - parses\nnot ok 2 - sums\n  ---\n  message: 'got 3, wanted 4'\n  severity: fail\n  ...\nEOF\n",
+    );
+    drive(&p, "yaml.t", &[])
+        .expect_results(&["PASS", "FAIL"])
+        .expect_global("FAIL", "yes", "yes")
+        .expect_log("not ok 2 - sums\nFAIL: yaml.t 2 - sums\n  ---\n  message: 'got 3, wanted 4'\n  severity: fail\n  ...\n");
+}
+
+#[test]
+fn expect_failure_inverts_plain_points() {
+    let p = Project::new();
+    script(
+        &p,
+        "known.t",
+        "echo 1..3\necho ok 1\necho 'not ok 2 - known bug'\necho 'not ok 3 # TODO'\n",
+    );
+    drive(&p, "known.t", &["--expect-failure", "yes"])
+        .expect_results(&["XPASS", "XFAIL", "XFAIL"])
+        .expect_global("FAIL", "yes", "yes")
+        .expect_stdout("XFAIL: known.t 2 - known bug");
+    script(&p, "bug.t", "echo 1..1\necho 'not ok 1 - known bug'\n");
+    drive(&p, "bug.t", &["--expect-failure=yes"])
+        .expect_results(&["XFAIL"])
+        .expect_global("PASS", "no", "yes");
+}
+
+#[test]
+fn the_exit_protocol_judges_by_status_alone() {
+    let p = Project::new();
+    for (name, status) in [("e0", 0), ("e77", 77), ("e99", 99), ("e1", 1)] {
+        // TAP-looking output must not matter.
+        script(&p, name, &format!("echo 'not ok 1'\nexit {}\n", status));
+    }
+    let exit = ["--protocol", "exit"];
+    drive(&p, "e0", &exit)
+        .expect_results(&["PASS"])
+        .expect_global("PASS", "no", "no")
+        .expect_stdout("PASS: e0")
+        .expect_log("not ok 1\nPASS e0 (exit status: 0)\n");
+    drive(&p, "e77", &exit)
+        .expect_results(&["SKIP"])
+        .expect_global("SKIP", "no", "yes");
+    drive(&p, "e99", &exit)
+        .expect_results(&["ERROR"])
+        .expect_global("ERROR", "yes", "yes");
+    drive(&p, "e99", &["--protocol=exit", "--enable-hard-errors=no"]).expect_results(&["FAIL"]);
+    drive(&p, "e1", &exit)
+        .expect_results(&["FAIL"])
+        .expect_global("FAIL", "yes", "yes")
+        .expect_log("FAIL e1 (exit status: 1)\n");
+    drive(&p, "e1", &["--protocol=exit", "--expect-failure=yes"])
+        .expect_results(&["XFAIL"])
+        .expect_global("XFAIL", "no", "yes");
+    drive(&p, "e0", &["--protocol=exit", "--expect-failure=yes"])
+        .expect_results(&["XPASS"])
+        .expect_global("XPASS", "yes", "yes");
+}
+
+#[test]
+fn colors_are_automakes() {
+    let p = Project::new();
+    script(&p, "c.t", "echo 1..2\necho ok 1\necho not ok 2\n");
+    drive(&p, "c.t", &["--color-tests=yes"])
+        .expect_stdout("\x1b[0;32mPASS\x1b[m: c.t 1")
+        .expect_stdout("\x1b[0;31mFAIL\x1b[m: c.t 2")
+        // The log is for reading: never colored.
+        .expect_log("PASS: c.t 1\n");
+    let plain = drive(&p, "c.t", &["--color-tests", "no"]);
+    assert!(
+        !plain.run.stdout().contains('\x1b'),
+        "{}",
+        plain.run.stdout()
+    );
+}
+
+#[test]
+fn the_words_before_the_file_run_it() {
+    let p = Project::new();
+    fs::write(p.dir.join("plain.t"), "echo 1..1\necho ok 1 - via sh\n").unwrap();
+    let run = p.proctor(&[
+        "driver",
+        "--test-name=plain.t",
+        "--log-file=plain.log",
+        "--trs-file=plain.trs",
+        "--",
+        "sh",
+        "-e",
+        "plain.t",
+    ]);
+    run.expect_status(0);
+    assert!(
+        run.stdout().contains("PASS: plain.t 1 - via sh"),
+        "{}",
+        run.stdout()
+    );
+    // A program that is not there is the test's error, and both files exist.
+    let run = p.proctor(&[
+        "driver",
+        "--test-name=plain.t",
+        "--log-file=gone.log",
+        "--trs-file=gone.trs",
+        "--",
+        "no-such-program-here",
+        "plain.t",
+    ]);
+    run.expect_status(0);
+    let trs = fs::read_to_string(p.dir.join("gone.trs")).unwrap();
+    assert!(trs.contains(":global-test-result: ERROR\n"), "{}", trs);
+    assert!(
+        run.stdout()
+            .contains("exited with status 127 (command not found?)"),
+        "{}",
+        run.stdout()
+    );
+}
+
+#[test]
+fn bad_options_are_usage_errors() {
+    let p = Project::new();
+    script(&p, "ok.t", "echo 1..1\necho ok 1\n");
+    for args in [
+        &[
+            "driver",
+            "--log-file",
+            "x.log",
+            "--trs-file",
+            "x.trs",
+            "--",
+            "./ok.t",
+        ][..],
+        &[
+            "driver",
+            "--test-name",
+            "x",
+            "--log-file",
+            "x.log",
+            "--trs-file",
+            "x.trs",
+        ][..],
+        &[
+            "driver",
+            "--test-name=x",
+            "--log-file=x.log",
+            "--trs-file=x.trs",
+            "--color-tests=maybe",
+            "--",
+            "./ok.t",
+        ][..],
+        &[
+            "driver",
+            "--test-name=x",
+            "--log-file=x.log",
+            "--trs-file=x.trs",
+            "--protocol",
+            "junit",
+            "--",
+            "./ok.t",
+        ][..],
+        &[
+            "driver",
+            "--test-name=x",
+            "--log-file=x.log",
+            "--trs-file=x.trs",
+            "--bogus",
+            "--",
+            "./ok.t",
+        ][..],
+    ] {
+        let run = p.proctor(args);
+        run.expect_status(2);
+        assert_eq!(
+            run.stderr().lines().count(),
+            1,
+            "one line: {}",
+            run.stderr()
+        );
+        assert!(
+            run.stderr().starts_with("proctor: driver: "),
+            "{}",
+            run.stderr()
+        );
+    }
+    assert!(!p.dir.join("x.trs").exists() && !p.dir.join("x.log").exists());
+    let help = p.proctor(&["driver", "--help"]);
+    help.expect_status(0);
+    assert!(help.stdout().contains("--trs-file"), "{}", help.stdout());
+}
+
+#[test]
+fn a_terminated_driver_still_writes_both_files() {
+    let p = Project::new();
+    let m = marker("driver-term");
+    p.script(
+        "slow.t",
+        &format!(
+            "#!/bin/sh\necho 1..2\necho ok 1 - before\nexec perl -e 'sleep 30' {}\n",
+            m
+        ),
+    );
+    let driver = p.spawn(&[
+        "driver",
+        "--test-name=slow.t",
+        "--log-file=slow.log",
+        "--trs-file=slow.trs",
+        "--",
+        "./slow.t",
+    ]);
+    wait_until("the test to start", || running(&m));
+    driver.signal("TERM");
+    let run = driver.wait();
+    run.expect_status(143);
+    let trs = fs::read_to_string(p.dir.join("slow.trs")).unwrap();
+    assert!(trs.contains(":test-result: PASS\n"), "{}", trs);
+    assert!(trs.contains(":global-test-result: ERROR\n"), "{}", trs);
+    let log = fs::read_to_string(p.dir.join("slow.log")).unwrap();
+    assert!(log.contains("ok 1 - before\n"), "{}", log);
+    assert!(log.contains("interrupted"), "{}", log);
+    wait_until("the test to be gone", || !running(&m));
+}
+
+// ---- a real Automake project ----
+
+fn have(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+fn sh(dir: &Path, command: &str) -> std::process::Output {
+    // A make above this test (make check of proctor itself) must not leak its
+    // flags into the project's make.
+    Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(dir)
+        .env_remove("MAKEFLAGS")
+        .env_remove("MFLAGS")
+        .env_remove("MAKELEVEL")
+        .output()
+        .unwrap()
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!(
+        "--- stdout\n{}--- stderr\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn make_check_in_a_real_automake_project() {
+    if !have("autoreconf") || !have("make") {
+        println!("note: autoreconf or make is not installed; skipping the Automake project test");
+        return;
+    }
+    let p = Project::new();
+    fs::write(
+        p.dir.join("configure.ac"),
+        "AC_INIT([demo], [1.0])\n\
+         AM_INIT_AUTOMAKE([foreign -Wall -Werror])\n\
+         AC_PATH_PROG([PROCTOR], [proctor])\n\
+         AC_CONFIG_FILES([Makefile])\n\
+         AC_OUTPUT\n",
+    )
+    .unwrap();
+    fs::write(
+        p.dir.join("Makefile.am"),
+        "TEST_EXTENSIONS = .t\n\
+         T_LOG_DRIVER = $(PROCTOR) driver\n\
+         TESTS = pass.t fail.t skip.t xfail.t yaml.t\n\
+         XFAIL_TESTS = xfail.t\n\
+         EXTRA_DIST = $(TESTS)\n",
+    )
+    .unwrap();
+    script(
+        &p,
+        "pass.t",
+        "echo 1..2\necho ok 1 - one\necho ok 2 - two\n",
+    );
+    script(
+        &p,
+        "fail.t",
+        "echo 1..2\necho ok 1\necho 'not ok 2 - broken'\n",
+    );
+    script(&p, "skip.t", "echo '1..0 # SKIP not here'\n");
+    script(&p, "xfail.t", "echo 1..1\necho 'not ok 1 - known bug'\n");
+    script(
+        &p,
+        "yaml.t",
+        "cat <<'EOF'\nTAP version 13\n1..1\nok 1 - with yaml\n  ---\n  took: 3ms\n  ...\nEOF\n",
+    );
+
+    let out = sh(&p.dir, "autoreconf -fi");
+    assert!(out.status.success(), "autoreconf failed\n{}", text(&out));
+    let configure = format!(
+        "./configure PROCTOR={} >/dev/null",
+        env!("CARGO_BIN_EXE_proctor")
+    );
+    let out = sh(&p.dir, &configure);
+    assert!(out.status.success(), "configure failed\n{}", text(&out));
+
+    let state = format!("PROCTOR_STATE_DIR={} ", p.state().display());
+    let out = sh(&p.dir, &format!("{}make check", state));
+    assert!(
+        !out.status.success(),
+        "make check should fail\n{}",
+        text(&out)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    for line in [
+        "PASS: pass.t 1 - one",
+        "FAIL: fail.t 2 - broken",
+        "SKIP: skip.t - not here",
+        "XFAIL: xfail.t 1 - known bug",
+        "PASS: yaml.t 1 - with yaml",
+        "# TOTAL: 7",
+        "# PASS:  4",
+        "# SKIP:  1",
+        "# XFAIL: 1",
+        "# FAIL:  1",
+        "# XPASS: 0",
+        "# ERROR: 0",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "no line {:?} in make check's output\n{}",
+            line,
+            text(&out)
+        );
+    }
+    let trs = |name: &str| fs::read_to_string(p.dir.join(name)).unwrap();
+    assert_eq!(
+        trs("fail.trs"),
+        ":global-test-result: FAIL\n:recheck: yes\n:copy-in-global-log: yes\n\
+         :test-result: PASS\n:test-result: FAIL\n"
+    );
+    assert_eq!(
+        trs("xfail.trs"),
+        ":global-test-result: PASS\n:recheck: no\n:copy-in-global-log: yes\n\
+         :test-result: XFAIL\n"
+    );
+    assert_eq!(
+        trs("skip.trs"),
+        ":global-test-result: SKIP\n:recheck: no\n:copy-in-global-log: yes\n\
+         :test-result: SKIP\n"
+    );
+    assert!(
+        trs("yaml.log").contains("  took: 3ms\n"),
+        "{}",
+        trs("yaml.log")
+    );
+    let suite = trs("test-suite.log");
+    assert!(suite.contains("# FAIL:  1\n"), "{}", suite);
+    // The failing test's log is copied in; the passing one's is not.
+    assert!(suite.contains("FAIL: fail.t 2 - broken"), "{}", suite);
+    assert!(suite.contains("not ok 2 - broken"), "{}", suite);
+    assert!(!suite.contains("ok 1 - one"), "{}", suite);
+
+    // Fixed, the same suite passes.
+    script(&p, "fail.t", "echo 1..2\necho ok 1\necho 'ok 2 - mended'\n");
+    let out = sh(&p.dir, &format!("{}make check", state));
+    assert!(
+        out.status.success(),
+        "make check should pass\n{}",
+        text(&out)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    for line in ["# TOTAL: 7", "# PASS:  5", "# FAIL:  0", "# XFAIL: 1"] {
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "no line {:?} in make check's output\n{}",
+            line,
+            text(&out)
+        );
+    }
+    assert!(trs("fail.trs").contains(":global-test-result: PASS\n"));
+}
