@@ -3,6 +3,7 @@
 //! declares the kinds it needs so the overlord decodes nothing else.
 
 mod plain;
+pub mod prove;
 
 pub use plain::Plain;
 
