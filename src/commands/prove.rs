@@ -347,11 +347,7 @@ fn collect(
         .map_err(|e| Error::Usage(format!("{}: cannot list directory: {}", dir.display(), e)))?;
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let path = if dir == Path::new(".") {
-            PathBuf::from(&name)
-        } else {
-            dir.join(&name)
-        };
+        let path = dir.join(&name);
         if path.is_dir() {
             if recurse {
                 collect(&path, recurse, out, visited)?;
