@@ -119,8 +119,10 @@ where
             Short('V') | Long("version") => return Ok(Parsed::Version),
             // prove's options that proctor does not act on: taken with their
             // values, so the rest of the command line still parses.
-            Long(name @ ("state" | "statefile" | "rc" | "ext" | "harness" | "formatter"
-            | "source" | "rules" | "tapversion" | "archive")) => {
+            Long(
+                name @ ("state" | "statefile" | "rc" | "ext" | "harness" | "formatter" | "source"
+                | "rules" | "tapversion" | "archive"),
+            ) => {
                 let name = name.to_string();
                 let value = string(parser.value()?)?;
                 prove
@@ -133,8 +135,10 @@ where
                     .ignored
                     .push(format!("-{}{} is not supported; ignored", c, value));
             }
-            Long(name @ ("color" | "colour" | "nocolor" | "nocolour" | "count" | "nocount"
-            | "ignore-exit" | "normalize" | "trap" | "man")) => {
+            Long(
+                name @ ("color" | "colour" | "nocolor" | "nocolour" | "count" | "nocount"
+                | "ignore-exit" | "normalize" | "trap" | "man"),
+            ) => {
                 let name = name.to_string();
                 prove
                     .ignored
@@ -413,7 +417,16 @@ mod tests {
 
     #[test]
     fn unsupported_options_are_warnings() {
-        let p = parse(&["--state=save", "-c", "-Mstrict", "--ext", ".t", "t", "::", "x"]);
+        let p = parse(&[
+            "--state=save",
+            "-c",
+            "-Mstrict",
+            "--ext",
+            ".t",
+            "t",
+            "::",
+            "x",
+        ]);
         assert_eq!(p.ignored.len(), 5, "{:?}", p.ignored);
         assert_eq!(p.paths, [PathBuf::from("t")]);
     }
@@ -428,6 +441,28 @@ mod tests {
         assert_eq!(run(&["-V"]).unwrap(), Parsed::Version);
         assert_eq!(run(&["--frob"]).unwrap_err().exit_status(), 2);
         assert_eq!(run(&["-j0"]).unwrap_err().exit_status(), 2);
+    }
+
+    /// Every long option of the usage text is in the man page's PROVE section.
+    #[test]
+    fn every_long_option_is_in_the_man_page() {
+        let man = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/proctor.1"))
+            .expect("man/proctor.1 is readable")
+            .replace('\\', "");
+        let section = &man[man.find(".SH PROVE").expect("a PROVE section")..];
+        let mut checked = 0;
+        for word in USAGE.split(|c: char| c.is_whitespace() || c == ',' || c == '/') {
+            if let Some(flag) = word.strip_prefix("--") {
+                let flag = flag.trim_end_matches(|c: char| !c.is_alphanumeric());
+                assert!(
+                    section.contains(&format!("--{}", flag)),
+                    "--{} is not in PROVE",
+                    flag
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 30, "only {} options found in USAGE", checked);
     }
 
     #[test]

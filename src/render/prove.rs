@@ -246,9 +246,7 @@ impl Prove {
 
     fn job_end(&mut self, event: &mut Event) -> io::Result<()> {
         let job = event.job();
-        let mut file = job
-            .and_then(|j| self.files.remove(&j))
-            .unwrap_or_default();
+        let mut file = job.and_then(|j| self.files.remove(&j)).unwrap_or_default();
         let v = event.value();
         let result = v["result"].as_str().unwrap_or("fail");
         // Files never started (after a bail-out or an interrupt) are not shown;
@@ -600,10 +598,7 @@ fn prove_words(message: &str, file: &mut File) -> Option<String> {
     }
     if let Some(rest) = message.strip_prefix("plan 1..0 skips the file, but ") {
         if let Some(ran) = rest.strip_suffix(" tests ran") {
-            return Some(format!(
-                "Bad plan.  You planned 0 tests but ran {}.",
-                ran
-            ));
+            return Some(format!("Bad plan.  You planned 0 tests but ran {}.", ran));
         }
     }
     if let Some(rest) = message.strip_prefix("tests out of sequence: found test ") {
@@ -721,8 +716,15 @@ mod tests {
         let numbers: Vec<u64> = (1..=40).map(|n| n * 2).collect();
         let mut lines = Vec::new();
         number_lines(&mut lines, "  Failed tests:  ", &numbers);
-        assert_eq!(lines[0], "  Failed tests:  2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22");
-        assert!(lines[1].starts_with("                24, 26"), "{:?}", lines);
+        assert_eq!(
+            lines[0],
+            "  Failed tests:  2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22"
+        );
+        assert!(
+            lines[1].starts_with("                24, 26"),
+            "{:?}",
+            lines
+        );
     }
 
     #[test]

@@ -208,7 +208,11 @@ fn a_mixed_suite_prints_what_prove_prints() {
     assert!(out.contains("  Failed tests:  3, 6, 9"), "{}", out);
     assert!(out.contains("Result: FAIL\n"), "{}", out);
     // The test's stderr goes to stderr, as prove lets it through.
-    assert!(run.stderr().contains("# sums went wrong\n"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("# sums went wrong\n"),
+        "{}",
+        run.stderr()
+    );
     assert!(!out.contains("sums went wrong"), "{}", out);
 }
 
@@ -248,7 +252,11 @@ fn the_prove_symlink_is_proctor_prove() {
     compare(&ours, &theirs, &["-v", "t"]);
     let version = run(&link, &p, &["-V"]);
     version.expect_status(0);
-    assert!(version.stdout().starts_with("proctor "), "{}", version.stdout());
+    assert!(
+        version.stdout().starts_with("proctor "),
+        "{}",
+        version.stdout()
+    );
 }
 
 #[test]
@@ -286,7 +294,11 @@ fn no_tests_and_skipped_files_give_notests() {
     p.script("t/skip.t", "#!/bin/sh\necho '1..0 # SKIP nothing to do'\n")
         .script("t/bare.t", "#!/bin/sh\necho '1..0'\n");
     let run = same_as_prove(&p, &[]);
-    assert!(run.stdout().contains("Result: NOTESTS\n"), "{}", run.stdout());
+    assert!(
+        run.stdout().contains("Result: NOTESTS\n"),
+        "{}",
+        run.stdout()
+    );
 }
 
 #[test]
@@ -326,7 +338,11 @@ fn unsupported_options_warn_and_run() {
     let p = passing_suite();
     let run = proctor_prove(&p, &["--state=save", "--norc", "-c", "t/one.t"]);
     run.expect_status(0);
-    assert!(run.stderr().contains("--state=save is not supported"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("--state=save is not supported"),
+        "{}",
+        run.stderr()
+    );
     assert!(run.stdout().contains("Result: PASS"), "{}", run.stdout());
     proctor_prove(&p, &["--frobnicate"]).expect_status(2);
     let help = proctor_prove(&p, &["-h"]);
@@ -402,12 +418,24 @@ fn bash_completes_commands_flags_and_values() {
     }
     let flags = bash_complete(dir, &["proctor", "test", "--"]);
     for f in [
-        "--jobs", "--recurse", "--lib", "--blib", "--exec", "--merge", "--event-timeout",
-        "--log", "--no-log", "--keep", "--state-dir",
+        "--jobs",
+        "--recurse",
+        "--lib",
+        "--blib",
+        "--exec",
+        "--merge",
+        "--event-timeout",
+        "--log",
+        "--no-log",
+        "--keep",
+        "--state-dir",
     ] {
         assert!(flags.contains(&f.to_string()), "{} not in {:?}", f, flags);
     }
-    assert_eq!(bash_complete(dir, &["proctor", "test", "--st"]), ["--state-dir"]);
+    assert_eq!(
+        bash_complete(dir, &["proctor", "test", "--st"]),
+        ["--state-dir"]
+    );
     // -I takes directories, --log files, -j numbers.
     assert_eq!(bash_complete(dir, &["proctor", "test", "-I", "l"]), ["lib"]);
     assert_eq!(
@@ -416,8 +444,14 @@ fn bash_completes_commands_flags_and_values() {
     );
     let jobs = bash_complete(dir, &["proctor", "test", "-j", ""]);
     assert!(jobs.contains(&"4".to_string()), "{:?}", jobs);
-    assert_eq!(bash_complete(dir, &["proctor", "replay", "no"]), ["notes.jsonl"]);
-    assert_eq!(bash_complete(dir, &["proctor", "prove", "--shu"]), ["--shuffle"]);
+    assert_eq!(
+        bash_complete(dir, &["proctor", "replay", "no"]),
+        ["notes.jsonl"]
+    );
+    assert_eq!(
+        bash_complete(dir, &["proctor", "prove", "--shu"]),
+        ["--shuffle"]
+    );
     assert_eq!(bash_complete(dir, &["prove", "--verb"]), ["--verbose"]);
 }
 
