@@ -86,7 +86,18 @@ where
     I: IntoIterator + 'static,
     I::Item: Into<OsString>,
 {
-    let mut parser = lexopt::Parser::from_args(args);
+    // Words after `::` are the tests' own; split them off before lexopt sees them.
+    let mut words: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    if let Some(at) = words.iter().position(|w| w == "::") {
+        let rest = words.split_off(at).len() - 1;
+        if rest > 0 {
+            prove.ignored.push(format!(
+                "arguments after '::' ({}) are not passed to tests; ignored",
+                rest
+            ));
+        }
+    }
+    let mut parser = lexopt::Parser::from_args(words);
     let mut verbosity = None;
     while let Some(arg) = parser.next()? {
         match arg {
@@ -147,15 +158,6 @@ where
             Short(c @ ('c' | 't' | 'T' | 'w' | 'W' | 'H')) => prove
                 .ignored
                 .push(format!("-{} is not supported; ignored", c)),
-            Value(v) if v == "::" => {
-                let rest: Vec<OsString> = parser.raw_args()?.collect();
-                if !rest.is_empty() {
-                    prove.ignored.push(format!(
-                        "arguments after '::' ({}) are not passed to tests; ignored",
-                        rest.len()
-                    ));
-                }
-            }
             Value(path) => prove.paths.push(path.into()),
             other => return Err(other.unexpected().into()),
         }
