@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 pub const USAGE: &str = "\
 usage: proctor test [OPTIONS] [PATH...]   run tests (no PATH: t/)
-       proctor failed [--brief|--json] [LOG]   the files that failed in a run
+       proctor failed [-v|--brief|--json] [LOG]   the files that failed in a run
        proctor replay [SHOW OPTIONS] [--follow] LOG   show a recorded run again
        proctor times [LOG]               per-file durations, slowest first
        proctor driver [AUTOMAKE OPTIONS] -- TEST   Automake's test driver
@@ -106,8 +106,10 @@ pub struct LogArgs {
     pub show: ShowArgs,
     /// replay: keep reading a log that is still growing, until its run ends.
     pub follow: bool,
-    /// failed: names only.
+    /// failed: names only, even on a terminal.
     pub brief: bool,
+    /// failed: reasons too, even into a pipe.
+    pub reasons: bool,
     /// failed: JSON.
     pub json: bool,
 }
@@ -298,6 +300,7 @@ fn parse_log(parser: &mut lexopt::Parser, command: &str) -> Result<LogArgs> {
             (_, "--state-dir") => args.state_dir = Some(parser.value()?.into()),
             ("replay", "--follow") | ("replay", "-f") => args.follow = true,
             ("failed", "--brief") => args.brief = true,
+            ("failed", "-v") | ("failed", "--verbose") => args.reasons = true,
             ("failed", "--json") => args.json = true,
             ("replay", other) if parse_show(other, parser, &mut args.show)? => {}
             (_, other) => return Err(unknown(other)),

@@ -30,7 +30,14 @@ fn main() {
         sys::terminal::restore();
         default_hook(info);
     }));
-    let outcome = cli::parse().and_then(|command| match command {
+    // Installed (or linked) as `prove`, proctor is prove: every argument is prove's.
+    let mut args = std::env::args_os();
+    let name = args.next().map(std::path::PathBuf::from);
+    let parsed = match name.as_ref().and_then(|n| n.file_name()) {
+        Some(n) if n == "prove" => Ok(Command::Prove(args.collect())),
+        _ => cli::parse(),
+    };
+    let outcome = parsed.and_then(|command| match command {
         Command::Test(args) => commands::test::run(args),
         Command::Failed(args) => commands::logs::failed(args),
         Command::Replay(args) => commands::logs::replay(args),

@@ -150,7 +150,9 @@ pub fn failed(args: LogArgs) -> Result<i32> {
         for (file, end) in failures {
             text.push_str(file);
             text.push('\n');
-            if !args.brief {
+            // Reasons for people (a terminal, or -v); names alone for scripts.
+            let reasons = args.reasons || (!args.brief && crate::sys::terminal::isatty(1));
+            if reasons {
                 for reason in end["reasons"].as_array().into_iter().flatten() {
                     text.push_str(&format!("    {}\n", reason.as_str().unwrap_or("")));
                 }

@@ -7,6 +7,7 @@ mod live;
 mod palette;
 mod plain;
 mod status;
+pub mod prove;
 
 pub use live::Live;
 pub use palette::{ColorChoice, Palette};

@@ -176,3 +176,31 @@ pub fn take_fd(fd: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: the descriptor is open, and proctor holds no other handle to it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
+
+/// This process's own CPU time so far, user and system, in seconds.
+pub fn self_cpu_times() -> (f64, f64) {
+    // SAFETY: getrusage fills the zeroed rusage it is given.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut ru) != 0 {
+            return (0.0, 0.0);
+        }
+        ru
+    };
+    let secs = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    (secs(ru.ru_utime), secs(ru.ru_stime))
+}
+
+/// The local wall-clock time of day of `unix_secs`, as (hour, minute, second).
+pub fn local_time_of_day(unix_secs: i64) -> (u32, u32, u32) {
+    let t = unix_secs as libc::time_t;
+    // SAFETY: localtime_r fills the zeroed tm it is given and keeps no pointer.
+    unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&t, &mut tm).is_null() {
+            let s = unix_secs.rem_euclid(86_400) as u32;
+            return (s / 3600, s / 60 % 60, s % 60);
+        }
+        (tm.tm_hour as u32, tm.tm_min as u32, tm.tm_sec as u32)
+    }
+}

@@ -7,3 +7,4 @@ mod driver;
 mod faults;
 mod render;
 mod terminal;
+mod prove;

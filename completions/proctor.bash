@@ -1,0 +1,120 @@
+# bash completion for proctor(1), and for prove when it is proctor under that name.
+# Written by hand; keep it in step with `proctor --help` and `proctor prove --help`.
+
+_proctor_files() {
+    compopt -o filenames 2>/dev/null
+    local IFS=$'\n'
+    COMPREPLY=($(compgen -f -- "$1"))
+}
+
+_proctor_dirs() {
+    compopt -o filenames 2>/dev/null
+    local IFS=$'\n'
+    COMPREPLY=($(compgen -d -- "$1"))
+}
+
+_proctor_numbers() {
+    local n
+    n=$(getconf _NPROCESSORS_ONLN 2>/dev/null) || n=8
+    [ "$n" -ge 8 ] 2>/dev/null || n=8
+    COMPREPLY=($(compgen -W "$(seq 1 "$n")" -- "$1"))
+}
+
+_proctor() {
+    local cur=${COMP_WORDS[COMP_CWORD]}
+    local prev=${COMP_WORDS[COMP_CWORD-1]}
+    # --flag=value arrives as "--flag" "=" "value" with the default COMP_WORDBREAKS.
+    if [[ $cur == = ]]; then
+        prev=${COMP_WORDS[COMP_CWORD-1]}
+        cur=
+    elif [[ $prev == = ]] && ((COMP_CWORD >= 2)); then
+        prev=${COMP_WORDS[COMP_CWORD-2]}
+    fi
+
+    local cmd= i
+    if [[ ${COMP_WORDS[0]##*/} == prove ]]; then
+        cmd=prove
+    else
+        for ((i = 1; i < COMP_CWORD; i++)); do
+            case ${COMP_WORDS[i]} in
+            -*) ;;
+            *) cmd=${COMP_WORDS[i]}; break ;;
+            esac
+        done
+    fi
+
+    local commands="test failed replay times driver prove help"
+    local test_flags="-j --jobs -r --recurse -l --lib -b --blib -I --exec -m --merge
+        --event-timeout --log --no-log -k --keep --state-dir -h --help"
+    local log_flags="--state-dir"
+    local driver_flags="--test-name --log-file --trs-file --color-tests --expect-failure
+        --enable-hard-errors --collect-skipped-logs --protocol --"
+    local prove_flags="-v --verbose -q --quiet -Q --QUIET -f --failures -o --comments
+        --directives -p --parse -l --lib -b --blib -I -r --recurse -e --exec -m --merge
+        -j --jobs --timer -s --shuffle --reverse -D --dry --norc --state -h --help
+        -V --version"
+
+    case $cmd in
+    '')
+        if [[ $cur == -* ]]; then
+            COMPREPLY=($(compgen -W "--help --version" -- "$cur"))
+        else
+            COMPREPLY=($(compgen -W "$commands" -- "$cur"))
+        fi
+        ;;
+    test)
+        case $prev in
+        -j | --jobs) _proctor_numbers "$cur"; return ;;
+        -I | --state-dir) _proctor_dirs "$cur"; return ;;
+        --log) _proctor_files "$cur"; return ;;
+        --exec | --event-timeout) COMPREPLY=(); return ;;
+        esac
+        if [[ $cur == -* ]]; then
+            COMPREPLY=($(compgen -W "$test_flags" -- "$cur"))
+        else
+            _proctor_files "$cur"
+        fi
+        ;;
+    failed | replay | times)
+        case $prev in
+        --state-dir) _proctor_dirs "$cur"; return ;;
+        esac
+        if [[ $cur == -* ]]; then
+            COMPREPLY=($(compgen -W "$log_flags" -- "$cur"))
+        else
+            _proctor_files "$cur"
+        fi
+        ;;
+    driver)
+        case $prev in
+        --log-file | --trs-file) _proctor_files "$cur"; return ;;
+        --color-tests | --expect-failure | --enable-hard-errors | --collect-skipped-logs)
+            COMPREPLY=($(compgen -W "yes no" -- "$cur")); return ;;
+        --protocol) COMPREPLY=($(compgen -W "tap exit" -- "$cur")); return ;;
+        --test-name) COMPREPLY=(); return ;;
+        esac
+        if [[ $cur == -* ]]; then
+            COMPREPLY=($(compgen -W "$driver_flags" -- "$cur"))
+        else
+            _proctor_files "$cur"
+        fi
+        ;;
+    prove)
+        case $prev in
+        -j | --jobs) _proctor_numbers "$cur"; return ;;
+        -I) _proctor_dirs "$cur"; return ;;
+        -e | --exec) COMPREPLY=(); return ;;
+        --state)
+            COMPREPLY=($(compgen -W "all failed passed slow fast new old fresh hot todo save" -- "$cur"))
+            return ;;
+        esac
+        if [[ $cur == -* ]]; then
+            COMPREPLY=($(compgen -W "$prove_flags" -- "$cur"))
+        else
+            _proctor_files "$cur"
+        fi
+        ;;
+    esac
+}
+
+complete -F _proctor proctor prove

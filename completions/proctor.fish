@@ -1,0 +1,77 @@
+# fish completion for proctor(1), and for prove when it is proctor under that name.
+# Written by hand; keep it in step with `proctor --help` and `proctor prove --help`.
+
+set -l commands test failed replay times driver prove help
+
+complete -c proctor -f
+complete -c proctor -n "not __fish_seen_subcommand_from $commands" -s h -l help -d 'Show help'
+complete -c proctor -n "not __fish_seen_subcommand_from $commands" -s V -l version -d 'Show the version'
+complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a test -d 'Run tests'
+complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a failed -d 'List the files that failed in a run'
+complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a replay -d 'Show a recorded run again'
+complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a times -d 'Per-file durations, slowest first'
+complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a driver -d 'Automake custom test driver'
+complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a prove -d "prove's options and output"
+complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a help -d 'Show help'
+
+# proctor test
+set -l t "__fish_seen_subcommand_from test"
+complete -c proctor -n $t -F
+complete -c proctor -n $t -s j -l jobs -x -a '(seq 1 16)' -d 'Run N tests at once'
+complete -c proctor -n $t -s r -l recurse -d 'Search directories recursively'
+complete -c proctor -n $t -s l -l lib -d 'Add lib to PERL5LIB'
+complete -c proctor -n $t -s b -l blib -d 'Add blib/lib and blib/arch to PERL5LIB'
+complete -c proctor -n $t -s I -x -a '(__fish_complete_directories)' -d 'Add DIR to PERL5LIB'
+complete -c proctor -n $t -l exec -x -a '(__fish_complete_command)' -d 'Run each file as CMD file'
+complete -c proctor -n $t -s m -l merge -d "Send the test's stderr into its stdout pipe"
+complete -c proctor -n $t -l event-timeout -x -d 'Stop a test silent for S seconds'
+complete -c proctor -n $t -l log -r -F -d 'Also write the event log to FILE'
+complete -c proctor -n $t -l no-log -d 'Keep no event log in the state directory'
+complete -c proctor -n $t -s k -l keep -d 'Keep job directories and their logs'
+complete -c proctor -n $t -l state-dir -x -a '(__fish_complete_directories)' -d 'Keep logs in DIR'
+
+# proctor failed | replay | times
+set -l l "__fish_seen_subcommand_from failed replay times"
+complete -c proctor -n $l -F
+complete -c proctor -n $l -l state-dir -x -a '(__fish_complete_directories)' -d 'Where the logs are'
+
+# proctor driver
+set -l d "__fish_seen_subcommand_from driver"
+complete -c proctor -n $d -l test-name -x -d 'Name of the test'
+complete -c proctor -n $d -l log-file -r -F -d 'The .log file to write'
+complete -c proctor -n $d -l trs-file -r -F -d 'The .trs file to write'
+complete -c proctor -n $d -l color-tests -x -a 'yes no' -d 'Color the RESULT lines'
+complete -c proctor -n $d -l expect-failure -x -a 'yes no' -d 'The test is expected to fail'
+complete -c proctor -n $d -l enable-hard-errors -x -a 'yes no' -d 'Treat hard errors as errors'
+complete -c proctor -n $d -l collect-skipped-logs -x -a 'yes no' -d 'Keep the logs of skipped tests'
+complete -c proctor -n $d -l protocol -x -a 'tap exit' -d 'How to judge the test'
+
+# proctor prove, and prove itself
+function __proctor_prove_options -a cmd cond
+    complete -c $cmd -n $cond -F
+    complete -c $cmd -n $cond -s v -l verbose -d 'Print every line of test output'
+    complete -c $cmd -n $cond -s q -l quiet -d 'Less output while tests run'
+    complete -c $cmd -n $cond -s Q -l QUIET -d 'Only the summary'
+    complete -c $cmd -n $cond -s f -l failures -d 'Show failing test points'
+    complete -c $cmd -n $cond -s o -l comments -d 'Show comments'
+    complete -c $cmd -n $cond -l directives -d 'Show test points with SKIP or TODO'
+    complete -c $cmd -n $cond -s p -l parse -d 'Show every parse error'
+    complete -c $cmd -n $cond -s l -l lib -d 'Add lib to PERL5LIB'
+    complete -c $cmd -n $cond -s b -l blib -d 'Add blib/lib and blib/arch to PERL5LIB'
+    complete -c $cmd -n $cond -s I -x -a '(__fish_complete_directories)' -d 'Add DIR to PERL5LIB'
+    complete -c $cmd -n $cond -s r -l recurse -d 'Search directories recursively'
+    complete -c $cmd -n $cond -s e -l exec -x -a '(__fish_complete_command)' -d 'Run each file as CMD file'
+    complete -c $cmd -n $cond -s m -l merge -d "Merge each test's stderr into its TAP"
+    complete -c $cmd -n $cond -s j -l jobs -x -a '(seq 1 16)' -d 'Run N tests at once'
+    complete -c $cmd -n $cond -l timer -d 'Time each test'
+    complete -c $cmd -n $cond -s s -l shuffle -d 'Run files in random order'
+    complete -c $cmd -n $cond -l reverse -d 'Run files in reverse order'
+    complete -c $cmd -n $cond -s D -l dry -d 'List the files, run nothing'
+    complete -c $cmd -n $cond -l norc -d 'Read no rc file'
+    complete -c $cmd -n $cond -l state -x -a 'all failed passed slow fast new old fresh hot todo save' -d 'Accepted and ignored'
+    complete -c $cmd -n $cond -s h -l help -d 'Show help'
+    complete -c $cmd -n $cond -s V -l version -d 'Show the version'
+end
+__proctor_prove_options proctor "__fish_seen_subcommand_from prove"
+__proctor_prove_options prove true
+functions -e __proctor_prove_options
