@@ -2,8 +2,10 @@
 //! (live from the overlord, or from a log in `proctor replay`: the same path), and
 //! declares the kinds it needs so the overlord decodes nothing else.
 
+mod junit;
 mod plain;
 
+pub use junit::Junit;
 pub use plain::Plain;
 
 use crate::event::{Event, Interest};

@@ -1,0 +1,800 @@
+//! The JUnit XML renderer (`--junit FILE`): one `<testsuite>` per test file, one
+//! `<testcase>` per test point (subtest points named `parent > child`), failures
+//! with their diagnostics, skips, the file's stdout and stderr, and times, in the
+//! dialect of the Jenkins xUnit `junit-10.xsd` that GitLab, Jenkins and the GitHub
+//! reporters read; `junit.xsd` beside this file is our own schema of that dialect,
+//! and the tests validate against it.
+//!
+//! It owns the XML and the file it writes; it must not touch anything but events.
+//! Memory: a job's points and (capped) output are kept only until its `job_end`,
+//! then its testsuite is rendered and appended to an unlinked scratch file, so
+//! what stays in memory does not grow with the number of files or passing points
+//! in earlier files. The whole document is assembled at `run_end` (or `finish`)
+//! into `FILE.tmp` and renamed over `FILE`, so a reader never sees half a file.
+
+use super::Renderer;
+use crate::event::{Event, Interest, Kind};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::io::{self, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+
+/// Bytes of stdout or stderr kept per testsuite; the rest is counted.
+const OUTPUT_CAP: usize = 1 << 20;
+/// Bytes of diagnostics kept per failure; the rest is counted.
+const FAILURE_CAP: usize = 64 << 10;
+/// How far back a Test::More `Failed test 'name'` line looks for its point.
+const DIAG_LOOKBACK: usize = 1000;
+
+/// Text kept up to a byte cap, then only measured.
+#[derive(Default)]
+struct Capped {
+    text: String,
+    dropped: u64,
+    cap: usize,
+}
+
+impl Capped {
+    fn new(cap: usize) -> Capped {
+        Capped {
+            cap,
+            ..Capped::default()
+        }
+    }
+
+    fn push_line(&mut self, line: &str) {
+        if self.dropped == 0 && self.text.len() + line.len() < self.cap {
+            self.text.push_str(line);
+            self.text.push('\n');
+        } else {
+            self.dropped += line.len() as u64 + 1;
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.text.is_empty() && self.dropped == 0
+    }
+
+    fn write_xml(&self, out: &mut String) {
+        escape_into(out, &self.text, false);
+        if self.dropped > 0 {
+            let _ = write!(out, "... {} more bytes (see the event log)\n", self.dropped);
+        }
+    }
+}
+
+enum Outcome {
+    Pass,
+    Skip(String),
+    Fail {
+        message: String,
+        /// The point's line and what followed it: YAML, comments, stderr diagnostics.
+        text: Capped,
+        /// Whether stderr diagnostics were already attached (Test::More prints
+        /// one block per failure).
+        has_stderr: bool,
+    },
+}
+
+struct Case {
+    number: u64,
+    description: String,
+    /// The enclosing subtests, outermost first, as indexes into [`Job::names`].
+    parents: Vec<usize>,
+    time: f64,
+    outcome: Outcome,
+}
+
+/// Where the stdout lines after a point go: YAML blocks belong to the point.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Yaml {
+    None,
+    /// Right after a point: a `---` line opens its block.
+    Expect,
+    /// Inside a block opened at this indentation.
+    In(usize),
+}
+
+/// What is kept of one job (one try of one file) until its job_end.
+struct Job {
+    file: String,
+    start: Option<f64>,
+    last_stamp: Option<f64>,
+    cases: Vec<Case>,
+    /// Subtest names; `None` until known (a subtest without a `# Subtest:` line
+    /// is named by its closing parent point).
+    names: Vec<Option<String>>,
+    /// The open subtest levels (depth 1 first), as indexes into `names`.
+    levels: Vec<usize>,
+    /// The failing point the following stdout diagnostics belong to.
+    open_failure: Option<usize>,
+    yaml: Yaml,
+    /// The failure the following `#` stderr lines belong to.
+    stderr_target: Option<usize>,
+    out: Capped,
+    err: Capped,
+}
+
+impl Job {
+    fn new(file: &str) -> Job {
+        Job {
+            file: file.to_string(),
+            start: None,
+            last_stamp: None,
+            cases: Vec::new(),
+            names: Vec::new(),
+            levels: Vec::new(),
+            open_failure: None,
+            yaml: Yaml::None,
+            stderr_target: None,
+            out: Capped::new(OUTPUT_CAP),
+            err: Capped::new(OUTPUT_CAP),
+        }
+    }
+
+    /// The time since the previous point (or the start), for a point at `stamp`.
+    fn elapsed(&mut self, stamp: Option<f64>) -> f64 {
+        let elapsed = match (stamp, self.last_stamp.or(self.start)) {
+            (Some(now), Some(before)) => (now - before).max(0.0),
+            _ => 0.0,
+        };
+        if stamp.is_some() {
+            self.last_stamp = stamp;
+        }
+        elapsed
+    }
+
+    /// A `# Subtest: name` line opening a subtest at `depth`.
+    fn subtest(&mut self, depth: usize, name: &str) {
+        self.levels.truncate(depth.saturating_sub(1));
+        while self.levels.len() + 1 < depth {
+            self.names.push(None);
+            self.levels.push(self.names.len() - 1);
+        }
+        self.names.push(Some(name.to_string()));
+        self.levels.push(self.names.len() - 1);
+    }
+
+    fn assert(&mut self, event: &mut Event) {
+        let v = event.value();
+        let depth = v["depth"].as_u64().unwrap_or(0) as usize;
+        let ok = v["ok"].as_bool().unwrap_or(false);
+        let number = v["number"].as_u64().unwrap_or(0);
+        let description = v["description"].as_str().unwrap_or("").to_string();
+        let directive = v["directive"].as_str().unwrap_or("");
+        let reason = v["reason"].as_str().unwrap_or("");
+        let line = v["line"].as_str().unwrap_or("").trim();
+        let stamp = v["stamp"].as_f64();
+        // A point at this depth closes the deeper subtests; the one right below
+        // is its own, and is named after it if no `# Subtest:` line named it.
+        if self.levels.len() > depth {
+            let own = self.levels[depth];
+            if self.names[own].is_none() {
+                let name = v["subtest"].as_str().unwrap_or(&description);
+                self.names[own] = Some(name.to_string());
+            }
+            self.levels.truncate(depth);
+        }
+        while self.levels.len() < depth {
+            self.names.push(None);
+            self.levels.push(self.names.len() - 1);
+        }
+        let outcome = if !ok && directive != "todo" {
+            let mut message = line.to_string();
+            if let Some(e) = v["subtest_error"].as_str() {
+                let _ = write!(message, " ({})", e);
+            } else if v["unplanned"].as_bool() == Some(true) {
+                message.push_str(" (outside the plan)");
+            }
+            let mut text = Capped::new(FAILURE_CAP);
+            text.push_line(line);
+            Outcome::Fail {
+                message,
+                text,
+                has_stderr: false,
+            }
+        } else if directive == "skip" {
+            Outcome::Skip(reason.to_string())
+        } else if directive == "todo" && !ok {
+            Outcome::Skip(format!("TODO {}", reason).trim_end().to_string())
+        } else {
+            Outcome::Pass
+        };
+        let failed = matches!(outcome, Outcome::Fail { .. });
+        let time = self.elapsed(stamp);
+        self.cases.push(Case {
+            number,
+            description,
+            parents: self.levels.clone(),
+            time,
+            outcome,
+        });
+        self.open_failure = if failed {
+            Some(self.cases.len() - 1)
+        } else {
+            None
+        };
+        self.yaml = Yaml::Expect;
+    }
+
+    /// Adds a diagnostic line to the failure at `index`.
+    fn attach(&mut self, index: usize, line: &str, stderr: bool) {
+        if let Some(Case {
+            outcome:
+                Outcome::Fail {
+                    text, has_stderr, ..
+                },
+            ..
+        }) = self.cases.get_mut(index)
+        {
+            text.push_line(line);
+            *has_stderr |= stderr;
+        }
+    }
+
+    /// A stdout line that is not TAP: a YAML block of the point before it, or
+    /// plain output.
+    fn stdout_line(&mut self, line: &str) {
+        let trimmed = line.trim();
+        match self.yaml {
+            Yaml::Expect if trimmed == "---" => {
+                self.yaml = Yaml::In(line.len() - line.trim_start().len());
+            }
+            Yaml::In(indent) => {
+                if let Some(i) = self.open_failure {
+                    self.attach(i, dedent(line, indent), false);
+                }
+                if trimmed == "..." {
+                    self.yaml = Yaml::None;
+                }
+            }
+            _ => {
+                self.yaml = Yaml::None;
+                self.out.push_line(line);
+            }
+        }
+    }
+
+    fn comment(&mut self, event: &mut Event) {
+        let v = event.value();
+        let line = v["line"].as_str().unwrap_or("");
+        let header = v["subtest"].as_str().map(String::from).or_else(|| {
+            line.trim_start()
+                .strip_prefix("# Subtest:")
+                .map(|n| n.trim().to_string())
+        });
+        if let Some(name) = header {
+            let depth = match v["depth"].as_u64() {
+                Some(d) => d as usize,
+                None => (line.len() - line.trim_start().len()) / 4 + 1,
+            };
+            self.subtest(depth, &name);
+            return;
+        }
+        let line = line.to_string();
+        if let Some(i) = self.open_failure {
+            self.attach(i, line.trim_start(), false);
+        }
+        self.out.push_line(&line);
+    }
+
+    /// A stderr line. Test::More's `#   Failed test 'name'` block goes to the
+    /// failure of that name: stderr and stdout are read from two pipes, so the
+    /// block may arrive after later points.
+    fn stderr_line(&mut self, line: &str) {
+        self.err.push_line(line);
+        let body = line.trim_start();
+        if let Some(rest) = body
+            .strip_prefix('#')
+            .map(str::trim_start)
+            .and_then(|r| r.strip_prefix("Failed test"))
+        {
+            let name = rest
+                .trim_start()
+                .strip_prefix('\'')
+                .and_then(|r| r.rfind('\'').map(|end| &r[..end]));
+            self.stderr_target = self.failure_for(name);
+        } else if !body.starts_with('#') {
+            self.stderr_target = None;
+        }
+        match self.stderr_target.or(self.open_failure) {
+            Some(i) => self.attach(i, body, true),
+            None => {}
+        }
+    }
+
+    /// The latest failure without stderr diagnostics, preferring one described
+    /// as `name`.
+    fn failure_for(&self, name: Option<&str>) -> Option<usize> {
+        let candidates = || {
+            self.cases
+                .iter()
+                .enumerate()
+                .rev()
+                .take(DIAG_LOOKBACK)
+                .filter(|(_, c)| {
+                    matches!(
+                        c.outcome,
+                        Outcome::Fail {
+                            has_stderr: false,
+                            ..
+                        }
+                    )
+                })
+        };
+        name.and_then(|n| candidates().find(|(_, c)| c.description == n))
+            .or_else(|| candidates().next())
+            .map(|(i, _)| i)
+    }
+
+    fn case_name(&self, case: &Case) -> String {
+        let mut name = String::new();
+        for &p in &case.parents {
+            name.push_str(self.names[p].as_deref().unwrap_or("(subtest)"));
+            name.push_str(" > ");
+        }
+        let _ = write!(name, "{}", case.number);
+        if !case.description.is_empty() {
+            name.push_str(" - ");
+            name.push_str(&case.description);
+        }
+        name
+    }
+}
+
+/// Counts for a `<testsuite>` or `<testsuites>` header.
+#[derive(Default)]
+struct Counts {
+    tests: u64,
+    failures: u64,
+    errors: u64,
+    skipped: u64,
+    time: f64,
+}
+
+/// What ended a job, from its job_end (or from the log ending first).
+struct End {
+    result: String,
+    reasons: Vec<String>,
+    duration: f64,
+}
+
+pub struct Junit {
+    path: PathBuf,
+    jobs: HashMap<(u64, u32), Job>,
+    /// Rendered testsuites, unlinked from the directory as soon as created.
+    parts: Option<File>,
+    totals: Counts,
+    wall: Option<f64>,
+    written: bool,
+    error: Option<String>,
+}
+
+impl Junit {
+    #[allow(dead_code)] // until --junit is wired
+    pub fn new(path: PathBuf) -> Junit {
+        Junit {
+            path,
+            jobs: HashMap::new(),
+            parts: None,
+            totals: Counts::default(),
+            wall: None,
+            written: false,
+            error: None,
+        }
+    }
+
+    fn job(&mut self, event: &mut Event) -> Option<&mut Job> {
+        let key = event.job()?;
+        if !self.jobs.contains_key(&key) {
+            let file = event.str("file").unwrap_or("?").to_string();
+            self.jobs.insert(key, Job::new(&file));
+        }
+        self.jobs.get_mut(&key)
+    }
+
+    fn job_end(&mut self, event: &mut Event) -> io::Result<()> {
+        let key = match event.job() {
+            Some(k) => k,
+            None => return Ok(()),
+        };
+        let job = self.jobs.remove(&key);
+        let v = event.value();
+        if v["will_retry"].as_bool() == Some(true) {
+            // Only the final try gets a testsuite.
+            return Ok(());
+        }
+        let file = v["file"].as_str().unwrap_or("?");
+        let mut job = job.unwrap_or_else(|| Job::new(file));
+        if job.file == "?" {
+            job.file = file.to_string();
+        }
+        let duration = v["duration"].as_f64().unwrap_or(0.0);
+        if job.start.is_none() {
+            job.start = v["stamp"].as_f64().map(|s| s - duration);
+        }
+        let end = End {
+            result: v["result"].as_str().unwrap_or("fail").to_string(),
+            reasons: v["reasons"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
+                .unwrap_or_default(),
+            duration,
+        };
+        self.suite(&job, &end)
+    }
+
+    /// Renders one testsuite and appends it to the scratch file.
+    fn suite(&mut self, job: &Job, end: &End) -> io::Result<()> {
+        let (xml, counts) = render_suite(job, end);
+        self.totals.tests += counts.tests;
+        self.totals.failures += counts.failures;
+        self.totals.errors += counts.errors;
+        self.totals.skipped += counts.skipped;
+        self.totals.time += counts.time;
+        if self.parts.is_none() {
+            let scratch = sibling(&self.path, ".parts");
+            let file = fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&scratch)?;
+            // Unlinked at once, so a killed run leaves nothing behind.
+            fs::remove_file(&scratch)?;
+            self.parts = Some(file);
+        }
+        match &mut self.parts {
+            Some(f) => f.write_all(xml.as_bytes()),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes the whole document to `FILE.tmp` and renames it over `FILE`.
+    fn write(&mut self) -> io::Result<()> {
+        let tmp = sibling(&self.path, ".tmp");
+        let mut out = io::BufWriter::new(File::create(&tmp)?);
+        let t = &self.totals;
+        // `skipped` is not an attribute of <testsuites> in junit-10.xsd; each
+        // <testsuite> carries its own.
+        write!(
+            out,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+             <testsuites name=\"proctor\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{:.3}\">\n",
+            t.tests,
+            t.failures,
+            t.errors,
+            self.wall.unwrap_or(t.time)
+        )?;
+        if let Some(parts) = &mut self.parts {
+            parts.flush()?;
+            parts.seek(SeekFrom::Start(0))?;
+            io::copy(parts, &mut out)?;
+        }
+        out.write_all(b"</testsuites>\n")?;
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        fs::rename(&tmp, &self.path)
+    }
+
+    fn fail(&mut self, result: io::Result<()>) {
+        if let Err(e) = result {
+            if self.error.is_none() {
+                self.error = Some(format!(
+                    "unable to write the JUnit report {}: {}",
+                    self.path.display(),
+                    e
+                ));
+            }
+        }
+    }
+}
+
+impl Renderer for Junit {
+    fn interest(&self) -> Interest {
+        Interest::of(&[
+            Kind::JobLaunch,
+            Kind::JobStart,
+            Kind::Output,
+            Kind::Comment,
+            Kind::Assert,
+            Kind::Yaml,
+            Kind::JobEnd,
+            Kind::RunEnd,
+        ])
+    }
+
+    /// Write errors are kept for `finish`, so a full disk is said once, not per
+    /// event.
+    fn event(&mut self, event: &mut Event) -> io::Result<()> {
+        if self.error.is_some() {
+            return Ok(());
+        }
+        match event.kind() {
+            Kind::JobLaunch | Kind::JobStart => {
+                let stamp = event.f64("stamp");
+                if let Some(job) = self.job(event) {
+                    // The launch is the earlier of the two; keep the first.
+                    job.start = job.start.or(stamp);
+                }
+            }
+            Kind::Assert => {
+                if let Some(job) = self.job(event) {
+                    job.assert(event);
+                }
+            }
+            Kind::Yaml => {
+                let line = event.str("line").unwrap_or("").to_string();
+                if let Some(job) = self.job(event) {
+                    job.yaml = Yaml::None;
+                    if let Some(i) = job.open_failure {
+                        job.attach(i, line.trim_start(), false);
+                    }
+                }
+            }
+            Kind::Comment => {
+                if let Some(job) = self.job(event) {
+                    job.comment(event);
+                }
+            }
+            Kind::Output => {
+                let stderr = event.str("stream") == Some("stderr");
+                let line = event.str("line").unwrap_or("").to_string();
+                if let Some(job) = self.job(event) {
+                    if stderr {
+                        job.stderr_line(&line);
+                    } else {
+                        job.stdout_line(&line);
+                    }
+                }
+            }
+            Kind::JobEnd => {
+                let result = self.job_end(event);
+                self.fail(result);
+            }
+            Kind::RunEnd => {
+                self.wall = event.f64("wall");
+                let result = self.write();
+                self.written = result.is_ok();
+                self.fail(result);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, _complete: bool) -> io::Result<()> {
+        if self.error.is_none() && !self.written {
+            // Jobs the log left unfinished still get a testsuite, failed.
+            let mut open: Vec<_> = self.jobs.drain().collect();
+            open.sort_by_key(|(k, _)| *k);
+            for (_, job) in open {
+                let end = End {
+                    result: "fail".to_string(),
+                    reasons: vec!["the log ends before this test ended".to_string()],
+                    duration: match (job.start, job.last_stamp) {
+                        (Some(a), Some(b)) => (b - a).max(0.0),
+                        _ => 0.0,
+                    },
+                };
+                let result = self.suite(&job, &end);
+                self.fail(result);
+            }
+            let result = self.write();
+            self.written = result.is_ok();
+            self.fail(result);
+        }
+        match &self.error {
+            Some(e) => Err(io::Error::new(io::ErrorKind::Other, e.clone())),
+            None => Ok(()),
+        }
+    }
+}
+
+/// One `<testsuite>` element and its counts.
+fn render_suite(job: &Job, end: &End) -> (String, Counts) {
+    let mut counts = Counts {
+        time: end.duration,
+        ..Counts::default()
+    };
+    let mut body = String::new();
+    let class = escape(&job.file);
+    let testcase = |body: &mut String, name: &str, time: f64| {
+        let _ = write!(
+            body,
+            "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
+            class,
+            escape(name),
+            time
+        );
+    };
+    if end.result == "cancelled" || (end.result == "skip" && job.cases.is_empty()) {
+        let why = end.reasons.first().map_or("", |r| r.as_str());
+        let why = why.strip_prefix("skipped: ").unwrap_or(why);
+        testcase(&mut body, "(file)", end.duration);
+        let _ = writeln!(body, ">\n      <skipped message=\"{}\"/>\n    </testcase>", escape(why));
+        counts.tests += 1;
+        counts.skipped += 1;
+    } else {
+        for case in &job.cases {
+            counts.tests += 1;
+            testcase(&mut body, &job.case_name(case), case.time);
+            match &case.outcome {
+                Outcome::Pass => body.push_str("/>\n"),
+                Outcome::Skip(why) => {
+                    counts.skipped += 1;
+                    let _ = writeln!(body, ">\n      <skipped message=\"{}\"/>\n    </testcase>", escape(why));
+                }
+                Outcome::Fail { message, text, .. } => {
+                    counts.failures += 1;
+                    let _ = write!(
+                        body,
+                        ">\n      <failure message=\"{}\" type=\"not ok\">",
+                        escape(message)
+                    );
+                    text.write_xml(&mut body);
+                    body.push_str("</failure>\n    </testcase>\n");
+                }
+            }
+        }
+        // What failed the file beyond its points: exit status, signal, plan,
+        // bail-out, timeout, a lost auditor.
+        let file_reasons: Vec<&String> = end
+            .reasons
+            .iter()
+            .filter(|r| !is_points_reason(r))
+            .collect();
+        let failed = end.result != "pass" && end.result != "skip";
+        if failed && (!file_reasons.is_empty() || counts.failures == 0) {
+            let reasons: Vec<&String> = if file_reasons.is_empty() {
+                end.reasons.iter().collect()
+            } else {
+                file_reasons
+            };
+            let first = reasons.first().map_or("failed", |r| r.as_str());
+            counts.tests += 1;
+            counts.errors += 1;
+            testcase(&mut body, "(file)", 0.0);
+            let _ = write!(
+                body,
+                ">\n      <error message=\"{}\" type=\"{}\">",
+                escape(first),
+                error_type(first)
+            );
+            for r in &reasons {
+                escape_into(&mut body, r, false);
+                body.push('\n');
+            }
+            body.push_str("</error>\n    </testcase>\n");
+        }
+    }
+    let mut xml = String::with_capacity(body.len() + 512);
+    let _ = write!(
+        xml,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\"",
+        class, counts.tests, counts.failures, counts.errors, counts.skipped, end.duration
+    );
+    if let Some(start) = job.start {
+        let _ = write!(xml, " timestamp=\"{}\"", timestamp(start));
+    }
+    xml.push_str(">\n");
+    xml.push_str(&body);
+    for (tag, text) in [("system-out", &job.out), ("system-err", &job.err)] {
+        if !text.is_empty() {
+            let _ = write!(xml, "    <{}>", tag);
+            text.write_xml(&mut xml);
+            let _ = writeln!(xml, "</{}>", tag);
+        }
+    }
+    xml.push_str("  </testsuite>\n");
+    (xml, counts)
+}
+
+/// Whether a job_end reason only sums up the failing points (`failed 2 of 5
+/// tests: 2, 4`), which have their own testcases.
+fn is_points_reason(reason: &str) -> bool {
+    reason.starts_with("failed ") && reason.contains(" tests")
+}
+
+/// A short type for a file-level error, from its reason.
+fn error_type(reason: &str) -> &'static str {
+    if reason.starts_with("bailed out") {
+        "bail-out"
+    } else if reason.starts_with("killed by signal") {
+        "signal"
+    } else if reason.starts_with("exited with status") || reason.starts_with("exit status") {
+        "exit-status"
+    } else if reason.contains("lost") {
+        "lost"
+    } else if reason.contains("timed out") || reason.contains("timeout") {
+        "timeout"
+    } else if reason.contains("plan") {
+        "plan"
+    } else if reason.starts_with("the log ends") {
+        "unfinished"
+    } else {
+        "error"
+    }
+}
+
+/// `path` with `suffix` added to its file name.
+fn sibling(path: &std::path::Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Strips up to `indent` leading spaces.
+fn dedent(line: &str, indent: usize) -> &str {
+    let spaces = line.len() - line.trim_start_matches(' ').len();
+    &line[spaces.min(indent)..]
+}
+
+/// `s` escaped for an attribute value.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    escape_into(&mut out, s, true);
+    out
+}
+
+/// Appends `s` escaped for XML 1.0 text (`attr` false) or an attribute value.
+/// Characters XML 1.0 forbids (controls other than tab, LF, CR; U+FFFE, U+FFFF)
+/// are dropped, and so are terminal color sequences, which would leave `[31m`
+/// behind. CR is always a reference, or parsers would turn it into LF; in
+/// attributes tab and LF are too, or parsers would turn them into spaces.
+fn escape_into(out: &mut String, s: &str, attr: bool) {
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\n' if attr => out.push_str("&#10;"),
+            '\t' if attr => out.push_str("&#9;"),
+            '\n' | '\t' => out.push(c),
+            '\r' => out.push_str("&#13;"),
+            '\u{1b}' => {
+                // CSI: ESC [ parameters final-byte (0x40..=0x7e).
+                if chars.peek() == Some(&'[') {
+                    chars.next();
+                    for c in chars.by_ref() {
+                        if ('\u{40}'..='\u{7e}').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+            }
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {}
+            c => out.push(c),
+        }
+    }
+}
+
+/// A Unix time as `YYYY-MM-DDTHH:MM:SS` in UTC, without a zone, as the JUnit
+/// schemas want it.
+fn timestamp(unix: f64) -> String {
+    let secs = unix.max(0.0) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        year,
+        month,
+        day,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
