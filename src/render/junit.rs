@@ -241,6 +241,9 @@ impl Job {
         match self.yaml {
             Yaml::Expect if trimmed == "---" => {
                 self.yaml = Yaml::In(line.len() - line.trim_start().len());
+                if let Some(i) = self.open_failure {
+                    self.attach(i, trimmed, false);
+                }
             }
             Yaml::In(indent) => {
                 if let Some(i) = self.open_failure {
@@ -305,28 +308,32 @@ impl Job {
         }
     }
 
-    /// The latest failure without stderr diagnostics, preferring one described
-    /// as `name`.
+    /// The failure a Test::More diagnostic block belongs to: one without stderr
+    /// diagnostics yet, described as `name` if there is one, else the earliest,
+    /// since the blocks come in the order of the failures.
     fn failure_for(&self, name: Option<&str>) -> Option<usize> {
-        let candidates = || {
-            self.cases
-                .iter()
-                .enumerate()
-                .rev()
-                .take(DIAG_LOOKBACK)
-                .filter(|(_, c)| {
-                    matches!(
-                        c.outcome,
-                        Outcome::Fail {
-                            has_stderr: false,
-                            ..
-                        }
-                    )
-                })
-        };
-        name.and_then(|n| candidates().find(|(_, c)| c.description == n))
-            .or_else(|| candidates().next())
-            .map(|(i, _)| i)
+        let from = self.cases.len().saturating_sub(DIAG_LOOKBACK);
+        let mut candidates = self.cases[from..]
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| {
+                matches!(
+                    c.outcome,
+                    Outcome::Fail {
+                        has_stderr: false,
+                        ..
+                    }
+                )
+            })
+            .map(|(i, c)| (from + i, c));
+        let first = candidates.next();
+        let named = name.and_then(|n| {
+            first
+                .into_iter()
+                .chain(candidates)
+                .find(|(_, c)| c.description == n)
+        });
+        named.or(first).map(|(i, _)| i)
     }
 
     fn case_name(&self, case: &Case) -> String {
@@ -513,10 +520,14 @@ impl Renderer for Junit {
         }
         match event.kind() {
             Kind::JobLaunch | Kind::JobStart => {
+                let start = event.kind() == Kind::JobStart;
                 let stamp = event.f64("stamp");
                 if let Some(job) = self.job(event) {
-                    // The launch is the earlier of the two; keep the first.
-                    job.start = job.start.or(stamp);
+                    // The test's own start (the auditor's job_start) is what its
+                    // first point is timed from; the launch stands in for it.
+                    if start || job.start.is_none() {
+                        job.start = stamp.or(job.start);
+                    }
                 }
             }
             Kind::Assert => {
@@ -797,4 +808,60 @@ fn timestamp(unix: f64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn temp_path() -> PathBuf {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        std::env::temp_dir().join(format!(
+            "proctor-junit-{}-{}.xml",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ))
+    }
+
+    /// Feeds event-log lines (one per line of `log`, blank lines ignored) to a
+    /// renderer and returns the file it wrote.
+    fn render_log(log: &str, complete: bool) -> String {
+        let path = temp_path();
+        let mut junit = Junit::new(path.clone());
+        let interest = junit.interest();
+        for line in log.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let mut event = Event::new(line.as_bytes());
+            if interest.contains(event.kind()) {
+                junit.event(&mut event).unwrap();
+            }
+        }
+        junit.finish(complete).unwrap();
+        let xml = fs::read_to_string(&path).unwrap();
+        fs::remove_file(&path).unwrap();
+        assert!(!sibling(&path, ".tmp").exists(), "FILE.tmp left behind");
+        assert!(!sibling(&path, ".parts").exists(), "scratch file left behind");
+        xml
+    }
+
+    fn render(log: &str) -> String {
+        render_log(log, true)
+    }
+
+    #[track_caller]
+    fn same(got: &str, expected: &str) {
+        if got != expected {
+            panic!(
+                "\n--- expected\n{}\n--- got\n{}\n--- end",
+                expected, got
+            );
+        }
+    }
+
+    #[test]
+    fn debug_real_log() {
+        if let Ok(p) = std::env::var("JUNIT_LOG") {
+            println!("{}", render(&fs::read_to_string(p).unwrap()));
+        }
+    }
 }
