@@ -60,7 +60,7 @@ impl Capped {
     fn write_xml(&self, out: &mut String) {
         escape_into(out, &self.text, false);
         if self.dropped > 0 {
-            let _ = write!(out, "... {} more bytes (see the event log)\n", self.dropped);
+            let _ = writeln!(out, "... {} more bytes (see the event log)", self.dropped);
         }
     }
 }
@@ -222,10 +222,9 @@ impl Job {
     /// Adds a diagnostic line to the failure at `index`.
     fn attach(&mut self, index: usize, line: &str, stderr: bool) {
         if let Some(Case {
-            outcome:
-                Outcome::Fail {
-                    text, has_stderr, ..
-                },
+            outcome: Outcome::Fail {
+                text, has_stderr, ..
+            },
             ..
         }) = self.cases.get_mut(index)
         {
@@ -302,9 +301,8 @@ impl Job {
         } else if !body.starts_with('#') {
             self.stderr_target = None;
         }
-        match self.stderr_target.or(self.open_failure) {
-            Some(i) => self.attach(i, body, true),
-            None => {}
+        if let Some(i) = self.stderr_target.or(self.open_failure) {
+            self.attach(i, body, true);
         }
     }
 
@@ -395,11 +393,11 @@ impl Junit {
 
     fn job(&mut self, event: &mut Event) -> Option<&mut Job> {
         let key = event.job()?;
-        if !self.jobs.contains_key(&key) {
-            let file = event.str("file").unwrap_or("?").to_string();
-            self.jobs.insert(key, Job::new(&file));
-        }
-        self.jobs.get_mut(&key)
+        Some(
+            self.jobs
+                .entry(key)
+                .or_insert_with(|| Job::new(event.str("file").unwrap_or("?"))),
+        )
     }
 
     fn job_end(&mut self, event: &mut Event) -> io::Result<()> {
@@ -426,7 +424,12 @@ impl Junit {
             result: v["result"].as_str().unwrap_or("fail").to_string(),
             reasons: v["reasons"]
                 .as_array()
-                .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(String::from)
+                        .collect()
+                })
                 .unwrap_or_default(),
             duration,
         };
@@ -624,7 +627,11 @@ fn render_suite(job: &Job, end: &End) -> (String, Counts) {
         let why = end.reasons.first().map_or("", |r| r.as_str());
         let why = why.strip_prefix("skipped: ").unwrap_or(why);
         testcase(&mut body, "(file)", end.duration);
-        let _ = writeln!(body, ">\n      <skipped message=\"{}\"/>\n    </testcase>", escape(why));
+        let _ = writeln!(
+            body,
+            ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+            escape(why)
+        );
         counts.tests += 1;
         counts.skipped += 1;
     } else {
@@ -635,7 +642,11 @@ fn render_suite(job: &Job, end: &End) -> (String, Counts) {
                 Outcome::Pass => body.push_str("/>\n"),
                 Outcome::Skip(why) => {
                     counts.skipped += 1;
-                    let _ = writeln!(body, ">\n      <skipped message=\"{}\"/>\n    </testcase>", escape(why));
+                    let _ = writeln!(
+                        body,
+                        ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                        escape(why)
+                    );
                 }
                 Outcome::Fail { message, text, .. } => {
                     counts.failures += 1;
@@ -840,7 +851,10 @@ mod tests {
         let xml = fs::read_to_string(&path).unwrap();
         fs::remove_file(&path).unwrap();
         assert!(!sibling(&path, ".tmp").exists(), "FILE.tmp left behind");
-        assert!(!sibling(&path, ".parts").exists(), "scratch file left behind");
+        assert!(
+            !sibling(&path, ".parts").exists(),
+            "scratch file left behind"
+        );
         xml
     }
 
@@ -851,17 +865,405 @@ mod tests {
     #[track_caller]
     fn same(got: &str, expected: &str) {
         if got != expected {
-            panic!(
-                "\n--- expected\n{}\n--- got\n{}\n--- end",
-                expected, got
-            );
+            panic!("\n--- expected\n{}\n--- got\n{}\n--- end", expected, got);
         }
     }
 
+    const HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+
+    // 1700000000 is 2023-11-14T22:13:20 UTC.
+    const PASSING: &str = r##"
+        {"type":"job_queued","job":1,"try":1,"file":"t/pass.t"}
+        {"type":"job_launch","job":1,"try":1,"file":"t/pass.t","pid":7,"stamp":1699999999.5}
+        {"type":"job_start","job":1,"try":1,"file":"t/pass.t","pid":8,"stamp":1700000000.0}
+        {"type":"plan","job":1,"try":1,"count":2,"stream":"stdout","stamp":1700000000.1,"line":"1..2"}
+        {"type":"assert","job":1,"try":1,"ok":true,"number":1,"description":"first","stream":"stdout","stamp":1700000000.25,"line":"ok 1 - first"}
+        {"type":"output","job":1,"try":1,"stream":"stdout","stamp":1700000000.3,"line":"some stdout noise"}
+        {"type":"comment","job":1,"try":1,"stream":"stdout","stamp":1700000000.3,"line":"# a note"}
+        {"type":"assert","job":1,"try":1,"ok":true,"number":2,"stream":"stdout","stamp":1700000000.75,"line":"ok 2"}
+        {"type":"output","job":1,"try":1,"stream":"stderr","stamp":1700000000.8,"line":"a warning"}
+        {"type":"job_exit","job":1,"try":1,"status":0,"wall":1.0,"stamp":1700000001.0}
+        {"type":"job_end","job":1,"try":1,"file":"t/pass.t","result":"pass","reasons":[],"notes":[],"counts":{"planned":2,"run":2,"passed":2,"failed":0,"todo":0,"todo_passed":0,"skipped":0},"duration":1.0,"will_retry":false,"stamp":1700000001.0}
+    "##;
+
+    const RUN_END: &str = r##"{"type":"run_end","result":"pass","files":{"total":1},"wall":1.5,"stamp":1700000001.5}"##;
+
     #[test]
-    fn debug_real_log() {
-        if let Ok(p) = std::env::var("JUNIT_LOG") {
-            println!("{}", render(&fs::read_to_string(p).unwrap()));
+    fn passing_file() {
+        same(
+            &render(&format!("{}{}", PASSING, RUN_END)),
+            &format!(
+                "{}{}",
+                HEAD,
+                r##"<testsuites name="proctor" tests="2" failures="0" errors="0" time="1.500">
+  <testsuite name="t/pass.t" tests="2" failures="0" errors="0" skipped="0" time="1.000" timestamp="2023-11-14T22:13:20">
+    <testcase classname="t/pass.t" name="1 - first" time="0.250"/>
+    <testcase classname="t/pass.t" name="2" time="0.500"/>
+    <system-out>some stdout noise
+# a note
+</system-out>
+    <system-err>a warning
+</system-err>
+  </testsuite>
+</testsuites>
+"##
+            ),
+        );
+    }
+
+    const FAILING: &str = r##"
+        {"type":"job_start","job":2,"try":1,"file":"t/fail.t","stamp":1700000000.0}
+        {"type":"assert","job":2,"try":1,"ok":false,"number":1,"description":"bad","stream":"stdout","stamp":1700000000.5,"line":"not ok 1 - bad"}
+        {"type":"assert","job":2,"try":1,"ok":false,"number":2,"description":"worse","stream":"stdout","stamp":1700000000.5,"line":"not ok 2 - worse"}
+        {"type":"comment","job":2,"try":1,"stream":"stdout","stamp":1700000000.5,"line":"# stdout diag of 2"}
+        {"type":"output","job":2,"try":1,"stream":"stderr","stamp":1700000000.6,"line":"#   Failed test 'bad'"}
+        {"type":"output","job":2,"try":1,"stream":"stderr","stamp":1700000000.6,"line":"#   at t/fail.t line 3."}
+        {"type":"output","job":2,"try":1,"stream":"stderr","stamp":1700000000.6,"line":"#   Failed test 'worse'"}
+        {"type":"output","job":2,"try":1,"stream":"stderr","stamp":1700000000.6,"line":"#   at t/fail.t line 4."}
+        {"type":"assert","job":2,"try":1,"ok":false,"number":3,"description":"yaml records","stream":"stdout","stamp":1700000000.5,"line":"not ok 3 - yaml records"}
+        {"type":"yaml","job":2,"try":1,"number":3,"stream":"stdout","stamp":1700000000.5,"line":"  ---"}
+        {"type":"yaml","job":2,"try":1,"number":3,"stream":"stdout","stamp":1700000000.5,"line":"  got: 1"}
+        {"type":"yaml","job":2,"try":1,"number":3,"yaml":{"got":1},"stream":"stdout","stamp":1700000000.5,"line":"  ..."}
+        {"type":"assert","job":2,"try":1,"ok":false,"number":4,"description":"yaml lines","stream":"stdout","stamp":1700000000.5,"line":"not ok 4 - yaml lines"}
+        {"type":"output","job":2,"try":1,"stream":"stdout","stamp":1700000000.5,"line":"  ---"}
+        {"type":"output","job":2,"try":1,"stream":"stdout","stamp":1700000000.5,"line":"  message: 'boom'"}
+        {"type":"output","job":2,"try":1,"stream":"stdout","stamp":1700000000.5,"line":"    nested: 2"}
+        {"type":"output","job":2,"try":1,"stream":"stdout","stamp":1700000000.5,"line":"  ..."}
+        {"type":"output","job":2,"try":1,"stream":"stdout","stamp":1700000000.5,"line":"not yaml"}
+        {"type":"job_end","job":2,"try":1,"file":"t/fail.t","result":"fail","reasons":["failed 4 of 4 tests: 1, 2, 3, 4"],"duration":0.5,"will_retry":false}
+        {"type":"run_end","result":"fail","wall":0.5}
+        "##;
+
+    /// A Test::More failure whose stderr block arrives after a later point, and
+    /// a TAP 13 YAML block in both shapes a parser may give it: `yaml` records,
+    /// or plain output lines.
+    #[test]
+    fn failing_file_with_diagnostics() {
+        same(
+            &render(FAILING),
+            &format!(
+                "{}{}",
+                HEAD,
+                r##"<testsuites name="proctor" tests="4" failures="4" errors="0" time="0.500">
+  <testsuite name="t/fail.t" tests="4" failures="4" errors="0" skipped="0" time="0.500" timestamp="2023-11-14T22:13:20">
+    <testcase classname="t/fail.t" name="1 - bad" time="0.500">
+      <failure message="not ok 1 - bad" type="not ok">not ok 1 - bad
+#   Failed test &apos;bad&apos;
+#   at t/fail.t line 3.
+</failure>
+    </testcase>
+    <testcase classname="t/fail.t" name="2 - worse" time="0.000">
+      <failure message="not ok 2 - worse" type="not ok">not ok 2 - worse
+# stdout diag of 2
+#   Failed test &apos;worse&apos;
+#   at t/fail.t line 4.
+</failure>
+    </testcase>
+    <testcase classname="t/fail.t" name="3 - yaml records" time="0.000">
+      <failure message="not ok 3 - yaml records" type="not ok">not ok 3 - yaml records
+---
+got: 1
+...
+</failure>
+    </testcase>
+    <testcase classname="t/fail.t" name="4 - yaml lines" time="0.000">
+      <failure message="not ok 4 - yaml lines" type="not ok">not ok 4 - yaml lines
+---
+message: &apos;boom&apos;
+  nested: 2
+...
+</failure>
+    </testcase>
+    <system-out># stdout diag of 2
+not yaml
+</system-out>
+    <system-err>#   Failed test &apos;bad&apos;
+#   at t/fail.t line 3.
+#   Failed test &apos;worse&apos;
+#   at t/fail.t line 4.
+</system-err>
+  </testsuite>
+</testsuites>
+"##
+            ),
+        );
+    }
+
+    const SKIP_ALL: &str = r##"
+        {"type":"job_start","job":3,"try":1,"file":"t/skipall.t","stamp":1700000000.0}
+        {"type":"plan","job":3,"try":1,"count":0,"reason":"no network","stream":"stdout","stamp":1700000000.1,"line":"1..0 # SKIP no network"}
+        {"type":"job_end","job":3,"try":1,"file":"t/skipall.t","result":"skip","reasons":["skipped: no network"],"duration":0.125,"will_retry":false}
+    "##;
+
+    #[test]
+    fn skip_all() {
+        same(
+            &render(&format!("{}{}", SKIP_ALL, RUN_END)),
+            &format!(
+                "{}{}",
+                HEAD,
+                r##"<testsuites name="proctor" tests="1" failures="0" errors="0" time="1.500">
+  <testsuite name="t/skipall.t" tests="1" failures="0" errors="0" skipped="1" time="0.125" timestamp="2023-11-14T22:13:20">
+    <testcase classname="t/skipall.t" name="(file)" time="0.125">
+      <skipped message="no network"/>
+    </testcase>
+  </testsuite>
+</testsuites>
+"##
+            ),
+        );
+    }
+
+    const TODO: &str = r##"
+        {"type":"job_start","job":4,"try":1,"file":"t/todo.t","stamp":1700000000.0}
+        {"type":"assert","job":4,"try":1,"ok":false,"number":1,"description":"later","directive":"todo","reason":"not yet","stream":"stdout","stamp":1700000000.0,"line":"not ok 1 - later # TODO not yet"}
+        {"type":"comment","job":4,"try":1,"stream":"stdout","stamp":1700000000.0,"line":"#   Failed (TODO) test 'later'"}
+        {"type":"assert","job":4,"try":1,"ok":true,"number":2,"description":"lucky","directive":"todo","reason":"","stream":"stdout","stamp":1700000000.0,"line":"ok 2 - lucky # TODO"}
+        {"type":"assert","job":4,"try":1,"ok":true,"number":3,"description":"","directive":"skip","reason":"no db","stream":"stdout","stamp":1700000000.0,"line":"ok 3 # SKIP no db"}
+        {"type":"job_end","job":4,"try":1,"file":"t/todo.t","result":"pass","reasons":[],"notes":["TODO passed: 2"],"duration":0.0,"will_retry":false}
+        "##;
+
+    /// A failing TODO point is skipped (not done yet), a passing one passes, and
+    /// neither fails the suite; a SKIP point is skipped.
+    #[test]
+    fn todo_and_skip_points() {
+        same(
+            &render(&format!("{}{}", TODO, RUN_END)),
+            &format!(
+                "{}{}",
+                HEAD,
+                r##"<testsuites name="proctor" tests="3" failures="0" errors="0" time="1.500">
+  <testsuite name="t/todo.t" tests="3" failures="0" errors="0" skipped="2" time="0.000" timestamp="2023-11-14T22:13:20">
+    <testcase classname="t/todo.t" name="1 - later" time="0.000">
+      <skipped message="TODO not yet"/>
+    </testcase>
+    <testcase classname="t/todo.t" name="2 - lucky" time="0.000"/>
+    <testcase classname="t/todo.t" name="3" time="0.000">
+      <skipped message="no db"/>
+    </testcase>
+    <system-out>#   Failed (TODO) test &apos;later&apos;
+</system-out>
+  </testsuite>
+</testsuites>
+"##
+            ),
+        );
+    }
+
+    const SUBTESTS: &str = r##"
+        {"type":"job_start","job":5,"try":1,"file":"t/sub.t","stamp":1700000000.0}
+        {"type":"comment","job":5,"try":1,"subtest":"outer","depth":1,"stream":"stdout","stamp":1700000000.0,"line":"# Subtest: outer"}
+        {"type":"assert","job":5,"try":1,"ok":true,"number":1,"description":"inner a","depth":1,"stream":"stdout","stamp":1700000000.0,"line":"    ok 1 - inner a"}
+        {"type":"comment","job":5,"try":1,"subtest":"deep","depth":2,"stream":"stdout","stamp":1700000000.0,"line":"    # Subtest: deep"}
+        {"type":"assert","job":5,"try":1,"ok":false,"number":1,"description":"deepest","depth":2,"stream":"stdout","stamp":1700000000.0,"line":"        not ok 1 - deepest"}
+        {"type":"comment","job":5,"try":1,"depth":2,"stream":"stdout","stamp":1700000000.0,"line":"        # deep diag"}
+        {"type":"assert","job":5,"try":1,"ok":false,"number":2,"description":"deep","subtest":"deep","subtest_error":"1 of 1 tests failed","depth":1,"stream":"stdout","stamp":1700000000.0,"line":"    not ok 2 - deep"}
+        {"type":"assert","job":5,"try":1,"ok":false,"number":1,"description":"outer","subtest":"outer","stream":"stdout","stamp":1700000000.0,"line":"not ok 1 - outer"}
+        {"type":"assert","job":5,"try":1,"ok":true,"number":1,"description":"unnamed child","depth":1,"stream":"stdout","stamp":1700000000.0,"line":"    ok 1 - unnamed child"}
+        {"type":"assert","job":5,"try":1,"ok":true,"number":2,"description":"buffered","stream":"stdout","stamp":1700000000.0,"line":"ok 2 - buffered"}
+        {"type":"job_end","job":5,"try":1,"file":"t/sub.t","result":"fail","reasons":["failed 1 of 2 tests: 1"],"duration":0.0,"will_retry":false}
+        "##;
+
+    /// Subtest points are named after their parents: from `# Subtest:` lines,
+    /// or, for a subtest without one, from the closing parent point.
+    #[test]
+    fn subtests() {
+        same(
+            &render(&format!("{}{}", SUBTESTS, RUN_END)),
+            &format!(
+                "{}{}",
+                HEAD,
+                r##"<testsuites name="proctor" tests="6" failures="3" errors="0" time="1.500">
+  <testsuite name="t/sub.t" tests="6" failures="3" errors="0" skipped="0" time="0.000" timestamp="2023-11-14T22:13:20">
+    <testcase classname="t/sub.t" name="outer &gt; 1 - inner a" time="0.000"/>
+    <testcase classname="t/sub.t" name="outer &gt; deep &gt; 1 - deepest" time="0.000">
+      <failure message="not ok 1 - deepest" type="not ok">not ok 1 - deepest
+# deep diag
+</failure>
+    </testcase>
+    <testcase classname="t/sub.t" name="outer &gt; 2 - deep" time="0.000">
+      <failure message="not ok 2 - deep (1 of 1 tests failed)" type="not ok">not ok 2 - deep
+</failure>
+    </testcase>
+    <testcase classname="t/sub.t" name="1 - outer" time="0.000">
+      <failure message="not ok 1 - outer" type="not ok">not ok 1 - outer
+</failure>
+    </testcase>
+    <testcase classname="t/sub.t" name="buffered &gt; 1 - unnamed child" time="0.000"/>
+    <testcase classname="t/sub.t" name="2 - buffered" time="0.000"/>
+    <system-out>        # deep diag
+</system-out>
+  </testsuite>
+</testsuites>
+"##
+            ),
+        );
+    }
+
+    const SIGNALLED: &str = r##"
+        {"type":"job_start","job":6,"try":1,"file":"t/sig.t","stamp":1700000000.0}
+        {"type":"assert","job":6,"try":1,"ok":true,"number":1,"description":"before","stream":"stdout","stamp":1700000000.5,"line":"ok 1 - before"}
+        {"type":"job_exit","job":6,"try":1,"signal":9,"signal_name":"SIGKILL","core":false,"wall":0.75}
+        {"type":"job_end","job":6,"try":1,"file":"t/sig.t","result":"fail","reasons":["planned 2 tests but ran 1","killed by signal 9 (SIGKILL)"],"duration":0.75,"will_retry":false}
+    "##;
+
+    /// What fails a file beyond its points is an `<error>` on a `(file)` case.
+    #[test]
+    fn file_level_failure() {
+        same(
+            &render(&format!("{}{}", SIGNALLED, RUN_END)),
+            &format!(
+                "{}{}",
+                HEAD,
+                r##"<testsuites name="proctor" tests="2" failures="0" errors="1" time="1.500">
+  <testsuite name="t/sig.t" tests="2" failures="0" errors="1" skipped="0" time="0.750" timestamp="2023-11-14T22:13:20">
+    <testcase classname="t/sig.t" name="1 - before" time="0.500"/>
+    <testcase classname="t/sig.t" name="(file)" time="0.000">
+      <error message="planned 2 tests but ran 1" type="plan">planned 2 tests but ran 1
+killed by signal 9 (SIGKILL)
+</error>
+    </testcase>
+  </testsuite>
+</testsuites>
+"##
+            ),
+        );
+    }
+
+    const CANCELLED: &str = r##"
+        {"type":"job_queued","job":7,"try":1,"file":"t/never.t"}
+        {"type":"job_end","job":7,"try":1,"file":"t/never.t","result":"cancelled","reasons":["not run: an earlier test bailed out"],"duration":0.0,"will_retry":false}
+    "##;
+
+    #[test]
+    fn cancelled_job() {
+        same(
+            &render(&format!("{}{}", CANCELLED, RUN_END)),
+            &format!(
+                "{}{}",
+                HEAD,
+                r##"<testsuites name="proctor" tests="1" failures="0" errors="0" time="1.500">
+  <testsuite name="t/never.t" tests="1" failures="0" errors="0" skipped="1" time="0.000">
+    <testcase classname="t/never.t" name="(file)" time="0.000">
+      <skipped message="not run: an earlier test bailed out"/>
+    </testcase>
+  </testsuite>
+</testsuites>
+"##
+            ),
+        );
+    }
+
+    const ESCAPES: &str = r##"
+        {"type":"job_start","job":8,"try":1,"file":"t/<&\"'>.t","stamp":1700000000.0}
+        {"type":"assert","job":8,"try":1,"ok":false,"number":1,"description":"a<b & \"c\" 'd'\u0001\u001b[31mred\u001b[0m\ttab","stream":"stdout","stamp":1700000000.0,"line":"not ok 1 - a<b & \"c\" 'd'\u0001\u001b[31mred\u001b[0m\ttab"}
+        {"type":"output","job":8,"try":1,"stream":"stderr","stamp":1700000000.0,"line":"]]> \u0000nul\r cr\ttab \uffff é"}
+        {"type":"job_end","job":8,"try":1,"file":"t/<&\"'>.t","result":"fail","reasons":["failed 1 of 1 tests: 1","exited with status 1"],"duration":0.0,"will_retry":false}
+    "##;
+
+    #[test]
+    fn escaping() {
+        same(
+            &render(&format!("{}{}", ESCAPES, RUN_END)),
+            &format!(
+                "{}{}",
+                HEAD,
+                r##"<testsuites name="proctor" tests="2" failures="1" errors="1" time="1.500">
+  <testsuite name="t/&lt;&amp;&quot;&apos;&gt;.t" tests="2" failures="1" errors="1" skipped="0" time="0.000" timestamp="2023-11-14T22:13:20">
+    <testcase classname="t/&lt;&amp;&quot;&apos;&gt;.t" name="1 - a&lt;b &amp; &quot;c&quot; &apos;d&apos;red&#9;tab" time="0.000">
+      <failure message="not ok 1 - a&lt;b &amp; &quot;c&quot; &apos;d&apos;red&#9;tab" type="not ok">not ok 1 - a&lt;b &amp; &quot;c&quot; &apos;d&apos;red	tab
+]]&gt; nul&#13; cr	tab  é
+</failure>
+    </testcase>
+    <testcase classname="t/&lt;&amp;&quot;&apos;&gt;.t" name="(file)" time="0.000">
+      <error message="exited with status 1" type="exit-status">exited with status 1
+</error>
+    </testcase>
+    <system-err>]]&gt; nul&#13; cr	tab  é
+</system-err>
+  </testsuite>
+</testsuites>
+"##
+            ),
+        );
+    }
+
+    /// A log that ends early (killed run) still gives a whole document, the
+    /// unfinished job failed; a try that will be retried gives nothing.
+    #[test]
+    fn unfinished_and_retried_jobs() {
+        let log = r##"
+            {"type":"job_launch","job":9,"try":1,"file":"t/flaky.t","stamp":1700000000.0}
+            {"type":"assert","job":9,"try":1,"ok":false,"number":1,"stream":"stdout","stamp":1700000000.0,"line":"not ok 1"}
+            {"type":"job_end","job":9,"try":1,"file":"t/flaky.t","result":"fail","reasons":["failed 1 of 1 tests: 1"],"duration":0.0,"will_retry":true}
+            {"type":"job_launch","job":9,"try":2,"file":"t/flaky.t","stamp":1700000000.0}
+            {"type":"assert","job":9,"try":2,"ok":true,"number":1,"stream":"stdout","stamp":1700000002.0,"line":"ok 1"}
+        "##;
+        same(
+            &render_log(log, false),
+            &format!(
+                "{}{}",
+                HEAD,
+                r##"<testsuites name="proctor" tests="2" failures="0" errors="1" time="2.000">
+  <testsuite name="t/flaky.t" tests="2" failures="0" errors="1" skipped="0" time="2.000" timestamp="2023-11-14T22:13:20">
+    <testcase classname="t/flaky.t" name="1" time="2.000"/>
+    <testcase classname="t/flaky.t" name="(file)" time="0.000">
+      <error message="the log ends before this test ended" type="unfinished">the log ends before this test ended
+</error>
+    </testcase>
+  </testsuite>
+</testsuites>
+"##
+            ),
+        );
+    }
+
+    #[test]
+    fn output_is_capped_with_a_marker() {
+        let mut c = Capped::new(10);
+        c.push_line("12345");
+        c.push_line("6789");
+        c.push_line("a");
+        c.push_line("b");
+        let mut xml = String::new();
+        c.write_xml(&mut xml);
+        assert_eq!(xml, "12345\n... 9 more bytes (see the event log)\n");
+    }
+
+    #[test]
+    fn timestamps_are_utc_without_a_zone() {
+        assert_eq!(timestamp(0.0), "1970-01-01T00:00:00");
+        assert_eq!(timestamp(951_782_400.9), "2000-02-29T00:00:00");
+        assert_eq!(timestamp(1_700_000_000.0), "2023-11-14T22:13:20");
+    }
+
+    /// Every shape above, in one document, against the schema beside this file.
+    #[test]
+    fn validates_against_the_schema() {
+        let xmllint = std::process::Command::new("xmllint")
+            .arg("--version")
+            .output();
+        if xmllint.is_err() {
+            println!("note: xmllint is not installed (apt-get install libxml2-utils); schema check skipped");
+            return;
         }
+        let log = [
+            PASSING, FAILING, SKIP_ALL, TODO, SUBTESTS, SIGNALLED, CANCELLED, ESCAPES, RUN_END,
+        ]
+        .concat();
+        let path = temp_path();
+        fs::write(&path, render(&log)).unwrap();
+        let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/src/render/junit.xsd");
+        let out = std::process::Command::new("xmllint")
+            .args(["--noout", "--schema", schema])
+            .arg(&path)
+            .output()
+            .unwrap();
+        fs::remove_file(&path).unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
