@@ -2,10 +2,8 @@
 //! (live from the overlord, or from a log in `proctor replay`: the same path), and
 //! declares the kinds it needs so the overlord decodes nothing else.
 
-mod junit;
 mod plain;
 
-pub use junit::Junit;
 pub use plain::Plain;
 
 use crate::event::{Event, Interest};
@@ -20,3 +18,6 @@ pub trait Renderer {
     /// going, or was killed).
     fn finish(&mut self, complete: bool) -> io::Result<()>;
 }
+
+mod junit;
+pub use junit::Junit;
