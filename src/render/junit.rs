@@ -719,25 +719,28 @@ fn is_points_reason(reason: &str) -> bool {
     reason.starts_with("failed ") && reason.contains(" tests")
 }
 
-/// A short type for a file-level error, from its reason.
+/// A short type for a file-level error, from how its reason begins (a reason
+/// may go on to quote the test's output, so only its start is looked at).
 fn error_type(reason: &str) -> &'static str {
-    if reason.starts_with("bailed out") {
-        "bail-out"
-    } else if reason.starts_with("killed by signal") {
-        "signal"
-    } else if reason.starts_with("exited with status") || reason.starts_with("exit status") {
-        "exit-status"
-    } else if reason.contains("lost") {
-        "lost"
-    } else if reason.contains("timed out") || reason.contains("timeout") {
-        "timeout"
-    } else if reason.contains("plan") {
-        "plan"
-    } else if reason.starts_with("the log ends") {
-        "unfinished"
-    } else {
-        "error"
-    }
+    const TYPES: &[(&str, &str)] = &[
+        ("bailed out", "bail-out"),
+        ("killed by signal", "signal"),
+        ("exited with status", "exit-status"),
+        ("exit status unknown", "exit-status"),
+        ("no output for", "timeout"),
+        ("exited, but a child kept", "timeout"),
+        ("auditor lost", "lost"),
+        ("runner lost", "lost"),
+        ("the runner went away", "lost"),
+        ("stopped before it finished", "interrupted"),
+        ("the log ends", "unfinished"),
+        ("planned ", "plan"),
+        ("no plan", "plan"),
+    ];
+    TYPES
+        .iter()
+        .find(|(start, _)| reason.starts_with(start))
+        .map_or("error", |&(_, t)| t)
 }
 
 /// `path` with `suffix` added to its file name.
@@ -1228,6 +1231,21 @@ killed by signal 9 (SIGKILL)
         let mut xml = String::new();
         c.write_xml(&mut xml);
         assert_eq!(xml, "12345\n... 9 more bytes (see the event log)\n");
+    }
+
+    #[test]
+    fn error_types_from_reasons() {
+        assert_eq!(error_type("killed by signal 9 (SIGKILL)"), "signal");
+        assert_eq!(
+            error_type("no output for 5 s: stopped by the event timeout; last output: planned"),
+            "timeout"
+        );
+        assert_eq!(
+            error_type("auditor lost: its log ends without the end marker"),
+            "lost"
+        );
+        assert_eq!(error_type("planned 2 tests but ran 1"), "plan");
+        assert_eq!(error_type("something new"), "error");
     }
 
     #[test]
