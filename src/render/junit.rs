@@ -219,8 +219,12 @@ impl Job {
         self.yaml = Yaml::Expect;
     }
 
-    /// Adds a diagnostic line to the failure at `index`.
+    /// Adds a diagnostic line to the failure at `index`. Blank lines are left
+    /// out: Test::More puts one before each stderr block.
     fn attach(&mut self, index: usize, line: &str, stderr: bool) {
+        if line.trim().is_empty() {
+            return;
+        }
         if let Some(Case {
             outcome: Outcome::Fail {
                 text, has_stderr, ..
@@ -919,6 +923,7 @@ mod tests {
         {"type":"assert","job":2,"try":1,"ok":false,"number":1,"description":"bad","stream":"stdout","stamp":1700000000.5,"line":"not ok 1 - bad"}
         {"type":"assert","job":2,"try":1,"ok":false,"number":2,"description":"worse","stream":"stdout","stamp":1700000000.5,"line":"not ok 2 - worse"}
         {"type":"comment","job":2,"try":1,"stream":"stdout","stamp":1700000000.5,"line":"# stdout diag of 2"}
+        {"type":"output","job":2,"try":1,"stream":"stderr","stamp":1700000000.6,"line":""}
         {"type":"output","job":2,"try":1,"stream":"stderr","stamp":1700000000.6,"line":"#   Failed test 'bad'"}
         {"type":"output","job":2,"try":1,"stream":"stderr","stamp":1700000000.6,"line":"#   at t/fail.t line 3."}
         {"type":"output","job":2,"try":1,"stream":"stderr","stamp":1700000000.6,"line":"#   Failed test 'worse'"}
@@ -980,7 +985,8 @@ message: &apos;boom&apos;
     <system-out># stdout diag of 2
 not yaml
 </system-out>
-    <system-err>#   Failed test &apos;bad&apos;
+    <system-err>
+#   Failed test &apos;bad&apos;
 #   at t/fail.t line 3.
 #   Failed test &apos;worse&apos;
 #   at t/fail.t line 4.
