@@ -76,3 +76,6 @@ pub fn for_run(show: &ShowArgs, on_stderr: bool, live: bool) -> (Vec<Box<dyn Ren
     }
     (renderers, is_live)
 }
+
+mod junit;
+pub use junit::Junit;
