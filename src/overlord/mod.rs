@@ -496,8 +496,16 @@ impl Overlord {
         );
         self.out.emit(&record);
         self.out.flush();
+        let mut harness_error = harness_error;
         for r in &mut self.out.renderers {
-            let _ = r.finish(true);
+            // A report that could not be written (a JUnit file, say) is a
+            // harness failure, not a silent pass.
+            match r.finish(true) {
+                Err(e) if e.kind() != io::ErrorKind::BrokenPipe && harness_error.is_none() => {
+                    harness_error = Some(e.to_string());
+                }
+                _ => {}
+            }
         }
         let exit_status = if let Some(e) = &harness_error {
             eprintln!("proctor: {}", e);

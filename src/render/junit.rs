@@ -382,7 +382,6 @@ pub struct Junit {
 }
 
 impl Junit {
-    #[allow(dead_code)] // until --junit is wired
     pub fn new(path: PathBuf) -> Junit {
         Junit {
             path,

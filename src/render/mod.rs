@@ -3,12 +3,14 @@
 //! declares the kinds it needs so the overlord decodes nothing else.
 
 pub mod automake;
+mod junit;
 mod live;
 mod palette;
 mod plain;
 mod status;
 pub mod prove;
 
+pub use junit::Junit;
 pub use live::Live;
 pub use palette::{ColorChoice, Palette};
 pub use plain::{Plain, Style};
@@ -74,8 +76,9 @@ pub fn for_run(show: &ShowArgs, on_stderr: bool, live: bool) -> (Vec<Box<dyn Ren
         Some(palette) if is_live => renderers.push(Box::new(Live::new(out, style, palette))),
         _ => renderers.push(Box::new(Plain::with_style(out, style))),
     }
+    if let Some(path) = &show.junit {
+        renderers.push(Box::new(Junit::new(path.clone())));
+    }
     (renderers, is_live)
 }
 
-mod junit;
-pub use junit::Junit;
