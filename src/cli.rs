@@ -2,6 +2,7 @@
 //! syscalls, so every flag is unit-tested here next to the parser.
 
 use crate::error::{Error, Result};
+use crate::order::{Order, Partition};
 use crate::render::{ColorChoice, Palette};
 use lexopt::prelude::*;
 use std::ffi::OsString;
@@ -30,11 +31,25 @@ test options:
       --no-log            keep no event log in the state directory
   -k, --keep              keep job directories and their logs
       --state-dir DIR     keep logs in DIR (default: $XDG_STATE_HOME/proctor/<project>)
+      --norc              read no .proctorrc (the project's, then ~/.proctorrc)
+
+order and repetition:
+      --order ORDER       durations (default once known), given, sorted, reverse,
+                          shuffle[=SEED]
+  -s, --shuffle           --order=shuffle
+      --failed            run only what failed in the last run
+      --state WORDS       prove's: failed, passed, all, slow, fast, new, save
+      --retry N           try a failing file up to N more times
+      --retry-isolated    retries run last, one at a time
+      --flaky-fails       a file that passes only on a retry fails the run
+      --partition P       slice:M/N or hash:M/N, this machine's share of the files
 
 show options (test and replay):
   -v, --verbose           every line of every test, as it comes, by file
   -q, --quiet             only failures and the summary
       --qvf               quiet, but a failing file's whole output
+  -Q, --QUIET             only the summary
+      --timer             each file's time on its line
       --junit FILE        also write JUnit XML to FILE
       --color WHEN        auto, always or never (NO_COLOR is honoured)
       --colors LIST       status colors, e.g. P=050,F=500,A=025,R=155,T=433
@@ -62,6 +77,10 @@ pub struct ShowArgs {
     /// `--qvf`: quiet, but the whole output of a failing file.
     pub failure_output: bool,
     pub junit: Option<PathBuf>,
+    /// `-Q`: only the summary.
+    pub really_quiet: bool,
+    /// `--timer`: each file's time on its line.
+    pub timer: bool,
     pub color: ColorChoice,
     pub colors: Option<Palette>,
 }
@@ -73,6 +92,8 @@ impl Default for ShowArgs {
             quiet: false,
             failure_output: false,
             junit: None,
+            really_quiet: false,
+            timer: false,
             color: ColorChoice::Auto,
             colors: None,
         }
@@ -96,6 +117,15 @@ pub struct TestArgs {
     pub keep: bool,
     pub state_dir: Option<PathBuf>,
     pub show: ShowArgs,
+    /// `--order`; `Some(None)` is a shuffle with a seed chosen now.
+    pub order: Option<Option<Order>>,
+    pub failed: bool,
+    /// prove's `--state` words.
+    pub state: Vec<String>,
+    pub retry: Option<u32>,
+    pub retry_isolated: bool,
+    pub flaky_fails: bool,
+    pub partition: Option<Partition>,
     pub paths: Vec<PathBuf>,
 }
 
@@ -135,7 +165,11 @@ fn unknown(flag: &str) -> Error {
 
 /// Parses the process's own arguments.
 pub fn parse() -> Result<Command> {
-    parse_from(std::env::args_os().skip(1))
+    let (args, warnings) = crate::rc::with_rc(std::env::args_os().skip(1).collect());
+    for w in warnings {
+        eprintln!("proctor: warning: {}", w);
+    }
+    parse_from(args)
 }
 
 /// Parses `args` (without the program name).
@@ -194,6 +228,11 @@ fn parse_show(flag: &str, parser: &mut lexopt::Parser, show: &mut ShowArgs) -> R
             show.failure_output = true;
         }
         "--junit" => show.junit = Some(parser.value()?.into()),
+        "-Q" | "--QUIET" => {
+            show.quiet = true;
+            show.really_quiet = true;
+        }
+        "--timer" => show.timer = true,
         "--color" | "--colour" => {
             show.color = ColorChoice::parse(&value(parser)?).map_err(Error::Usage)?
         }
@@ -269,6 +308,43 @@ fn parse_test(parser: &mut lexopt::Parser) -> Result<TestArgs> {
             "--no-log" => args.no_log = true,
             "-k" | "--keep" => args.keep = true,
             "--state-dir" => args.state_dir = Some(parser.value()?.into()),
+            // Read before parsing (see rc.rs); here it only has to be allowed.
+            "--norc" => {}
+            "--order" => args.order = Some(Order::parse(&value(parser)?).map_err(Error::Usage)?),
+            "-s" | "--shuffle" => args.order = Some(None),
+            "--failed" => args.failed = true,
+            "--state" => {
+                for word in value(parser)?.split(',').filter(|w| !w.is_empty()) {
+                    match word {
+                        "failed" | "passed" | "all" | "slow" | "fast" | "new" | "save" => {
+                            args.state.push(word.to_string())
+                        }
+                        other => {
+                            return Err(Error::Usage(format!(
+                                "--state: '{}' is not one of failed, passed, all, slow, fast, new, save",
+                                other
+                            )))
+                        }
+                    }
+                }
+            }
+            "--retry" => {
+                let v = value(parser)?;
+                match v.parse::<u32>() {
+                    Ok(n) => args.retry = Some(n),
+                    _ => {
+                        return Err(Error::Usage(format!(
+                            "--retry: '{}' is not a whole number",
+                            v
+                        )))
+                    }
+                }
+            }
+            "--retry-isolated" => args.retry_isolated = true,
+            "--flaky-fails" => args.flaky_fails = true,
+            "--partition" => {
+                args.partition = Some(Partition::parse(&value(parser)?).map_err(Error::Usage)?)
+            }
             other => {
                 if !parse_show(other, parser, &mut args.show)? {
                     return Err(unknown(other));
@@ -355,6 +431,55 @@ mod tests {
         assert_eq!(t.event_timeout, Some(2.5));
         assert!(t.no_log);
         assert_eq!(t.state_dir, Some(PathBuf::from("s")));
+    }
+
+    #[test]
+    fn order_and_repetition_flags() {
+        let t = test_args(&[
+            "--order",
+            "shuffle=3",
+            "--retry",
+            "2",
+            "--retry-isolated",
+            "--flaky-fails",
+            "--failed",
+        ])
+        .unwrap();
+        assert_eq!(t.order, Some(Some(Order::Shuffle(3))));
+        assert_eq!(t.retry, Some(2));
+        assert!(t.retry_isolated && t.flaky_fails && t.failed);
+        let t = test_args(&[
+            "-s",
+            "--state=failed,slow",
+            "--partition",
+            "hash:1/2",
+            "-Q",
+            "--timer",
+        ])
+        .unwrap();
+        assert_eq!(t.order, Some(None));
+        assert_eq!(t.state, ["failed", "slow"]);
+        assert_eq!(
+            t.partition,
+            Some(Partition {
+                by_hash: true,
+                part: 1,
+                of: 2
+            })
+        );
+        assert!(t.show.really_quiet && t.show.timer);
+        for (flags, message) in [
+            (&["--state", "fresh"][..], "--state: 'fresh'"),
+            (&["--retry", "-1"][..], "--retry: '-1'"),
+            (
+                &["--partition", "slice:3/2"][..],
+                "--partition: 'slice:3/2'",
+            ),
+            (&["--order", "random"][..], "--order: 'random'"),
+        ] {
+            let err = test_args(flags).unwrap_err();
+            assert!(err.to_string().contains(message), "{}", err);
+        }
     }
 
     #[test]

@@ -9,10 +9,41 @@ use std::path::Path;
 /// How much of a file's start is searched for headers.
 const HEAD_BYTES: usize = 4096;
 
+/// How a file may share the machine with others.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Category {
+    #[default]
+    General,
+    /// Runs alone: nothing else runs beside it.
+    Isolation,
+    /// Never beside another immiscible file.
+    Immiscible,
+}
+
+/// A hint for ordering when no duration is known yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DurationHint {
+    Long,
+    Medium,
+    Short,
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Headers {
     /// `# HARNESS-TIMEOUT-EVENT N`: this file's event timeout, in seconds.
     pub timeout_event: Option<f64>,
+    /// `# HARNESS-CATEGORY-ISOLATION` / `-IMMISCIBLE`.
+    pub category: Category,
+    /// `# HARNESS-CONFLICTS-NAME`: never beside another file naming it.
+    pub conflicts: Vec<String>,
+    /// `# HARNESS-DURATION-LONG|MEDIUM|SHORT`.
+    pub duration: Option<DurationHint>,
+    /// `# HARNESS-NO-RETRY` (Some(0)) or `# HARNESS-RETRY-n`.
+    pub retries: Option<u32>,
+    /// `# HARNESS-JOB-SLOTS n`: how many of the -j slots it takes.
+    pub slots: Option<usize>,
+    /// `# HARNESS-NO-PRELOAD`.
+    pub no_preload: bool,
 }
 
 /// Reads the headers of `path`; warnings say what was ignored and where.
@@ -43,19 +74,50 @@ fn parse(head: &[u8], name: &str) -> (Headers, Vec<String>) {
         };
         let mut words = rest.split_whitespace();
         let key = words.next().unwrap_or("");
-        if key == "TIMEOUT-EVENT" {
-            match words
-                .next()
+        let arg = words.next();
+        let mut bad = |what: &str| {
+            warnings.push(format!(
+                "{}:{}: HARNESS-{} {}; ignored",
+                name,
+                i + 1,
+                key,
+                what
+            ))
+        };
+        match key {
+            "TIMEOUT-EVENT" => match arg
                 .and_then(|w| w.parse::<f64>().ok())
                 .filter(|s| *s >= 0.0 && s.is_finite())
             {
                 Some(seconds) => headers.timeout_event = Some(seconds),
-                None => warnings.push(format!(
-                    "{}:{}: HARNESS-TIMEOUT-EVENT needs a number of seconds; ignored",
-                    name,
-                    i + 1
-                )),
+                None => bad("needs a number of seconds"),
+            },
+            "CATEGORY-ISOLATION" => headers.category = Category::Isolation,
+            "CATEGORY-IMMISCIBLE" => headers.category = Category::Immiscible,
+            "CATEGORY-GENERAL" => headers.category = Category::General,
+            "DURATION-LONG" => headers.duration = Some(DurationHint::Long),
+            "DURATION-MEDIUM" => headers.duration = Some(DurationHint::Medium),
+            "DURATION-SHORT" => headers.duration = Some(DurationHint::Short),
+            "NO-RETRY" => headers.retries = Some(0),
+            "NO-PRELOAD" => headers.no_preload = true,
+            "JOB-SLOTS" => match arg.and_then(|w| w.parse::<usize>().ok()).filter(|n| *n > 0) {
+                Some(n) => headers.slots = Some(n),
+                None => bad("needs a positive number of slots"),
+            },
+            _ if key.starts_with("CONFLICTS-") => {
+                let conflict = &key["CONFLICTS-".len()..];
+                if conflict.is_empty() {
+                    bad("needs a name after CONFLICTS-");
+                } else {
+                    headers.conflicts.push(conflict.to_string());
+                }
             }
+            _ if key.starts_with("RETRY-") => match key["RETRY-".len()..].parse::<u32>() {
+                Ok(n) => headers.retries = Some(n),
+                Err(_) => bad("needs a number of retries, as in HARNESS-RETRY-2"),
+            },
+            // Other names belong to yath features proctor does not have.
+            _ => {}
         }
     }
     (headers, warnings)
@@ -83,6 +145,26 @@ mod tests {
             w,
             ["t/b.t:2: HARNESS-TIMEOUT-EVENT needs a number of seconds; ignored"]
         );
+        let (_, w) = parse(b"# HARNESS-RETRY-x\n# HARNESS-JOB-SLOTS 0\n", "t/c.t");
+        assert_eq!(w.len(), 2, "{:?}", w);
+    }
+
+    #[test]
+    fn scheduling_headers() {
+        let text = b"# HARNESS-CATEGORY-ISOLATION\n# HARNESS-CONFLICTS-DATABASE\n# HARNESS-CONFLICTS-PORT\n\
+            # HARNESS-DURATION-LONG\n# HARNESS-RETRY-3\n# HARNESS-JOB-SLOTS 2\n";
+        let (h, w) = parse(text, "t/d.t");
+        assert!(w.is_empty(), "{:?}", w);
+        assert_eq!(h.category, Category::Isolation);
+        assert_eq!(h.conflicts, ["DATABASE", "PORT"]);
+        assert_eq!(h.duration, Some(DurationHint::Long));
+        assert_eq!(h.retries, Some(3));
+        assert_eq!(h.slots, Some(2));
+        let (h, _) = parse(
+            b"# HARNESS-NO-RETRY\n# HARNESS-CATEGORY-IMMISCIBLE\n",
+            "t/e.t",
+        );
+        assert_eq!((h.retries, h.category), (Some(0), Category::Immiscible));
     }
 
     #[test]

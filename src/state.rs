@@ -5,11 +5,18 @@
 //! `$XDG_STATE_HOME/proctor/<project>/` (default `~/.local/state/proctor/...`),
 //! where `<project>` is the project directory's name and a hash of its absolute
 //! path. Inside: `logs/<run>.jsonl` (event logs, the newest few kept),
-//! `last.jsonl` (a link to the last run's log) and `runs/<run>/` (scratch).
+//! `last.jsonl` (a link to the last run's log), `files.json` (each file's last
+//! result and duration) and `runs/<run>/` (scratch).
 
+use crate::order::Known;
+use crate::overlord::FileResult;
+use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+
+/// What is known of each file between runs.
+const FILES: &str = "files.json";
 
 /// How many event logs a state directory keeps.
 const LOGS_KEPT: usize = 20;
@@ -160,6 +167,84 @@ pub fn mark_last(state_dir: &Path, log: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// What earlier runs learned of each file: its last result and duration, kept in
+/// `files.json` in the state directory.
+pub fn load_known(state_dir: &Path) -> (HashMap<String, Known>, Option<String>) {
+    let path = state_dir.join(FILES);
+    let text = match fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return (HashMap::new(), None),
+        Err(e) => {
+            return (
+                HashMap::new(),
+                Some(format!(
+                    "{}: {}; earlier durations are not used",
+                    path.display(),
+                    e
+                )),
+            )
+        }
+    };
+    let corrupt = || {
+        format!(
+            "{}: not a proctor state file; it is ignored and will be rewritten",
+            path.display()
+        )
+    };
+    let value: serde_json::Value = match serde_json::from_slice(&text) {
+        Ok(v) => v,
+        Err(_) => return (HashMap::new(), Some(corrupt())),
+    };
+    let files = match value.get("files").and_then(|f| f.as_object()) {
+        Some(f) => f,
+        None => return (HashMap::new(), Some(corrupt())),
+    };
+    let known = files
+        .iter()
+        .map(|(file, v)| {
+            let failed = v["result"].as_str().map(|r| r == "fail");
+            (
+                file.clone(),
+                Known {
+                    duration: v["duration"].as_f64(),
+                    failed,
+                },
+            )
+        })
+        .collect();
+    (known, None)
+}
+
+/// Adds this run's results to `files.json`. A file that did not run keeps what
+/// was known of it.
+pub fn save_results(state_dir: &Path, results: &[FileResult]) -> io::Result<()> {
+    let path = state_dir.join(FILES);
+    let mut files = match fs::read(&path)
+        .ok()
+        .and_then(|t| serde_json::from_slice::<serde_json::Value>(&t).ok())
+    {
+        Some(serde_json::Value::Object(mut top)) => match top.remove("files") {
+            Some(serde_json::Value::Object(files)) => files,
+            _ => serde_json::Map::new(),
+        },
+        _ => serde_json::Map::new(),
+    };
+    for r in results {
+        let mut entry = serde_json::Map::new();
+        entry.insert("result".into(), r.result.clone().into());
+        entry.insert("duration".into(), r.duration.into());
+        files.insert(r.file.clone(), serde_json::Value::Object(entry));
+    }
+    let mut top = serde_json::Map::new();
+    top.insert("files".into(), serde_json::Value::Object(files));
+    let tmp = state_dir.join(format!(".{}.{}", FILES, std::process::id()));
+    fs::write(
+        &tmp,
+        serde_json::to_vec(&serde_json::Value::Object(top)).map_err(io::Error::from)?,
+    )?;
+    fs::rename(&tmp, &path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +254,40 @@ mod tests {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(20_784), (2026, 11, 27));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn results_are_kept_between_runs() {
+        let dir = std::env::temp_dir().join(format!("proctor-state-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let r = |file: &str, result: &str, duration: f64| FileResult {
+            file: file.into(),
+            result: result.into(),
+            duration,
+        };
+        save_results(&dir, &[r("t/a.t", "pass", 1.5), r("t/b.t", "fail", 0.5)]).unwrap();
+        save_results(&dir, &[r("t/b.t", "pass", 0.25)]).unwrap();
+        let (known, warning) = load_known(&dir);
+        assert_eq!(warning, None);
+        assert_eq!(
+            known["t/a.t"],
+            Known {
+                duration: Some(1.5),
+                failed: Some(false)
+            }
+        );
+        assert_eq!(
+            known["t/b.t"],
+            Known {
+                duration: Some(0.25),
+                failed: Some(false)
+            }
+        );
+        fs::write(dir.join(FILES), "junk").unwrap();
+        let (known, warning) = load_known(&dir);
+        assert!(known.is_empty());
+        assert!(warning.unwrap().contains("not a proctor state file"));
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

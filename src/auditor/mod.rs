@@ -47,6 +47,8 @@ pub struct Config {
     pub keep: bool,
     /// The read end of the runner's lifeline pipe.
     pub lifeline: RawFd,
+    /// The runner will try this job again if this try fails (and was not stopped).
+    pub retry_on_fail: bool,
 }
 
 struct Stream {
@@ -348,8 +350,12 @@ impl Auditor {
             audit: exited_at.map(|e| ended.saturating_duration_since(e).as_secs_f64()),
         };
         self.log.job_exit(&exit, &times, &usage)?;
+        let will_retry = config.retry_on_fail
+            && verdict.outcome == Outcome::Fail
+            && summary.bail.is_none()
+            && !self.stopper.interrupted();
         self.log
-            .job_end(&config.file, &verdict, &summary, times.wall)?;
+            .job_end(&config.file, &verdict, &summary, times.wall, will_retry)?;
         self.log.finish()?;
         Ok(match verdict.outcome {
             _ if summary.bail.is_some() => EXIT_BAIL,

@@ -153,6 +153,7 @@ impl JobLog {
         verdict: &Verdict,
         summary: &Summary,
         duration: f64,
+        will_retry: bool,
     ) -> io::Result<()> {
         let out = &mut self.scratch;
         out.clear();
@@ -183,7 +184,7 @@ impl JobLog {
             );
         }
         json::write_f64_field(out, "duration", duration);
-        json::write_bool_field(out, "will_retry", false);
+        json::write_bool_field(out, "will_retry", will_retry);
         json::write_f64_field(out, "stamp", super::unix_now());
         self.emit()
     }

@@ -246,6 +246,12 @@ impl Stopper {
         Ok(reaped)
     }
 
+    /// Whether the test was stopped because the run is ending (not for its own
+    /// sake): such a try is not worth retrying.
+    pub fn interrupted(&self) -> bool {
+        matches!(self.stop, Some(Stop::Asked) | Some(Stop::RunnerGone))
+    }
+
     /// Why the auditor stopped the test, if it did, as a failure reason.
     pub fn reason(&self, last_output: &str) -> Option<String> {
         let timeout = self

@@ -383,6 +383,7 @@ fn session_for(args: &DriverArgs) -> Result<Session> {
         log_fd: None,
         keep: false,
         keyboard: false,
+        policy: Default::default(),
     })
 }
 

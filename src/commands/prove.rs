@@ -273,6 +273,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         log_fd: None,
         keep: false,
         keyboard: false,
+        policy: Default::default(),
     };
     let ending = Rc::new(RefCell::new(Ending::default()));
     let renderer = Prove::new(

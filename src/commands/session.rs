@@ -14,6 +14,17 @@ use std::io::{self, BufWriter, Write};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
+/// Retries and how to judge what they show.
+#[derive(Clone, Debug, Default)]
+pub struct Policy {
+    /// `--retry N`: tries after the first for a failing file.
+    pub retries: u32,
+    /// `--retry-isolated`: retries run last, one at a time.
+    pub retry_isolated: bool,
+    /// `--flaky-fails`: a file that passed only on a retry fails the run.
+    pub flaky_fails: bool,
+}
+
 /// What a run needs beyond its renderers.
 pub struct Session {
     pub jobs: Vec<JobSpec>,
@@ -31,6 +42,7 @@ pub struct Session {
     pub keep: bool,
     /// Read keys from the terminal (the live renderer is showing the run).
     pub keyboard: bool,
+    pub policy: Policy,
 }
 
 impl Session {
@@ -73,6 +85,8 @@ pub fn run(session: Session, renderers: Vec<Box<dyn Renderer>>) -> Result<i32> {
         slots,
         run_dir: paths.run_dir.clone(),
         launch: session.launch,
+        retries: session.policy.retries,
+        retry_isolated: session.policy.retry_isolated,
     };
     let runner_pid = match sys::fork().map_err(|e| Error::io("start the runner", e))? {
         Fork::Child => {
@@ -101,7 +115,8 @@ pub fn run(session: Session, renderers: Vec<Box<dyn Renderer>>) -> Result<i32> {
         wake_read,
         session.keep,
     )
-    .with_keyboard(keyboard);
+    .with_keyboard(keyboard)
+    .flaky_fails(session.policy.flaky_fails);
     let cwd = std::env::current_dir().unwrap_or_default();
     overlord.start(|out| {
         json::write_str_field(out, "version", env!("CARGO_PKG_VERSION"));
@@ -114,6 +129,9 @@ pub fn run(session: Session, renderers: Vec<Box<dyn Renderer>>) -> Result<i32> {
     let outcome = overlord
         .follow(&signals)
         .map_err(|e| Error::io("follow the run", e))?;
+    // Durations and results for the next run's order and --failed; a state
+    // directory that cannot be written only loses that.
+    let _ = state::save_results(&paths.state_dir, &outcome.results);
     if !session.keep {
         let _ = std::fs::remove_dir_all(&paths.run_dir);
     }

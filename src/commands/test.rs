@@ -1,21 +1,61 @@
-//! `proctor test`: discover the files, decide how each runs, and hand the run to
-//! the session with the renderers the flags ask for.
+//! `proctor test`: choose the files (found, or by earlier results), their order
+//! and this machine's share, decide how each runs, and hand the run to the
+//! session with the renderers the flags ask for.
 
 use crate::cli::TestArgs;
-use crate::commands::session::{self, Session};
-use crate::discover::{self, How};
+use crate::commands::session::{self, Policy, Session};
+use crate::discover::{self, How, TestFile};
 use crate::error::{Error, Result};
 use crate::headers;
+use crate::order::{self, Known, Order};
 use crate::render;
+use crate::render::ColorChoice;
 use crate::runner::{JobSpec, Launch};
+use crate::state;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// The default event timeout, in seconds.
 pub const EVENT_TIMEOUT: f64 = 60.0;
 
-pub fn run(args: TestArgs) -> Result<i32> {
-    let files = discover::discover(&args.paths, args.recurse, args.exec.as_deref())?;
+pub fn run(mut args: TestArgs) -> Result<i32> {
+    apply_harness_environment(&mut args);
+    let state_dir = state::locate(args.state_dir.as_deref());
+    let (known, warning) = state::load_known(&state_dir);
+    if let Some(w) = warning {
+        eprintln!("proctor: warning: {}", w);
+    }
+    let mut files = select(&args, &known)?;
+    if files.is_empty() {
+        // Only a selection by earlier results can come up empty: the user asked.
+        eprintln!("proctor: no test to run: nothing in the last run matches --failed or --state");
+        return Ok(crate::error::EXIT_PASS);
+    }
+    if let Some(partition) = args.partition {
+        files = partition.select(files);
+        if files.is_empty() {
+            eprintln!(
+                "proctor: partition {}/{} has no files in it",
+                partition.part, partition.of
+            );
+            return Ok(crate::error::EXIT_PASS);
+        }
+    }
+    let order = choose_order(&args, &files, &known);
+    let headers: Vec<headers::Headers> = files.iter().map(|f| read_headers(&f.path)).collect();
+    let hints: HashMap<PathBuf, headers::DurationHint> = files
+        .iter()
+        .zip(&headers)
+        .filter_map(|(f, h)| h.duration.map(|d| (f.path.clone(), d)))
+        .collect();
+    order::arrange(
+        &mut files,
+        order,
+        &known,
+        |f| hints.get(&f.path).copied(),
+        modified,
+    );
     let launch = launch_for(&args, &files)?;
     let slots = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -37,8 +77,129 @@ pub fn run(args: TestArgs) -> Result<i32> {
         log_fd: args.log_fd,
         keep: args.keep,
         keyboard: live,
+        policy: Policy {
+            retries: args.retry.unwrap_or(0),
+            retry_isolated: args.retry_isolated,
+            flaky_fails: args.flaky_fails,
+        },
     };
     session::run(session, renderers)
+}
+
+/// prove's environment variables, where the command line said nothing:
+/// HARNESS_OPTIONS (`j<n>`, `c`), HARNESS_TIMER, HARNESS_VERBOSE, TEST_VERBOSE.
+fn apply_harness_environment(args: &mut TestArgs) {
+    let set = |name: &str| std::env::var(name).map_or(false, |v| !v.is_empty() && v != "0");
+    if let Ok(options) = std::env::var("HARNESS_OPTIONS") {
+        for option in options.split(':') {
+            if let Some(n) = option.strip_prefix('j') {
+                if args.jobs.is_none() {
+                    // prove reads a bare `j` as 9.
+                    args.jobs = if n.is_empty() {
+                        Some(9)
+                    } else {
+                        n.parse().ok().filter(|n| *n > 0)
+                    };
+                }
+            } else if option == "c" && args.show.color == ColorChoice::Auto {
+                args.show.color = ColorChoice::Always;
+            }
+        }
+    }
+    if set("HARNESS_TIMER") {
+        args.show.timer = true;
+    }
+    if set("HARNESS_VERBOSE") || set("TEST_VERBOSE") {
+        args.show.verbose = true;
+    }
+}
+
+/// The files to run: those found under the paths, or with `--failed` / `--state`
+/// those the last run says failed (or passed).
+fn select(args: &TestArgs, known: &HashMap<String, Known>) -> Result<Vec<TestFile>> {
+    let by_result = if args.failed || args.state.iter().any(|w| w == "failed") {
+        Some(true)
+    } else if args.state.iter().any(|w| w == "passed") {
+        Some(false)
+    } else {
+        None
+    };
+    let wanted = match by_result {
+        None => return discover::discover(&args.paths, args.recurse, args.exec.as_deref()),
+        Some(failed) => failed,
+    };
+    let matches = |path: &str| known.get(path).and_then(|k| k.failed) == Some(wanted);
+    if !args.paths.is_empty() {
+        let found = discover::discover(&args.paths, args.recurse, args.exec.as_deref())?;
+        return Ok(found
+            .into_iter()
+            .filter(|f| matches(&f.path.to_string_lossy()))
+            .collect());
+    }
+    let mut paths: Vec<PathBuf> = known
+        .keys()
+        .filter(|p| matches(p) && std::path::Path::new(p).is_file())
+        .map(PathBuf::from)
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    discover::discover(&paths, false, args.exec.as_deref())
+}
+
+/// `--order`, prove's ordering `--state` words, or longest first once durations
+/// are known (as found, before that).
+fn choose_order(args: &TestArgs, files: &[TestFile], known: &HashMap<String, Known>) -> Order {
+    match args.order {
+        Some(Some(order)) => return order,
+        Some(None) => {
+            let seed = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64 ^ std::process::id() as u64)
+                .unwrap_or(1);
+            eprintln!(
+                "proctor: shuffled with seed {} (--order=shuffle={} repeats it)",
+                seed, seed
+            );
+            return Order::Shuffle(seed);
+        }
+        None => {}
+    }
+    for word in &args.state {
+        match word.as_str() {
+            "slow" => return Order::Durations,
+            "fast" => return Order::Fast,
+            "new" => return Order::Newest,
+            _ => {}
+        }
+    }
+    let durations_known = files.iter().any(|f| {
+        known
+            .get(&*f.path.to_string_lossy())
+            .map_or(false, |k| k.duration.is_some())
+    });
+    if durations_known {
+        Order::Durations
+    } else {
+        Order::Given
+    }
+}
+
+fn modified(f: &TestFile) -> u64 {
+    std::fs::metadata(&f.path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs())
+}
+
+fn read_headers(path: &std::path::Path) -> headers::Headers {
+    let (headers, warnings) = headers::read(path);
+    for w in warnings {
+        eprintln!("proctor: warning: {}", w);
+    }
+    headers
 }
 
 /// The queue entries for `files`, with each file's headers read.
@@ -46,10 +207,7 @@ pub fn job_specs(files: Vec<discover::TestFile>) -> Vec<JobSpec> {
     files
         .into_iter()
         .map(|f| {
-            let (headers, warnings) = headers::read(&f.path);
-            for w in warnings {
-                eprintln!("proctor: warning: {}", w);
-            }
+            let headers = read_headers(&f.path);
             JobSpec {
                 display: f.path.to_string_lossy().into_owned(),
                 path: f.path,

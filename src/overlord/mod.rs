@@ -10,6 +10,7 @@ mod terminal;
 mod totals;
 
 pub use terminal::Keyboard;
+pub use totals::FileResult;
 
 use crate::event::{splice_job, Event, Interest, Kind};
 use crate::json;
@@ -35,6 +36,8 @@ pub struct Sink {
 /// What a finished run amounts to.
 pub struct Outcome {
     pub exit_status: i32,
+    /// Each file's final result, for the project's state.
+    pub results: Vec<FileResult>,
 }
 
 struct LiveJob {
@@ -209,6 +212,12 @@ impl Overlord {
             keyboard: None,
             paused: false,
         }
+    }
+
+    /// `--flaky-fails`: files that pass only on a retry fail the run.
+    pub fn flaky_fails(mut self, yes: bool) -> Overlord {
+        self.out.totals.flaky_fails = yes;
+        self
     }
 
     /// Reads keys from this keyboard while the run goes on.
@@ -517,7 +526,11 @@ impl Overlord {
         } else {
             crate::error::EXIT_FAIL
         };
-        Outcome { exit_status }
+        let results = std::mem::take(&mut self.out.totals.results);
+        Outcome {
+            exit_status,
+            results,
+        }
     }
 }
 

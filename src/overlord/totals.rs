@@ -16,11 +16,46 @@ pub struct Totals {
     pub user: f64,
     pub system: f64,
     pub bailed: Option<(String, String)>,
+    /// Tries that failed and were tried again.
+    pub retried: u64,
+    /// Files that passed only on a retry.
+    pub flaky: Vec<String>,
+    /// `--flaky-fails`: such files fail the run.
+    pub flaky_fails: bool,
+    /// Each file's final result and duration, for the project's state.
+    pub results: Vec<FileResult>,
+}
+
+/// How one file ended, for the durations and results kept between runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileResult {
+    pub file: String,
+    pub result: String,
+    pub duration: f64,
 }
 
 impl Totals {
     pub fn job_end(&mut self, event: &mut Event) {
+        let tries = event.job().map_or(1, |(_, t)| t);
         let v = event.value();
+        if v["will_retry"] == true {
+            // Not the file's last word: its next try will say.
+            self.retried += 1;
+            return;
+        }
+        let file = v["file"].as_str().unwrap_or("").to_string();
+        let result = v["result"].as_str().unwrap_or("fail").to_string();
+        if result == "pass" && tries > 1 {
+            self.flaky.push(file.clone());
+        }
+        if result != "cancelled" {
+            let duration = v["duration"].as_f64().unwrap_or(0.0);
+            self.results.push(FileResult {
+                file,
+                result,
+                duration,
+            });
+        }
         self.files += 1;
         match v["result"].as_str() {
             Some("pass") => self.passed += 1,
@@ -51,6 +86,7 @@ impl Totals {
             && self.cancelled == 0
             && self.bailed.is_none()
             && !interrupted
+            && !(self.flaky_fails && !self.flaky.is_empty())
     }
 
     pub fn run_end_record(
@@ -79,6 +115,16 @@ impl Totals {
         json::write_f64_field(&mut out, "wall", wall);
         json::write_f64_field(&mut out, "user", self.user);
         json::write_f64_field(&mut out, "system", self.system);
+        json::write_u64_field(&mut out, "retried", self.retried);
+        json::write_key(&mut out, "flaky");
+        out.push(b'[');
+        for (i, f) in self.flaky.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json::write_str(&mut out, f);
+        }
+        out.push(b']');
         json::write_key(&mut out, "bailed");
         match &self.bailed {
             Some((file, reason)) => {

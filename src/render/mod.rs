@@ -7,8 +7,8 @@ mod junit;
 mod live;
 mod palette;
 mod plain;
-mod status;
 pub mod prove;
+mod status;
 
 pub use junit::Junit;
 pub use live::Live;
@@ -63,6 +63,8 @@ pub fn for_run(show: &ShowArgs, on_stderr: bool, live: bool) -> (Vec<Box<dyn Ren
         verbose: show.verbose,
         quiet: show.quiet,
         failure_output: show.failure_output,
+        really_quiet: show.really_quiet,
+        timer: show.timer,
         palette: palette.clone(),
     };
     let out: Box<dyn Write> = if on_stderr {
@@ -81,4 +83,3 @@ pub fn for_run(show: &ShowArgs, on_stderr: bool, live: bool) -> (Vec<Box<dyn Ren
     }
     (renderers, is_live)
 }
-

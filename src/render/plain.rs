@@ -24,6 +24,10 @@ pub struct Style {
     pub quiet: bool,
     /// `--qvf`: quiet, but a failing job's whole output.
     pub failure_output: bool,
+    /// `-Q`: the summary alone.
+    pub really_quiet: bool,
+    /// `--timer`: each file's time on its line.
+    pub timer: bool,
     pub palette: Option<Palette>,
 }
 
@@ -166,8 +170,12 @@ impl<W: Write> Plain<W> {
         let job = job_id
             .and_then(|j| self.jobs.remove(&j))
             .unwrap_or_default();
-        let failing = result == "fail";
-        if self.style.quiet && !failing {
+        let will_retry = value["will_retry"] == true;
+        let tries = job_id.map_or(1, |(_, t)| t);
+        let duration = value["duration"].as_f64().unwrap_or(0.0);
+        // A try that will be retried is not the file's failure yet.
+        let failing = result == "fail" && !will_retry;
+        if self.style.really_quiet || (self.style.quiet && !failing) {
             return Ok(());
         }
         let status = match result.as_str() {
@@ -190,6 +198,15 @@ impl<W: Write> Plain<W> {
                 &format!("Failed: {}", reasons.first().map_or("", |r| r.as_str())),
             ),
         };
+        let mut status = status;
+        if will_retry {
+            status.push_str(&format!(" (try {}; it will be tried again)", tries));
+        } else if result == "pass" && tries > 1 {
+            status.push_str(&format!(" (flaky: passed on try {})", tries));
+        }
+        if self.style.timer {
+            status.push_str(&format!(" {:>6} ms", (duration * 1000.0).round() as u64));
+        }
         let dots = ".".repeat(2 + self.width.saturating_sub(file.chars().count()));
         writeln!(self.out, "{} {} {}", file, dots, status)?;
         for note in &notes {
@@ -240,6 +257,19 @@ impl<W: Write> Plain<W> {
                     writeln!(self.out, "  {}", r)?;
                 }
             }
+        }
+        let flaky: Vec<&str> = v["flaky"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.as_str())
+            .collect();
+        if !flaky.is_empty() {
+            writeln!(
+                self.out,
+                "Flaky (passed only on a retry): {}",
+                flaky.join(", ")
+            )?;
         }
         let bailed = v.get("bailed").filter(|b| !b.is_null());
         if let Some(bail) = bailed {

@@ -260,7 +260,8 @@ impl Prove {
             !file.failed.is_empty() || !file.errors.is_empty() || file.wait.unwrap_or(0) != 0;
         let planned = v["counts"]["planned"].as_u64();
         let bailed_here = self.bailed_job.is_some() && self.bailed_job == job;
-        if result == "fail" && !problems && bailed_here && planned.map_or(false, |p| p != file.run) {
+        if result == "fail" && !problems && bailed_here && planned.map_or(false, |p| p != file.run)
+        {
             // prove still checks the plan of the file that bailed out.
             file.errors.push(format!(
                 "Bad plan.  You planned {} tests but ran {}.",

@@ -117,6 +117,7 @@ impl Launch {
             },
             keep: self.keep,
             lifeline,
+            retry_on_fail: false,
         }
     }
 }

@@ -6,13 +6,15 @@
 //! Everything it writes is a record; it never formats text for people.
 
 mod job;
+mod schedule;
 
 use crate::auditor;
 use crate::json;
 use crate::ljsonl::Writer;
 use crate::sys::{self, ExitInfo, Fork, SignalPipe};
 pub use job::{JobSpec, Launch};
-use std::collections::{HashMap, VecDeque};
+use schedule::{Occupancy, Pending, Queue};
+use std::collections::HashMap;
 use std::io;
 use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
@@ -24,6 +26,10 @@ pub struct Plan {
     pub slots: usize,
     pub run_dir: PathBuf,
     pub launch: Launch,
+    /// `--retry N`: how often a failing file is tried again (headers may say otherwise).
+    pub retries: u32,
+    /// `--retry-isolated`: retries run last, one at a time.
+    pub retry_isolated: bool,
 }
 
 /// Why the runner stopped starting jobs.
@@ -35,18 +41,16 @@ enum Stopping {
     OverlordGone,
 }
 
-struct Running {
-    job: u64,
-    tries: u32,
-}
-
 struct Runner {
     plan_launch: Launch,
     run_dir: PathBuf,
     log: Writer,
     scratch: Vec<u8>,
-    queue: VecDeque<(u64, JobSpec)>,
-    running: HashMap<libc::pid_t, Running>,
+    queue: Queue,
+    running: HashMap<libc::pid_t, Pending>,
+    occupancy: Occupancy,
+    retries: u32,
+    retry_isolated: bool,
     slots: usize,
     stopping: Stopping,
     /// SIGUSR1 pauses starting new jobs (the `p` key), SIGUSR2 resumes.
@@ -85,20 +89,25 @@ fn start(plan: Plan, wake: RawFd) -> io::Result<i32> {
         run_dir: plan.run_dir,
         log,
         scratch: Vec::with_capacity(1024),
-        queue: plan
-            .jobs
-            .into_iter()
-            .enumerate()
-            .map(|(i, spec)| (i as u64 + 1, spec))
-            .collect(),
+        queue: Queue::default(),
         running: HashMap::new(),
+        occupancy: Occupancy::default(),
+        retries: plan.retries,
+        retry_isolated: plan.retry_isolated,
         slots: plan.slots.max(1),
         stopping: Stopping::No,
         paused: false,
         lifeline_read,
         _lifeline_write: lifeline_write,
     };
-    runner.announce_queue()?;
+    for (i, spec) in plan.jobs.into_iter().enumerate() {
+        runner.enqueue(Pending {
+            job: i as u64 + 1,
+            tries: 1,
+            spec,
+            alone: false,
+        })?;
+    }
     runner.main_loop(&signals, wake)?;
     runner.cancel_the_rest()?;
     runner.log.finish()?;
@@ -107,22 +116,27 @@ fn start(plan: Plan, wake: RawFd) -> io::Result<i32> {
 }
 
 impl Runner {
-    fn announce_queue(&mut self) -> io::Result<()> {
-        for i in 0..self.queue.len() {
-            let (job, spec) = &self.queue[i];
-            let (job, file) = (*job, spec.display.clone());
-            self.record("job_queued", job, 1, |out| {
-                json::write_str_field(out, "file", &file)
-            })?;
-        }
+    /// Queues one try of a job, and says so in the log.
+    fn enqueue(&mut self, p: Pending) -> io::Result<()> {
+        let file = p.spec.display.clone();
+        self.record("job_queued", p.job, p.tries, |out| {
+            json::write_str_field(out, "file", &file)
+        })?;
+        self.queue.push(p);
         Ok(())
+    }
+
+    /// How many times this job may still be tried after the try it is on.
+    fn may_retry(&self, p: &Pending) -> bool {
+        let allowed = p.spec.headers.retries.unwrap_or(self.retries);
+        p.tries <= allowed
     }
 
     fn main_loop(&mut self, signals: &SignalPipe, wake: RawFd) -> io::Result<()> {
         loop {
-            while self.running.len() < self.slots && self.stopping == Stopping::No && !self.paused {
-                match self.queue.pop_front() {
-                    Some((job, spec)) => self.launch(job, &spec)?,
+            while self.stopping == Stopping::No && !self.paused {
+                match self.queue.next(&self.occupancy, self.slots) {
+                    Some(p) => self.launch(p)?,
                     None => break,
                 }
             }
@@ -157,13 +171,14 @@ impl Runner {
         }
     }
 
-    fn launch(&mut self, job: u64, spec: &JobSpec) -> io::Result<()> {
-        let tries = 1;
+    fn launch(&mut self, p: Pending) -> io::Result<()> {
+        let (job, tries) = (p.job, p.tries);
         let dir = self.run_dir.join("jobs").join(format!("{}-{}", job, tries));
         std::fs::create_dir_all(dir.join("tmp"))?;
-        let config =
+        let mut config =
             self.plan_launch
-                .auditor_config(spec, dir.clone(), self.lifeline_read.as_raw_fd());
+                .auditor_config(&p.spec, dir.clone(), self.lifeline_read.as_raw_fd());
+        config.retry_on_fail = self.may_retry(&p);
         match sys::fork() {
             Ok(Fork::Child) => {
                 let code = match sys::keep_only_fd(config.lifeline) {
@@ -173,11 +188,12 @@ impl Runner {
                 sys::exit_now(code)
             }
             Ok(Fork::Parent(pid)) => {
-                self.running.insert(pid, Running { job, tries });
-                let file = &spec.display;
-                let dir = dir.to_string_lossy();
+                let file = p.spec.display.clone();
+                let dir = dir.to_string_lossy().into_owned();
+                self.occupancy.add(&p, self.slots);
+                self.running.insert(pid, p);
                 self.record("job_launch", job, tries, |out| {
-                    json::write_str_field(out, "file", file);
+                    json::write_str_field(out, "file", &file);
                     json::write_u64_field(out, "pid", pid as u64);
                     json::write_str_field(out, "dir", &dir);
                     json::write_f64_field(out, "stamp", auditor::unix_now());
@@ -187,9 +203,9 @@ impl Runner {
                 // Out of processes: put it back and try again when a slot frees.
                 eprintln!(
                     "proctor: runner: unable to fork an auditor for {}: {}; will retry",
-                    spec.display, e
+                    p.spec.display, e
                 );
-                self.queue.push_front((job, spec.clone()));
+                self.queue.put_back(p);
                 if self.running.is_empty() {
                     std::thread::sleep(Duration::from_millis(100));
                 }
@@ -204,6 +220,7 @@ impl Runner {
                 Some(done) => done,
                 None => continue, // an orphan adopted as subreaper
             };
+            self.occupancy.remove(&done, self.slots);
             self.record("job_done", done.job, done.tries, |out| match exit {
                 ExitInfo::Code(c) => json::write_u64_field(out, "auditor_status", c as u64),
                 ExitInfo::Signal { signal, .. } => {
@@ -212,6 +229,17 @@ impl Runner {
             })?;
             if exit == ExitInfo::Code(auditor::EXIT_BAIL) {
                 self.stop(Stopping::Bail)?;
+            } else if exit == ExitInfo::Code(auditor::EXIT_FAIL)
+                && self.stopping == Stopping::No
+                && self.may_retry(&done)
+            {
+                // The auditor wrote will_retry on this try's job_end for the same reasons.
+                let alone = self.retry_isolated;
+                self.enqueue(Pending {
+                    tries: done.tries + 1,
+                    alone,
+                    ..done
+                })?;
             }
         }
         Ok(())
@@ -246,9 +274,9 @@ impl Runner {
             Stopping::Bail => "not run: an earlier test bailed out",
             _ => "not run: the run was interrupted",
         };
-        while let Some((job, spec)) = self.queue.pop_front() {
-            let file = spec.display;
-            self.record("job_end", job, 1, |out| {
+        for p in self.queue.drain() {
+            let file = p.spec.display;
+            self.record("job_end", p.job, p.tries, |out| {
                 json::write_str_field(out, "file", &file);
                 json::write_str_field(out, "result", "cancelled");
                 json::write_key(out, "reasons");

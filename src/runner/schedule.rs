@@ -89,10 +89,6 @@ impl Queue {
         self.waiting.is_empty() && self.last.is_empty()
     }
 
-    pub fn len(&self) -> usize {
-        self.waiting.len() + self.last.len()
-    }
-
     /// Everything still waiting, in order, emptying the queue.
     pub fn drain(&mut self) -> Vec<Pending> {
         self.waiting.drain(..).chain(self.last.drain(..)).collect()
@@ -121,7 +117,11 @@ impl Queue {
                 return None;
             }
             let clashes = p.spec.headers.category == Category::Immiscible && running.immiscible > 0
-                || p.spec.headers.conflicts.iter().any(|c| running.conflicts.get(c).map_or(false, |n| *n > 0));
+                || p.spec
+                    .headers
+                    .conflicts
+                    .iter()
+                    .any(|c| running.conflicts.get(c).map_or(false, |n| *n > 0));
             if !clashes {
                 return self.waiting.remove(i);
             }
@@ -140,8 +140,18 @@ mod tests {
     use crate::headers::Headers;
 
     fn job(n: u64, headers: Headers) -> Pending {
-        let spec = JobSpec { display: format!("t/{}.t", n), path: format!("t/{}.t", n).into(), how: How::Itself, headers };
-        Pending { job: n, tries: 1, spec, alone: false }
+        let spec = JobSpec {
+            display: format!("t/{}.t", n),
+            path: format!("t/{}.t", n).into(),
+            how: How::Itself,
+            headers,
+        };
+        Pending {
+            job: n,
+            tries: 1,
+            spec,
+            alone: false,
+        }
     }
 
     fn with(f: impl FnOnce(&mut Headers)) -> Headers {

@@ -98,7 +98,10 @@ fn a_mixed_suite_gets_a_verdict_per_file() {
     assert_eq!(listed, ["t/exit.t", "t/fail.t", "t/noplan.t", "t/signal.t"]);
 
     let with_reasons = p.proctor(&["failed", "-v"]).stdout();
-    assert_eq!(p.proctor(&["failed"]).stdout(), p.proctor(&["failed", "--brief"]).stdout());
+    assert_eq!(
+        p.proctor(&["failed"]).stdout(),
+        p.proctor(&["failed", "--brief"]).stdout()
+    );
     assert!(
         with_reasons.contains("t/exit.t\n    exited with status 3\n"),
         "{}",

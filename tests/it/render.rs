@@ -168,18 +168,40 @@ fn the_event_log_on_a_descriptor() {
 #[test]
 fn junit_beside_the_report() {
     let p = Project::new();
-    p.script("t/a.t", "#!/bin/sh\necho 1..2\necho ok 1 - fine\necho 'not ok 2 - broken <&>'\n");
+    p.script(
+        "t/a.t",
+        "#!/bin/sh\necho 1..2\necho ok 1 - fine\necho 'not ok 2 - broken <&>'\n",
+    );
     let run = p.proctor(&["test", "--junit", "out/junit.xml"]);
     run.expect_status(3);
-    assert!(run.stderr().contains("junit.xml"), "a JUnit file that cannot be written is named: {}", run.stderr());
+    assert!(
+        run.stderr().contains("junit.xml"),
+        "a JUnit file that cannot be written is named: {}",
+        run.stderr()
+    );
     std::fs::create_dir_all(p.dir.join("out")).unwrap();
-    p.proctor(&["test", "--junit", "out/junit.xml"]).expect_status(1);
+    p.proctor(&["test", "--junit", "out/junit.xml"])
+        .expect_status(1);
     let xml = std::fs::read_to_string(p.dir.join("out/junit.xml")).unwrap();
-    assert!(xml.contains("<testcase classname=\"t/a.t\" name=\"2 - broken &lt;&amp;&gt;\""), "{}", xml);
+    assert!(
+        xml.contains("<testcase classname=\"t/a.t\" name=\"2 - broken &lt;&amp;&gt;\""),
+        "{}",
+        xml
+    );
     assert!(xml.contains("<failure "), "{}", xml);
     let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/render/junit.xsd");
-    match std::process::Command::new("xmllint").arg("--noout").arg("--schema").arg(&schema).arg(p.dir.join("out/junit.xml")).output() {
-        Ok(out) => assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr)),
+    match std::process::Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&schema)
+        .arg(p.dir.join("out/junit.xml"))
+        .output()
+    {
+        Ok(out) => assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
         Err(_) => eprintln!("note: xmllint is not installed; the schema check is skipped"),
     }
 }

@@ -1,0 +1,295 @@
+//! Order, repetition and state: retries and flaky files, isolation, durations
+//! from the last run, --failed, partitions, rc files and prove's environment.
+
+use crate::common::*;
+use serde_json::Value;
+use std::collections::HashMap;
+
+fn queued_files(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["type"] == "job_queued")
+        .map(|e| e["file"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn launched_files(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["type"] == "job_launch")
+        .map(|e| e["file"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_flaky_file_passes_on_retry_and_is_reported() {
+    let p = Project::new();
+    p.script("t/flaky.t", "#!/bin/sh\necho 1..1\nif [ -e tried ]; then echo ok 1; else : > tried; echo not ok 1; fi\n")
+        .script("t/steady.t", "#!/bin/sh\necho 1..1\necho ok 1\n");
+    let run = p.proctor(&["test", "--retry", "2"]);
+    run.expect_status(0);
+    let out = run.stdout();
+    assert!(
+        out.contains("t/flaky.t ... Failed 1/1 subtests (try 1; it will be tried again)"),
+        "{}",
+        out
+    );
+    assert!(
+        out.contains("t/flaky.t ... ok (flaky: passed on try 2)"),
+        "{}",
+        out
+    );
+    assert!(
+        out.contains("Flaky (passed only on a retry): t/flaky.t"),
+        "{}",
+        out
+    );
+    assert!(
+        out.ends_with("Files: 2 passed, 0 failed, 0 skipped\n"),
+        "{}",
+        out
+    );
+    let events = p.events();
+    let ends: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "job_end" && e["file"] == "t/flaky.t")
+        .collect();
+    assert_eq!(ends.len(), 2);
+    assert_eq!(
+        (ends[0]["try"].as_u64(), ends[0]["will_retry"].as_bool()),
+        (Some(1), Some(true))
+    );
+    assert_eq!(
+        (ends[1]["try"].as_u64(), ends[1]["result"].as_str()),
+        (Some(2), Some("pass"))
+    );
+    assert_eq!(
+        events.last().unwrap()["flaky"],
+        serde_json::json!(["t/flaky.t"])
+    );
+
+    std::fs::remove_file(p.dir.join("tried")).unwrap();
+    p.proctor(&["test", "--retry", "1", "--flaky-fails"])
+        .expect_status(1);
+}
+
+#[test]
+fn retries_stop_at_their_limit_and_headers_win() {
+    let p = Project::new();
+    p.script("t/broken.t", "#!/bin/sh\necho 1..1\necho not ok 1\n")
+        .script(
+            "t/never.t",
+            "#!/bin/sh\n# HARNESS-NO-RETRY\necho 1..1\necho not ok 1\n",
+        );
+    p.proctor(&["test", "--retry", "2", "--retry-isolated"])
+        .expect_status(1);
+    let events = p.events();
+    let tries = |file: &str| {
+        events
+            .iter()
+            .filter(|e| e["type"] == "job_end" && e["file"] == file)
+            .count()
+    };
+    assert_eq!(tries("t/broken.t"), 3);
+    assert_eq!(tries("t/never.t"), 1);
+    assert_eq!(events.last().unwrap()["files"]["failed"], 2);
+}
+
+/// (start, end) stamps of each job, by file.
+fn spans(events: &[Value]) -> HashMap<String, (f64, f64)> {
+    let mut start = HashMap::new();
+    let mut spans = HashMap::new();
+    for e in events {
+        let key = (e["job"].as_u64(), e["try"].as_u64());
+        match e["type"].as_str() {
+            Some("job_launch") => {
+                start.insert(key, e["stamp"].as_f64().unwrap());
+            }
+            Some("job_end") => {
+                spans.insert(
+                    e["file"].as_str().unwrap().to_string(),
+                    (start[&key], e["stamp"].as_f64().unwrap()),
+                );
+            }
+            _ => {}
+        }
+    }
+    spans
+}
+
+#[test]
+fn an_isolated_file_never_overlaps_another() {
+    let p = Project::new();
+    for i in 1..=6 {
+        p.script(
+            &format!("t/{}.t", i),
+            "#!/bin/sh\necho 1..1\nsleep 0.2\necho ok 1\n",
+        );
+    }
+    p.script(
+        "t/3a-alone.t",
+        "#!/bin/sh\n# HARNESS-CATEGORY-ISOLATION\necho 1..1\nsleep 0.2\necho ok 1\n",
+    );
+    p.proctor(&["test", "-j4"]).expect_status(0);
+    let spans = spans(&p.events());
+    let (a, b) = spans["t/3a-alone.t"];
+    for (file, (s, e)) in &spans {
+        if file != "t/3a-alone.t" {
+            assert!(
+                *e <= a || *s >= b,
+                "{} ({}..{}) overlaps the isolated file ({}..{})",
+                file,
+                s,
+                e,
+                a,
+                b
+            );
+        }
+    }
+}
+
+#[test]
+fn the_slowest_file_of_the_last_run_starts_first() {
+    let p = Project::new();
+    p.script("t/a-quick.t", "#!/bin/sh\necho 1..1\necho ok 1\n")
+        .script("t/b-quick.t", "#!/bin/sh\necho 1..1\necho ok 1\n")
+        .script("t/c-slow.t", "#!/bin/sh\nsleep 0.4\necho 1..1\necho ok 1\n");
+    p.proctor(&["test", "-j1"]).expect_status(0);
+    assert_eq!(launched_files(&p.events())[0], "t/a-quick.t");
+    p.proctor(&["test", "-j1"]).expect_status(0);
+    assert_eq!(launched_files(&p.events())[0], "t/c-slow.t");
+    p.proctor(&["test", "-j1", "--order", "given"])
+        .expect_status(0);
+    assert_eq!(launched_files(&p.events())[0], "t/a-quick.t");
+    p.proctor(&["test", "-j1", "--state", "fast"])
+        .expect_status(0);
+    assert_eq!(launched_files(&p.events())[2], "t/c-slow.t");
+}
+
+#[test]
+fn a_shuffle_prints_its_seed_and_repeats_with_it() {
+    let p = Project::new();
+    for i in 0..8 {
+        p.script(&format!("t/{}.t", i), "#!/bin/sh\necho 1..1\necho ok 1\n");
+    }
+    let run = p.proctor(&["test", "-j1", "--shuffle"]);
+    run.expect_status(0);
+    let seed = run
+        .stderr()
+        .split("seed ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let first = queued_files(&p.events());
+    p.proctor(&["test", "-j1", &format!("--order=shuffle={}", seed)])
+        .expect_status(0);
+    assert_eq!(queued_files(&p.events()), first);
+}
+
+#[test]
+fn failed_runs_only_what_failed_last_time() {
+    let p = Project::new();
+    p.script("t/a.t", "#!/bin/sh\necho 1..1\necho ok 1\n")
+        .script("t/b.t", "#!/bin/sh\necho 1..1\necho not ok 1\n")
+        .script("t/c.t", "#!/bin/sh\nexit 1\n");
+    p.proctor(&["test"]).expect_status(1);
+    p.proctor(&["test", "--failed"]).expect_status(1);
+    assert_eq!(queued_files(&p.events()), ["t/b.t", "t/c.t"]);
+    p.proctor(&["test", "--state=passed"]).expect_status(0);
+    assert_eq!(queued_files(&p.events()), ["t/a.t"]);
+    p.script("t/b.t", "#!/bin/sh\necho 1..1\necho ok 1\n")
+        .script("t/c.t", "#!/bin/sh\necho 1..0\n");
+    p.proctor(&["test", "--failed"]).expect_status(0);
+    let run = p.proctor(&["test", "--failed"]);
+    run.expect_status(0);
+    assert!(run.stderr().contains("no test to run"), "{}", run.stderr());
+}
+
+#[test]
+fn partitions_cover_the_suite_exactly_once() {
+    let p = Project::new();
+    for i in 0..9 {
+        p.script(&format!("t/{}.t", i), "#!/bin/sh\necho 1..1\necho ok 1\n");
+    }
+    for kind in ["slice", "hash"] {
+        let mut seen = Vec::new();
+        for part in 1..=3 {
+            let run = p.proctor(&["test", "--partition", &format!("{}:{}/3", kind, part)]);
+            assert!(run.status() == 0, "{}", run.stderr());
+            if !run.stderr().contains("has no files") {
+                seen.extend(queued_files(&p.events()));
+            }
+        }
+        seen.sort();
+        let all: Vec<String> = (0..9).map(|i| format!("t/{}.t", i)).collect();
+        assert_eq!(seen, all, "{} partitions", kind);
+    }
+}
+
+#[test]
+fn rc_files_and_prove_environment() {
+    let p = Project::new();
+    p.script("t/a.t", "#!/bin/sh\necho 1..1\necho ok 1\n");
+    std::fs::write(
+        p.dir.join(".proctorrc"),
+        "# defaults for this project\n--timer  # times on each line\n",
+    )
+    .unwrap();
+    let run = p.proctor(&["test"]);
+    run.expect_status(0);
+    assert!(
+        run.stdout().contains("t/a.t .. ok ") && run.stdout().contains(" ms\n"),
+        "{}",
+        run.stdout()
+    );
+    let run = p.proctor(&["test", "--norc"]);
+    assert!(run.stdout().contains("t/a.t .. ok\n"), "{}", run.stdout());
+    std::fs::write(p.dir.join(".proctorrc"), "--exec 'open\n").unwrap();
+    let run = p.proctor(&["test"]);
+    run.expect_status(0);
+    assert!(
+        run.stderr()
+            .contains(".proctorrc:1: a quote is not closed; the file is ignored"),
+        "{}",
+        run.stderr()
+    );
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_proctor"))
+        .args(["test", "--norc"])
+        .current_dir(&p.dir)
+        .env("PROCTOR_STATE_DIR", p.state())
+        .env("HARNESS_VERBOSE", "1")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("[t/a.t] ok 1\n"));
+}
+
+#[test]
+fn bad_headers_and_state_warn_and_the_run_goes_on() {
+    let p = Project::new();
+    p.script(
+        "t/a.t",
+        "#!/bin/sh\n# HARNESS-JOB-SLOTS many\necho 1..1\necho ok 1\n",
+    );
+    std::fs::create_dir_all(p.state()).unwrap();
+    std::fs::write(p.state().join("files.json"), "{ not json").unwrap();
+    let run = p.proctor(&["test"]);
+    run.expect_status(0);
+    assert!(
+        run.stderr()
+            .contains("t/a.t:2: HARNESS-JOB-SLOTS needs a positive number of slots; ignored"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr()
+            .contains("files.json: not a proctor state file"),
+        "{}",
+        run.stderr()
+    );
+    // The run rewrote it.
+    p.proctor(&["test"]).expect_status(0);
+}
