@@ -10,9 +10,9 @@ use std::path::PathBuf;
 
 pub const USAGE: &str = "\
 usage: proctor test [OPTIONS] [PATH...]   run tests (no PATH: t/)
-       proctor failed [-v|--brief|--json] [LOG]   the files that failed in a run
-       proctor replay [SHOW OPTIONS] [--follow] LOG   show a recorded run again
-       proctor times [LOG]               per-file durations, slowest first
+       proctor failed [-v|--brief|--json] [LOG...]   the files that failed
+       proctor replay [SHOW OPTIONS] [--follow] LOG...   show recorded runs again
+       proctor times [LOG...]            per-file durations, slowest first
        proctor driver [AUTOMAKE OPTIONS] -- TEST   Automake's test driver
        proctor prove [PROVE OPTIONS] [PATH...]     prove's options and output
        proctor --help | --version
@@ -131,7 +131,8 @@ pub struct TestArgs {
 
 #[derive(Debug, Default, PartialEq)]
 pub struct LogArgs {
-    pub log: Option<PathBuf>,
+    /// The event logs to read (several: the shards of one suite); none: the last run.
+    pub logs: Vec<PathBuf>,
     pub state_dir: Option<PathBuf>,
     pub show: ShowArgs,
     /// replay: keep reading a log that is still growing, until its run ends.
@@ -359,16 +360,9 @@ fn parse_log(parser: &mut lexopt::Parser, command: &str) -> Result<LogArgs> {
     let mut args = LogArgs::default();
     while let Some(word) = next_word(parser)? {
         let flag = match word {
-            Word::Value(path) if args.log.is_none() => {
-                args.log = Some(path.into());
-                continue;
-            }
             Word::Value(path) => {
-                return Err(Error::Usage(format!(
-                    "{}: one LOG at most ('{}' is a second one)",
-                    command,
-                    PathBuf::from(path).display()
-                )))
+                args.logs.push(path.into());
+                continue;
             }
             Word::Flag(flag) => flag,
         };
@@ -382,7 +376,7 @@ fn parse_log(parser: &mut lexopt::Parser, command: &str) -> Result<LogArgs> {
             (_, other) => return Err(unknown(other)),
         }
     }
-    if command == "replay" && args.log.is_none() {
+    if command == "replay" && args.logs.is_empty() {
         return Err(Error::Usage(
             "replay: no LOG given (the event log of a run, e.g. last.jsonl in the state directory)"
                 .into(),
@@ -525,7 +519,7 @@ mod tests {
             [OsString::from("-lv")]
         );
         match parse_from(["replay", "x.jsonl"]).unwrap() {
-            Command::Replay(a) => assert_eq!(a.log, Some(PathBuf::from("x.jsonl"))),
+            Command::Replay(a) => assert_eq!(a.logs, [PathBuf::from("x.jsonl")]),
             other => panic!("{:?}", other),
         }
     }

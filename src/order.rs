@@ -121,7 +121,7 @@ pub struct Known {
 /// Puts `files` in `order`. `known` holds earlier durations; `hints` the
 /// duration headers; `mtime` the files' modification times (for Newest).
 pub fn arrange(
-    files: &mut Vec<TestFile>,
+    files: &mut [TestFile],
     order: Order,
     known: &HashMap<String, Known>,
     hint: impl Fn(&TestFile) -> Option<DurationHint>,

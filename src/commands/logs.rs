@@ -16,14 +16,19 @@ use std::time::Duration;
 /// How often `replay --follow` looks for more of a growing log.
 const FOLLOW_EVERY: Duration = Duration::from_millis(100);
 
-/// Opens the event log and checks that it is one.
-fn open(args: &LogArgs) -> Result<(PathBuf, BufReader<File>)> {
-    let path = match &args.log {
-        Some(p) => p.clone(),
-        None => state::last_log(&state::locate(args.state_dir.as_deref())),
-    };
-    let file = File::open(&path).map_err(|e| match (e.kind(), &args.log) {
-        (io::ErrorKind::NotFound, None) => Error::Usage(format!(
+/// The logs to read: those named, or the last run's.
+fn paths(args: &LogArgs) -> Vec<PathBuf> {
+    if args.logs.is_empty() {
+        vec![state::last_log(&state::locate(args.state_dir.as_deref()))]
+    } else {
+        args.logs.clone()
+    }
+}
+
+/// Opens an event log and checks that it is one.
+fn open(path: &Path, named: bool, follow: bool) -> Result<BufReader<File>> {
+    let file = File::open(path).map_err(|e| match (e.kind(), named) {
+        (io::ErrorKind::NotFound, false) => Error::Usage(format!(
             "{}: no last run here (run 'proctor test' first, or name a LOG)",
             path.display()
         )),
@@ -34,14 +39,29 @@ fn open(args: &LogArgs) -> Result<(PathBuf, BufReader<File>)> {
         .fill_buf()
         .map_err(|e| Error::Usage(format!("{}: {}", path.display(), e)))?;
     // A log being followed may not have its first line yet.
-    let awaited = args.follow && first.is_empty();
+    let awaited = follow && first.is_empty();
     if !awaited && !first.starts_with(b"{\"type\":\"run_start\"") {
         return Err(Error::Usage(format!(
             "{}: not a proctor event log (it does not start with a run_start record)",
             path.display()
         )));
     }
-    Ok((path, reader))
+    Ok(reader)
+}
+
+/// Every event of every log, in order. Returns whether each ended with run_end.
+fn each_event(args: &LogArgs, mut each: impl FnMut(&mut Event) -> io::Result<()>) -> Result<bool> {
+    let paths = paths(args);
+    // All are checked before any is read, so a bad one fails the command at once.
+    let readers = paths
+        .iter()
+        .map(|p| open(p, !args.logs.is_empty(), args.follow))
+        .collect::<Result<Vec<_>>>()?;
+    let mut complete = true;
+    for (path, reader) in paths.iter().zip(readers) {
+        complete &= for_each_event(reader, path, args.follow, &mut each)?;
+    }
+    Ok(complete)
 }
 
 /// Calls `each` for every line of the log, in order; with `follow`, waits for
@@ -96,10 +116,9 @@ fn print(text: &str) -> Result<i32> {
 
 /// `proctor failed`: the files whose last try failed, with their reasons.
 pub fn failed(args: LogArgs) -> Result<i32> {
-    let (path, reader) = open(&args)?;
     let mut order: Vec<String> = Vec::new();
     let mut last: HashMap<String, Option<serde_json::Value>> = HashMap::new();
-    for_each_event(reader, &path, false, |event| {
+    each_event(&args, |event| {
         if event.kind() == Kind::JobEnd {
             let file = event.str("file").unwrap_or("").to_string();
             let failed = event.str("result") == Some("fail");
@@ -165,10 +184,9 @@ pub fn failed(args: LogArgs) -> Result<i32> {
 /// `proctor times`: each file's duration, slowest first, split into start-up (to
 /// its first output), run (to its exit) and audit (after its exit).
 pub fn times(args: LogArgs) -> Result<i32> {
-    let (path, reader) = open(&args)?;
     let mut exits: HashMap<(u64, u32), (f64, f64, f64)> = HashMap::new();
     let mut rows: Vec<(f64, (f64, f64, f64), String)> = Vec::new();
-    for_each_event(reader, &path, false, |event| {
+    each_event(&args, |event| {
         match event.kind() {
             Kind::JobExit => {
                 if let Some(job) = event.job() {
@@ -208,29 +226,147 @@ pub fn times(args: LogArgs) -> Result<i32> {
     print(&text)
 }
 
-/// `proctor replay LOG`: the run shown again, through the same renderers.
+/// `proctor replay LOG...`: the run shown again, through the same renderers.
+/// Several logs (the shards of one suite) are shown as one run: one run_start,
+/// their jobs in turn, and one run_end that adds theirs up.
 pub fn replay(args: LogArgs) -> Result<i32> {
-    let (path, reader) = open(&args)?;
     let (mut renderers, _) = render::for_run(&args.show, false, args.follow);
-    let mut passed = None;
-    let complete = for_each_event(reader, &path, args.follow, |event| {
-        if event.kind() == Kind::RunEnd {
-            passed = Some(event.str("result") == Some("pass"));
-        }
-        for r in renderers.iter_mut() {
-            if r.interest().contains(event.kind()) {
-                r.event(event)?;
+    let several = args.logs.len() > 1;
+    let mut merged = MergedEnd::default();
+    let mut started = false;
+    let complete = each_event(&args, |event| {
+        match event.kind() {
+            Kind::RunStart if started => return Ok(()),
+            Kind::RunStart => started = true,
+            Kind::RunEnd => {
+                merged.add(event.value());
+                if several {
+                    return Ok(());
+                }
             }
+            _ => {}
         }
-        Ok(())
+        show(&mut renderers, event)
     })?;
+    if several && merged.logs > 0 {
+        let line = merged.record();
+        show(&mut renderers, &mut Event::new(&line))
+            .map_err(|e| Error::io("write the output", e))?;
+    }
     for r in renderers.iter_mut() {
         r.finish(complete)
             .map_err(|e| Error::io("write the output", e))?;
     }
-    Ok(if passed == Some(true) {
+    Ok(if merged.logs > 0 && merged.passed {
         crate::error::EXIT_PASS
     } else {
         crate::error::EXIT_FAIL
     })
+}
+
+fn show(renderers: &mut [Box<dyn render::Renderer>], event: &mut Event) -> io::Result<()> {
+    for r in renderers.iter_mut() {
+        if r.interest().contains(event.kind()) {
+            r.event(event)?;
+        }
+    }
+    Ok(())
+}
+
+/// The run_end of several logs: counts and times added up.
+struct MergedEnd {
+    logs: u64,
+    passed: bool,
+    sums: serde_json::Map<String, serde_json::Value>,
+    flaky: Vec<serde_json::Value>,
+    bailed: serde_json::Value,
+    interrupted: serde_json::Value,
+}
+
+impl Default for MergedEnd {
+    fn default() -> MergedEnd {
+        MergedEnd {
+            logs: 0,
+            passed: true,
+            sums: serde_json::Map::new(),
+            flaky: Vec::new(),
+            bailed: serde_json::Value::Null,
+            interrupted: serde_json::Value::Null,
+        }
+    }
+}
+
+impl MergedEnd {
+    fn add(&mut self, end: &serde_json::Value) {
+        self.logs += 1;
+        self.passed &= end["result"] == "pass";
+        for key in [
+            "files.total",
+            "files.passed",
+            "files.failed",
+            "files.skipped",
+            "files.cancelled",
+            "tests.run",
+            "tests.failed",
+            "wall",
+            "user",
+            "system",
+            "retried",
+        ] {
+            let value = key
+                .split('.')
+                .fold(end, |v, k| &v[k])
+                .as_f64()
+                .unwrap_or(0.0);
+            let sum = self.sums.get(key).and_then(|v| v.as_f64()).unwrap_or(0.0) + value;
+            self.sums.insert(key.to_string(), sum.into());
+        }
+        self.flaky
+            .extend(end["flaky"].as_array().cloned().unwrap_or_default());
+        if self.bailed.is_null() {
+            self.bailed = end["bailed"].clone();
+        }
+        if self.interrupted.is_null() {
+            self.interrupted = end["interrupted"].clone();
+        }
+    }
+
+    /// The merged run_end as a record line (its "type" first, as every record).
+    fn record(&self) -> Vec<u8> {
+        let n = |key: &str| {
+            serde_json::Value::from(
+                self.sums.get(key).and_then(|v| v.as_f64()).unwrap_or(0.0) as u64
+            )
+        };
+        let f = |key: &str| {
+            serde_json::Value::from(self.sums.get(key).and_then(|v| v.as_f64()).unwrap_or(0.0))
+        };
+        let mut end = serde_json::Map::new();
+        end.insert(
+            "result".into(),
+            if self.passed { "pass" } else { "fail" }.into(),
+        );
+        end.insert(
+            "files".into(),
+            serde_json::json!({"total": n("files.total"), "passed": n("files.passed"), "failed": n("files.failed"),
+                "skipped": n("files.skipped"), "cancelled": n("files.cancelled")}),
+        );
+        end.insert(
+            "tests".into(),
+            serde_json::json!({"run": n("tests.run"), "failed": n("tests.failed")}),
+        );
+        for key in ["wall", "user", "system"] {
+            end.insert(key.into(), f(key));
+        }
+        end.insert("retried".into(), n("retried"));
+        end.insert("flaky".into(), self.flaky.clone().into());
+        end.insert("bailed".into(), self.bailed.clone());
+        end.insert("interrupted".into(), self.interrupted.clone());
+        end.insert("logs".into(), self.logs.into());
+        // serde_json sorts keys, so the type goes in by hand.
+        let rest = serde_json::Value::Object(end).to_string();
+        let mut line = b"{\"type\":\"run_end\",".to_vec();
+        line.extend_from_slice(&rest.as_bytes()[1..]);
+        line
+    }
 }

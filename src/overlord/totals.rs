@@ -86,7 +86,12 @@ impl Totals {
             && self.cancelled == 0
             && self.bailed.is_none()
             && !interrupted
-            && !(self.flaky_fails && !self.flaky.is_empty())
+            && !self.flaky_failure()
+    }
+
+    /// `--flaky-fails` and some file passed only on a retry.
+    fn flaky_failure(&self) -> bool {
+        self.flaky_fails && !self.flaky.is_empty()
     }
 
     pub fn run_end_record(

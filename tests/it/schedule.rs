@@ -293,3 +293,42 @@ fn bad_headers_and_state_warn_and_the_run_goes_on() {
     // The run rewrote it.
     p.proctor(&["test"]).expect_status(0);
 }
+
+#[test]
+fn the_logs_of_shards_merge_into_one_summary() {
+    let p = Project::new();
+    for i in 0..5 {
+        p.script(&format!("t/{}.t", i), "#!/bin/sh\necho 1..1\necho ok 1\n");
+    }
+    p.script("t/9-bad.t", "#!/bin/sh\necho 1..1\necho not ok 1\n");
+    p.proctor(&["test", "--partition", "slice:1/2", "--log", "one.jsonl"]);
+    p.proctor(&["test", "--partition", "slice:2/2", "--log", "two.jsonl"]);
+    let run = p.proctor(&["replay", "one.jsonl", "two.jsonl", "--junit", "all.xml"]);
+    run.expect_status(1);
+    assert!(
+        run.stdout()
+            .ends_with("Result: FAIL\nFiles: 5 passed, 1 failed, 0 skipped\n"),
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(
+        run.stdout().matches("Files=").count(),
+        1,
+        "one summary:\n{}",
+        run.stdout()
+    );
+    let xml = std::fs::read_to_string(p.dir.join("all.xml")).unwrap();
+    assert_eq!(xml.matches("<testsuite ").count(), 6, "{}", xml);
+    let failed = p.proctor(&["failed", "--brief", "one.jsonl", "two.jsonl"]);
+    assert_eq!(failed.stdout(), "t/9-bad.t\n");
+    let times = p.proctor(&["times", "one.jsonl", "two.jsonl"]);
+    assert_eq!(
+        times.stdout().lines().count(),
+        7,
+        "a header and six files:\n{}",
+        times.stdout()
+    );
+    let bad = p.proctor(&["replay", "one.jsonl", "missing.jsonl"]);
+    bad.expect_status(2);
+    assert!(bad.stderr().contains("missing.jsonl"), "{}", bad.stderr());
+}
