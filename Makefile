@@ -109,7 +109,7 @@ examples-check:
 	prove examples/t
 
 bench:
-	@if [ -x bench/run ]; then bench/run; else echo "bench: no bench/run yet"; fi
+	@if [ -x bench/run ]; then bench/run $(BENCH_FLAGS); else echo "bench: no bench/run yet"; fi
 
 clean:
 	$(CARGO) clean
