@@ -187,9 +187,10 @@ fn leading_number(s: &[u8]) -> Option<(u64, &[u8])> {
     Some((value, &s[n..]))
 }
 
-/// Writes `record` (which starts with its type) with `"job":N,"try":M` put right
-/// after the type, leaving every other byte as it was.
-pub fn splice_job(out: &mut Vec<u8>, record: &[u8], job: u64, tries: u32) {
+/// Writes `record` (which starts with its type) with `prefix` (the job's
+/// `,"job":N,"try":M`) put right after the type, leaving every other byte as it
+/// was.
+pub fn splice_job(out: &mut Vec<u8>, record: &[u8], prefix: &[u8]) {
     let type_end = json::record_type(record).map_or(0, |t| b"{\"type\":\"".len() + t.len() + 1);
     if type_end == 0 {
         // Not a record proctor wrote; carry it through untouched.
@@ -197,8 +198,7 @@ pub fn splice_job(out: &mut Vec<u8>, record: &[u8], job: u64, tries: u32) {
         return;
     }
     out.extend_from_slice(&record[..type_end]);
-    json::write_u64_field(out, "job", job);
-    json::write_u64_field(out, "try", tries as u64);
+    out.extend_from_slice(prefix);
     out.extend_from_slice(&record[type_end..]);
 }
 
@@ -209,7 +209,11 @@ mod tests {
     #[test]
     fn splice_then_read_back() {
         let mut out = Vec::new();
-        splice_job(&mut out, b"{\"type\":\"assert\",\"ok\":true}", 12, 2);
+        splice_job(
+            &mut out,
+            b"{\"type\":\"assert\",\"ok\":true}",
+            b",\"job\":12,\"try\":2",
+        );
         assert_eq!(
             out,
             b"{\"type\":\"assert\",\"job\":12,\"try\":2,\"ok\":true}"

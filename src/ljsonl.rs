@@ -83,8 +83,8 @@ pub struct Decoder {
 }
 
 impl Decoder {
-    /// Adds bytes read from the log.
-    pub fn push(&mut self, bytes: &[u8]) {
+    /// Drops the records already taken, when that frees enough to be worth it.
+    fn compact(&mut self) {
         if self.start > 0 && self.start == self.buf.len() {
             self.buf.clear();
             self.start = 0;
@@ -92,7 +92,29 @@ impl Decoder {
             self.buf.drain(..self.start);
             self.start = 0;
         }
+    }
+
+    /// Adds bytes read from the log.
+    #[cfg(test)]
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.compact();
         self.buf.extend_from_slice(bytes);
+    }
+
+    /// Reads up to `want` bytes from `from` straight into the buffer.
+    pub fn fill_from(&mut self, from: &mut impl Read, want: usize) -> io::Result<usize> {
+        self.compact();
+        let old = self.buf.len();
+        self.buf.resize(old + want, 0);
+        let result = loop {
+            match from.read(&mut self.buf[old..]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        let n = *result.as_ref().unwrap_or(&0);
+        self.buf.truncate(old + n);
+        result
     }
 
     /// Takes the next complete record, if there is one.
@@ -155,32 +177,33 @@ impl Decoder {
 pub struct Tail {
     file: File,
     pub decoder: Decoder,
+    want: usize,
 }
+
+/// The first read of a log, small since most job logs are.
+const FIRST_READ: usize = 4096;
+/// The largest single read.
+const MAX_READ: usize = 256 * 1024;
 
 impl Tail {
     pub fn open(path: &Path) -> io::Result<Tail> {
         Ok(Tail {
             file: File::open(path)?,
             decoder: Decoder::default(),
+            want: FIRST_READ,
         })
     }
 
-    /// Reads whatever has been appended since the last call. Returns the number of
-    /// bytes read.
-    pub fn read_more(&mut self) -> io::Result<usize> {
-        let mut chunk = [0u8; 64 * 1024];
-        let mut total = 0;
-        loop {
-            match self.file.read(&mut chunk) {
-                Ok(0) => return Ok(total),
-                Ok(n) => {
-                    self.decoder.push(&chunk[..n]);
-                    total += n;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+    /// Reads the next piece of what has been appended: at most a bounded chunk,
+    /// so a reader that decodes between reads holds little of a fast log in
+    /// memory. Returns the bytes read; 0 means nothing more for now.
+    pub fn read_some(&mut self) -> io::Result<usize> {
+        let n = self.decoder.fill_from(&mut self.file, self.want)?;
+        if n == self.want && self.want < MAX_READ {
+            // A busy log: read bigger pieces.
+            self.want *= 2;
         }
+        Ok(n)
     }
 }
 
@@ -256,7 +279,7 @@ mod tests {
         w.record(b"{\"type\":\"a\"}").unwrap();
         w.finish().unwrap();
         let mut t = Tail::open(&path).unwrap();
-        t.read_more().unwrap();
+        t.read_some().unwrap();
         assert_eq!(t.decoder.next_record(), Next::Record(b"{\"type\":\"a\"}"));
         assert_eq!(t.decoder.next_record(), Next::End);
         std::fs::remove_dir_all(&dir).unwrap();

@@ -12,6 +12,7 @@ mod lines;
 mod record;
 mod stop;
 
+use crate::json;
 use crate::sys::{self, ExecSpec, ExitInfo, Fork, SignalPipe};
 use crate::tap::{self, Exit, Outcome, Parser};
 use lines::LineBuffer;
@@ -30,6 +31,9 @@ pub const EXIT_BAIL: i32 = 3;
 /// The auditor could not do its job (no log, no fork); the job log says why if
 /// it could be written at all.
 pub const EXIT_BROKEN: i32 = 4;
+
+/// The most read from a pipe at once (a pipe holds 64 KiB by default).
+const MAX_CHUNK: usize = 64 * 1024;
 
 /// How many of the test's last output lines a timeout reason quotes.
 const LAST_LINES: usize = 3;
@@ -98,7 +102,9 @@ pub fn run(config: Config) -> i32 {
         started: Instant::now(),
         first_output: None,
         stopper: Stopper::new(config.event_timeout),
-        chunk: vec![0u8; 64 * 1024],
+        // Small at first: most tests print little, and a forked auditor pays to
+        // zero every page of it. It grows when the test is chatty.
+        chunk: vec![0u8; 4096],
         last_lines: Default::default(),
         extra_reasons: Vec::new(),
     };
@@ -225,13 +231,14 @@ impl Auditor {
                 });
             }
             sys::poll(&mut fds, self.stopper.poll_timeout(streams.is_empty()))?;
-            let stamp = unix_now();
+            let now_unix = unix_now();
+            let stamp = json::Stamp::new(now_unix);
 
             let mut ended = Vec::new();
             for (i, stream) in streams.iter_mut().enumerate() {
                 if fds[i].revents != 0 {
                     self.stopper.activity();
-                    if !self.read_stream(stream, stamp)? {
+                    if !self.read_stream(stream, &stamp)? {
                         ended.push(i);
                     }
                 }
@@ -239,7 +246,7 @@ impl Auditor {
             let signal_slot = streams.len();
             for i in ended.into_iter().rev() {
                 let mut stream = streams.remove(i);
-                self.end_stream(&mut stream, stamp)?;
+                self.end_stream(&mut stream, &stamp)?;
             }
             if fds[signal_slot].revents != 0 {
                 for signal in signals.drain() {
@@ -247,7 +254,7 @@ impl Auditor {
                         libc::SIGCHLD => {
                             if self.stopper.check_exit()? {
                                 // The test is done; what is left is auditing.
-                                self.log.test_exit(stamp)?;
+                                self.log.test_exit(now_unix)?;
                             }
                         }
                         libc::SIGTSTP => self.stopper.pause(),
@@ -273,7 +280,7 @@ impl Auditor {
     }
 
     /// Reads what the stream has; false at end of file.
-    fn read_stream(&mut self, stream: &mut Stream, stamp: f64) -> io::Result<bool> {
+    fn read_stream(&mut self, stream: &mut Stream, stamp: &json::Stamp) -> io::Result<bool> {
         let n = match sys::read(stream.fd.as_raw_fd(), &mut self.chunk) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
@@ -282,6 +289,7 @@ impl Auditor {
         if n == 0 {
             return Ok(false);
         }
+        let full = n == self.chunk.len();
         if self.first_output.is_none() {
             self.first_output = Some(Instant::now());
         }
@@ -299,11 +307,15 @@ impl Auditor {
                 result = log.line(stream.name, stamp, line, dropped, parser.as_deref_mut());
             }
         });
+        if full && self.chunk.len() < MAX_CHUNK {
+            let bigger = self.chunk.len() * 4;
+            self.chunk.resize(bigger, 0);
+        }
         result.map(|_| true)
     }
 
     /// A stream hit end of file: its last line may have had no newline.
-    fn end_stream(&mut self, stream: &mut Stream, stamp: f64) -> io::Result<()> {
+    fn end_stream(&mut self, stream: &mut Stream, stamp: &json::Stamp) -> io::Result<()> {
         let mut parser = if stream.name == "stdout" {
             Some(&mut self.parser)
         } else {
@@ -322,10 +334,9 @@ impl Auditor {
     fn finish(&mut self, config: &Config, exit: Exit, usage: sys::Rusage) -> io::Result<i32> {
         let ended = Instant::now();
         let summary = self.parser.finish();
-        let stamp = unix_now();
         let errors: Vec<String> = self.parser.take_errors().collect();
         for message in errors {
-            self.log.parse_error(stamp, &message)?;
+            self.log.parse_error(&message)?;
         }
         let mut verdict = tap::judge(&summary, &exit);
         let last = self.last_lines.quoted();

@@ -47,7 +47,7 @@ impl JobLog {
     pub fn line(
         &mut self,
         stream: &str,
-        stamp: f64,
+        stamp: &json::Stamp,
         raw: &[u8],
         dropped: u64,
         parser: Option<&mut Parser>,
@@ -65,7 +65,7 @@ impl JobLog {
                 self.emit()?;
                 let errors: Vec<String> = parser.take_errors().collect();
                 for message in errors {
-                    self.parse_error(stamp, &message)?;
+                    self.parse_error(&message)?;
                 }
                 Ok(())
             }
@@ -77,12 +77,12 @@ impl JobLog {
         }
     }
 
-    pub fn parse_error(&mut self, stamp: f64, message: &str) -> io::Result<()> {
+    pub fn parse_error(&mut self, message: &str) -> io::Result<()> {
         let out = &mut self.scratch;
         out.clear();
         json::start_record(out, "parse_error");
         json::write_str_field(out, "message", message);
-        json::write_f64_field(out, "stamp", stamp);
+        json::write_f64_field(out, "stamp", super::unix_now());
         self.emit()
     }
 
@@ -205,9 +205,15 @@ impl JobLog {
     }
 }
 
-fn write_line_fields(out: &mut Vec<u8>, stream: &str, stamp: f64, raw: &[u8], dropped: u64) {
+fn write_line_fields(
+    out: &mut Vec<u8>,
+    stream: &str,
+    stamp: &json::Stamp,
+    raw: &[u8],
+    dropped: u64,
+) {
     json::write_str_field(out, "stream", stream);
-    json::write_f64_field(out, "stamp", stamp);
+    stamp.write_field(out);
     json::write_bytes_field(out, "line", raw);
     if dropped > 0 {
         json::write_u64_field(out, "truncated", dropped);

@@ -44,6 +44,8 @@ struct LiveJob {
     file: String,
     dir: PathBuf,
     tail: Option<Tail>,
+    /// `,"job":N,"try":M`, put after the type of each of its records.
+    prefix: Vec<u8>,
 }
 
 /// Everything that receives events: the event log sinks, the renderers, the totals.
@@ -112,11 +114,12 @@ impl Output {
         }
     }
 
-    /// Emits a job record from a job log, with the job id spliced in.
-    fn emit_job_record(&mut self, record: &[u8], job: (u64, u32)) {
+    /// Emits a job record from a job log, with its job's `prefix` (the job and
+    /// try) put after the type.
+    fn emit_job_record(&mut self, record: &[u8], prefix: &[u8]) {
         let mut line = std::mem::take(&mut self.scratch);
         line.clear();
-        splice_job(&mut line, record, job.0, job.1);
+        splice_job(&mut line, record, prefix);
         self.emit(&line);
         self.scratch = line;
     }
@@ -360,47 +363,56 @@ impl Overlord {
                 Err(e) => return Err(e),
             }
         }
-        self.runner_log
-            .as_mut()
-            .expect("opened above")
-            .read_more()?;
         loop {
-            let record = match self
+            let read = self
                 .runner_log
                 .as_mut()
                 .expect("opened above")
-                .decoder
-                .next_record()
-            {
-                Next::Record(r) => r.to_vec(),
-                Next::Pending => return Ok(false),
-                Next::End => return Ok(true),
-                Next::Corrupt(why) => {
-                    eprintln!("proctor: {}: {}", self.runner_log_path.display(), why);
-                    return Ok(false);
-                }
-            };
-            let mut event = Event::new(&record);
-            match (event.kind(), event.job()) {
-                (Kind::JobLaunch, Some(job)) => {
-                    let file = event.str("file").unwrap_or("").to_string();
-                    let dir = PathBuf::from(event.str("dir").unwrap_or(""));
-                    self.out.emit(&record);
-                    self.jobs.insert(
-                        job,
-                        LiveJob {
-                            file,
-                            dir,
-                            tail: None,
-                        },
-                    );
-                }
-                (Kind::JobDone, Some(job)) => {
-                    self.job_done(job, &record);
-                    self.out.emit(&record);
-                }
-                _ => self.out.emit(&record),
+                .read_some()?;
+            loop {
+                let tail = self.runner_log.as_mut().expect("opened above");
+                let record = match tail.decoder.next_record() {
+                    Next::Record(r) => r.to_vec(),
+                    Next::Pending => break,
+                    Next::End => return Ok(true),
+                    Next::Corrupt(why) => {
+                        eprintln!("proctor: {}: {}", self.runner_log_path.display(), why);
+                        return Ok(false);
+                    }
+                };
+                self.runner_record(&record);
             }
+            if read == 0 {
+                return Ok(false);
+            }
+        }
+    }
+
+    fn runner_record(&mut self, record: &[u8]) {
+        let mut event = Event::new(record);
+        match (event.kind(), event.job()) {
+            (Kind::JobLaunch, Some(job)) => {
+                let file = event.str("file").unwrap_or("").to_string();
+                let dir = PathBuf::from(event.str("dir").unwrap_or(""));
+                self.out.emit(record);
+                let mut prefix = Vec::with_capacity(24);
+                json::write_u64_field(&mut prefix, "job", job.0);
+                json::write_u64_field(&mut prefix, "try", job.1 as u64);
+                self.jobs.insert(
+                    job,
+                    LiveJob {
+                        file,
+                        dir,
+                        tail: None,
+                        prefix,
+                    },
+                );
+            }
+            (Kind::JobDone, Some(job)) => {
+                self.job_done(job, record);
+                self.out.emit(record);
+            }
+            _ => self.out.emit(record),
         }
     }
 
@@ -411,7 +423,8 @@ impl Overlord {
         }
     }
 
-    /// Reads a job's new records; true once its end marker is read.
+    /// Reads a job's new records, a bounded piece at a time so a fast log is
+    /// never all in memory; true once its end marker is read.
     fn read_job(&mut self, key: (u64, u32)) -> bool {
         let job = match self.jobs.get_mut(&key) {
             Some(j) => j,
@@ -424,19 +437,27 @@ impl Overlord {
             }
         }
         let tail = job.tail.as_mut().expect("opened above");
-        if let Err(e) = tail.read_more() {
-            eprintln!("proctor: unable to read the log of {}: {}", job.file, e);
-            return false;
-        }
         loop {
-            match tail.decoder.next_record() {
-                Next::Record(r) => self.out.emit_job_record(r, key),
-                Next::Pending => return false,
-                Next::End => return true,
-                Next::Corrupt(why) => {
-                    eprintln!("proctor: the log of {} is damaged: {}", job.file, why);
+            let read = match tail.read_some() {
+                Ok(n) => n,
+                Err(e) => {
+                    eprintln!("proctor: unable to read the log of {}: {}", job.file, e);
                     return false;
                 }
+            };
+            loop {
+                match tail.decoder.next_record() {
+                    Next::Record(r) => self.out.emit_job_record(r, &job.prefix),
+                    Next::Pending => break,
+                    Next::End => return true,
+                    Next::Corrupt(why) => {
+                        eprintln!("proctor: the log of {} is damaged: {}", job.file, why);
+                        return false;
+                    }
+                }
+            }
+            if read == 0 {
+                return false;
             }
         }
     }
@@ -462,7 +483,7 @@ impl Overlord {
             self.out.synthesize_end(key, &job.file, &reason);
         }
         if !self.keep {
-            let _ = std::fs::remove_dir_all(&job.dir);
+            remove_job_dir(&job.dir);
         }
     }
 
@@ -540,5 +561,14 @@ fn signal_number(name: &str) -> i32 {
         "SIGINT" => libc::SIGINT,
         "SIGTERM" => libc::SIGTERM,
         _ => 0,
+    }
+}
+
+/// Removes a finished job's directory: its log and the (emptied) directory, or
+/// whatever a kept temporary directory still holds.
+fn remove_job_dir(dir: &std::path::Path) {
+    let _ = std::fs::remove_file(dir.join("events.ljsonl"));
+    if std::fs::remove_dir(dir).is_err() {
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -389,6 +389,34 @@ impl<W: Write> Renderer for Plain<W> {
 /// Whether an assert record is a failure, from its bytes: the `"ok"` field comes
 /// right after the type and the job ids.
 fn failed_assert(raw: &[u8]) -> bool {
+    // `{"type":"assert","job":N,"try":M,"ok":`: the value follows the first
+    // "ok" key, found from its one distinctive byte pattern.
     let head = &raw[..raw.len().min(64)];
-    head.windows(11).any(|w| w == b",\"ok\":false")
+    match head
+        .iter()
+        .position(|&b| b == b'k')
+        .filter(|&k| k >= 2 && head[k - 2..].starts_with(b"\"ok\":"))
+    {
+        Some(k) => head[k + 3..].starts_with(b"false"),
+        None => head.windows(11).any(|w| w == b",\"ok\":false"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::failed_assert;
+
+    #[test]
+    fn failures_are_told_by_their_bytes() {
+        assert!(failed_assert(
+            br#"{"type":"assert","job":1,"try":1,"ok":false,"number":2}"#
+        ));
+        assert!(!failed_assert(
+            br#"{"type":"assert","job":1,"try":1,"ok":true,"number":1}"#
+        ));
+        assert!(failed_assert(br#"{"type":"assert","ok":false}"#));
+        assert!(!failed_assert(
+            br#"{"type":"assert","ok":true,"description":"ok false"}"#
+        ));
+    }
 }
