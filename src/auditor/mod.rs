@@ -13,7 +13,7 @@ mod record;
 mod stop;
 
 use crate::json;
-use crate::sys::{self, ExecSpec, ExitInfo, Fork, SignalPipe};
+use crate::sys::{self, ExecSpec, ExitInfo, SignalPipe};
 use crate::tap::{self, Exit, Outcome, Parser};
 use lines::LineBuffer;
 use record::JobLog;
@@ -117,7 +117,11 @@ pub fn run(config: Config) -> i32 {
         EXIT_BROKEN
     });
     if !config.keep {
-        let _ = std::fs::remove_dir_all(config.dir.join("tmp"));
+        // Usually the test left it empty: one rmdir, not a directory walk.
+        let tmp = config.dir.join("tmp");
+        if std::fs::remove_dir(&tmp).is_err() {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
     }
     code
 }
@@ -178,19 +182,25 @@ impl Auditor {
             .map_or(out_write.as_raw_fd(), |(_, w)| w.as_raw_fd());
 
         self.started = Instant::now();
-        let pid = match fork_patiently() {
-            Ok(Fork::Child) => sys::exec_child(
-                &config.spec,
-                devnull.as_raw_fd(),
-                out_write.as_raw_fd(),
-                err_write_fd,
-            ),
-            Ok(Fork::Parent(pid)) => pid,
+        let pid = match spawn_patiently(
+            &config.spec,
+            devnull.as_raw_fd(),
+            out_write.as_raw_fd(),
+            err_write_fd,
+        ) {
+            Ok(pid) => pid,
             Err(e) => {
                 self.extra_reasons
                     .push(format!("unable to start the test: {}", e));
                 self.log.job_start(&config.file, 0, &config.command)?;
-                return self.finish(config, Exit::Unknown, Default::default());
+                // As a shell reports it: 127 for a program that is not there,
+                // 126 for one that cannot be run.
+                let code = if e.raw_os_error() == Some(libc::ENOENT) {
+                    127
+                } else {
+                    126
+                };
+                return self.finish(config, Exit::Code(code), Default::default());
             }
         };
         // Both sides set the group, so it exists before either relies on it.
@@ -377,13 +387,18 @@ impl Auditor {
     }
 }
 
-/// Forks, waiting out a temporary lack of processes or memory rather than failing
-/// the job.
-fn fork_patiently() -> io::Result<Fork> {
+/// Starts the test, waiting out a temporary lack of processes or memory rather
+/// than failing the job.
+fn spawn_patiently(
+    spec: &ExecSpec,
+    stdin: RawFd,
+    stdout: RawFd,
+    stderr: RawFd,
+) -> io::Result<libc::pid_t> {
     let mut delay = Duration::from_millis(10);
     let mut waited = Duration::ZERO;
     loop {
-        match sys::fork() {
+        match sys::spawn(spec, stdin, stdout, stderr) {
             Err(e)
                 if e.raw_os_error() == Some(libc::EAGAIN)
                     || e.raw_os_error() == Some(libc::ENOMEM) =>

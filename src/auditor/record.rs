@@ -131,7 +131,6 @@ impl JobLog {
                 json::write_str_field(out, "signal_name", crate::tap::signal_name(*signal));
                 json::write_bool_field(out, "core", *core);
             }
-            Exit::Unknown => json::write_str_field(out, "status", "unknown"),
         }
         json::write_f64_field(out, "wall", times.wall);
         if let Some(s) = times.startup {

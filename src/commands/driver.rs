@@ -364,7 +364,7 @@ fn session_for(args: &DriverArgs) -> Result<Session> {
     let launch = Launch {
         perl: None,
         exec,
-        env: Launch::environment(&[]),
+        env: Launch::environment(&[], false),
         merge: args.merge,
         keep: false,
         event_timeout: if event_timeout > 0.0 {

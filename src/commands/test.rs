@@ -252,7 +252,7 @@ pub fn launch_for(args: &TestArgs, files: &[discover::TestFile]) -> Result<Launc
     Ok(Launch {
         perl,
         exec,
-        env: Launch::environment(&perl_dirs),
+        env: Launch::environment(&perl_dirs, args.show.verbose),
         merge: args.merge,
         keep: args.keep,
         event_timeout: if event_timeout > 0.0 {

@@ -10,6 +10,7 @@ use crate::sys::ExecSpec;
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::Duration;
 
 /// One test file, as queued.
@@ -27,8 +28,8 @@ pub struct Launch {
     pub perl: Option<PathBuf>,
     /// The resolved program of `--exec CMD`, and CMD's arguments.
     pub exec: Option<(PathBuf, Vec<String>)>,
-    /// The environment every test gets, less TMPDIR.
-    pub env: Vec<CString>,
+    /// The environment every test gets, less TMPDIR (shared by every job).
+    pub env: Rc<Vec<CString>>,
     pub merge: bool,
     pub keep: bool,
     pub event_timeout: Option<Duration>,
@@ -37,7 +38,8 @@ pub struct Launch {
 impl Launch {
     /// The environment: the caller's, with PERL5LIB extended by `perl_dirs` and
     /// the variables prove exports.
-    pub fn environment(perl_dirs: &[PathBuf]) -> Vec<CString> {
+    /// `verbose` adds HARNESS_IS_VERBOSE=1, as prove -v does.
+    pub fn environment(perl_dirs: &[PathBuf], verbose: bool) -> Rc<Vec<CString>> {
         let mut env = Vec::new();
         let mut perl5lib: Vec<OsString> = perl_dirs
             .iter()
@@ -45,7 +47,7 @@ impl Launch {
             .collect();
         for (key, value) in std::env::vars_os() {
             match key.as_bytes() {
-                b"TMPDIR" | b"HARNESS_ACTIVE" | b"HARNESS_VERSION" => {}
+                b"TMPDIR" | b"HARNESS_ACTIVE" | b"HARNESS_VERSION" | b"HARNESS_IS_VERBOSE" => {}
                 b"PERL5LIB" => perl5lib.push(value),
                 _ => env.push(pair(key.as_bytes(), value.as_bytes())),
             }
@@ -65,7 +67,10 @@ impl Launch {
             b"HARNESS_VERSION",
             concat!("proctor-", env!("CARGO_PKG_VERSION")).as_bytes(),
         ));
-        env
+        if verbose {
+            env.push(pair(b"HARNESS_IS_VERBOSE", b"1"));
+        }
+        Rc::new(env)
     }
 
     /// The auditor's whole configuration for one try of one job.
@@ -94,12 +99,12 @@ impl Launch {
             }
         };
         command.push(file.into_os_string());
-        let mut env = self.env.clone();
-        env.push(pair(b"TMPDIR", dir.join("tmp").as_os_str().as_bytes()));
+        let tmpdir = pair(b"TMPDIR", dir.join("tmp").as_os_str().as_bytes());
         let spec_exec = ExecSpec::new(
             cstring(program.into_os_string()),
             command.iter().cloned().map(cstring).collect(),
-            env,
+            self.env.clone(),
+            vec![tmpdir],
         );
         auditor::Config {
             file: spec.display.clone(),

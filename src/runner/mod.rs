@@ -174,7 +174,13 @@ impl Runner {
     fn launch(&mut self, p: Pending) -> io::Result<()> {
         let (job, tries) = (p.job, p.tries);
         let dir = self.run_dir.join("jobs").join(format!("{}-{}", job, tries));
-        std::fs::create_dir_all(dir.join("tmp"))?;
+        // Two plain mkdirs: jobs/ exists, so create_dir_all's extra stats are waste.
+        if std::fs::create_dir(&dir)
+            .and_then(|_| std::fs::create_dir(dir.join("tmp")))
+            .is_err()
+        {
+            std::fs::create_dir_all(dir.join("tmp"))?;
+        }
         let mut config =
             self.plan_launch
                 .auditor_config(&p.spec, dir.clone(), self.lifeline_read.as_raw_fd());

@@ -10,8 +10,9 @@ mod signals;
 pub mod terminal;
 
 pub use process::{
-    children_of_self, exec_child, fork, kill, kill_group, reap, reap_any, reap_with_rusage,
-    set_child_subreaper, setpgid, stop_self, waitid_exited, ExecSpec, ExitInfo, Fork, Rusage,
+    children_of_self, fork, kill, kill_group, reap, reap_any, reap_with_rusage,
+    set_child_subreaper, setpgid, spawn, stop_self, waitid_exited, ExecSpec, ExitInfo, Fork,
+    Rusage,
 };
 pub use signals::SignalPipe;
 

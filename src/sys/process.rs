@@ -5,6 +5,7 @@ use std::ffi::CString;
 use std::io;
 use std::os::unix::io::RawFd;
 use std::ptr;
+use std::rc::Rc;
 
 /// Which side of a `fork` this is.
 pub enum Fork {
@@ -23,73 +24,95 @@ pub fn fork() -> io::Result<Fork> {
 }
 
 /// Everything `execve` needs, built before the fork: between fork and exec the child
-/// may only make async-signal-safe calls, so no allocation happens there.
+/// may only make async-signal-safe calls, so no allocation happens there. The
+/// environment common to every job is shared, not copied per job.
 pub struct ExecSpec {
     program: CString,
     _argv: Vec<CString>,
-    _envp: Vec<CString>,
+    _env: Rc<Vec<CString>>,
+    _extra_env: Vec<CString>,
     argv_ptrs: Vec<*const libc::c_char>,
     envp_ptrs: Vec<*const libc::c_char>,
 }
 
 impl ExecSpec {
     /// `program` must be a path (already looked up in PATH); `argv[0]` is what the
-    /// program sees as its name; `env` is the whole environment as `KEY=VALUE`.
-    pub fn new(program: CString, argv: Vec<CString>, env: Vec<CString>) -> ExecSpec {
+    /// program sees as its name; the environment is `env` and then `extra_env`,
+    /// each entry `KEY=VALUE`.
+    pub fn new(
+        program: CString,
+        argv: Vec<CString>,
+        env: Rc<Vec<CString>>,
+        extra_env: Vec<CString>,
+    ) -> ExecSpec {
         let mut argv_ptrs: Vec<_> = argv.iter().map(|a| a.as_ptr()).collect();
         argv_ptrs.push(ptr::null());
-        let mut envp_ptrs: Vec<_> = env.iter().map(|e| e.as_ptr()).collect();
+        let mut envp_ptrs: Vec<_> = env
+            .iter()
+            .chain(extra_env.iter())
+            .map(|e| e.as_ptr())
+            .collect();
         envp_ptrs.push(ptr::null());
         ExecSpec {
             program,
             _argv: argv,
-            _envp: env,
+            _env: env,
+            _extra_env: extra_env,
             argv_ptrs,
             envp_ptrs,
         }
     }
 }
 
-/// In a freshly forked child: put it in a process group of its own, give it the
-/// standard descriptors, clean signal state, and exec. Never returns: on failure it
-/// exits 127 when the program does not exist and 126 otherwise, as shells do.
-pub fn exec_child(spec: &ExecSpec, stdin: RawFd, stdout: RawFd, stderr: RawFd) -> ! {
-    // SAFETY: only async-signal-safe calls on data prepared before the fork.
+/// Starts `spec` as a new process in a process group of its own, with the given
+/// standard descriptors, default signal handling and an empty signal mask
+/// (posix_spawn: the child shares memory until it execs, so nothing is copied).
+/// An error means it could not be started at all (no such program, say).
+pub fn spawn(
+    spec: &ExecSpec,
+    stdin: RawFd,
+    stdout: RawFd,
+    stderr: RawFd,
+) -> io::Result<libc::pid_t> {
+    // SAFETY: the attribute and file-action objects are initialised before use and
+    // destroyed after; every pointer handed over stays valid during the call.
     unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigprocmask(libc::SIG_SETMASK, &set, ptr::null_mut());
-        // Handlers are reset by exec, but ignored signals stay ignored: Rust ignores
-        // SIGPIPE, and a test must die of it like under a shell.
-        for sig in [
-            libc::SIGPIPE,
-            libc::SIGTTOU,
-            libc::SIGTTIN,
-            libc::SIGTSTP,
-            libc::SIGINT,
-            libc::SIGQUIT,
-            libc::SIGHUP,
-            libc::SIGTERM,
-        ] {
-            libc::signal(sig, libc::SIG_DFL);
-        }
-        libc::setpgid(0, 0);
+        let mut actions: libc::posix_spawn_file_actions_t = std::mem::zeroed();
+        let mut attr: libc::posix_spawnattr_t = std::mem::zeroed();
+        libc::posix_spawn_file_actions_init(&mut actions);
+        libc::posix_spawnattr_init(&mut attr);
         for (from, to) in [(stdin, 0), (stdout, 1), (stderr, 2)] {
-            if from != to && libc::dup2(from, to) == -1 {
-                libc::_exit(126);
-            }
+            libc::posix_spawn_file_actions_adddup2(&mut actions, from, to);
         }
-        libc::execve(
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        // Ignored signals stay ignored across exec (Rust ignores SIGPIPE): every
+        // signal goes back to its default, as under a shell.
+        libc::sigfillset(&mut all);
+        libc::posix_spawnattr_setsigmask(&mut attr, &none);
+        libc::posix_spawnattr_setsigdefault(&mut attr, &all);
+        libc::posix_spawnattr_setpgroup(&mut attr, 0);
+        let flags = libc::POSIX_SPAWN_SETPGROUP
+            | libc::POSIX_SPAWN_SETSIGMASK
+            | libc::POSIX_SPAWN_SETSIGDEF;
+        libc::posix_spawnattr_setflags(&mut attr, flags as libc::c_short);
+        let mut pid: libc::pid_t = 0;
+        let ret = libc::posix_spawn(
+            &mut pid,
             spec.program.as_ptr(),
-            spec.argv_ptrs.as_ptr(),
-            spec.envp_ptrs.as_ptr(),
+            &actions,
+            &attr,
+            spec.argv_ptrs.as_ptr() as *const *mut libc::c_char,
+            spec.envp_ptrs.as_ptr() as *const *mut libc::c_char,
         );
-        let code = if *libc::__errno_location() == libc::ENOENT {
-            127
+        libc::posix_spawn_file_actions_destroy(&mut actions);
+        libc::posix_spawnattr_destroy(&mut attr);
+        if ret == 0 {
+            Ok(pid)
         } else {
-            126
-        };
-        libc::_exit(code)
+            Err(io::Error::from_raw_os_error(ret))
+        }
     }
 }
 
