@@ -44,6 +44,9 @@ order and repetition:
       --flaky-fails       a file that passes only on a retry fails the run
       --partition P       slice:M/N or hash:M/N, this machine's share of the files
 
+preloading:
+      --preload MODULE    run perl tests in a perl that has MODULE loaded (repeatable)
+
 show options (test and replay):
   -v, --verbose           every line of every test, as it comes, by file
   -q, --quiet             only failures and the summary
@@ -65,6 +68,8 @@ pub enum Command {
     Driver(Vec<OsString>),
     /// `proctor prove ...`: prove's options and output.
     Prove(Vec<OsString>),
+    /// `proctor audit ...`: the auditor, exec'd by a stage (proctor-stage(7)).
+    Audit(Vec<OsString>),
     Help,
     Version,
 }
@@ -126,6 +131,8 @@ pub struct TestArgs {
     pub retry_isolated: bool,
     pub flaky_fails: bool,
     pub partition: Option<Partition>,
+    /// `--preload MODULE`: run perl tests in a stage with these loaded.
+    pub preload: Vec<String>,
     pub paths: Vec<PathBuf>,
 }
 
@@ -186,6 +193,7 @@ where
     match args.peek().and_then(|a: &OsString| a.to_str()) {
         Some("driver") => return Ok(Command::Driver(args.skip(1).collect())),
         Some("prove") => return Ok(Command::Prove(args.skip(1).collect())),
+        Some("audit") => return Ok(Command::Audit(args.skip(1).collect())),
         _ => {}
     }
     let mut parser = lexopt::Parser::from_args(args);
@@ -342,6 +350,7 @@ fn parse_test(parser: &mut lexopt::Parser) -> Result<TestArgs> {
                 }
             }
             "--retry-isolated" => args.retry_isolated = true,
+            "--preload" => args.preload.push(value(parser)?),
             "--flaky-fails" => args.flaky_fails = true,
             "--partition" => {
                 args.partition = Some(Partition::parse(&value(parser)?).map_err(Error::Usage)?)

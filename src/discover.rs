@@ -133,6 +133,31 @@ fn classify(path: PathBuf, exec: Option<&[String]>) -> Result<TestFile> {
     Ok(TestFile { path, how })
 }
 
+/// The taint switch (`-T` or `-t`) on a perl test's `#!` line, which perl
+/// insists on seeing on its command line too, as prove passes it.
+pub fn taint_switch(path: &Path) -> Option<&'static str> {
+    let mut head = [0u8; 256];
+    let n = fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .unwrap_or(0);
+    let first = head[..n].split(|&b| b == b'\n').next().unwrap_or(b"");
+    if !first.starts_with(b"#!") {
+        return None;
+    }
+    let words = first[2..]
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|w| w.starts_with(b"-"));
+    for word in words {
+        if word.contains(&b'T') {
+            return Some("-T");
+        }
+        if word.contains(&b't') {
+            return Some("-t");
+        }
+    }
+    None
+}
+
 /// Looks `program` up in PATH (a name with a slash is taken as a path).
 pub fn find_program(program: &str) -> Option<PathBuf> {
     if program.contains('/') {
@@ -196,6 +221,21 @@ mod tests {
         let files = discover(&[d.0.join("t/b.t"), d.0.join("t/a.t")], false, None).unwrap();
         assert_eq!(files[0].path, d.0.join("t/b.t"));
         assert_eq!(files[0].how, How::Perl);
+    }
+
+    #[test]
+    fn taint_switches() {
+        let d = scratch("taint");
+        let f = d.0.join("t/a.t");
+        for (line, want) in [
+            ("#!perl -T", Some("-T")),
+            ("#!/usr/bin/perl -wt", Some("-t")),
+            ("#!perl -w", None),
+            ("use strict; # -T", None),
+        ] {
+            fs::write(&f, format!("{}\nprint 1;\n", line)).unwrap();
+            assert_eq!(taint_switch(&f), want, "{}", line);
+        }
     }
 
     #[test]

@@ -46,6 +46,7 @@ fn main() {
         Command::Times(args) => commands::logs::times(args),
         Command::Driver(args) => commands::driver::run(args),
         Command::Prove(args) => commands::prove::run(args),
+        Command::Audit(args) => commands::audit::run(args),
         Command::Help => {
             print!("{}", cli::USAGE);
             Ok(0)

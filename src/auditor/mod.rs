@@ -40,13 +40,25 @@ const LAST_LINES: usize = 3;
 /// How much of each quoted line is kept.
 const LAST_LINE_BYTES: usize = 160;
 
+/// How the test comes to be.
+pub enum Test {
+    /// The auditor starts it (forked by the runner: no stage).
+    Spawn { spec: ExecSpec, merge: bool },
+    /// A stage already forked it as this auditor's child, on these pipes
+    /// (`proctor audit`); `stderr` is None when merged into stdout.
+    Adopted {
+        pid: libc::pid_t,
+        stdout: RawFd,
+        stderr: Option<RawFd>,
+    },
+}
+
 /// Everything one job needs, prepared by the runner before it forks the auditor.
 pub struct Config {
     pub file: String,
     pub dir: PathBuf,
-    pub spec: ExecSpec,
+    pub test: Test,
     pub command: Vec<String>,
-    pub merge: bool,
     pub event_timeout: Option<Duration>,
     pub keep: bool,
     /// The read end of the runner's lifeline pipe.
@@ -59,6 +71,14 @@ struct Stream {
     fd: OwnedFd,
     name: &'static str,
     lines: LineBuffer,
+}
+
+fn stream(fd: OwnedFd, name: &'static str) -> Stream {
+    Stream {
+        fd,
+        name,
+        lines: LineBuffer::default(),
+    }
 }
 
 /// Runs one job to its end and returns the auditor's exit status. Called in a
@@ -170,61 +190,88 @@ struct Auditor {
 
 impl Auditor {
     fn audit(&mut self, config: &Config, signals: &SignalPipe) -> io::Result<i32> {
+        self.started = Instant::now();
+        let (pid, streams) = match &config.test {
+            Test::Spawn { spec, merge } => match self.spawn(spec, *merge)? {
+                Ok(started) => started,
+                Err(e) => {
+                    self.extra_reasons
+                        .push(format!("unable to start the test: {}", e));
+                    self.log.job_start(&config.file, 0, &config.command)?;
+                    // As a shell reports it: 127 for a program that is not there,
+                    // 126 for one that cannot be run.
+                    let code = if e.raw_os_error() == Some(libc::ENOENT) {
+                        127
+                    } else {
+                        126
+                    };
+                    return self.finish(config, Exit::Code(code), Default::default());
+                }
+            },
+            Test::Adopted {
+                pid,
+                stdout,
+                stderr,
+            } => {
+                let mut streams = vec![stream(sys::take_fd(*stdout)?, "stdout")];
+                if let Some(fd) = stderr {
+                    streams.push(stream(sys::take_fd(*fd)?, "stderr"));
+                }
+                (*pid, streams)
+            }
+        };
+        self.stopper.started(pid);
+        self.watch(config, signals, pid, streams)
+    }
+
+    /// Starts the test on fresh pipes; the inner error is the test's (it could
+    /// not be started), the outer one the auditor's.
+    fn spawn(
+        &mut self,
+        spec: &ExecSpec,
+        merge: bool,
+    ) -> io::Result<io::Result<(libc::pid_t, Vec<Stream>)>> {
         let devnull = std::fs::File::open("/dev/null")?;
         let (out_read, out_write) = sys::pipe()?;
-        let err_pipe = if config.merge {
-            None
-        } else {
-            Some(sys::pipe()?)
-        };
+        let err_pipe = if merge { None } else { Some(sys::pipe()?) };
         let err_write_fd = err_pipe
             .as_ref()
             .map_or(out_write.as_raw_fd(), |(_, w)| w.as_raw_fd());
-
-        self.started = Instant::now();
         let pid = match spawn_patiently(
-            &config.spec,
+            spec,
             devnull.as_raw_fd(),
             out_write.as_raw_fd(),
             err_write_fd,
         ) {
             Ok(pid) => pid,
-            Err(e) => {
-                self.extra_reasons
-                    .push(format!("unable to start the test: {}", e));
-                self.log.job_start(&config.file, 0, &config.command)?;
-                // As a shell reports it: 127 for a program that is not there,
-                // 126 for one that cannot be run.
-                let code = if e.raw_os_error() == Some(libc::ENOENT) {
-                    127
-                } else {
-                    126
-                };
-                return self.finish(config, Exit::Code(code), Default::default());
-            }
+            Err(e) => return Ok(Err(e)),
         };
         // Both sides set the group, so it exists before either relies on it.
         let _ = sys::setpgid(pid, pid);
-        self.stopper.started(pid);
-        drop(out_write);
-        let mut streams = vec![Stream {
-            fd: out_read,
-            name: "stdout",
-            lines: LineBuffer::default(),
-        }];
-        if let Some((read, write)) = err_pipe {
-            drop(write);
-            streams.push(Stream {
-                fd: read,
-                name: "stderr",
-                lines: LineBuffer::default(),
-            });
+        let mut streams = vec![stream(out_read, "stdout")];
+        if let Some((read, _write)) = err_pipe {
+            streams.push(stream(read, "stderr"));
         }
+        // The write ends close here: only the test holds them now.
+        Ok(Ok((pid, streams)))
+    }
+
+    fn watch(
+        &mut self,
+        config: &Config,
+        signals: &SignalPipe,
+        pid: libc::pid_t,
+        mut streams: Vec<Stream>,
+    ) -> io::Result<i32> {
         for s in &streams {
             sys::set_nonblocking(s.fd.as_raw_fd())?;
         }
-        drop(devnull);
         self.log.job_start(&config.file, pid, &config.command)?;
+        // A test handed over by a stage may have ended before this process could
+        // hear its SIGCHLD.
+        if self.stopper.check_exit()? {
+            self.log.test_exit(unix_now())?;
+        }
 
         let mut lifeline_open = true;
         while !self.stopper.done(streams.is_empty()) {

@@ -95,8 +95,9 @@ impl Stopper {
     /// Whether the audit is over: the test has exited and its pipes are closed,
     /// or it was killed and something unkillable still holds them.
     pub fn done(&self, streams_closed: bool) -> bool {
-        self.exit.is_some()
-            && (streams_closed || self.kill_sent.map_or(false, |k| k.elapsed() >= GIVE_UP))
+        // After SIGKILL and the grace, the end is certain: reaping will not wait.
+        let gave_up = self.kill_sent.map_or(false, |k| k.elapsed() >= GIVE_UP);
+        gave_up || (self.exit.is_some() && streams_closed)
     }
 
     /// SIGINT, SIGTERM or SIGHUP reached the auditor. A second Ctrl-C kills at once.

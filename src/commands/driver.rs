@@ -364,6 +364,8 @@ fn session_for(args: &DriverArgs) -> Result<Session> {
     let launch = Launch {
         perl: None,
         exec,
+        proctor: Launch::this_program(),
+        stage: None,
         env: Launch::environment(&[], false),
         merge: args.merge,
         keep: false,

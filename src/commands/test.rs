@@ -10,7 +10,7 @@ use crate::headers;
 use crate::order::{self, Known, Order};
 use crate::render;
 use crate::render::ColorChoice;
-use crate::runner::{JobSpec, Launch};
+use crate::runner::{JobSpec, Launch, StageSpec, PERL_STAGE};
 use crate::state;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -62,7 +62,14 @@ pub fn run(mut args: TestArgs) -> Result<i32> {
             .map(|n| n.get())
             .unwrap_or(1)
     });
-    let jobs = job_specs(files);
+    let mut jobs = job_specs(files);
+    if launch.stage.is_some() {
+        for job in &mut jobs {
+            job.staged = job.how == How::Perl
+                && !job.headers.no_preload
+                && discover::taint_switch(&job.path).is_none();
+        }
+    }
 
     let log_on_stdout = args.log.as_deref() == Some(std::path::Path::new("-"));
     // With the event log on stdout, people read the run on stderr.
@@ -209,6 +216,7 @@ pub fn job_specs(files: Vec<discover::TestFile>) -> Vec<JobSpec> {
         .map(|f| {
             let headers = read_headers(&f.path);
             JobSpec {
+                staged: false,
                 display: f.path.to_string_lossy().into_owned(),
                 path: f.path,
                 how: f.how,
@@ -249,9 +257,31 @@ pub fn launch_for(args: &TestArgs, files: &[discover::TestFile]) -> Result<Launc
     }
     perl_dirs.extend(args.includes.iter().cloned());
     let event_timeout = args.event_timeout.unwrap_or(EVENT_TIMEOUT);
+    let stage = if args.preload.is_empty() {
+        None
+    } else {
+        let perl = match &perl {
+            Some(perl) => perl.clone(),
+            None => discover::find_program("perl")
+                .ok_or_else(|| Error::Usage("--preload: perl is not in PATH".to_string()))?,
+        };
+        let args = args
+            .preload
+            .iter()
+            .flat_map(|m| ["--preload".to_string(), m.clone()])
+            .collect();
+        Some(StageSpec {
+            name: "perl".into(),
+            program: perl,
+            script: PERL_STAGE,
+            args,
+        })
+    };
     Ok(Launch {
         perl,
         exec,
+        proctor: Launch::this_program(),
+        stage,
         env: Launch::environment(&perl_dirs, args.show.verbose),
         merge: args.merge,
         keep: args.keep,

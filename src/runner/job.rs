@@ -20,6 +20,8 @@ pub struct JobSpec {
     pub path: PathBuf,
     pub how: How,
     pub headers: Headers,
+    /// Run in the preloaded stage rather than started afresh.
+    pub staged: bool,
 }
 
 /// What every job of the run shares.
@@ -32,6 +34,10 @@ pub struct Launch {
     pub env: Rc<Vec<CString>>,
     pub merge: bool,
     pub keep: bool,
+    /// This program, for stages to exec as `proctor audit`.
+    pub proctor: String,
+    /// The stage for jobs marked `staged` (`--preload`).
+    pub stage: Option<super::StageSpec>,
     pub event_timeout: Option<Duration>,
 }
 
@@ -73,6 +79,13 @@ impl Launch {
         Rc::new(env)
     }
 
+    /// This program's own path, for a stage to exec as the auditor.
+    pub fn this_program() -> String {
+        std::env::current_exe()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "proctor".into())
+    }
+
     /// The auditor's whole configuration for one try of one job.
     pub fn auditor_config(&self, spec: &JobSpec, dir: PathBuf, lifeline: i32) -> auditor::Config {
         // Only a file run as itself needs `./`; perl gets the path as given, as
@@ -88,7 +101,9 @@ impl Launch {
                     .perl
                     .clone()
                     .unwrap_or_else(|| PathBuf::from("/usr/bin/perl"));
-                (perl.clone(), vec![perl.into_os_string()])
+                let mut command = vec![perl.clone().into_os_string()];
+                command.extend(crate::discover::taint_switch(&spec.path).map(OsString::from));
+                (perl, command)
             }
             How::Itself => (file.clone(), vec![]),
             How::Command(_) => {
@@ -109,12 +124,14 @@ impl Launch {
         auditor::Config {
             file: spec.display.clone(),
             dir,
-            spec: spec_exec,
+            test: auditor::Test::Spawn {
+                spec: spec_exec,
+                merge: self.merge,
+            },
             command: command
                 .iter()
                 .map(|c| c.to_string_lossy().into_owned())
                 .collect(),
-            merge: self.merge,
             event_timeout: match spec.headers.timeout_event {
                 Some(s) if s > 0.0 => Some(Duration::from_secs_f64(s)),
                 Some(_) => None,

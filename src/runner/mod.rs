@@ -7,6 +7,8 @@
 
 mod job;
 mod schedule;
+mod stage;
+mod staged;
 
 use crate::auditor;
 use crate::json;
@@ -14,6 +16,7 @@ use crate::ljsonl::Writer;
 use crate::sys::{self, ExitInfo, Fork, SignalPipe};
 pub use job::{JobSpec, Launch};
 use schedule::{Occupancy, Pending, Queue};
+pub use stage::{StageSpec, PERL_STAGE};
 use std::collections::HashMap;
 use std::io;
 use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
@@ -57,6 +60,7 @@ struct Runner {
     paused: bool,
     lifeline_read: OwnedFd,
     _lifeline_write: OwnedFd,
+    stages: staged::Stages,
 }
 
 /// Runs the plan to its end. `wake` is the write end of a pipe the overlord polls;
@@ -84,6 +88,12 @@ fn start(plan: Plan, wake: RawFd) -> io::Result<i32> {
     let _ = sys::set_child_subreaper();
     let (lifeline_read, lifeline_write) = sys::pipe()?;
     let log = Writer::create(&plan.run_dir.join("runner.ljsonl"))?;
+    // Started only when some job will run in it.
+    let stage = plan
+        .launch
+        .stage
+        .clone()
+        .filter(|_| plan.jobs.iter().any(|j| j.staged));
     let mut runner = Runner {
         plan_launch: plan.launch,
         run_dir: plan.run_dir,
@@ -99,7 +109,9 @@ fn start(plan: Plan, wake: RawFd) -> io::Result<i32> {
         paused: false,
         lifeline_read,
         _lifeline_write: lifeline_write,
+        stages: staged::Stages::new(stage),
     };
+    runner.start_stage()?;
     for (i, spec) in plan.jobs.into_iter().enumerate() {
         runner.enqueue(Pending {
             job: i as u64 + 1,
@@ -110,6 +122,7 @@ fn start(plan: Plan, wake: RawFd) -> io::Result<i32> {
     }
     runner.main_loop(&signals, wake)?;
     runner.cancel_the_rest()?;
+    runner.stop_stage();
     runner.log.finish()?;
     wake_overlord(wake);
     Ok(0)
@@ -142,10 +155,11 @@ impl Runner {
             }
             self.log.flush()?;
             wake_overlord(wake);
-            if self.running.is_empty() && (self.queue.is_empty() || self.stopping != Stopping::No) {
+            let busy = !self.running.is_empty() || self.stages.spawning();
+            if !busy && (self.queue.is_empty() || self.stopping != Stopping::No) {
                 return Ok(());
             }
-            let mut fds = [
+            let mut fds = vec![
                 sys::pollfd(signals, libc::POLLIN),
                 libc::pollfd {
                     fd: wake,
@@ -153,7 +167,17 @@ impl Runner {
                     revents: 0,
                 },
             ];
+            if let Some(fd) = self.stages.fd() {
+                fds.push(libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+            }
             sys::poll(&mut fds, -1)?;
+            if fds.get(2).map_or(false, |f| f.revents != 0) {
+                self.stage_messages()?;
+            }
             if fds[1].revents & (libc::POLLERR | libc::POLLHUP) != 0
                 && self.stopping != Stopping::OverlordGone
             {
@@ -172,6 +196,9 @@ impl Runner {
     }
 
     fn launch(&mut self, p: Pending) -> io::Result<()> {
+        if p.spec.staged {
+            return self.launch_staged(p);
+        }
         let (job, tries) = (p.job, p.tries);
         let dir = self.run_dir.join("jobs").join(format!("{}-{}", job, tries));
         // Two plain mkdirs: jobs/ exists, so create_dir_all's extra stats are waste.
@@ -222,31 +249,43 @@ impl Runner {
 
     fn reap(&mut self) -> io::Result<()> {
         while let Some((pid, exit)) = sys::reap_any()? {
-            let done = match self.running.remove(&pid) {
-                Some(done) => done,
-                None => continue, // an orphan adopted as subreaper
-            };
-            self.occupancy.remove(&done, self.slots);
-            self.record("job_done", done.job, done.tries, |out| match exit {
-                ExitInfo::Code(c) => json::write_u64_field(out, "auditor_status", c as u64),
-                ExitInfo::Signal { signal, .. } => {
-                    json::write_u64_field(out, "auditor_signal", signal as u64)
-                }
-            })?;
-            if exit == ExitInfo::Code(auditor::EXIT_BAIL) {
-                self.stop(Stopping::Bail)?;
-            } else if exit == ExitInfo::Code(auditor::EXIT_FAIL)
-                && self.stopping == Stopping::No
-                && self.may_retry(&done)
-            {
-                // The auditor wrote will_retry on this try's job_end for the same reasons.
-                let alone = self.retry_isolated;
-                self.enqueue(Pending {
-                    tries: done.tries + 1,
-                    alone,
-                    ..done
-                })?;
+            if self.stages.is_stage(pid) {
+                self.stage_died()?;
+                continue;
             }
+            self.auditor_done(pid, Some(exit))?;
+        }
+        Ok(())
+    }
+
+    /// An auditor ended (its status unknown when its stage reaped it and died
+    /// before saying): free its slot, and retry or stop as its verdict says.
+    fn auditor_done(&mut self, pid: libc::pid_t, exit: Option<ExitInfo>) -> io::Result<()> {
+        let done = match self.running.remove(&pid) {
+            Some(done) => done,
+            None => return Ok(()), // an orphan adopted as subreaper
+        };
+        self.occupancy.remove(&done, self.slots);
+        self.record("job_done", done.job, done.tries, |out| match exit {
+            Some(ExitInfo::Code(c)) => json::write_u64_field(out, "auditor_status", c as u64),
+            Some(ExitInfo::Signal { signal, .. }) => {
+                json::write_u64_field(out, "auditor_signal", signal as u64)
+            }
+            None => json::write_str_field(out, "auditor_status", "unknown"),
+        })?;
+        if exit == Some(ExitInfo::Code(auditor::EXIT_BAIL)) {
+            self.stop(Stopping::Bail)?;
+        } else if exit == Some(ExitInfo::Code(auditor::EXIT_FAIL))
+            && self.stopping == Stopping::No
+            && self.may_retry(&done)
+        {
+            // The auditor wrote will_retry on this try's job_end for the same reasons.
+            let alone = self.retry_isolated;
+            self.enqueue(Pending {
+                tries: done.tries + 1,
+                alone,
+                ..done
+            })?;
         }
         Ok(())
     }

@@ -11,8 +11,8 @@ pub mod terminal;
 
 pub use process::{
     children_of_self, fork, kill, kill_group, reap, reap_any, reap_with_rusage,
-    set_child_subreaper, setpgid, spawn, stop_self, waitid_exited, ExecSpec, ExitInfo, Fork,
-    Rusage,
+    set_child_subreaper, setpgid, spawn, spawn_with, stop_self, waitid_exited, ExecSpec, ExitInfo,
+    Fork, Rusage,
 };
 pub use signals::SignalPipe;
 
@@ -43,6 +43,22 @@ pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
     cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
     // SAFETY: pipe2 succeeded, so both descriptors are fresh and owned by us alone.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// A connected pair of UNIX stream sockets, both close-on-exec.
+pub fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` is a valid array of two ints for socketpair to fill.
+    cvt(unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    })?;
+    // SAFETY: socketpair succeeded, so both descriptors are fresh and ours alone.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 

@@ -74,6 +74,16 @@ pub fn spawn(
     stdout: RawFd,
     stderr: RawFd,
 ) -> io::Result<libc::pid_t> {
+    spawn_with(spec, &[(stdin, 0), (stdout, 1), (stderr, 2)], true)
+}
+
+/// Starts `spec` with each `(from, to)` descriptor duplicated onto `to` (and so
+/// kept across exec), in a process group of its own when `own_group`.
+pub fn spawn_with(
+    spec: &ExecSpec,
+    fds: &[(RawFd, RawFd)],
+    own_group: bool,
+) -> io::Result<libc::pid_t> {
     // SAFETY: the attribute and file-action objects are initialised before use and
     // destroyed after; every pointer handed over stays valid during the call.
     unsafe {
@@ -81,7 +91,7 @@ pub fn spawn(
         let mut attr: libc::posix_spawnattr_t = std::mem::zeroed();
         libc::posix_spawn_file_actions_init(&mut actions);
         libc::posix_spawnattr_init(&mut attr);
-        for (from, to) in [(stdin, 0), (stdout, 1), (stderr, 2)] {
+        for &(from, to) in fds {
             libc::posix_spawn_file_actions_adddup2(&mut actions, from, to);
         }
         let mut none: libc::sigset_t = std::mem::zeroed();
@@ -92,10 +102,11 @@ pub fn spawn(
         libc::sigfillset(&mut all);
         libc::posix_spawnattr_setsigmask(&mut attr, &none);
         libc::posix_spawnattr_setsigdefault(&mut attr, &all);
-        libc::posix_spawnattr_setpgroup(&mut attr, 0);
-        let flags = libc::POSIX_SPAWN_SETPGROUP
-            | libc::POSIX_SPAWN_SETSIGMASK
-            | libc::POSIX_SPAWN_SETSIGDEF;
+        let mut flags = libc::POSIX_SPAWN_SETSIGMASK | libc::POSIX_SPAWN_SETSIGDEF;
+        if own_group {
+            libc::posix_spawnattr_setpgroup(&mut attr, 0);
+            flags |= libc::POSIX_SPAWN_SETPGROUP;
+        }
         libc::posix_spawnattr_setflags(&mut attr, flags as libc::c_short);
         let mut pid: libc::pid_t = 0;
         let ret = libc::posix_spawn(

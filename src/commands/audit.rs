@@ -1,0 +1,91 @@
+//! `proctor audit`: the auditor as a program of its own, for stages. A stage
+//! forks the test, then execs this in the test's parent, handing over the test's
+//! pid, the read ends of its pipes and the runner's lifeline; from there it is the
+//! same auditor the runner forks for jobs without a stage. Not for people: its
+//! options are the stage protocol's (proctor-stage(7)).
+
+use crate::auditor::{self, Config, Test};
+use crate::error::{Error, Result};
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub fn run(args: Vec<OsString>) -> Result<i32> {
+    let mut file = None;
+    let mut dir = None;
+    let mut pid = None;
+    let mut stdout = None;
+    let mut stderr = None;
+    let mut lifeline = None;
+    let mut event_timeout = None;
+    let mut keep = false;
+    let mut retry_on_fail = false;
+    let mut words = args
+        .into_iter()
+        .map(|w| w.into_string().unwrap_or_default());
+    let number = |flag: &str, v: Option<String>| -> Result<i64> {
+        v.as_deref()
+            .and_then(|v| v.parse::<i64>().ok())
+            .ok_or_else(|| Error::Usage(format!("audit: {} needs a number", flag)))
+    };
+    while let Some(word) = words.next() {
+        match word.as_str() {
+            "--file" => file = words.next(),
+            "--dir" => dir = words.next().map(PathBuf::from),
+            "--pid" => pid = Some(number("--pid", words.next())? as libc::pid_t),
+            "--stdout-fd" => stdout = Some(number("--stdout-fd", words.next())? as i32),
+            "--stderr-fd" => stderr = Some(number("--stderr-fd", words.next())? as i32),
+            "--lifeline-fd" => lifeline = Some(number("--lifeline-fd", words.next())? as i32),
+            "--event-timeout" => {
+                let v = words.next();
+                let s = v
+                    .as_deref()
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .filter(|s| *s >= 0.0);
+                event_timeout =
+                    Some(s.ok_or_else(|| {
+                        Error::Usage("audit: --event-timeout needs seconds".into())
+                    })?);
+            }
+            "--keep" => keep = true,
+            "--retry-on-fail" => retry_on_fail = true,
+            other => {
+                return Err(Error::Usage(format!(
+                    "audit: unknown option '{}' (see proctor-stage(7))",
+                    other
+                )))
+            }
+        }
+    }
+    let missing = |what: &str| {
+        Error::Usage(format!(
+            "audit: {} is required (see proctor-stage(7))",
+            what
+        ))
+    };
+    let file = file.ok_or_else(|| missing("--file"))?;
+    let stdout = stdout.ok_or_else(|| missing("--stdout-fd"))?;
+    let lifeline = lifeline.ok_or_else(|| missing("--lifeline-fd"))?;
+    // The lifeline stays open here but must not reach the test's descendants.
+    let lifeline_fd = crate::sys::take_fd(lifeline)
+        .map_err(|e| Error::Usage(format!("audit: --lifeline-fd: {}", e)))?;
+    let config = Config {
+        command: vec!["perl (preloaded)".to_string(), file.clone()],
+        file,
+        dir: dir.ok_or_else(|| missing("--dir"))?,
+        test: Test::Adopted {
+            pid: pid.ok_or_else(|| missing("--pid"))?,
+            stdout,
+            stderr: stderr.filter(|&fd| fd != stdout),
+        },
+        event_timeout: event_timeout
+            .filter(|s| *s > 0.0)
+            .map(Duration::from_secs_f64),
+        keep,
+        lifeline: std::os::unix::io::AsRawFd::as_raw_fd(&lifeline_fd),
+        retry_on_fail,
+    };
+    let code = auditor::run(config);
+    drop(lifeline_fd);
+    Ok(code)
+}

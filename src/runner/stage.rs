@@ -1,0 +1,300 @@
+//! A stage, as the runner sees it: a long-lived process that got to a ready state
+//! (a perl with the test modules loaded) and forks each job's test and auditor on
+//! request. This side starts it, speaks the line protocol of proctor-stage(7)
+//! over a socketpair, and notices when it dies. What to do about it is the
+//! runner's decision.
+
+use crate::json;
+use crate::sys::{self, ExecSpec};
+use serde_json::Value;
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// How long a stage may take to get ready before its jobs fail.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How to start a stage.
+#[derive(Clone, Debug)]
+pub struct StageSpec {
+    pub name: String,
+    /// The interpreter (perl).
+    pub program: PathBuf,
+    /// The stage program it runs, written into the run directory at start.
+    pub script: &'static str,
+    pub args: Vec<String>,
+}
+
+/// The Perl stage that ships inside proctor.
+pub const PERL_STAGE: &str = include_str!("../stage/perl_stage.pl");
+
+/// What a stage said.
+#[derive(Debug, PartialEq)]
+pub enum Message {
+    Ready {
+        preloaded: Vec<(PathBuf, i64)>,
+    },
+    Launched {
+        job: (u64, u32),
+        pid: libc::pid_t,
+    },
+    Done {
+        job: (u64, u32),
+        pid: libc::pid_t,
+        status: Option<i32>,
+        signal: Option<i32>,
+    },
+    /// A failure; with a job, of that job's spawn; without, of the stage.
+    Error {
+        job: Option<(u64, u32)>,
+        message: String,
+    },
+}
+
+pub struct Stage {
+    pub spec: StageSpec,
+    pub pid: libc::pid_t,
+    socket: OwnedFd,
+    inbox: Vec<u8>,
+}
+
+impl Stage {
+    /// Starts the stage with `env` (the tests' environment), its end of the socket
+    /// as descriptor 3 and the runner's lifeline as descriptor 4.
+    pub fn start(
+        spec: &StageSpec,
+        run_dir: &Path,
+        env: &Rc<Vec<CString>>,
+        lifeline: RawFd,
+    ) -> io::Result<Stage> {
+        let script = run_dir.join(format!("stage-{}", spec.name));
+        std::fs::write(&script, spec.script)?;
+        let (ours, theirs) = sys::socketpair()?;
+        let devnull = std::fs::File::open("/dev/null")?;
+        let mut argv = vec![
+            cstring(spec.program.as_os_str().as_bytes()),
+            cstring(script.as_os_str().as_bytes()),
+        ];
+        argv.extend(spec.args.iter().map(|a| cstring(a.as_bytes())));
+        let extra = vec![
+            cstring(b"PROCTOR_STAGE_FD=3"),
+            cstring(b"PROCTOR_LIFELINE_FD=4"),
+        ];
+        let exec = ExecSpec::new(
+            cstring(spec.program.as_os_str().as_bytes()),
+            argv,
+            env.clone(),
+            extra,
+        );
+        // Its stdout goes to stderr: stdout carries the report.
+        let fds = [
+            (devnull.as_raw_fd(), 0),
+            (2, 1),
+            (theirs.as_raw_fd(), 3),
+            (lifeline, 4),
+        ];
+        let pid = sys::spawn_with(&exec, &fds, false)?;
+        Ok(Stage {
+            spec: spec.clone(),
+            pid,
+            socket: ours,
+            inbox: Vec::new(),
+        })
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.socket.as_raw_fd()
+    }
+
+    /// Waits for `ready` (or an error, or the stage's end), for at most a minute.
+    pub fn wait_ready(&mut self) -> Result<Vec<(PathBuf, i64)>, String> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(format!(
+                    "the {} stage was not ready after {} s",
+                    self.spec.name,
+                    READY_TIMEOUT.as_secs()
+                ));
+            }
+            let mut fds = [sys::pollfd(&self.socket, libc::POLLIN)];
+            sys::poll(&mut fds, left.as_millis().min(i32::MAX as u128) as i32)
+                .map_err(|e| e.to_string())?;
+            if fds[0].revents == 0 {
+                continue;
+            }
+            let (messages, open) = self.read();
+            for m in messages {
+                match m {
+                    Message::Ready { preloaded } => return Ok(preloaded),
+                    Message::Error { message, .. } => return Err(message),
+                    _ => {}
+                }
+            }
+            if !open {
+                return Err(format!(
+                    "the {} stage exited before it was ready",
+                    self.spec.name
+                ));
+            }
+        }
+    }
+
+    /// Reads what the stage sent; false once it has closed its end.
+    pub fn read(&mut self) -> (Vec<Message>, bool) {
+        let mut buf = [0u8; 8192];
+        let open = match sys::read(self.socket.as_raw_fd(), &mut buf) {
+            Ok(0) | Err(_) => false,
+            Ok(n) => {
+                self.inbox.extend_from_slice(&buf[..n]);
+                true
+            }
+        };
+        let mut messages = Vec::new();
+        while let Some(end) = self.inbox.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.inbox.drain(..=end).collect();
+            if let Some(m) = parse(&line[..line.len() - 1]) {
+                messages.push(m);
+            }
+        }
+        (messages, open)
+    }
+
+    /// Asks the stage to start one job: its test, and `auditor` as the test's parent.
+    pub fn spawn(
+        &mut self,
+        job: (u64, u32),
+        file: &str,
+        dir: &str,
+        merge: bool,
+        auditor: &[String],
+    ) -> io::Result<()> {
+        let mut out = Vec::with_capacity(512);
+        json::start_record(&mut out, "spawn");
+        json::write_u64_field(&mut out, "job", job.0);
+        json::write_u64_field(&mut out, "try", job.1 as u64);
+        json::write_str_field(&mut out, "file", file);
+        json::write_str_field(&mut out, "dir", dir);
+        json::write_bool_field(&mut out, "merge", merge);
+        json::write_key(&mut out, "env");
+        out.extend_from_slice(b"{\"TMPDIR\":");
+        json::write_str(&mut out, &format!("{}/tmp", dir));
+        out.push(b'}');
+        json::write_key(&mut out, "auditor");
+        out.push(b'[');
+        for (i, word) in auditor.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json::write_str(&mut out, word);
+        }
+        out.extend_from_slice(b"]}\n");
+        self.send(&out)
+    }
+
+    /// Asks the stage to finish.
+    pub fn stop(&mut self) {
+        let _ = self.send(b"{\"type\":\"stop\"}\n");
+    }
+
+    fn send(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        while !bytes.is_empty() {
+            let n = sys::write(self.socket.as_raw_fd(), bytes)?;
+            bytes = &bytes[n..];
+        }
+        Ok(())
+    }
+}
+
+fn parse(line: &[u8]) -> Option<Message> {
+    let v: Value = serde_json::from_slice(line).ok()?;
+    let job = match (v["job"].as_u64(), v["try"].as_u64()) {
+        (Some(j), Some(t)) => Some((j, t as u32)),
+        _ => None,
+    };
+    let pid = v["pid"].as_i64().unwrap_or(0) as libc::pid_t;
+    Some(match v["type"].as_str()? {
+        "ready" => Message::Ready {
+            preloaded: v["preloaded"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| {
+                    Some((
+                        PathBuf::from(p["file"].as_str()?),
+                        p["mtime"].as_i64().unwrap_or(0),
+                    ))
+                })
+                .collect(),
+        },
+        "launched" => Message::Launched { job: job?, pid },
+        "done" => Message::Done {
+            job: job?,
+            pid,
+            status: v["status"].as_i64().map(|s| s as i32),
+            signal: v["signal"].as_i64().map(|s| s as i32),
+        },
+        "error" => Message::Error {
+            job,
+            message: v["message"].as_str().unwrap_or("unknown error").to_string(),
+        },
+        _ => return None,
+    })
+}
+
+fn cstring(bytes: &[u8]) -> CString {
+    CString::new(
+        bytes
+            .iter()
+            .copied()
+            .filter(|&b| b != 0)
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages() {
+        assert_eq!(
+            parse(br#"{"type":"launched","job":3,"try":1,"pid":77}"#),
+            Some(Message::Launched {
+                job: (3, 1),
+                pid: 77
+            })
+        );
+        assert_eq!(
+            parse(br#"{"type":"done","job":3,"try":2,"pid":77,"status":1}"#),
+            Some(Message::Done {
+                job: (3, 2),
+                pid: 77,
+                status: Some(1),
+                signal: None
+            })
+        );
+        assert_eq!(
+            parse(br#"{"type":"error","message":"no Foo"}"#),
+            Some(Message::Error {
+                job: None,
+                message: "no Foo".into()
+            })
+        );
+        match parse(
+            br#"{"type":"ready","pid":5,"preloaded":[{"module":"A","file":"/x/A.pm","mtime":9}]}"#,
+        ) {
+            Some(Message::Ready { preloaded }) => {
+                assert_eq!(preloaded, [(PathBuf::from("/x/A.pm"), 9)])
+            }
+            other => panic!("{:?}", other),
+        }
+        assert_eq!(parse(b"junk"), None);
+    }
+}
