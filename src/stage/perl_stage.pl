@@ -475,7 +475,10 @@ sub clean_slate {
 
 sub restore_default_signals {
     for my $name (keys %SIG) {
+        # DEFAULT sets the disposition (even one inherited as ignored); the
+        # delete then leaves %SIG reading undef, as in a fresh perl.
         $SIG{$name} = 'DEFAULT';
+        delete $SIG{$name};
     }
     POSIX::sigprocmask(POSIX::SIG_SETMASK(), POSIX::SigSet->new);
 }

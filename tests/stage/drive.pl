@@ -261,6 +261,26 @@ check(!grep({ !defined $_->{file} || $_->{mtime} !~ /\A[0-9]+\z/ } @{ $ready->{p
 }
 
 {
+    my (undef, undef, $audit) = run_job($stage, 't/compile_error.t');
+    check($audit->{exit} == 255 && has_line($audit->{stderr}, qr/\ABEGIN failed--compilation aborted at t\/compile_error\.t line 3\.\z/),
+        'a test that fails to compile exits 255 with perl\'s message', $audit);
+}
+
+{
+    my (undef, undef, $audit) = run_job($stage, "$HERE/t/state.t", env => { HARNESS_ACTIVE => undef });
+    my $state = state_of($audit);
+    check($audit->{exit} == 0 && ($state->{file} || '') eq "$HERE/t/state.t" && ($state->{zero} || '') eq "$HERE/t/state.t",
+        'an absolute file name is kept as given', $state);
+    check(($state->{harness_active} || '') eq 'undef', 'a null in the spawn\'s env removes the variable', $state->{harness_active});
+}
+
+{
+    my (undef, undef, $audit) = run_job($stage, 't/missing.t');
+    check($audit->{exit} == 2 && has_line($audit->{stderr}, qr/\ACan't open perl script "t\/missing\.t": No such file/),
+        'a file that is not there exits 2, as perl does', $audit);
+}
+
+{
     my (undef, undef, $warn) = run_job($stage, 't/warn.t');
     check($warn->{exit} == 0, '-w on the #! line turns warnings on', $warn);
 }
@@ -293,11 +313,14 @@ for my $n (0, 1) {
     check((defined $state->{argv} ? $state->{argv} : '') eq '0', "\@ARGV is empty ($which)", $state->{argv});
     check(($state->{cwd} || '') eq $HERE, "the working directory is the stage's ($which)", $state->{cwd});
     check(($state->{tmpdir} || '') eq "$run->{dir}/tmp", "TMPDIR is the spawn's ($which)", $state->{tmpdir});
+    check(($state->{harness_active} || '') eq '1', "the stage's environment reaches the test ($which)", $state->{harness_active});
     check(($state->{leaked_env} || '') eq 'undef', "%ENV starts clean ($which)", $state->{leaked_env});
     check(($state->{leaked_global} || '') eq 'undef', "globals start clean ($which)", $state->{leaked_global});
     check(($state->{stage_fd_env} || '') eq 'undef', "PROCTOR_STAGE_FD is not in the test's environment ($which)");
     check((defined $state->{warnings} ? $state->{warnings} : '') eq '0', "no -w, no \$^W ($which)", $state->{warnings});
     check(($state->{pgrp_is_self} || '') eq '1', "the test leads its own process group ($which)");
+    check(($state->{sig_chld} || '') eq 'undef' && ($state->{sig_pipe} || '') eq 'undef',
+        "the stage's signal handlers are gone ($which)", [$state->{sig_chld}, $state->{sig_pipe}]);
     check(has_line($run->{audit}{stdout}, qr/\Aok 1 - globals/) && has_line($run->{audit}{stdout}, qr/\A1\.\.3\z/),
         "Test::Builder counts start at 1 ($which)", $run->{audit}{stdout});
     my @fds = split /,/, $state->{fds} || '';
@@ -316,6 +339,14 @@ check(defined $sequential[0]{state}{rand} && $sequential[0]{state}{rand} ne $seq
     check(!grep({ ($_->{state}{leaked_env} || '') ne 'undef' || ($_->{state}{leaked_global} || '') ne 'undef' } @runs),
         'and neither sees the other\'s changes');
     check(!grep({ ($_->{state}{tmpdir} || '') ne "$_->{dir}/tmp" } @runs), 'each has its own TMPDIR');
+}
+
+# Many at once: every spawn gets its launched and its done, none lost.
+{
+    my @jobs = map { [send_spawn($stage, 't/trivial.t')] } 1 .. 20;
+    my @done = map { (finish_job($stage, @$_))[1] } @jobs;
+    check(!grep({ !$_ || $_->{type} ne 'done' || $_->{status} != 0 } @done), 'twenty spawns at once all end in done, status 0',
+        [grep { !$_ || $_->{status} } @done]);
 }
 
 {

@@ -22,12 +22,15 @@ state_line(zero      => $0);
 state_line(argv      => scalar @ARGV);
 state_line(cwd       => Cwd::getcwd());
 state_line(tmpdir    => $ENV{TMPDIR});
+state_line(harness_active => $ENV{HARNESS_ACTIVE});
 state_line(leaked_env => $ENV{PROCTOR_STAGE_LEAK});
 state_line(leaked_global => $main::x);
 state_line(stage_fd_env => $ENV{PROCTOR_STAGE_FD});
 state_line(warnings  => $^W);
 state_line(pgrp_is_self => getpgrp() == $$ ? 1 : 0);
 state_line(rand      => rand());
+state_line(sig_chld  => $SIG{CHLD});
+state_line(sig_pipe  => $SIG{PIPE});
 state_line(fds       => join ',', map { readlink($_) || '?' } glob '/proc/self/fd/*');
 
 # Dirty everything a later test could trip over.
