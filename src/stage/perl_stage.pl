@@ -24,10 +24,6 @@ use IO::Select ();
 use JSON::PP ();
 use POSIX ();
 
-# The stage's own file name: frames from this file are the stage's, not the
-# test's.
-my $STAGE_FILE = __FILE__;
-
 # Encodes without the utf8 flag: strings are bytes (paths, env values, die
 # messages) and go out as they are, so UTF-8 stays UTF-8.
 my $ENCODER = JSON::PP->new->allow_nonref;
@@ -289,8 +285,12 @@ sub reap_auditors {
 # description in the test process (the grandchild).
 sub spawn {
     my ($message, $stopping) = @_;
-    my @ids = map { defined $message->{$_} && !ref $message->{$_} ? ($_ => 0 + $message->{$_}) : () }
-        qw(job try);
+    # Echo job and try when they are numbers, so even a bad spawn's error
+    # can be matched to its job.
+    my @ids = map {
+        my $value = $message->{$_};
+        defined $value && !ref $value && $value =~ /\A[0-9]+\z/ ? ($_ => 0 + $value) : ()
+    } qw(job try);
 
     my $problem = $stopping ? 'the stage is stopping' : spawn_problem($message);
     if ($problem) {
@@ -606,8 +606,7 @@ sub set_nonblocking {
     fcntl($handle, F_SETFL, $flags | O_NONBLOCK);
 }
 
-# Runs the test file as `perl FILE` would, then exits. Kept last and apart
-# so the file compiles with no stage lexicals in view.
+# Runs the test file as `perl FILE` would, then exits.
 sub load_test_file {
     my ($file, $source) = @_;
 
