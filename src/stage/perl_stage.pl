@@ -1,80 +1,646 @@
-# proctor's Perl stage (minimal; see proctor-stage(7)). Preloads modules, then
-# forks each job: the grandchild runs the test file in-process, the child execs
-# the auditor as its parent.
+#!/usr/bin/perl
+# proctor's preloading Perl stage.
+#
+# Owns: loading the --preload modules once, then, for each `spawn` from the
+# runner, forking the auditor-to-be, which forks the test and execs the
+# auditor; the test runs the file in-process on a clean slate. The protocol
+# (JSON lines over the socket in PROCTOR_STAGE_FD) is in man/proctor-stage.7.
+#
+# Must not touch: the lifeline fd (the runner's; only passed on to auditors),
+# the terminal (stdout and stderr are the runner's stderr: errors go in
+# protocol messages), or anything the runner decides (retries, timeouts,
+# which files may be preloaded).
+#
+# Written for Perl 5.14 and later, core modules only: the stage runs under
+# whatever perl the project tests with. Its subs live in their own package so
+# a test file defining `sub main` or `sub run_test` cannot clobber them.
+package Proctor::Stage;
+
 use strict;
 use warnings;
+
+use Fcntl qw(F_GETFD F_SETFD FD_CLOEXEC F_GETFL F_SETFL O_NONBLOCK);
+use IO::Select ();
 use JSON::PP ();
 use POSIX ();
-use IO::Select;
 
-my @preload;
-while (@ARGV) {
-    my $arg = shift @ARGV;
-    push @preload, shift @ARGV if $arg eq '--preload';
+# Encodes without the utf8 flag: strings are bytes (paths, env values, die
+# messages) and go out as they are, so UTF-8 stays UTF-8.
+my $ENCODER = JSON::PP->new->allow_nonref;
+my $DECODER = JSON::PP->new->utf8;
+
+# How long the loop sleeps at most when nothing happens. SIGCHLD wakes it
+# sooner through the self-pipe; this only bounds a lost wake-up.
+my $IDLE_SECONDS = 1;
+
+# The auditor's exit status when the stage could not start it (the runner
+# reads it as "the auditor failed", never as a test verdict).
+my $AUDITOR_UNSTARTED = 4;
+
+# State captured once, at start-up and after preloading, that every test
+# starts from.
+my %stage = (
+    start_dir   => undef,   # chdir back here in each test
+    env         => undef,   # %ENV as it stood after preloading
+    socket      => undef,   # protocol socket (PROCTOR_STAGE_FD)
+    lifeline    => undef,   # runner's lifeline read end, passed to auditors
+    wake_read   => undef,   # self-pipe: SIGCHLD writes, the loop reads
+    wake_write  => undef,
+    data_marks  => [],      # [package, file, offset] of preloaded DATA handles
+    t2_preload  => 0,       # whether we put Test2 in preload mode
+);
+
+# Auditors started and not yet reaped: pid => [job, try].
+my %auditors;
+
+my $test = run_stage();
+run_test($test);    # only a test process gets here
+
+# --- the stage ---------------------------------------------------------------
+
+# Runs the stage; exits in the stage, returns only in a freshly forked test
+# process, with what it needs to run its file.
+sub run_stage {
+    my @preload = parse_arguments(@ARGV);
+    @ARGV = ();
+
+    open_protocol_fds();
+    $stage{start_dir} = POSIX::getcwd();
+
+    preload_modules(@preload);
+    capture_start_state();
+    install_signal_handlers();
+
+    send_message(
+        type      => 'ready',
+        pid       => 0 + $$,
+        preloaded => raw_json(preloaded_files_json()),
+    );
+
+    return serve();
 }
-open(my $sock, '+<&=', $ENV{PROCTOR_STAGE_FD}) or die "no stage socket: $!";
-my $lifeline = $ENV{PROCTOR_LIFELINE_FD};
-delete @ENV{qw(PROCTOR_STAGE_FD PROCTOR_LIFELINE_FD)};
-my $json = JSON::PP->new->canonical;
-sub say_json { my $m = shift; my $t = delete $m->{type}; my $s = $json->encode($m); $s =~ s/^\{/{"type":"$t",/; $s =~ s/,\}$/}/; syswrite($sock, "$s\n"); }
 
-for my $m (@preload) {
-    (my $f = "$m.pm") =~ s{::}{/}g;
-    unless (eval { require $f; 1 }) {
-        (my $e = $@) =~ s/\s+/ /g;
-        say_json({type => 'error', message => "unable to preload $m: $e"});
-        exit 1;
-    }
-}
-say_json({type => 'ready', pid => $$, preloaded => [map { {file => $INC{$_}, mtime => (stat $INC{$_})[9] || 0} } grep { defined $INC{$_} } sort keys %INC]});
-
-my %ENV0 = %ENV;
-my %jobs;
-my $sel = IO::Select->new($sock);
-my $buf = '';
-$^F = 1000;
-while (1) {
-    while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
-        my $j = delete $jobs{$pid} or next;
-        my %m = (type => 'done', job => $j->[0], try => $j->[1], pid => $pid);
-        if ($? & 127) { $m{signal} = $? & 127 } else { $m{status} = $? >> 8 }
-        say_json(\%m);
-    }
-    next unless $sel->can_read(0.05);
-    my $n = sysread($sock, $buf, 65536, length $buf);
-    exit 0 unless $n;
-    while ($buf =~ s/^([^\n]*)\n//) {
-        my $msg = $json->decode($1);
-        exit 0 if $msg->{type} eq 'stop';
-        next unless $msg->{type} eq 'spawn';
-        my $pid = fork;
-        if (!defined $pid) { say_json({type => 'error', job => $msg->{job}, try => $msg->{try}, message => "unable to fork: $!"}); next }
-        if ($pid) { $jobs{$pid} = [$msg->{job}, $msg->{try}]; say_json({type => 'launched', job => $msg->{job}, try => $msg->{try}, pid => $pid}); next }
-        close $sock;
-        pipe(my $out_r, my $out_w) or POSIX::_exit(4);
-        my ($err_r, $err_w);
-        if ($msg->{merge}) { ($err_r, $err_w) = ($out_r, $out_w) } else { pipe($err_r, $err_w) or POSIX::_exit(4) }
-        my $g = fork;
-        POSIX::_exit(4) unless defined $g;
-        if (!$g) {
-            setpgrp(0, 0);
-            open(STDIN, '<', '/dev/null');
-            open(STDOUT, '>&', $out_w); open(STDERR, '>&', $err_w);
-            close $out_r; close $err_r unless $msg->{merge};
-            POSIX::close($lifeline);
-            %ENV = (%ENV0, %{$msg->{env} || {}});
-            $0 = $msg->{file}; @ARGV = (); srand();
-            if (defined &Test::Builder::new) { my $tb = Test::Builder->new; $tb->reset; $tb->output(\*STDOUT); $tb->failure_output(\*STDERR); $tb->todo_output(\*STDOUT); }
-            package main;
-            my $r = do "./$msg->{file}";
-            if (!defined $r && $@) { print STDERR $@; exit 255 }
-            exit 0;
+sub parse_arguments {
+    my @args = @_;
+    my @preload;
+    while (@args) {
+        my $arg = shift @args;
+        if ($arg eq '--preload' && @args) {
+            push @preload, shift @args;
         }
-        POSIX::setpgid($g, $g);
-        close $out_w; close $err_w unless $msg->{merge};
-        my @a = (@{$msg->{auditor}}, '--pid', $g, '--stdout-fd', fileno($out_r), '--stderr-fd', fileno($err_r), '--lifeline-fd', $lifeline);
-        { no warnings 'exec'; exec { $a[0] } @a; }
-        kill 'KILL', -$g;
-        POSIX::_exit(4);
+        elsif ($arg =~ /\A--preload=(.+)\z/s) {
+            push @preload, $1;
+        }
+        else {
+            fail_to_start("unknown argument \"$arg\"");
+        }
     }
+    return @preload;
+}
+
+sub open_protocol_fds {
+    my $socket_fd = $ENV{PROCTOR_STAGE_FD};
+    if (!defined $socket_fd || $socket_fd !~ /\A[0-9]+\z/) {
+        # No socket, nobody to tell: the runner's stderr is all there is.
+        print STDERR "proctor stage: PROCTOR_STAGE_FD is not set to a file descriptor\n";
+        POSIX::_exit(1);
+    }
+    open my $socket, '+<&=', $socket_fd or do {
+        print STDERR "proctor stage: unable to open fd $socket_fd: $!\n";
+        POSIX::_exit(1);
+    };
+    binmode $socket;
+    # Nothing the stage execs may inherit the socket; auditor children
+    # close it anyway, this covers whatever a preloaded module runs.
+    set_close_on_exec($socket, 1);
+    $stage{socket} = $socket;
+
+    # Held open for the stage's whole life and never read: it is the
+    # runner's, and closing it here would close it for the auditors.
+    my $lifeline_fd = $ENV{PROCTOR_LIFELINE_FD};
+    if (defined $lifeline_fd && $lifeline_fd =~ /\A[0-9]+\z/) {
+        open my $lifeline, '<&=', $lifeline_fd
+            or fail_to_start("unable to open the lifeline fd $lifeline_fd: $!");
+        $stage{lifeline} = $lifeline;
+    }
+
+    # The test and the auditor get these from the stage, not from %ENV.
+    delete @ENV{qw(PROCTOR_STAGE_FD PROCTOR_LIFELINE_FD)};
+}
+
+sub preload_modules {
+    my @modules = @_;
+    return unless @modules;
+
+    # Test2's own preload mode keeps it from initialising (hubs, formatters
+    # holding dups of the stage's stdout) while modules load; each test then
+    # leaves preload mode and starts from a clean instance. Test::More loaded
+    # outside this mode would have opened its output in the stage.
+    local $@;
+    if (eval { require Test2::API; 1 } && defined &Test2::API::test2_start_preload) {
+        Test2::API::test2_start_preload();
+        $stage{t2_preload} = 1;
+    }
+
+    for my $module (@modules) {
+        if ($module !~ /\A[A-Za-z_][A-Za-z0-9_]*(?:::[A-Za-z0-9_]+)*\z/) {
+            fail_to_start("unable to preload $module: not a module name");
+        }
+        (my $file = "$module.pm") =~ s{::}{/}g;
+        # Loaded from package main, without import, like the start of a
+        # test file that uses it.
+        my $loaded = eval { package main; require $file; 1 };
+        fail_to_start("unable to preload $module: $@") unless $loaded;
+    }
+}
+
+sub capture_start_state {
+    my %env = %ENV;
+    # Preload mode is the stage's business, not the test's.
+    delete $env{T2_IN_PRELOAD} if $stage{t2_preload};
+    $stage{env} = \%env;
+
+    # A preloaded module's DATA handle shares its file offset with every
+    # fork: one test reading it would move it for all the others. Note where
+    # each one stands so a test can reopen its own.
+    for my $inc_key (sort keys %INC) {
+        next unless $inc_key =~ /\.pm\z/ && defined $INC{$inc_key} && !ref $INC{$inc_key};
+        (my $package = $inc_key) =~ s{\.pm\z}{};
+        $package =~ s{/}{::}g;
+        no strict 'refs';
+        my $stash = \%{"${package}::"};
+        next unless exists $stash->{DATA} && ref \$stash->{DATA} eq 'GLOB';
+        my $io = *{ $stash->{DATA} }{IO};
+        next unless $io && defined fileno $io;
+        push @{ $stage{data_marks} }, [$package, $INC{$inc_key}, tell $io];
+    }
+}
+
+# The `preloaded` array of `ready`: every file in %INC with its mtime, so the
+# runner can restart the stage when one changes.
+sub preloaded_files_json {
+    my @entries;
+    for my $inc_key (sort keys %INC) {
+        my $path = $INC{$inc_key};
+        next if !defined $path || ref $path;    # failed require, or an @INC hook
+        my $module = $inc_key;    # "unicore/Heavy.pl" stays as it is
+        $module =~ s{/}{::}g if $module =~ s{\.pm\z}{};
+        my $mtime = (stat $path)[9];
+        push @entries, json_object(
+            module => $module,
+            file   => $path,
+            mtime  => defined $mtime ? 0 + $mtime : 0,
+        );
+    }
+    return '[' . join(',', @entries) . ']';
+}
+
+sub install_signal_handlers {
+    # A write to a gone runner must be an error we see, not a silent death.
+    $SIG{PIPE} = 'IGNORE';
+
+    pipe my $wake_read, my $wake_write or fail_to_start("unable to make a pipe: $!");
+    set_nonblocking($_) for $wake_read, $wake_write;
+    @stage{qw(wake_read wake_write)} = ($wake_read, $wake_write);
+
+    # Only a byte on the self-pipe: reaping happens in the loop, so a SIGCHLD
+    # between the reap and the select still wakes the select.
+    $SIG{CHLD} = sub { syswrite $stage{wake_write}, 'c' };
+}
+
+# The loop: reap, then wait for the socket or a SIGCHLD, then act. Returns
+# only in a test process.
+sub serve {
+    my $select  = IO::Select->new($stage{socket}, $stage{wake_read});
+    my $pending = '';
+    my $stopping = 0;
+
+    while (1) {
+        reap_auditors();
+        leave(0) if $stopping && !%auditors;
+
+        my @readable = $select->can_read($IDLE_SECONDS);
+        for my $handle (@readable) {
+            if ($handle == $stage{wake_read}) {
+                1 while sysread $handle, my $drained, 4096;
+                next;
+            }
+            my $got = sysread $handle, $pending, 65536, length $pending;
+            if (!defined $got) {
+                next if $!{EINTR} || $!{EAGAIN};
+                leave(0);    # the socket broke: same as the runner going away
+            }
+            leave(0) if $got == 0;    # EOF: the runner is gone
+
+            while ($pending =~ s/\A([^\n]*)\n//) {
+                my $line = $1;
+                next if $line =~ /\A\s*\z/;
+                my $message = decode_message($line) or next;
+                my $type = $message->{type};
+                if ($type eq 'spawn') {
+                    my $test = spawn($message, $stopping);
+                    return $test if $test;
+                }
+                elsif ($type eq 'stop') {
+                    $stopping = 1;
+                }
+                else {
+                    send_message(type => 'error', message => "unknown message type \"$type\"");
+                }
+            }
+        }
+    }
+}
+
+sub decode_message {
+    my ($line) = @_;
+    my $message = eval { $DECODER->decode($line) };
+    if (!$message || ref $message ne 'HASH' || !defined $message->{type} || ref $message->{type}) {
+        my $why = $@ ? one_line($@) : 'not an object with a "type"';
+        send_message(type => 'error', message => "unable to read a message: $why");
+        return undef;
+    }
+    # Back to bytes: paths and environment values are bytes to the system.
+    return to_bytes($message);
+}
+
+sub reap_auditors {
+    while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
+        my $status = $?;
+        my $auditor = delete $auditors{$pid} or next;    # not ours
+        my @outcome = POSIX::WIFSIGNALED($status)
+            ? (signal => 0 + POSIX::WTERMSIG($status))
+            : (status => 0 + POSIX::WEXITSTATUS($status));
+        send_message(
+            type => 'done',
+            job  => 0 + $auditor->[0],
+            try  => 0 + $auditor->[1],
+            pid  => 0 + $pid,
+            @outcome,
+        );
+    }
+}
+
+# Forks the auditor-to-be. Returns nothing in the stage; returns the test's
+# description in the test process (the grandchild).
+sub spawn {
+    my ($message, $stopping) = @_;
+    # Echo job and try when they are numbers, so even a bad spawn's error
+    # can be matched to its job.
+    my @ids = map {
+        my $value = $message->{$_};
+        defined $value && !ref $value && $value =~ /\A[0-9]+\z/ ? ($_ => 0 + $value) : ()
+    } qw(job try);
+
+    my $problem = $stopping ? 'the stage is stopping' : spawn_problem($message);
+    if ($problem) {
+        send_message(type => 'error', @ids, message => "unable to spawn: $problem");
+        return;
+    }
+
+    my $pid = fork;
+    if (!defined $pid) {
+        send_message(type => 'error', @ids, message => "unable to fork: $!");
+        return;
+    }
+    if ($pid == 0) {
+        return become_auditor($message);
+    }
+    $auditors{$pid} = [$message->{job}, $message->{try}];
+    send_message(type => 'launched', @ids, pid => 0 + $pid);
+    return;
+}
+
+sub spawn_problem {
+    my ($message) = @_;
+    for my $key (qw(job try)) {
+        my $value = $message->{$key};
+        return "\"$key\" is not a number" unless defined $value && !ref $value && $value =~ /\A[0-9]+\z/;
+    }
+    for my $key (qw(file dir)) {
+        my $value = $message->{$key};
+        return "\"$key\" is not a string" unless defined $value && !ref $value && length $value;
+    }
+    my $auditor = $message->{auditor};
+    return '"auditor" is not a non-empty array of strings'
+        unless ref $auditor eq 'ARRAY' && @$auditor && !grep { !defined || ref } @$auditor;
+    my $env = $message->{env};
+    return '"env" is not an object' if defined $env && ref $env ne 'HASH';
+    return '"env" values must be strings or null' if $env && grep { ref } values %$env;
+    return undef;
+}
+
+# --- the auditor-to-be (child) -----------------------------------------------
+
+# In the child: make the test's pipes, fork the test, exec the auditor.
+# Returns only in the test process. Never writes to the socket, never
+# returns into the stage loop: any failure ends in _exit.
+sub become_auditor {
+    my ($spawn) = @_;
+
+    # First thing: this process must never speak for the stage.
+    close $stage{socket};
+    close $stage{wake_read};
+    close $stage{wake_write};
+    %auditors = ();
+
+    my $test = eval {
+        restore_default_signals();
+
+        pipe my $stdout_read, my $stdout_write or die "unable to make a pipe: $!\n";
+        my ($stderr_read, $stderr_write);
+        if ($spawn->{merge}) {
+            ($stderr_read, $stderr_write) = ($stdout_read, $stdout_write);
+        }
+        else {
+            pipe $stderr_read, $stderr_write or die "unable to make a pipe: $!\n";
+        }
+
+        my $test_pid = fork;
+        die "unable to fork the test: $!\n" unless defined $test_pid;
+        if ($test_pid == 0) {
+            return {
+                spawn        => $spawn,
+                stdout_write => $stdout_write,
+                stderr_write => $stderr_write,
+                read_ends    => [$stdout_read, $stderr_read],
+            };
+        }
+
+        # The test does this too: whichever runs first, the group exists
+        # before the auditor (which kills by group) starts.
+        POSIX::setpgid($test_pid, $test_pid);
+
+        # Only the test may hold the write ends, or the auditor never sees EOF.
+        close $stdout_write;
+        close $stderr_write;
+
+        # Perl opened the pipes close-on-exec (above $^F); the auditor needs
+        # the read ends and the lifeline across exec.
+        set_close_on_exec($_, 0) for $stdout_read, $stderr_read;
+        my @lifeline;
+        if ($stage{lifeline}) {
+            set_close_on_exec($stage{lifeline}, 0);
+            @lifeline = ('--lifeline-fd', fileno $stage{lifeline});
+        }
+
+        my @auditor = @{ $spawn->{auditor} };
+        no warnings 'exec';    # a failed exec is reported below
+        exec { $auditor[0] } @auditor,
+            '--pid',       $test_pid,
+            '--stdout-fd', fileno($stdout_read),
+            '--stderr-fd', fileno($stderr_read),
+            @lifeline;
+        my $why = $!;
+        kill 'KILL', -$test_pid;
+        die "unable to exec $auditor[0]: $why\n";
+    };
+    return $test if $test;
+
+    # Nobody else can say why the job's auditor ended with this status.
+    print STDERR 'proctor stage: ', one_line($@ || 'unable to start the auditor'), "\n";
+    POSIX::_exit($AUDITOR_UNSTARTED);
+}
+
+# --- the test (grandchild) ---------------------------------------------------
+
+# In the test process, at the top of the stage file's dynamic scope (no stage
+# loop or eval around it): set the slate clean, run the file, exit as perl
+# would have.
+sub run_test {
+    my ($test) = @_;
+    my $file = $test->{spawn}{file};
+
+    my $ready = eval { clean_slate($test); 1 };
+    if (!$ready) {
+        print STDERR 'proctor stage: unable to prepare the test: ', one_line($@), "\n";
+        POSIX::_exit(255);
+    }
+
+    # perl refuses to run a file it cannot open, with status 2.
+    open my $source, '<', $file or do {
+        print STDERR "Can't open perl script \"$file\": $!\n";
+        POSIX::_exit(2);    # before any of the file ran: no END blocks
+    };
+
+    # Shebang switches perl would honour: only -w matters here (-T files
+    # never reach a stage). sysread, not readline: a readline would leave
+    # $source as the last-read handle, and the test's die messages would
+    # end in ", <$source> line 1."
+    sysread $source, my $head, 512;
+    my ($first_line) = defined $head ? $head =~ /\A([^\n]*)/ : ();
+    $^W = 1 if defined $first_line
+        && $first_line =~ /\A#!.*\bperl\S*(?:\s+-[a-zA-Z]+)*?\s+-[lsTtWX]*w[lsTtWX]*(?:\s|\z)/;
+    sysseek $source, 0, 0;
+
+    load_test_file($file, $source);
+    # Not reached: load_test_file exits.
+}
+
+sub clean_slate {
+    my ($test) = @_;
+    my $spawn = $test->{spawn};
+
+    POSIX::setpgid(0, 0);    # its own group, so the auditor can kill all of it
+    restore_default_signals();
+
+    open STDIN, '<', '/dev/null' or die "unable to open /dev/null: $!\n";
+    open STDOUT, '>&', $test->{stdout_write} or die "unable to redirect stdout: $!\n";
+    open STDERR, '>&', $test->{stderr_write} or die "unable to redirect stderr: $!\n";
+    close $_ for $test->{stdout_write}, $test->{stderr_write}, @{ $test->{read_ends} };
+    close $stage{lifeline} if $stage{lifeline};
+    select STDERR; $| = 1;
+    select STDOUT; $| = 1;
+
+    my %env = %{ $stage{env} };
+    my $overrides = $spawn->{env} || {};
+    for my $name (keys %$overrides) {
+        if (defined $overrides->{$name}) { $env{$name} = $overrides->{$name} }
+        else                             { delete $env{$name} }
+    }
+    %ENV = %env;
+
+    chdir $stage{start_dir} or die "unable to chdir to $stage{start_dir}: $!\n";
+
+    $0    = $spawn->{file};
+    @ARGV = ();
+    $^T   = time;
+    srand();    # else every test forked after a preloaded rand() repeats its sequence
+
+    reset_test_libraries();
+    reopen_data_handles();
+
+    return 1;
+}
+
+sub restore_default_signals {
+    for my $name (keys %SIG) {
+        # DEFAULT sets the disposition (even one inherited as ignored); the
+        # delete then leaves %SIG reading undef, as in a fresh perl.
+        $SIG{$name} = 'DEFAULT';
+        delete $SIG{$name};
+    }
+    POSIX::sigprocmask(POSIX::SIG_SETMASK(), POSIX::SigSet->new);
+}
+
+# State preloaded libraries keep between tests: what must look freshly loaded.
+sub reset_test_libraries {
+    if ($INC{'Test2/API.pm'}) {
+        # Leaving preload mode resets the instance; post_preload_reset also
+        # re-clones the stdout/stderr Test2 formats to, from the new ones.
+        Test2::API::test2_stop_preload()
+            if defined &Test2::API::test2_in_preload && Test2::API::test2_in_preload();
+        Test2::API::test2_post_preload_reset() if defined &Test2::API::test2_post_preload_reset;
+        delete $ENV{T2_IN_PRELOAD} if $stage{t2_preload} && !exists $stage{env}{T2_IN_PRELOAD};
+
+        # Hubs made in the stage (Test2 loaded outside preload mode) carry the
+        # stage's counts and output handles: drop them, the first context
+        # makes a fresh root hub.
+        my $stack = defined &Test2::API::test2_stack && Test2::API::test2_stack();
+        @$stack = () if $stack && eval { $stack->isa('Test2::API::Stack') };
+    }
+    if ($INC{'Test/Builder.pm'} && $Test::Builder::Test) {
+        # Test::Builder keeps the first output handles it saw; forget them so
+        # it takes the test's.
+        delete @{$Test::Builder::Test}{qw(Orig_Handles Opened_Testhandles)};
+        # Before Test2 (Perl < 5.26's Test::More) the builder is the state.
+        $Test::Builder::Test->reset unless $INC{'Test2/API.pm'};
+    }
+
+    FindBin::again() if defined &FindBin::again;    # it read the stage's $0
+    Getopt::Long::ConfigDefaults() if defined &Getopt::Long::ConfigDefaults;
+}
+
+sub reopen_data_handles {
+    for my $mark (@{ $stage{data_marks} }) {
+        my ($package, $path, $offset) = @$mark;
+        no strict 'refs';
+        my $glob = \*{"${package}::DATA"};
+        close $glob;
+        open $glob, '<', $path and seek $glob, $offset, 0;
+    }
+}
+
+# --- helpers -----------------------------------------------------------------
+
+# An object with its keys in the order given ("type" first, as the protocol
+# promises). Values: strings, numbers (numified by the caller), raw_json().
+sub json_object {
+    my @pairs = @_;
+    my @fields;
+    while (@pairs) {
+        my ($key, $value) = splice @pairs, 0, 2;
+        my $json = ref $value eq 'Proctor::Stage::RawJSON' ? $$value : $ENCODER->encode($value);
+        push @fields, $ENCODER->encode("$key") . ':' . $json;
+    }
+    return '{' . join(',', @fields) . '}';
+}
+
+sub raw_json {
+    my ($text) = @_;
+    return bless \$text, 'Proctor::Stage::RawJSON';
+}
+
+sub send_message {
+    my $line = json_object(@_) . "\n";
+    utf8::encode($line) if $line =~ /[^\x00-\xff]/;
+    my $socket = $stage{socket};
+    my $offset = 0;
+    while ($offset < length $line) {
+        my $wrote = syswrite $socket, $line, length($line) - $offset, $offset;
+        if (!defined $wrote) {
+            next if $!{EINTR};
+            leave(0);    # the runner is gone; nobody left to tell
+        }
+        $offset += $wrote;
+    }
+}
+
+# The stage's only way out: _exit, so preloaded modules' END blocks (Test2's
+# among them) never run in the stage.
+sub leave {
+    my ($status) = @_;
+    POSIX::_exit($status);
+}
+
+sub fail_to_start {
+    my ($why) = @_;
+    send_message(type => 'error', message => one_line($why)) if $stage{socket};
+    leave(1);
+}
+
+sub one_line {
+    my ($text) = @_;
+    $text = "$text";
+    $text =~ s/\s+\z//;
+    $text =~ s/\s*\n\s*/ /g;
+    return $text;
+}
+
+sub to_bytes {
+    my ($value) = @_;
+    if (ref $value eq 'HASH') {
+        return { map { to_bytes($_) => to_bytes($value->{$_}) } keys %$value };
+    }
+    if (ref $value eq 'ARRAY') {
+        return [map { to_bytes($_) } @$value];
+    }
+    if (defined $value && !ref $value) {
+        my $bytes = $value;
+        utf8::encode($bytes);
+        return $bytes;
+    }
+    return $value;    # undef, JSON booleans
+}
+
+sub set_close_on_exec {
+    my ($handle, $on) = @_;
+    my $flags = fcntl($handle, F_GETFD, 0) or return;
+    $flags = $on ? ($flags | FD_CLOEXEC) : ($flags & ~FD_CLOEXEC);
+    fcntl($handle, F_SETFD, $flags);
+}
+
+sub set_nonblocking {
+    my ($handle) = @_;
+    my $flags = fcntl($handle, F_GETFL, 0) or return;
+    fcntl($handle, F_SETFL, $flags | O_NONBLOCK);
+}
+
+# Runs the test file as `perl FILE` would, then exits.
+sub load_test_file {
+    my ($file, $source) = @_;
+
+    # `do` looks a relative name up in @INC, which no longer holds '.'. A
+    # one-shot @INC hook hands perl the open file, with a #line so that
+    # __FILE__, caller and warnings name the file as given; it removes itself
+    # before the file compiles, so the test sees its own @INC.
+    my $name = $file;
+    if ($file !~ m{\A\.{0,2}/} && $file !~ /["\n]/) {
+        my $hook;
+        $hook = sub {
+            my (undef, $wanted) = @_;
+            return unless $wanted eq $file;
+            @INC = grep { !(ref $_ && $_ == $hook) } @INC;
+            undef $hook;    # no cycle left behind
+            my $line_directive = qq{#line 1 "$file"\n};
+            return (\$line_directive, $source);
+        };
+        unshift @INC, $hook;
+    }
+    elsif ($file !~ m{\A\.{0,2}/}) {
+        $name = "./$file";    # a name #line cannot carry: settle for ./
+    }
+
+    # A clean $@, $! and $_, and the empty pattern reset (see "The empty
+    # pattern" in perlop), as in a fresh perl.
+    ($@, $!, $_) = ('', 0, undef);
+    '' =~ /^/;
+
+    package main;
+    do $name;
+    if (my $error = $@) {
+        print STDERR $error;
+        exit 255;
+    }
+    exit 0;
 }
