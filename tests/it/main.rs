@@ -8,4 +8,5 @@ mod faults;
 mod prove;
 mod render;
 mod schedule;
+mod stage;
 mod terminal;
