@@ -60,7 +60,7 @@ show options (test and replay):
 
 #[derive(Debug, PartialEq)]
 pub enum Command {
-    Test(TestArgs),
+    Test(Box<TestArgs>),
     Failed(LogArgs),
     Replay(LogArgs),
     Times(LogArgs),
@@ -205,7 +205,7 @@ where
         Some(Word::Value(v)) => string(v)?,
     };
     match command.as_str() {
-        "test" => parse_test(&mut parser).map(Command::Test),
+        "test" => parse_test(&mut parser).map(|t| Command::Test(Box::new(t))),
         "failed" => parse_log(&mut parser, "failed").map(Command::Failed),
         "replay" => parse_log(&mut parser, "replay").map(Command::Replay),
         "times" => parse_log(&mut parser, "times").map(Command::Times),
@@ -404,7 +404,7 @@ mod tests {
             .map(String::from)
             .collect();
         match parse_from(words)? {
-            Command::Test(t) => Ok(t),
+            Command::Test(t) => Ok(*t),
             other => panic!("expected a test command, got {:?}", other),
         }
     }

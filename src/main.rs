@@ -40,7 +40,7 @@ fn main() {
         _ => cli::parse(),
     };
     let outcome = parsed.and_then(|command| match command {
-        Command::Test(args) => commands::test::run(args),
+        Command::Test(args) => commands::test::run(*args),
         Command::Failed(args) => commands::logs::failed(args),
         Command::Replay(args) => commands::logs::replay(args),
         Command::Times(args) => commands::logs::times(args),

@@ -145,6 +145,7 @@ mod tests {
             path: format!("t/{}.t", n).into(),
             how: How::Itself,
             headers,
+            staged: false,
         };
         Pending {
             job: n,
