@@ -44,8 +44,11 @@ _proctor() {
     fi
 
     local commands="test failed replay times driver prove help"
+    local show_flags="-v --verbose -q --quiet --qvf -Q --QUIET --timer --junit --color --colors"
     local test_flags="-j --jobs -r --recurse -l --lib -b --blib -I --exec -m --merge
-        --event-timeout --log --no-log -k --keep --state-dir -h --help"
+        --event-timeout --log --log-fd --no-log -k --keep --state-dir --norc --order -s --shuffle
+        --failed --state --retry --retry-isolated --flaky-fails --partition --preload
+        $show_flags -h --help"
     local log_flags="--state-dir"
     local driver_flags="--test-name --log-file --trs-file --color-tests --expect-failure
         --enable-hard-errors --collect-skipped-logs --protocol --"
@@ -64,10 +67,14 @@ _proctor() {
         ;;
     test)
         case $prev in
-        -j | --jobs) _proctor_numbers "$cur"; return ;;
+        -j | --jobs | --retry | --log-fd) _proctor_numbers "$cur"; return ;;
         -I | --state-dir) _proctor_dirs "$cur"; return ;;
-        --log) _proctor_files "$cur"; return ;;
-        --exec | --event-timeout) COMPREPLY=(); return ;;
+        --log | --junit) _proctor_files "$cur"; return ;;
+        --order) COMPREPLY=($(compgen -W "durations given sorted reverse shuffle" -- "$cur")); return ;;
+        --color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return ;;
+        --state) COMPREPLY=($(compgen -W "failed passed all slow fast new save" -- "$cur")); return ;;
+        --partition) COMPREPLY=($(compgen -W "slice: hash:" -- "$cur")); return ;;
+        --exec | --event-timeout | --preload | --colors) COMPREPLY=(); return ;;
         esac
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W "$test_flags" -- "$cur"))
@@ -78,6 +85,13 @@ _proctor() {
     failed | replay | times)
         case $prev in
         --state-dir) _proctor_dirs "$cur"; return ;;
+        --junit) _proctor_files "$cur"; return ;;
+        --color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return ;;
+        --colors) COMPREPLY=(); return ;;
+        esac
+        case $cmd in
+        failed) log_flags="$log_flags -v --verbose --brief --json" ;;
+        replay) log_flags="$log_flags -f --follow $show_flags" ;;
         esac
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W "$log_flags" -- "$cur"))

@@ -29,11 +29,35 @@ complete -c proctor -n $t -l log -r -F -d 'Also write the event log to FILE'
 complete -c proctor -n $t -l no-log -d 'Keep no event log in the state directory'
 complete -c proctor -n $t -s k -l keep -d 'Keep job directories and their logs'
 complete -c proctor -n $t -l state-dir -x -a '(__fish_complete_directories)' -d 'Keep logs in DIR'
+complete -c proctor -n $t -l log-fd -x -d 'Also write the event log to descriptor N'
+complete -c proctor -n $t -l norc -d 'Read no .proctorrc'
+complete -c proctor -n $t -l order -x -a 'durations given sorted reverse shuffle' -d 'The order tests start in'
+complete -c proctor -n $t -s s -l shuffle -d 'Shuffle the order'
+complete -c proctor -n $t -l failed -d 'Run only what failed in the last run'
+complete -c proctor -n $t -l state -x -a 'failed passed all slow fast new save' -d "prove's state words"
+complete -c proctor -n $t -l retry -x -d 'Try a failing file up to N more times'
+complete -c proctor -n $t -l retry-isolated -d 'Retries run last, one at a time'
+complete -c proctor -n $t -l flaky-fails -d 'A file that passes only on a retry fails the run'
+complete -c proctor -n $t -l partition -x -d 'slice:M/N or hash:M/N'
+complete -c proctor -n $t -l preload -x -d 'Run perl tests in a perl with MODULE loaded'
+complete -c proctor -n $t -s v -l verbose -d 'Every line of every test'
+complete -c proctor -n $t -s q -l quiet -d 'Only failures and the summary'
+complete -c proctor -n $t -l qvf -d "Quiet, but a failing file's whole output"
+complete -c proctor -n $t -s Q -l QUIET -d 'Only the summary'
+complete -c proctor -n $t -l timer -d "Each file's time on its line"
+complete -c proctor -n $t -l junit -r -F -d 'Also write JUnit XML to FILE'
+complete -c proctor -n $t -l color -x -a 'auto always never' -d 'When to use color'
+complete -c proctor -n $t -l colors -x -d 'Status line colors, e.g. P=050,F=500'
 
 # proctor failed | replay | times
 set -l l "__fish_seen_subcommand_from failed replay times"
 complete -c proctor -n $l -F
 complete -c proctor -n $l -l state-dir -x -a '(__fish_complete_directories)' -d 'Where the logs are'
+complete -c proctor -n "__fish_seen_subcommand_from failed" -s v -l verbose -d 'Reasons too'
+complete -c proctor -n "__fish_seen_subcommand_from failed" -l brief -d 'Names only'
+complete -c proctor -n "__fish_seen_subcommand_from failed" -l json -d 'JSON'
+complete -c proctor -n "__fish_seen_subcommand_from replay" -s f -l follow -d 'Follow a growing log'
+complete -c proctor -n "__fish_seen_subcommand_from replay" -l junit -r -F -d 'Also write JUnit XML to FILE'
 
 # proctor driver
 set -l d "__fish_seen_subcommand_from driver"
