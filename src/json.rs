@@ -100,6 +100,19 @@ pub fn write_str_field(out: &mut Vec<u8>, key: &str, value: &str) {
     write_str(out, value);
 }
 
+/// Appends `,"key":["a","b",...]`.
+pub fn write_str_list_field<S: AsRef<str>>(out: &mut Vec<u8>, key: &str, items: &[S]) {
+    write_key(out, key);
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, item.as_ref());
+    }
+    out.push(b']');
+}
+
 /// Appends `,"key":n`.
 pub fn write_u64_field(out: &mut Vec<u8>, key: &str, n: u64) {
     write_key(out, key);

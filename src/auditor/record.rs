@@ -97,15 +97,7 @@ impl JobLog {
         json::start_record(out, "job_start");
         json::write_str_field(out, "file", file);
         json::write_u64_field(out, "pid", pid as u64);
-        json::write_key(out, "command");
-        out.push(b'[');
-        for (i, word) in command.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            json::write_str(out, word);
-        }
-        out.push(b']');
+        json::write_str_list_field(out, "command", command);
         json::write_f64_field(out, "stamp", super::unix_now());
         self.emit()?;
         self.flush()
@@ -159,8 +151,8 @@ impl JobLog {
         json::start_record(out, "job_end");
         json::write_str_field(out, "file", file);
         json::write_str_field(out, "result", verdict.outcome.as_str());
-        write_str_list(out, "reasons", &verdict.reasons);
-        write_str_list(out, "notes", &verdict.notes);
+        json::write_str_list_field(out, "reasons", &verdict.reasons);
+        json::write_str_list_field(out, "notes", &verdict.notes);
         json::write_key(out, "counts");
         out.extend_from_slice(b"{\"planned\":");
         match summary.planned {
@@ -217,16 +209,4 @@ fn write_line_fields(
     if dropped > 0 {
         json::write_u64_field(out, "truncated", dropped);
     }
-}
-
-fn write_str_list(out: &mut Vec<u8>, key: &str, items: &[String]) {
-    json::write_key(out, key);
-    out.push(b'[');
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        json::write_str(out, item);
-    }
-    out.push(b']');
 }

@@ -132,10 +132,8 @@ impl Output {
         json::write_u64_field(&mut out, "try", job.1 as u64);
         json::write_str_field(&mut out, "file", file);
         json::write_str_field(&mut out, "result", "fail");
-        json::write_key(&mut out, "reasons");
-        out.push(b'[');
-        json::write_str(&mut out, reason);
-        out.extend_from_slice(b"],\"duration\":0,\"will_retry\":false}");
+        json::write_str_list_field(&mut out, "reasons", &[reason]);
+        out.extend_from_slice(b",\"duration\":0,\"will_retry\":false}");
         self.emit(&out);
     }
 

@@ -320,19 +320,21 @@ impl Runner {
             _ => "not run: the run was interrupted",
         };
         for p in self.queue.drain() {
-            let file = p.spec.display;
-            self.record("job_end", p.job, p.tries, |out| {
-                json::write_str_field(out, "file", &file);
-                json::write_str_field(out, "result", "cancelled");
-                json::write_key(out, "reasons");
-                out.push(b'[');
-                json::write_str(out, reason);
-                out.push(b']');
-                json::write_f64_field(out, "duration", 0.0);
-                json::write_bool_field(out, "will_retry", false);
-            })?;
+            self.end_unstarted(&p, "cancelled", reason)?;
         }
         Ok(())
+    }
+
+    /// The one job_end of a job that never started (its auditor never ran).
+    fn end_unstarted(&mut self, p: &Pending, result: &str, reason: &str) -> io::Result<()> {
+        let file = p.spec.display.clone();
+        self.record("job_end", p.job, p.tries, |out| {
+            json::write_str_field(out, "file", &file);
+            json::write_str_field(out, "result", result);
+            json::write_str_list_field(out, "reasons", &[reason]);
+            json::write_f64_field(out, "duration", 0.0);
+            json::write_bool_field(out, "will_retry", false);
+        })
     }
 
     fn record(

@@ -185,15 +185,8 @@ impl Stage {
         out.extend_from_slice(b"{\"TMPDIR\":");
         json::write_str(&mut out, &format!("{}/tmp", dir));
         out.push(b'}');
-        json::write_key(&mut out, "auditor");
-        out.push(b'[');
-        for (i, word) in auditor.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            json::write_str(&mut out, word);
-        }
-        out.extend_from_slice(b"]}\n");
+        json::write_str_list_field(&mut out, "auditor", auditor);
+        out.extend_from_slice(b"}\n");
         self.send(&out)
     }
 

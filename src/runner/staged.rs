@@ -277,19 +277,9 @@ impl Runner {
         }
     }
 
-    /// A job that never started still gets its one job_end, failed.
-    pub(super) fn fail_unstarted(&mut self, p: &Pending, reason: &str) -> io::Result<()> {
-        let file = p.spec.display.clone();
-        self.record("job_end", p.job, p.tries, |out| {
-            json::write_str_field(out, "file", &file);
-            json::write_str_field(out, "result", "fail");
-            json::write_key(out, "reasons");
-            out.push(b'[');
-            json::write_str(out, reason);
-            out.push(b']');
-            json::write_f64_field(out, "duration", 0.0);
-            json::write_bool_field(out, "will_retry", false);
-        })
+    /// A job its stage could not start still gets its one job_end, failed.
+    fn fail_unstarted(&mut self, p: &Pending, reason: &str) -> io::Result<()> {
+        self.end_unstarted(p, "fail", reason)
     }
 
     fn record_stage(

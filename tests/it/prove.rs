@@ -427,11 +427,16 @@ fn bash_completes_commands_flags_and_values() {
         "--no-log",
         "--keep",
         "--state-dir",
+        "--order",
+        "--retry",
+        "--preload",
+        "--junit",
+        "--qvf",
     ] {
         assert!(flags.contains(&f.to_string()), "{} not in {:?}", f, flags);
     }
     assert_eq!(
-        bash_complete(dir, &["proctor", "test", "--st"]),
+        bash_complete(dir, &["proctor", "test", "--state-"]),
         ["--state-dir"]
     );
     // -I takes directories, --log files, -j numbers.
