@@ -8,6 +8,7 @@
 #   make debian-check    unit tests with Debian 12's cargo/rustc 1.63 and librust-*-dev crates
 #   make man-check       lint man pages (man -l, mandoc -T lint when installed)
 #   make examples-check  run the demo suite under prove(1), to keep it honest
+#   make package-check   vendored, offline, locked build installed into a DESTDIR and removed
 #   make bench           run bench/run, when there is one
 #   make clean           remove target/
 
@@ -33,7 +34,7 @@ DEMO_FLAGS ?=
 # Extra arguments for cargo test in `make check`, e.g. CHECK_FLAGS='-- --nocapture'
 CHECK_FLAGS ?=
 
-.PHONY: all check demo install uninstall debian-check man-check examples-check bench clean
+.PHONY: all check demo install uninstall debian-check man-check examples-check package-check bench clean
 
 all:
 	$(CARGO) build --release
@@ -107,6 +108,23 @@ man-check:
 
 examples-check:
 	prove examples/t
+
+# What a distribution does: vendor every crate, build offline from the lock,
+# install into a scratch DESTDIR, check what landed, and uninstall it again.
+PKG := $(CURDIR)/target/package
+package-check:
+	rm -rf $(PKG) && mkdir -p $(PKG)
+	$(CARGO) vendor --locked $(PKG)/vendor > $(PKG)/config.toml
+	$(CARGO) build --release --offline --locked --config $(PKG)/config.toml --target-dir $(PKG)/build
+	$(MAKE) install BIN=$(PKG)/build/release/proctor DESTDIR=$(PKG)/root PREFIX=/usr
+	test -x $(PKG)/root/usr/bin/proctor
+	test -f $(PKG)/root/usr/share/man/man1/proctor.1
+	test -f $(PKG)/root/usr/share/man/man7/proctor-stage.7
+	test -f $(PKG)/root/usr/share/bash-completion/completions/proctor
+	$(PKG)/root/usr/bin/proctor --version
+	$(MAKE) uninstall DESTDIR=$(PKG)/root PREFIX=/usr
+	test ! -e $(PKG)/root/usr/bin/proctor
+	test -z "$$(find $(PKG)/root -type f)"
 
 bench:
 	@if [ -x bench/run ]; then bench/run $(BENCH_FLAGS); else echo "bench: no bench/run yet"; fi
