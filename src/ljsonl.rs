@@ -202,6 +202,9 @@ impl Tail {
         if n == self.want && self.want < MAX_READ {
             // A busy log: read bigger pieces.
             self.want *= 2;
+        } else if n < self.want / 4 && self.want > FIRST_READ {
+            // Quiet again: every read clears `want` bytes, so keep it small.
+            self.want /= 2;
         }
         Ok(n)
     }
