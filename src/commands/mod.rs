@@ -4,5 +4,6 @@ pub mod audit;
 pub mod driver;
 pub mod logs;
 pub mod prove;
+pub mod runner;
 pub mod session;
 pub mod test;

@@ -6,11 +6,13 @@ use crate::error::{Error, Result};
 use crate::json;
 use crate::overlord::{Keyboard, Overlord, Sink};
 use crate::render::Renderer;
-use crate::runner::{self, JobSpec, Launch, Plan};
+use crate::runner::{JobSpec, Launch, Plan};
 use crate::state;
-use crate::sys::{self, Fork, SignalPipe};
+use crate::sys::{self, ExecSpec, SignalPipe};
+use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
@@ -88,17 +90,8 @@ pub fn run(session: Session, renderers: Vec<Box<dyn Renderer>>) -> Result<i32> {
         retries: session.policy.retries,
         retry_isolated: session.policy.retry_isolated,
     };
-    let runner_pid = match sys::fork().map_err(|e| Error::io("start the runner", e))? {
-        Fork::Child => {
-            signals.uninstall();
-            let code = match sys::keep_only_fd(wake_write.as_raw_fd()) {
-                Ok(wake) => runner::run(plan, wake),
-                Err(_) => crate::error::EXIT_HARNESS,
-            };
-            sys::exit_now(code)
-        }
-        Fork::Parent(pid) => pid,
-    };
+    let runner_pid = start_runner(&plan, wake_write.as_raw_fd())
+        .map_err(|e| Error::io("start the runner", e))?;
     drop(wake_write);
     drop(plan);
 
@@ -136,6 +129,33 @@ pub fn run(session: Session, renderers: Vec<Box<dyn Renderer>>) -> Result<i32> {
         let _ = std::fs::remove_dir_all(&paths.run_dir);
     }
     Ok(outcome.exit_status)
+}
+
+/// Starts the runner as a fresh process (`proctor runner`) with the plan in the
+/// run directory, the tests' environment as its own and the wake pipe as
+/// descriptor 3. Fresh, because every auditor it forks copies it: it must not
+/// carry this process's heap.
+fn start_runner(plan: &Plan, wake: std::os::unix::io::RawFd) -> std::io::Result<libc::pid_t> {
+    let plan_path = plan.run_dir.join("plan.json");
+    std::fs::write(&plan_path, plan.to_json())?;
+    let program = std::env::current_exe()?;
+    let cstring = |s: &std::ffi::OsStr| CString::new(s.as_bytes().to_vec()).unwrap_or_default();
+    let argv = vec![
+        cstring(program.as_os_str()),
+        cstring("runner".as_ref()),
+        cstring("--plan".as_ref()),
+        cstring(plan_path.as_os_str()),
+        cstring("--wake-fd".as_ref()),
+        cstring("3".as_ref()),
+    ];
+    let spec = ExecSpec::new(
+        cstring(program.as_os_str()),
+        argv,
+        plan.launch.env.clone(),
+        Vec::new(),
+    );
+    let devnull = File::open("/dev/null")?;
+    sys::spawn_with(&spec, &[(devnull.as_raw_fd(), 0), (wake, 3)], false)
 }
 
 /// The event log in the state directory, and `--log FILE` beside it.

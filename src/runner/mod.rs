@@ -6,6 +6,7 @@
 //! Everything it writes is a record; it never formats text for people.
 
 mod job;
+mod plan;
 mod schedule;
 mod stage;
 mod staged;

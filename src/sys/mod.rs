@@ -221,3 +221,14 @@ pub fn local_time_of_day(unix_secs: i64) -> (u32, u32, u32) {
         (tm.tm_hour as u32, tm.tm_min as u32, tm.tm_sec as u32)
     }
 }
+
+/// Gives the heap's free memory back to the system, so that a process about to
+/// fork many children copies no more address space than it uses (glibc only;
+/// elsewhere it does nothing).
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap memory to the system.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}

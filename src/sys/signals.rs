@@ -28,7 +28,6 @@ extern "C" fn on_signal(signal: libc::c_int) {
 pub struct SignalPipe {
     read: OwnedFd,
     _write: OwnedFd,
-    signals: Vec<i32>,
 }
 
 impl SignalPipe {
@@ -57,7 +56,6 @@ impl SignalPipe {
         Ok(SignalPipe {
             read,
             _write: write,
-            signals: signals.to_vec(),
         })
     }
 
@@ -78,25 +76,10 @@ impl SignalPipe {
         }
         seen
     }
-
-    /// Puts the handled signals back to their default action, e.g. in a forked
-    /// child that will install its own.
-    pub fn uninstall(self) {
-        for &sig in &self.signals {
-            restore_default(sig);
-        }
-        WRITE_FD.store(-1, Ordering::Relaxed);
-    }
 }
 
 impl AsRawFd for SignalPipe {
     fn as_raw_fd(&self) -> i32 {
         self.read.as_raw_fd()
     }
-}
-
-/// Sets `signal` to its default action.
-pub fn restore_default(signal: i32) {
-    // SAFETY: SIG_DFL is always a valid disposition.
-    unsafe { libc::signal(signal, libc::SIG_DFL) };
 }

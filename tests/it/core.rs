@@ -448,12 +448,20 @@ fn help_and_version() {
 #[test]
 fn merge_reads_tap_from_stderr_too() {
     let p = Project::new();
-    p.script("t/a.t", "#!/bin/sh\necho 1..2\necho ok 1\necho 'ok 2 - from stderr' >&2\n");
+    p.script(
+        "t/a.t",
+        "#!/bin/sh\necho 1..2\necho ok 1\necho 'ok 2 - from stderr' >&2\n",
+    );
     p.proctor(&["test", "--exec", ""]).expect_status(1);
     let events = p.events();
     assert!(reasons(job_end(&events, "t/a.t")).contains("planned 2 tests but ran 1"));
-    assert!(events.iter().any(|e| e["type"] == "output" && e["stream"] == "stderr"));
-    p.proctor(&["test", "--exec", "", "--merge"]).expect_status(0);
+    assert!(events
+        .iter()
+        .any(|e| e["type"] == "output" && e["stream"] == "stderr"));
+    p.proctor(&["test", "--exec", "", "--merge"])
+        .expect_status(0);
     let events = p.events();
-    assert!(events.iter().any(|e| e["type"] == "assert" && e["description"] == "from stderr"));
+    assert!(events
+        .iter()
+        .any(|e| e["type"] == "assert" && e["description"] == "from stderr"));
 }
