@@ -70,8 +70,6 @@ pub enum Command {
     Prove(Vec<OsString>),
     /// `proctor audit ...`: the auditor, exec'd by a stage (proctor-stage(7)).
     Audit(Vec<OsString>),
-    /// `proctor runner ...`: the runner, started by the session.
-    Runner(Vec<OsString>),
     Help,
     Version,
 }
@@ -196,7 +194,6 @@ where
         Some("driver") => return Ok(Command::Driver(args.skip(1).collect())),
         Some("prove") => return Ok(Command::Prove(args.skip(1).collect())),
         Some("audit") => return Ok(Command::Audit(args.skip(1).collect())),
-        Some("runner") => return Ok(Command::Runner(args.skip(1).collect())),
         _ => {}
     }
     let mut parser = lexopt::Parser::from_args(args);

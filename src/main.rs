@@ -47,7 +47,6 @@ fn main() {
         Command::Driver(args) => commands::driver::run(args),
         Command::Prove(args) => commands::prove::run(args),
         Command::Audit(args) => commands::audit::run(args),
-        Command::Runner(args) => commands::runner::run(args),
         Command::Help => {
             print!("{}", cli::USAGE);
             Ok(0)

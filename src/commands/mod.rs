@@ -4,6 +4,5 @@ pub mod audit;
 pub mod driver;
 pub mod logs;
 pub mod prove;
-pub mod runner;
 pub mod session;
 pub mod test;

@@ -1,19 +1,16 @@
 //! One run, start to end: the path `test` shares with the commands that wrap it.
-//! It makes the run directory and the event log sinks, forks the runner, follows
-//! it as the overlord with the given renderers, and returns the exit status.
+//! It makes the run directory and the event log sinks, hands the runner its plan,
+//! follows it as the overlord with the given renderers, and returns the exit status.
 
 use crate::error::{Error, Result};
 use crate::json;
 use crate::overlord::{Keyboard, Overlord, Sink};
 use crate::render::Renderer;
-use crate::runner::{JobSpec, Launch, Plan};
+use crate::runner::{JobSpec, Launch, Plan, Prefork};
 use crate::state;
-use crate::sys::{self, ExecSpec, SignalPipe};
-use std::ffi::CString;
+use crate::sys::{self, SignalPipe};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 /// Retries and how to judge what they show.
@@ -55,6 +52,16 @@ impl Session {
 }
 
 pub fn run(session: Session, renderers: Vec<Box<dyn Renderer>>) -> Result<i32> {
+    let prefork = Prefork::start().map_err(|e| Error::io("start the runner", e))?;
+    run_with(session, renderers, prefork)
+}
+
+/// As [`run`], with a runner forked earlier, while this process was small.
+pub fn run_with(
+    session: Session,
+    renderers: Vec<Box<dyn Renderer>>,
+    mut runner: Prefork,
+) -> Result<i32> {
     let state_dir = state::locate(session.state_dir.as_deref());
     let (paths, warning) = state::new_run(state_dir.clone(), session.keep_log).map_err(|e| {
         Error::io(
@@ -78,8 +85,6 @@ pub fn run(session: Session, renderers: Vec<Box<dyn Renderer>>) -> Result<i32> {
         libc::SIGWINCH,
     ])
     .map_err(|e| Error::io("set up signal handling", e))?;
-    let (wake_read, wake_write) = sys::pipe().map_err(|e| Error::io("create a pipe", e))?;
-    let _ = io::stdout().flush();
     let job_count = session.jobs.len();
     let slots = session.slots;
     let plan = Plan {
@@ -90,10 +95,15 @@ pub fn run(session: Session, renderers: Vec<Box<dyn Renderer>>) -> Result<i32> {
         retries: session.policy.retries,
         retry_isolated: session.policy.retry_isolated,
     };
-    let runner_pid = start_runner(&plan, wake_write.as_raw_fd())
-        .map_err(|e| Error::io("start the runner", e))?;
-    drop(wake_write);
+    runner
+        .send(&plan)
+        .map_err(|e| Error::io("hand the runner its plan", e))?;
     drop(plan);
+    let runner_pid = runner.pid;
+    let wake_read = runner
+        .wake
+        .take()
+        .expect("a fresh runner has its wake pipe");
 
     let keyboard = if session.keyboard {
         Keyboard::open(0)
@@ -129,33 +139,6 @@ pub fn run(session: Session, renderers: Vec<Box<dyn Renderer>>) -> Result<i32> {
         let _ = std::fs::remove_dir_all(&paths.run_dir);
     }
     Ok(outcome.exit_status)
-}
-
-/// Starts the runner as a fresh process (`proctor runner`) with the plan in the
-/// run directory, the tests' environment as its own and the wake pipe as
-/// descriptor 3. Fresh, because every auditor it forks copies it: it must not
-/// carry this process's heap.
-fn start_runner(plan: &Plan, wake: std::os::unix::io::RawFd) -> std::io::Result<libc::pid_t> {
-    let plan_path = plan.run_dir.join("plan.json");
-    std::fs::write(&plan_path, plan.to_json())?;
-    let program = std::env::current_exe()?;
-    let cstring = |s: &std::ffi::OsStr| CString::new(s.as_bytes().to_vec()).unwrap_or_default();
-    let argv = vec![
-        cstring(program.as_os_str()),
-        cstring("runner".as_ref()),
-        cstring("--plan".as_ref()),
-        cstring(plan_path.as_os_str()),
-        cstring("--wake-fd".as_ref()),
-        cstring("3".as_ref()),
-    ];
-    let spec = ExecSpec::new(
-        cstring(program.as_os_str()),
-        argv,
-        plan.launch.env.clone(),
-        Vec::new(),
-    );
-    let devnull = File::open("/dev/null")?;
-    sys::spawn_with(&spec, &[(devnull.as_raw_fd(), 0), (wake, 3)], false)
 }
 
 /// The event log in the state directory, and `--log FILE` beside it.

@@ -10,7 +10,7 @@ use crate::headers;
 use crate::order::{self, Known, Order};
 use crate::render;
 use crate::render::ColorChoice;
-use crate::runner::{JobSpec, Launch, StageSpec, PERL_STAGE};
+use crate::runner::{JobSpec, Launch, Prefork, StageSpec, PERL_STAGE};
 use crate::state;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -20,6 +20,9 @@ use std::time::Duration;
 pub const EVENT_TIMEOUT: f64 = 60.0;
 
 pub fn run(mut args: TestArgs) -> Result<i32> {
+    // First, while this process is small: the runner forks every auditor from
+    // its own copy of it.
+    let runner = Prefork::start().map_err(|e| Error::io("start the runner", e))?;
     apply_harness_environment(&mut args);
     let state_dir = state::locate(args.state_dir.as_deref());
     let (known, warning) = state::load_known(&state_dir);
@@ -90,7 +93,7 @@ pub fn run(mut args: TestArgs) -> Result<i32> {
             flaky_fails: args.flaky_fails,
         },
     };
-    session::run(session, renderers)
+    session::run_with(session, renderers, runner)
 }
 
 /// prove's environment variables, where the command line said nothing:

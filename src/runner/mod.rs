@@ -7,6 +7,7 @@
 
 mod job;
 mod plan;
+mod prefork;
 mod schedule;
 mod stage;
 mod staged;
@@ -16,6 +17,7 @@ use crate::json;
 use crate::ljsonl::Writer;
 use crate::sys::{self, ExitInfo, Fork, SignalPipe};
 pub use job::{JobSpec, Launch};
+pub use prefork::Prefork;
 use schedule::{Occupancy, Pending, Queue};
 pub use stage::{StageSpec, PERL_STAGE};
 use std::collections::HashMap;

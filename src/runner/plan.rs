@@ -1,9 +1,6 @@
-//! The plan of a run as a file: the runner is a program of its own (`proctor
-//! runner`), started fresh by the session with the plan written into the run
-//! directory. A fresh process is small, and every auditor the runner forks
-//! copies the runner's address space, so its size is paid once per test (the
-//! session's heap after discovery would otherwise come along into every fork).
-//! The tests' environment travels as the runner's own environment.
+//! The plan of a run, as JSON lines. The runner is forked before discovery, while
+//! the process is small (every auditor it forks copies it, so its size is paid
+//! once per test), and reads its plan from a pipe once the session has made it.
 
 use super::job::{JobSpec, Launch};
 use super::stage::{StageSpec, PERL_STAGE};
@@ -12,16 +9,17 @@ use crate::discover::How;
 use crate::headers::{Category, DurationHint, Headers};
 use serde_json::{json, Value};
 use std::ffi::CString;
-use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
 
 impl Plan {
+    /// The plan as JSON lines: the run's settings, then one line per job, so
+    /// neither side ever holds a large JSON tree.
     pub fn to_json(&self) -> Vec<u8> {
         let l = &self.launch;
-        let jobs: Vec<Value> = self.jobs.iter().map(job_to_json).collect();
-        let plan = json!({
+        let env: Vec<Value> = l.env.iter().map(|e| bytes_to_json(e.as_bytes())).collect();
+        let head = json!({
             "slots": self.slots,
             "run_dir": self.run_dir.to_string_lossy(),
             "retries": self.retries,
@@ -34,16 +32,23 @@ impl Plan {
                 "proctor": l.proctor,
                 "stage": l.stage.as_ref().map(|s| json!({"name": s.name, "program": s.program.to_string_lossy(), "args": s.args})),
                 "event_timeout": l.event_timeout.map(|d| d.as_secs_f64()),
+                "env": env,
             },
-            "jobs": jobs,
         });
-        serde_json::to_vec(&plan).unwrap_or_default()
+        let mut out = head.to_string().into_bytes();
+        out.push(b'\n');
+        for job in &self.jobs {
+            out.extend_from_slice(job_to_json(job).to_string().as_bytes());
+            out.push(b'\n');
+        }
+        out
     }
 
-    /// Reads a plan; the tests' environment is this process's own.
+    /// Reads a plan written by [`Plan::to_json`].
     pub fn from_json(bytes: &[u8]) -> Result<Plan, String> {
-        let v: Value =
-            serde_json::from_slice(bytes).map_err(|e| format!("the plan is not JSON: {}", e))?;
+        let mut lines = bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty());
+        let v: Value = serde_json::from_slice(lines.next().ok_or("the plan is empty")?)
+            .map_err(|e| format!("the plan is not JSON: {}", e))?;
         let l = &v["launch"];
         let path = |v: &Value| v.as_str().map(PathBuf::from);
         let strings = |v: &Value| -> Vec<String> {
@@ -53,19 +58,16 @@ impl Plan {
                 .filter_map(|s| s.as_str().map(String::from))
                 .collect()
         };
+        let env = l["env"]
+            .as_array()
+            .ok_or("the plan has no environment")?
+            .iter()
+            .map(|e| CString::new(json_to_bytes(e)).unwrap_or_default())
+            .collect();
         let launch = Launch {
             perl: path(&l["perl"]),
             exec: path(&l["exec"]["program"]).map(|p| (p, strings(&l["exec"]["args"]))),
-            env: Rc::new(
-                std::env::vars_os()
-                    .map(|(k, v)| {
-                        let mut pair = k.into_vec();
-                        pair.push(b'=');
-                        pair.extend(v.into_vec());
-                        CString::new(pair).unwrap_or_default()
-                    })
-                    .collect(),
-            ),
+            env: Rc::new(env),
             merge: l["merge"] == true,
             keep: l["keep"] == true,
             proctor: l["proctor"].as_str().unwrap_or("proctor").to_string(),
@@ -77,12 +79,13 @@ impl Plan {
             }),
             event_timeout: l["event_timeout"].as_f64().map(Duration::from_secs_f64),
         };
-        let jobs = v["jobs"]
-            .as_array()
-            .ok_or("the plan has no jobs")?
-            .iter()
-            .map(job_from_json)
-            .collect::<Result<_, _>>()?;
+        let jobs = lines
+            .map(|line| {
+                serde_json::from_slice::<Value>(line)
+                    .map_err(|e| format!("a job is not JSON: {}", e))
+            })
+            .map(|v| v.and_then(|v| job_from_json(&v)))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Plan {
             jobs,
             slots: v["slots"].as_u64().unwrap_or(1) as usize,
@@ -91,6 +94,24 @@ impl Plan {
             retries: v["retries"].as_u64().unwrap_or(0) as u32,
             retry_isolated: v["retry_isolated"] == true,
         })
+    }
+}
+
+/// An environment entry: a string, or `{"hex": ...}` when it is not UTF-8.
+fn bytes_to_json(bytes: &[u8]) -> Value {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => json!(s),
+        Err(_) => json!({"hex": bytes.iter().map(|b| format!("{:02x}", b)).collect::<String>()}),
+    }
+}
+
+fn json_to_bytes(v: &Value) -> Vec<u8> {
+    match (v.as_str(), v["hex"].as_str()) {
+        (Some(s), _) => s.as_bytes().to_vec(),
+        (None, Some(hex)) => (0..hex.len() / 2)
+            .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -195,7 +216,10 @@ mod tests {
             launch: Launch {
                 perl: Some("/usr/bin/perl".into()),
                 exec: Some(("/bin/sh".into(), vec!["sh".into(), "-x".into()])),
-                env: Rc::new(Vec::new()),
+                env: Rc::new(vec![
+                    CString::new("A=1").unwrap(),
+                    CString::new(b"B=\xff".to_vec()).unwrap(),
+                ]),
                 merge: true,
                 keep: false,
                 proctor: "/bin/proctor".into(),
@@ -223,6 +247,7 @@ mod tests {
         assert_eq!(back.launch.exec, plan.launch.exec);
         assert_eq!(back.launch.stage.unwrap().args, ["--preload", "Test::More"]);
         assert_eq!(back.launch.event_timeout, Some(Duration::from_secs(60)));
+        assert_eq!(back.launch.env, plan.launch.env);
         assert!(Plan::from_json(b"{}").is_err());
     }
 }

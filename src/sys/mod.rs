@@ -140,6 +140,12 @@ pub fn close_from(lowest: RawFd) {
     }
 }
 
+/// Takes ownership of a raw descriptor this process already owns.
+pub fn own_fd(fd: RawFd) -> OwnedFd {
+    // SAFETY: callers pass a descriptor they own and hold no other handle to.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
 /// Duplicates `from` onto `to` (clearing close-on-exec on `to`).
 pub fn dup2(from: RawFd, to: RawFd) -> io::Result<()> {
     // SAFETY: dup2 only manipulates the descriptor table.
@@ -176,12 +182,24 @@ pub fn set_cloexec(fd: RawFd) -> io::Result<()> {
 /// `keep` (moved to descriptor 3, close-on-exec), closes everything else, and
 /// returns 3.
 pub fn keep_only_fd(keep: RawFd) -> io::Result<RawFd> {
-    if keep != 3 {
-        dup2(keep, 3)?;
+    keep_fds(&[keep]).map(|fds| fds[0])
+}
+
+/// The same for several descriptors: moved to 3, 4, ... in order (through spare
+/// numbers first, so no move overwrites a descriptor still to be moved).
+pub fn keep_fds(keep: &[RawFd]) -> io::Result<Vec<RawFd>> {
+    let spare = 3 + keep.len() as RawFd + keep.iter().copied().max().unwrap_or(0) + 1;
+    for (i, &fd) in keep.iter().enumerate() {
+        dup2(fd, spare + i as RawFd)?;
     }
-    set_cloexec(3)?;
-    close_from(4);
-    Ok(3)
+    let mut kept = Vec::with_capacity(keep.len());
+    for i in 0..keep.len() as RawFd {
+        dup2(spare + i, 3 + i)?;
+        set_cloexec(3 + i)?;
+        kept.push(3 + i);
+    }
+    close_from(3 + keep.len() as RawFd);
+    Ok(kept)
 }
 
 /// Takes ownership of descriptor `fd` that this process inherited (e.g. for

@@ -1,0 +1,76 @@
+//! The runner, forked early: before discovery, state and renderers fill this
+//! process's heap, so the runner (whose address space every auditor fork copies)
+//! stays small, and without the cost of exec'ing a new program. It waits for its
+//! plan on a pipe; if none comes (the command failed first), it exits quietly.
+
+use super::Plan;
+use crate::sys::{self, Fork};
+use std::io::{self, Read, Write};
+use std::os::unix::io::{AsRawFd, OwnedFd};
+
+pub struct Prefork {
+    pub pid: libc::pid_t,
+    plan: Option<std::fs::File>,
+    /// The read end of the pipe the runner wakes the overlord through.
+    pub wake: Option<OwnedFd>,
+}
+
+impl Prefork {
+    pub fn start() -> io::Result<Prefork> {
+        let (plan_read, plan_write) = sys::pipe()?;
+        let (wake_read, wake_write) = sys::pipe()?;
+        let _ = io::stdout().flush();
+        match sys::fork()? {
+            Fork::Child => {
+                let code = match sys::keep_fds(&[plan_read.as_raw_fd(), wake_write.as_raw_fd()]) {
+                    Ok(fds) => child(fds[0], fds[1]),
+                    Err(_) => crate::error::EXIT_HARNESS,
+                };
+                sys::exit_now(code)
+            }
+            Fork::Parent(pid) => Ok(Prefork {
+                pid,
+                plan: Some(std::fs::File::from(plan_write)),
+                wake: Some(wake_read),
+            }),
+        }
+    }
+
+    /// Hands the runner its plan; it starts at once.
+    pub fn send(&mut self, plan: &Plan) -> io::Result<()> {
+        let mut pipe = self
+            .plan
+            .take()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::Other, "the plan was sent already"))?;
+        pipe.write_all(&plan.to_json())
+    }
+}
+
+impl Drop for Prefork {
+    fn drop(&mut self) {
+        if self.plan.take().is_some() {
+            // Never sent: the runner reads end of file and exits; reap it.
+            sys::reap(self.pid);
+        }
+    }
+}
+
+fn child(plan_fd: i32, wake_fd: i32) -> i32 {
+    let mut bytes = Vec::new();
+    let mut pipe = std::fs::File::from(sys::own_fd(plan_fd));
+    if pipe.read_to_end(&mut bytes).is_err() || bytes.is_empty() {
+        return 0;
+    }
+    drop(pipe);
+    let plan = match Plan::from_json(&bytes) {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("proctor: runner: {}", e);
+            return crate::error::EXIT_HARNESS;
+        }
+    };
+    drop(bytes);
+    // What decoding used goes back to the system before the first fork.
+    sys::release_free_memory();
+    super::run(plan, wake_fd)
+}
