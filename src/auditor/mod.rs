@@ -231,18 +231,24 @@ impl Auditor {
         spec: &ExecSpec,
         merge: bool,
     ) -> io::Result<io::Result<(libc::pid_t, Vec<Stream>)>> {
-        let devnull = std::fs::File::open("/dev/null")?;
-        let (out_read, out_write) = sys::pipe()?;
-        let err_pipe = if merge { None } else { Some(sys::pipe()?) };
+        let devnull = patiently(|| std::fs::File::open("/dev/null"))?;
+        let (out_read, out_write) = patiently(sys::pipe)?;
+        let err_pipe = if merge {
+            None
+        } else {
+            Some(patiently(sys::pipe)?)
+        };
         let err_write_fd = err_pipe
             .as_ref()
             .map_or(out_write.as_raw_fd(), |(_, w)| w.as_raw_fd());
-        let pid = match spawn_patiently(
-            spec,
-            devnull.as_raw_fd(),
-            out_write.as_raw_fd(),
-            err_write_fd,
-        ) {
+        let pid = match patiently(|| {
+            sys::spawn(
+                spec,
+                devnull.as_raw_fd(),
+                out_write.as_raw_fd(),
+                err_write_fd,
+            )
+        }) {
             Ok(pid) => pid,
             Err(e) => return Ok(Err(e)),
         };
@@ -434,21 +440,21 @@ impl Auditor {
     }
 }
 
-/// Starts the test, waiting out a temporary lack of processes or memory rather
-/// than failing the job.
-fn spawn_patiently(
-    spec: &ExecSpec,
-    stdin: RawFd,
-    stdout: RawFd,
-    stderr: RawFd,
-) -> io::Result<libc::pid_t> {
+/// Runs `f`, waiting out a temporary lack of processes, memory or descriptors
+/// (for up to half a minute) rather than failing the job for it.
+fn patiently<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
     let mut delay = Duration::from_millis(10);
     let mut waited = Duration::ZERO;
     loop {
-        match sys::spawn(spec, stdin, stdout, stderr) {
+        match f() {
             Err(e)
-                if e.raw_os_error() == Some(libc::EAGAIN)
-                    || e.raw_os_error() == Some(libc::ENOMEM) =>
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EAGAIN)
+                        | Some(libc::ENOMEM)
+                        | Some(libc::EMFILE)
+                        | Some(libc::ENFILE)
+                ) =>
             {
                 if waited >= Duration::from_secs(30) {
                     return Err(e);

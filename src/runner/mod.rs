@@ -24,7 +24,6 @@ use std::collections::HashMap;
 use std::io;
 use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// What one run is made of, decided before the runner starts.
 pub struct Plan {
@@ -64,6 +63,8 @@ struct Runner {
     lifeline_read: OwnedFd,
     _lifeline_write: OwnedFd,
     stages: staged::Stages,
+    /// A fork has failed in this run (said once).
+    fork_failed: bool,
 }
 
 /// Runs the plan to its end. `wake` is the write end of a pipe the overlord polls;
@@ -113,6 +114,7 @@ fn start(plan: Plan, wake: RawFd) -> io::Result<i32> {
         lifeline_read,
         _lifeline_write: lifeline_write,
         stages: staged::Stages::new(stage),
+        fork_failed: false,
     };
     runner.start_stage()?;
     for (i, spec) in plan.jobs.into_iter().enumerate() {
@@ -150,9 +152,16 @@ impl Runner {
 
     fn main_loop(&mut self, signals: &SignalPipe, wake: RawFd) -> io::Result<()> {
         loop {
+            let mut retry_soon = false;
             while self.stopping == Stopping::No && !self.paused {
                 match self.queue.next(&self.occupancy, self.slots) {
-                    Some(p) => self.launch(p)?,
+                    // A job that could not be started waits for a slot to free.
+                    Some(p) => {
+                        if !self.launch(p)? {
+                            retry_soon = true;
+                            break;
+                        }
+                    }
                     None => break,
                 }
             }
@@ -177,7 +186,8 @@ impl Runner {
                     revents: 0,
                 });
             }
-            sys::poll(&mut fds, -1)?;
+            // Out of processes: look again shortly, whether or not a slot frees.
+            sys::poll(&mut fds, if retry_soon { 100 } else { -1 })?;
             if fds.get(2).map_or(false, |f| f.revents != 0) {
                 self.stage_messages()?;
             }
@@ -198,9 +208,10 @@ impl Runner {
         }
     }
 
-    fn launch(&mut self, p: Pending) -> io::Result<()> {
+    /// Starts a job; false when it had to be put back for want of processes.
+    fn launch(&mut self, p: Pending) -> io::Result<bool> {
         if p.spec.staged {
-            return self.launch_staged(p);
+            return self.launch_staged(p).map(|_| true);
         }
         let (job, tries) = (p.job, p.tries);
         let dir = self.run_dir.join("jobs").join(format!("{}-{}", job, tries));
@@ -233,19 +244,18 @@ impl Runner {
                     json::write_u64_field(out, "pid", pid as u64);
                     json::write_str_field(out, "dir", &dir);
                     json::write_f64_field(out, "stamp", auditor::unix_now());
-                })
+                })?;
+                Ok(true)
             }
             Err(e) => {
-                // Out of processes: put it back and try again when a slot frees.
-                eprintln!(
-                    "proctor: runner: unable to fork an auditor for {}: {}; will retry",
-                    p.spec.display, e
-                );
-                self.queue.put_back(p);
-                if self.running.is_empty() {
-                    std::thread::sleep(Duration::from_millis(100));
+                // Out of processes: put it back and try again when a slot frees
+                // (said once a run, not at every try).
+                if !self.fork_failed {
+                    self.fork_failed = true;
+                    eprintln!("proctor: runner: unable to start an auditor ({}); jobs wait and are tried again", e);
                 }
-                Ok(())
+                self.queue.put_back(p);
+                Ok(false)
             }
         }
     }
