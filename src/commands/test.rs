@@ -46,26 +46,27 @@ pub fn run(mut args: TestArgs) -> Result<i32> {
         }
     }
     let order = choose_order(&args, &files, &known);
-    let headers: Vec<headers::Headers> = files.iter().map(|f| read_headers(&f.path)).collect();
-    let hints: HashMap<PathBuf, headers::DurationHint> = files
+    // Each file's headers are read once: they order the run and go with the job.
+    let headers: HashMap<PathBuf, headers::Headers> = files
         .iter()
-        .zip(&headers)
-        .filter_map(|(f, h)| h.duration.map(|d| (f.path.clone(), d)))
+        .map(|f| (f.path.clone(), read_headers(&f.path)))
         .collect();
     order::arrange(
         &mut files,
         order,
         &known,
-        |f| hints.get(&f.path).copied(),
+        |f| headers.get(&f.path).and_then(|h| h.duration),
         modified,
     );
+    drop(known);
     let launch = launch_for(&args, &files)?;
     let slots = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
     });
-    let mut jobs = job_specs(files);
+    let mut jobs = specs_with(files, |path| headers.get(path).cloned().unwrap_or_default());
+    drop(headers);
     if launch.stage.is_some() {
         for job in &mut jobs {
             job.staged = job.how == How::Perl
@@ -214,10 +215,18 @@ fn read_headers(path: &std::path::Path) -> headers::Headers {
 
 /// The queue entries for `files`, with each file's headers read.
 pub fn job_specs(files: Vec<discover::TestFile>) -> Vec<JobSpec> {
+    specs_with(files, read_headers)
+}
+
+/// The queue entries for `files`, with the headers `headers_of` gives each.
+fn specs_with(
+    files: Vec<discover::TestFile>,
+    headers_of: impl Fn(&std::path::Path) -> headers::Headers,
+) -> Vec<JobSpec> {
     files
         .into_iter()
         .map(|f| {
-            let headers = read_headers(&f.path);
+            let headers = headers_of(&f.path);
             JobSpec {
                 staged: false,
                 display: f.path.to_string_lossy().into_owned(),

@@ -9,6 +9,7 @@ use crate::discover::How;
 use crate::headers::{Category, DurationHint, Headers};
 use serde_json::{json, Value};
 use std::ffi::CString;
+use std::io::{self, BufRead, Write};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
@@ -16,7 +17,7 @@ use std::time::Duration;
 impl Plan {
     /// The plan as JSON lines: the run's settings, then one line per job, so
     /// neither side ever holds a large JSON tree.
-    pub fn to_json(&self) -> Vec<u8> {
+    pub fn write_to(&self, out: &mut dyn Write) -> io::Result<()> {
         let l = &self.launch;
         let env: Vec<Value> = l.env.iter().map(|e| bytes_to_json(e.as_bytes())).collect();
         let head = json!({
@@ -35,20 +36,25 @@ impl Plan {
                 "env": env,
             },
         });
-        let mut out = head.to_string().into_bytes();
-        out.push(b'\n');
+        writeln!(out, "{}", head)?;
         for job in &self.jobs {
-            out.extend_from_slice(job_to_json(job).to_string().as_bytes());
-            out.push(b'\n');
+            writeln!(out, "{}", job_to_json(job))?;
         }
-        out
+        out.flush()
     }
 
-    /// Reads a plan written by [`Plan::to_json`].
-    pub fn from_json(bytes: &[u8]) -> Result<Plan, String> {
-        let mut lines = bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty());
-        let v: Value = serde_json::from_slice(lines.next().ok_or("the plan is empty")?)
-            .map_err(|e| format!("the plan is not JSON: {}", e))?;
+    /// Reads a plan written by [`Plan::write_to`], a line at a time. `Ok(None)`:
+    /// there was no plan at all.
+    pub fn read_from(input: &mut dyn BufRead) -> Result<Option<Plan>, String> {
+        let mut lines = input
+            .lines()
+            .map(|l| l.map_err(|e| format!("unable to read the plan: {}", e)));
+        let head = match lines.next() {
+            None => return Ok(None),
+            Some(line) => line?,
+        };
+        let v: Value =
+            serde_json::from_str(&head).map_err(|e| format!("the plan is not JSON: {}", e))?;
         let l = &v["launch"];
         let path = |v: &Value| v.as_str().map(PathBuf::from);
         let strings = |v: &Value| -> Vec<String> {
@@ -79,21 +85,21 @@ impl Plan {
             }),
             event_timeout: l["event_timeout"].as_f64().map(Duration::from_secs_f64),
         };
-        let jobs = lines
-            .map(|line| {
-                serde_json::from_slice::<Value>(line)
-                    .map_err(|e| format!("a job is not JSON: {}", e))
-            })
-            .map(|v| v.and_then(|v| job_from_json(&v)))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Plan {
+        let mut jobs = Vec::new();
+        for line in lines {
+            let line = line?;
+            let v: Value =
+                serde_json::from_str(&line).map_err(|e| format!("a job is not JSON: {}", e))?;
+            jobs.push(job_from_json(&v)?);
+        }
+        Ok(Some(Plan {
             jobs,
             slots: v["slots"].as_u64().unwrap_or(1) as usize,
             run_dir: path(&v["run_dir"]).ok_or("the plan has no run directory")?,
             launch,
             retries: v["retries"].as_u64().unwrap_or(0) as u32,
             retry_isolated: v["retry_isolated"] == true,
-        })
+        }))
     }
 }
 
@@ -234,7 +240,9 @@ mod tests {
             retries: 2,
             retry_isolated: true,
         };
-        let back = Plan::from_json(&plan.to_json()).unwrap();
+        let mut bytes = Vec::new();
+        plan.write_to(&mut bytes).unwrap();
+        let back = Plan::read_from(&mut &bytes[..]).unwrap().unwrap();
         assert_eq!(back.jobs[0].headers, headers);
         assert_eq!(
             (back.jobs[0].staged, &back.jobs[1].how),
@@ -248,6 +256,7 @@ mod tests {
         assert_eq!(back.launch.stage.unwrap().args, ["--preload", "Test::More"]);
         assert_eq!(back.launch.event_timeout, Some(Duration::from_secs(60)));
         assert_eq!(back.launch.env, plan.launch.env);
-        assert!(Plan::from_json(b"{}").is_err());
+        assert!(Plan::read_from(&mut &b"{}\n"[..]).is_err());
+        assert!(Plan::read_from(&mut &b""[..]).unwrap().is_none());
     }
 }

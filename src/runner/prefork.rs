@@ -5,7 +5,7 @@
 
 use super::Plan;
 use crate::sys::{self, Fork};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::io::{AsRawFd, OwnedFd};
 
 pub struct Prefork {
@@ -38,11 +38,12 @@ impl Prefork {
 
     /// Hands the runner its plan; it starts at once.
     pub fn send(&mut self, plan: &Plan) -> io::Result<()> {
-        let mut pipe = self
+        let pipe = self
             .plan
             .take()
             .ok_or_else(|| io::Error::new(io::ErrorKind::Other, "the plan was sent already"))?;
-        pipe.write_all(&plan.to_json())
+        // Streamed: the runner is already reading, so no copy of it all is made.
+        plan.write_to(&mut io::BufWriter::with_capacity(64 * 1024, pipe))
     }
 }
 
@@ -56,20 +57,18 @@ impl Drop for Prefork {
 }
 
 fn child(plan_fd: i32, wake_fd: i32) -> i32 {
-    let mut bytes = Vec::new();
-    let mut pipe = std::fs::File::from(sys::own_fd(plan_fd));
-    if pipe.read_to_end(&mut bytes).is_err() || bytes.is_empty() {
-        return 0;
-    }
-    drop(pipe);
-    let plan = match Plan::from_json(&bytes) {
-        Ok(plan) => plan,
+    let mut pipe =
+        io::BufReader::with_capacity(64 * 1024, std::fs::File::from(sys::own_fd(plan_fd)));
+    let plan = match Plan::read_from(&mut pipe) {
+        Ok(Some(plan)) => plan,
+        // No plan: the command ended before it had one.
+        Ok(None) => return 0,
         Err(e) => {
             eprintln!("proctor: runner: {}", e);
             return crate::error::EXIT_HARNESS;
         }
     };
-    drop(bytes);
+    drop(pipe);
     // What decoding used goes back to the system before the first fork.
     sys::release_free_memory();
     super::run(plan, wake_fd)
