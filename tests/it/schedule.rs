@@ -293,6 +293,12 @@ fn bad_headers_and_state_warn_and_the_run_goes_on() {
         "{}",
         run.stderr()
     );
+    assert_eq!(
+        run.stderr().matches("HARNESS-JOB-SLOTS").count(),
+        1,
+        "each header is read once:\n{}",
+        run.stderr()
+    );
     // The run rewrote it.
     p.proctor(&["test"]).expect_status(0);
 }
