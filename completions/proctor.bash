@@ -43,7 +43,7 @@ _proctor() {
         done
     fi
 
-    local commands="test failed replay times driver prove help"
+    local commands="test run start status reload stop failed replay times driver prove help"
     local show_flags="-v --verbose -q --quiet --qvf -Q --QUIET --timer --junit --color --colors"
     local test_flags="-j --jobs -r --recurse -l --lib -b --blib -I --exec -m --merge
         --event-timeout --log --log-fd --no-log -k --keep --state-dir --norc --order -s --shuffle
@@ -65,7 +65,7 @@ _proctor() {
             COMPREPLY=($(compgen -W "$commands" -- "$cur"))
         fi
         ;;
-    test)
+    test | run)
         case $prev in
         -j | --jobs | --retry | --log-fd) _proctor_numbers "$cur"; return ;;
         -I | --state-dir) _proctor_dirs "$cur"; return ;;
@@ -81,6 +81,19 @@ _proctor() {
         else
             _proctor_files "$cur"
         fi
+        ;;
+    start)
+        case $prev in
+        -I | --state-dir) _proctor_dirs "$cur"; return ;;
+        --preload) COMPREPLY=(); return ;;
+        esac
+        COMPREPLY=($(compgen -W "--preload -l --lib -b --blib -I --state-dir" -- "$cur"))
+        ;;
+    status | reload | stop)
+        case $prev in
+        --state-dir) _proctor_dirs "$cur"; return ;;
+        esac
+        COMPREPLY=($(compgen -W "--state-dir" -- "$cur"))
         ;;
     failed | replay | times)
         case $prev in

@@ -1,12 +1,17 @@
 # fish completion for proctor(1), and for prove when it is proctor under that name.
 # Written by hand; keep it in step with `proctor --help` and `proctor prove --help`.
 
-set -l commands test failed replay times driver prove help
+set -l commands test run start status reload stop failed replay times driver prove help
 
 complete -c proctor -f
 complete -c proctor -n "not __fish_seen_subcommand_from $commands" -s h -l help -d 'Show help'
 complete -c proctor -n "not __fish_seen_subcommand_from $commands" -s V -l version -d 'Show the version'
 complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a test -d 'Run tests'
+complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a run -d 'Run tests on the persistent runner'
+complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a start -d 'Start a persistent runner'
+complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a status -d "The persistent runner's state"
+complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a reload -d 'Start its stage again'
+complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a stop -d 'End the persistent runner'
 complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a failed -d 'List the files that failed in a run'
 complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a replay -d 'Show a recorded run again'
 complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a times -d 'Per-file durations, slowest first'
@@ -15,7 +20,7 @@ complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a prove -d "
 complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a help -d 'Show help'
 
 # proctor test
-set -l t "__fish_seen_subcommand_from test"
+set -l t "__fish_seen_subcommand_from test run"
 complete -c proctor -n $t -F
 complete -c proctor -n $t -s j -l jobs -x -a '(seq 1 16)' -d 'Run N tests at once'
 complete -c proctor -n $t -s r -l recurse -d 'Search directories recursively'

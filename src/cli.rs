@@ -15,6 +15,9 @@ usage: proctor test [OPTIONS] [PATH...]   run tests (no PATH: t/)
        proctor times [LOG...]            per-file durations, slowest first
        proctor driver [AUTOMAKE OPTIONS] -- TEST   Automake's test driver
        proctor prove [PROVE OPTIONS] [PATH...]     prove's options and output
+       proctor start [--preload MODULE]... [-l] [-b] [-I DIR]   a persistent runner
+       proctor run [OPTIONS] [PATH...]   like test, on the persistent runner
+       proctor status | reload | stop    the persistent runner's state, restart its stage, end it
        proctor --help | --version
 
 test options:
@@ -61,6 +64,12 @@ show options (test and replay):
 #[derive(Debug, PartialEq)]
 pub enum Command {
     Test(Box<TestArgs>),
+    /// `proctor run`: test on the persistent runner.
+    Run(Box<TestArgs>),
+    Start(StartArgs),
+    Status(LogArgs),
+    Reload(LogArgs),
+    Stop(LogArgs),
     Failed(LogArgs),
     Replay(LogArgs),
     Times(LogArgs),
@@ -136,6 +145,16 @@ pub struct TestArgs {
     pub paths: Vec<PathBuf>,
 }
 
+/// `proctor start`: what the persistent runner preloads.
+#[derive(Debug, Default, PartialEq)]
+pub struct StartArgs {
+    pub preload: Vec<String>,
+    pub lib: bool,
+    pub blib: bool,
+    pub includes: Vec<PathBuf>,
+    pub state_dir: Option<PathBuf>,
+}
+
 #[derive(Debug, Default, PartialEq)]
 pub struct LogArgs {
     /// The event logs to read (several: the shards of one suite); none: the last run.
@@ -206,6 +225,11 @@ where
     };
     match command.as_str() {
         "test" => parse_test(&mut parser).map(|t| Command::Test(Box::new(t))),
+        "run" => parse_test(&mut parser).map(|t| Command::Run(Box::new(t))),
+        "start" => parse_start(&mut parser).map(Command::Start),
+        "status" => parse_log(&mut parser, "status").map(Command::Status),
+        "reload" => parse_log(&mut parser, "reload").map(Command::Reload),
+        "stop" => parse_log(&mut parser, "stop").map(Command::Stop),
         "failed" => parse_log(&mut parser, "failed").map(Command::Failed),
         "replay" => parse_log(&mut parser, "replay").map(Command::Replay),
         "times" => parse_log(&mut parser, "times").map(Command::Times),
@@ -359,6 +383,29 @@ fn parse_test(parser: &mut lexopt::Parser) -> Result<TestArgs> {
                 if !parse_show(other, parser, &mut args.show)? {
                     return Err(unknown(other));
                 }
+            }
+        }
+    }
+    Ok(args)
+}
+
+fn parse_start(parser: &mut lexopt::Parser) -> Result<StartArgs> {
+    let mut args = StartArgs::default();
+    while let Some(word) = next_word(parser)? {
+        match word {
+            Word::Flag(flag) => match flag.as_str() {
+                "--preload" => args.preload.push(value(parser)?),
+                "-l" | "--lib" => args.lib = true,
+                "-b" | "--blib" => args.blib = true,
+                "-I" => args.includes.push(parser.value()?.into()),
+                "--state-dir" => args.state_dir = Some(parser.value()?.into()),
+                other => return Err(unknown(other)),
+            },
+            Word::Value(v) => {
+                return Err(Error::Usage(format!(
+                    "start: unexpected '{}' (it takes options only)",
+                    PathBuf::from(v).display()
+                )))
             }
         }
     }

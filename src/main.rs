@@ -7,6 +7,7 @@
 mod auditor;
 mod cli;
 mod commands;
+mod daemon;
 mod discover;
 mod error;
 mod event;
@@ -41,6 +42,17 @@ fn main() {
     };
     let outcome = parsed.and_then(|command| match command {
         Command::Test(args) => commands::test::run(*args),
+        Command::Run(args) => commands::test::run_remote(*args),
+        Command::Start(args) => commands::persist::start(args),
+        Command::Status(args) => {
+            commands::persist::ask(daemon::Request::Status, args.state_dir.as_deref())
+        }
+        Command::Reload(args) => {
+            commands::persist::ask(daemon::Request::Reload, args.state_dir.as_deref())
+        }
+        Command::Stop(args) => {
+            commands::persist::ask(daemon::Request::Stop, args.state_dir.as_deref())
+        }
         Command::Failed(args) => commands::logs::failed(args),
         Command::Replay(args) => commands::logs::replay(args),
         Command::Times(args) => commands::logs::times(args),

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod driver;
 pub mod logs;
+pub mod persist;
 pub mod prove;
 pub mod session;
 pub mod test;

@@ -2,6 +2,7 @@
 //! It makes the run directory and the event log sinks, hands the runner its plan,
 //! follows it as the overlord with the given renderers, and returns the exit status.
 
+use crate::daemon::Request;
 use crate::error::{Error, Result};
 use crate::json;
 use crate::overlord::{Keyboard, Overlord, Sink};
@@ -11,6 +12,8 @@ use crate::state;
 use crate::sys::{self, SignalPipe};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
+use std::os::unix::io::OwnedFd;
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 /// Retries and how to judge what they show.
@@ -53,14 +56,22 @@ impl Session {
 
 pub fn run(session: Session, renderers: Vec<Box<dyn Renderer>>) -> Result<i32> {
     let prefork = Prefork::start().map_err(|e| Error::io("start the runner", e))?;
-    run_with(session, renderers, prefork)
+    run_with(session, renderers, Runner::Local(prefork))
 }
 
-/// As [`run`], with a runner forked earlier, while this process was small.
+/// Who runs the jobs.
+pub enum Runner {
+    /// A runner forked earlier, while this process was small.
+    Local(Prefork),
+    /// A persistent runner (`proctor start`), reached through its socket.
+    Remote(UnixStream),
+}
+
+/// As [`run`], with the runner given.
 pub fn run_with(
     session: Session,
     renderers: Vec<Box<dyn Renderer>>,
-    mut runner: Prefork,
+    runner: Runner,
 ) -> Result<i32> {
     let state_dir = state::locate(session.state_dir.as_deref());
     let (paths, warning) = state::new_run(state_dir.clone(), session.keep_log).map_err(|e| {
@@ -95,15 +106,23 @@ pub fn run_with(
         retries: session.policy.retries,
         retry_isolated: session.policy.retry_isolated,
     };
-    runner
-        .send(&plan)
-        .map_err(|e| Error::io("hand the runner its plan", e))?;
+    let remote = matches!(runner, Runner::Remote(_));
+    let (runner_pid, wake_read) = match runner {
+        Runner::Local(mut prefork) => {
+            prefork
+                .send(&plan)
+                .map_err(|e| Error::io("hand the runner its plan", e))?;
+            (
+                prefork.pid,
+                prefork
+                    .wake
+                    .take()
+                    .expect("a fresh runner has its wake pipe"),
+            )
+        }
+        Runner::Remote(stream) => send_remote(stream, &plan)?,
+    };
     drop(plan);
-    let runner_pid = runner.pid;
-    let wake_read = runner
-        .wake
-        .take()
-        .expect("a fresh runner has its wake pipe");
 
     let keyboard = if session.keyboard {
         Keyboard::open(0)
@@ -119,6 +138,7 @@ pub fn run_with(
         session.keep,
     )
     .with_keyboard(keyboard)
+    .remote(remote)
     .flaky_fails(session.policy.flaky_fails);
     let cwd = std::env::current_dir().unwrap_or_default();
     overlord.start(|out| {
@@ -139,6 +159,41 @@ pub fn run_with(
         let _ = std::fs::remove_dir_all(&paths.run_dir);
     }
     Ok(outcome.exit_status)
+}
+
+/// Sends the plan to the persistent runner and learns the pid of the runner it
+/// started for this run; the connection then carries its wake-ups.
+fn send_remote(mut stream: UnixStream, plan: &Plan) -> Result<(libc::pid_t, OwnedFd)> {
+    let lost = |e: io::Error| Error::io("hand the persistent runner the plan", e);
+    stream
+        .write_all(Request::Run.line().as_bytes())
+        .map_err(lost)?;
+    plan.write_to(&mut io::BufWriter::new(&mut stream))
+        .map_err(lost)?;
+    stream
+        .write_all(Request::End.line().as_bytes())
+        .map_err(lost)?;
+    // One byte at a time: what follows the line is the runner's, not ours.
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while byte[0] != b'\n' {
+        match io::Read::read(&mut stream, &mut byte) {
+            Ok(1) => line.push(byte[0]),
+            _ => {
+                return Err(Error::Usage(
+                    "the persistent runner closed the connection (see its runner.log)".into(),
+                ))
+            }
+        }
+    }
+    let v: serde_json::Value = serde_json::from_slice(&line).unwrap_or_default();
+    match (v["type"].as_str(), v["pid"].as_i64()) {
+        (Some("started"), Some(pid)) => Ok((pid as libc::pid_t, stream.into())),
+        _ => Err(Error::Usage(format!(
+            "the persistent runner said: {}",
+            v["message"].as_str().unwrap_or("something unexpected")
+        ))),
+    }
 }
 
 /// The event log in the state directory, and `--log FILE` beside it.

@@ -3,7 +3,7 @@
 //! session with the renderers the flags ask for.
 
 use crate::cli::TestArgs;
-use crate::commands::session::{self, Policy, Session};
+use crate::commands::session::{self, Policy, Runner, Session};
 use crate::discover::{self, How, TestFile};
 use crate::error::{Error, Result};
 use crate::headers;
@@ -19,10 +19,25 @@ use std::time::Duration;
 /// The default event timeout, in seconds.
 pub const EVENT_TIMEOUT: f64 = 60.0;
 
-pub fn run(mut args: TestArgs) -> Result<i32> {
+pub fn run(args: TestArgs) -> Result<i32> {
     // First, while this process is small: the runner forks every auditor from
     // its own copy of it.
     let runner = Prefork::start().map_err(|e| Error::io("start the runner", e))?;
+    run_on(args, Runner::Local(runner))
+}
+
+/// `proctor run`: the same, on the project's persistent runner.
+pub fn run_remote(mut args: TestArgs) -> Result<i32> {
+    if !args.preload.is_empty() {
+        eprintln!("proctor: warning: --preload is the persistent runner's (proctor start --preload); ignored here");
+        args.preload.clear();
+    }
+    let socket = crate::daemon::socket_path(&state::locate(args.state_dir.as_deref()));
+    let stream = crate::daemon::connect(&socket).map_err(Error::Usage)?;
+    run_on(args, Runner::Remote(stream))
+}
+
+fn run_on(mut args: TestArgs, runner: Runner) -> Result<i32> {
     apply_harness_environment(&mut args);
     let state_dir = state::locate(args.state_dir.as_deref());
     let (known, warning) = state::load_known(&state_dir);

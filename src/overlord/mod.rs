@@ -175,6 +175,7 @@ pub struct Overlord {
     started: Instant,
     interrupted: Option<String>,
     keyboard: Option<Keyboard>,
+    remote: bool,
     /// Starting new jobs is paused (the `p` key).
     paused: bool,
 }
@@ -211,6 +212,7 @@ impl Overlord {
             started: Instant::now(),
             interrupted: None,
             keyboard: None,
+            remote: false,
             paused: false,
         }
     }
@@ -218,6 +220,13 @@ impl Overlord {
     /// `--flaky-fails`: files that pass only on a retry fail the run.
     pub fn flaky_fails(mut self, yes: bool) -> Overlord {
         self.out.totals.flaky_fails = yes;
+        self
+    }
+
+    /// The runner is not this process's child (a persistent runner's): its end
+    /// shows as its wake channel closing.
+    pub fn remote(mut self, yes: bool) -> Overlord {
+        self.remote = yes;
         self
     }
 
@@ -261,7 +270,17 @@ impl Overlord {
             }
             if fds[0].revents != 0 {
                 let mut buf = [0u8; 256];
-                while matches!(sys::read(self.wake.as_raw_fd(), &mut buf), Ok(n) if n > 0) {}
+                loop {
+                    match sys::read(self.wake.as_raw_fd(), &mut buf) {
+                        Ok(0) if self.remote => {
+                            // A persistent runner's run has ended (or died).
+                            self.runner_exited = true;
+                            break;
+                        }
+                        Ok(n) if n > 0 => {}
+                        _ => break,
+                    }
+                }
             }
             for signal in signals.drain() {
                 match signal {

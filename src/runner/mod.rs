@@ -19,7 +19,7 @@ use crate::sys::{self, ExitInfo, Fork, SignalPipe};
 pub use job::{JobSpec, Launch};
 pub use prefork::Prefork;
 use schedule::{Occupancy, Pending, Queue};
-pub use stage::{StageSpec, PERL_STAGE};
+pub use stage::{Stage, StageSpec, PERL_STAGE};
 use std::collections::HashMap;
 use std::io;
 use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
@@ -70,7 +70,21 @@ struct Runner {
 /// Runs the plan to its end. `wake` is the write end of a pipe the overlord polls;
 /// its hang-up means the overlord is gone. Returns the runner's exit status.
 pub fn run(plan: Plan, wake: RawFd) -> i32 {
-    match start(plan, wake) {
+    run_with_stage(plan, wake, None)
+}
+
+/// As [`run`], with a stage that is already ready and belongs to someone else
+/// (the persistent runner's): it is used, not started or stopped, and its perl
+/// jobs are marked to run in it.
+pub fn run_with_stage(mut plan: Plan, wake: RawFd, stage: Option<Stage>) -> i32 {
+    if stage.is_some() {
+        for job in &mut plan.jobs {
+            job.staged = job.how == crate::discover::How::Perl
+                && !job.headers.no_preload
+                && crate::discover::taint_switch(&job.path).is_none();
+        }
+    }
+    match start(plan, wake, stage) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("proctor: runner: {}", e);
@@ -79,7 +93,7 @@ pub fn run(plan: Plan, wake: RawFd) -> i32 {
     }
 }
 
-fn start(plan: Plan, wake: RawFd) -> io::Result<i32> {
+fn start(plan: Plan, wake: RawFd, external: Option<Stage>) -> io::Result<i32> {
     let signals = SignalPipe::install(&[
         libc::SIGCHLD,
         libc::SIGINT,
@@ -113,7 +127,10 @@ fn start(plan: Plan, wake: RawFd) -> io::Result<i32> {
         paused: false,
         lifeline_read,
         _lifeline_write: lifeline_write,
-        stages: staged::Stages::new(stage),
+        stages: match external {
+            Some(stage) => staged::Stages::external(stage),
+            None => staged::Stages::new(stage),
+        },
         fork_failed: false,
     };
     runner.start_stage()?;

@@ -106,6 +106,16 @@ impl Stage {
         })
     }
 
+    /// Takes over a stage that is already running, from its pid and socket.
+    pub fn adopt(spec: StageSpec, pid: libc::pid_t, socket: OwnedFd) -> Stage {
+        Stage {
+            spec,
+            pid,
+            socket,
+            inbox: Vec::new(),
+        }
+    }
+
     pub fn fd(&self) -> RawFd {
         self.socket.as_raw_fd()
     }

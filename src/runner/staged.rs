@@ -20,6 +20,9 @@ const RESTARTS: u32 = 3;
 pub struct Stages {
     spec: Option<StageSpec>,
     stage: Option<Stage>,
+    /// The stage is not this process's child (the persistent runner's): its
+    /// death shows as its socket closing, and it is not stopped at the end.
+    external: bool,
     /// Why the stage cannot run jobs, once it cannot.
     broken: Option<String>,
     restarts: u32,
@@ -28,8 +31,21 @@ pub struct Stages {
 }
 
 impl Stages {
+    /// A ready stage someone else started and will stop.
+    pub fn external(stage: Stage) -> Stages {
+        Stages {
+            spec: Some(stage.spec.clone()),
+            stage: Some(stage),
+            external: true,
+            broken: None,
+            restarts: 0,
+            spawning: HashMap::new(),
+        }
+    }
+
     pub fn new(spec: Option<StageSpec>) -> Stages {
         Stages {
+            external: false,
             spec,
             stage: None,
             broken: None,
@@ -207,8 +223,12 @@ impl Runner {
             }
         }
         if !open {
-            // Its death is handled when it is reaped; stop polling a closed socket.
-            if let Some(stage) = &self.stages.stage {
+            if self.stages.external {
+                // Not a child of ours: its closed socket is all we will hear.
+                self.stages.external = false;
+                self.stage_died()?;
+            } else if let Some(stage) = &self.stages.stage {
+                // Its death is handled when it is reaped.
                 let _ = sys::kill(stage.pid, libc::SIGKILL);
             }
         }
@@ -264,6 +284,11 @@ impl Runner {
 
     /// At the end of the run: the stage is asked to go, then made to.
     pub(super) fn stop_stage(&mut self) {
+        if self.stages.external {
+            // Its owner stops it; this run only lets go of it.
+            self.stages.stage = None;
+            return;
+        }
         if let Some(mut stage) = self.stages.stage.take() {
             stage.stop();
             for _ in 0..50 {

@@ -250,3 +250,39 @@ pub fn release_free_memory() {
         libc::malloc_trim(0);
     }
 }
+
+/// The user id of the process at the other end of a UNIX socket (SO_PEERCRED).
+pub fn peer_uid(fd: RawFd) -> io::Result<libc::uid_t> {
+    // SAFETY: getsockopt fills the zeroed ucred of the size it is told.
+    unsafe {
+        let mut cred: libc::ucred = std::mem::zeroed();
+        let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+        cvt(libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        ))?;
+        Ok(cred.uid)
+    }
+}
+
+/// This process's real user id.
+pub fn getuid() -> libc::uid_t {
+    // SAFETY: getuid cannot fail.
+    unsafe { libc::getuid() }
+}
+
+/// Makes this process the leader of a new session, away from the terminal.
+pub fn setsid() -> io::Result<()> {
+    // SAFETY: setsid only changes this process's session.
+    cvt(unsafe { libc::setsid() }).map(|_| ())
+}
+
+/// A new descriptor for the same open file, close-on-exec.
+pub fn dup(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC makes a fresh descriptor that only we own.
+    let new = cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) })?;
+    Ok(own_fd(new))
+}

@@ -1,0 +1,161 @@
+//! `proctor start`, `status`, `reload` and `stop`: the persistent runner's life,
+//! seen from the command line. (`proctor run` is `test` on it: see test.rs.)
+
+use crate::cli::StartArgs;
+use crate::daemon::{self, Daemon, Request};
+use crate::discover;
+use crate::error::{Error, Result};
+use crate::runner::{Launch, StageSpec, PERL_STAGE};
+use crate::state;
+use crate::sys::{self, Fork};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::io::AsRawFd;
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+
+pub fn start(args: StartArgs) -> Result<i32> {
+    let state_dir = state::locate(args.state_dir.as_deref());
+    let dir = daemon::dir(&state_dir);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
+    // Only its user may reach the socket at all.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| Error::io(format!("restrict {}", dir.display()), e))?;
+    let socket = daemon::socket_path(&state_dir);
+    if socket.exists() {
+        if daemon::connect(&socket).is_ok() {
+            return Err(Error::Usage(format!(
+                "a persistent runner is already running here ({})",
+                socket.display()
+            )));
+        }
+        // Left by a runner that died: never trusted, removed.
+        let _ = std::fs::remove_file(&socket);
+        let _ = std::fs::remove_file(dir.join("pid"));
+    }
+    let listener = UnixListener::bind(&socket)
+        .map_err(|e| Error::io(format!("listen on {}", socket.display()), e))?;
+    let mut perl_dirs: Vec<PathBuf> = Vec::new();
+    if args.lib {
+        perl_dirs.push("lib".into());
+    }
+    if args.blib {
+        perl_dirs.extend([PathBuf::from("blib/lib"), PathBuf::from("blib/arch")]);
+    }
+    perl_dirs.extend(args.includes.iter().cloned());
+    let stage = if args.preload.is_empty() {
+        None
+    } else {
+        let perl = discover::find_program("perl")
+            .ok_or_else(|| Error::Usage("--preload: perl is not in PATH".into()))?;
+        let stage_args = args
+            .preload
+            .iter()
+            .flat_map(|m| ["--preload".to_string(), m.clone()])
+            .collect();
+        Some(StageSpec {
+            name: "perl".into(),
+            program: perl,
+            script: PERL_STAGE,
+            args: stage_args,
+        })
+    };
+    let daemon = Daemon {
+        state_dir: state_dir.clone(),
+        stage,
+        env: Launch::environment(&perl_dirs, false),
+    };
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("runner.log"))
+        .map_err(|e| Error::io(format!("open {}", dir.join("runner.log").display()), e))?;
+    let _ = std::io::stdout().flush();
+    match sys::fork().map_err(|e| Error::io("start the persistent runner", e))? {
+        Fork::Child => {
+            // Away from the terminal: its own session, and a second fork so that
+            // nobody but init (or a subreaper) is left to reap it.
+            let _ = sys::setsid();
+            match sys::fork() {
+                Ok(Fork::Child) => {}
+                Ok(Fork::Parent(daemon_pid)) => {
+                    let _ = std::fs::write(dir.join("pid"), format!("{}\n", daemon_pid));
+                    sys::exit_now(0)
+                }
+                Err(_) => sys::exit_now(crate::error::EXIT_HARNESS),
+            }
+            let devnull = std::fs::File::open("/dev/null").ok();
+            if let Some(d) = &devnull {
+                let _ = sys::dup2(d.as_raw_fd(), 0);
+            }
+            let _ = sys::dup2(log.as_raw_fd(), 1);
+            let _ = sys::dup2(log.as_raw_fd(), 2);
+            let code = match daemon::serve(daemon, listener) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("proctor: persistent runner: {}", e);
+                    crate::error::EXIT_HARNESS
+                }
+            };
+            sys::exit_now(code)
+        }
+        Fork::Parent(child) => {
+            sys::reap(child);
+            let pid = std::fs::read_to_string(dir.join("pid")).unwrap_or_default();
+            println!(
+                "proctor: persistent runner started (pid {}); 'proctor run' uses it, 'proctor stop' ends it",
+                pid.trim()
+            );
+            Ok(0)
+        }
+    }
+}
+
+/// Sends one request and prints the answer.
+pub fn ask(request: Request, state_dir: Option<&std::path::Path>) -> Result<i32> {
+    let socket = daemon::socket_path(&state::locate(state_dir));
+    let mut stream = daemon::connect(&socket).map_err(Error::Usage)?;
+    stream
+        .write_all(request.line().as_bytes())
+        .map_err(|e| Error::io("ask the persistent runner", e))?;
+    let mut line = String::new();
+    BufReader::new(&stream)
+        .read_line(&mut line)
+        .map_err(|e| Error::io("hear the persistent runner", e))?;
+    let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap_or_default();
+    match v["type"].as_str() {
+        Some("status") => {
+            println!("persistent runner: pid {}", v["pid"]);
+            match v["stage"].as_object() {
+                Some(stage) => println!(
+                    "stage: {} (pid {}), {} files preloaded",
+                    stage["name"].as_str().unwrap_or("?"),
+                    stage["pid"],
+                    stage["preloaded"]
+                ),
+                None if v["preload"].is_array() => {
+                    println!("stage: not started yet (it starts with the next run)")
+                }
+                None => println!("stage: none (started without --preload)"),
+            }
+            match v["running"].as_i64() {
+                Some(pid) => println!(
+                    "running: a run (runner pid {}), {} waiting",
+                    pid, v["queued"]
+                ),
+                None => println!("running: nothing, {} waiting", v["queued"]),
+            }
+            Ok(0)
+        }
+        Some("ok") => {
+            println!("proctor: {}", v["message"].as_str().unwrap_or("done"));
+            Ok(0)
+        }
+        _ => Err(Error::Usage(format!(
+            "the persistent runner said: {}",
+            v["message"]
+                .as_str()
+                .unwrap_or("nothing (see its runner.log)")
+        ))),
+    }
+}

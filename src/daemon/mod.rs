@@ -1,0 +1,296 @@
+//! The persistent runner (`proctor start`): a small process that keeps a
+//! preloaded stage ready across runs and serves `proctor run`, `status`, `reload`
+//! and `stop` on a UNIX socket in a directory only its user can enter.
+//!
+//! Each run gets a runner of its own, forked from this process (which is small)
+//! with the stage handed over; runs take the stage one at a time, in the order
+//! they came. A run that fails, bails out or is interrupted ends only itself.
+//! The stage is started again when a preloaded file changes (by mtime), on
+//! `reload`, or when it dies, always between runs.
+
+mod protocol;
+
+pub use protocol::{connect, Request};
+
+use crate::runner::{self, Plan, Stage, StageSpec};
+use crate::sys::{self, Fork, SignalPipe};
+use std::collections::VecDeque;
+use std::ffi::CString;
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::io::{AsRawFd, OwnedFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+/// The directory of a project's persistent runner, in its state directory.
+pub fn dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("runner")
+}
+
+pub fn socket_path(state_dir: &Path) -> PathBuf {
+    dir(state_dir).join("control.sock")
+}
+
+/// What the daemon needs to keep its stage.
+pub struct Daemon {
+    pub state_dir: PathBuf,
+    pub stage: Option<StageSpec>,
+    /// The tests' environment, which the stage runs with.
+    pub env: Rc<Vec<CString>>,
+}
+
+/// A run waiting for its turn.
+struct Waiting {
+    stream: UnixStream,
+    plan: Vec<u8>,
+}
+
+struct Running {
+    pid: libc::pid_t,
+}
+
+/// Runs the daemon until `stop` (in the already detached process).
+pub fn serve(daemon: Daemon, listener: UnixListener) -> io::Result<()> {
+    let signals = SignalPipe::install(&[libc::SIGCHLD, libc::SIGTERM, libc::SIGINT, libc::SIGHUP])?;
+    let _ = sys::set_child_subreaper();
+    // The stage's auditors watch this; it closes only when the daemon ends.
+    let (lifeline_read, _lifeline_write) = sys::pipe()?;
+    let mut stage: Option<(Stage, Vec<(PathBuf, i64)>)> = None;
+    let mut reload = true;
+    let mut waiting: VecDeque<Waiting> = VecDeque::new();
+    let mut running: Option<Running> = None;
+    let mut runs = 0u64;
+    loop {
+        if running.is_none() {
+            if let Some(w) = waiting.pop_front() {
+                if let Some(spec) = &daemon.stage {
+                    let stale = stage.as_ref().map_or(true, |(_, files)| changed(files));
+                    if reload || stale {
+                        stage = restart(stage.take(), spec, &daemon, lifeline_read.as_raw_fd());
+                        reload = false;
+                    }
+                }
+                runs += 1;
+                running = start_run(w, stage.as_ref().map(|(s, _)| s), &daemon.stage)
+                    .map_err(|e| eprintln!("proctor: runner: unable to start run {}: {}", runs, e))
+                    .ok();
+            }
+        }
+        let mut fds = [
+            sys::pollfd(&listener, libc::POLLIN),
+            sys::pollfd(&signals, libc::POLLIN),
+        ];
+        sys::poll(&mut fds, -1)?;
+        for signal in signals.drain() {
+            match signal {
+                libc::SIGCHLD => {
+                    while let Some((pid, _)) = sys::reap_any()? {
+                        if running.as_ref().map_or(false, |r| r.pid == pid) {
+                            running = None;
+                        } else if stage.as_ref().map_or(false, |(s, _)| s.pid == pid) {
+                            // Started again before the next run.
+                            stage = None;
+                        }
+                    }
+                }
+                _ => return shut_down(stage, &daemon.state_dir),
+            }
+        }
+        if fds[0].revents != 0 {
+            let (stream, _) = match listener.accept() {
+                Ok(s) => s,
+                Err(_) => continue,
+            };
+            match handle(stream, &daemon, &stage, &running, waiting.len()) {
+                Handled::Run(w) => waiting.push_back(w),
+                Handled::Reload => reload = true,
+                Handled::Stop => return shut_down(stage, &daemon.state_dir),
+                Handled::Done => {}
+            }
+        }
+    }
+}
+
+enum Handled {
+    Run(Waiting),
+    Reload,
+    Stop,
+    Done,
+}
+
+/// Reads one request and answers what can be answered at once.
+fn handle(
+    stream: UnixStream,
+    daemon: &Daemon,
+    stage: &Option<(Stage, Vec<(PathBuf, i64)>)>,
+    running: &Option<Running>,
+    queued: usize,
+) -> Handled {
+    let mut stream = stream;
+    // Only the user who started it may use it (the directory is 0700 too).
+    match sys::peer_uid(stream.as_raw_fd()) {
+        Ok(uid) if uid == sys::getuid() => {}
+        _ => {
+            let _ = protocol::reply(
+                &mut stream,
+                "refused",
+                "this runner belongs to another user",
+            );
+            return Handled::Done;
+        }
+    }
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+    let mut reader = BufReader::new(match stream.try_clone() {
+        Ok(s) => s,
+        Err(_) => return Handled::Done,
+    });
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return Handled::Done;
+    }
+    match Request::parse(&line) {
+        Some(Request::Run) => {
+            // The plan follows, up to an `end` line.
+            let mut plan = Vec::new();
+            loop {
+                let mut l = String::new();
+                match reader.read_line(&mut l) {
+                    Ok(0) | Err(_) => return Handled::Done,
+                    Ok(_) if Request::parse(&l) == Some(Request::End) => break,
+                    Ok(_) => plan.extend_from_slice(l.as_bytes()),
+                }
+            }
+            let _ = stream.set_read_timeout(None);
+            Handled::Run(Waiting { stream, plan })
+        }
+        Some(Request::Status) => {
+            let status = serde_json::json!({
+                "type": "status",
+                "pid": std::process::id(),
+                "stage": stage.as_ref().map(|(s, files)| serde_json::json!({"name": s.spec.name, "pid": s.pid, "preloaded": files.len()})),
+                "preload": daemon.stage.as_ref().map(|s| s.args.iter().skip(1).step_by(2).cloned().collect::<Vec<_>>()),
+                "running": running.as_ref().map(|r| r.pid),
+                "queued": queued,
+            });
+            let _ = writeln!(stream, "{}", status);
+            Handled::Done
+        }
+        Some(Request::Reload) => {
+            let _ = protocol::reply(
+                &mut stream,
+                "ok",
+                "the stage is started again before the next run",
+            );
+            Handled::Reload
+        }
+        Some(Request::Stop) => {
+            let _ = protocol::reply(&mut stream, "ok", "stopping");
+            Handled::Stop
+        }
+        _ => {
+            let _ = protocol::reply(&mut stream, "error", "unknown request");
+            Handled::Done
+        }
+    }
+}
+
+/// Forks the run's runner: it tells the client its pid, then wakes it through
+/// the same connection as the one-shot runner wakes its overlord.
+fn start_run(w: Waiting, stage: Option<&Stage>, spec: &Option<StageSpec>) -> io::Result<Running> {
+    let _ = io::stdout().flush();
+    match sys::fork()? {
+        Fork::Child => {
+            let code = run_child(w, stage, spec);
+            sys::exit_now(code)
+        }
+        Fork::Parent(pid) => Ok(Running { pid }),
+    }
+}
+
+fn run_child(mut w: Waiting, stage: Option<&Stage>, spec: &Option<StageSpec>) -> i32 {
+    let plan = match Plan::read_from(&mut &w.plan[..]) {
+        Ok(Some(plan)) => plan,
+        _ => {
+            let _ = protocol::reply(&mut w.stream, "error", "the plan could not be read");
+            return crate::error::EXIT_USAGE;
+        }
+    };
+    drop(std::mem::take(&mut w.plan));
+    if writeln!(
+        w.stream,
+        "{}",
+        serde_json::json!({"type": "started", "pid": std::process::id()})
+    )
+    .is_err()
+    {
+        return 0;
+    }
+    // The stage's socket is this process's now, for this run: a copy of the
+    // daemon's, which does not read it while a run goes on.
+    let stage = stage.and_then(|s| {
+        let fd = s.fd();
+        sys::dup(fd)
+            .ok()
+            .map(|own| Stage::adopt(spec.clone().expect("a stage has a spec"), s.pid, own))
+    });
+    let wake: OwnedFd = w.stream.into();
+    sys::release_free_memory();
+    runner::run_with_stage(plan, wake.as_raw_fd(), stage)
+}
+
+/// Starts the stage (again), waiting until it is ready.
+fn restart(
+    old: Option<(Stage, Vec<(PathBuf, i64)>)>,
+    spec: &StageSpec,
+    daemon: &Daemon,
+    lifeline: i32,
+) -> Option<(Stage, Vec<(PathBuf, i64)>)> {
+    if let Some((mut s, _)) = old {
+        s.stop();
+        let _ = sys::kill(s.pid, libc::SIGKILL);
+        sys::reap(s.pid);
+    }
+    let run_dir = dir(&daemon.state_dir);
+    let mut stage = match Stage::start(spec, &run_dir, &daemon.env, lifeline) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "proctor: runner: unable to start the {} stage: {}",
+                spec.name, e
+            );
+            return None;
+        }
+    };
+    match stage.wait_ready() {
+        Ok(files) => Some((stage, files)),
+        Err(why) => {
+            eprintln!("proctor: runner: {}", why);
+            let _ = sys::kill(stage.pid, libc::SIGKILL);
+            sys::reap(stage.pid);
+            None
+        }
+    }
+}
+
+/// Whether any preloaded file changed since the stage loaded it.
+fn changed(files: &[(PathBuf, i64)]) -> bool {
+    files.iter().any(|(path, mtime)| {
+        let now = std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs() as i64);
+        now != *mtime
+    })
+}
+
+fn shut_down(stage: Option<(Stage, Vec<(PathBuf, i64)>)>, state_dir: &Path) -> io::Result<()> {
+    if let Some((mut s, _)) = stage {
+        s.stop();
+        let _ = sys::kill(s.pid, libc::SIGKILL);
+        sys::reap(s.pid);
+    }
+    let _ = std::fs::remove_file(socket_path(state_dir));
+    let _ = std::fs::remove_file(dir(state_dir).join("pid"));
+    Ok(())
+}

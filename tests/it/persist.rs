@@ -1,0 +1,186 @@
+//! The persistent runner: start, run (twice, at once, failing), status, reload,
+//! stop; its socket's directory is its user's alone, and a stale one is replaced.
+
+use crate::common::*;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+/// A started persistent runner, stopped when the test ends however it ends.
+struct Started<'a> {
+    p: &'a Project,
+}
+
+impl<'a> Started<'a> {
+    fn new(p: &'a Project, preload: bool) -> Started<'a> {
+        let mut args = vec!["start"];
+        if preload {
+            args.extend(["--preload", "Test::More"]);
+        }
+        let run = p.proctor(&args);
+        run.expect_status(0);
+        assert!(
+            run.stdout().contains("persistent runner started"),
+            "{}",
+            run.stdout()
+        );
+        Started { p }
+    }
+}
+
+impl Drop for Started<'_> {
+    fn drop(&mut self) {
+        let _ = self.p.proctor(&["stop"]);
+        let pid = std::fs::read_to_string(self.p.state().join("runner/pid")).unwrap_or_default();
+        if let Ok(pid) = pid.trim().parse::<i32>() {
+            wait_until("the persistent runner to end", || {
+                let stat =
+                    std::fs::read_to_string(format!("/proc/{}/stat", pid)).unwrap_or_default();
+                // Gone, or a zombie waiting for init.
+                stat.is_empty() || stat.split_whitespace().nth(2) == Some("Z")
+            });
+        }
+    }
+}
+
+fn perl_suite(p: &Project) {
+    for i in 1..=3 {
+        p.script(
+            &format!("t/{}.t", i),
+            &format!("use Test::More;\nis($0, q{{t/{}.t}});\ndone_testing;\n", i),
+        );
+    }
+}
+
+#[test]
+fn runs_share_a_preloaded_runner_that_outlives_them() {
+    let p = Project::new();
+    perl_suite(&p);
+    let _runner = Started::new(&p, true);
+    let mode = std::fs::metadata(p.state().join("runner"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o777,
+        0o700,
+        "the socket's directory is its user's alone"
+    );
+
+    p.proctor(&["run", "-j2"]).expect_status(0);
+    let events = p.events();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["type"] == "job_launch" && e["staged"] == true)
+            .count(),
+        3
+    );
+    let status = p.proctor(&["status"]);
+    status.expect_status(0);
+    assert!(
+        status.stdout().contains("stage: perl (pid"),
+        "{}",
+        status.stdout()
+    );
+
+    // A failing run ends only itself.
+    p.script(
+        "t/4-fails.t",
+        "use Test::More;\nok(0, 'broken');\ndone_testing;\n",
+    );
+    p.proctor(&["run"]).expect_status(1);
+    std::fs::remove_file(p.dir.join("t/4-fails.t")).unwrap();
+    p.proctor(&["reload"]).expect_status(0);
+    p.proctor(&["run"]).expect_status(0);
+    assert_eq!(p.events().last().unwrap()["files"]["passed"], 3);
+}
+
+#[test]
+fn two_runs_at_once_both_finish() {
+    let p = Project::new();
+    perl_suite(&p);
+    let _runner = Started::new(&p, true);
+    let a = p.spawn(&["run", "--no-log"]);
+    let b = p.spawn(&["run", "--no-log"]);
+    let (a, b) = (a.wait(), b.wait());
+    a.expect_status(0);
+    b.expect_status(0);
+    assert!(a.stdout().contains("Files: 3 passed") && b.stdout().contains("Files: 3 passed"));
+}
+
+#[test]
+fn without_a_runner_run_and_status_say_what_to_do() {
+    let p = Project::new();
+    perl_suite(&p);
+    for args in [&["run"][..], &["status"][..], &["stop"][..]] {
+        let run = p.proctor(args);
+        run.expect_status(2);
+        assert!(
+            run.stderr().contains("start one with 'proctor start'"),
+            "{}",
+            run.stderr()
+        );
+    }
+}
+
+#[test]
+fn a_second_start_is_refused_and_a_stale_socket_replaced() {
+    let p = Project::new();
+    perl_suite(&p);
+    {
+        let _runner = Started::new(&p, false);
+        let again = p.proctor(&["start"]);
+        again.expect_status(2);
+        assert!(
+            again.stderr().contains("already running"),
+            "{}",
+            again.stderr()
+        );
+        // Killed without a word: its socket stays behind.
+        let pid = std::fs::read_to_string(p.state().join("runner/pid")).unwrap();
+        Command::new("kill")
+            .args(["-KILL", pid.trim()])
+            .status()
+            .unwrap();
+        wait_until("the socket to go quiet", || {
+            p.proctor(&["status"]).status() == 2
+        });
+        assert!(p.state().join("runner/control.sock").exists());
+    }
+    let _runner = Started::new(&p, false);
+    p.proctor(&["run", "--exec", "perl"]).expect_status(0);
+}
+
+#[test]
+fn another_user_is_refused() {
+    let p = Project::new();
+    let root = Command::new("id").arg("-u").output().unwrap();
+    if String::from_utf8_lossy(&root.stdout).trim() != "0"
+        || Command::new("setpriv").arg("--version").output().is_err()
+    {
+        eprintln!("note: needs root and setpriv to act as another user; skipped");
+        return;
+    }
+    perl_suite(&p);
+    let _runner = Started::new(&p, false);
+    let out = Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_proctor"))
+        .args(["status", "--state-dir"])
+        .arg(p.state())
+        .env("HOME", &p.dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("control.sock") && err.contains("denied"),
+        "{}",
+        err
+    );
+}
