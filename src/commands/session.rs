@@ -105,6 +105,7 @@ pub fn run_with(
         launch: session.launch,
         retries: session.policy.retries,
         retry_isolated: session.policy.retry_isolated,
+        cwd: std::env::current_dir().map_err(|e| Error::io("find the current directory", e))?,
     };
     let remote = matches!(runner, Runner::Remote(_));
     let (runner_pid, wake_read) = match runner {

@@ -35,6 +35,8 @@ pub struct Plan {
     pub retries: u32,
     /// `--retry-isolated`: retries run last, one at a time.
     pub retry_isolated: bool,
+    /// Where the tests run (the persistent runner's run is elsewhere).
+    pub cwd: PathBuf,
 }
 
 /// Why the runner stopped starting jobs.
@@ -82,6 +84,16 @@ pub fn run_with_stage(mut plan: Plan, wake: RawFd, stage: Option<Stage>) -> i32 
             job.staged = job.how == crate::discover::How::Perl
                 && !job.headers.no_preload
                 && crate::discover::taint_switch(&job.path).is_none();
+        }
+    }
+    if std::env::current_dir().ok().as_ref() != Some(&plan.cwd) {
+        if let Err(e) = std::env::set_current_dir(&plan.cwd) {
+            eprintln!(
+                "proctor: runner: unable to enter {}: {}",
+                plan.cwd.display(),
+                e
+            );
+            return crate::error::EXIT_HARNESS;
         }
     }
     match start(plan, wake, stage) {

@@ -25,6 +25,7 @@ impl Plan {
             "run_dir": self.run_dir.to_string_lossy(),
             "retries": self.retries,
             "retry_isolated": self.retry_isolated,
+            "cwd": self.cwd.to_string_lossy(),
             "launch": {
                 "perl": l.perl.as_ref().map(|p| p.to_string_lossy().into_owned()),
                 "exec": l.exec.as_ref().map(|(p, args)| json!({"program": p.to_string_lossy(), "args": args})),
@@ -99,6 +100,7 @@ impl Plan {
             launch,
             retries: v["retries"].as_u64().unwrap_or(0) as u32,
             retry_isolated: v["retry_isolated"] == true,
+            cwd: path(&v["cwd"]).ok_or("the plan has no directory to run in")?,
         }))
     }
 }
@@ -239,6 +241,7 @@ mod tests {
             },
             retries: 2,
             retry_isolated: true,
+            cwd: "/tmp/project".into(),
         };
         let mut bytes = Vec::new();
         plan.write_to(&mut bytes).unwrap();
@@ -252,6 +255,7 @@ mod tests {
             (back.slots, back.retries, back.retry_isolated),
             (3, 2, true)
         );
+        assert_eq!(back.cwd, PathBuf::from("/tmp/project"));
         assert_eq!(back.launch.exec, plan.launch.exec);
         assert_eq!(back.launch.stage.unwrap().args, ["--preload", "Test::More"]);
         assert_eq!(back.launch.event_timeout, Some(Duration::from_secs(60)));

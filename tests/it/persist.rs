@@ -184,3 +184,24 @@ fn another_user_is_refused() {
         err
     );
 }
+
+#[test]
+fn a_run_runs_where_it_was_asked_from() {
+    let p = Project::new();
+    perl_suite(&p);
+    // Started from elsewhere: the run's own directory still counts.
+    let out = Command::new(env!("CARGO_BIN_EXE_proctor"))
+        .args(["start", "--preload", "Test::More", "--state-dir"])
+        .arg(p.state())
+        .current_dir("/")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runner = Started { p: &p };
+    p.proctor(&["run", "t"]).expect_status(0);
+    drop(runner);
+}
