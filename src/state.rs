@@ -5,7 +5,7 @@
 //! `$XDG_STATE_HOME/proctor/<project>/` (default `~/.local/state/proctor/...`),
 //! where `<project>` is the project directory's name and a hash of its absolute
 //! path. Inside: `logs/<run>.jsonl` (event logs, the newest few kept),
-//! `last.jsonl` (a link to the last run's log), `files.json` (each file's last
+//! `last.jsonl` (a link to the last run's log), `files.jsonl` (each file's last
 //! result and duration) and `runs/<run>/` (scratch).
 
 use crate::order::Known;
@@ -16,7 +16,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 /// What is known of each file between runs.
-const FILES: &str = "files.json";
+const FILES: &str = "files.jsonl";
 
 /// How many event logs a state directory keeps.
 const LOGS_KEPT: usize = 20;
@@ -167,81 +167,106 @@ pub fn mark_last(state_dir: &Path, log: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// What earlier runs learned of each file: its last result and duration, kept in
-/// `files.json` in the state directory.
-pub fn load_known(state_dir: &Path) -> (HashMap<String, Known>, Option<String>) {
-    let path = state_dir.join(FILES);
-    let text = match fs::read(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return (HashMap::new(), None),
-        Err(e) => {
-            return (
-                HashMap::new(),
-                Some(format!(
-                    "{}: {}; earlier durations are not used",
-                    path.display(),
-                    e
-                )),
-            )
-        }
-    };
-    let corrupt = || {
-        format!(
-            "{}: not a proctor state file; it is ignored and will be rewritten",
-            path.display()
-        )
-    };
-    let value: serde_json::Value = match serde_json::from_slice(&text) {
-        Ok(v) => v,
-        Err(_) => return (HashMap::new(), Some(corrupt())),
-    };
-    let files = match value.get("files").and_then(|f| f.as_object()) {
-        Some(f) => f,
-        None => return (HashMap::new(), Some(corrupt())),
-    };
-    let known = files
-        .iter()
-        .map(|(file, v)| {
-            let failed = v["result"].as_str().map(|r| r == "fail");
-            (
-                file.clone(),
-                Known {
-                    duration: v["duration"].as_f64(),
-                    failed,
-                },
-            )
-        })
-        .collect();
-    (known, None)
+/// One file's record in `files.jsonl`: `{"file":..,"result":..,"duration":..}`.
+/// A line each, so a big suite is never one big JSON tree in memory.
+struct Record {
+    file: String,
+    result: String,
+    duration: f64,
 }
 
-/// Adds this run's results to `files.json`. A file that did not run keeps what
+fn parse_record(line: &str) -> Option<Record> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    Some(Record {
+        file: v["file"].as_str()?.to_string(),
+        result: v["result"].as_str()?.to_string(),
+        duration: v["duration"].as_f64()?,
+    })
+}
+
+/// The records of `files.jsonl`, or why it was not read.
+fn read_records(path: &Path) -> io::Result<Result<Vec<Record>, usize>> {
+    let text = fs::read_to_string(path)?;
+    let mut records = Vec::new();
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.is_empty()) {
+        match parse_record(line) {
+            Some(r) => records.push(r),
+            None => return Ok(Err(n + 1)),
+        }
+    }
+    Ok(Ok(records))
+}
+
+/// What earlier runs learned of each file: its last result and duration, kept in
+/// `files.jsonl` in the state directory.
+pub fn load_known(state_dir: &Path) -> (HashMap<String, Known>, Option<String>) {
+    let path = state_dir.join(FILES);
+    match read_records(&path) {
+        Ok(Ok(records)) => {
+            let known = records
+                .into_iter()
+                .map(|r| {
+                    (
+                        r.file,
+                        Known {
+                            duration: Some(r.duration),
+                            failed: Some(r.result == "fail"),
+                        },
+                    )
+                })
+                .collect();
+            (known, None)
+        }
+        Ok(Err(line)) => (
+            HashMap::new(),
+            Some(format!(
+                "{}:{}: not a proctor state file; it is ignored and will be rewritten",
+                path.display(),
+                line
+            )),
+        ),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => (HashMap::new(), None),
+        Err(e) => (
+            HashMap::new(),
+            Some(format!(
+                "{}: {}; earlier durations are not used",
+                path.display(),
+                e
+            )),
+        ),
+    }
+}
+
+/// Adds this run's results to `files.jsonl`. A file that did not run keeps what
 /// was known of it.
 pub fn save_results(state_dir: &Path, results: &[FileResult]) -> io::Result<()> {
     let path = state_dir.join(FILES);
-    let mut files = match fs::read(&path)
-        .ok()
-        .and_then(|t| serde_json::from_slice::<serde_json::Value>(&t).ok())
-    {
-        Some(serde_json::Value::Object(mut top)) => match top.remove("files") {
-            Some(serde_json::Value::Object(files)) => files,
-            _ => serde_json::Map::new(),
-        },
-        _ => serde_json::Map::new(),
+    let mut records = match read_records(&path) {
+        Ok(Ok(records)) => records,
+        _ => Vec::new(),
     };
-    for r in results {
-        let mut entry = serde_json::Map::new();
-        entry.insert("result".into(), r.result.clone().into());
-        entry.insert("duration".into(), r.duration.into());
-        files.insert(r.file.clone(), serde_json::Value::Object(entry));
-    }
-    let mut top = serde_json::Map::new();
-    top.insert("files".into(), serde_json::Value::Object(files));
+    let fresh: HashMap<&str, &FileResult> = results.iter().map(|r| (r.file.as_str(), r)).collect();
+    records.retain(|r| !fresh.contains_key(r.file.as_str()));
     let tmp = state_dir.join(format!(".{}.{}", FILES, std::process::id()));
-    fs::write(
-        &tmp,
-        serde_json::to_vec(&serde_json::Value::Object(top)).map_err(io::Error::from)?,
-    )?;
+    let mut out = io::BufWriter::new(fs::File::create(&tmp)?);
+    let mut line = Vec::with_capacity(256);
+    let old = records
+        .iter()
+        .map(|r| (r.file.as_str(), r.result.as_str(), r.duration));
+    let new = results
+        .iter()
+        .map(|r| (r.file.as_str(), r.result.as_str(), r.duration));
+    for (file, result, duration) in old.chain(new) {
+        line.clear();
+        line.extend_from_slice(b"{\"file\":");
+        crate::json::write_str(&mut line, file);
+        crate::json::write_str_field(&mut line, "result", result);
+        crate::json::write_f64_field(&mut line, "duration", duration);
+        line.extend_from_slice(b"}\n");
+        io::Write::write_all(&mut out, &line)?;
+    }
+    io::Write::flush(&mut out)?;
+    drop(out);
     fs::rename(&tmp, &path)
 }
 
@@ -283,7 +308,11 @@ mod tests {
                 failed: Some(false)
             }
         );
-        fs::write(dir.join(FILES), "junk").unwrap();
+        fs::write(
+            dir.join(FILES),
+            "{\"file\":\"t/a.t\",\"result\":\"pass\",\"duration\":1}\njunk\n",
+        )
+        .unwrap();
         let (known, warning) = load_known(&dir);
         assert!(known.is_empty());
         assert!(warning.unwrap().contains("not a proctor state file"));

@@ -278,7 +278,7 @@ fn bad_headers_and_state_warn_and_the_run_goes_on() {
         "#!/bin/sh\n# HARNESS-JOB-SLOTS many\necho 1..1\necho ok 1\n",
     );
     std::fs::create_dir_all(p.state()).unwrap();
-    std::fs::write(p.state().join("files.json"), "{ not json").unwrap();
+    std::fs::write(p.state().join("files.jsonl"), "{ not json\n").unwrap();
     let run = p.proctor(&["test"]);
     run.expect_status(0);
     assert!(
@@ -289,7 +289,7 @@ fn bad_headers_and_state_warn_and_the_run_goes_on() {
     );
     assert!(
         run.stderr()
-            .contains("files.json: not a proctor state file"),
+            .contains("files.jsonl:1: not a proctor state file"),
         "{}",
         run.stderr()
     );
