@@ -346,7 +346,12 @@ impl<W: Write> Renderer for Plain<W> {
     fn event(&mut self, event: &mut Event) -> io::Result<()> {
         let kind = event.kind();
         match kind {
-            Kind::JobQueued | Kind::JobLaunch => {
+            Kind::JobQueued => {
+                // Only the width: a job's state is kept from its launch to its end.
+                let width = event.str("file").map_or(0, |f| f.chars().count());
+                self.width = self.width.max(width);
+            }
+            Kind::JobLaunch => {
                 let file = event.str("file").unwrap_or("").to_string();
                 self.width = self.width.max(file.chars().count());
                 if let Some(job) = event.job() {
