@@ -283,6 +283,15 @@ impl Runner {
                     self.fork_failed = true;
                     eprintln!("proctor: runner: unable to start an auditor ({}); jobs wait and are tried again", e);
                 }
+                // What runs now is all the system lets run: no more at once from
+                // here on, so the tests themselves can still fork.
+                if !self.running.is_empty() && self.running.len() < self.slots {
+                    self.slots = self.running.len();
+                    eprintln!(
+                        "proctor: runner: running at most {} jobs at once from now on",
+                        self.slots
+                    );
+                }
                 self.queue.put_back(p);
                 Ok(false)
             }
