@@ -27,6 +27,7 @@ pub enum Kind {
     JobExit,
     JobEnd,
     JobDone,
+    JobRequeued,
     RunEnd,
     Other,
 }
@@ -52,6 +53,7 @@ impl Kind {
             b"job_exit" => Kind::JobExit,
             b"job_end" => Kind::JobEnd,
             b"job_done" => Kind::JobDone,
+            b"job_requeued" => Kind::JobRequeued,
             b"run_end" => Kind::RunEnd,
             _ => Kind::Other,
         }

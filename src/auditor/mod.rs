@@ -31,6 +31,9 @@ pub const EXIT_BAIL: i32 = 3;
 /// The auditor could not do its job (no log, no fork); the job log says why if
 /// it could be written at all.
 pub const EXIT_BROKEN: i32 = 4;
+/// The system had no process to start the test with: the auditor gives the job
+/// back untouched (its log removed), for the runner to start again later.
+pub const EXIT_GIVE_BACK: i32 = 5;
 
 /// The most read from a pipe at once (a pipe holds 64 KiB by default).
 const MAX_CHUNK: usize = 64 * 1024;
@@ -136,6 +139,10 @@ pub fn run(config: Config) -> i32 {
         auditor.stopper.kill_everything();
         EXIT_BROKEN
     });
+    if code == EXIT_GIVE_BACK {
+        // Nothing happened: the job starts again from scratch later.
+        let _ = std::fs::remove_file(config.dir.join("events.ljsonl"));
+    }
     if !config.keep {
         // Usually the test left it empty: one rmdir, not a directory walk.
         let tmp = config.dir.join("tmp");
@@ -194,6 +201,7 @@ impl Auditor {
         let (pid, streams) = match &config.test {
             Test::Spawn { spec, merge } => match self.spawn(spec, *merge)? {
                 Ok(started) => started,
+                Err(e) if temporary(&e) => return Ok(EXIT_GIVE_BACK),
                 Err(e) => {
                     self.extra_reasons
                         .push(format!("unable to start the test: {}", e));
@@ -241,7 +249,9 @@ impl Auditor {
         let err_write_fd = err_pipe
             .as_ref()
             .map_or(out_write.as_raw_fd(), |(_, w)| w.as_raw_fd());
-        let pid = match patiently(|| {
+        // Briefly: an auditor that waits holds a process slot itself, so past a
+        // second it gives the job back instead (see EXIT_GIVE_BACK).
+        let pid = match patiently_for(Duration::from_secs(1), || {
             sys::spawn(
                 spec,
                 devnull.as_raw_fd(),
@@ -440,9 +450,19 @@ impl Auditor {
     }
 }
 
+/// Whether `e` is a lack of processes or memory that passes by itself.
+fn temporary(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::ENOMEM))
+}
+
 /// Runs `f`, waiting out a temporary lack of processes, memory or descriptors
 /// (for up to half a minute) rather than failing the job for it.
-fn patiently<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+fn patiently<T>(f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    patiently_for(Duration::from_secs(30), f)
+}
+
+/// The same, for at most `patience`.
+fn patiently_for<T>(patience: Duration, mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
     let mut delay = Duration::from_millis(10);
     let mut waited = Duration::ZERO;
     loop {
@@ -456,7 +476,7 @@ fn patiently<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
                         | Some(libc::ENFILE)
                 ) =>
             {
-                if waited >= Duration::from_secs(30) {
+                if waited >= patience {
                     return Err(e);
                 }
                 std::thread::sleep(delay);

@@ -429,6 +429,11 @@ impl Overlord {
                 self.job_done(job, record);
                 self.out.emit(record);
             }
+            (Kind::JobRequeued, Some(job)) => {
+                // Given back before it started: its next launch is followed afresh.
+                self.jobs.remove(&job);
+                self.out.emit(record);
+            }
             _ => self.out.emit(record),
         }
     }

@@ -129,7 +129,12 @@ impl<W: Write> Live<W> {
 
 impl<W: Write> Renderer for Live<W> {
     fn interest(&self) -> Interest {
-        let mut kinds = vec![Kind::RunStart, Kind::JobStart, Kind::TestExit];
+        let mut kinds = vec![
+            Kind::RunStart,
+            Kind::JobStart,
+            Kind::TestExit,
+            Kind::JobRequeued,
+        ];
         kinds.extend_from_slice(&Kind::LINES);
         self.report.interest().union(Interest::of(&kinds))
     }

@@ -71,6 +71,13 @@ impl Status {
                 }
                 false
             }
+            (Kind::JobRequeued, Some(job)) => {
+                if self.active.remove(&job).is_some() {
+                    self.counts.running = self.counts.running.saturating_sub(1);
+                    self.counts.todo += 1;
+                }
+                true
+            }
             (Kind::TestExit, Some(job)) => match self.active.get_mut(&job) {
                 Some(a) if !a.exited => {
                     a.exited = true;

@@ -317,6 +317,16 @@ impl Runner {
             None => return Ok(()), // an orphan adopted as subreaper
         };
         self.occupancy.remove(&done, self.slots);
+        if exit == Some(ExitInfo::Code(auditor::EXIT_GIVE_BACK)) {
+            // Out of processes before the test could start: again later, with no
+            // more jobs at once than are running now.
+            self.record("job_requeued", done.job, done.tries, |out| {
+                json::write_str_field(out, "reason", "no process to start the test with")
+            })?;
+            self.slots = self.running.len().max(1).min(self.slots);
+            self.queue.put_back(done);
+            return Ok(());
+        }
         self.record("job_done", done.job, done.tries, |out| match exit {
             Some(ExitInfo::Code(c)) => json::write_u64_field(out, "auditor_status", c as u64),
             Some(ExitInfo::Signal { signal, .. }) => {

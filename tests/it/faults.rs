@@ -248,3 +248,57 @@ fn an_event_log_that_cannot_be_written_is_a_harness_failure() {
         run.stderr()
     );
 }
+
+#[test]
+fn out_of_processes_jobs_wait_instead_of_failing() {
+    let root = std::process::Command::new("id").arg("-u").output().unwrap();
+    let setpriv = std::process::Command::new("setpriv")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if String::from_utf8_lossy(&root.stdout).trim() != "0" || !setpriv {
+        eprintln!("note: needs root and setpriv to run as a user with a process limit; skipped");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let p = Project::new();
+    // Shell builtins only: each job needs its auditor and its test, no more.
+    for i in 1..=12 {
+        p.script(&format!("t/{}.t", i), "#!/bin/sh\necho 1..1\necho ok 1\n");
+    }
+    std::fs::create_dir_all(p.state()).unwrap();
+    for dir in [p.dir.clone(), p.state()] {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let out = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "prlimit",
+            "--nproc=8",
+        ])
+        .arg(env!("CARGO_BIN_EXE_proctor"))
+        .args(["test", "-j8", "--exec", "", "--norc"])
+        .current_dir(&p.dir)
+        .env("PROCTOR_STATE_DIR", p.state())
+        .env("HOME", &p.dir)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout, stderr);
+    assert!(
+        stdout.contains("Files: 12 passed, 0 failed, 0 skipped"),
+        "{}",
+        stdout
+    );
+    let events = p.events();
+    assert_eq!(
+        events.iter().filter(|e| e["type"] == "job_end").count(),
+        12,
+        "every job ends once"
+    );
+}
