@@ -19,7 +19,7 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 DATADIR ?= $(PREFIX)/share
 MANDIR ?= $(DATADIR)/man
-# Shell completions (issue 8): installed from completions/ once those files exist.
+# Shell completions, written by hand in src/completions/.
 BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 ZSHCOMPDIR ?= $(DATADIR)/zsh/site-functions
 FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
@@ -61,7 +61,6 @@ demo: all
 	if [ $$st -ne 0 ]; then echo "make demo: proctor exited with status $$st" >&2; fi; \
 	exit $$st
 
-# Completions are installed as soon as completions/ holds them (issue 8).
 install: $(BIN)
 	$(INSTALL) -d $(DESTDIR)$(BINDIR)
 	$(INSTALL) -m 755 $(BIN) $(DESTDIR)$(BINDIR)/proctor
@@ -71,15 +70,10 @@ ifneq ($(MAN7),)
 	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man7
 	$(INSTALL) -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/
 endif
-	@if [ -f completions/proctor.bash ]; then set -x; \
-	  $(INSTALL) -d $(DESTDIR)$(BASHCOMPDIR) && \
-	  $(INSTALL) -m 644 completions/proctor.bash $(DESTDIR)$(BASHCOMPDIR)/proctor; fi
-	@if [ -f completions/_proctor ]; then set -x; \
-	  $(INSTALL) -d $(DESTDIR)$(ZSHCOMPDIR) && \
-	  $(INSTALL) -m 644 completions/_proctor $(DESTDIR)$(ZSHCOMPDIR)/_proctor; fi
-	@if [ -f completions/proctor.fish ]; then set -x; \
-	  $(INSTALL) -d $(DESTDIR)$(FISHCOMPDIR) && \
-	  $(INSTALL) -m 644 completions/proctor.fish $(DESTDIR)$(FISHCOMPDIR)/proctor.fish; fi
+	$(INSTALL) -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	$(INSTALL) -m 644 src/completions/proctor.bash $(DESTDIR)$(BASHCOMPDIR)/proctor
+	$(INSTALL) -m 644 src/completions/_proctor $(DESTDIR)$(ZSHCOMPDIR)/_proctor
+	$(INSTALL) -m 644 src/completions/proctor.fish $(DESTDIR)$(FISHCOMPDIR)/proctor.fish
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/proctor

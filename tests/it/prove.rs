@@ -366,7 +366,7 @@ fn jobs_run_in_parallel_with_the_same_summary() {
 
 fn completions(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("completions")
+        .join("src/completions")
         .join(name)
 }
 
