@@ -61,18 +61,7 @@ impl Kind {
 
     /// Whether records of this kind are one line of a test's output.
     pub fn is_line(self) -> bool {
-        matches!(
-            self,
-            Kind::Output
-                | Kind::Version
-                | Kind::Plan
-                | Kind::Assert
-                | Kind::Comment
-                | Kind::Bail
-                | Kind::Yaml
-                | Kind::Pragma
-                | Kind::Blank
-        )
+        Kind::LINES.contains(&self)
     }
 
     /// Every kind of output line.

@@ -5,14 +5,13 @@ use crate::cli::StartArgs;
 use crate::daemon::{self, Daemon, Request};
 use crate::discover;
 use crate::error::{Error, Result};
-use crate::runner::{Launch, StageSpec, PERL_STAGE};
+use crate::runner::{perl_dirs, Launch, StageSpec};
 use crate::state;
 use crate::sys::{self, Fork};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::io::AsRawFd;
 use std::os::unix::net::UnixListener;
-use std::path::PathBuf;
 
 pub fn start(args: StartArgs) -> Result<i32> {
     let state_dir = state::locate(args.state_dir.as_deref());
@@ -35,30 +34,13 @@ pub fn start(args: StartArgs) -> Result<i32> {
     }
     let listener = UnixListener::bind(&socket)
         .map_err(|e| Error::io(format!("listen on {}", socket.display()), e))?;
-    let mut perl_dirs: Vec<PathBuf> = Vec::new();
-    if args.lib {
-        perl_dirs.push("lib".into());
-    }
-    if args.blib {
-        perl_dirs.extend([PathBuf::from("blib/lib"), PathBuf::from("blib/arch")]);
-    }
-    perl_dirs.extend(args.includes.iter().cloned());
+    let perl_dirs = perl_dirs(args.lib, args.blib, &args.includes);
     let stage = if args.preload.is_empty() {
         None
     } else {
         let perl = discover::find_program("perl")
             .ok_or_else(|| Error::Usage("--preload: perl is not in PATH".into()))?;
-        let stage_args = args
-            .preload
-            .iter()
-            .flat_map(|m| ["--preload".to_string(), m.clone()])
-            .collect();
-        Some(StageSpec {
-            name: "perl".into(),
-            program: perl,
-            script: PERL_STAGE,
-            args: stage_args,
-        })
+        Some(StageSpec::perl(perl, &args.preload))
     };
     let daemon = Daemon {
         state_dir: state_dir.clone(),

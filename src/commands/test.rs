@@ -10,7 +10,7 @@ use crate::headers;
 use crate::order::{self, Known, Order};
 use crate::render;
 use crate::render::ColorChoice;
-use crate::runner::{JobSpec, Launch, Prefork, StageSpec, PERL_STAGE};
+use crate::runner::{perl_dirs, JobSpec, Launch, Prefork, StageSpec};
 use crate::state;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -84,9 +84,7 @@ fn run_on(mut args: TestArgs, runner: Runner) -> Result<i32> {
     drop(headers);
     if launch.stage.is_some() {
         for job in &mut jobs {
-            job.staged = job.how == How::Perl
-                && !job.headers.no_preload
-                && discover::taint_switch(&job.path).is_none();
+            job.staged = job.preloadable();
         }
     }
 
@@ -274,15 +272,7 @@ pub fn launch_for(args: &TestArgs, files: &[discover::TestFile]) -> Result<Launc
         }
         _ => None,
     };
-    let mut perl_dirs: Vec<PathBuf> = Vec::new();
-    if args.lib {
-        perl_dirs.push("lib".into());
-    }
-    if args.blib {
-        perl_dirs.push("blib/lib".into());
-        perl_dirs.push("blib/arch".into());
-    }
-    perl_dirs.extend(args.includes.iter().cloned());
+    let perl_dirs = perl_dirs(args.lib, args.blib, &args.includes);
     let event_timeout = args.event_timeout.unwrap_or(EVENT_TIMEOUT);
     let stage = if args.preload.is_empty() {
         None
@@ -292,17 +282,7 @@ pub fn launch_for(args: &TestArgs, files: &[discover::TestFile]) -> Result<Launc
             None => discover::find_program("perl")
                 .ok_or_else(|| Error::Usage("--preload: perl is not in PATH".to_string()))?,
         };
-        let args = args
-            .preload
-            .iter()
-            .flat_map(|m| ["--preload".to_string(), m.clone()])
-            .collect();
-        Some(StageSpec {
-            name: "perl".into(),
-            program: perl,
-            script: PERL_STAGE,
-            args,
-        })
+        Some(StageSpec::perl(perl, &args.preload))
     };
     Ok(Launch {
         perl,

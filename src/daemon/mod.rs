@@ -245,10 +245,8 @@ fn restart(
     daemon: &Daemon,
     lifeline: i32,
 ) -> Option<(Stage, Vec<(PathBuf, i64)>)> {
-    if let Some((mut s, _)) = old {
-        s.stop();
-        let _ = sys::kill(s.pid, libc::SIGKILL);
-        sys::reap(s.pid);
+    if let Some((s, _)) = old {
+        s.end();
     }
     let run_dir = dir(&daemon.state_dir);
     let mut stage = match Stage::start(spec, &run_dir, &daemon.env, lifeline) {
@@ -265,8 +263,7 @@ fn restart(
         Ok(files) => Some((stage, files)),
         Err(why) => {
             eprintln!("proctor: runner: {}", why);
-            let _ = sys::kill(stage.pid, libc::SIGKILL);
-            sys::reap(stage.pid);
+            stage.end();
             None
         }
     }
@@ -285,10 +282,8 @@ fn changed(files: &[(PathBuf, i64)]) -> bool {
 }
 
 fn shut_down(stage: Option<(Stage, Vec<(PathBuf, i64)>)>, state_dir: &Path) -> io::Result<()> {
-    if let Some((mut s, _)) = stage {
-        s.stop();
-        let _ = sys::kill(s.pid, libc::SIGKILL);
-        sys::reap(s.pid);
+    if let Some((s, _)) = stage {
+        s.end();
     }
     let _ = std::fs::remove_file(socket_path(state_dir));
     let _ = std::fs::remove_file(dir(state_dir).join("pid"));

@@ -41,6 +41,31 @@ pub struct Launch {
     pub event_timeout: Option<Duration>,
 }
 
+impl JobSpec {
+    /// Whether a preloaded perl may run it: a perl test that does not opt out
+    /// with `# HARNESS-NO-PRELOAD` or ask for taint mode, which a running perl
+    /// cannot turn on.
+    pub fn preloadable(&self) -> bool {
+        self.how == How::Perl
+            && !self.headers.no_preload
+            && crate::discover::taint_switch(&self.path).is_none()
+    }
+}
+
+/// The PERL5LIB directories of `-l` (lib), `-b` (blib/lib, blib/arch) and `-I`,
+/// in that order, as prove puts them.
+pub fn perl_dirs(lib: bool, blib: bool, includes: &[PathBuf]) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if lib {
+        dirs.push("lib".into());
+    }
+    if blib {
+        dirs.extend([PathBuf::from("blib/lib"), PathBuf::from("blib/arch")]);
+    }
+    dirs.extend(includes.iter().cloned());
+    dirs
+}
+
 impl Launch {
     /// The environment: the caller's, with PERL5LIB extended by `perl_dirs` and
     /// the variables prove exports.

@@ -16,10 +16,10 @@ use crate::auditor;
 use crate::json;
 use crate::ljsonl::Writer;
 use crate::sys::{self, ExitInfo, Fork, SignalPipe};
-pub use job::{JobSpec, Launch};
+pub use job::{perl_dirs, JobSpec, Launch};
 pub use prefork::Prefork;
 use schedule::{Occupancy, Pending, Queue};
-pub use stage::{Stage, StageSpec, PERL_STAGE};
+pub use stage::{Stage, StageSpec};
 use std::collections::HashMap;
 use std::io;
 use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
@@ -81,9 +81,7 @@ pub fn run(plan: Plan, wake: RawFd) -> i32 {
 pub fn run_with_stage(mut plan: Plan, wake: RawFd, stage: Option<Stage>) -> i32 {
     if stage.is_some() {
         for job in &mut plan.jobs {
-            job.staged = job.how == crate::discover::How::Perl
-                && !job.headers.no_preload
-                && crate::discover::taint_switch(&job.path).is_none();
+            job.staged = job.preloadable();
         }
     }
     if std::env::current_dir().ok().as_ref() != Some(&plan.cwd) {

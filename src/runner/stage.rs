@@ -32,6 +32,21 @@ pub struct StageSpec {
 /// The Perl stage that ships inside proctor.
 pub const PERL_STAGE: &str = include_str!("../stage/perl_stage.pl");
 
+impl StageSpec {
+    /// The shipped Perl stage, run by `perl`, preloading `modules`.
+    pub fn perl(perl: PathBuf, modules: &[String]) -> StageSpec {
+        StageSpec {
+            name: "perl".into(),
+            program: perl,
+            script: PERL_STAGE,
+            args: modules
+                .iter()
+                .flat_map(|m| ["--preload".to_string(), m.clone()])
+                .collect(),
+        }
+    }
+}
+
 /// What a stage said.
 #[derive(Debug, PartialEq)]
 pub enum Message {
@@ -200,9 +215,18 @@ impl Stage {
         self.send(&out)
     }
 
-    /// Asks the stage to finish.
-    pub fn stop(&mut self) {
+    /// Ends the stage: asks it to finish, gives it a second, then kills it, and
+    /// reaps it (it must be this process's child).
+    pub fn end(mut self) {
         let _ = self.send(b"{\"type\":\"stop\"}\n");
+        for _ in 0..50 {
+            if sys::waitid_exited(self.pid).map_or(true, |e| e.is_some()) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = sys::kill(self.pid, libc::SIGKILL);
+        sys::reap(self.pid);
     }
 
     fn send(&mut self, mut bytes: &[u8]) -> io::Result<()> {

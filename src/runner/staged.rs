@@ -97,8 +97,7 @@ impl Runner {
                 })?;
             }
             Err(why) => {
-                let _ = sys::kill(stage.pid, libc::SIGKILL);
-                sys::reap(stage.pid);
+                stage.end();
                 self.record_stage("stage_exit", &spec.name, |out| {
                     json::write_str_field(out, "reason", &why)
                 })?;
@@ -289,16 +288,8 @@ impl Runner {
             self.stages.stage = None;
             return;
         }
-        if let Some(mut stage) = self.stages.stage.take() {
-            stage.stop();
-            for _ in 0..50 {
-                if sys::waitid_exited(stage.pid).map_or(true, |e| e.is_some()) {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = sys::kill(stage.pid, libc::SIGKILL);
-            sys::reap(stage.pid);
+        if let Some(stage) = self.stages.stage.take() {
+            stage.end();
         }
     }
 
