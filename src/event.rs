@@ -1,7 +1,7 @@
 //! Events: the interface between the part that runs tests and the parts that show
 //! them. An event is one JSON object as written in the logs; it keeps its raw bytes
-//! and decodes them only when something asks for a field. It is read-only; a
-//! consumer that must change one takes a mutable copy ([`Event::to_owned_value`]).
+//! and decodes them only when something asks for a field. It is read-only: a
+//! consumer that must change one works on a clone of [`Event::value`].
 
 use crate::json;
 use serde_json::Value;
@@ -152,12 +152,6 @@ impl<'a> Event<'a> {
 
     pub fn f64(&mut self, key: &str) -> Option<f64> {
         self.value().get(key)?.as_f64()
-    }
-
-    /// A copy to change; it is encoded afresh when written.
-    #[allow(dead_code)] // for renderers that rewrite events (JUnit, filters)
-    pub fn mutable_copy(&mut self) -> Value {
-        self.value().clone()
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::cli::LogArgs;
 use crate::error::{Error, Result};
-use crate::event::{Event, Kind};
+use crate::event::{Event, Interest, Kind};
 use crate::json;
 use crate::render;
 use crate::state;
@@ -231,6 +231,7 @@ pub fn times(args: LogArgs) -> Result<i32> {
 /// their jobs in turn, and one run_end that adds theirs up.
 pub fn replay(args: LogArgs) -> Result<i32> {
     let (mut renderers, _) = render::for_run(&args.show, false, args.follow);
+    let interests: Vec<Interest> = renderers.iter().map(|r| r.interest()).collect();
     let several = args.logs.len() > 1;
     let mut merged = MergedEnd::default();
     let mut started = false;
@@ -246,11 +247,11 @@ pub fn replay(args: LogArgs) -> Result<i32> {
             }
             _ => {}
         }
-        show(&mut renderers, event)
+        show(&mut renderers, &interests, event)
     })?;
     if several && merged.logs > 0 {
         let line = merged.record();
-        show(&mut renderers, &mut Event::new(&line))
+        show(&mut renderers, &interests, &mut Event::new(&line))
             .map_err(|e| Error::io("write the output", e))?;
     }
     for r in renderers.iter_mut() {
@@ -264,9 +265,14 @@ pub fn replay(args: LogArgs) -> Result<i32> {
     })
 }
 
-fn show(renderers: &mut [Box<dyn render::Renderer>], event: &mut Event) -> io::Result<()> {
-    for r in renderers.iter_mut() {
-        if r.interest().contains(event.kind()) {
+/// Hands `event` to the renderers that want it; `interests` are theirs, asked once.
+fn show(
+    renderers: &mut [Box<dyn render::Renderer>],
+    interests: &[Interest],
+    event: &mut Event,
+) -> io::Result<()> {
+    for (r, interest) in renderers.iter_mut().zip(interests) {
+        if interest.contains(event.kind()) {
             r.event(event)?;
         }
     }

@@ -52,6 +52,9 @@ struct LiveJob {
 struct Output {
     sinks: Vec<Sink>,
     renderers: Vec<Box<dyn Renderer>>,
+    /// What each renderer wants (asked once: it is fixed for a run).
+    interests: Vec<Interest>,
+    /// What any of them wants.
     interest: Interest,
     totals: Totals,
     scratch: Vec<u8>,
@@ -102,13 +105,9 @@ impl Output {
             _ => {}
         }
         if self.interest.contains(kind) {
-            for r in &mut self.renderers {
-                if r.interest().contains(kind) {
-                    if let Err(e) = r.event(&mut event) {
-                        if e.kind() != io::ErrorKind::BrokenPipe {
-                            eprintln!("proctor: unable to show the run: {}", e);
-                        }
-                    }
+            for (r, interest) in self.renderers.iter_mut().zip(&self.interests) {
+                if interest.contains(kind) {
+                    report(r.event(&mut event));
                 }
             }
         }
@@ -141,11 +140,7 @@ impl Output {
     /// per failure and the run goes on.
     fn each_renderer(&mut self, mut f: impl FnMut(&mut dyn Renderer) -> io::Result<()>) {
         for r in &mut self.renderers {
-            if let Err(e) = f(r.as_mut()) {
-                if e.kind() != io::ErrorKind::BrokenPipe {
-                    eprintln!("proctor: unable to show the run: {}", e);
-                }
-            }
+            report(f(r.as_mut()));
         }
     }
 
@@ -159,6 +154,16 @@ impl Output {
                     ));
                 }
             }
+        }
+    }
+}
+
+/// A renderer that cannot write is reported, and the run goes on; a reader that
+/// went away (a closed pipe) is not worth a word.
+fn report(result: io::Result<()>) {
+    if let Err(e) = result {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            eprintln!("proctor: unable to show the run: {}", e);
         }
     }
 }
@@ -189,13 +194,15 @@ impl Overlord {
         wake: OwnedFd,
         keep: bool,
     ) -> Overlord {
-        let interest = renderers
+        let interests: Vec<Interest> = renderers.iter().map(|r| r.interest()).collect();
+        let interest = interests
             .iter()
-            .fold(Interest::NONE, |i, r| i.union(r.interest()));
+            .fold(Interest::NONE, |all, i| all.union(*i));
         Overlord {
             out: Output {
                 sinks,
                 renderers,
+                interests,
                 interest,
                 totals: Totals::default(),
                 scratch: Vec::with_capacity(4096),

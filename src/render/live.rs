@@ -129,14 +129,17 @@ impl<W: Write> Live<W> {
 
 impl<W: Write> Renderer for Live<W> {
     fn interest(&self) -> Interest {
-        let mut kinds = vec![
+        // Every line, always: `v` turns verbose output on in the middle of a run.
+        let own = Interest::of(&[
             Kind::RunStart,
             Kind::JobStart,
             Kind::TestExit,
             Kind::JobRequeued,
-        ];
-        kinds.extend_from_slice(&Kind::LINES);
-        self.report.interest().union(Interest::of(&kinds))
+        ]);
+        self.report
+            .interest()
+            .union(own)
+            .union(Interest::of(&Kind::LINES))
     }
 
     fn event(&mut self, event: &mut Event) -> io::Result<()> {

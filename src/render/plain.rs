@@ -324,7 +324,7 @@ impl<W: Write> Plain<W> {
 
 impl<W: Write> Renderer for Plain<W> {
     fn interest(&self) -> Interest {
-        let mut kinds = vec![
+        const ALWAYS: [Kind; 11] = [
             Kind::JobQueued,
             Kind::JobLaunch,
             Kind::Assert,
@@ -337,10 +337,12 @@ impl<W: Write> Renderer for Plain<W> {
             Kind::RunEnd,
             Kind::Other,
         ];
+        let always = Interest::of(&ALWAYS);
         if self.style.verbose || self.style.failure_output {
-            kinds.extend_from_slice(&Kind::LINES);
+            always.union(Interest::of(&Kind::LINES))
+        } else {
+            always
         }
-        Interest::of(&kinds)
     }
 
     fn event(&mut self, event: &mut Event) -> io::Result<()> {
