@@ -208,9 +208,17 @@ fn start_run(w: Waiting, stage: Option<&Stage>, spec: &Option<StageSpec>) -> io:
 }
 
 fn run_child(mut w: Waiting, stage: Option<&Stage>, spec: &Option<StageSpec>) -> i32 {
-    let plan = match Plan::read_from(&mut &w.plan[..]) {
-        Ok(Some(plan)) => plan,
-        _ => {
+    // The launcher that forks the auditors starts before the queue is read.
+    let mut input = &w.plan[..];
+    let read = Plan::read_head(&mut input).and_then(|head| {
+        let (mut plan, job_count) = head.ok_or("the plan is empty")?;
+        let prepared = runner::prepare(&plan.launch, job_count).map_err(|e| e.to_string())?;
+        plan.read_jobs(&mut input)?;
+        Ok((plan, prepared))
+    });
+    let (plan, prepared) = match read {
+        Ok(read) => read,
+        Err(_) => {
             let _ = protocol::reply(&mut w.stream, "error", "the plan could not be read");
             return crate::error::EXIT_USAGE;
         }
@@ -235,7 +243,7 @@ fn run_child(mut w: Waiting, stage: Option<&Stage>, spec: &Option<StageSpec>) ->
     });
     let wake: OwnedFd = w.stream.into();
     sys::release_free_memory();
-    runner::run_with_stage(plan, wake.as_raw_fd(), stage)
+    runner::run_with_stage(plan, wake.as_raw_fd(), stage, Some(prepared))
 }
 
 /// Starts the stage (again), waiting until it is ready.

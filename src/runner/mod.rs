@@ -1,11 +1,12 @@
 //! The runner: a single-threaded poll(2) loop that holds the queue and the job
-//! slots, forks an auditor per job, and learns each verdict from the auditor's exit
-//! status (SIGCHLD through a self-pipe). It writes what it does to runner.ljsonl
+//! slots, has an auditor forked per job (by its launcher, as its own child), and
+//! learns each verdict from the auditor's exit status (SIGCHLD through a self-pipe). It writes what it does to runner.ljsonl
 //! and wakes the overlord after each batch. It never kills tests itself: on a
 //! bail-out or an interrupt it asks the auditors, and they stop their tests.
 //! Everything it writes is a record; it never formats text for people.
 
 mod job;
+mod launcher;
 mod plan;
 mod prefork;
 mod schedule;
@@ -17,10 +18,11 @@ use crate::json;
 use crate::ljsonl::Writer;
 use crate::sys::{self, ExitInfo, Fork, SignalPipe};
 pub use job::{perl_dirs, JobSpec, Launch};
+use launcher::{Launcher, Reply};
 pub use prefork::Prefork;
 use schedule::{Occupancy, Pending, Queue};
 pub use stage::{Stage, StageSpec};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
@@ -55,6 +57,13 @@ struct Runner {
     scratch: Vec<u8>,
     queue: Queue,
     running: HashMap<libc::pid_t, Pending>,
+    /// Forks the auditors; None when it could not start or has died (the
+    /// runner then forks them itself).
+    launcher: Option<Launcher>,
+    /// Jobs asked of the launcher and not yet answered, in the order asked.
+    launching: VecDeque<Pending>,
+    /// Auditors that ended before the launcher's answer naming them was read.
+    early_exits: HashMap<libc::pid_t, ExitInfo>,
     occupancy: Occupancy,
     retries: u32,
     retry_isolated: bool,
@@ -67,18 +76,53 @@ struct Runner {
     stages: staged::Stages,
     /// A fork has failed in this run (said once).
     fork_failed: bool,
+    /// Out of processes: look again shortly, whether or not a slot frees.
+    retry_soon: bool,
+}
+
+/// What a runner sets up before it reads its queue, while it is small: the
+/// lifeline its auditors hold, and the launcher that forks them.
+pub struct Prepared {
+    lifeline_read: OwnedFd,
+    lifeline_write: OwnedFd,
+    launcher: Option<Launcher>,
+}
+
+/// Below this many jobs the runner stays small and forks the auditors itself:
+/// a launcher would cost more than it saves.
+const LAUNCHER_FROM_JOBS: usize = 16;
+
+/// Sets up the lifeline and, for a run of `jobs` jobs, starts the launcher. A
+/// launcher that cannot start is not an error: the runner forks the auditors.
+pub fn prepare(launch: &Launch, jobs: usize) -> io::Result<Prepared> {
+    let (lifeline_read, lifeline_write) = sys::pipe()?;
+    let launcher = if jobs >= LAUNCHER_FROM_JOBS {
+        Launcher::start(launch, lifeline_read.as_raw_fd()).ok()
+    } else {
+        None
+    };
+    Ok(Prepared {
+        lifeline_read,
+        lifeline_write,
+        launcher,
+    })
 }
 
 /// Runs the plan to its end. `wake` is the write end of a pipe the overlord polls;
 /// its hang-up means the overlord is gone. Returns the runner's exit status.
-pub fn run(plan: Plan, wake: RawFd) -> i32 {
-    run_with_stage(plan, wake, None)
+pub fn run(plan: Plan, wake: RawFd, prepared: Option<Prepared>) -> i32 {
+    run_with_stage(plan, wake, None, prepared)
 }
 
 /// As [`run`], with a stage that is already ready and belongs to someone else
 /// (the persistent runner's): it is used, not started or stopped, and its perl
 /// jobs are marked to run in it.
-pub fn run_with_stage(mut plan: Plan, wake: RawFd, stage: Option<Stage>) -> i32 {
+pub fn run_with_stage(
+    mut plan: Plan,
+    wake: RawFd,
+    stage: Option<Stage>,
+    prepared: Option<Prepared>,
+) -> i32 {
     if stage.is_some() {
         for job in &mut plan.jobs {
             job.staged = job.preloadable();
@@ -94,7 +138,7 @@ pub fn run_with_stage(mut plan: Plan, wake: RawFd, stage: Option<Stage>) -> i32 
             return crate::error::EXIT_HARNESS;
         }
     }
-    match start(plan, wake, stage) {
+    match start(plan, wake, stage, prepared) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("proctor: runner: {}", e);
@@ -103,7 +147,16 @@ pub fn run_with_stage(mut plan: Plan, wake: RawFd, stage: Option<Stage>) -> i32 
     }
 }
 
-fn start(plan: Plan, wake: RawFd, external: Option<Stage>) -> io::Result<i32> {
+fn start(
+    plan: Plan,
+    wake: RawFd,
+    external: Option<Stage>,
+    prepared: Option<Prepared>,
+) -> io::Result<i32> {
+    let prepared = match prepared {
+        Some(prepared) => prepared,
+        None => prepare(&plan.launch, plan.jobs.len())?,
+    };
     let signals = SignalPipe::install(&[
         libc::SIGCHLD,
         libc::SIGINT,
@@ -114,7 +167,6 @@ fn start(plan: Plan, wake: RawFd, external: Option<Stage>) -> io::Result<i32> {
     ])?;
     // Orphaned descendants of tests come here, not to init, and get reaped.
     let _ = sys::set_child_subreaper();
-    let (lifeline_read, lifeline_write) = sys::pipe()?;
     let log = Writer::create(&plan.run_dir.join("runner.ljsonl"))?;
     // Started only when some job will run in it.
     let stage = plan
@@ -129,19 +181,23 @@ fn start(plan: Plan, wake: RawFd, external: Option<Stage>) -> io::Result<i32> {
         scratch: Vec::with_capacity(1024),
         queue: Queue::default(),
         running: HashMap::new(),
+        launcher: prepared.launcher,
+        launching: VecDeque::new(),
+        early_exits: HashMap::new(),
         occupancy: Occupancy::default(),
         retries: plan.retries,
         retry_isolated: plan.retry_isolated,
         slots: plan.slots.max(1),
         stopping: Stopping::No,
         paused: false,
-        lifeline_read,
-        _lifeline_write: lifeline_write,
+        lifeline_read: prepared.lifeline_read,
+        _lifeline_write: prepared.lifeline_write,
         stages: match external {
             Some(stage) => staged::Stages::external(stage),
             None => staged::Stages::new(stage),
         },
         fork_failed: false,
+        retry_soon: false,
     };
     runner.start_stage()?;
     for (i, spec) in plan.jobs.into_iter().enumerate() {
@@ -155,6 +211,12 @@ fn start(plan: Plan, wake: RawFd, external: Option<Stage>) -> io::Result<i32> {
     runner.main_loop(&signals, wake)?;
     runner.cancel_the_rest()?;
     runner.stop_stage();
+    if let Some(launcher) = runner.launcher.take() {
+        // Its requests close here, and it ends.
+        let pid = launcher.pid;
+        drop(launcher);
+        sys::reap(pid);
+    }
     runner.log.finish()?;
     wake_overlord(wake);
     Ok(0)
@@ -179,22 +241,18 @@ impl Runner {
 
     fn main_loop(&mut self, signals: &SignalPipe, wake: RawFd) -> io::Result<()> {
         loop {
-            let mut retry_soon = false;
-            while self.stopping == Stopping::No && !self.paused {
+            self.retry_soon = false;
+            while self.stopping == Stopping::No && !self.paused && !self.retry_soon {
                 match self.queue.next(&self.occupancy, self.slots) {
                     // A job that could not be started waits for a slot to free.
-                    Some(p) => {
-                        if !self.launch(p)? {
-                            retry_soon = true;
-                            break;
-                        }
-                    }
+                    Some(p) => self.launch(p)?,
                     None => break,
                 }
             }
             self.log.flush()?;
             wake_overlord(wake);
-            let busy = !self.running.is_empty() || self.stages.spawning();
+            let busy =
+                !self.running.is_empty() || !self.launching.is_empty() || self.stages.spawning();
             if !busy && (self.queue.is_empty() || self.stopping != Stopping::No) {
                 return Ok(());
             }
@@ -206,6 +264,15 @@ impl Runner {
                     revents: 0,
                 },
             ];
+            let launcher_slot = fds.len();
+            if let Some(launcher) = &self.launcher {
+                fds.push(libc::pollfd {
+                    fd: launcher.fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+            }
+            let stage_slot = fds.len();
             if let Some(fd) = self.stages.fd() {
                 fds.push(libc::pollfd {
                     fd,
@@ -214,8 +281,15 @@ impl Runner {
                 });
             }
             // Out of processes: look again shortly, whether or not a slot frees.
-            sys::poll(&mut fds, if retry_soon { 100 } else { -1 })?;
-            if fds.get(2).map_or(false, |f| f.revents != 0) {
+            sys::poll(&mut fds, if self.retry_soon { 100 } else { -1 })?;
+            // Before the exits: an auditor's pid comes from its launcher's answer.
+            if launcher_slot != stage_slot
+                && fds[launcher_slot].revents != 0
+                && !self.take_replies()?
+            {
+                self.launcher_gone()?;
+            }
+            if fds.get(stage_slot).map_or(false, |f| f.revents != 0) {
                 self.stage_messages()?;
             }
             if fds[1].revents & (libc::POLLERR | libc::POLLHUP) != 0
@@ -235,13 +309,13 @@ impl Runner {
         }
     }
 
-    /// Starts a job; false when it had to be put back for want of processes.
-    fn launch(&mut self, p: Pending) -> io::Result<bool> {
+    /// Starts a job: asks the launcher for its auditor, or forks it here. A job
+    /// that cannot start for want of processes is put back (`retry_soon`).
+    fn launch(&mut self, p: Pending) -> io::Result<()> {
         if p.spec.staged {
-            return self.launch_staged(p).map(|_| true);
+            return self.launch_staged(p);
         }
-        let (job, tries) = (p.job, p.tries);
-        let dir = self.run_dir.join("jobs").join(format!("{}-{}", job, tries));
+        let dir = self.job_dir(&p);
         // Two plain mkdirs: jobs/ exists, so create_dir_all's extra stats are waste.
         if std::fs::create_dir(&dir)
             .and_then(|_| std::fs::create_dir(dir.join("tmp")))
@@ -249,10 +323,30 @@ impl Runner {
         {
             std::fs::create_dir_all(dir.join("tmp"))?;
         }
+        let retry_on_fail = self.may_retry(&p);
+        if let Some(launcher) = &mut self.launcher {
+            if launcher.request(&dir, retry_on_fail, &p.spec).is_ok() {
+                self.occupancy.add(&p, self.slots);
+                self.launching.push_back(p);
+                return Ok(());
+            }
+            self.launcher_gone()?;
+        }
+        self.fork_auditor(p, dir, retry_on_fail)
+    }
+
+    fn job_dir(&self, p: &Pending) -> PathBuf {
+        self.run_dir
+            .join("jobs")
+            .join(format!("{}-{}", p.job, p.tries))
+    }
+
+    /// Forks the job's auditor from the runner itself (no launcher).
+    fn fork_auditor(&mut self, p: Pending, dir: PathBuf, retry_on_fail: bool) -> io::Result<()> {
         let mut config =
             self.plan_launch
                 .auditor_config(&p.spec, dir.clone(), self.lifeline_read.as_raw_fd());
-        config.retry_on_fail = self.may_retry(&p);
+        config.retry_on_fail = retry_on_fail;
         match sys::fork() {
             Ok(Fork::Child) => {
                 let code = match sys::keep_only_fd(config.lifeline) {
@@ -262,44 +356,115 @@ impl Runner {
                 sys::exit_now(code)
             }
             Ok(Fork::Parent(pid)) => {
-                let file = p.spec.display.clone();
-                let dir = dir.to_string_lossy().into_owned();
                 self.occupancy.add(&p, self.slots);
-                self.running.insert(pid, p);
-                self.record("job_launch", job, tries, |out| {
-                    json::write_str_field(out, "file", &file);
-                    json::write_u64_field(out, "pid", pid as u64);
-                    json::write_str_field(out, "dir", &dir);
-                    json::write_f64_field(out, "stamp", auditor::unix_now());
-                })?;
-                Ok(true)
+                self.started(pid, p)
             }
-            Err(e) => {
-                // Out of processes: put it back and try again when a slot frees
-                // (said once a run, not at every try).
-                if !self.fork_failed {
-                    self.fork_failed = true;
-                    eprintln!("proctor: runner: unable to start an auditor ({}); jobs wait and are tried again", e);
+            Err(e) => self.unable_to_start(p, e),
+        }
+    }
+
+    /// The job's auditor runs as `pid`: its slot is taken already.
+    fn started(&mut self, pid: libc::pid_t, p: Pending) -> io::Result<()> {
+        let (job, tries) = (p.job, p.tries);
+        let file = p.spec.display.clone();
+        let dir = self.job_dir(&p);
+        let dir = dir.to_string_lossy();
+        self.record("job_launch", job, tries, |out| {
+            json::write_str_field(out, "file", &file);
+            json::write_u64_field(out, "pid", pid as u64);
+            json::write_str_field(out, "dir", &dir);
+            json::write_f64_field(out, "stamp", auditor::unix_now());
+        })?;
+        self.running.insert(pid, p);
+        if self.stopping != Stopping::No {
+            // Asked for before the stop: it stops too.
+            let _ = sys::kill(pid, libc::SIGTERM);
+        }
+        if let Some(exit) = self.early_exits.remove(&pid) {
+            self.auditor_done(pid, Some(exit))?;
+        }
+        Ok(())
+    }
+
+    /// No process for the job's auditor: it goes back in the queue, to be tried
+    /// again shortly (said once a run, not at every try).
+    fn unable_to_start(&mut self, p: Pending, e: io::Error) -> io::Result<()> {
+        if !self.fork_failed {
+            self.fork_failed = true;
+            eprintln!(
+                "proctor: runner: unable to start an auditor ({}); jobs wait and are tried again",
+                e
+            );
+        }
+        // What runs now is all the system lets run: no more at once from
+        // here on, so the tests themselves can still fork.
+        if !self.running.is_empty() && self.running.len() < self.slots {
+            self.slots = self.running.len();
+            eprintln!(
+                "proctor: runner: running at most {} jobs at once from now on",
+                self.slots
+            );
+        }
+        self.queue.put_back(p);
+        self.retry_soon = true;
+        Ok(())
+    }
+
+    /// Reads the launcher's answers, in the order the jobs were asked for;
+    /// false once it is gone.
+    fn take_replies(&mut self) -> io::Result<bool> {
+        let (replies, alive) = match self.launcher.as_mut().map(|l| l.replies()) {
+            Some(Ok(Some(replies))) => (replies, true),
+            Some(Ok(None)) | Some(Err(_)) | None => (Vec::new(), false),
+        };
+        for reply in replies {
+            let p = match self.launching.pop_front() {
+                Some(p) => p,
+                None => break,
+            };
+            match reply {
+                Reply::Started(pid) => self.started(pid, p)?,
+                Reply::Refused(errno) => {
+                    self.occupancy.remove(&p, self.slots);
+                    self.unable_to_start(p, io::Error::from_raw_os_error(errno))?;
                 }
-                // What runs now is all the system lets run: no more at once from
-                // here on, so the tests themselves can still fork.
-                if !self.running.is_empty() && self.running.len() < self.slots {
-                    self.slots = self.running.len();
-                    eprintln!(
-                        "proctor: runner: running at most {} jobs at once from now on",
-                        self.slots
-                    );
-                }
-                self.queue.put_back(p);
-                Ok(false)
             }
         }
+        if self.launching.is_empty() {
+            // What is left were orphans of tests, not auditors.
+            self.early_exits.clear();
+        }
+        Ok(alive)
+    }
+
+    /// The launcher ended (it should not before the runner): what it answered
+    /// counts, what it did not is asked again, of the runner itself.
+    fn launcher_gone(&mut self) -> io::Result<()> {
+        if self.launcher.is_none() {
+            return Ok(());
+        }
+        while self.take_replies()? {}
+        self.launcher = None;
+        eprintln!("proctor: runner: the auditors' launcher ended; the runner forks them itself from now on");
+        while let Some(p) = self.launching.pop_front() {
+            self.occupancy.remove(&p, self.slots);
+            self.record("job_requeued", p.job, p.tries, |out| {
+                json::write_str_field(out, "reason", "its launcher ended before starting it")
+            })?;
+            self.queue.put_back(p);
+        }
+        self.early_exits.clear();
+        Ok(())
     }
 
     fn reap(&mut self) -> io::Result<()> {
         while let Some((pid, exit)) = sys::reap_any()? {
             if self.stages.is_stage(pid) {
                 self.stage_died()?;
+                continue;
+            }
+            if self.launcher.as_ref().map(|l| l.pid) == Some(pid) {
+                self.launcher_gone()?;
                 continue;
             }
             self.auditor_done(pid, Some(exit))?;
@@ -312,7 +477,13 @@ impl Runner {
     fn auditor_done(&mut self, pid: libc::pid_t, exit: Option<ExitInfo>) -> io::Result<()> {
         let done = match self.running.remove(&pid) {
             Some(done) => done,
-            None => return Ok(()), // an orphan adopted as subreaper
+            None => {
+                if let (false, Some(exit)) = (self.launching.is_empty(), exit) {
+                    // Perhaps an auditor whose pid the launcher has yet to tell.
+                    self.early_exits.insert(pid, exit);
+                }
+                return Ok(()); // or an orphan adopted as subreaper
+            }
         };
         self.occupancy.remove(&done, self.slots);
         if exit == Some(ExitInfo::Code(auditor::EXIT_GIVE_BACK)) {

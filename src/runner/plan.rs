@@ -22,6 +22,7 @@ impl Plan {
         let env: Vec<Value> = l.env.iter().map(|e| bytes_to_json(e.as_bytes())).collect();
         let head = json!({
             "slots": self.slots,
+            "job_count": self.jobs.len(),
             "run_dir": self.run_dir.to_string_lossy(),
             "retries": self.retries,
             "retry_isolated": self.retry_isolated,
@@ -46,14 +47,26 @@ impl Plan {
 
     /// Reads a plan written by [`Plan::write_to`], a line at a time. `Ok(None)`:
     /// there was no plan at all.
+    #[cfg(test)]
     pub fn read_from(input: &mut dyn BufRead) -> Result<Option<Plan>, String> {
-        let mut lines = input
-            .lines()
-            .map(|l| l.map_err(|e| format!("unable to read the plan: {}", e)));
-        let head = match lines.next() {
+        let mut plan = match Plan::read_head(input)? {
+            Some((plan, _)) => plan,
             None => return Ok(None),
-            Some(line) => line?,
         };
+        plan.read_jobs(input)?;
+        Ok(Some(plan))
+    }
+
+    /// Reads the run's settings, the plan's first line, and how many jobs
+    /// follow; the jobs are left to [`Plan::read_jobs`], so that what needs only
+    /// the settings (the launcher) can start before the queue fills memory.
+    pub fn read_head(input: &mut dyn BufRead) -> Result<Option<(Plan, usize)>, String> {
+        let mut head = String::new();
+        match input.read_line(&mut head) {
+            Ok(0) => return Ok(None),
+            Ok(_) => {}
+            Err(e) => return Err(format!("unable to read the plan: {}", e)),
+        }
         let v: Value =
             serde_json::from_str(&head).map_err(|e| format!("the plan is not JSON: {}", e))?;
         let l = &v["launch"];
@@ -86,22 +99,28 @@ impl Plan {
             }),
             event_timeout: l["event_timeout"].as_f64().map(Duration::from_secs_f64),
         };
-        let mut jobs = Vec::new();
-        for line in lines {
-            let line = line?;
-            let v: Value =
-                serde_json::from_str(&line).map_err(|e| format!("a job is not JSON: {}", e))?;
-            jobs.push(job_from_json(&v)?);
-        }
-        Ok(Some(Plan {
-            jobs,
+        let job_count = v["job_count"].as_u64().unwrap_or(0) as usize;
+        let plan = Plan {
+            jobs: Vec::with_capacity(job_count.min(1 << 20)),
             slots: v["slots"].as_u64().unwrap_or(1) as usize,
             run_dir: path(&v["run_dir"]).ok_or("the plan has no run directory")?,
             launch,
             retries: v["retries"].as_u64().unwrap_or(0) as u32,
             retry_isolated: v["retry_isolated"] == true,
             cwd: path(&v["cwd"]).ok_or("the plan has no directory to run in")?,
-        }))
+        };
+        Ok(Some((plan, job_count)))
+    }
+
+    /// Reads the rest of the plan: one job a line.
+    pub fn read_jobs(&mut self, input: &mut dyn BufRead) -> Result<(), String> {
+        for line in input.lines() {
+            let line = line.map_err(|e| format!("unable to read the plan: {}", e))?;
+            let v: Value =
+                serde_json::from_str(&line).map_err(|e| format!("a job is not JSON: {}", e))?;
+            self.jobs.push(job_from_json(&v)?);
+        }
+        Ok(())
     }
 }
 
@@ -123,7 +142,7 @@ fn json_to_bytes(v: &Value) -> Vec<u8> {
     }
 }
 
-fn job_to_json(j: &JobSpec) -> Value {
+pub(super) fn job_to_json(j: &JobSpec) -> Value {
     let h = &j.headers;
     json!({
         "display": j.display,
@@ -140,7 +159,7 @@ fn job_to_json(j: &JobSpec) -> Value {
     })
 }
 
-fn job_from_json(v: &Value) -> Result<JobSpec, String> {
+pub(super) fn job_from_json(v: &Value) -> Result<JobSpec, String> {
     let how = match &v["how"] {
         Value::String(s) if s == "perl" => How::Perl,
         Value::String(s) if s == "itself" => How::Itself,

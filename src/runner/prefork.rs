@@ -1,7 +1,8 @@
 //! The runner, forked early: before discovery, state and renderers fill this
-//! process's heap, so the runner (whose address space every auditor fork copies)
-//! stays small, and without the cost of exec'ing a new program. It waits for its
-//! plan on a pipe; if none comes (the command failed first), it exits quietly.
+//! process's heap, so the runner and its launcher (whose address space every
+//! auditor fork copies) stay small, and without the cost of exec'ing a new
+//! program. It waits for its plan on a pipe; if none comes (the command failed
+//! first), it exits quietly.
 
 use super::Plan;
 use crate::sys::{self, Fork};
@@ -59,8 +60,8 @@ impl Drop for Prefork {
 fn child(plan_fd: i32, wake_fd: i32) -> i32 {
     let mut pipe =
         io::BufReader::with_capacity(64 * 1024, std::fs::File::from(sys::own_fd(plan_fd)));
-    let plan = match Plan::read_from(&mut pipe) {
-        Ok(Some(plan)) => plan,
+    let (mut plan, job_count) = match Plan::read_head(&mut pipe) {
+        Ok(Some(head)) => head,
         // No plan: the command ended before it had one.
         Ok(None) => return 0,
         Err(e) => {
@@ -68,8 +69,19 @@ fn child(plan_fd: i32, wake_fd: i32) -> i32 {
             return crate::error::EXIT_HARNESS;
         }
     };
+    // The launcher forks every auditor: it starts before the queue is read.
+    let prepared = match super::prepare(&plan.launch, job_count) {
+        Ok(prepared) => prepared,
+        Err(e) => {
+            eprintln!("proctor: runner: {}", e);
+            return crate::error::EXIT_HARNESS;
+        }
+    };
+    if let Err(e) = plan.read_jobs(&mut pipe) {
+        eprintln!("proctor: runner: {}", e);
+        return crate::error::EXIT_HARNESS;
+    }
     drop(pipe);
-    // What decoding used goes back to the system before the first fork.
     sys::release_free_memory();
-    super::run(plan, wake_fd)
+    super::run(plan, wake_fd, Some(prepared))
 }

@@ -10,11 +10,11 @@ mod signals;
 pub mod terminal;
 
 pub use process::{
-    children_of_self, fork, kill, kill_group, reap, reap_any, reap_with_rusage,
-    set_child_subreaper, setpgid, spawn, spawn_with, stop_self, waitid_exited, ExecSpec, ExitInfo,
-    Fork, Rusage,
+    children_of_self, fork, fork_sibling, kill, kill_group, reap, reap_any, reap_with_rusage,
+    set_child_subreaper, set_process_name, setpgid, spawn, spawn_with, stop_self, waitid_exited,
+    ExecSpec, ExitInfo, Fork, Rusage,
 };
-pub use signals::SignalPipe;
+pub use signals::{ignore as ignore_signals, SignalPipe};
 
 use std::io;
 use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd, RawFd};

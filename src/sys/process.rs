@@ -23,6 +23,30 @@ pub fn fork() -> io::Result<Fork> {
     }
 }
 
+/// Forks a child whose parent is this process's parent, not this process
+/// (clone with CLONE_PARENT): a small process can fork on another's behalf, and
+/// the other reaps the children and hears of their exits as its own. The caller
+/// must be single-threaded, as for [`fork`].
+pub fn fork_sibling() -> io::Result<Fork> {
+    // SAFETY: a raw clone with no new stack behaves as fork; glibc's fork handlers
+    // are skipped, which only matters to threaded programs (proctor has none).
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
+    match ret {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Fork::Child),
+        pid => Ok(Fork::Parent(pid as libc::pid_t)),
+    }
+}
+
 /// Everything `execve` needs, built before the fork: between fork and exec the child
 /// may only make async-signal-safe calls, so no allocation happens there. The
 /// environment common to every job is shared, not copied per job.
@@ -308,6 +332,15 @@ pub fn reap(pid: libc::pid_t) {
     while unsafe { libc::waitpid(pid, &mut status, 0) } == -1
         && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
     {}
+}
+
+/// Sets this process's name as ps and top show it (Linux; 15 bytes at most).
+pub fn set_process_name(name: &std::ffi::CStr) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string.
+    unsafe {
+        libc::prctl(libc::PR_SET_NAME, name.as_ptr() as libc::c_ulong, 0, 0, 0);
+    }
 }
 
 /// Stops this process as SIGSTOP does; returns once it is continued.

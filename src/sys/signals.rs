@@ -24,6 +24,15 @@ extern "C" fn on_signal(signal: libc::c_int) {
     }
 }
 
+/// Ignores `signals` in this process (and, until they set their own, in its
+/// children).
+pub fn ignore(signals: &[i32]) {
+    for &sig in signals {
+        // SAFETY: SIG_IGN is a valid disposition for any catchable signal.
+        unsafe { libc::signal(sig, libc::SIG_IGN) };
+    }
+}
+
 /// The read end of a self-pipe that receives the signals it was installed for.
 pub struct SignalPipe {
     read: OwnedFd,

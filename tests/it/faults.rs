@@ -302,3 +302,49 @@ fn out_of_processes_jobs_wait_instead_of_failing() {
         "every job ends once"
     );
 }
+
+#[test]
+fn a_killed_launcher_loses_no_job_and_runs_none_twice() {
+    let p = Project::new();
+    // The first test kills the launcher: its auditor's parent is the runner,
+    // whose child named proctor-launch is the launcher.
+    p.script(
+        "t/00-kill.t",
+        "#!/bin/sh\n\
+         runner=$(awk '{print $4}' /proc/$PPID/stat)\n\
+         for c in $(cat /proc/$runner/task/$runner/children); do\n\
+           [ \"$(cat /proc/$c/comm)\" = proctor-launch ] && kill -9 $c && echo '# killed'\n\
+         done\n\
+         echo 1..1\necho ok 1\n",
+    );
+    // Enough jobs for the runner to use a launcher at all.
+    for i in 1..=20 {
+        p.script(
+            &format!("t/{:02}.t", i),
+            "#!/bin/sh\nsleep 0.05\necho 1..1\necho ok 1\n",
+        );
+    }
+    let run = p.proctor(&["test", "-j2", "--exec", "", "-v"]);
+    run.expect_status(0);
+    assert!(run.stdout().contains("# killed"), "{}", run.stdout());
+    assert!(
+        run.stderr().contains("the auditors' launcher ended"),
+        "{}",
+        run.stderr()
+    );
+    let events = p.events();
+    assert_complete(&events);
+    for i in 0..=20 {
+        let file = if i == 0 {
+            "t/00-kill.t".to_string()
+        } else {
+            format!("t/{:02}.t", i)
+        };
+        let ends: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["type"] == "job_end" && e["file"] == file.as_str())
+            .collect();
+        assert_eq!(ends.len(), 1, "{}: {:?}", file, ends);
+        assert_eq!(ends[0]["result"], "pass", "{}", ends[0]);
+    }
+}
