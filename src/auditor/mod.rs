@@ -85,72 +85,101 @@ fn stream(fd: OwnedFd, name: &'static str) -> Stream {
 }
 
 /// Runs one job to its end and returns the auditor's exit status. Called in a
-/// freshly forked child of the runner.
+/// freshly forked child of the runner, or in `proctor audit`.
 pub fn run(config: Config) -> i32 {
-    let handled = [
-        libc::SIGCHLD,
-        libc::SIGTERM,
-        libc::SIGINT,
-        libc::SIGHUP,
-        libc::SIGTSTP,
-        libc::SIGCONT,
-    ];
-    let signals = match SignalPipe::install(&handled) {
-        Ok(s) => s,
+    match Process::start() {
+        Ok(mut process) => process.audit(config),
         Err(e) => {
             eprintln!(
                 "proctor: auditor for {}: unable to set up signals: {}",
                 config.file, e
             );
-            return EXIT_BROKEN;
+            EXIT_BROKEN
         }
-    };
-    // Whatever the test leaves behind comes to this process, to be ended here.
-    let _ = sys::set_child_subreaper();
-    let log = match JobLog::create(&config.dir.join("events.ljsonl")) {
-        Ok(log) => log,
-        Err(e) => {
+    }
+}
+
+/// The signals an auditor handles through its self-pipe.
+const HANDLED: [i32; 6] = [
+    libc::SIGCHLD,
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGHUP,
+    libc::SIGTSTP,
+    libc::SIGCONT,
+];
+
+/// An auditor process: what it sets up once, for one job or for many in turn.
+pub struct Process {
+    signals: SignalPipe,
+}
+
+impl Process {
+    pub fn start() -> io::Result<Process> {
+        let signals = SignalPipe::install(&HANDLED)?;
+        // Whatever a test leaves behind comes to this process, to be ended here.
+        let _ = sys::set_child_subreaper();
+        Ok(Process { signals })
+    }
+
+    /// Audits one job to its end and returns its status (the `EXIT_` codes).
+    /// Every process the test started is gone when it returns.
+    pub fn audit(&mut self, config: Config) -> i32 {
+        // Signals that came between jobs: an interrupt still counts (the run is
+        // ending), a pause or a child's end belonged to the job before.
+        let interrupted = self
+            .signals
+            .drain()
+            .into_iter()
+            .find(|s| matches!(*s, libc::SIGINT | libc::SIGTERM | libc::SIGHUP));
+        let log = match JobLog::create(&config.dir.join("events.ljsonl")) {
+            Ok(log) => log,
+            Err(e) => {
+                eprintln!(
+                    "proctor: auditor for {}: unable to create its job log in {}: {}",
+                    config.file,
+                    config.dir.display(),
+                    e
+                );
+                return EXIT_BROKEN;
+            }
+        };
+        let mut auditor = Auditor {
+            log,
+            parser: Parser::new(),
+            started: Instant::now(),
+            first_output: None,
+            stopper: Stopper::new(config.event_timeout),
+            // Small at first: most tests print little, and a forked auditor pays to
+            // zero every page of it. It grows when the test is chatty.
+            chunk: vec![0u8; 4096],
+            last_lines: Default::default(),
+            extra_reasons: Vec::new(),
+        };
+        if let Some(signal) = interrupted {
+            auditor.stopper.interrupt(signal == libc::SIGINT);
+        }
+        let code = auditor.audit(&config, &self.signals).unwrap_or_else(|e| {
             eprintln!(
-                "proctor: auditor for {}: unable to create its job log in {}: {}",
-                config.file,
-                config.dir.display(),
-                e
+                "proctor: auditor for {}: {}; its test was stopped",
+                config.file, e
             );
-            return EXIT_BROKEN;
+            auditor.stopper.kill_everything();
+            EXIT_BROKEN
+        });
+        if code == EXIT_GIVE_BACK {
+            // Nothing happened: the job starts again from scratch later.
+            let _ = std::fs::remove_file(config.dir.join("events.ljsonl"));
         }
-    };
-    let mut auditor = Auditor {
-        log,
-        parser: Parser::new(),
-        started: Instant::now(),
-        first_output: None,
-        stopper: Stopper::new(config.event_timeout),
-        // Small at first: most tests print little, and a forked auditor pays to
-        // zero every page of it. It grows when the test is chatty.
-        chunk: vec![0u8; 4096],
-        last_lines: Default::default(),
-        extra_reasons: Vec::new(),
-    };
-    let code = auditor.audit(&config, &signals).unwrap_or_else(|e| {
-        eprintln!(
-            "proctor: auditor for {}: {}; its test was stopped",
-            config.file, e
-        );
-        auditor.stopper.kill_everything();
-        EXIT_BROKEN
-    });
-    if code == EXIT_GIVE_BACK {
-        // Nothing happened: the job starts again from scratch later.
-        let _ = std::fs::remove_file(config.dir.join("events.ljsonl"));
-    }
-    if !config.keep {
-        // Usually the test left it empty: one rmdir, not a directory walk.
-        let tmp = config.dir.join("tmp");
-        if std::fs::remove_dir(&tmp).is_err() {
-            let _ = std::fs::remove_dir_all(&tmp);
+        if !config.keep {
+            // Usually the test left it empty: one rmdir, not a directory walk.
+            let tmp = config.dir.join("tmp");
+            if std::fs::remove_dir(&tmp).is_err() {
+                let _ = std::fs::remove_dir_all(&tmp);
+            }
         }
+        code
     }
-    code
 }
 
 /// The last few lines the test printed, in buffers reused line after line.

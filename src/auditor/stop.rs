@@ -66,6 +66,10 @@ impl Stopper {
     pub fn started(&mut self, pid: libc::pid_t) {
         self.pid = pid;
         self.last_activity = Instant::now();
+        if let Some(why) = self.stop {
+            // Asked to stop before there was a test to stop.
+            self.stop(why);
+        }
     }
 
     /// The test printed something (or closed a stream): the event timer restarts.

@@ -212,7 +212,8 @@ fn run_child(mut w: Waiting, stage: Option<&Stage>, spec: &Option<StageSpec>) ->
     let mut input = &w.plan[..];
     let read = Plan::read_head(&mut input).and_then(|head| {
         let (mut plan, job_count) = head.ok_or("the plan is empty")?;
-        let prepared = runner::prepare(&plan.launch, job_count).map_err(|e| e.to_string())?;
+        let prepared =
+            runner::prepare(&plan.launch, job_count, plan.slots).map_err(|e| e.to_string())?;
         plan.read_jobs(&mut input)?;
         Ok((plan, prepared))
     });

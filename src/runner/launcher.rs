@@ -3,115 +3,81 @@
 //! A fork costs in proportion to the forking process's memory: every page it maps
 //! is shared copy-on-write, and both sides then fault on each page they write.
 //! The runner grows with its queue; the launcher is forked from it before the jobs
-//! are read and stays as it was. It reads one request a line (a job, its try, its
-//! directory), forks a child that becomes that job's auditor, and answers with the
-//! child's pid. The child is forked with CLONE_PARENT, so it is the runner's child,
-//! not the launcher's: the runner reaps its auditors and hears of their exits as
-//! before, and a launcher that dies takes no auditor with it.
+//! are read and stays as it was. On request it forks a standing auditor (see
+//! [`super::workers`]) for one of the runner's slots. The child is forked with
+//! CLONE_PARENT, so it is the runner's child, not the launcher's: the runner reaps
+//! it and hears of its end as of its own, and a launcher that dies takes no
+//! auditor with it.
 
-use super::job::{JobSpec, Launch};
-use super::plan::{job_from_json, job_to_json};
-use crate::auditor;
+use super::job::Launch;
+use super::workers;
 use crate::sys::{self, Fork};
-use serde_json::Value;
 use std::ffi::CStr;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io;
 use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
-use std::path::{Path, PathBuf};
 
 /// The runner's handle on its launcher.
 pub struct Launcher {
     pub pid: libc::pid_t,
-    requests: std::fs::File,
+    requests: OwnedFd,
     replies: OwnedFd,
 }
 
-/// The launcher's answer to one request. Requests are answered one at a time,
-/// in the order they were made, so a reply needs no name.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Reply {
-    /// The job's auditor runs as this pid.
-    Started(libc::pid_t),
-    /// It could not be forked (this errno: out of processes or memory).
-    Refused(i32),
-}
-
-/// A reply on the wire: the pid, or the errno negated, in native byte order.
-const REPLY_LEN: usize = 4;
-
 impl Launcher {
-    /// Forks the launcher from this process, which should be small now. `lifeline`
-    /// is the read end of the runner's lifeline, handed to every auditor; the
-    /// launcher keeps no other descriptor of the runner's.
-    pub fn start(launch: &Launch, lifeline: RawFd) -> io::Result<Launcher> {
+    /// Forks the launcher from this process, which should be small now.
+    /// `lifeline` is the read end of the runner's lifeline and `slots` the
+    /// auditors' ends of their sockets, one per slot: the launcher keeps these
+    /// and no other descriptor of the runner's.
+    pub fn start(launch: &Launch, lifeline: RawFd, slots: &[OwnedFd]) -> io::Result<Launcher> {
         let (request_read, request_write) = sys::pipe()?;
         let (reply_read, reply_write) = sys::pipe()?;
         match sys::fork()? {
             Fork::Child => {
-                let code = match sys::keep_fds(&[
-                    request_read.as_raw_fd(),
-                    reply_write.as_raw_fd(),
-                    lifeline,
-                ]) {
-                    Ok(fds) => serve(launch, fds[0], fds[1], fds[2]),
+                let mut keep = vec![request_read.as_raw_fd(), reply_write.as_raw_fd(), lifeline];
+                keep.extend(slots.iter().map(|s| s.as_raw_fd()));
+                let code = match sys::keep_fds(&keep) {
+                    Ok(fds) => serve(launch, fds[0], fds[1], fds[2], &fds[3..]),
                     Err(_) => crate::error::EXIT_HARNESS,
                 };
                 sys::exit_now(code)
             }
-            Fork::Parent(pid) => {
-                sys::set_nonblocking(reply_read.as_raw_fd())?;
-                Ok(Launcher {
-                    pid,
-                    requests: std::fs::File::from(request_write),
-                    replies: reply_read,
-                })
-            }
+            Fork::Parent(pid) => Ok(Launcher {
+                pid,
+                requests: request_write,
+                replies: reply_read,
+            }),
         }
     }
 
-    /// The descriptor replies arrive on, for poll(2).
-    pub fn fd(&self) -> RawFd {
-        self.replies.as_raw_fd()
-    }
-
-    /// Asks for one try of one job to be started.
-    pub fn request(&mut self, dir: &Path, retry_on_fail: bool, spec: &JobSpec) -> io::Result<()> {
-        let mut line = serde_json::to_vec(&serde_json::json!({
-            "dir": dir.to_string_lossy(),
-            "retry": retry_on_fail,
-            "spec": job_to_json(spec),
-        }))?;
-        line.push(b'\n');
-        self.requests.write_all(&line)
-    }
-
-    /// The replies that have arrived; `Ok(None)` once the launcher is gone.
-    pub fn replies(&mut self) -> io::Result<Option<Vec<Reply>>> {
-        let mut buf = [0u8; REPLY_LEN * 64];
-        let mut replies = Vec::new();
-        loop {
-            match sys::read(self.replies.as_raw_fd(), &mut buf) {
-                Ok(0) => return Ok(None),
-                Ok(n) => replies.extend(buf[..n].chunks_exact(REPLY_LEN).map(decode)),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Some(replies)),
-                Err(e) => return Err(e),
-            }
+    /// Has the standing auditor of slot `slot` forked, and returns its pid.
+    pub fn start_auditor(&mut self, slot: usize) -> io::Result<libc::pid_t> {
+        let request = (slot as u32).to_ne_bytes();
+        if sys::write(self.requests.as_raw_fd(), &request)? != request.len() {
+            return Err(io::Error::new(io::ErrorKind::Other, "short write"));
+        }
+        let mut reply = [0u8; 4];
+        match sys::read(self.replies.as_raw_fd(), &mut reply)? {
+            4 => match i32::from_ne_bytes(reply) {
+                pid if pid > 0 => Ok(pid),
+                errno => Err(io::Error::from_raw_os_error(-errno)),
+            },
+            _ => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the launcher has ended",
+            )),
         }
     }
 }
 
-fn decode(bytes: &[u8]) -> Reply {
-    let mut word = [0u8; REPLY_LEN];
-    word.copy_from_slice(bytes);
-    match i32::from_ne_bytes(word) {
-        pid if pid > 0 => Reply::Started(pid),
-        errno => Reply::Refused(-errno),
-    }
-}
-
-/// The launcher's loop: a request in, a fork, a reply out, until the runner
-/// closes its end.
-fn serve(launch: &Launch, requests: RawFd, replies: RawFd, lifeline: RawFd) -> i32 {
+/// The launcher's loop: a slot number in, a fork, a pid (or -errno) out, until
+/// the runner closes its end.
+fn serve(
+    launch: &Launch,
+    requests: RawFd,
+    replies: RawFd,
+    lifeline: RawFd,
+    slots: &[RawFd],
+) -> i32 {
     name_this_process(b"proctor-launch\0");
     // Interrupts are for the runner and the auditors; this process ends when
     // the runner closes its requests.
@@ -122,20 +88,26 @@ fn serve(launch: &Launch, requests: RawFd, replies: RawFd, lifeline: RawFd) -> i
         libc::SIGTSTP,
         libc::SIGQUIT,
     ]);
-    let mut input = BufReader::with_capacity(16 * 1024, std::fs::File::from(sys::own_fd(requests)));
-    let mut line = Vec::with_capacity(4096);
+    let mut request = [0u8; 4];
     loop {
-        line.clear();
-        match input.read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => return 0,
-            Ok(_) => {}
+        match sys::read(requests, &mut request) {
+            Ok(4) => {}
+            _ => return 0,
         }
-        // The child reads the request: this process writes as little as it can,
-        // since every page it writes after a fork is a page copied.
-        let answer = match sys::fork_sibling() {
-            Ok(Fork::Child) => sys::exit_now(audit(launch, &line, lifeline)),
-            Ok(Fork::Parent(pid)) => pid,
-            Err(e) => -e.raw_os_error().unwrap_or(libc::EAGAIN),
+        let slot = u32::from_ne_bytes(request) as usize;
+        let answer = match slots.get(slot) {
+            None => -libc::EINVAL,
+            Some(&socket) => match sys::fork_sibling() {
+                Ok(Fork::Child) => {
+                    name_this_process(b"proctor-audit\0");
+                    sys::exit_now(match sys::keep_fds(&[socket, lifeline]) {
+                        Ok(fds) => workers::work(launch, fds[0], fds[1]),
+                        Err(_) => crate::auditor::EXIT_BROKEN,
+                    })
+                }
+                Ok(Fork::Parent(pid)) => pid,
+                Err(e) => -e.raw_os_error().unwrap_or(libc::EAGAIN),
+            },
         };
         if sys::write(replies, &answer.to_ne_bytes()).is_err() {
             return 0;
@@ -143,50 +115,9 @@ fn serve(launch: &Launch, requests: RawFd, replies: RawFd, lifeline: RawFd) -> i
     }
 }
 
-/// The forked child: becomes the job's auditor.
-fn audit(launch: &Launch, line: &[u8], lifeline: RawFd) -> i32 {
-    name_this_process(b"proctor-audit\0");
-    let request: Value = match serde_json::from_slice(line) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("proctor: launcher: a request is not JSON: {}", e);
-            return auditor::EXIT_BROKEN;
-        }
-    };
-    let spec = match job_from_json(&request["spec"]) {
-        Ok(spec) => spec,
-        Err(e) => {
-            eprintln!("proctor: launcher: {}", e);
-            return auditor::EXIT_BROKEN;
-        }
-    };
-    let dir = PathBuf::from(request["dir"].as_str().unwrap_or_default());
-    let lifeline = match sys::keep_only_fd(lifeline) {
-        Ok(fd) => fd,
-        Err(_) => return auditor::EXIT_BROKEN,
-    };
-    let mut config = launch.auditor_config(&spec, dir, lifeline);
-    config.retry_on_fail = request["retry"] == true;
-    auditor::run(config)
-}
-
 /// Names this process for ps and top.
 fn name_this_process(name: &[u8]) {
     if let Ok(name) = CStr::from_bytes_with_nul(name) {
         sys::set_process_name(name);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn replies_survive_the_trip() {
-        assert_eq!(decode(&4321i32.to_ne_bytes()), Reply::Started(4321));
-        assert_eq!(
-            decode(&(-libc::EAGAIN).to_ne_bytes()),
-            Reply::Refused(libc::EAGAIN)
-        );
     }
 }

@@ -1,6 +1,8 @@
 //! The runner: a single-threaded poll(2) loop that holds the queue and the job
-//! slots, has an auditor forked per job (by its launcher, as its own child), and
-//! learns each verdict from the auditor's exit status (SIGCHLD through a self-pipe). It writes what it does to runner.ljsonl
+//! slots, hands each job to an auditor (a standing one per slot, forked by its
+//! launcher as the runner's own child; in small runs, one forked for the job), and
+//! learns each verdict from the auditor's status (its exit status through SIGCHLD
+//! and a self-pipe, or four bytes on a standing auditor's socket). It writes what it does to runner.ljsonl
 //! and wakes the overlord after each batch. It never kills tests itself: on a
 //! bail-out or an interrupt it asks the auditors, and they stop their tests.
 //! Everything it writes is a record; it never formats text for people.
@@ -12,17 +14,17 @@ mod prefork;
 mod schedule;
 mod stage;
 mod staged;
+mod workers;
 
 use crate::auditor;
 use crate::json;
 use crate::ljsonl::Writer;
 use crate::sys::{self, ExitInfo, Fork, SignalPipe};
 pub use job::{perl_dirs, JobSpec, Launch};
-use launcher::{Launcher, Reply};
 pub use prefork::Prefork;
 use schedule::{Occupancy, Pending, Queue};
 pub use stage::{Stage, StageSpec};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::io;
 use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
@@ -56,14 +58,9 @@ struct Runner {
     log: Writer,
     scratch: Vec<u8>,
     queue: Queue,
+    /// The jobs running, by their auditor's pid.
     running: HashMap<libc::pid_t, Pending>,
-    /// Forks the auditors; None when it could not start or has died (the
-    /// runner then forks them itself).
-    launcher: Option<Launcher>,
-    /// Jobs asked of the launcher and not yet answered, in the order asked.
-    launching: VecDeque<Pending>,
-    /// Auditors that ended before the launcher's answer naming them was read.
-    early_exits: HashMap<libc::pid_t, ExitInfo>,
+    workers: workers::Workers,
     occupancy: Occupancy,
     retries: u32,
     retry_isolated: bool,
@@ -81,30 +78,32 @@ struct Runner {
 }
 
 /// What a runner sets up before it reads its queue, while it is small: the
-/// lifeline its auditors hold, and the launcher that forks them.
+/// lifeline its auditors hold, and its standing auditors' launcher.
 pub struct Prepared {
     lifeline_read: OwnedFd,
     lifeline_write: OwnedFd,
-    launcher: Option<Launcher>,
+    workers: workers::Workers,
 }
 
-/// Below this many jobs the runner stays small and forks the auditors itself:
-/// a launcher would cost more than it saves.
-const LAUNCHER_FROM_JOBS: usize = 16;
+/// Below this many jobs the runner forks an auditor per job itself: standing
+/// auditors and their launcher would cost more than they save.
+const STANDING_FROM_JOBS: usize = 16;
 
-/// Sets up the lifeline and, for a run of `jobs` jobs, starts the launcher. A
-/// launcher that cannot start is not an error: the runner forks the auditors.
-pub fn prepare(launch: &Launch, jobs: usize) -> io::Result<Prepared> {
+/// Sets up the lifeline and, for a run of `jobs` jobs on `slots` slots, the
+/// standing auditors' launcher. One that cannot start is not an error: the
+/// runner then forks an auditor per job.
+pub fn prepare(launch: &Launch, jobs: usize, slots: usize) -> io::Result<Prepared> {
     let (lifeline_read, lifeline_write) = sys::pipe()?;
-    let launcher = if jobs >= LAUNCHER_FROM_JOBS {
-        Launcher::start(launch, lifeline_read.as_raw_fd()).ok()
+    let workers = if jobs >= STANDING_FROM_JOBS {
+        workers::Workers::start(launch, lifeline_read.as_raw_fd(), slots.clamp(1, jobs))
+            .unwrap_or_else(|_| workers::Workers::none())
     } else {
-        None
+        workers::Workers::none()
     };
     Ok(Prepared {
         lifeline_read,
         lifeline_write,
-        launcher,
+        workers,
     })
 }
 
@@ -155,7 +154,7 @@ fn start(
 ) -> io::Result<i32> {
     let prepared = match prepared {
         Some(prepared) => prepared,
-        None => prepare(&plan.launch, plan.jobs.len())?,
+        None => prepare(&plan.launch, plan.jobs.len(), plan.slots)?,
     };
     let signals = SignalPipe::install(&[
         libc::SIGCHLD,
@@ -181,9 +180,7 @@ fn start(
         scratch: Vec::with_capacity(1024),
         queue: Queue::default(),
         running: HashMap::new(),
-        launcher: prepared.launcher,
-        launching: VecDeque::new(),
-        early_exits: HashMap::new(),
+        workers: prepared.workers,
         occupancy: Occupancy::default(),
         retries: plan.retries,
         retry_isolated: plan.retry_isolated,
@@ -211,12 +208,7 @@ fn start(
     runner.main_loop(&signals, wake)?;
     runner.cancel_the_rest()?;
     runner.stop_stage();
-    if let Some(launcher) = runner.launcher.take() {
-        // Its requests close here, and it ends.
-        let pid = launcher.pid;
-        drop(launcher);
-        sys::reap(pid);
-    }
+    runner.workers.finish();
     runner.log.finish()?;
     wake_overlord(wake);
     Ok(0)
@@ -251,8 +243,7 @@ impl Runner {
             }
             self.log.flush()?;
             wake_overlord(wake);
-            let busy =
-                !self.running.is_empty() || !self.launching.is_empty() || self.stages.spawning();
+            let busy = !self.running.is_empty() || self.stages.spawning();
             if !busy && (self.queue.is_empty() || self.stopping != Stopping::No) {
                 return Ok(());
             }
@@ -264,14 +255,6 @@ impl Runner {
                     revents: 0,
                 },
             ];
-            let launcher_slot = fds.len();
-            if let Some(launcher) = &self.launcher {
-                fds.push(libc::pollfd {
-                    fd: launcher.fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
-            }
             let stage_slot = fds.len();
             if let Some(fd) = self.stages.fd() {
                 fds.push(libc::pollfd {
@@ -280,17 +263,23 @@ impl Runner {
                     revents: 0,
                 });
             }
+            let workers_from = fds.len();
+            fds.extend(self.workers.poll_fds().map(|fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            }));
             // Out of processes: look again shortly, whether or not a slot frees.
             sys::poll(&mut fds, if self.retry_soon { 100 } else { -1 })?;
-            // Before the exits: an auditor's pid comes from its launcher's answer.
-            if launcher_slot != stage_slot
-                && fds[launcher_slot].revents != 0
-                && !self.take_replies()?
-            {
-                self.launcher_gone()?;
-            }
-            if fds.get(stage_slot).map_or(false, |f| f.revents != 0) {
+            if stage_slot < workers_from && fds[stage_slot].revents != 0 {
                 self.stage_messages()?;
+            }
+            for f in &fds[workers_from..] {
+                if f.revents != 0 {
+                    if let Some((pid, status)) = self.workers.status_on(f.fd) {
+                        self.auditor_done(pid, Some(ExitInfo::Code(status)))?;
+                    }
+                }
             }
             if fds[1].revents & (libc::POLLERR | libc::POLLHUP) != 0
                 && self.stopping != Stopping::OverlordGone
@@ -324,13 +313,9 @@ impl Runner {
             std::fs::create_dir_all(dir.join("tmp"))?;
         }
         let retry_on_fail = self.may_retry(&p);
-        if let Some(launcher) = &mut self.launcher {
-            if launcher.request(&dir, retry_on_fail, &p.spec).is_ok() {
-                self.occupancy.add(&p, self.slots);
-                self.launching.push_back(p);
-                return Ok(());
-            }
-            self.launcher_gone()?;
+        if let Some(pid) = self.workers.send(&dir, retry_on_fail, &p.spec) {
+            self.occupancy.add(&p, self.slots);
+            return self.started(pid, p);
         }
         self.fork_auditor(p, dir, retry_on_fail)
     }
@@ -376,13 +361,6 @@ impl Runner {
             json::write_f64_field(out, "stamp", auditor::unix_now());
         })?;
         self.running.insert(pid, p);
-        if self.stopping != Stopping::No {
-            // Asked for before the stop: it stops too.
-            let _ = sys::kill(pid, libc::SIGTERM);
-        }
-        if let Some(exit) = self.early_exits.remove(&pid) {
-            self.auditor_done(pid, Some(exit))?;
-        }
         Ok(())
     }
 
@@ -410,61 +388,21 @@ impl Runner {
         Ok(())
     }
 
-    /// Reads the launcher's answers, in the order the jobs were asked for;
-    /// false once it is gone.
-    fn take_replies(&mut self) -> io::Result<bool> {
-        let (replies, alive) = match self.launcher.as_mut().map(|l| l.replies()) {
-            Some(Ok(Some(replies))) => (replies, true),
-            Some(Ok(None)) | Some(Err(_)) | None => (Vec::new(), false),
-        };
-        for reply in replies {
-            let p = match self.launching.pop_front() {
-                Some(p) => p,
-                None => break,
-            };
-            match reply {
-                Reply::Started(pid) => self.started(pid, p)?,
-                Reply::Refused(errno) => {
-                    self.occupancy.remove(&p, self.slots);
-                    self.unable_to_start(p, io::Error::from_raw_os_error(errno))?;
-                }
-            }
-        }
-        if self.launching.is_empty() {
-            // What is left were orphans of tests, not auditors.
-            self.early_exits.clear();
-        }
-        Ok(alive)
-    }
-
-    /// The launcher ended (it should not before the runner): what it answered
-    /// counts, what it did not is asked again, of the runner itself.
-    fn launcher_gone(&mut self) -> io::Result<()> {
-        if self.launcher.is_none() {
-            return Ok(());
-        }
-        while self.take_replies()? {}
-        self.launcher = None;
-        eprintln!("proctor: runner: the auditors' launcher ended; the runner forks them itself from now on");
-        while let Some(p) = self.launching.pop_front() {
-            self.occupancy.remove(&p, self.slots);
-            self.record("job_requeued", p.job, p.tries, |out| {
-                json::write_str_field(out, "reason", "its launcher ended before starting it")
-            })?;
-            self.queue.put_back(p);
-        }
-        self.early_exits.clear();
-        Ok(())
-    }
-
     fn reap(&mut self) -> io::Result<()> {
         while let Some((pid, exit)) = sys::reap_any()? {
             if self.stages.is_stage(pid) {
                 self.stage_died()?;
                 continue;
             }
-            if self.launcher.as_ref().map(|l| l.pid) == Some(pid) {
-                self.launcher_gone()?;
+            if self.workers.is_launcher(pid) {
+                self.workers.launcher_ended();
+                continue;
+            }
+            if let Some(status) = self.workers.ended(pid) {
+                // A standing auditor: a status it sent before it died still
+                // counts; without one, its job (if any) ends with its exit.
+                let exit = status.map_or(exit, ExitInfo::Code);
+                self.auditor_done(pid, Some(exit))?;
                 continue;
             }
             self.auditor_done(pid, Some(exit))?;
@@ -477,13 +415,7 @@ impl Runner {
     fn auditor_done(&mut self, pid: libc::pid_t, exit: Option<ExitInfo>) -> io::Result<()> {
         let done = match self.running.remove(&pid) {
             Some(done) => done,
-            None => {
-                if let (false, Some(exit)) = (self.launching.is_empty(), exit) {
-                    // Perhaps an auditor whose pid the launcher has yet to tell.
-                    self.early_exits.insert(pid, exit);
-                }
-                return Ok(()); // or an orphan adopted as subreaper
-            }
+            None => return Ok(()), // an orphan adopted as subreaper, or an idle auditor
         };
         self.occupancy.remove(&done, self.slots);
         if exit == Some(ExitInfo::Code(auditor::EXIT_GIVE_BACK)) {

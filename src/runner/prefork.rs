@@ -70,7 +70,7 @@ fn child(plan_fd: i32, wake_fd: i32) -> i32 {
         }
     };
     // The launcher forks every auditor: it starts before the queue is read.
-    let prepared = match super::prepare(&plan.launch, job_count) {
+    let prepared = match super::prepare(&plan.launch, job_count, plan.slots) {
         Ok(prepared) => prepared,
         Err(e) => {
             eprintln!("proctor: runner: {}", e);

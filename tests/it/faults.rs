@@ -303,43 +303,52 @@ fn out_of_processes_jobs_wait_instead_of_failing() {
     );
 }
 
-#[test]
-fn a_killed_launcher_loses_no_job_and_runs_none_twice() {
+/// A project of 21 jobs (enough for standing auditors): t/05-lost.t kills its
+/// own auditor, and with `kill_launcher` t/00-kill.t first kills the launcher.
+fn run_with_a_lost_auditor(kill_launcher: bool) {
     let p = Project::new();
-    // The first test kills the launcher: its auditor's parent is the runner,
-    // whose child named proctor-launch is the launcher.
+    if kill_launcher {
+        // Its auditor's parent is the runner, whose child named proctor-launch
+        // is the launcher.
+        p.script(
+            "t/00-kill.t",
+            "#!/bin/sh\n\
+             runner=$(awk '{print $4}' /proc/$PPID/stat)\n\
+             for c in $(cat /proc/$runner/task/$runner/children); do\n\
+               [ \"$(cat /proc/$c/comm)\" = proctor-launch ] && kill -9 $c && echo '# killed'\n\
+             done\n\
+             echo 1..1\necho ok 1\n",
+        );
+    } else {
+        p.script("t/00-kill.t", "#!/bin/sh\necho 1..1\necho ok 1\n");
+    }
     p.script(
-        "t/00-kill.t",
-        "#!/bin/sh\n\
-         runner=$(awk '{print $4}' /proc/$PPID/stat)\n\
-         for c in $(cat /proc/$runner/task/$runner/children); do\n\
-           [ \"$(cat /proc/$c/comm)\" = proctor-launch ] && kill -9 $c && echo '# killed'\n\
-         done\n\
-         echo 1..1\necho ok 1\n",
+        "t/05-lost.t",
+        "#!/bin/sh\necho 1..2\necho ok 1\nkill -9 $PPID\nsleep 0.2\necho ok 2\n",
     );
-    // Enough jobs for the runner to use a launcher at all.
-    for i in 1..=20 {
+    for i in (1..=20).filter(|&i| i != 5) {
         p.script(
             &format!("t/{:02}.t", i),
             "#!/bin/sh\nsleep 0.05\necho 1..1\necho ok 1\n",
         );
     }
     let run = p.proctor(&["test", "-j2", "--exec", "", "-v"]);
-    run.expect_status(0);
-    assert!(run.stdout().contains("# killed"), "{}", run.stdout());
-    assert!(
-        run.stderr().contains("the auditors' launcher ended"),
-        "{}",
-        run.stderr()
-    );
+    run.expect_status(1);
+    if kill_launcher {
+        assert!(run.stdout().contains("# killed"), "{}", run.stdout());
+    }
     let events = p.events();
     assert_complete(&events);
-    for i in 0..=20 {
-        let file = if i == 0 {
-            "t/00-kill.t".to_string()
-        } else {
-            format!("t/{:02}.t", i)
-        };
+    let lost = job_end(&events, "t/05-lost.t");
+    assert_eq!(lost["result"], "fail", "{}", lost);
+    assert!(
+        reasons(lost).contains("auditor lost") && reasons(lost).contains("SIGKILL"),
+        "{}",
+        lost
+    );
+    let mut files: Vec<String> = vec!["t/00-kill.t".into()];
+    files.extend((1..=20).filter(|&i| i != 5).map(|i| format!("t/{:02}.t", i)));
+    for file in files {
         let ends: Vec<&Value> = events
             .iter()
             .filter(|e| e["type"] == "job_end" && e["file"] == file.as_str())
@@ -347,4 +356,14 @@ fn a_killed_launcher_loses_no_job_and_runs_none_twice() {
         assert_eq!(ends.len(), 1, "{}: {:?}", file, ends);
         assert_eq!(ends[0]["result"], "pass", "{}", ends[0]);
     }
+}
+
+#[test]
+fn a_killed_auditor_loses_only_its_job() {
+    run_with_a_lost_auditor(false);
+}
+
+#[test]
+fn a_killed_launcher_and_auditor_lose_only_the_auditors_job() {
+    run_with_a_lost_auditor(true);
 }
