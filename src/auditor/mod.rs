@@ -59,7 +59,13 @@ pub enum Test {
 /// Everything one job needs, prepared by the runner before it forks the auditor.
 pub struct Config {
     pub file: String,
-    pub dir: PathBuf,
+    /// Where the job log goes.
+    pub log: PathBuf,
+    /// The test's TMPDIR, which exists.
+    pub tmp: PathBuf,
+    /// The TMPDIR is this auditor's, for one test after another: it is emptied
+    /// after each (with `keep`, moved next to the log first), not removed.
+    pub tmp_reused: bool,
     pub test: Test,
     pub command: Vec<String>,
     pub event_timeout: Option<Duration>,
@@ -132,13 +138,13 @@ impl Process {
             .drain()
             .into_iter()
             .find(|s| matches!(*s, libc::SIGINT | libc::SIGTERM | libc::SIGHUP));
-        let log = match JobLog::create(&config.dir.join("events.ljsonl")) {
+        let log = match JobLog::create(&config.log) {
             Ok(log) => log,
             Err(e) => {
                 eprintln!(
-                    "proctor: auditor for {}: unable to create its job log in {}: {}",
+                    "proctor: auditor for {}: unable to create its job log {}: {}",
                     config.file,
-                    config.dir.display(),
+                    config.log.display(),
                     e
                 );
                 return EXIT_BROKEN;
@@ -169,17 +175,34 @@ impl Process {
         });
         if code == EXIT_GIVE_BACK {
             // Nothing happened: the job starts again from scratch later.
-            let _ = std::fs::remove_file(config.dir.join("events.ljsonl"));
+            let _ = std::fs::remove_file(&config.log);
         }
-        if !config.keep {
-            // Usually the test left it empty: one rmdir, not a directory walk.
-            let tmp = config.dir.join("tmp");
-            if std::fs::remove_dir(&tmp).is_err() {
-                let _ = std::fs::remove_dir_all(&tmp);
-            }
-        }
+        tidy_tmp(&config);
         code
     }
+}
+
+/// Leaves the test's TMPDIR as the next test should find it: a TMPDIR of its
+/// own is removed (kept with `keep`); a reused one is left empty (with `keep`,
+/// what the test left is moved next to its log, as `N-T.tmp`).
+fn tidy_tmp(config: &Config) {
+    if !config.tmp_reused {
+        if !config.keep && std::fs::remove_dir(&config.tmp).is_err() {
+            let _ = std::fs::remove_dir_all(&config.tmp);
+        }
+        return;
+    }
+    // Most tests leave it empty: a look, not a rebuild.
+    let empty = std::fs::read_dir(&config.tmp).map(|mut entries| entries.next().is_none());
+    if let Ok(true) = empty {
+        return;
+    }
+    if config.keep {
+        let _ = std::fs::rename(&config.tmp, config.log.with_extension("tmp"));
+    } else {
+        let _ = std::fs::remove_dir_all(&config.tmp);
+    }
+    let _ = std::fs::create_dir(&config.tmp);
 }
 
 /// The last few lines the test printed, in buffers reused line after line.

@@ -64,6 +64,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         ))
     };
     let file = file.ok_or_else(|| missing("--file"))?;
+    let dir: PathBuf = dir.ok_or_else(|| missing("--dir"))?;
     let stdout = stdout.ok_or_else(|| missing("--stdout-fd"))?;
     let lifeline = lifeline.ok_or_else(|| missing("--lifeline-fd"))?;
     // The lifeline stays open here but must not reach the test's descendants.
@@ -72,7 +73,9 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
     let config = Config {
         command: vec!["perl (preloaded)".to_string(), file.clone()],
         file,
-        dir: dir.ok_or_else(|| missing("--dir"))?,
+        log: dir.join("events.ljsonl"),
+        tmp: dir.join("tmp"),
+        tmp_reused: false,
         test: Test::Adopted {
             pid: pid.ok_or_else(|| missing("--pid"))?,
             stdout,

@@ -42,7 +42,10 @@ pub struct Outcome {
 
 struct LiveJob {
     file: String,
-    dir: PathBuf,
+    /// Its log, which the auditor writes.
+    log: PathBuf,
+    /// Its own directory, when it has one (a staged job), to remove at its end.
+    dir: Option<PathBuf>,
     tail: Option<Tail>,
     /// `,"job":N,"try":M`, put after the type of each of its records.
     prefix: Vec<u8>,
@@ -417,7 +420,14 @@ impl Overlord {
         match (event.kind(), event.job()) {
             (Kind::JobLaunch, Some(job)) => {
                 let file = event.str("file").unwrap_or("").to_string();
-                let dir = PathBuf::from(event.str("dir").unwrap_or(""));
+                // A staged job has a directory of its own; others a log and
+                // a TMPDIR in jobs/, which their auditors tidy.
+                let dir = event.str("dir").map(PathBuf::from);
+                let log = match (event.str("log"), &dir) {
+                    (Some(log), _) => PathBuf::from(log),
+                    (None, Some(dir)) => dir.join("events.ljsonl"),
+                    (None, None) => PathBuf::new(),
+                };
                 self.out.emit(record);
                 let mut prefix = Vec::with_capacity(24);
                 json::write_u64_field(&mut prefix, "job", job.0);
@@ -426,6 +436,7 @@ impl Overlord {
                     job,
                     LiveJob {
                         file,
+                        log,
                         dir,
                         tail: None,
                         prefix,
@@ -460,7 +471,7 @@ impl Overlord {
             None => return false,
         };
         if job.tail.is_none() {
-            match Tail::open(&job.dir.join("events.ljsonl")) {
+            match Tail::open(&job.log) {
                 Ok(t) => job.tail = Some(t),
                 Err(_) => return false,
             }
@@ -512,7 +523,10 @@ impl Overlord {
             self.out.synthesize_end(key, &job.file, &reason);
         }
         if !self.keep {
-            remove_job_dir(&job.dir);
+            let _ = std::fs::remove_file(&job.log);
+            if let Some(dir) = &job.dir {
+                remove_job_dir(dir);
+            }
         }
     }
 

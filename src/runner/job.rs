@@ -111,8 +111,15 @@ impl Launch {
             .unwrap_or_else(|_| "proctor".into())
     }
 
-    /// The auditor's whole configuration for one try of one job.
-    pub fn auditor_config(&self, spec: &JobSpec, dir: PathBuf, lifeline: i32) -> auditor::Config {
+    /// The auditor's whole configuration for one try of one job, logged to
+    /// `log`, with `tmp` as its TMPDIR (`tmp_reused`: see [`auditor::Config`]).
+    pub fn auditor_config(
+        &self,
+        spec: &JobSpec,
+        log: PathBuf,
+        (tmp, tmp_reused): (PathBuf, bool),
+        lifeline: i32,
+    ) -> auditor::Config {
         // Only a file run as itself needs `./`; perl gets the path as given, as
         // under prove, so diagnostics name it the same way.
         let file = if spec.how == How::Itself {
@@ -139,7 +146,7 @@ impl Launch {
             }
         };
         command.push(file.into_os_string());
-        let tmpdir = pair(b"TMPDIR", dir.join("tmp").as_os_str().as_bytes());
+        let tmpdir = pair(b"TMPDIR", tmp.as_os_str().as_bytes());
         let spec_exec = ExecSpec::new(
             cstring(program.into_os_string()),
             command.iter().cloned().map(cstring).collect(),
@@ -148,7 +155,9 @@ impl Launch {
         );
         auditor::Config {
             file: spec.display.clone(),
-            dir,
+            log,
+            tmp,
+            tmp_reused,
             test: auditor::Test::Spawn {
                 spec: spec_exec,
                 merge: self.merge,

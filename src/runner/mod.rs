@@ -27,7 +27,7 @@ pub use stage::{Stage, StageSpec};
 use std::collections::HashMap;
 use std::io;
 use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What one run is made of, decided before the runner starts.
 pub struct Plan {
@@ -167,6 +167,7 @@ fn start(
     // Orphaned descendants of tests come here, not to init, and get reaped.
     let _ = sys::set_child_subreaper();
     let log = Writer::create(&plan.run_dir.join("runner.ljsonl"))?;
+    std::fs::create_dir_all(plan.run_dir.join("jobs"))?;
     // Started only when some job will run in it.
     let stage = plan
         .launch
@@ -304,33 +305,45 @@ impl Runner {
         if p.spec.staged {
             return self.launch_staged(p);
         }
-        let dir = self.job_dir(&p);
-        // Two plain mkdirs: jobs/ exists, so create_dir_all's extra stats are waste.
-        if std::fs::create_dir(&dir)
-            .and_then(|_| std::fs::create_dir(dir.join("tmp")))
-            .is_err()
-        {
-            std::fs::create_dir_all(dir.join("tmp"))?;
-        }
+        let log = self.job_file(&p, "ljsonl");
         let retry_on_fail = self.may_retry(&p);
-        if let Some(pid) = self.workers.send(&dir, retry_on_fail, &p.spec) {
+        if let Some((pid, tmp)) = self
+            .workers
+            .send(&self.run_dir, &log, retry_on_fail, &p.spec)
+        {
             self.occupancy.add(&p, self.slots);
-            return self.started(pid, p);
+            return self.started(pid, p, &log, &tmp);
         }
-        self.fork_auditor(p, dir, retry_on_fail)
+        // An auditor of its own, with a TMPDIR of its own (jobs/ exists).
+        let tmp = self.job_file(&p, "tmp");
+        if std::fs::create_dir(&tmp).is_err() {
+            std::fs::create_dir_all(&tmp)?;
+        }
+        self.fork_auditor(p, log, tmp, retry_on_fail)
     }
 
-    fn job_dir(&self, p: &Pending) -> PathBuf {
+    /// `jobs/N-T.ext` in the run directory: a job's log (`ljsonl`), or its own
+    /// TMPDIR (`tmp`).
+    fn job_file(&self, p: &Pending, ext: &str) -> PathBuf {
         self.run_dir
             .join("jobs")
-            .join(format!("{}-{}", p.job, p.tries))
+            .join(format!("{}-{}.{}", p.job, p.tries, ext))
     }
 
-    /// Forks the job's auditor from the runner itself (no launcher).
-    fn fork_auditor(&mut self, p: Pending, dir: PathBuf, retry_on_fail: bool) -> io::Result<()> {
-        let mut config =
-            self.plan_launch
-                .auditor_config(&p.spec, dir.clone(), self.lifeline_read.as_raw_fd());
+    /// Forks the job's auditor from the runner itself (no standing auditor).
+    fn fork_auditor(
+        &mut self,
+        p: Pending,
+        log: PathBuf,
+        tmp: PathBuf,
+        retry_on_fail: bool,
+    ) -> io::Result<()> {
+        let mut config = self.plan_launch.auditor_config(
+            &p.spec,
+            log.clone(),
+            (tmp.clone(), false),
+            self.lifeline_read.as_raw_fd(),
+        );
         config.retry_on_fail = retry_on_fail;
         match sys::fork() {
             Ok(Fork::Child) => {
@@ -342,22 +355,22 @@ impl Runner {
             }
             Ok(Fork::Parent(pid)) => {
                 self.occupancy.add(&p, self.slots);
-                self.started(pid, p)
+                self.started(pid, p, &log, &tmp)
             }
             Err(e) => self.unable_to_start(p, e),
         }
     }
 
     /// The job's auditor runs as `pid`: its slot is taken already.
-    fn started(&mut self, pid: libc::pid_t, p: Pending) -> io::Result<()> {
+    fn started(&mut self, pid: libc::pid_t, p: Pending, log: &Path, tmp: &Path) -> io::Result<()> {
         let (job, tries) = (p.job, p.tries);
         let file = p.spec.display.clone();
-        let dir = self.job_dir(&p);
-        let dir = dir.to_string_lossy();
+        let (log, tmp) = (log.to_string_lossy(), tmp.to_string_lossy());
         self.record("job_launch", job, tries, |out| {
             json::write_str_field(out, "file", &file);
             json::write_u64_field(out, "pid", pid as u64);
-            json::write_str_field(out, "dir", &dir);
+            json::write_str_field(out, "log", &log);
+            json::write_str_field(out, "tmp", &tmp);
             json::write_f64_field(out, "stamp", auditor::unix_now());
         })?;
         self.running.insert(pid, p);

@@ -70,30 +70,42 @@ impl Workers {
         })
     }
 
-    /// Sends a job to an idle auditor (forking one for its slot if need be) and
-    /// returns that auditor's pid; None when none can take it.
-    pub fn send(&mut self, dir: &Path, retry_on_fail: bool, spec: &JobSpec) -> Option<libc::pid_t> {
-        let slot = self.idle()?;
+    /// Sends a job, to be logged to `log`, to an idle auditor (forking one for
+    /// its slot if need be) and returns that auditor's pid and the TMPDIR it
+    /// reuses (`tmp/SLOT` in `run_dir`); None when none can take it.
+    pub fn send(
+        &mut self,
+        run_dir: &Path,
+        log: &Path,
+        retry_on_fail: bool,
+        spec: &JobSpec,
+    ) -> Option<(libc::pid_t, PathBuf)> {
+        let slot = self.idle(run_dir)?;
         let pid = self.slots[slot].pid?;
-        let request = request(pid, dir, retry_on_fail, spec);
+        let tmp = slot_tmp(run_dir, slot);
+        let request = request(pid, log, &tmp, retry_on_fail, spec);
         if request.len() > MAX_REQUEST {
             return None;
         }
         match sys::write(self.slots[slot].socket.as_raw_fd(), &request) {
             Ok(n) if n == request.len() => {
                 self.slots[slot].busy = true;
-                Some(pid)
+                Some((pid, tmp))
             }
             _ => None,
         }
     }
 
-    /// A slot that is free, with its auditor forked.
-    fn idle(&mut self) -> Option<usize> {
+    /// A slot that is free, with its auditor forked and its TMPDIR made.
+    fn idle(&mut self, run_dir: &Path) -> Option<usize> {
         if let Some(i) = self.slots.iter().position(|s| !s.busy && s.pid.is_some()) {
             return Some(i);
         }
         let i = self.slots.iter().position(|s| s.pid.is_none())?;
+        // Made afresh: an auditor that died may have left its last test's files.
+        let tmp = slot_tmp(run_dir, i);
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).ok()?;
         let pid = self.launcher.as_mut()?.start_auditor(i).ok()?;
         self.slots[i].pid = Some(pid);
         Some(i)
@@ -153,11 +165,23 @@ impl Workers {
     }
 }
 
+/// The TMPDIR the auditor of `slot` gives each of its tests.
+fn slot_tmp(run_dir: &Path, slot: usize) -> PathBuf {
+    run_dir.join("tmp").join(slot.to_string())
+}
+
 /// A job for the auditor `pid`, as it goes over the socket.
-fn request(pid: libc::pid_t, dir: &Path, retry_on_fail: bool, spec: &JobSpec) -> Vec<u8> {
+fn request(
+    pid: libc::pid_t,
+    log: &Path,
+    tmp: &Path,
+    retry_on_fail: bool,
+    spec: &JobSpec,
+) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({
         "auditor": pid,
-        "dir": dir.to_string_lossy(),
+        "log": log.to_string_lossy(),
+        "tmp": tmp.to_string_lossy(),
         "retry": retry_on_fail,
         "spec": job_to_json(spec),
     }))
@@ -188,8 +212,9 @@ pub fn work(launch: &Launch, socket: RawFd, lifeline: RawFd) -> i32 {
         }
         let status = match job_from_json(&request["spec"]) {
             Ok(spec) => {
-                let dir = PathBuf::from(request["dir"].as_str().unwrap_or_default());
-                let mut config = launch.auditor_config(&spec, dir, lifeline);
+                let path = |key: &str| PathBuf::from(request[key].as_str().unwrap_or_default());
+                let mut config =
+                    launch.auditor_config(&spec, path("log"), (path("tmp"), true), lifeline);
                 config.retry_on_fail = request["retry"] == true;
                 process.audit(config)
             }

@@ -203,12 +203,51 @@ fn keep_leaves_the_job_logs_and_the_default_removes_them() {
         .map(|e| e.unwrap().path())
         .collect();
     assert_eq!(runs.len(), 1);
-    let job_log = fs::read(runs[0].join("jobs/1-1/events.ljsonl")).unwrap();
+    let job_log = fs::read(runs[0].join("jobs/1-1.ljsonl")).unwrap();
     assert!(
         job_log.ends_with(b"0\nnull\n"),
         "the job log has its end marker"
     );
     assert!(runs[0].join("runner.ljsonl").exists());
+}
+
+/// Enough jobs for standing auditors, each reusing one TMPDIR: every test must
+/// still find it empty, and with -k what each left is kept beside its log.
+#[test]
+fn a_reused_tmpdir_is_empty_for_every_test_and_kept_per_job() {
+    let p = Project::new();
+    for i in 1..=20 {
+        p.script(
+            &format!("t/{:02}.t", i),
+            "#!/bin/sh\n\
+             echo 1..2\n\
+             [ -d \"$TMPDIR\" ] && [ -z \"$(ls -A \"$TMPDIR\")\" ] && echo ok 1 || echo not ok 1 - $TMPDIR not empty\n\
+             echo \"$0\" > \"$TMPDIR/left-behind\" && echo ok 2\n",
+        );
+    }
+    p.proctor(&["test", "-j2", "--exec", ""]).expect_status(0);
+    assert_eq!(fs::read_dir(p.state().join("runs")).unwrap().count(), 0);
+
+    p.proctor(&["test", "-j2", "--exec", "", "-k"])
+        .expect_status(0);
+    let run: PathBuf = fs::read_dir(p.state().join("runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    // Job numbers follow the run's order (longest first): each kept TMPDIR
+    // holds one test's file, and every test's file is kept once.
+    let mut kept: Vec<String> = (1..=20)
+        .map(|job| {
+            assert!(run.join(format!("jobs/{}-1.ljsonl", job)).exists());
+            fs::read_to_string(run.join(format!("jobs/{}-1.tmp/left-behind", job)))
+                .unwrap_or_else(|e| panic!("job {}: {}", job, e))
+        })
+        .collect();
+    kept.sort();
+    let all: Vec<String> = (1..=20).map(|i| format!("./t/{:02}.t\n", i)).collect();
+    assert_eq!(kept, all);
 }
 
 #[test]
@@ -327,7 +366,7 @@ fn tests_get_perl5lib_a_private_tmpdir_and_harness_variables() {
         "t/env.t",
         r#"print "1..4\n";
 print(($ENV{PERL5LIB} =~ m{^lib:blib/lib:blib/arch:inc} ? "ok" : "not ok"), " 1 - PERL5LIB is $ENV{PERL5LIB}\n");
-print(($ENV{TMPDIR} =~ m{/jobs/1-1/tmp$} && -d $ENV{TMPDIR} ? "ok" : "not ok"), " 2 - TMPDIR is $ENV{TMPDIR}\n");
+print(($ENV{TMPDIR} =~ m{/jobs/1-1\.tmp$} && -d $ENV{TMPDIR} ? "ok" : "not ok"), " 2 - TMPDIR is $ENV{TMPDIR}\n");
 print(($ENV{HARNESS_ACTIVE} eq "1" ? "ok" : "not ok"), " 3 - HARNESS_ACTIVE\n");
 print((defined(<STDIN>) ? "not ok" : "ok"), " 4 - stdin is empty\n");
 "#,

@@ -347,7 +347,11 @@ fn run_with_a_lost_auditor(kill_launcher: bool) {
         lost
     );
     let mut files: Vec<String> = vec!["t/00-kill.t".into()];
-    files.extend((1..=20).filter(|&i| i != 5).map(|i| format!("t/{:02}.t", i)));
+    files.extend(
+        (1..=20)
+            .filter(|&i| i != 5)
+            .map(|i| format!("t/{:02}.t", i)),
+    );
     for file in files {
         let ends: Vec<&Value> = events
             .iter()
