@@ -1,7 +1,8 @@
 //! Length-prefixed JSON lines (`.ljsonl`): the job logs and the runner's log.
 //!
 //! Each record is `<decimal length>\n<JSON>\n`; a writer that finishes cleanly ends
-//! with the marker `0\nnull\n`. A reader takes a record only once all of its bytes
+//! with the marker `0\nnull\n`. A standing auditor's log is a series of such
+//! logs, one a job, each with its own end marker (a segment). A reader takes a record only once all of its bytes
 //! are there, skips records without parsing them, and so tells a log still being
 //! written (no marker yet) from a finished one. It never decodes JSON itself.
 
@@ -27,6 +28,17 @@ impl Writer {
         })
     }
 
+    /// Opens a log to append segments to, creating it if need be.
+    pub fn append(path: &Path) -> io::Result<Writer> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(Writer {
+            out: BufWriter::with_capacity(64 * 1024, file),
+        })
+    }
+
     /// Appends one record. `json` must be one line of JSON.
     pub fn record(&mut self, json: &[u8]) -> io::Result<()> {
         debug_assert!(!json.contains(&b'\n'));
@@ -45,6 +57,11 @@ impl Writer {
 
     /// Writes the end marker and flushes: the log is complete.
     pub fn finish(mut self) -> io::Result<()> {
+        self.end_segment()
+    }
+
+    /// Writes the end marker and flushes, and stays open for the next segment.
+    pub fn end_segment(&mut self) -> io::Result<()> {
         self.out.write_all(END_MARKER)?;
         self.out.flush()
     }
@@ -115,6 +132,11 @@ impl Decoder {
         let n = *result.as_ref().unwrap_or(&0);
         self.buf.truncate(old + n);
         result
+    }
+
+    /// After an end marker: reads on, into the next segment.
+    pub fn next_segment(&mut self) {
+        self.ended = false;
     }
 
     /// Takes the next complete record, if there is one.

@@ -13,6 +13,7 @@ mod record;
 mod stop;
 
 use crate::json;
+use crate::ljsonl::Writer;
 use crate::sys::{self, ExecSpec, ExitInfo, SignalPipe};
 use crate::tap::{self, Exit, Outcome, Parser};
 use lines::LineBuffer;
@@ -56,16 +57,36 @@ pub enum Test {
     },
 }
 
-/// Everything one job needs, prepared by the runner before it forks the auditor.
-pub struct Config {
-    pub file: String,
-    /// Where the job log goes.
+/// Where a job's log and its test's TMPDIR are.
+#[derive(Clone, Debug)]
+pub struct Place {
     pub log: PathBuf,
+    /// The log is this auditor's, shared by its jobs: the job's log is the
+    /// next segment of it (see [`crate::ljsonl`]).
+    pub log_segment: bool,
     /// The test's TMPDIR, which exists.
     pub tmp: PathBuf,
     /// The TMPDIR is this auditor's, for one test after another: it is emptied
     /// after each (with `keep`, moved next to the log first), not removed.
     pub tmp_reused: bool,
+}
+
+impl Place {
+    /// A log and a TMPDIR of the job's own.
+    pub fn own(log: PathBuf, tmp: PathBuf) -> Place {
+        Place {
+            log,
+            log_segment: false,
+            tmp,
+            tmp_reused: false,
+        }
+    }
+}
+
+/// Everything one job needs, prepared by the runner before it forks the auditor.
+pub struct Config {
+    pub file: String,
+    pub place: Place,
     pub test: Test,
     pub command: Vec<String>,
     pub event_timeout: Option<Duration>,
@@ -118,6 +139,10 @@ const HANDLED: [i32; 6] = [
 /// An auditor process: what it sets up once, for one job or for many in turn.
 pub struct Process {
     signals: SignalPipe,
+    /// The log its jobs' segments go to, once opened.
+    segments: Option<(PathBuf, Writer)>,
+    /// A job log could not be written: no later segment could be told apart.
+    log_failed: bool,
 }
 
 impl Process {
@@ -125,7 +150,28 @@ impl Process {
         let signals = SignalPipe::install(&HANDLED)?;
         // Whatever a test leaves behind comes to this process, to be ended here.
         let _ = sys::set_child_subreaper();
-        Ok(Process { signals })
+        Ok(Process {
+            signals,
+            segments: None,
+            log_failed: false,
+        })
+    }
+
+    /// Whether it can take another job: a shared log it failed to write may
+    /// hold half a segment, so its jobs must go to an auditor with a new log.
+    pub fn can_go_on(&self) -> bool {
+        !self.log_failed
+    }
+
+    /// The job's log: a file of its own, or the next segment of the shared one.
+    fn job_log(&mut self, config: &Config) -> io::Result<JobLog> {
+        if !config.place.log_segment {
+            return JobLog::create(&config.place.log);
+        }
+        match self.segments.take() {
+            Some((path, writer)) if path == config.place.log => Ok(JobLog::segment(writer)),
+            _ => Writer::append(&config.place.log).map(JobLog::segment),
+        }
     }
 
     /// Audits one job to its end and returns its status (the `EXIT_` codes).
@@ -138,13 +184,14 @@ impl Process {
             .drain()
             .into_iter()
             .find(|s| matches!(*s, libc::SIGINT | libc::SIGTERM | libc::SIGHUP));
-        let log = match JobLog::create(&config.log) {
+        let log = match self.job_log(&config) {
             Ok(log) => log,
             Err(e) => {
+                self.log_failed = true;
                 eprintln!(
                     "proctor: auditor for {}: unable to create its job log {}: {}",
                     config.file,
-                    config.log.display(),
+                    config.place.log.display(),
                     e
                 );
                 return EXIT_BROKEN;
@@ -173,9 +220,14 @@ impl Process {
             auditor.stopper.kill_everything();
             EXIT_BROKEN
         });
+        if code == EXIT_BROKEN {
+            self.log_failed = true;
+        } else if config.place.log_segment {
+            self.segments = Some((config.place.log.clone(), auditor.log.into_writer()));
+        }
         if code == EXIT_GIVE_BACK {
             // Nothing happened: the job starts again from scratch later.
-            let _ = std::fs::remove_file(&config.log);
+            let _ = std::fs::remove_file(&config.place.log);
         }
         tidy_tmp(&config);
         code
@@ -186,23 +238,23 @@ impl Process {
 /// own is removed (kept with `keep`); a reused one is left empty (with `keep`,
 /// what the test left is moved next to its log, as `N-T.tmp`).
 fn tidy_tmp(config: &Config) {
-    if !config.tmp_reused {
-        if !config.keep && std::fs::remove_dir(&config.tmp).is_err() {
-            let _ = std::fs::remove_dir_all(&config.tmp);
+    if !config.place.tmp_reused {
+        if !config.keep && std::fs::remove_dir(&config.place.tmp).is_err() {
+            let _ = std::fs::remove_dir_all(&config.place.tmp);
         }
         return;
     }
     // Most tests leave it empty: a look, not a rebuild.
-    let empty = std::fs::read_dir(&config.tmp).map(|mut entries| entries.next().is_none());
+    let empty = std::fs::read_dir(&config.place.tmp).map(|mut entries| entries.next().is_none());
     if let Ok(true) = empty {
         return;
     }
     if config.keep {
-        let _ = std::fs::rename(&config.tmp, config.log.with_extension("tmp"));
+        let _ = std::fs::rename(&config.place.tmp, config.place.log.with_extension("tmp"));
     } else {
-        let _ = std::fs::remove_dir_all(&config.tmp);
+        let _ = std::fs::remove_dir_all(&config.place.tmp);
     }
-    let _ = std::fs::create_dir(&config.tmp);
+    let _ = std::fs::create_dir(&config.place.tmp);
 }
 
 /// The last few lines the test printed, in buffers reused line after line.

@@ -19,27 +19,39 @@ pub struct Times {
 }
 
 pub struct JobLog {
-    writer: Option<Writer>,
+    writer: Writer,
+    finished: bool,
     scratch: Vec<u8>,
 }
 
 impl JobLog {
     pub fn create(path: &Path) -> io::Result<JobLog> {
-        Ok(JobLog {
-            writer: Some(Writer::create(path)?),
+        Ok(JobLog::segment(Writer::create(path)?))
+    }
+
+    /// A job log written as the next segment of `writer`'s log.
+    pub fn segment(writer: Writer) -> JobLog {
+        JobLog {
+            writer,
+            finished: false,
             scratch: Vec::with_capacity(4096),
-        })
+        }
+    }
+
+    /// The writer, for the next job's segment once this one is finished.
+    pub fn into_writer(self) -> Writer {
+        self.writer
     }
 
     fn emit(&mut self) -> io::Result<()> {
         self.scratch.push(b'}');
-        match &mut self.writer {
-            Some(w) => w.record(&self.scratch),
-            None => Err(io::Error::new(
+        if self.finished {
+            return Err(io::Error::new(
                 io::ErrorKind::Other,
                 "the job log is already finished",
-            )),
+            ));
         }
+        self.writer.record(&self.scratch)
     }
 
     /// One line of the test's output. Stdout lines go through the TAP parser
@@ -181,18 +193,16 @@ impl JobLog {
     }
 
     pub fn flush(&mut self) -> io::Result<()> {
-        match &mut self.writer {
-            Some(w) => w.flush(),
-            None => Ok(()),
-        }
+        self.writer.flush()
     }
 
     /// Writes the end marker: the job log is complete.
     pub fn finish(&mut self) -> io::Result<()> {
-        match self.writer.take() {
-            Some(w) => w.finish(),
-            None => Ok(()),
+        if self.finished {
+            return Ok(());
         }
+        self.finished = true;
+        self.writer.end_segment()
     }
 }
 

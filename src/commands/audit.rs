@@ -73,9 +73,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
     let config = Config {
         command: vec!["perl (preloaded)".to_string(), file.clone()],
         file,
-        log: dir.join("events.ljsonl"),
-        tmp: dir.join("tmp"),
-        tmp_reused: false,
+        place: auditor::Place::own(dir.join("events.ljsonl"), dir.join("tmp")),
         test: Test::Adopted {
             pid: pid.ok_or_else(|| missing("--pid"))?,
             stdout,

@@ -6,6 +6,7 @@
 //! that dies leaves every unfinished job failed as "runner lost". It decodes only
 //! job_end, job_exit and what renderers ask for.
 
+mod segments;
 mod terminal;
 mod totals;
 
@@ -44,6 +45,8 @@ struct LiveJob {
     file: String,
     /// Its log, which the auditor writes.
     log: PathBuf,
+    /// Its log is a segment of its auditor's log (see [`segments`]).
+    segment: bool,
     /// Its own directory, when it has one (a staged job), to remove at its end.
     dir: Option<PathBuf>,
     tail: Option<Tail>,
@@ -179,6 +182,7 @@ pub struct Overlord {
     runner_exited: bool,
     wake: OwnedFd,
     jobs: HashMap<(u64, u32), LiveJob>,
+    segments: segments::Segments,
     keep: bool,
     started: Instant,
     interrupted: Option<String>,
@@ -218,6 +222,7 @@ impl Overlord {
             runner_exited: false,
             wake,
             jobs: HashMap::new(),
+            segments: segments::Segments::default(),
             keep,
             started: Instant::now(),
             interrupted: None,
@@ -428,6 +433,10 @@ impl Overlord {
                     (None, Some(dir)) => dir.join("events.ljsonl"),
                     (None, None) => PathBuf::new(),
                 };
+                let segment = event.value()["segment"] == true;
+                if segment {
+                    self.segments.launched(&log, job);
+                }
                 self.out.emit(record);
                 let mut prefix = Vec::with_capacity(24);
                 json::write_u64_field(&mut prefix, "job", job.0);
@@ -437,6 +446,7 @@ impl Overlord {
                     LiveJob {
                         file,
                         log,
+                        segment,
                         dir,
                         tail: None,
                         prefix,
@@ -470,6 +480,15 @@ impl Overlord {
             Some(j) => j,
             None => return false,
         };
+        if job.segment {
+            let (jobs, out) = (&self.jobs, &mut self.out);
+            let log = &jobs[&key].log;
+            return self.segments.read(log, key, |of, record| {
+                if let Some(j) = jobs.get(&of) {
+                    out.emit_job_record(record, &j.prefix);
+                }
+            });
+        }
         if job.tail.is_none() {
             match Tail::open(&job.log) {
                 Ok(t) => job.tail = Some(t),
@@ -521,6 +540,13 @@ impl Overlord {
                 how
             );
             self.out.synthesize_end(key, &job.file, &reason);
+        }
+        if job.segment {
+            // Shared with the auditor's other jobs: removed with the run.
+            if !complete {
+                self.segments.forget(&job.log, key);
+            }
+            return;
         }
         if !self.keep {
             let _ = std::fs::remove_file(&job.log);

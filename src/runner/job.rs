@@ -111,13 +111,12 @@ impl Launch {
             .unwrap_or_else(|_| "proctor".into())
     }
 
-    /// The auditor's whole configuration for one try of one job, logged to
-    /// `log`, with `tmp` as its TMPDIR (`tmp_reused`: see [`auditor::Config`]).
+    /// The auditor's whole configuration for one try of one job, with its log
+    /// and TMPDIR where `place` says.
     pub fn auditor_config(
         &self,
         spec: &JobSpec,
-        log: PathBuf,
-        (tmp, tmp_reused): (PathBuf, bool),
+        place: auditor::Place,
         lifeline: i32,
     ) -> auditor::Config {
         // Only a file run as itself needs `./`; perl gets the path as given, as
@@ -146,7 +145,7 @@ impl Launch {
             }
         };
         command.push(file.into_os_string());
-        let tmpdir = pair(b"TMPDIR", tmp.as_os_str().as_bytes());
+        let tmpdir = pair(b"TMPDIR", place.tmp.as_os_str().as_bytes());
         let spec_exec = ExecSpec::new(
             cstring(program.into_os_string()),
             command.iter().cloned().map(cstring).collect(),
@@ -155,9 +154,7 @@ impl Launch {
         );
         auditor::Config {
             file: spec.display.clone(),
-            log,
-            tmp,
-            tmp_reused,
+            place,
             test: auditor::Test::Spawn {
                 spec: spec_exec,
                 merge: self.merge,

@@ -27,7 +27,7 @@ pub use stage::{Stage, StageSpec};
 use std::collections::HashMap;
 use std::io;
 use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// What one run is made of, decided before the runner starts.
 pub struct Plan {
@@ -307,19 +307,27 @@ impl Runner {
         }
         let log = self.job_file(&p, "ljsonl");
         let retry_on_fail = self.may_retry(&p);
-        if let Some((pid, tmp)) = self
-            .workers
-            .send(&self.run_dir, &log, retry_on_fail, &p.spec)
+        // With -k every job keeps a log file of its own; otherwise a standing
+        // auditor's jobs are segments of its one log (a file made per job costs
+        // more than the rest of a trivial job).
+        let own_log = if self.plan_launch.keep {
+            Some(log.as_path())
+        } else {
+            None
+        };
+        if let Some((pid, place)) =
+            self.workers
+                .send(&self.run_dir, own_log, retry_on_fail, &p.spec)
         {
             self.occupancy.add(&p, self.slots);
-            return self.started(pid, p, &log, &tmp);
+            return self.started(pid, p, &place);
         }
         // An auditor of its own, with a TMPDIR of its own (jobs/ exists).
         let tmp = self.job_file(&p, "tmp");
         if std::fs::create_dir(&tmp).is_err() {
             std::fs::create_dir_all(&tmp)?;
         }
-        self.fork_auditor(p, log, tmp, retry_on_fail)
+        self.fork_auditor(p, auditor::Place::own(log, tmp), retry_on_fail)
     }
 
     /// `jobs/N-T.ext` in the run directory: a job's log (`ljsonl`), or its own
@@ -334,16 +342,12 @@ impl Runner {
     fn fork_auditor(
         &mut self,
         p: Pending,
-        log: PathBuf,
-        tmp: PathBuf,
+        place: auditor::Place,
         retry_on_fail: bool,
     ) -> io::Result<()> {
-        let mut config = self.plan_launch.auditor_config(
-            &p.spec,
-            log.clone(),
-            (tmp.clone(), false),
-            self.lifeline_read.as_raw_fd(),
-        );
+        let mut config =
+            self.plan_launch
+                .auditor_config(&p.spec, place.clone(), self.lifeline_read.as_raw_fd());
         config.retry_on_fail = retry_on_fail;
         match sys::fork() {
             Ok(Fork::Child) => {
@@ -355,21 +359,24 @@ impl Runner {
             }
             Ok(Fork::Parent(pid)) => {
                 self.occupancy.add(&p, self.slots);
-                self.started(pid, p, &log, &tmp)
+                self.started(pid, p, &place)
             }
             Err(e) => self.unable_to_start(p, e),
         }
     }
 
     /// The job's auditor runs as `pid`: its slot is taken already.
-    fn started(&mut self, pid: libc::pid_t, p: Pending, log: &Path, tmp: &Path) -> io::Result<()> {
+    fn started(&mut self, pid: libc::pid_t, p: Pending, place: &auditor::Place) -> io::Result<()> {
         let (job, tries) = (p.job, p.tries);
         let file = p.spec.display.clone();
-        let (log, tmp) = (log.to_string_lossy(), tmp.to_string_lossy());
+        let (log, tmp) = (place.log.to_string_lossy(), place.tmp.to_string_lossy());
         self.record("job_launch", job, tries, |out| {
             json::write_str_field(out, "file", &file);
             json::write_u64_field(out, "pid", pid as u64);
             json::write_str_field(out, "log", &log);
+            if place.log_segment {
+                json::write_bool_field(out, "segment", true);
+            }
             json::write_str_field(out, "tmp", &tmp);
             json::write_f64_field(out, "stamp", auditor::unix_now());
         })?;

@@ -14,7 +14,7 @@
 use super::job::{JobSpec, Launch};
 use super::launcher::Launcher;
 use super::plan::{job_from_json, job_to_json};
-use crate::auditor;
+use crate::auditor::{self, Place};
 use crate::sys;
 use serde_json::Value;
 use std::io;
@@ -70,27 +70,37 @@ impl Workers {
         })
     }
 
-    /// Sends a job, to be logged to `log`, to an idle auditor (forking one for
-    /// its slot if need be) and returns that auditor's pid and the TMPDIR it
-    /// reuses (`tmp/SLOT` in `run_dir`); None when none can take it.
+    /// Sends a job to an idle auditor (forking one for its slot if need be)
+    /// and returns that auditor's pid and where the job's log and TMPDIR are:
+    /// the TMPDIR the auditor reuses (`tmp/SLOT` in `run_dir`), and `own_log`,
+    /// or without one the next segment of the auditor's log
+    /// (`jobs/auditor-PID.ljsonl`). None when no auditor can take it.
     pub fn send(
         &mut self,
         run_dir: &Path,
-        log: &Path,
+        own_log: Option<&Path>,
         retry_on_fail: bool,
         spec: &JobSpec,
-    ) -> Option<(libc::pid_t, PathBuf)> {
+    ) -> Option<(libc::pid_t, Place)> {
         let slot = self.idle(run_dir)?;
         let pid = self.slots[slot].pid?;
-        let tmp = slot_tmp(run_dir, slot);
-        let request = request(pid, log, &tmp, retry_on_fail, spec);
+        let place = Place {
+            log: own_log.map_or_else(
+                || run_dir.join("jobs").join(format!("auditor-{}.ljsonl", pid)),
+                Path::to_path_buf,
+            ),
+            log_segment: own_log.is_none(),
+            tmp: slot_tmp(run_dir, slot),
+            tmp_reused: true,
+        };
+        let request = request(pid, &place, retry_on_fail, spec);
         if request.len() > MAX_REQUEST {
             return None;
         }
         match sys::write(self.slots[slot].socket.as_raw_fd(), &request) {
             Ok(n) if n == request.len() => {
                 self.slots[slot].busy = true;
-                Some((pid, tmp))
+                Some((pid, place))
             }
             _ => None,
         }
@@ -171,17 +181,12 @@ fn slot_tmp(run_dir: &Path, slot: usize) -> PathBuf {
 }
 
 /// A job for the auditor `pid`, as it goes over the socket.
-fn request(
-    pid: libc::pid_t,
-    log: &Path,
-    tmp: &Path,
-    retry_on_fail: bool,
-    spec: &JobSpec,
-) -> Vec<u8> {
+fn request(pid: libc::pid_t, place: &Place, retry_on_fail: bool, spec: &JobSpec) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({
         "auditor": pid,
-        "log": log.to_string_lossy(),
-        "tmp": tmp.to_string_lossy(),
+        "log": place.log.to_string_lossy(),
+        "segment": place.log_segment,
+        "tmp": place.tmp.to_string_lossy(),
         "retry": retry_on_fail,
         "spec": job_to_json(spec),
     }))
@@ -213,8 +218,13 @@ pub fn work(launch: &Launch, socket: RawFd, lifeline: RawFd) -> i32 {
         let status = match job_from_json(&request["spec"]) {
             Ok(spec) => {
                 let path = |key: &str| PathBuf::from(request[key].as_str().unwrap_or_default());
-                let mut config =
-                    launch.auditor_config(&spec, path("log"), (path("tmp"), true), lifeline);
+                let place = Place {
+                    log: path("log"),
+                    log_segment: request["segment"] == true,
+                    tmp: path("tmp"),
+                    tmp_reused: true,
+                };
+                let mut config = launch.auditor_config(&spec, place, lifeline);
                 config.retry_on_fail = request["retry"] == true;
                 process.audit(config)
             }
@@ -223,7 +233,7 @@ pub fn work(launch: &Launch, socket: RawFd, lifeline: RawFd) -> i32 {
                 auditor::EXIT_BROKEN
             }
         };
-        if sys::write(socket, &status.to_ne_bytes()).is_err() {
+        if sys::write(socket, &status.to_ne_bytes()).is_err() || !process.can_go_on() {
             return 0;
         }
     }
