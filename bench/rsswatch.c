@@ -1,12 +1,14 @@
-/* rsswatch ROOTPID [INTERVAL_MS]: sample the peak RSS (VmHWM) of every process
- * named "proctor" in ROOTPID's tree until ROOTPID exits or turns zombie, then
- * print one line:
+/* rsswatch ROOTPID [INTERVAL_MS]: sample the peak RSS (VmHWM) of every proctor
+ * process in ROOTPID's tree until ROOTPID exits or turns zombie, then print one
+ * line:
  *
- *   overlord=KiB runner=KiB auditor=KiB auditors=N samples=N
+ *   overlord=KiB runner=KiB auditor=KiB auditors=N launcher=KiB samples=N
  *
- * Roles come from the tree: ROOTPID is the interface+overlord, its proctor child
- * the runner, the runner's proctor children the auditors (a proctor process one
- * level further down is a test between fork and exec, and is not counted).
+ * Roles come from the tree and the names proctor gives its processes: ROOTPID
+ * is the interface+overlord, its "proctor" child the runner, the runner's
+ * "proctor-launch" child the launcher and its "proctor" or "proctor-audit"
+ * children the auditors (a proctor process one level further down is a test
+ * between fork and exec, and is not counted).
  * VmHWM only grows, so a long-lived process's last sample is its peak; a
  * short-lived auditor may be missed or caught early: "auditors" says how many
  * were seen.  Sampling runs on the same 2 cores: never time a run that is being
@@ -22,7 +24,8 @@
 #define MAXP 4096
 #define MAXSEEN 65536
 
-struct proc { int pid, ppid; long hwm; };
+enum name { PROCTOR, AUDIT, LAUNCH };
+struct proc { int pid, ppid; long hwm; enum name name; };
 
 static int seen[MAXSEEN], nseen;
 
@@ -38,7 +41,10 @@ static int read_status(int pid, struct proc *p, char *state)
         if (!strncmp(line, "Name:", 5)) {
             char *n = line + 5;
             while (*n == ' ' || *n == '\t') n++;
-            if (strncmp(n, "proctor\n", 8)) { fclose(f); return 1; }
+            if (!strcmp(n, "proctor\n")) p->name = PROCTOR;
+            else if (!strcmp(n, "proctor-audit\n")) p->name = AUDIT;
+            else if (!strcmp(n, "proctor-launch\n")) p->name = LAUNCH;
+            else { fclose(f); return 1; }
             got = 1;
         } else if (!strncmp(line, "State:", 6)) {
             char *s = line + 6;
@@ -57,7 +63,7 @@ int main(int argc, char **argv)
     int root = atoi(argv[1]);
     long ms = argc > 2 ? atol(argv[2]) : 50;
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    long max[3] = {0, 0, 0};
+    long max[4] = {0, 0, 0, 0};
     long samples = 0;
     static struct proc ps[MAXP];
 
@@ -78,10 +84,11 @@ int main(int argc, char **argv)
         samples++;
         for (int i = 0; i < n; i++) {
             if (ps[i].pid == root) { if (ps[i].hwm > max[0]) max[0] = ps[i].hwm; }
-            else if (ps[i].ppid == root) { runner = ps[i].pid; if (ps[i].hwm > max[1]) max[1] = ps[i].hwm; }
+            else if (ps[i].ppid == root && ps[i].name == PROCTOR) { runner = ps[i].pid; if (ps[i].hwm > max[1]) max[1] = ps[i].hwm; }
         }
         for (int i = 0; runner && i < n; i++) {
             if (ps[i].ppid != runner) continue;
+            if (ps[i].name == LAUNCH) { if (ps[i].hwm > max[3]) max[3] = ps[i].hwm; continue; }
             if (ps[i].hwm > max[2]) max[2] = ps[i].hwm;
             int k;
             for (k = 0; k < nseen && seen[k] != ps[i].pid; k++) ;
@@ -89,7 +96,7 @@ int main(int argc, char **argv)
         }
         nanosleep(&ts, 0);
     }
-    printf("overlord=%ld runner=%ld auditor=%ld auditors=%d samples=%ld\n",
-           max[0], max[1], max[2], nseen, samples);
+    printf("overlord=%ld runner=%ld auditor=%ld auditors=%d launcher=%ld samples=%ld\n",
+           max[0], max[1], max[2], nseen, max[3], samples);
     return 0;
 }

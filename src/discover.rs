@@ -6,6 +6,7 @@
 //! executable runs itself. Every problem is a usage error naming the path.
 
 use crate::error::{Error, Result};
+use crate::headers::Headers;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -21,10 +22,24 @@ pub enum How {
     Command(Vec<String>),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TestFile {
     pub path: PathBuf,
     pub how: How,
+    /// Its `# HARNESS-` headers, read once, where it is found.
+    pub headers: Headers,
+}
+
+impl TestFile {
+    /// A test file, its headers read (what is wrong with them said on stderr);
+    /// an error when it cannot be read.
+    pub fn read(path: PathBuf, how: How) -> std::io::Result<TestFile> {
+        let (headers, warnings) = crate::headers::read(&path)?;
+        for w in warnings {
+            eprintln!("proctor: warning: {}", w);
+        }
+        Ok(TestFile { path, how, headers })
+    }
 }
 
 /// The test files for `paths`, in run order, each with how it runs.
@@ -85,7 +100,11 @@ fn collect_dir(dir: &Path, recurse: bool, out: &mut Vec<PathBuf>) -> Result<()> 
             Error::Usage(format!("{}: cannot list directory: {}", dir.display(), e))
         })?;
         let path = entry.path();
-        let is_dir = fs::metadata(&path).map(|m| m.is_dir()).unwrap_or(false);
+        // The entry's type comes with it; only a symlink needs a look at its target.
+        let is_dir = match entry.file_type() {
+            Ok(t) if !t.is_symlink() => t.is_dir(),
+            _ => fs::metadata(&path).map(|m| m.is_dir()).unwrap_or(false),
+        };
         if is_dir {
             if recurse {
                 collect_dir(&path, recurse, out)?;
@@ -103,12 +122,6 @@ fn classify(path: PathBuf, exec: Option<&[String]>) -> Result<TestFile> {
     if meta.is_dir() {
         return Err(Error::Usage(format!(
             "{}: is a directory, not a test file",
-            path.display()
-        )));
-    }
-    if fs::File::open(&path).is_err() {
-        return Err(Error::Usage(format!(
-            "{}: cannot be read (check its permissions)",
             path.display()
         )));
     }
@@ -130,7 +143,12 @@ fn classify(path: PathBuf, exec: Option<&[String]>) -> Result<TestFile> {
             path.display()
         )));
     }
-    Ok(TestFile { path, how })
+    TestFile::read(path.clone(), how).map_err(|_| {
+        Error::Usage(format!(
+            "{}: cannot be read (check its permissions)",
+            path.display()
+        ))
+    })
 }
 
 /// The taint switch (`-T` or `-t`) on a perl test's `#!` line, which perl

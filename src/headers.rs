@@ -47,12 +47,12 @@ pub struct Headers {
 }
 
 /// Reads the headers of `path`; warnings say what was ignored and where.
-pub fn read(path: &Path) -> (Headers, Vec<String>) {
+pub fn read(path: &Path) -> std::io::Result<(Headers, Vec<String>)> {
     let mut head = Vec::with_capacity(HEAD_BYTES);
-    if let Ok(file) = File::open(path) {
-        let _ = file.take(HEAD_BYTES as u64).read_to_end(&mut head);
-    }
-    parse(&head, &path.display().to_string())
+    File::open(path)?
+        .take(HEAD_BYTES as u64)
+        .read_to_end(&mut head)?;
+    Ok(parse(&head, &path.display().to_string()))
 }
 
 fn parse(head: &[u8], name: &str) -> (Headers, Vec<String>) {

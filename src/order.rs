@@ -182,6 +182,7 @@ mod tests {
             .map(|n| TestFile {
                 path: n.into(),
                 how: How::Itself,
+                headers: Default::default(),
             })
             .collect()
     }

@@ -353,10 +353,9 @@ fn session_for(args: &DriverArgs) -> Result<Session> {
             discover::find_program(&prefix[0]).unwrap_or_else(|| prefix[0].clone().into());
         Some((program, prefix.to_vec()))
     };
-    let mut jobs = job_specs(vec![TestFile {
-        path: PathBuf::from(file),
-        how,
-    }]);
+    let test = TestFile::read(PathBuf::from(file), how)
+        .map_err(|e| Error::Usage(format!("{}: cannot be read: {}", file, e)))?;
+    let mut jobs = job_specs(vec![test]);
     if let Some(name) = &args.test_name {
         jobs[0].display = name.clone();
     }

@@ -6,7 +6,6 @@ use crate::cli::TestArgs;
 use crate::commands::session::{self, Policy, Runner, Session};
 use crate::discover::{self, How, TestFile};
 use crate::error::{Error, Result};
-use crate::headers;
 use crate::order::{self, Known, Order};
 use crate::render;
 use crate::render::ColorChoice;
@@ -61,18 +60,9 @@ fn run_on(mut args: TestArgs, runner: Runner) -> Result<i32> {
         }
     }
     let order = choose_order(&args, &files, &known);
-    // Each file's headers are read once: they order the run and go with the job.
-    let headers: HashMap<PathBuf, headers::Headers> = files
-        .iter()
-        .map(|f| (f.path.clone(), read_headers(&f.path)))
-        .collect();
-    order::arrange(
-        &mut files,
-        order,
-        &known,
-        |f| headers.get(&f.path).and_then(|h| h.duration),
-        modified,
-    );
+    // Each file's headers were read where it was found: they order the run
+    // and go with the job.
+    order::arrange(&mut files, order, &known, |f| f.headers.duration, modified);
     drop(known);
     let launch = launch_for(&args, &files)?;
     let slots = args.jobs.unwrap_or_else(|| {
@@ -80,8 +70,7 @@ fn run_on(mut args: TestArgs, runner: Runner) -> Result<i32> {
             .map(|n| n.get())
             .unwrap_or(1)
     });
-    let mut jobs = specs_with(files, |path| headers.get(path).cloned().unwrap_or_default());
-    drop(headers);
+    let mut jobs = job_specs(files);
     if launch.stage.is_some() {
         for job in &mut jobs {
             job.staged = job.preloadable();
@@ -218,35 +207,16 @@ fn modified(f: &TestFile) -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn read_headers(path: &std::path::Path) -> headers::Headers {
-    let (headers, warnings) = headers::read(path);
-    for w in warnings {
-        eprintln!("proctor: warning: {}", w);
-    }
-    headers
-}
-
-/// The queue entries for `files`, with each file's headers read.
+/// The queue entries for `files`.
 pub fn job_specs(files: Vec<discover::TestFile>) -> Vec<JobSpec> {
-    specs_with(files, read_headers)
-}
-
-/// The queue entries for `files`, with the headers `headers_of` gives each.
-fn specs_with(
-    files: Vec<discover::TestFile>,
-    headers_of: impl Fn(&std::path::Path) -> headers::Headers,
-) -> Vec<JobSpec> {
     files
         .into_iter()
-        .map(|f| {
-            let headers = headers_of(&f.path);
-            JobSpec {
-                staged: false,
-                display: f.path.to_string_lossy().into_owned(),
-                path: f.path,
-                how: f.how,
-                headers,
-            }
+        .map(|f| JobSpec {
+            staged: false,
+            display: f.path.to_string_lossy().into_owned(),
+            path: f.path,
+            how: f.how,
+            headers: f.headers,
         })
         .collect()
 }
