@@ -124,6 +124,17 @@ pub fn run_with(
         Runner::Remote(stream) => send_remote(stream, &plan)?,
     };
     drop(plan);
+    // While the runner starts the first jobs: the link to this run's log, and
+    // the oldest logs pruned.
+    if let Some(log) = &paths.log {
+        if let Err(e) = state::mark_last(&paths.state_dir, log) {
+            eprintln!(
+                "proctor: warning: unable to mark {} as the last run: {}",
+                log.display(),
+                e
+            );
+        }
+    }
 
     let keyboard = if session.keyboard {
         Keyboard::open(0)
@@ -207,13 +218,6 @@ fn sinks(session: &Session, paths: &state::RunPaths) -> Result<Vec<Sink>> {
             name: log.display().to_string(),
             out: Box::new(BufWriter::with_capacity(64 * 1024, file)),
         });
-        if let Err(e) = state::mark_last(&paths.state_dir, log) {
-            eprintln!(
-                "proctor: warning: unable to mark {} as the last run: {}",
-                log.display(),
-                e
-            );
-        }
     }
     if let Some(extra) = &session.extra_log {
         let out: Box<dyn Write> = if session.log_on_stdout() {
