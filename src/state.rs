@@ -107,6 +107,16 @@ pub fn new_run(state_dir: PathBuf, keep_log: bool) -> io::Result<(RunPaths, Opti
     ))
 }
 
+/// Removes a run's scratch directory: usually just the runner's log and two
+/// empty directories, removed by name; anything else with a directory walk.
+pub fn remove_run(run_dir: &Path) {
+    let _ = fs::remove_file(run_dir.join("runner.ljsonl"));
+    let _ = fs::remove_dir(run_dir.join("tmp"));
+    if fs::remove_dir(run_dir.join("jobs")).is_err() || fs::remove_dir(run_dir).is_err() {
+        let _ = fs::remove_dir_all(run_dir);
+    }
+}
+
 fn run_id() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

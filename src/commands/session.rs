@@ -168,7 +168,7 @@ pub fn run_with(
     // directory that cannot be written only loses that.
     let _ = state::save_results(&paths.state_dir, &outcome.results);
     if !session.keep {
-        let _ = std::fs::remove_dir_all(&paths.run_dir);
+        state::remove_run(&paths.run_dir);
     }
     Ok(outcome.exit_status)
 }

@@ -57,6 +57,9 @@ impl Drop for Prefork {
     }
 }
 
+/// From this many jobs, decoding the plan leaves enough free heap to give back.
+const TRIM_FROM_JOBS: usize = 1000;
+
 fn child(plan_fd: i32, wake_fd: i32) -> i32 {
     let mut pipe =
         io::BufReader::with_capacity(64 * 1024, std::fs::File::from(sys::own_fd(plan_fd)));
@@ -82,6 +85,9 @@ fn child(plan_fd: i32, wake_fd: i32) -> i32 {
         return crate::error::EXIT_HARNESS;
     }
     drop(pipe);
-    sys::release_free_memory();
+    if job_count >= TRIM_FROM_JOBS {
+        // What decoding a big plan used goes back to the system.
+        sys::release_free_memory();
+    }
     super::run(plan, wake_fd, Some(prepared))
 }
