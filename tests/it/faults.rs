@@ -142,48 +142,52 @@ fn the_event_timeout_header_applies_to_its_file() {
     );
 }
 
-fn sleepy_suite(p: &Project, m: &str) {
-    for i in 1..=4 {
-        p.script(&format!("t/{}.t", i), &format!("#!/bin/sh\necho 1..1\n: > started{}\nexec perl -e 'sleep 30; print qq(ok 1\\n)' {}\n", i, m));
+/// `count` tests that each say they started, then sleep: 4 run on auditors forked
+/// per job, 20 on standing auditors.
+fn sleepy_suite(p: &Project, m: &str, count: usize) {
+    for i in 1..=count {
+        p.script(&format!("t/{:02}.t", i), &format!("#!/bin/sh\necho 1..1\n: > started{}\nexec perl -e 'sleep 30; print qq(ok 1\\n)' {}\n", i, m));
     }
 }
 
 #[test]
 fn ctrl_c_stops_the_run_and_keeps_the_log_whole() {
-    let p = Project::new();
-    let m = marker("ctrl-c");
-    sleepy_suite(&p, &m);
-    let run = p.spawn(&["test", "--exec", "", "-j2"]);
-    p.wait_for_file("started1");
-    p.wait_for_file("started2");
-    run.signal_group("INT");
-    let run = run.wait();
-    run.expect_status(130);
-    let events = p.events();
-    assert_complete(&events);
-    assert_eq!(events.last().unwrap()["interrupted"], "SIGINT");
-    assert_eq!(
-        results(&events)
-            .iter()
-            .filter(|(_, r)| r == "cancelled")
-            .count(),
-        2
-    );
-    assert!(reasons(job_end(&events, "t/1.t")).contains("interrupted"));
-    assert!(
-        run.stdout().contains("Interrupted by SIGINT"),
-        "{}",
-        run.stdout()
-    );
-    assert!(!running(&m), "a test is still running");
+    for count in [4, 20] {
+        let p = Project::new();
+        let m = marker(&format!("ctrl-c-{}", count));
+        sleepy_suite(&p, &m, count);
+        let run = p.spawn(&["test", "--exec", "", "-j2"]);
+        p.wait_for_file("started1");
+        p.wait_for_file("started2");
+        run.signal_group("INT");
+        let run = run.wait();
+        run.expect_status(130);
+        let events = p.events();
+        assert_complete(&events);
+        assert_eq!(events.last().unwrap()["interrupted"], "SIGINT");
+        assert_eq!(
+            results(&events)
+                .iter()
+                .filter(|(_, r)| r == "cancelled")
+                .count(),
+            count - 2
+        );
+        assert!(reasons(job_end(&events, "t/01.t")).contains("interrupted"));
+        assert!(
+            run.stdout().contains("Interrupted by SIGINT"),
+            "{}",
+            run.stdout()
+        );
+        assert!(!running(&m), "a test is still running");
+    }
 }
 
 #[test]
 fn sigterm_and_sighup_to_proctor_alone_stop_the_run() {
-    for (signal, status) in [("TERM", 143), ("HUP", 129)] {
+    for (signal, status, count) in [("TERM", 143, 4), ("HUP", 129, 4), ("TERM", 143, 20)] {
         let p = Project::new();
-        let m = marker(&format!("sig{}", signal));
-        sleepy_suite(&p, &m);
+        let m = marker(&format!("sig{}-{}", signal, count));
+        sleepy_suite(&p, &m, count);
         let run = p.spawn(&["test", "--exec", "", "-j2"]);
         p.wait_for_file("started1");
         p.wait_for_file("started2");
@@ -198,7 +202,7 @@ fn sigterm_and_sighup_to_proctor_alone_stop_the_run() {
 fn killing_proctor_leaves_no_test_running() {
     let p = Project::new();
     let m = marker("kill9");
-    sleepy_suite(&p, &m);
+    sleepy_suite(&p, &m, 20);
     let run = p.spawn(&["test", "--exec", "", "-j2"]);
     p.wait_for_file("started1");
     p.wait_for_file("started2");
