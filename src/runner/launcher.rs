@@ -4,13 +4,13 @@
 //! is shared copy-on-write, and both sides then fault on each page they write.
 //! The runner grows with its queue; the launcher is forked from it before the jobs
 //! are read and stays as it was. On request it forks a standing auditor (see
-//! [`super::workers`]) for one of the runner's slots. The child is forked with
+//! [`super::standing`]) for one of the runner's slots. The child is forked with
 //! CLONE_PARENT, so it is the runner's child, not the launcher's: the runner reaps
 //! it and hears of its end as of its own, and a launcher that dies takes no
 //! auditor with it.
 
 use super::job::Launch;
-use super::workers;
+use super::standing;
 use crate::sys::{self, Fork};
 use std::ffi::CStr;
 use std::io;
@@ -101,7 +101,7 @@ fn serve(
                 Ok(Fork::Child) => {
                     name_this_process(b"proctor-audit\0");
                     sys::exit_now(match sys::keep_fds(&[socket, lifeline]) {
-                        Ok(fds) => workers::work(launch, fds[0], fds[1]),
+                        Ok(fds) => standing::work(launch, fds[0], fds[1]),
                         Err(_) => crate::auditor::EXIT_BROKEN,
                     })
                 }

@@ -2,9 +2,10 @@
 //! slots, hands each job to an auditor (a standing one per slot, forked by its
 //! launcher as the runner's own child; in small runs, one forked for the job), and
 //! learns each verdict from the auditor's status (its exit status through SIGCHLD
-//! and a self-pipe, or four bytes on a standing auditor's socket). It writes what it does to runner.ljsonl
-//! and wakes the overlord after each batch. It never kills tests itself: on a
-//! bail-out or an interrupt it asks the auditors, and they stop their tests.
+//! and a self-pipe, or four bytes on a standing auditor's socket). It writes what
+//! it does to runner.ljsonl and wakes the overlord after each batch. It never
+//! kills tests itself: on a bail-out or an interrupt it asks the auditors, and
+//! they stop their tests.
 //! Everything it writes is a record; it never formats text for people.
 
 mod job;
@@ -14,7 +15,7 @@ mod prefork;
 mod schedule;
 mod stage;
 mod staged;
-mod workers;
+mod standing;
 
 use crate::auditor;
 use crate::json;
@@ -60,7 +61,7 @@ struct Runner {
     queue: Queue,
     /// The jobs running, by their auditor's pid.
     running: HashMap<libc::pid_t, Pending>,
-    workers: workers::Workers,
+    standing: standing::Auditors,
     occupancy: Occupancy,
     retries: u32,
     retry_isolated: bool,
@@ -82,7 +83,7 @@ struct Runner {
 pub struct Prepared {
     lifeline_read: OwnedFd,
     lifeline_write: OwnedFd,
-    workers: workers::Workers,
+    standing: standing::Auditors,
 }
 
 /// Below this many jobs the runner forks an auditor per job itself: standing
@@ -94,16 +95,16 @@ const STANDING_FROM_JOBS: usize = 16;
 /// runner then forks an auditor per job.
 pub fn prepare(launch: &Launch, jobs: usize, slots: usize) -> io::Result<Prepared> {
     let (lifeline_read, lifeline_write) = sys::pipe()?;
-    let workers = if jobs >= STANDING_FROM_JOBS {
-        workers::Workers::start(launch, lifeline_read.as_raw_fd(), slots.clamp(1, jobs))
-            .unwrap_or_else(|_| workers::Workers::none())
+    let standing = if jobs >= STANDING_FROM_JOBS {
+        standing::Auditors::start(launch, lifeline_read.as_raw_fd(), slots.clamp(1, jobs))
+            .unwrap_or_else(|_| standing::Auditors::none())
     } else {
-        workers::Workers::none()
+        standing::Auditors::none()
     };
     Ok(Prepared {
         lifeline_read,
         lifeline_write,
-        workers,
+        standing,
     })
 }
 
@@ -181,7 +182,7 @@ fn start(
         scratch: Vec::with_capacity(1024),
         queue: Queue::default(),
         running: HashMap::new(),
-        workers: prepared.workers,
+        standing: prepared.standing,
         occupancy: Occupancy::default(),
         retries: plan.retries,
         retry_isolated: plan.retry_isolated,
@@ -209,7 +210,7 @@ fn start(
     runner.main_loop(&signals, wake)?;
     runner.cancel_the_rest()?;
     runner.stop_stage();
-    runner.workers.finish();
+    runner.standing.finish();
     runner.log.finish()?;
     wake_overlord(wake);
     Ok(0)
@@ -264,20 +265,20 @@ impl Runner {
                     revents: 0,
                 });
             }
-            let workers_from = fds.len();
-            fds.extend(self.workers.poll_fds().map(|fd| libc::pollfd {
+            let standing_from = fds.len();
+            fds.extend(self.standing.poll_fds().map(|fd| libc::pollfd {
                 fd,
                 events: libc::POLLIN,
                 revents: 0,
             }));
             // Out of processes: look again shortly, whether or not a slot frees.
             sys::poll(&mut fds, if self.retry_soon { 100 } else { -1 })?;
-            if stage_slot < workers_from && fds[stage_slot].revents != 0 {
+            if stage_slot < standing_from && fds[stage_slot].revents != 0 {
                 self.stage_messages()?;
             }
-            for f in &fds[workers_from..] {
+            for f in &fds[standing_from..] {
                 if f.revents != 0 {
-                    if let Some((pid, status)) = self.workers.status_on(f.fd) {
+                    if let Some((pid, status)) = self.standing.status_on(f.fd) {
                         self.auditor_done(pid, Some(ExitInfo::Code(status)))?;
                     }
                 }
@@ -316,7 +317,7 @@ impl Runner {
             None
         };
         if let Some((pid, place)) =
-            self.workers
+            self.standing
                 .send(&self.run_dir, own_log, retry_on_fail, &p.spec)
         {
             self.occupancy.add(&p, self.slots);
@@ -414,11 +415,11 @@ impl Runner {
                 self.stage_died()?;
                 continue;
             }
-            if self.workers.is_launcher(pid) {
-                self.workers.launcher_ended();
+            if self.standing.is_launcher(pid) {
+                self.standing.launcher_ended();
                 continue;
             }
-            if let Some(status) = self.workers.ended(pid) {
+            if let Some(status) = self.standing.ended(pid) {
                 // A standing auditor: a status it sent before it died still
                 // counts; without one, its job (if any) ends with its exit.
                 let exit = status.map_or(exit, ExitInfo::Code);

@@ -9,7 +9,7 @@
 //! auditor that died is not taken up by the next one) and reads back its status,
 //! four bytes, as a per-job auditor's exit status would tell it. Between jobs an
 //! auditor holds nothing of the last one: the test and everything it started are
-//! gone, its pipes and log are closed, its temporary directory removed.
+//! gone, its pipes are closed, its log segment ended, its TMPDIR emptied.
 
 use super::job::{JobSpec, Launch};
 use super::launcher::Launcher;
@@ -34,15 +34,16 @@ struct Slot {
 }
 
 /// The runner's side: the slots, and the launcher that forks their auditors.
-pub struct Workers {
+/// A run of few jobs has none (see [`Auditors::none`]).
+pub struct Auditors {
     slots: Vec<Slot>,
     launcher: Option<Launcher>,
 }
 
-impl Workers {
+impl Auditors {
     /// No standing auditors: every job's auditor is forked for it alone.
-    pub fn none() -> Workers {
-        Workers {
+    pub fn none() -> Auditors {
+        Auditors {
             slots: Vec::new(),
             launcher: None,
         }
@@ -50,7 +51,7 @@ impl Workers {
 
     /// `count` slots whose auditors `launch` describes, forked by a launcher
     /// started now (from this process, which should be small).
-    pub fn start(launch: &Launch, lifeline: RawFd, count: usize) -> io::Result<Workers> {
+    pub fn start(launch: &Launch, lifeline: RawFd, count: usize) -> io::Result<Auditors> {
         let mut ours = Vec::with_capacity(count);
         let mut theirs = Vec::with_capacity(count);
         for _ in 0..count {
@@ -64,7 +65,7 @@ impl Workers {
             theirs.push(auditor_end);
         }
         let launcher = Launcher::start(launch, lifeline, &theirs)?;
-        Ok(Workers {
+        Ok(Auditors {
             slots: ours,
             launcher: Some(launcher),
         })
