@@ -157,6 +157,14 @@ impl Process {
         })
     }
 
+    /// Opens the log its jobs' segments will go to, before the first job comes
+    /// (a failure is left for that job to meet).
+    pub fn open_segments(&mut self, path: PathBuf) {
+        if let Ok(writer) = Writer::append(&path) {
+            self.segments = Some((path, writer));
+        }
+    }
+
     /// Whether it can take another job: a shared log it failed to write may
     /// hold half a segment, so its jobs must go to an auditor with a new log.
     pub fn can_go_on(&self) -> bool {

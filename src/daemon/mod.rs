@@ -208,12 +208,13 @@ fn start_run(w: Waiting, stage: Option<&Stage>, spec: &Option<StageSpec>) -> io:
 }
 
 fn run_child(mut w: Waiting, stage: Option<&Stage>, spec: &Option<StageSpec>) -> i32 {
-    // The launcher that forks the auditors starts before the queue is read.
-    let mut input = &w.plan[..];
-    let read = Plan::read_head(&mut input).and_then(|head| {
+    // The auditors start before the queue is read.
+    let head_len = w.plan.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let mut input = &w.plan[head_len..];
+    let read = Plan::read_head(&mut &w.plan[..head_len]).and_then(|head| {
         let (mut plan, job_count) = head.ok_or("the plan is empty")?;
-        let prepared =
-            runner::prepare(&plan.launch, job_count, plan.slots).map_err(|e| e.to_string())?;
+        let early = runner::start_early().map_err(|e| e.to_string())?;
+        let prepared = runner::prepare(early, &w.plan[..head_len], job_count, plan.slots);
         plan.read_jobs(&mut input)?;
         Ok((plan, prepared))
     });
@@ -244,7 +245,7 @@ fn run_child(mut w: Waiting, stage: Option<&Stage>, spec: &Option<StageSpec>) ->
     });
     let wake: OwnedFd = w.stream.into();
     sys::release_free_memory();
-    runner::run_with_stage(plan, wake.as_raw_fd(), stage, Some(prepared))
+    runner::run_with_stage(plan, wake.as_raw_fd(), stage, prepared)
 }
 
 /// Starts the stage (again), waiting until it is ready.

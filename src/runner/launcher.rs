@@ -9,10 +9,8 @@
 //! it and hears of its end as of its own, and a launcher that dies takes no
 //! auditor with it.
 
-use super::job::Launch;
 use super::standing;
 use crate::sys::{self, Fork};
-use std::ffi::CStr;
 use std::io;
 use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
 
@@ -28,7 +26,7 @@ impl Launcher {
     /// `lifeline` is the read end of the runner's lifeline and `slots` the
     /// auditors' ends of their sockets, one per slot: the launcher keeps these
     /// and no other descriptor of the runner's.
-    pub fn start(launch: &Launch, lifeline: RawFd, slots: &[OwnedFd]) -> io::Result<Launcher> {
+    pub fn start(lifeline: RawFd, slots: &[OwnedFd]) -> io::Result<Launcher> {
         let (request_read, request_write) = sys::pipe()?;
         let (reply_read, reply_write) = sys::pipe()?;
         match sys::fork()? {
@@ -36,7 +34,7 @@ impl Launcher {
                 let mut keep = vec![request_read.as_raw_fd(), reply_write.as_raw_fd(), lifeline];
                 keep.extend(slots.iter().map(|s| s.as_raw_fd()));
                 let code = match sys::keep_fds(&keep) {
-                    Ok(fds) => serve(launch, fds[0], fds[1], fds[2], &fds[3..]),
+                    Ok(fds) => serve(fds[0], fds[1], fds[2], &fds[3..]),
                     Err(_) => crate::error::EXIT_HARNESS,
                 };
                 sys::exit_now(code)
@@ -71,14 +69,8 @@ impl Launcher {
 
 /// The launcher's loop: a slot number in, a fork, a pid (or -errno) out, until
 /// the runner closes its end.
-fn serve(
-    launch: &Launch,
-    requests: RawFd,
-    replies: RawFd,
-    lifeline: RawFd,
-    slots: &[RawFd],
-) -> i32 {
-    name_this_process(b"proctor-launch\0");
+fn serve(requests: RawFd, replies: RawFd, lifeline: RawFd, slots: &[RawFd]) -> i32 {
+    sys::set_process_name("proctor-launch");
     // Interrupts are for the runner and the auditors; this process ends when
     // the runner closes its requests.
     sys::ignore_signals(&[
@@ -98,13 +90,7 @@ fn serve(
         let answer = match slots.get(slot) {
             None => -libc::EINVAL,
             Some(&socket) => match sys::fork_sibling() {
-                Ok(Fork::Child) => {
-                    name_this_process(b"proctor-audit\0");
-                    sys::exit_now(match sys::keep_fds(&[socket, lifeline]) {
-                        Ok(fds) => standing::work(launch, fds[0], fds[1]),
-                        Err(_) => crate::auditor::EXIT_BROKEN,
-                    })
-                }
+                Ok(Fork::Child) => sys::exit_now(standing::become_auditor(socket, lifeline)),
                 Ok(Fork::Parent(pid)) => pid,
                 Err(e) => -e.raw_os_error().unwrap_or(libc::EAGAIN),
             },
@@ -112,12 +98,5 @@ fn serve(
         if sys::write(replies, &answer.to_ne_bytes()).is_err() {
             return 0;
         }
-    }
-}
-
-/// Names this process for ps and top.
-fn name_this_process(name: &[u8]) {
-    if let Ok(name) = CStr::from_bytes_with_nul(name) {
-        sys::set_process_name(name);
     }
 }

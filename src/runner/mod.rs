@@ -78,39 +78,60 @@ struct Runner {
     retry_soon: bool,
 }
 
-/// What a runner sets up before it reads its queue, while it is small: the
-/// lifeline its auditors hold, and its standing auditors' launcher.
+/// What a runner sets up as soon as it exists, before its plan: the lifeline
+/// its auditors hold, and a first standing auditor, waiting for the run's
+/// settings, so that it is ready when the first job comes.
+pub struct Early {
+    lifeline_read: OwnedFd,
+    lifeline_write: OwnedFd,
+    first: Option<standing::Waiting>,
+}
+
+/// Sets up the lifeline and forks the first auditor (a fork that fails is not
+/// an error: the jobs then get auditors forked when they start).
+pub fn start_early() -> io::Result<Early> {
+    let (lifeline_read, lifeline_write) = sys::pipe()?;
+    let first = standing::Waiting::fork(lifeline_read.as_raw_fd()).ok();
+    Ok(Early {
+        lifeline_read,
+        lifeline_write,
+        first,
+    })
+}
+
+/// What a runner has once it knows its settings, before it reads its queue.
 pub struct Prepared {
     lifeline_read: OwnedFd,
     lifeline_write: OwnedFd,
     standing: standing::Auditors,
 }
 
-/// Below this many jobs the runner forks an auditor per job itself: standing
-/// auditors and their launcher would cost more than they save.
-const STANDING_FROM_JOBS: usize = 16;
+/// From this many jobs a launcher forks a standing auditor for every slot;
+/// below, only the first auditor stands and jobs beside it get auditors forked
+/// for them alone, which costs less than a launcher for a few jobs.
+const LAUNCHER_FROM_JOBS: usize = 16;
 
-/// Sets up the lifeline and, for a run of `jobs` jobs on `slots` slots, the
-/// standing auditors' launcher. One that cannot start is not an error: the
-/// runner then forks an auditor per job.
-pub fn prepare(launch: &Launch, jobs: usize, slots: usize) -> io::Result<Prepared> {
-    let (lifeline_read, lifeline_write) = sys::pipe()?;
-    let standing = if jobs >= STANDING_FROM_JOBS {
-        standing::Auditors::start(launch, lifeline_read.as_raw_fd(), slots.clamp(1, jobs))
-            .unwrap_or_else(|_| standing::Auditors::none())
-    } else {
-        standing::Auditors::none()
-    };
-    Ok(Prepared {
-        lifeline_read,
-        lifeline_write,
+/// Tells the first auditor the run's settings (`head`, the plan's first line)
+/// and, for a run of `jobs` jobs on `slots` slots, starts the launcher.
+pub fn prepare(early: Early, head: &[u8], jobs: usize, slots: usize) -> Prepared {
+    let count = slots.clamp(1, jobs.max(1));
+    let standing = standing::Auditors::start(
+        early.first,
+        head,
+        early.lifeline_read.as_raw_fd(),
+        count,
+        jobs >= LAUNCHER_FROM_JOBS,
+    );
+    Prepared {
+        lifeline_read: early.lifeline_read,
+        lifeline_write: early.lifeline_write,
         standing,
-    })
+    }
 }
 
 /// Runs the plan to its end. `wake` is the write end of a pipe the overlord polls;
 /// its hang-up means the overlord is gone. Returns the runner's exit status.
-pub fn run(plan: Plan, wake: RawFd, prepared: Option<Prepared>) -> i32 {
+pub fn run(plan: Plan, wake: RawFd, prepared: Prepared) -> i32 {
     run_with_stage(plan, wake, None, prepared)
 }
 
@@ -121,7 +142,7 @@ pub fn run_with_stage(
     mut plan: Plan,
     wake: RawFd,
     stage: Option<Stage>,
-    prepared: Option<Prepared>,
+    prepared: Prepared,
 ) -> i32 {
     if stage.is_some() {
         for job in &mut plan.jobs {
@@ -147,16 +168,7 @@ pub fn run_with_stage(
     }
 }
 
-fn start(
-    plan: Plan,
-    wake: RawFd,
-    external: Option<Stage>,
-    prepared: Option<Prepared>,
-) -> io::Result<i32> {
-    let prepared = match prepared {
-        Some(prepared) => prepared,
-        None => prepare(&plan.launch, plan.jobs.len(), plan.slots)?,
-    };
+fn start(plan: Plan, wake: RawFd, external: Option<Stage>, prepared: Prepared) -> io::Result<i32> {
     let signals = SignalPipe::install(&[
         libc::SIGCHLD,
         libc::SIGINT,

@@ -61,10 +61,22 @@ impl Drop for Prefork {
 const TRIM_FROM_JOBS: usize = 1000;
 
 fn child(plan_fd: i32, wake_fd: i32) -> i32 {
+    // While the session finds the tests: the first auditor gets ready.
+    let early = match super::start_early() {
+        Ok(early) => early,
+        Err(e) => {
+            eprintln!("proctor: runner: {}", e);
+            return crate::error::EXIT_HARNESS;
+        }
+    };
     let mut pipe =
         io::BufReader::with_capacity(64 * 1024, std::fs::File::from(sys::own_fd(plan_fd)));
-    let (mut plan, job_count) = match Plan::read_head(&mut pipe) {
-        Ok(Some(head)) => head,
+    let mut head = Vec::new();
+    let (mut plan, job_count) = match io::BufRead::read_until(&mut pipe, b'\n', &mut head)
+        .map_err(|e| format!("unable to read the plan: {}", e))
+        .and_then(|_| Plan::read_head(&mut &head[..]))
+    {
+        Ok(Some(read)) => read,
         // No plan: the command ended before it had one.
         Ok(None) => return 0,
         Err(e) => {
@@ -72,14 +84,9 @@ fn child(plan_fd: i32, wake_fd: i32) -> i32 {
             return crate::error::EXIT_HARNESS;
         }
     };
-    // The launcher forks every auditor: it starts before the queue is read.
-    let prepared = match super::prepare(&plan.launch, job_count, plan.slots) {
-        Ok(prepared) => prepared,
-        Err(e) => {
-            eprintln!("proctor: runner: {}", e);
-            return crate::error::EXIT_HARNESS;
-        }
-    };
+    // The launcher forks the other auditors: it starts before the queue is read.
+    let prepared = super::prepare(early, &head, job_count, plan.slots);
+    drop(head);
     if let Err(e) = plan.read_jobs(&mut pipe) {
         eprintln!("proctor: runner: {}", e);
         return crate::error::EXIT_HARNESS;
@@ -89,5 +96,5 @@ fn child(plan_fd: i32, wake_fd: i32) -> i32 {
         // What decoding a big plan used goes back to the system.
         sys::release_free_memory();
     }
-    super::run(plan, wake_fd, Some(prepared))
+    super::run(plan, wake_fd, prepared)
 }

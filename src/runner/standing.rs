@@ -2,28 +2,29 @@
 //! another, so a job costs the fork and exec of its test and not also the birth
 //! and death of an auditor process.
 //!
-//! Each slot has a socket pair of sequenced packets, made before the launcher is
-//! forked; the launcher keeps the auditors' ends, so it can fork a new auditor for
-//! a slot whose auditor died. The runner sends one job at a time to an idle
-//! auditor (a JSON request naming the auditor's pid, so a request left for an
-//! auditor that died is not taken up by the next one) and reads back its status,
-//! four bytes, as a per-job auditor's exit status would tell it. Between jobs an
-//! auditor holds nothing of the last one: the test and everything it started are
-//! gone, its pipes are closed, its log segment ended, its TMPDIR emptied.
+//! Each slot has a socket pair of sequenced packets. The first slot's auditor is
+//! forked as soon as the runner exists, before the plan, so it is ready (its log
+//! open, its TMPDIR made) when the first job comes; the others are forked by the
+//! launcher, which keeps the auditors' ends of the sockets so it can fork a new
+//! auditor for a slot whose auditor died. An auditor's first message is its slot
+//! and the plan's first line (the run's settings); then the runner sends it one
+//! job at a time (a JSON request naming the auditor's pid, so a request left for
+//! an auditor that died is not taken up by the next one) and reads back its
+//! status, four bytes, as a per-job auditor's exit status would tell it. Between
+//! jobs an auditor holds nothing of the last one: the test and everything it
+//! started are gone, its pipes are closed, its log segment ended, its TMPDIR
+//! emptied.
 
 use super::job::{JobSpec, Launch};
 use super::launcher::Launcher;
 use super::plan::{job_from_json, job_to_json};
+use super::Plan;
 use crate::auditor::{self, Place};
-use crate::sys;
+use crate::sys::{self, Fork};
 use serde_json::Value;
 use std::io;
 use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
-
-/// The largest request: larger ones (a job with pathologically long names) go
-/// to an auditor forked for them alone.
-const MAX_REQUEST: usize = 60 * 1024;
 
 struct Slot {
     /// The runner's end of the slot's socket pair (non-blocking).
@@ -33,49 +34,122 @@ struct Slot {
     busy: bool,
 }
 
+/// A standing auditor forked before the run's settings are known, waiting for
+/// them on its socket.
+pub struct Waiting {
+    pid: libc::pid_t,
+    runner_end: OwnedFd,
+    /// Kept for the launcher, to fork this slot's auditor again.
+    auditor_end: OwnedFd,
+}
+
+impl Waiting {
+    /// Forks it, handing it `lifeline` (the read end of the runner's lifeline).
+    pub fn fork(lifeline: RawFd) -> io::Result<Waiting> {
+        let (runner_end, auditor_end) = sys::packet_pair()?;
+        match sys::fork()? {
+            Fork::Child => sys::exit_now(become_auditor(auditor_end.as_raw_fd(), lifeline)),
+            Fork::Parent(pid) => {
+                sys::set_nonblocking(runner_end.as_raw_fd())?;
+                Ok(Waiting {
+                    pid,
+                    runner_end,
+                    auditor_end,
+                })
+            }
+        }
+    }
+}
+
 /// The runner's side: the slots, and the launcher that forks their auditors.
-/// A run of few jobs has none (see [`Auditors::none`]).
+/// A run with none sends every job to an auditor forked for it alone.
 pub struct Auditors {
     slots: Vec<Slot>,
     launcher: Option<Launcher>,
+    /// The plan's first line, which every auditor gets first.
+    head: Vec<u8>,
+    /// Auditors let go (they could not be told the run's settings), to reap.
+    retired: Vec<libc::pid_t>,
 }
 
 impl Auditors {
-    /// No standing auditors: every job's auditor is forked for it alone.
+    /// No standing auditors.
     pub fn none() -> Auditors {
         Auditors {
             slots: Vec::new(),
             launcher: None,
+            head: Vec::new(),
+            retired: Vec::new(),
         }
     }
 
-    /// `count` slots whose auditors `launch` describes, forked by a launcher
-    /// started now (from this process, which should be small).
-    pub fn start(launch: &Launch, lifeline: RawFd, count: usize) -> io::Result<Auditors> {
-        let mut ours = Vec::with_capacity(count);
-        let mut theirs = Vec::with_capacity(count);
-        for _ in 0..count {
-            let (runner_end, auditor_end) = sys::packet_pair()?;
-            sys::set_nonblocking(runner_end.as_raw_fd())?;
-            ours.push(Slot {
+    /// `count` slots, the first one's auditor `first` (when it could be forked),
+    /// told the run's settings (`head`, the plan's first line) now. With
+    /// `launcher`, a launcher is started (from this process, which should be
+    /// small) to fork the other slots' auditors; without one, only `first`
+    /// stands and jobs beyond it get auditors of their own.
+    pub fn start(
+        first: Option<Waiting>,
+        head: &[u8],
+        lifeline: RawFd,
+        count: usize,
+        launcher: bool,
+    ) -> Auditors {
+        let mut auditors = Auditors {
+            head: head.to_vec(),
+            ..Auditors::none()
+        };
+        let mut theirs = Vec::new();
+        if let Some(first) = first {
+            auditors.slots.push(Slot {
+                socket: first.runner_end,
+                pid: Some(first.pid),
+                busy: false,
+            });
+            theirs.push(first.auditor_end);
+            auditors.introduce(0);
+        }
+        if !launcher {
+            return auditors;
+        }
+        while auditors.slots.len() < count {
+            let (runner_end, auditor_end) = match sys::packet_pair() {
+                Ok(pair) => pair,
+                Err(_) => break,
+            };
+            if sys::set_nonblocking(runner_end.as_raw_fd()).is_err() {
+                break;
+            }
+            auditors.slots.push(Slot {
                 socket: runner_end,
                 pid: None,
                 busy: false,
             });
             theirs.push(auditor_end);
         }
-        let launcher = Launcher::start(launch, lifeline, &theirs)?;
-        Ok(Auditors {
-            slots: ours,
-            launcher: Some(launcher),
-        })
+        auditors.launcher = Launcher::start(lifeline, &theirs).ok();
+        auditors
+    }
+
+    /// Tells the auditor of `slot` its slot and the run's settings; one that
+    /// cannot be told is let go.
+    fn introduce(&mut self, slot: usize) {
+        let mut first = format!("{}\n", slot).into_bytes();
+        first.extend_from_slice(&self.head);
+        let sent = sys::write(self.slots[slot].socket.as_raw_fd(), &first);
+        if !matches!(sent, Ok(n) if n == first.len()) {
+            // Too long for one message (a huge environment): it ends when its
+            // socket closes, at the end of the run.
+            self.retired.extend(self.slots[slot].pid.take());
+            self.slots[slot].busy = true;
+        }
     }
 
     /// Sends a job to an idle auditor (forking one for its slot if need be)
     /// and returns that auditor's pid and where the job's log and TMPDIR are:
     /// the TMPDIR the auditor reuses (`tmp/SLOT` in `run_dir`), and `own_log`,
-    /// or without one the next segment of the auditor's log
-    /// (`jobs/auditor-PID.ljsonl`). None when no auditor can take it.
+    /// or without one the next segment of the auditor's log. None when no
+    /// auditor can take it.
     pub fn send(
         &mut self,
         run_dir: &Path,
@@ -83,21 +157,15 @@ impl Auditors {
         retry_on_fail: bool,
         spec: &JobSpec,
     ) -> Option<(libc::pid_t, Place)> {
-        let slot = self.idle(run_dir)?;
+        let slot = self.idle()?;
         let pid = self.slots[slot].pid?;
         let place = Place {
-            log: own_log.map_or_else(
-                || run_dir.join("jobs").join(format!("auditor-{}.ljsonl", pid)),
-                Path::to_path_buf,
-            ),
+            log: own_log.map_or_else(|| segment_log(run_dir, pid), Path::to_path_buf),
             log_segment: own_log.is_none(),
             tmp: slot_tmp(run_dir, slot),
             tmp_reused: true,
         };
         let request = request(pid, &place, retry_on_fail, spec);
-        if request.len() > MAX_REQUEST {
-            return None;
-        }
         match sys::write(self.slots[slot].socket.as_raw_fd(), &request) {
             Ok(n) if n == request.len() => {
                 self.slots[slot].busy = true;
@@ -107,26 +175,23 @@ impl Auditors {
         }
     }
 
-    /// A slot that is free, with its auditor forked and its TMPDIR made.
-    fn idle(&mut self, run_dir: &Path) -> Option<usize> {
+    /// A slot that is free, with its auditor forked and told the settings.
+    fn idle(&mut self) -> Option<usize> {
         if let Some(i) = self.slots.iter().position(|s| !s.busy && s.pid.is_some()) {
             return Some(i);
         }
-        let i = self.slots.iter().position(|s| s.pid.is_none())?;
-        // Made afresh: an auditor that died may have left its last test's files.
-        let tmp = slot_tmp(run_dir, i);
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp).ok()?;
+        let i = self.slots.iter().position(|s| s.pid.is_none() && !s.busy)?;
         let pid = self.launcher.as_mut()?.start_auditor(i).ok()?;
         self.slots[i].pid = Some(pid);
-        Some(i)
+        self.introduce(i);
+        self.slots[i].pid.map(|_| i)
     }
 
     /// The sockets of busy auditors, whose statuses the runner waits for.
     pub fn poll_fds(&self) -> impl Iterator<Item = RawFd> + '_ {
         self.slots
             .iter()
-            .filter(|s| s.busy)
+            .filter(|s| s.busy && s.pid.is_some())
             .map(|s| s.socket.as_raw_fd())
     }
 
@@ -157,6 +222,10 @@ impl Auditors {
     /// sent one; its slot is empty now, for a new auditor when next needed.
     /// None when `pid` was not a standing auditor.
     pub fn ended(&mut self, pid: libc::pid_t) -> Option<Option<i32>> {
+        if let Some(at) = self.retired.iter().position(|&p| p == pid) {
+            self.retired.swap_remove(at);
+            return Some(None);
+        }
         let i = self.slots.iter().position(|s| s.pid == Some(pid))?;
         let fd = self.slots[i].socket.as_raw_fd();
         let status = self.status_on(fd).map(|(_, status)| status);
@@ -170,7 +239,8 @@ impl Auditors {
     pub fn finish(&mut self) {
         let pids: Vec<libc::pid_t> = self.slots.drain(..).filter_map(|s| s.pid).collect();
         let launcher = self.launcher.take().map(|l| l.pid);
-        for pid in pids.into_iter().chain(launcher) {
+        let retired = std::mem::take(&mut self.retired);
+        for pid in pids.into_iter().chain(retired).chain(launcher) {
             sys::reap(pid);
         }
     }
@@ -179,6 +249,11 @@ impl Auditors {
 /// The TMPDIR the auditor of `slot` gives each of its tests.
 fn slot_tmp(run_dir: &Path, slot: usize) -> PathBuf {
     run_dir.join("tmp").join(slot.to_string())
+}
+
+/// The log whose segments are the jobs of the auditor `pid`.
+fn segment_log(run_dir: &Path, pid: libc::pid_t) -> PathBuf {
+    run_dir.join("jobs").join(format!("auditor-{}.ljsonl", pid))
 }
 
 /// A job for the auditor `pid`, as it goes over the socket.
@@ -194,9 +269,19 @@ fn request(pid: libc::pid_t, place: &Place, retry_on_fail: bool, spec: &JobSpec)
     .unwrap_or_default()
 }
 
-/// A standing auditor's life: a job in, audited, its status out, until the
-/// runner closes its end of the socket.
-pub fn work(launch: &Launch, socket: RawFd, lifeline: RawFd) -> i32 {
+/// In a freshly forked child: names it and keeps only its socket and the
+/// lifeline, then lives as a standing auditor. Returns its exit status.
+pub fn become_auditor(socket: RawFd, lifeline: RawFd) -> i32 {
+    sys::set_process_name("proctor-audit");
+    match sys::keep_fds(&[socket, lifeline]) {
+        Ok(fds) => work(fds[0], fds[1]),
+        Err(_) => auditor::EXIT_BROKEN,
+    }
+}
+
+/// A standing auditor's life: its slot and the run's settings, then a job in,
+/// audited, its status out, until the runner closes its end of the socket.
+fn work(socket: RawFd, lifeline: RawFd) -> i32 {
     let mut process = match auditor::Process::start() {
         Ok(process) => process,
         Err(e) => {
@@ -204,38 +289,74 @@ pub fn work(launch: &Launch, socket: RawFd, lifeline: RawFd) -> i32 {
             return auditor::EXIT_BROKEN;
         }
     };
-    let me = std::process::id() as i64;
-    let mut buf = vec![0u8; MAX_REQUEST];
+    let me = std::process::id() as libc::pid_t;
+    let (slot, plan) = match sys::recv_message(socket).map(|m| settings(&m)) {
+        Ok(Some(settings)) => settings,
+        // The run ended before it began, or the runner is gone.
+        _ => return 0,
+    };
+    // Ready before the first job comes: its TMPDIR, made afresh (an auditor of
+    // this slot that died may have left files), and its log.
+    let tmp = slot_tmp(&plan.run_dir, slot);
+    let _ = std::fs::remove_dir_all(&tmp);
+    let _ = std::fs::create_dir_all(&tmp);
+    if !plan.launch.keep {
+        process.open_segments(segment_log(&plan.run_dir, me));
+    }
     loop {
-        let n = match sys::read(socket, &mut buf) {
-            Ok(0) | Err(_) => return 0,
-            Ok(n) => n,
+        let message = match sys::recv_message(socket) {
+            Ok(m) if !m.is_empty() => m,
+            _ => return 0,
         };
-        let request: Value = serde_json::from_slice(&buf[..n]).unwrap_or(Value::Null);
-        if request["auditor"].as_i64() != Some(me) {
+        let request: Value = serde_json::from_slice(&message).unwrap_or(Value::Null);
+        if request["auditor"].as_i64() != Some(me as i64) {
             // Left for an auditor of this slot that has died.
             continue;
         }
-        let status = match job_from_json(&request["spec"]) {
-            Ok(spec) => {
-                let path = |key: &str| PathBuf::from(request[key].as_str().unwrap_or_default());
-                let place = Place {
-                    log: path("log"),
-                    log_segment: request["segment"] == true,
-                    tmp: path("tmp"),
-                    tmp_reused: true,
-                };
-                let mut config = launch.auditor_config(&spec, place, lifeline);
-                config.retry_on_fail = request["retry"] == true;
-                process.audit(config)
-            }
-            Err(e) => {
-                eprintln!("proctor: auditor: {}", e);
-                auditor::EXIT_BROKEN
-            }
+        let status = match audit(&plan.launch, &request, lifeline) {
+            Some(config) => process.audit(config),
+            None => auditor::EXIT_BROKEN,
         };
         if sys::write(socket, &status.to_ne_bytes()).is_err() || !process.can_go_on() {
             return 0;
         }
     }
+}
+
+/// The slot and the run's settings from an auditor's first message.
+fn settings(message: &[u8]) -> Option<(usize, Plan)> {
+    let newline = message.iter().position(|&b| b == b'\n')?;
+    let slot = std::str::from_utf8(&message[..newline])
+        .ok()?
+        .parse()
+        .ok()?;
+    match Plan::read_head(&mut &message[newline + 1..]) {
+        Ok(Some((plan, _))) => Some((slot, plan)),
+        Ok(None) => None,
+        Err(e) => {
+            eprintln!("proctor: auditor: {}", e);
+            None
+        }
+    }
+}
+
+/// The auditor's configuration for one request.
+fn audit(launch: &Launch, request: &Value, lifeline: RawFd) -> Option<auditor::Config> {
+    let spec = match job_from_json(&request["spec"]) {
+        Ok(spec) => spec,
+        Err(e) => {
+            eprintln!("proctor: auditor: {}", e);
+            return None;
+        }
+    };
+    let path = |key: &str| PathBuf::from(request[key].as_str().unwrap_or_default());
+    let place = Place {
+        log: path("log"),
+        log_segment: request["segment"] == true,
+        tmp: path("tmp"),
+        tmp_reused: true,
+    };
+    let mut config = launch.auditor_config(&spec, place, lifeline);
+    config.retry_on_fail = request["retry"] == true;
+    Some(config)
 }

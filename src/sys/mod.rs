@@ -108,6 +108,40 @@ pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
+/// The next message on a sequenced-packet socket, whole, however long; an
+/// empty one at end of file. Waits for it.
+pub fn recv_message(fd: RawFd) -> io::Result<Vec<u8>> {
+    loop {
+        // SAFETY: a peek of zero bytes writes nothing; MSG_TRUNC makes it return
+        // the length of the waiting message.
+        let len = unsafe {
+            libc::recv(
+                fd,
+                std::ptr::null_mut(),
+                0,
+                libc::MSG_PEEK | libc::MSG_TRUNC,
+            )
+        };
+        let len = match cvt_size(len) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => other?,
+        };
+        let mut message = vec![0u8; len];
+        if len == 0 {
+            return Ok(message);
+        }
+        match read(fd, &mut message)? {
+            n if n == len => return Ok(message),
+            _ => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "a message shorter than announced",
+                ))
+            }
+        }
+    }
+}
+
 /// One `write(2)`, retried on `EINTR`.
 pub fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     loop {

@@ -335,7 +335,11 @@ pub fn reap(pid: libc::pid_t) {
 }
 
 /// Sets this process's name as ps and top show it (Linux; 15 bytes at most).
-pub fn set_process_name(name: &std::ffi::CStr) {
+pub fn set_process_name(name: &str) {
+    let name = match std::ffi::CString::new(name) {
+        Ok(name) => name,
+        Err(_) => return,
+    };
     #[cfg(target_os = "linux")]
     // SAFETY: PR_SET_NAME reads a NUL-terminated string.
     unsafe {
