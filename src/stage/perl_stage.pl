@@ -48,6 +48,7 @@ my %stage = (
     wake_write  => undef,
     data_marks  => [],      # [package, file, offset] of preloaded DATA handles
     t2_preload  => 0,       # whether we put Test2 in preload mode
+    signals     => [],      # %SIG names not at their default in the stage
 );
 
 # Auditors started and not yet reaped: pid => [job, try].
@@ -70,6 +71,7 @@ sub run_stage {
     preload_modules(@preload);
     capture_start_state();
     install_signal_handlers();
+    capture_signals();
 
     send_message(
         type      => 'ready',
@@ -338,14 +340,13 @@ sub spawn_problem {
 sub become_auditor {
     my ($spawn) = @_;
 
-    # First thing: this process must never speak for the stage.
-    close $stage{socket};
-    close $stage{wake_read};
-    close $stage{wake_write};
-    %auditors = ();
-
+    # Nothing here but what the exec needs: every Perl op run in this copy of
+    # the stage writes to pages shared with it, and each page written is a
+    # copy-on-write fault. The stage's socket and self-pipe are
+    # close-on-exec; the test closes its copies itself.
     my $test = eval {
-        restore_default_signals();
+        # exec resets caught signals; ignored ones would stay ignored.
+        reset_signals();
 
         pipe my $stdout_read, my $stdout_write or die "unable to make a pipe: $!\n";
         my ($stderr_read, $stderr_write);
@@ -442,7 +443,11 @@ sub clean_slate {
     my $spawn = $test->{spawn};
 
     POSIX::setpgid(0, 0);    # its own group, so the auditor can kill all of it
-    restore_default_signals();
+    reset_signals();
+
+    # The stage's ends: this process must never speak for the stage.
+    close $_ for grep { defined } @stage{qw(socket wake_read wake_write)};
+    %auditors = ();
 
     open STDIN, '<', '/dev/null' or die "unable to open /dev/null: $!\n";
     open STDOUT, '>&', $test->{stdout_write} or die "unable to redirect stdout: $!\n";
@@ -452,13 +457,15 @@ sub clean_slate {
     select STDERR; $| = 1;
     select STDOUT; $| = 1;
 
-    my %env = %{ $stage{env} };
+    # The stage never changes %ENV after capturing it, so this %ENV is the
+    # captured one but for Test2's preload flag; each variable set costs a
+    # setenv, so only the differences are applied.
+    delete $ENV{T2_IN_PRELOAD} if $stage{t2_preload} && !exists $stage{env}{T2_IN_PRELOAD};
     my $overrides = $spawn->{env} || {};
     for my $name (keys %$overrides) {
-        if (defined $overrides->{$name}) { $env{$name} = $overrides->{$name} }
-        else                             { delete $env{$name} }
+        if (defined $overrides->{$name}) { $ENV{$name} = $overrides->{$name} }
+        else                             { delete $ENV{$name} }
     }
-    %ENV = %env;
 
     chdir $stage{start_dir} or die "unable to chdir to $stage{start_dir}: $!\n";
 
@@ -473,8 +480,16 @@ sub clean_slate {
     return 1;
 }
 
-sub restore_default_signals {
-    for my $name (keys %SIG) {
+# Notes the signals whose disposition is not the default: the stage's own
+# handlers, what it inherited as ignored, what preloading set. The stage
+# changes none after this, so these are all a fork has to reset (reading an
+# entry of %SIG costs a sigaction call, setting one two or more).
+sub capture_signals {
+    $stage{signals} = [grep { $_ ne 'ZERO' && defined $SIG{$_} } sort keys %SIG];
+}
+
+sub reset_signals {
+    for my $name (@{ $stage{signals} }) {
         # DEFAULT sets the disposition (even one inherited as ignored); the
         # delete then leaves %SIG reading undef, as in a fresh perl.
         $SIG{$name} = 'DEFAULT';
