@@ -19,15 +19,12 @@ package Proctor::Stage;
 use strict;
 use warnings;
 
+# Nothing beyond what Test::More loads anyway (Fcntl, POSIX): every page the
+# stage holds is copied (page tables) on each fork, and every page it writes
+# after a fork is a copy-on-write fault. The protocol's JSON is read and
+# written by the few subs at the end, not JSON::PP.
 use Fcntl qw(F_GETFD F_SETFD FD_CLOEXEC F_GETFL F_SETFL O_NONBLOCK);
-use IO::Select ();
-use JSON::PP ();
 use POSIX ();
-
-# Encodes without the utf8 flag: strings are bytes (paths, env values, die
-# messages) and go out as they are, so UTF-8 stays UTF-8.
-my $ENCODER = JSON::PP->new->allow_nonref;
-my $DECODER = JSON::PP->new->utf8;
 
 # How long the loop sleeps at most when nothing happens. SIGCHLD wakes it
 # sooner through the self-pipe; this only bounds a lost wake-up.
@@ -61,6 +58,15 @@ END { finish_test() if $in_test }
 
 # Auditors started and not yet reaped: pid => [job, try].
 my %auditors;
+
+# The keys whose values the protocol sends as numbers; every other value is
+# a string (or raw_json()).
+my %NUMBER_KEY = map { $_ => 1 } qw(job try pid status signal mtime);
+
+# JSON string escapes, written and read.
+my %ESCAPE = ('"' => '\\"', '\\' => '\\\\', "\n" => '\\n', "\r" => '\\r', "\t" => '\\t', "\f" => '\\f', "\b" => '\\b');
+
+my %UNESCAPE = ('"' => '"', '\\' => '\\', '/' => '/', b => "\b", f => "\f", n => "\n", r => "\r", t => "\t");
 
 my $test = run_stage();
 run_test($test);    # only a test process gets here
@@ -222,7 +228,9 @@ sub install_signal_handlers {
 # The loop: reap, then wait for the socket or a SIGCHLD, then act. Returns
 # only in a test process.
 sub serve {
-    my $select  = IO::Select->new($stage{socket}, $stage{wake_read});
+    my @handles = ($stage{wake_read}, $stage{socket});
+    my $watched = '';
+    vec($watched, fileno $_, 1) = 1 for @handles;
     my $pending = '';
     my $stopping = 0;
 
@@ -230,8 +238,9 @@ sub serve {
         reap_auditors();
         leave(0) if $stopping && !%auditors;
 
-        my @readable = $select->can_read($IDLE_SECONDS);
-        for my $handle (@readable) {
+        my $ready = select(my $readable = $watched, undef, undef, $IDLE_SECONDS);
+        next if $ready <= 0;    # timeout, or EINTR (a SIGCHLD): reap again
+        for my $handle (grep { vec($readable, fileno $_, 1) } @handles) {
             if ($handle == $stage{wake_read}) {
                 1 while sysread $handle, my $drained, 4096;
                 next;
@@ -265,14 +274,13 @@ sub serve {
 
 sub decode_message {
     my ($line) = @_;
-    my $message = eval { $DECODER->decode($line) };
+    my $message = eval { decode_json($line) };
     if (!$message || ref $message ne 'HASH' || !defined $message->{type} || ref $message->{type}) {
         my $why = $@ ? one_line($@) : 'not an object with a "type"';
         send_message(type => 'error', message => "unable to read a message: $why");
         return undef;
     }
-    # Back to bytes: paths and environment values are bytes to the system.
-    return to_bytes($message);
+    return $message;
 }
 
 sub reap_auditors {
@@ -589,17 +597,116 @@ sub our_end_block_runs_last {
 
 # --- helpers -----------------------------------------------------------------
 
+# --- JSON: the protocol's, written here so the stage need not carry JSON::PP.
+
 # An object with its keys in the order given ("type" first, as the protocol
-# promises). Values: strings, numbers (numified by the caller), raw_json().
+# promises).
 sub json_object {
     my @pairs = @_;
     my @fields;
     while (@pairs) {
         my ($key, $value) = splice @pairs, 0, 2;
-        my $json = ref $value eq 'Proctor::Stage::RawJSON' ? $$value : $ENCODER->encode($value);
-        push @fields, $ENCODER->encode("$key") . ':' . $json;
+        my $json = ref $value eq 'Proctor::Stage::RawJSON' ? $$value
+                 : $NUMBER_KEY{$key} ? 0 + $value
+                 : json_string($value);
+        push @fields, json_string($key) . ':' . $json;
     }
     return '{' . join(',', @fields) . '}';
+}
+
+# Bytes go out as they are (UTF-8 stays UTF-8); characters above 0xff are
+# encoded by send_message.
+sub json_string {
+    my ($text) = @_;
+    $text = "$text";
+    $text =~ s/(["\\\x00-\x1f])/$ESCAPE{$1} || sprintf('\\u%04x', ord $1)/ge;
+    return qq{"$text"};
+}
+
+# Decodes one JSON text of bytes; strings come back as bytes (UTF-8 as it
+# came, \u escapes encoded as UTF-8), true and false as 1 and '', null as
+# undef. Dies with the offset of what it cannot read.
+sub decode_json {
+    my ($text) = @_;
+    pos($text) = 0;
+    my $value = json_value(\$text);
+    $text =~ /\G[ \t\r\n]*\z/gc or json_fail(\$text, 'text after the value');
+    return $value;
+}
+
+sub json_value {
+    my ($in) = @_;
+    $$in =~ /\G[ \t\r\n]*/gc;
+    if ($$in =~ /\G"/gc) {
+        return json_string_body($in);
+    }
+    if ($$in =~ /\G\{[ \t\r\n]*/gc) {
+        my %object;
+        return \%object if $$in =~ /\G\}/gc;
+        while (1) {
+            $$in =~ /\G[ \t\r\n]*"/gc or json_fail($in, 'expected a string');
+            my $key = json_string_body($in);
+            $$in =~ /\G[ \t\r\n]*:/gc or json_fail($in, "expected ':'");
+            $object{$key} = json_value($in);
+            $$in =~ /\G[ \t\r\n]*/gc;
+            next if $$in =~ /\G,/gc;
+            return \%object if $$in =~ /\G\}/gc;
+            json_fail($in, "expected ',' or '}'");
+        }
+    }
+    if ($$in =~ /\G\[[ \t\r\n]*/gc) {
+        my @array;
+        return \@array if $$in =~ /\G\]/gc;
+        while (1) {
+            push @array, json_value($in);
+            $$in =~ /\G[ \t\r\n]*/gc;
+            next if $$in =~ /\G,/gc;
+            return \@array if $$in =~ /\G\]/gc;
+            json_fail($in, "expected ',' or ']'");
+        }
+    }
+    if ($$in =~ /\G(-?(?:0|[1-9][0-9]*)((?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?))/gc) {
+        # Integers stay as written (job numbers may pass 2**53).
+        return length $2 ? 0 + $1 : $1;
+    }
+    return 1     if $$in =~ /\Gtrue/gc;
+    return ''    if $$in =~ /\Gfalse/gc;
+    return undef if $$in =~ /\Gnull/gc;
+    json_fail($in, 'expected a value');
+}
+
+# After the opening quote; returns the string's bytes.
+sub json_string_body {
+    my ($in) = @_;
+    my $string = '';
+    while (1) {
+        if ($$in =~ /\G([^"\\\x00-\x1f]+)/gc) {
+            $string .= $1;
+        }
+        elsif ($$in =~ /\G"/gc) {
+            return $string;
+        }
+        elsif ($$in =~ /\G\\(["\\\/bfnrt])/gc) {
+            $string .= $UNESCAPE{$1};
+        }
+        elsif ($$in =~ /\G\\u([0-9a-fA-F]{4})/gc) {
+            my $code = hex $1;
+            if ($code >= 0xD800 && $code < 0xDC00 && $$in =~ /\G\\u(d[c-f][0-9a-f]{2})/gci) {
+                $code = 0x10000 + (($code - 0xD800) << 10) + (hex($1) - 0xDC00);
+            }
+            my $char = chr $code;
+            utf8::encode($char);
+            $string .= $char;
+        }
+        else {
+            json_fail($in, 'bad string');
+        }
+    }
+}
+
+sub json_fail {
+    my ($in, $what) = @_;
+    die sprintf "%s at offset %d\n", $what, pos($$in) || 0;
 }
 
 sub raw_json {
@@ -641,22 +748,6 @@ sub one_line {
     $text =~ s/\s+\z//;
     $text =~ s/\s*\n\s*/ /g;
     return $text;
-}
-
-sub to_bytes {
-    my ($value) = @_;
-    if (ref $value eq 'HASH') {
-        return { map { to_bytes($_) => to_bytes($value->{$_}) } keys %$value };
-    }
-    if (ref $value eq 'ARRAY') {
-        return [map { to_bytes($_) } @$value];
-    }
-    if (defined $value && !ref $value) {
-        my $bytes = $value;
-        utf8::encode($bytes);
-        return $bytes;
-    }
-    return $value;    # undef, JSON booleans
 }
 
 sub set_close_on_exec {
