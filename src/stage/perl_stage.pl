@@ -374,6 +374,23 @@ sub become_auditor {
             pipe $stderr_read, $stderr_write or die "unable to make a pipe: $!\n";
         }
 
+        # All the exec needs is made ready before the fork: after it, each
+        # page this process writes is shared with the test as well, so it
+        # runs as few ops as it can. Perl opened the pipes close-on-exec
+        # (above $^F): the write ends, which only the test may hold or the
+        # auditor never sees EOF, go with the exec; the read ends and the
+        # lifeline must cross it (the test closes its copies).
+        set_close_on_exec($_, 0) for $stdout_read, $stderr_read;
+        my @auditor = (
+            @{ $spawn->{auditor} },
+            '--stdout-fd', fileno($stdout_read),
+            '--stderr-fd', fileno($stderr_read),
+        );
+        if ($stage{lifeline}) {
+            set_close_on_exec($stage{lifeline}, 0);
+            push @auditor, '--lifeline-fd', fileno $stage{lifeline};
+        }
+
         my $test_pid = fork;
         die "unable to fork the test: $!\n" unless defined $test_pid;
         if ($test_pid == 0) {
@@ -389,26 +406,8 @@ sub become_auditor {
         # before the auditor (which kills by group) starts.
         POSIX::setpgid($test_pid, $test_pid);
 
-        # Only the test may hold the write ends, or the auditor never sees EOF.
-        close $stdout_write;
-        close $stderr_write;
-
-        # Perl opened the pipes close-on-exec (above $^F); the auditor needs
-        # the read ends and the lifeline across exec.
-        set_close_on_exec($_, 0) for $stdout_read, $stderr_read;
-        my @lifeline;
-        if ($stage{lifeline}) {
-            set_close_on_exec($stage{lifeline}, 0);
-            @lifeline = ('--lifeline-fd', fileno $stage{lifeline});
-        }
-
-        my @auditor = @{ $spawn->{auditor} };
         no warnings 'exec';    # a failed exec is reported below
-        exec { $auditor[0] } @auditor,
-            '--pid',       $test_pid,
-            '--stdout-fd', fileno($stdout_read),
-            '--stderr-fd', fileno($stderr_read),
-            @lifeline;
+        exec { $auditor[0] } @auditor, '--pid', $test_pid;
         my $why = $!;
         kill 'KILL', -$test_pid;
         die "unable to exec $auditor[0]: $why\n";
@@ -460,12 +459,11 @@ sub clean_slate {
     my ($test) = @_;
     my $spawn = $test->{spawn};
 
+    # Signals come reset from the auditor-to-be, which forked this process.
     POSIX::setpgid(0, 0);    # its own group, so the auditor can kill all of it
-    reset_signals();
 
     # The stage's ends: this process must never speak for the stage.
     close $_ for grep { defined } @stage{qw(socket wake_read wake_write)};
-    %auditors = ();
 
     open STDIN, '<', '/dev/null' or die "unable to open /dev/null: $!\n";
     open STDOUT, '>&', $test->{stdout_write} or die "unable to redirect stdout: $!\n";
