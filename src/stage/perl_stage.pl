@@ -499,19 +499,18 @@ sub clean_slate {
 # Notes the signals whose disposition is not the default: the stage's own
 # handlers, what it inherited as ignored, what preloading set. The stage
 # changes none after this, so these are all a fork has to reset (reading an
-# entry of %SIG costs a sigaction call, setting one two or more).
+# entry of %SIG costs a sigaction call, setting one two or more). Its signal
+# mask is emptied here once: perl's fork restores the mask it had before,
+# so every auditor and test starts with an empty one.
 sub capture_signals {
     $stage{signals} = [grep { $_ ne 'ZERO' && defined $SIG{$_} } sort keys %SIG];
+    POSIX::sigprocmask(POSIX::SIG_SETMASK(), POSIX::SigSet->new);
 }
 
 sub reset_signals {
-    for my $name (@{ $stage{signals} }) {
-        # DEFAULT sets the disposition (even one inherited as ignored); the
-        # delete then leaves %SIG reading undef, as in a fresh perl.
-        $SIG{$name} = 'DEFAULT';
-        delete $SIG{$name};
-    }
-    POSIX::sigprocmask(POSIX::SIG_SETMASK(), POSIX::SigSet->new);
+    # Deleting an entry sets the disposition to the default (even one
+    # inherited as ignored) and leaves %SIG reading undef, as in a fresh perl.
+    delete @SIG{ @{ $stage{signals} } };
 }
 
 # State preloaded libraries keep between tests: what must look freshly loaded.
