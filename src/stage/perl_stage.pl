@@ -138,6 +138,8 @@ sub open_protocol_fds {
     if (defined $lifeline_fd && $lifeline_fd =~ /\A[0-9]+\z/) {
         open my $lifeline, '<&=', $lifeline_fd
             or fail_to_start("unable to open the lifeline fd $lifeline_fd: $!");
+        # Every auditor takes it across its exec; tests close theirs.
+        set_close_on_exec($lifeline, 0);
         $stage{lifeline} = $lifeline;
     }
 
@@ -317,13 +319,22 @@ sub spawn {
         return;
     }
 
+    my $launch = eval { prepare_launch($message) };
+    if (!$launch) {
+        send_message(type => 'error', @ids, message => 'unable to spawn: ' . one_line($@));
+        return;
+    }
+
     my $pid = fork;
+    if (defined $pid && $pid == 0) {
+        return become_auditor($launch);
+    }
+    # The pipes are the job's: the stage keeps no end of them.
+    my %ends = map { (fileno $_ => $_) } @{ $launch->{read_ends} }, @$launch{qw(stdout_write stderr_write)};
+    close $_ for values %ends;
     if (!defined $pid) {
         send_message(type => 'error', @ids, message => "unable to fork: $!");
         return;
-    }
-    if ($pid == 0) {
-        return become_auditor($message);
     }
     $auditors{$pid} = [$message->{job}, $message->{try}];
     send_message(type => 'launched', @ids, pid => 0 + $pid);
@@ -351,66 +362,61 @@ sub spawn_problem {
 
 # --- the auditor-to-be (child) -----------------------------------------------
 
-# In the child: make the test's pipes, fork the test, exec the auditor.
-# Returns only in the test process. Never writes to the socket, never
-# returns into the stage loop: any failure ends in _exit.
-sub become_auditor {
+# In the stage, before the fork: the test's pipes and the auditor's argv, so
+# that the auditor-to-be has nothing left to do but fork the test and exec.
+# Every Perl op it runs writes to pages it shares with the stage (and, once
+# it has forked the test, with the test too), and each page written is a
+# copy-on-write fault: work done here, in the stage, is paid for once.
+sub prepare_launch {
     my ($spawn) = @_;
-
-    # Nothing here but what the exec needs: every Perl op run in this copy of
-    # the stage writes to pages shared with it, and each page written is a
-    # copy-on-write fault. The stage's socket and self-pipe are
-    # close-on-exec; the test closes its copies itself.
-    my $test = eval {
-        # exec resets caught signals; ignored ones would stay ignored.
-        reset_signals();
-
-        pipe my $stdout_read, my $stdout_write or die "unable to make a pipe: $!\n";
-        my ($stderr_read, $stderr_write);
-        if ($spawn->{merge}) {
-            ($stderr_read, $stderr_write) = ($stdout_read, $stdout_write);
-        }
-        else {
-            pipe $stderr_read, $stderr_write or die "unable to make a pipe: $!\n";
-        }
-
-        # All the exec needs is made ready before the fork: after it, each
-        # page this process writes is shared with the test as well, so it
-        # runs as few ops as it can. Perl opened the pipes close-on-exec
-        # (above $^F): the write ends, which only the test may hold or the
-        # auditor never sees EOF, go with the exec; the read ends and the
-        # lifeline must cross it (the test closes its copies).
-        set_close_on_exec($_, 0) for $stdout_read, $stderr_read;
-        my @auditor = (
+    pipe my $stdout_read, my $stdout_write or die "unable to make a pipe: $!\n";
+    my ($stderr_read, $stderr_write);
+    if ($spawn->{merge}) {
+        ($stderr_read, $stderr_write) = ($stdout_read, $stdout_write);
+    }
+    else {
+        pipe $stderr_read, $stderr_write or die "unable to make a pipe: $!\n";
+    }
+    # Perl opened the pipes close-on-exec (above $^F): the write ends, which
+    # only the test may hold or the auditor never sees EOF, go with the
+    # auditor's exec; the read ends cross it (the test closes its copies).
+    set_close_on_exec($_, 0) for $stdout_read, $stderr_read;
+    my @lifeline = $stage{lifeline} ? ('--lifeline-fd', fileno $stage{lifeline}) : ();
+    return {
+        spawn        => $spawn,
+        argv         => [
             @{ $spawn->{auditor} },
             '--stdout-fd', fileno($stdout_read),
             '--stderr-fd', fileno($stderr_read),
-        );
-        if ($stage{lifeline}) {
-            set_close_on_exec($stage{lifeline}, 0);
-            push @auditor, '--lifeline-fd', fileno $stage{lifeline};
-        }
+            @lifeline,
+        ],
+        stdout_write => $stdout_write,
+        stderr_write => $stderr_write,
+        read_ends    => [$stdout_read, $stderr_read],
+    };
+}
 
+# In the child: fork the test, exec the auditor. Returns only in the test
+# process. Never writes to the socket, never returns into the stage loop:
+# any failure ends in _exit. Signals are the stage's until the exec, which
+# resets the caught ones; the test resets its own.
+sub become_auditor {
+    my ($launch) = @_;
+    my $test = eval {
         my $test_pid = fork;
         die "unable to fork the test: $!\n" unless defined $test_pid;
-        if ($test_pid == 0) {
-            return {
-                spawn        => $spawn,
-                stdout_write => $stdout_write,
-                stderr_write => $stderr_write,
-                read_ends    => [$stdout_read, $stderr_read],
-            };
-        }
+        return $launch if $test_pid == 0;
 
         # The test does this too: whichever runs first, the group exists
         # before the auditor (which kills by group) starts.
         POSIX::setpgid($test_pid, $test_pid);
 
+        my $argv = $launch->{argv};
         no warnings 'exec';    # a failed exec is reported below
-        exec { $auditor[0] } @auditor, '--pid', $test_pid;
+        exec { $argv->[0] } @$argv, '--pid', $test_pid;
         my $why = $!;
         kill 'KILL', -$test_pid;
-        die "unable to exec $auditor[0]: $why\n";
+        die "unable to exec $argv->[0]: $why\n";
     };
     return $test if $test;
 
@@ -459,8 +465,8 @@ sub clean_slate {
     my ($test) = @_;
     my $spawn = $test->{spawn};
 
-    # Signals come reset from the auditor-to-be, which forked this process.
     POSIX::setpgid(0, 0);    # its own group, so the auditor can kill all of it
+    reset_signals();
 
     # The stage's ends: this process must never speak for the stage.
     close $_ for grep { defined } @stage{qw(socket wake_read wake_write)};
