@@ -41,7 +41,9 @@ my %stage = (
     env         => undef,   # %ENV as it stood after preloading
     socket      => undef,   # protocol socket (PROCTOR_STAGE_FD)
     lifeline    => undef,   # runner's lifeline read end, passed to auditors
-    wake_read   => undef,   # self-pipe: SIGCHLD writes, the loop reads
+    commands    => undef,   # stage to forker: the spawns to run
+    results     => undef,   # forker to stage: launched, error, done
+    wake_read   => undef,   # forker's self-pipe: SIGCHLD writes, its loop reads
     wake_write  => undef,
     data_marks  => [],      # [package, file, offset] of preloaded DATA handles
     t2_preload  => 0,       # whether we put Test2 in preload mode
@@ -84,9 +86,12 @@ sub run_stage {
 
     preload_modules(@preload);
     capture_start_state();
-    install_signal_handlers();
-    capture_signals();
+    # A write to a gone runner must be an error we see, not a silent death.
+    $SIG{PIPE} = 'IGNORE';
     $stage{last_end} = our_end_block_runs_last();
+
+    my $test = start_forker();
+    return $test if $test;    # a test process, forked by the forker
 
     send_message(
         type      => 'ready',
@@ -215,9 +220,6 @@ sub preloaded_files_json {
 }
 
 sub install_signal_handlers {
-    # A write to a gone runner must be an error we see, not a silent death.
-    $SIG{PIPE} = 'IGNORE';
-
     pipe my $wake_read, my $wake_write or fail_to_start("unable to make a pipe: $!");
     set_nonblocking($_) for $wake_read, $wake_write;
     @stage{qw(wake_read wake_write)} = ($wake_read, $wake_write);
@@ -227,48 +229,77 @@ sub install_signal_handlers {
     $SIG{CHLD} = sub { syswrite $stage{wake_write}, 'c' };
 }
 
-# The loop: reap, then wait for the socket or a SIGCHLD, then act. Returns
-# only in a test process.
+# The stage runs as two processes. Every fork write-protects all of the
+# forking process's pages, and every page it writes afterwards is a
+# copy-on-write fault (about 3 us here), on the way to the next job: so the
+# process that speaks the protocol (decodes, checks, answers) never forks,
+# and the one that forks (the forker) does nothing else. The forker is the
+# auditors' parent: it reaps them and says so.
+
+# Forks the forker. Returns nothing in the stage; in the forker it runs the
+# fork loop, which returns only in a freshly forked test process.
+sub start_forker {
+    pipe my $commands_read, my $commands_write or fail_to_start("unable to make a pipe: $!");
+    pipe my $results_read, my $results_write or fail_to_start("unable to make a pipe: $!");
+    my $pid = fork;
+    fail_to_start("unable to fork: $!") unless defined $pid;
+    if ($pid == 0) {
+        # The forker never speaks to the runner.
+        close $stage{socket};
+        $stage{socket} = undef;
+        close $_ for $commands_write, $results_read;
+        @stage{qw(commands results)} = ($commands_read, $results_write);
+        install_signal_handlers();
+        capture_signals();
+        return fork_loop();
+    }
+    close $_ for $commands_read, $results_write;
+    @stage{qw(commands results)} = ($commands_write, $results_read);
+    return;
+}
+
+# The stage's loop: messages from the runner, results from the forker.
 sub serve {
-    my @handles = ($stage{wake_read}, $stage{socket});
+    my ($socket, $results) = @stage{qw(socket results)};
     my $watched = '';
-    vec($watched, fileno $_, 1) = 1 for @handles;
-    my $pending = '';
+    vec($watched, fileno $_, 1) = 1 for $socket, $results;
+    my ($pending, $replies) = ('', '');
     my $stopping = 0;
+    my %running;    # "job try" of spawns the forker has, until done or error
 
     while (1) {
-        reap_auditors();
-        leave(0) if $stopping && !%auditors;
+        leave(0) if $stopping && !%running;
 
         my $ready = select(my $readable = $watched, undef, undef, $IDLE_SECONDS);
-        next if $ready <= 0;    # timeout, or EINTR (a SIGCHLD): reap again
-        for my $handle (grep { vec($readable, fileno $_, 1) } @handles) {
-            if ($handle == $stage{wake_read}) {
-                1 while sysread $handle, my $drained, 4096;
-                next;
-            }
-            my $got = sysread $handle, $pending, 65536, length $pending;
-            if (!defined $got) {
-                next if $!{EINTR} || $!{EAGAIN};
-                leave(0);    # the socket broke: same as the runner going away
-            }
-            leave(0) if $got == 0;    # EOF: the runner is gone
+        next if $ready <= 0;
+        if (vec($readable, fileno $results, 1)) {
+            my $got = sysread $results, $replies, 65536, length $replies;
+            # The forker died: a stage that cannot fork is gone.
+            leave(1) unless $got || (!defined $got && ($!{EINTR} || $!{EAGAIN}));
+            forker_result($1, \%running) while $replies =~ s/\A([^\n]*)\n//;
+        }
+        next unless vec($readable, fileno $socket, 1);
 
-            while ($pending =~ s/\A([^\n]*)\n//) {
-                my $line = $1;
-                next if $line =~ /\A\s*\z/;
-                my $message = decode_message($line) or next;
-                my $type = $message->{type};
-                if ($type eq 'spawn') {
-                    my $test = spawn($message, $stopping);
-                    return $test if $test;
-                }
-                elsif ($type eq 'stop') {
-                    $stopping = 1;
-                }
-                else {
-                    send_message(type => 'error', message => "unknown message type \"$type\"");
-                }
+        my $got = sysread $socket, $pending, 65536, length $pending;
+        if (!defined $got) {
+            next if $!{EINTR} || $!{EAGAIN};
+            leave(0);    # the socket broke: same as the runner going away
+        }
+        leave(0) if $got == 0;    # EOF: the runner is gone
+
+        while ($pending =~ s/\A([^\n]*)\n//) {
+            my $line = $1;
+            next if $line =~ /\A\s*\z/;
+            my $message = decode_message($line) or next;
+            my $type = $message->{type};
+            if ($type eq 'spawn') {
+                spawn($message, $stopping, \%running);
+            }
+            elsif ($type eq 'stop') {
+                $stopping = 1;
+            }
+            else {
+                send_message(type => 'error', message => "unknown message type \"$type\"");
             }
         }
     }
@@ -285,27 +316,10 @@ sub decode_message {
     return $message;
 }
 
-sub reap_auditors {
-    while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
-        my $status = $?;
-        my $auditor = delete $auditors{$pid} or next;    # not ours
-        my @outcome = POSIX::WIFSIGNALED($status)
-            ? (signal => 0 + POSIX::WTERMSIG($status))
-            : (status => 0 + POSIX::WEXITSTATUS($status));
-        send_message(
-            type => 'done',
-            job  => 0 + $auditor->[0],
-            try  => 0 + $auditor->[1],
-            pid  => 0 + $pid,
-            @outcome,
-        );
-    }
-}
-
-# Forks the auditor-to-be. Returns nothing in the stage; returns the test's
-# description in the test process (the grandchild).
+# Checks a spawn and hands it to the forker, as NUL-separated fields
+# (nothing in them can hold a NUL: they end up in argv and the environment).
 sub spawn {
-    my ($message, $stopping) = @_;
+    my ($message, $stopping, $running) = @_;
     # Echo job and try when they are numbers, so even a bad spawn's error
     # can be matched to its job.
     my @ids = map {
@@ -319,26 +333,15 @@ sub spawn {
         return;
     }
 
-    my $launch = eval { prepare_launch($message) };
-    if (!$launch) {
-        send_message(type => 'error', @ids, message => 'unable to spawn: ' . one_line($@));
-        return;
-    }
-
-    my $pid = fork;
-    if (defined $pid && $pid == 0) {
-        return become_auditor($launch);
-    }
-    # The pipes are the job's: the stage keeps no end of them.
-    my %ends = map { (fileno $_ => $_) } @{ $launch->{read_ends} }, @$launch{qw(stdout_write stderr_write)};
-    close $_ for values %ends;
-    if (!defined $pid) {
-        send_message(type => 'error', @ids, message => "unable to fork: $!");
-        return;
-    }
-    $auditors{$pid} = [$message->{job}, $message->{try}];
-    send_message(type => 'launched', @ids, pid => 0 + $pid);
-    return;
+    my $env = $message->{env} || {};
+    my $command = join "\0",
+        @$message{qw(job try file)},
+        $message->{merge} ? 1 : 0,
+        scalar(keys %$env),
+        (map { defined $env->{$_} ? ("+$_", $env->{$_}) : ("-$_", '') } keys %$env),
+        @{ $message->{auditor} };
+    write_all($stage{commands}, pack('N', length $command) . $command) or leave(1);
+    $running->{"$message->{job} $message->{try}"} = 1;
 }
 
 sub spawn_problem {
@@ -357,7 +360,128 @@ sub spawn_problem {
     my $env = $message->{env};
     return '"env" is not an object' if defined $env && ref $env ne 'HASH';
     return '"env" values must be strings or null' if $env && grep { ref } values %$env;
+    for my $text (@$message{qw(file)}, @$auditor, $env ? %$env : ()) {
+        return 'strings must not hold NUL' if defined $text && $text =~ /\0/;
+    }
     return undef;
+}
+
+# A line from the forker, as the protocol message it stands for.
+sub forker_result {
+    my ($line, $running) = @_;
+    my ($kind, $job, $try, @rest) = split /\0/, $line, -1;
+    my @ids = (job => 0 + $job, try => 0 + $try);
+    if ($kind eq 'launched') {
+        send_message(type => 'launched', @ids, pid => 0 + $rest[0]);
+        return;
+    }
+    delete $running->{"$job $try"};
+    if ($kind eq 'done') {
+        send_message(type => 'done', @ids, pid => 0 + $rest[0], $rest[1] => 0 + $rest[2]);
+    }
+    else {
+        send_message(type => 'error', @ids, message => $rest[0]);
+    }
+}
+
+# --- the forker ----------------------------------------------------------------
+
+# The forker's loop: reap, then wait for a spawn or a SIGCHLD, then act.
+# Returns only in a test process.
+sub fork_loop {
+    my ($commands, $wake) = @stage{qw(commands wake_read)};
+    my $watched = '';
+    vec($watched, fileno $_, 1) = 1 for $commands, $wake;
+    my $pending = '';
+
+    while (1) {
+        reap_auditors();
+
+        my $ready = select(my $readable = $watched, undef, undef, $IDLE_SECONDS);
+        next if $ready <= 0;    # timeout, or EINTR (a SIGCHLD): reap again
+        if (vec($readable, fileno $wake, 1)) {
+            1 while sysread $wake, my $drained, 4096;
+        }
+        next unless vec($readable, fileno $commands, 1);
+
+        my $got = sysread $commands, $pending, 65536, length $pending;
+        if (!defined $got) {
+            next if $!{EINTR} || $!{EAGAIN};
+            leave(0);
+        }
+        leave(0) if $got == 0;    # the stage is gone: its auditors live on
+
+        while (length $pending >= 4) {
+            my $length = unpack 'N', $pending;
+            last if length $pending < 4 + $length;
+            my $command = substr $pending, 4, $length;
+            substr($pending, 0, 4 + $length) = '';
+            my $test = launch($command);
+            return $test if $test;
+        }
+    }
+}
+
+# Forks the auditor-to-be for one spawn. Returns nothing in the forker;
+# returns the test's description in the test process (the grandchild).
+sub launch {
+    my ($command) = @_;
+    my ($job, $try, $file, $merge, $env_count, @rest) = split /\0/, $command, -1;
+    my %env;
+    for (1 .. $env_count) {
+        my ($name, $value) = splice @rest, 0, 2;
+        $env{ substr $name, 1 } = substr($name, 0, 1) eq '+' ? $value : undef;
+    }
+    my $spawn = { job => $job, try => $try, file => $file, merge => $merge, env => \%env, auditor => \@rest };
+
+    my $launch = eval { prepare_launch($spawn) };
+    if (!$launch) {
+        forker_says('error', $job, $try, 'unable to spawn: ' . one_line($@));
+        return;
+    }
+    my $pid = fork;
+    if (defined $pid && $pid == 0) {
+        return become_auditor($launch);
+    }
+    # The pipes are the job's: the forker keeps no end of them.
+    close $_ for @{ $launch->{read_ends} }[0 .. ($merge ? 0 : 1)],
+        $launch->{stdout_write}, $merge ? () : $launch->{stderr_write};
+    if (!defined $pid) {
+        forker_says('error', $job, $try, "unable to fork: $!");
+        return;
+    }
+    $auditors{$pid} = [$job, $try];
+    forker_says('launched', $job, $try, $pid);
+    return;
+}
+
+sub reap_auditors {
+    while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
+        my $status = $?;
+        my $auditor = delete $auditors{$pid} or next;    # not ours
+        forker_says('done', @$auditor, $pid, POSIX::WIFSIGNALED($status)
+            ? ('signal', POSIX::WTERMSIG($status))
+            : ('status', POSIX::WEXITSTATUS($status)));
+    }
+}
+
+sub forker_says {
+    my $line = join("\0", map { my $field = $_; $field =~ tr/\0\n/  /; $field } @_) . "\n";
+    write_all($stage{results}, $line) or leave(0);    # the stage is gone
+}
+
+sub write_all {
+    my ($handle, $bytes) = @_;
+    my $offset = 0;
+    while ($offset < length $bytes) {
+        my $wrote = syswrite $handle, $bytes, length($bytes) - $offset, $offset;
+        if (!defined $wrote) {
+            next if $!{EINTR};
+            return 0;
+        }
+        $offset += $wrote;
+    }
+    return 1;
 }
 
 # --- the auditor-to-be (child) -----------------------------------------------
@@ -398,8 +522,9 @@ sub prepare_launch {
 
 # In the child: fork the test, exec the auditor. Returns only in the test
 # process. Never writes to the socket, never returns into the stage loop:
-# any failure ends in _exit. Signals are the stage's until the exec, which
-# resets the caught ones; the test resets its own.
+# any failure ends in _exit. Signals are left alone here (resetting them
+# costs about 50 page faults a job): the exec resets the caught ones, the
+# auditor installs its own handlers, and the test resets its own.
 sub become_auditor {
     my ($launch) = @_;
     my $test = eval {
@@ -469,7 +594,7 @@ sub clean_slate {
     reset_signals();
 
     # The stage's ends: this process must never speak for the stage.
-    close $_ for grep { defined } @stage{qw(socket wake_read wake_write)};
+    close $_ for grep { defined } @stage{qw(socket commands results wake_read wake_write)};
 
     open STDIN, '<', '/dev/null' or die "unable to open /dev/null: $!\n";
     open STDOUT, '>&', $test->{stdout_write} or die "unable to redirect stdout: $!\n";
@@ -720,16 +845,7 @@ sub raw_json {
 sub send_message {
     my $line = json_object(@_) . "\n";
     utf8::encode($line) if $line =~ /[^\x00-\xff]/;
-    my $socket = $stage{socket};
-    my $offset = 0;
-    while ($offset < length $line) {
-        my $wrote = syswrite $socket, $line, length($line) - $offset, $offset;
-        if (!defined $wrote) {
-            next if $!{EINTR};
-            leave(0);    # the runner is gone; nobody left to tell
-        }
-        $offset += $wrote;
-    }
+    write_all($stage{socket}, $line) or leave(0);    # the runner is gone; nobody left to tell
 }
 
 # The stage's only way out: _exit, so preloaded modules' END blocks (Test2's
