@@ -43,6 +43,7 @@ my %stage = (
     lifeline    => undef,   # runner's lifeline read end, passed to auditors
     commands    => undef,   # stage to forker: the spawns to run
     results     => undef,   # forker to stage: launched, error, done
+    stage_pid   => undef,   # in the forker: its parent, the stage
     wake_read   => undef,   # forker's self-pipe: SIGCHLD writes, its loop reads
     wake_write  => undef,
     data_marks  => [],      # [package, file, offset] of preloaded DATA handles
@@ -239,6 +240,7 @@ sub install_signal_handlers {
 # Forks the forker. Returns nothing in the stage; in the forker it runs the
 # fork loop, which returns only in a freshly forked test process.
 sub start_forker {
+    my $stage_pid = $$;
     pipe my $commands_read, my $commands_write or fail_to_start("unable to make a pipe: $!");
     pipe my $results_read, my $results_write or fail_to_start("unable to make a pipe: $!");
     my $pid = fork;
@@ -249,6 +251,7 @@ sub start_forker {
         $stage{socket} = undef;
         close $_ for $commands_write, $results_read;
         @stage{qw(commands results)} = ($commands_read, $results_write);
+        $stage{stage_pid} = $stage_pid;
         install_signal_handlers();
         capture_signals();
         return fork_loop();
@@ -456,6 +459,10 @@ sub launch {
 }
 
 sub reap_auditors {
+    # Once the stage is gone (killed, say), its auditors must go to the
+    # runner, a subreaper, which learns of their end only by reaping them:
+    # the forker leaves before it reaps one it could no longer report.
+    leave(0) if getppid() != $stage{stage_pid};
     while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
         my $status = $?;
         my $auditor = delete $auditors{$pid} or next;    # not ours
