@@ -693,10 +693,11 @@ sub reopen_data_handles {
 # leave without global destruction. Destruction would visit every SV the
 # stage preloaded and free them into pages shared with the stage (a fault
 # each), all for a process about to exit. Kept for a test that has children
-# (closing a piped open waits for its process) and when an END block older
-# than ours (a module from PERL5OPT) has yet to run.
+# (closing a piped open waits for its process) or loaded threads, and when an
+# END block older than ours (a module from PERL5OPT) has yet to run.
 sub finish_test {
-    return unless $stage{last_end};
+    # Threads still running are perl's to report and join.
+    return unless $stage{last_end} && !$INC{'threads.pm'};
     my $status = $?;    # the exit status, as END blocks left it
     if (waitpid(-1, POSIX::WNOHANG()) != -1) {    # children, or one just reaped
         $? = $status;    # waitpid set it
