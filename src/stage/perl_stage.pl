@@ -5,6 +5,14 @@
 # runner, forking the auditor-to-be, which forks the test and execs the
 # auditor; the test runs the file in-process on a clean slate. The protocol
 # (JSON lines over the socket in PROCTOR_STAGE_FD) is in man/proctor-stage.7.
+# Two processes: the stage speaks the protocol and never forks; its forker
+# forks the auditors-to-be and reaps them (see start_forker).
+#
+# Cost model: every fork write-protects all of the forking process's pages,
+# and on this kind of host each page written afterwards is a copy-on-write
+# fault of a few microseconds, in the forking process and its children
+# alike. Whatever runs in the forker, the auditor-to-be or the test before
+# the file does is paid per job in faults: keep it short.
 #
 # Must not touch: the lifeline fd (the runner's; only passed on to auditors),
 # the terminal (stdout and stderr are the runner's stderr: errors go in
