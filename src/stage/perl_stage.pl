@@ -5,6 +5,14 @@
 # runner, forking the auditor-to-be, which forks the test and execs the
 # auditor; the test runs the file in-process on a clean slate. The protocol
 # (JSON lines over the socket in PROCTOR_STAGE_FD) is in man/proctor-stage.7.
+# Two processes: the stage speaks the protocol and never forks; its forker
+# forks the auditors-to-be and reaps them (see start_forker).
+#
+# Cost model: every fork write-protects all of the forking process's pages,
+# and on this kind of host each page written afterwards is a copy-on-write
+# fault of a few microseconds, in the forking process and its children
+# alike. Whatever runs in the forker, the auditor-to-be or the test before
+# the file does is paid per job in faults: keep it short.
 #
 # Must not touch: the lifeline fd (the runner's; only passed on to auditors),
 # the terminal (stdout and stderr are the runner's stderr: errors go in
@@ -19,15 +27,12 @@ package Proctor::Stage;
 use strict;
 use warnings;
 
+# Nothing beyond what Test::More loads anyway (Fcntl, POSIX): every page the
+# stage holds is copied (page tables) on each fork, and every page it writes
+# after a fork is a copy-on-write fault. The protocol's JSON is read and
+# written by the few subs at the end, not JSON::PP.
 use Fcntl qw(F_GETFD F_SETFD FD_CLOEXEC F_GETFL F_SETFL O_NONBLOCK);
-use IO::Select ();
-use JSON::PP ();
 use POSIX ();
-
-# Encodes without the utf8 flag: strings are bytes (paths, env values, die
-# messages) and go out as they are, so UTF-8 stays UTF-8.
-my $ENCODER = JSON::PP->new->allow_nonref;
-my $DECODER = JSON::PP->new->utf8;
 
 # How long the loop sleeps at most when nothing happens. SIGCHLD wakes it
 # sooner through the self-pipe; this only bounds a lost wake-up.
@@ -44,14 +49,35 @@ my %stage = (
     env         => undef,   # %ENV as it stood after preloading
     socket      => undef,   # protocol socket (PROCTOR_STAGE_FD)
     lifeline    => undef,   # runner's lifeline read end, passed to auditors
-    wake_read   => undef,   # self-pipe: SIGCHLD writes, the loop reads
+    commands    => undef,   # stage to forker: the spawns to run
+    results     => undef,   # forker to stage: launched, error, done
+    stage_pid   => undef,   # in the forker: its parent, the stage
+    wake_read   => undef,   # forker's self-pipe: SIGCHLD writes, its loop reads
     wake_write  => undef,
     data_marks  => [],      # [package, file, offset] of preloaded DATA handles
     t2_preload  => 0,       # whether we put Test2 in preload mode
+    signals     => [],      # %SIG names not at their default in the stage
+    last_end    => 0,       # whether our END block is the last to run
 );
+
+# Set in the test process only: the END block below ends it.
+my $in_test = 0;
+
+# Compiled with the stage, before any preloaded module's END block, so it
+# runs after all of them (and after the test's own): the test's last word.
+END { finish_test() if $in_test }
 
 # Auditors started and not yet reaped: pid => [job, try].
 my %auditors;
+
+# The keys whose values the protocol sends as numbers; every other value is
+# a string (or raw_json()).
+my %NUMBER_KEY = map { $_ => 1 } qw(job try pid status signal mtime);
+
+# JSON string escapes, written and read.
+my %ESCAPE = ('"' => '\\"', '\\' => '\\\\', "\n" => '\\n', "\r" => '\\r', "\t" => '\\t', "\f" => '\\f', "\b" => '\\b');
+
+my %UNESCAPE = ('"' => '"', '\\' => '\\', '/' => '/', b => "\b", f => "\f", n => "\n", r => "\r", t => "\t");
 
 my $test = run_stage();
 run_test($test);    # only a test process gets here
@@ -69,7 +95,12 @@ sub run_stage {
 
     preload_modules(@preload);
     capture_start_state();
-    install_signal_handlers();
+    # A write to a gone runner must be an error we see, not a silent death.
+    $SIG{PIPE} = 'IGNORE';
+    $stage{last_end} = our_end_block_runs_last();
+
+    my $test = start_forker();
+    return $test if $test;    # a test process, forked by the forker
 
     send_message(
         type      => 'ready',
@@ -121,6 +152,8 @@ sub open_protocol_fds {
     if (defined $lifeline_fd && $lifeline_fd =~ /\A[0-9]+\z/) {
         open my $lifeline, '<&=', $lifeline_fd
             or fail_to_start("unable to open the lifeline fd $lifeline_fd: $!");
+        # Every auditor takes it across its exec; tests close theirs.
+        set_close_on_exec($lifeline, 0);
         $stage{lifeline} = $lifeline;
     }
 
@@ -196,9 +229,6 @@ sub preloaded_files_json {
 }
 
 sub install_signal_handlers {
-    # A write to a gone runner must be an error we see, not a silent death.
-    $SIG{PIPE} = 'IGNORE';
-
     pipe my $wake_read, my $wake_write or fail_to_start("unable to make a pipe: $!");
     set_nonblocking($_) for $wake_read, $wake_write;
     @stage{qw(wake_read wake_write)} = ($wake_read, $wake_write);
@@ -208,45 +238,79 @@ sub install_signal_handlers {
     $SIG{CHLD} = sub { syswrite $stage{wake_write}, 'c' };
 }
 
-# The loop: reap, then wait for the socket or a SIGCHLD, then act. Returns
-# only in a test process.
+# The stage runs as two processes. Every fork write-protects all of the
+# forking process's pages, and every page it writes afterwards is a
+# copy-on-write fault (about 3 us here), on the way to the next job: so the
+# process that speaks the protocol (decodes, checks, answers) never forks,
+# and the one that forks (the forker) does nothing else. The forker is the
+# auditors' parent: it reaps them and says so.
+
+# Forks the forker. Returns nothing in the stage; in the forker it runs the
+# fork loop, which returns only in a freshly forked test process.
+sub start_forker {
+    my $stage_pid = $$;
+    pipe my $commands_read, my $commands_write or fail_to_start("unable to make a pipe: $!");
+    pipe my $results_read, my $results_write or fail_to_start("unable to make a pipe: $!");
+    my $pid = fork;
+    fail_to_start("unable to fork: $!") unless defined $pid;
+    if ($pid == 0) {
+        # The forker never speaks to the runner.
+        close $stage{socket};
+        $stage{socket} = undef;
+        close $_ for $commands_write, $results_read;
+        @stage{qw(commands results)} = ($commands_read, $results_write);
+        $stage{stage_pid} = $stage_pid;
+        install_signal_handlers();
+        capture_signals();
+        return fork_loop();
+    }
+    close $_ for $commands_read, $results_write;
+    @stage{qw(commands results)} = ($commands_write, $results_read);
+    return;
+}
+
+# The stage's loop: messages from the runner, results from the forker.
 sub serve {
-    my $select  = IO::Select->new($stage{socket}, $stage{wake_read});
-    my $pending = '';
+    my ($socket, $results) = @stage{qw(socket results)};
+    my $watched = '';
+    vec($watched, fileno $_, 1) = 1 for $socket, $results;
+    my ($pending, $replies) = ('', '');
     my $stopping = 0;
+    my %running;    # "job try" of spawns the forker has, until done or error
 
     while (1) {
-        reap_auditors();
-        leave(0) if $stopping && !%auditors;
+        leave(0) if $stopping && !%running;
 
-        my @readable = $select->can_read($IDLE_SECONDS);
-        for my $handle (@readable) {
-            if ($handle == $stage{wake_read}) {
-                1 while sysread $handle, my $drained, 4096;
-                next;
-            }
-            my $got = sysread $handle, $pending, 65536, length $pending;
-            if (!defined $got) {
-                next if $!{EINTR} || $!{EAGAIN};
-                leave(0);    # the socket broke: same as the runner going away
-            }
-            leave(0) if $got == 0;    # EOF: the runner is gone
+        my $ready = select(my $readable = $watched, undef, undef, $IDLE_SECONDS);
+        next if $ready <= 0;
+        if (vec($readable, fileno $results, 1)) {
+            my $got = sysread $results, $replies, 65536, length $replies;
+            # The forker died: a stage that cannot fork is gone.
+            leave(1) unless $got || (!defined $got && ($!{EINTR} || $!{EAGAIN}));
+            forker_result($1, \%running) while $replies =~ s/\A([^\n]*)\n//;
+        }
+        next unless vec($readable, fileno $socket, 1);
 
-            while ($pending =~ s/\A([^\n]*)\n//) {
-                my $line = $1;
-                next if $line =~ /\A\s*\z/;
-                my $message = decode_message($line) or next;
-                my $type = $message->{type};
-                if ($type eq 'spawn') {
-                    my $test = spawn($message, $stopping);
-                    return $test if $test;
-                }
-                elsif ($type eq 'stop') {
-                    $stopping = 1;
-                }
-                else {
-                    send_message(type => 'error', message => "unknown message type \"$type\"");
-                }
+        my $got = sysread $socket, $pending, 65536, length $pending;
+        if (!defined $got) {
+            next if $!{EINTR} || $!{EAGAIN};
+            leave(0);    # the socket broke: same as the runner going away
+        }
+        leave(0) if $got == 0;    # EOF: the runner is gone
+
+        while ($pending =~ s/\A([^\n]*)\n//) {
+            my $line = $1;
+            next if $line =~ /\A\s*\z/;
+            my $message = decode_message($line) or next;
+            my $type = $message->{type};
+            if ($type eq 'spawn') {
+                spawn($message, $stopping, \%running);
+            }
+            elsif ($type eq 'stop') {
+                $stopping = 1;
+            }
+            else {
+                send_message(type => 'error', message => "unknown message type \"$type\"");
             }
         }
     }
@@ -254,37 +318,19 @@ sub serve {
 
 sub decode_message {
     my ($line) = @_;
-    my $message = eval { $DECODER->decode($line) };
+    my $message = eval { decode_json($line) };
     if (!$message || ref $message ne 'HASH' || !defined $message->{type} || ref $message->{type}) {
         my $why = $@ ? one_line($@) : 'not an object with a "type"';
         send_message(type => 'error', message => "unable to read a message: $why");
         return undef;
     }
-    # Back to bytes: paths and environment values are bytes to the system.
-    return to_bytes($message);
+    return $message;
 }
 
-sub reap_auditors {
-    while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
-        my $status = $?;
-        my $auditor = delete $auditors{$pid} or next;    # not ours
-        my @outcome = POSIX::WIFSIGNALED($status)
-            ? (signal => 0 + POSIX::WTERMSIG($status))
-            : (status => 0 + POSIX::WEXITSTATUS($status));
-        send_message(
-            type => 'done',
-            job  => 0 + $auditor->[0],
-            try  => 0 + $auditor->[1],
-            pid  => 0 + $pid,
-            @outcome,
-        );
-    }
-}
-
-# Forks the auditor-to-be. Returns nothing in the stage; returns the test's
-# description in the test process (the grandchild).
+# Checks a spawn and hands it to the forker, as NUL-separated fields
+# (nothing in them can hold a NUL: they end up in argv and the environment).
 sub spawn {
-    my ($message, $stopping) = @_;
+    my ($message, $stopping, $running) = @_;
     # Echo job and try when they are numbers, so even a bad spawn's error
     # can be matched to its job.
     my @ids = map {
@@ -298,17 +344,15 @@ sub spawn {
         return;
     }
 
-    my $pid = fork;
-    if (!defined $pid) {
-        send_message(type => 'error', @ids, message => "unable to fork: $!");
-        return;
-    }
-    if ($pid == 0) {
-        return become_auditor($message);
-    }
-    $auditors{$pid} = [$message->{job}, $message->{try}];
-    send_message(type => 'launched', @ids, pid => 0 + $pid);
-    return;
+    my $env = $message->{env} || {};
+    my $command = join "\0",
+        @$message{qw(job try file)},
+        $message->{merge} ? 1 : 0,
+        scalar(keys %$env),
+        (map { defined $env->{$_} ? ("+$_", $env->{$_}) : ("-$_", '') } keys %$env),
+        @{ $message->{auditor} };
+    write_all($stage{commands}, pack('N', length $command) . $command) or leave(1);
+    $running->{"$message->{job} $message->{try}"} = 1;
 }
 
 sub spawn_problem {
@@ -327,73 +371,192 @@ sub spawn_problem {
     my $env = $message->{env};
     return '"env" is not an object' if defined $env && ref $env ne 'HASH';
     return '"env" values must be strings or null' if $env && grep { ref } values %$env;
+    for my $text (@$message{qw(file)}, @$auditor, $env ? %$env : ()) {
+        return 'strings must not hold NUL' if defined $text && $text =~ /\0/;
+    }
     return undef;
+}
+
+# A line from the forker, as the protocol message it stands for.
+sub forker_result {
+    my ($line, $running) = @_;
+    my ($kind, $job, $try, @rest) = split /\0/, $line, -1;
+    my @ids = (job => 0 + $job, try => 0 + $try);
+    if ($kind eq 'launched') {
+        send_message(type => 'launched', @ids, pid => 0 + $rest[0]);
+        return;
+    }
+    delete $running->{"$job $try"};
+    if ($kind eq 'done') {
+        send_message(type => 'done', @ids, pid => 0 + $rest[0], $rest[1] => 0 + $rest[2]);
+    }
+    else {
+        send_message(type => 'error', @ids, message => $rest[0]);
+    }
+}
+
+# --- the forker ----------------------------------------------------------------
+
+# The forker's loop: reap, then wait for a spawn or a SIGCHLD, then act.
+# Returns only in a test process.
+sub fork_loop {
+    my ($commands, $wake) = @stage{qw(commands wake_read)};
+    my $watched = '';
+    vec($watched, fileno $_, 1) = 1 for $commands, $wake;
+    my $pending = '';
+
+    while (1) {
+        reap_auditors();
+
+        my $ready = select(my $readable = $watched, undef, undef, $IDLE_SECONDS);
+        next if $ready <= 0;    # timeout, or EINTR (a SIGCHLD): reap again
+        if (vec($readable, fileno $wake, 1)) {
+            1 while sysread $wake, my $drained, 4096;
+        }
+        next unless vec($readable, fileno $commands, 1);
+
+        my $got = sysread $commands, $pending, 65536, length $pending;
+        if (!defined $got) {
+            next if $!{EINTR} || $!{EAGAIN};
+            leave(0);
+        }
+        leave(0) if $got == 0;    # the stage is gone: its auditors live on
+
+        while (length $pending >= 4) {
+            my $length = unpack 'N', $pending;
+            last if length $pending < 4 + $length;
+            my $command = substr $pending, 4, $length;
+            substr($pending, 0, 4 + $length) = '';
+            my $test = launch($command);
+            return $test if $test;
+        }
+    }
+}
+
+# Forks the auditor-to-be for one spawn. Returns nothing in the forker;
+# returns the test's description in the test process (the grandchild).
+sub launch {
+    my ($command) = @_;
+    my ($job, $try, $file, $merge, $env_count, @rest) = split /\0/, $command, -1;
+    my %env;
+    for (1 .. $env_count) {
+        my ($name, $value) = splice @rest, 0, 2;
+        $env{ substr $name, 1 } = substr($name, 0, 1) eq '+' ? $value : undef;
+    }
+    my $spawn = { job => $job, try => $try, file => $file, merge => $merge, env => \%env, auditor => \@rest };
+
+    my $launch = eval { prepare_launch($spawn) };
+    if (!$launch) {
+        forker_says('error', $job, $try, 'unable to spawn: ' . one_line($@));
+        return;
+    }
+    my $pid = fork;
+    if (defined $pid && $pid == 0) {
+        return become_auditor($launch);
+    }
+    # The pipes are the job's: the forker keeps no end of them.
+    close $_ for @{ $launch->{read_ends} }[0 .. ($merge ? 0 : 1)],
+        $launch->{stdout_write}, $merge ? () : $launch->{stderr_write};
+    if (!defined $pid) {
+        forker_says('error', $job, $try, "unable to fork: $!");
+        return;
+    }
+    $auditors{$pid} = [$job, $try];
+    forker_says('launched', $job, $try, $pid);
+    return;
+}
+
+sub reap_auditors {
+    # Once the stage is gone (killed, say), its auditors must go to the
+    # runner, a subreaper, which learns of their end only by reaping them:
+    # the forker leaves before it reaps one it could no longer report.
+    leave(0) if getppid() != $stage{stage_pid};
+    while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
+        my $status = $?;
+        my $auditor = delete $auditors{$pid} or next;    # not ours
+        forker_says('done', @$auditor, $pid, POSIX::WIFSIGNALED($status)
+            ? ('signal', POSIX::WTERMSIG($status))
+            : ('status', POSIX::WEXITSTATUS($status)));
+    }
+}
+
+sub forker_says {
+    my $line = join("\0", map { my $field = $_; $field =~ tr/\0\n/  /; $field } @_) . "\n";
+    write_all($stage{results}, $line) or leave(0);    # the stage is gone
+}
+
+sub write_all {
+    my ($handle, $bytes) = @_;
+    my $offset = 0;
+    while ($offset < length $bytes) {
+        my $wrote = syswrite $handle, $bytes, length($bytes) - $offset, $offset;
+        if (!defined $wrote) {
+            next if $!{EINTR};
+            return 0;
+        }
+        $offset += $wrote;
+    }
+    return 1;
 }
 
 # --- the auditor-to-be (child) -----------------------------------------------
 
-# In the child: make the test's pipes, fork the test, exec the auditor.
-# Returns only in the test process. Never writes to the socket, never
-# returns into the stage loop: any failure ends in _exit.
-sub become_auditor {
+# In the stage, before the fork: the test's pipes and the auditor's argv, so
+# that the auditor-to-be has nothing left to do but fork the test and exec.
+# Every Perl op it runs writes to pages it shares with the stage (and, once
+# it has forked the test, with the test too), and each page written is a
+# copy-on-write fault: work done here, in the stage, is paid for once.
+sub prepare_launch {
     my ($spawn) = @_;
+    pipe my $stdout_read, my $stdout_write or die "unable to make a pipe: $!\n";
+    my ($stderr_read, $stderr_write);
+    if ($spawn->{merge}) {
+        ($stderr_read, $stderr_write) = ($stdout_read, $stdout_write);
+    }
+    else {
+        pipe $stderr_read, $stderr_write or die "unable to make a pipe: $!\n";
+    }
+    # Perl opened the pipes close-on-exec (above $^F): the write ends, which
+    # only the test may hold or the auditor never sees EOF, go with the
+    # auditor's exec; the read ends cross it (the test closes its copies).
+    set_close_on_exec($_, 0) for $stdout_read, $stderr_read;
+    my @lifeline = $stage{lifeline} ? ('--lifeline-fd', fileno $stage{lifeline}) : ();
+    return {
+        spawn        => $spawn,
+        argv         => [
+            @{ $spawn->{auditor} },
+            '--stdout-fd', fileno($stdout_read),
+            '--stderr-fd', fileno($stderr_read),
+            @lifeline,
+        ],
+        stdout_write => $stdout_write,
+        stderr_write => $stderr_write,
+        read_ends    => [$stdout_read, $stderr_read],
+    };
+}
 
-    # First thing: this process must never speak for the stage.
-    close $stage{socket};
-    close $stage{wake_read};
-    close $stage{wake_write};
-    %auditors = ();
-
+# In the child: fork the test, exec the auditor. Returns only in the test
+# process. Never writes to the socket, never returns into the stage loop:
+# any failure ends in _exit. Signals are left alone here (resetting them
+# costs about 50 page faults a job): the exec resets the caught ones, the
+# auditor installs its own handlers, and the test resets its own.
+sub become_auditor {
+    my ($launch) = @_;
     my $test = eval {
-        restore_default_signals();
-
-        pipe my $stdout_read, my $stdout_write or die "unable to make a pipe: $!\n";
-        my ($stderr_read, $stderr_write);
-        if ($spawn->{merge}) {
-            ($stderr_read, $stderr_write) = ($stdout_read, $stdout_write);
-        }
-        else {
-            pipe $stderr_read, $stderr_write or die "unable to make a pipe: $!\n";
-        }
-
         my $test_pid = fork;
         die "unable to fork the test: $!\n" unless defined $test_pid;
-        if ($test_pid == 0) {
-            return {
-                spawn        => $spawn,
-                stdout_write => $stdout_write,
-                stderr_write => $stderr_write,
-                read_ends    => [$stdout_read, $stderr_read],
-            };
-        }
+        return $launch if $test_pid == 0;
 
         # The test does this too: whichever runs first, the group exists
         # before the auditor (which kills by group) starts.
         POSIX::setpgid($test_pid, $test_pid);
 
-        # Only the test may hold the write ends, or the auditor never sees EOF.
-        close $stdout_write;
-        close $stderr_write;
-
-        # Perl opened the pipes close-on-exec (above $^F); the auditor needs
-        # the read ends and the lifeline across exec.
-        set_close_on_exec($_, 0) for $stdout_read, $stderr_read;
-        my @lifeline;
-        if ($stage{lifeline}) {
-            set_close_on_exec($stage{lifeline}, 0);
-            @lifeline = ('--lifeline-fd', fileno $stage{lifeline});
-        }
-
-        my @auditor = @{ $spawn->{auditor} };
+        my $argv = $launch->{argv};
         no warnings 'exec';    # a failed exec is reported below
-        exec { $auditor[0] } @auditor,
-            '--pid',       $test_pid,
-            '--stdout-fd', fileno($stdout_read),
-            '--stderr-fd', fileno($stderr_read),
-            @lifeline;
+        exec { $argv->[0] } @$argv, '--pid', $test_pid;
         my $why = $!;
         kill 'KILL', -$test_pid;
-        die "unable to exec $auditor[0]: $why\n";
+        die "unable to exec $argv->[0]: $why\n";
     };
     return $test if $test;
 
@@ -410,6 +573,7 @@ sub become_auditor {
 sub run_test {
     my ($test) = @_;
     my $file = $test->{spawn}{file};
+    $in_test = 1;
 
     my $ready = eval { clean_slate($test); 1 };
     if (!$ready) {
@@ -442,7 +606,10 @@ sub clean_slate {
     my $spawn = $test->{spawn};
 
     POSIX::setpgid(0, 0);    # its own group, so the auditor can kill all of it
-    restore_default_signals();
+    reset_signals();
+
+    # The stage's ends: this process must never speak for the stage.
+    close $_ for grep { defined } @stage{qw(socket commands results wake_read wake_write)};
 
     open STDIN, '<', '/dev/null' or die "unable to open /dev/null: $!\n";
     open STDOUT, '>&', $test->{stdout_write} or die "unable to redirect stdout: $!\n";
@@ -452,13 +619,15 @@ sub clean_slate {
     select STDERR; $| = 1;
     select STDOUT; $| = 1;
 
-    my %env = %{ $stage{env} };
+    # The stage never changes %ENV after capturing it, so this %ENV is the
+    # captured one but for Test2's preload flag; each variable set costs a
+    # setenv, so only the differences are applied.
+    delete $ENV{T2_IN_PRELOAD} if $stage{t2_preload} && !exists $stage{env}{T2_IN_PRELOAD};
     my $overrides = $spawn->{env} || {};
     for my $name (keys %$overrides) {
-        if (defined $overrides->{$name}) { $env{$name} = $overrides->{$name} }
-        else                             { delete $env{$name} }
+        if (defined $overrides->{$name}) { $ENV{$name} = $overrides->{$name} }
+        else                             { delete $ENV{$name} }
     }
-    %ENV = %env;
 
     chdir $stage{start_dir} or die "unable to chdir to $stage{start_dir}: $!\n";
 
@@ -473,14 +642,21 @@ sub clean_slate {
     return 1;
 }
 
-sub restore_default_signals {
-    for my $name (keys %SIG) {
-        # DEFAULT sets the disposition (even one inherited as ignored); the
-        # delete then leaves %SIG reading undef, as in a fresh perl.
-        $SIG{$name} = 'DEFAULT';
-        delete $SIG{$name};
-    }
+# Notes the signals whose disposition is not the default: the stage's own
+# handlers, what it inherited as ignored, what preloading set. The stage
+# changes none after this, so these are all a fork has to reset (reading an
+# entry of %SIG costs a sigaction call, setting one two or more). Its signal
+# mask is emptied here once: perl's fork restores the mask it had before,
+# so every auditor and test starts with an empty one.
+sub capture_signals {
+    $stage{signals} = [grep { $_ ne 'ZERO' && defined $SIG{$_} } sort keys %SIG];
     POSIX::sigprocmask(POSIX::SIG_SETMASK(), POSIX::SigSet->new);
+}
+
+sub reset_signals {
+    # Deleting an entry sets the disposition to the default (even one
+    # inherited as ignored) and leaves %SIG reading undef, as in a fresh perl.
+    delete @SIG{ @{ $stage{signals} } };
 }
 
 # State preloaded libraries keep between tests: what must look freshly loaded.
@@ -521,19 +697,160 @@ sub reopen_data_handles {
     }
 }
 
+# At the test's exit, after every END block: flush what perl would flush and
+# leave without global destruction. Destruction would visit every SV the
+# stage preloaded and free them into pages shared with the stage (a fault
+# each), all for a process about to exit. Kept for a test that has children
+# (closing a piped open waits for its process) or loaded threads, and when an
+# END block older than ours (a module from PERL5OPT) has yet to run.
+sub finish_test {
+    # Threads still running are perl's to report and join.
+    return unless $stage{last_end} && !$INC{'threads.pm'};
+    my $status = $?;    # the exit status, as END blocks left it
+    if (waitpid(-1, POSIX::WNOHANG()) != -1) {    # children, or one just reaped
+        $? = $status;    # waitpid set it
+        return;
+    }
+    {
+        # exec flushes every PerlIO handle before it tries; "/" fails at once.
+        local $!;
+        no warnings 'exec';
+        exec { '/' } '/';
+    }
+    POSIX::_exit($status);
+}
+
+# Whether our END block is the oldest one: older ones run after it, and a
+# test that ends through finish_test would skip them. B answers, in a
+# throwaway child, so the stage does not carry it.
+sub our_end_block_runs_last {
+    my $pid = fork;
+    return 0 unless defined $pid;
+    if ($pid == 0) {
+        my $last = eval {
+            require B;
+            my $ends = B::end_av();
+            my @ends = $ends->isa('B::AV') ? $ends->ARRAY : ();
+            @ends && $ends[-1]->FILE eq __FILE__;
+        };
+        POSIX::_exit($last ? 0 : 1);
+    }
+    waitpid $pid, 0;
+    return $? == 0;
+}
+
 # --- helpers -----------------------------------------------------------------
 
+# --- JSON: the protocol's, written here so the stage need not carry JSON::PP.
+
 # An object with its keys in the order given ("type" first, as the protocol
-# promises). Values: strings, numbers (numified by the caller), raw_json().
+# promises).
 sub json_object {
     my @pairs = @_;
     my @fields;
     while (@pairs) {
         my ($key, $value) = splice @pairs, 0, 2;
-        my $json = ref $value eq 'Proctor::Stage::RawJSON' ? $$value : $ENCODER->encode($value);
-        push @fields, $ENCODER->encode("$key") . ':' . $json;
+        my $json = ref $value eq 'Proctor::Stage::RawJSON' ? $$value
+                 : $NUMBER_KEY{$key} ? 0 + $value
+                 : json_string($value);
+        push @fields, json_string($key) . ':' . $json;
     }
     return '{' . join(',', @fields) . '}';
+}
+
+# Bytes go out as they are (UTF-8 stays UTF-8); characters above 0xff are
+# encoded by send_message.
+sub json_string {
+    my ($text) = @_;
+    $text = "$text";
+    $text =~ s/(["\\\x00-\x1f])/$ESCAPE{$1} || sprintf('\\u%04x', ord $1)/ge;
+    return qq{"$text"};
+}
+
+# Decodes one JSON text of bytes; strings come back as bytes (UTF-8 as it
+# came, \u escapes encoded as UTF-8), true and false as 1 and '', null as
+# undef. Dies with the offset of what it cannot read.
+sub decode_json {
+    my ($text) = @_;
+    pos($text) = 0;
+    my $value = json_value(\$text);
+    $text =~ /\G[ \t\r\n]*\z/gc or json_fail(\$text, 'text after the value');
+    return $value;
+}
+
+sub json_value {
+    my ($in) = @_;
+    $$in =~ /\G[ \t\r\n]*/gc;
+    if ($$in =~ /\G"/gc) {
+        return json_string_body($in);
+    }
+    if ($$in =~ /\G\{[ \t\r\n]*/gc) {
+        my %object;
+        return \%object if $$in =~ /\G\}/gc;
+        while (1) {
+            $$in =~ /\G[ \t\r\n]*"/gc or json_fail($in, 'expected a string');
+            my $key = json_string_body($in);
+            $$in =~ /\G[ \t\r\n]*:/gc or json_fail($in, "expected ':'");
+            $object{$key} = json_value($in);
+            $$in =~ /\G[ \t\r\n]*/gc;
+            next if $$in =~ /\G,/gc;
+            return \%object if $$in =~ /\G\}/gc;
+            json_fail($in, "expected ',' or '}'");
+        }
+    }
+    if ($$in =~ /\G\[[ \t\r\n]*/gc) {
+        my @array;
+        return \@array if $$in =~ /\G\]/gc;
+        while (1) {
+            push @array, json_value($in);
+            $$in =~ /\G[ \t\r\n]*/gc;
+            next if $$in =~ /\G,/gc;
+            return \@array if $$in =~ /\G\]/gc;
+            json_fail($in, "expected ',' or ']'");
+        }
+    }
+    if ($$in =~ /\G(-?(?:0|[1-9][0-9]*)((?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?))/gc) {
+        # Integers stay as written (job numbers may pass 2**53).
+        return length $2 ? 0 + $1 : $1;
+    }
+    return 1     if $$in =~ /\Gtrue/gc;
+    return ''    if $$in =~ /\Gfalse/gc;
+    return undef if $$in =~ /\Gnull/gc;
+    json_fail($in, 'expected a value');
+}
+
+# After the opening quote; returns the string's bytes.
+sub json_string_body {
+    my ($in) = @_;
+    my $string = '';
+    while (1) {
+        if ($$in =~ /\G([^"\\\x00-\x1f]+)/gc) {
+            $string .= $1;
+        }
+        elsif ($$in =~ /\G"/gc) {
+            return $string;
+        }
+        elsif ($$in =~ /\G\\(["\\\/bfnrt])/gc) {
+            $string .= $UNESCAPE{$1};
+        }
+        elsif ($$in =~ /\G\\u([0-9a-fA-F]{4})/gc) {
+            my $code = hex $1;
+            if ($code >= 0xD800 && $code < 0xDC00 && $$in =~ /\G\\u(d[c-f][0-9a-f]{2})/gci) {
+                $code = 0x10000 + (($code - 0xD800) << 10) + (hex($1) - 0xDC00);
+            }
+            my $char = chr $code;
+            utf8::encode($char);
+            $string .= $char;
+        }
+        else {
+            json_fail($in, 'bad string');
+        }
+    }
+}
+
+sub json_fail {
+    my ($in, $what) = @_;
+    die sprintf "%s at offset %d\n", $what, pos($$in) || 0;
 }
 
 sub raw_json {
@@ -544,16 +861,7 @@ sub raw_json {
 sub send_message {
     my $line = json_object(@_) . "\n";
     utf8::encode($line) if $line =~ /[^\x00-\xff]/;
-    my $socket = $stage{socket};
-    my $offset = 0;
-    while ($offset < length $line) {
-        my $wrote = syswrite $socket, $line, length($line) - $offset, $offset;
-        if (!defined $wrote) {
-            next if $!{EINTR};
-            leave(0);    # the runner is gone; nobody left to tell
-        }
-        $offset += $wrote;
-    }
+    write_all($stage{socket}, $line) or leave(0);    # the runner is gone; nobody left to tell
 }
 
 # The stage's only way out: _exit, so preloaded modules' END blocks (Test2's
@@ -575,22 +883,6 @@ sub one_line {
     $text =~ s/\s+\z//;
     $text =~ s/\s*\n\s*/ /g;
     return $text;
-}
-
-sub to_bytes {
-    my ($value) = @_;
-    if (ref $value eq 'HASH') {
-        return { map { to_bytes($_) => to_bytes($value->{$_}) } keys %$value };
-    }
-    if (ref $value eq 'ARRAY') {
-        return [map { to_bytes($_) } @$value];
-    }
-    if (defined $value && !ref $value) {
-        my $bytes = $value;
-        utf8::encode($bytes);
-        return $bytes;
-    }
-    return $value;    # undef, JSON booleans
 }
 
 sub set_close_on_exec {

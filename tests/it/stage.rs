@@ -106,15 +106,30 @@ fn a_stage_that_cannot_start_fails_its_jobs_with_its_error() {
     );
 }
 
+/// A test file that SIGKILLs an ancestor: its parent is its auditor, the
+/// auditor's parent the Perl stage's forker, the forker's parent the stage
+/// itself (the process that speaks the protocol). `up` counts from the
+/// auditor's parent.
+fn stage_killer(up: usize) -> String {
+    format!(
+        "use Test::More;\nmy $pid = getppid();\nfor (0 .. {up}) {{\n    open my $s, '<', \"/proc/$pid/stat\" or die;\n    \
+         $pid = (split ' ', (split /\\) /, <$s>)[1])[1];\n}}\nkill 'KILL', $pid;\nok(1, 'killed the stage');\ndone_testing;\n",
+        up = up
+    )
+}
+
 #[test]
 fn a_stage_killed_mid_run_is_started_again_and_nothing_is_lost() {
+    for up in [0, 1] {
+        a_stage_killed_mid_run(up);
+    }
+}
+
+/// Killing the forker ends the stage; killing the stage leaves the forker
+/// alone with running auditors, which must still reach the runner.
+fn a_stage_killed_mid_run(up: usize) {
     let p = Project::new();
-    // The test's parent is its auditor; the auditor's parent is the stage.
-    p.script(
-        "t/0-kills-stage.t",
-        "use Test::More;\nopen my $s, '<', '/proc/' . getppid() . '/stat' or die;\nmy @f = split ' ', (split /\\) /, <$s>)[1];\n\
-         kill 'KILL', $f[1];\nok(1, 'killed the stage');\ndone_testing;\n",
-    );
+    p.script("t/0-kills-stage.t", &stage_killer(up));
     for i in 1..=6 {
         p.script(
             &format!("t/{}.t", i),

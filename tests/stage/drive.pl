@@ -267,6 +267,21 @@ check(!grep({ !defined $_->{file} || $_->{mtime} !~ /\A[0-9]+\z/ } @{ $ready->{p
 }
 
 {
+    my ($job, $dir) = send_spawn($stage, 't/exit.t');
+    my (undef, undef, $audit) = finish_job($stage, $job, $dir);
+    check($audit->{exit} == 3, 'an END block sets the exit status', $audit->{exit});
+    check(slurp("$dir/tmp/unflushed") eq 'flushed at exit', 'handles left open are flushed at exit',
+        slurp("$dir/tmp/unflushed"));
+}
+
+{
+    my ($job, $dir) = send_spawn($stage, 't/pipe.t');
+    my (undef, undef, $audit) = finish_job($stage, $job, $dir);
+    check($audit->{exit} == 0 && slurp("$dir/tmp/piped") eq "waited for\n",
+        'a piped open is waited for at exit', [$audit, slurp("$dir/tmp/piped")]);
+}
+
+{
     my (undef, undef, $audit) = run_job($stage, "$HERE/t/state.t", env => { HARNESS_ACTIVE => undef });
     my $state = state_of($audit);
     check($audit->{exit} == 0 && ($state->{file} || '') eq "$HERE/t/state.t" && ($state->{zero} || '') eq "$HERE/t/state.t",
