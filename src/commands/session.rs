@@ -162,11 +162,12 @@ pub fn run_with(
         json::write_str_field(out, "run_dir", &paths.run_dir.to_string_lossy());
     });
     let outcome = overlord
-        .follow(&signals)
+        .follow(&signals, |results| {
+            // Durations and results for the next run's order and --failed; a
+            // state directory that cannot be written only loses that.
+            let _ = state::save_results(&paths.state_dir, results);
+        })
         .map_err(|e| Error::io("follow the run", e))?;
-    // Durations and results for the next run's order and --failed; a state
-    // directory that cannot be written only loses that.
-    let _ = state::save_results(&paths.state_dir, &outcome.results);
     if !session.keep {
         state::remove_run(&paths.run_dir);
     }

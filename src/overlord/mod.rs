@@ -37,8 +37,6 @@ pub struct Sink {
 /// What a finished run amounts to.
 pub struct Outcome {
     pub exit_status: i32,
-    /// Each file's final result, for the project's state.
-    pub results: Vec<FileResult>,
 }
 
 struct LiveJob {
@@ -263,7 +261,13 @@ impl Overlord {
     }
 
     /// Follows the run until the runner is done, then writes run_end.
-    pub fn follow(mut self, signals: &SignalPipe) -> io::Result<Outcome> {
+    /// Follows the run to its end. `at_end` gets the files' results as soon as
+    /// they are final, while the runner still winds down.
+    pub fn follow(
+        mut self,
+        signals: &SignalPipe,
+        at_end: impl FnOnce(&[FileResult]),
+    ) -> io::Result<Outcome> {
         sys::set_nonblocking(self.wake.as_raw_fd())?;
         let mut runner_done = false;
         while !runner_done {
@@ -320,6 +324,7 @@ impl Overlord {
                 let _ = sys::kill(self.runner_pid, libc::SIGTERM);
             }
         }
+        at_end(&self.out.totals.results);
         if !self.runner_exited {
             let _ = sys::reap_with_rusage(self.runner_pid);
         }
@@ -616,11 +621,7 @@ impl Overlord {
         } else {
             crate::error::EXIT_FAIL
         };
-        let results = std::mem::take(&mut self.out.totals.results);
-        Outcome {
-            exit_status,
-            results,
-        }
+        Outcome { exit_status }
     }
 }
 

@@ -222,9 +222,10 @@ fn start(plan: Plan, wake: RawFd, external: Option<Stage>, prepared: Prepared) -
     runner.main_loop(&signals, wake)?;
     runner.cancel_the_rest()?;
     runner.stop_stage();
-    runner.standing.finish();
     runner.log.finish()?;
     wake_overlord(wake);
+    // The overlord has the whole run now; the auditors end while it reports.
+    runner.standing.finish();
     Ok(0)
 }
 

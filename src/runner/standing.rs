@@ -306,7 +306,11 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
     loop {
         let message = match sys::recv_message(socket) {
             Ok(m) if !m.is_empty() => m,
-            _ => return 0,
+            _ => {
+                // The run is over: its TMPDIR goes (empty, as every job left it).
+                let _ = std::fs::remove_dir(&tmp);
+                return 0;
+            }
         };
         let request: Value = serde_json::from_slice(&message).unwrap_or(Value::Null);
         if request["auditor"].as_i64() != Some(me as i64) {
