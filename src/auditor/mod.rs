@@ -233,8 +233,9 @@ impl Process {
         } else if config.place.log_segment {
             self.segments = Some((config.place.log.clone(), auditor.log.into_writer()));
         }
-        if code == EXIT_GIVE_BACK {
-            // Nothing happened: the job starts again from scratch later.
+        if code == EXIT_GIVE_BACK && !config.place.log_segment {
+            // Nothing happened: the job starts again from scratch later. (As a
+            // segment it wrote nothing: the shared log goes on as it was.)
             let _ = std::fs::remove_file(&config.place.log);
         }
         tidy_tmp(&config);

@@ -463,8 +463,13 @@ impl Overlord {
                 self.out.emit(record);
             }
             (Kind::JobRequeued, Some(job)) => {
-                // Given back before it started: its next launch is followed afresh.
-                self.jobs.remove(&job);
+                // Given back before it started: its next launch is followed afresh,
+                // and it has no segment in its auditor's log.
+                if let Some(live) = self.jobs.remove(&job) {
+                    if live.segment {
+                        self.segments.withdraw(&live.log, job);
+                    }
+                }
                 self.out.emit(record);
             }
             _ => self.out.emit(record),

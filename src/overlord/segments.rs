@@ -20,6 +20,10 @@ struct Log {
     tail: Option<Tail>,
     /// Jobs whose segments are still to be read, oldest first.
     jobs: VecDeque<Key>,
+    /// A segment in it never ended: where the next one starts is unknown, so
+    /// nothing more in it is anyone's (its jobs fail as lost, never pass on
+    /// another job's records).
+    broken: bool,
 }
 
 impl Segments {
@@ -39,6 +43,9 @@ impl Segments {
             Some(entry) => entry,
             None => return true,
         };
+        if entry.broken {
+            return !entry.jobs.contains(&job);
+        }
         if entry.tail.is_none() {
             match Tail::open(log) {
                 Ok(t) => entry.tail = Some(t),
@@ -65,6 +72,7 @@ impl Segments {
                     }
                     Next::Corrupt(why) => {
                         eprintln!("proctor: {} is damaged: {}", log.display(), why);
+                        entry.broken = true;
                         return !entry.jobs.contains(&job);
                     }
                 }
@@ -76,14 +84,21 @@ impl Segments {
         !entry.jobs.contains(&job)
     }
 
-    /// A job whose segment will never end (its auditor died): no later record
-    /// of that log is its, and the log itself is done with.
+    /// A job given back before it started: it wrote nothing, and the next
+    /// segment is the next job's.
+    pub fn withdraw(&mut self, log: &Path, job: Key) {
+        if let Some(entry) = self.logs.get_mut(log) {
+            entry.jobs.retain(|&k| k != job);
+        }
+    }
+
+    /// A job whose segment will never end (its auditor died or could not
+    /// write): no later record of that log is anyone's.
     pub fn forget(&mut self, log: &Path, job: Key) {
         if let Some(entry) = self.logs.get_mut(log) {
             entry.jobs.retain(|&k| k != job);
-            if entry.jobs.is_empty() {
-                self.logs.remove(log);
-            }
+            entry.broken = true;
+            entry.tail = None;
         }
     }
 }
@@ -131,13 +146,24 @@ mod tests {
         assert!(done);
         assert!(seen.is_empty(), "{:?}", seen);
 
-        // A job whose auditor died: forgotten, so nothing more is its.
+        // A job given back wrote nothing: the next segment is the next job's.
         segments.launched(&log, (3, 1));
-        let (done, seen) = collect(&mut segments, &log, (3, 1));
+        segments.withdraw(&log, (3, 1));
+        segments.launched(&log, (3, 2));
+        let (done, seen) = collect(&mut segments, &log, (3, 2));
         assert!(!done);
-        assert_eq!(seen, vec![((3, 1), "{\"type\":\"c\"}".to_string())]);
-        segments.forget(&log, (3, 1));
-        assert!(collect(&mut segments, &log, (3, 1)).0);
+        assert_eq!(seen, vec![((3, 2), "{\"type\":\"c\"}".to_string())]);
+
+        // A segment that never ends: nothing after it is anyone's, so a job
+        // sent after it cannot pass on another job's records.
+        segments.forget(&log, (3, 2));
+        segments.launched(&log, (4, 1));
+        w.end_segment().unwrap();
+        w.record(b"{\"type\":\"d\"}").unwrap();
+        w.end_segment().unwrap();
+        let (done, seen) = collect(&mut segments, &log, (4, 1));
+        assert!(!done, "a job after a broken segment is never complete");
+        assert!(seen.is_empty(), "{:?}", seen);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

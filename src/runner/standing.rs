@@ -5,15 +5,17 @@
 //! Each slot has a socket pair of sequenced packets. The first slot's auditor is
 //! forked as soon as the runner exists, before the plan, so it is ready (its log
 //! open, its TMPDIR made) when the first job comes; the others are forked by the
-//! launcher, which keeps the auditors' ends of the sockets so it can fork a new
-//! auditor for a slot whose auditor died. An auditor's first message is its slot
-//! and the plan's first line (the run's settings); then the runner sends it one
-//! job at a time (a JSON request naming the auditor's pid, so a request left for
-//! an auditor that died is not taken up by the next one) and reads back its
-//! status, four bytes, as a per-job auditor's exit status would tell it. Between
-//! jobs an auditor holds nothing of the last one: the test and everything it
-//! started are gone, its pipes are closed, its log segment ended, its TMPDIR
-//! emptied.
+//! launcher, which holds the auditors' ends of the sockets. An auditor's first
+//! message is its slot and the plan's first line (the run's settings); then the
+//! runner sends it one job at a time (a JSON request naming the auditor's pid)
+//! and reads back its status, four bytes, as a per-job auditor's exit status
+//! would tell it. Between jobs an auditor holds nothing of the last one: the test
+//! and everything it started are gone, its pipes are closed, its log segment
+//! ended, its TMPDIR emptied.
+//!
+//! A slot whose auditor dies, or reports that it could not do its job, stays
+//! empty: a message left in its socket must reach no other auditor. Its running
+//! job fails as "auditor lost"; its later jobs get auditors forked for them alone.
 
 use super::job::{JobSpec, Launch};
 use super::launcher::Launcher;
@@ -32,6 +34,10 @@ struct Slot {
     /// The slot's auditor, once forked and while alive.
     pid: Option<libc::pid_t>,
     busy: bool,
+    /// Its auditor ended or broke: no other takes its place (a message left in
+    /// its socket would reach the next one), and its jobs get auditors of their
+    /// own.
+    dead: bool,
 }
 
 /// A standing auditor forked before the run's settings are known, waiting for
@@ -105,6 +111,7 @@ impl Auditors {
                 socket: first.runner_end,
                 pid: Some(first.pid),
                 busy: false,
+                dead: false,
             });
             theirs.push(first.auditor_end);
             auditors.introduce(0);
@@ -124,6 +131,7 @@ impl Auditors {
                 socket: runner_end,
                 pid: None,
                 busy: false,
+                dead: false,
             });
             theirs.push(auditor_end);
         }
@@ -140,8 +148,7 @@ impl Auditors {
         if !matches!(sent, Ok(n) if n == first.len()) {
             // Too long for one message (a huge environment): it ends when its
             // socket closes, at the end of the run.
-            self.retired.extend(self.slots[slot].pid.take());
-            self.slots[slot].busy = true;
+            self.retire(slot);
         }
     }
 
@@ -180,7 +187,7 @@ impl Auditors {
         if let Some(i) = self.slots.iter().position(|s| !s.busy && s.pid.is_some()) {
             return Some(i);
         }
-        let i = self.slots.iter().position(|s| s.pid.is_none() && !s.busy)?;
+        let i = self.slots.iter().position(|s| s.pid.is_none() && !s.dead)?;
         let pid = self.launcher.as_mut()?.start_auditor(i).ok()?;
         self.slots[i].pid = Some(pid);
         self.introduce(i);
@@ -197,15 +204,27 @@ impl Auditors {
 
     /// The auditor that finished a job on `fd`, and the job's status, if one has.
     pub fn status_on(&mut self, fd: RawFd) -> Option<(libc::pid_t, i32)> {
-        let slot = self.slots.iter_mut().find(|s| s.socket.as_raw_fd() == fd)?;
+        let i = self.slots.iter().position(|s| s.socket.as_raw_fd() == fd)?;
         let mut status = [0u8; 4];
         match sys::read(fd, &mut status) {
-            Ok(4) if slot.busy => {
-                slot.busy = false;
-                Some((slot.pid?, i32::from_ne_bytes(status)))
+            Ok(4) if self.slots[i].busy => {
+                let pid = self.slots[i].pid?;
+                let status = i32::from_ne_bytes(status);
+                self.slots[i].busy = false;
+                if status == auditor::EXIT_BROKEN {
+                    // It could not do its job (its log, say): it takes no other.
+                    self.retire(i);
+                }
+                Some((pid, status))
             }
             _ => None,
         }
+    }
+
+    /// Lets the slot's auditor go, and the slot with it (see [`Slot::dead`]).
+    fn retire(&mut self, slot: usize) {
+        self.retired.extend(self.slots[slot].pid.take());
+        self.slots[slot].dead = true;
     }
 
     /// Whether `pid` is the launcher.
@@ -219,8 +238,8 @@ impl Auditors {
     }
 
     /// A standing auditor ended: the status of a job it finished first, if it
-    /// sent one; its slot is empty now, for a new auditor when next needed.
-    /// None when `pid` was not a standing auditor.
+    /// sent one; its slot is dead from now on. None when `pid` was not a
+    /// standing auditor.
     pub fn ended(&mut self, pid: libc::pid_t) -> Option<Option<i32>> {
         if let Some(at) = self.retired.iter().position(|&p| p == pid) {
             self.retired.swap_remove(at);
@@ -229,9 +248,12 @@ impl Auditors {
         let i = self.slots.iter().position(|s| s.pid == Some(pid))?;
         let fd = self.slots[i].socket.as_raw_fd();
         let status = self.status_on(fd).map(|(_, status)| status);
+        // Reaped already, whether or not that status retired it.
+        self.retired.retain(|&p| p != pid);
         let slot = &mut self.slots[i];
         slot.pid = None;
         slot.busy = false;
+        slot.dead = true;
         Some(status)
     }
 

@@ -375,3 +375,64 @@ fn a_killed_auditor_loses_only_its_job() {
 fn a_killed_launcher_and_auditor_lose_only_the_auditors_job() {
     run_with_a_lost_auditor(true);
 }
+
+/// Every job_end names the file its job was queued for: no job is ever judged
+/// on another job's records.
+fn assert_each_end_is_its_own(events: &[Value]) {
+    let queued: std::collections::HashMap<(u64, u64), String> = events
+        .iter()
+        .filter(|e| e["type"] == "job_queued")
+        .map(|e| {
+            (
+                (e["job"].as_u64().unwrap(), e["try"].as_u64().unwrap()),
+                e["file"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for end in events.iter().filter(|e| e["type"] == "job_end") {
+        let key = (end["job"].as_u64().unwrap(), end["try"].as_u64().unwrap());
+        assert_eq!(
+            Some(end["file"].as_str().unwrap()),
+            queued.get(&key).map(String::as_str),
+            "{}",
+            end
+        );
+    }
+}
+
+#[test]
+fn a_standing_auditor_that_cannot_write_its_log_loses_only_that_job() {
+    let p = Project::new();
+    // Each test's log is about 10 KiB: a standing auditor's shared log passes
+    // the file size limit (24 KiB) at the third job, whose log cannot be
+    // written; the runner's own log stays well under it.
+    for i in 1..=20 {
+        p.script(
+            &format!("t/{:02}.t", i),
+            "#!/bin/sh\necho 1..1\ni=0; while [ $i -lt 40 ]; do echo \"# diagnostic line $i, padded out to some length\"; i=$((i+1)); done\necho ok 1\n",
+        );
+    }
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(
+            "trap '' XFSZ; ulimit -f 24; exec \"$0\" test -j1 --exec '' --no-log -Q --log - --norc",
+        )
+        .arg(env!("CARGO_BIN_EXE_proctor"))
+        .current_dir(&p.dir)
+        .env("PROCTOR_STATE_DIR", p.state())
+        .output()
+        .unwrap();
+    let events = events_of(&out.stdout);
+    assert_complete(&events);
+    assert_each_end_is_its_own(&events);
+    let ends: Vec<&Value> = events.iter().filter(|e| e["type"] == "job_end").collect();
+    assert_eq!(ends.len(), 20);
+    let lost: Vec<&&Value> = ends.iter().filter(|e| e["result"] != "pass").collect();
+    assert!(
+        !lost.is_empty() && lost.iter().all(|e| reasons(e).contains("auditor lost")),
+        "{:?}\n{}",
+        lost,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(lost.len() <= 2, "only the job whose log failed: {:?}", lost);
+}
