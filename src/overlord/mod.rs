@@ -43,11 +43,10 @@ struct LiveJob {
     file: String,
     /// Its log, which the auditor writes.
     log: PathBuf,
-    /// Its log is a segment of its auditor's log (see [`segments`]).
+    /// Its log is a segment of its auditor's log, not a file of its own.
     segment: bool,
     /// Its own directory, when it has one (a staged job), to remove at its end.
     dir: Option<PathBuf>,
-    tail: Option<Tail>,
     /// `,"job":N,"try":M`, put after the type of each of its records.
     prefix: Vec<u8>,
 }
@@ -439,9 +438,7 @@ impl Overlord {
                     (None, None) => PathBuf::new(),
                 };
                 let segment = event.value()["segment"] == true;
-                if segment {
-                    self.segments.launched(&log, job);
-                }
+                self.segments.launched(&log, job);
                 self.out.emit(record);
                 let mut prefix = Vec::with_capacity(24);
                 json::write_u64_field(&mut prefix, "job", job.0);
@@ -453,7 +450,6 @@ impl Overlord {
                         log,
                         segment,
                         dir,
-                        tail: None,
                         prefix,
                     },
                 );
@@ -468,6 +464,8 @@ impl Overlord {
                 if let Some(live) = self.jobs.remove(&job) {
                     if live.segment {
                         self.segments.withdraw(&live.log, job);
+                    } else {
+                        self.segments.close(&live.log);
                     }
                 }
                 self.out.emit(record);
@@ -486,49 +484,16 @@ impl Overlord {
     /// Reads a job's new records, a bounded piece at a time so a fast log is
     /// never all in memory; true once its end marker is read.
     fn read_job(&mut self, key: (u64, u32)) -> bool {
-        let job = match self.jobs.get_mut(&key) {
-            Some(j) => j,
+        let (jobs, out) = (&self.jobs, &mut self.out);
+        let log = match jobs.get(&key) {
+            Some(j) => &j.log,
             None => return false,
         };
-        if job.segment {
-            let (jobs, out) = (&self.jobs, &mut self.out);
-            let log = &jobs[&key].log;
-            return self.segments.read(log, key, |of, record| {
-                if let Some(j) = jobs.get(&of) {
-                    out.emit_job_record(record, &j.prefix);
-                }
-            });
-        }
-        if job.tail.is_none() {
-            match Tail::open(&job.log) {
-                Ok(t) => job.tail = Some(t),
-                Err(_) => return false,
+        self.segments.read(log, key, |of, record| {
+            if let Some(j) = jobs.get(&of) {
+                out.emit_job_record(record, &j.prefix);
             }
-        }
-        let tail = job.tail.as_mut().expect("opened above");
-        loop {
-            let read = match tail.read_some() {
-                Ok(n) => n,
-                Err(e) => {
-                    eprintln!("proctor: unable to read the log of {}: {}", job.file, e);
-                    return false;
-                }
-            };
-            loop {
-                match tail.decoder.next_record() {
-                    Next::Record(r) => self.out.emit_job_record(r, &job.prefix),
-                    Next::Pending => break,
-                    Next::End => return true,
-                    Next::Corrupt(why) => {
-                        eprintln!("proctor: the log of {} is damaged: {}", job.file, why);
-                        return false;
-                    }
-                }
-            }
-            if read == 0 {
-                return false;
-            }
-        }
+        })
     }
 
     /// The auditor has exited: its log is complete, or it never will be.
@@ -558,6 +523,7 @@ impl Overlord {
             }
             return;
         }
+        self.segments.close(&job.log);
         if !self.keep {
             let _ = std::fs::remove_file(&job.log);
             if let Some(dir) = &job.dir {

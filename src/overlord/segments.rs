@@ -1,8 +1,10 @@
-//! Standing auditors' logs: one file an auditor, holding a segment a job (each
-//! with its own end marker), in the order the runner sent it the jobs. The
-//! runner's job_launch records say which job's segment comes next in which log;
-//! a record is taken only once the job it belongs to is known, so a log that
-//! runs ahead of the runner's records waits.
+//! Following job logs. A log is a job's own file, or a standing auditor's log
+//! holding a segment a job (each with its own end marker, as a whole job log
+//! ends), in the order the runner sent it the jobs: a job's own file is a log of
+//! one segment. The runner's job_launch records say which job's segment comes
+//! next in which log; a record is taken only once the job it belongs to is
+//! known, so a log that runs ahead of the runner's records waits. Logs are read
+//! a bounded piece at a time, so a fast one is never all in memory.
 
 use crate::ljsonl::{Next, Tail};
 use std::collections::{HashMap, VecDeque};
@@ -90,6 +92,11 @@ impl Segments {
         if let Some(entry) = self.logs.get_mut(log) {
             entry.jobs.retain(|&k| k != job);
         }
+    }
+
+    /// Done with a log that was one job's own file: its reader closes.
+    pub fn close(&mut self, log: &Path) {
+        self.logs.remove(log);
     }
 
     /// A job whose segment will never end (its auditor died or could not
