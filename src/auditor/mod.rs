@@ -55,6 +55,9 @@ pub enum Test {
         stdout: RawFd,
         stderr: Option<RawFd>,
     },
+    /// Whatever was to start it could not (a preloaded perl that is not
+    /// ready): the job fails for this reason alone.
+    NotStarted { reason: String },
 }
 
 /// Where a job's log and its test's TMPDIR are.
@@ -95,6 +98,9 @@ pub struct Config {
     pub lifeline: RawFd,
     /// The runner will try this job again if this try fails (and was not stopped).
     pub retry_on_fail: bool,
+    /// When the test was started, if before the auditor took it (a stage
+    /// forked it); its wall time counts from there.
+    pub started: Option<Instant>,
 }
 
 struct Stream {
@@ -143,6 +149,9 @@ pub struct Process {
     segments: Option<(PathBuf, Writer)>,
     /// A job log could not be written: no later segment could be told apart.
     log_failed: bool,
+    /// A child of this process that is not a test's: a standing auditor's
+    /// preloaded perl, which the clean-up after each test must leave alone.
+    spared: Option<libc::pid_t>,
 }
 
 impl Process {
@@ -154,6 +163,7 @@ impl Process {
             signals,
             segments: None,
             log_failed: false,
+            spared: None,
         })
     }
 
@@ -163,6 +173,12 @@ impl Process {
         if let Ok(writer) = Writer::append(&path) {
             self.segments = Some((path, writer));
         }
+    }
+
+    /// Leaves the child `pid` alone when cleaning up after a test (None: no
+    /// child is spared).
+    pub fn spare(&mut self, pid: Option<libc::pid_t>) {
+        self.spared = pid;
     }
 
     /// Whether it can take another job: a shared log it failed to write may
@@ -210,12 +226,13 @@ impl Process {
             parser: Parser::new(),
             started: Instant::now(),
             first_output: None,
-            stopper: Stopper::new(config.event_timeout),
+            stopper: Stopper::new(config.event_timeout, self.spared),
             // Small at first: most tests print little, and a forked auditor pays to
             // zero every page of it. It grows when the test is chatty.
             chunk: vec![0u8; 4096],
             last_lines: Default::default(),
             extra_reasons: Vec::new(),
+            not_started: false,
         };
         if let Some(signal) = interrupted {
             auditor.stopper.interrupt(signal == libc::SIGINT);
@@ -306,11 +323,13 @@ struct Auditor {
     chunk: Vec<u8>,
     last_lines: LastLines,
     extra_reasons: Vec<String>,
+    /// The test never started (see [`Test::NotStarted`]).
+    not_started: bool,
 }
 
 impl Auditor {
     fn audit(&mut self, config: &Config, signals: &SignalPipe) -> io::Result<i32> {
-        self.started = Instant::now();
+        self.started = config.started.unwrap_or_else(Instant::now);
         let (pid, streams) = match &config.test {
             Test::Spawn { spec, merge } => match self.spawn(spec, *merge)? {
                 Ok(started) => started,
@@ -329,6 +348,12 @@ impl Auditor {
                     return self.finish(config, Exit::Code(code), Default::default());
                 }
             },
+            Test::NotStarted { reason } => {
+                self.not_started = true;
+                self.extra_reasons.push(reason.clone());
+                self.log.job_start(&config.file, 0, &config.command)?;
+                return self.finish(config, Exit::Code(255), Default::default());
+            }
             Test::Adopted {
                 pid,
                 stdout,
@@ -532,6 +557,10 @@ impl Auditor {
         }
         if let Some(note) = self.stopper.leak_note() {
             verdict.notes.push(note);
+        }
+        if self.not_started {
+            // No test ran: what its exit and missing plan would say is not so.
+            verdict.reasons.clear();
         }
         for reason in self.extra_reasons.drain(..) {
             verdict.reasons.push(reason);

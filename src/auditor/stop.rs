@@ -43,10 +43,13 @@ pub struct Stopper {
     leak_seen: bool,
     leaked: Vec<libc::pid_t>,
     leftovers: Vec<libc::pid_t>,
+    /// A child of the auditor that is none of the test's (see
+    /// [`super::Process::spare`]).
+    spared: Option<libc::pid_t>,
 }
 
 impl Stopper {
-    pub fn new(event_timeout: Option<Duration>) -> Stopper {
+    pub fn new(event_timeout: Option<Duration>, spared: Option<libc::pid_t>) -> Stopper {
         Stopper {
             pid: 0,
             event_timeout,
@@ -60,6 +63,7 @@ impl Stopper {
             leak_seen: false,
             leaked: Vec::new(),
             leftovers: Vec::new(),
+            spared,
         }
     }
 
@@ -132,7 +136,7 @@ impl Stopper {
     pub fn kill_now(&mut self) {
         if self.pid > 0 {
             let _ = sys::kill_group(self.pid, libc::SIGKILL);
-            for child in sys::children_of_self() {
+            for child in self.adopted() {
                 if child != self.pid {
                     let _ = sys::kill(child, libc::SIGKILL);
                 }
@@ -183,7 +187,8 @@ impl Stopper {
         if let Some(exited) = self.exited_at {
             if streams_open && !self.leak_seen && exited.elapsed() >= LEAK_GRACE {
                 self.leak_seen = true;
-                self.leaked = sys::children_of_self()
+                self.leaked = self
+                    .adopted()
                     .into_iter()
                     .filter(|&p| p != self.pid)
                     .collect();
@@ -228,13 +233,21 @@ impl Stopper {
         }
     }
 
+    /// The auditor's children that are the test's or its leftovers: all but
+    /// the spared one.
+    fn adopted(&self) -> Vec<libc::pid_t> {
+        let mut children = sys::children_of_self();
+        children.retain(|&c| Some(c) != self.spared);
+        children
+    }
+
     /// Kills what is left, reaps the test (with its resource use), then ends and
     /// reaps every process the auditor adopted.
     pub fn reap(&mut self) -> io::Result<(ExitInfo, Rusage)> {
         let _ = sys::kill_group(self.pid, libc::SIGKILL);
         let reaped = sys::reap_with_rusage(self.pid)?;
         for _ in 0..CLEANUP_ROUNDS {
-            let children = sys::children_of_self();
+            let children = self.adopted();
             if children.is_empty() {
                 break;
             }

@@ -85,6 +85,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         keep,
         lifeline: std::os::unix::io::AsRawFd::as_raw_fd(&lifeline_fd),
         retry_on_fail,
+        started: None,
     };
     let code = auditor::run(config);
     drop(lifeline_fd);

@@ -64,7 +64,7 @@ fn run_on(mut args: TestArgs, runner: Runner) -> Result<i32> {
     // and go with the job.
     order::arrange(&mut files, order, &known, |f| f.headers.duration, modified);
     drop(known);
-    let launch = launch_for(&args, &files)?;
+    let mut launch = launch_for(&args, &files)?;
     let slots = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -75,6 +75,10 @@ fn run_on(mut args: TestArgs, runner: Runner) -> Result<i32> {
         for job in &mut jobs {
             job.staged = job.preloadable();
         }
+    }
+    if !jobs.iter().any(|j| j.staged) {
+        // No file would run in it: no perl preloads for nothing.
+        launch.stage = None;
     }
 
     let log_on_stdout = args.log.as_deref() == Some(std::path::Path::new("-"));

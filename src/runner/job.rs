@@ -171,6 +171,7 @@ impl Launch {
             keep: self.keep,
             lifeline,
             retry_on_fail: false,
+            started: None,
         }
     }
 }

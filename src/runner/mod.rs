@@ -13,6 +13,7 @@ mod launcher;
 mod plan;
 mod prefork;
 mod schedule;
+mod sibling;
 mod stage;
 mod staged;
 mod standing;
@@ -25,6 +26,7 @@ pub use job::{perl_dirs, JobSpec, Launch};
 pub use prefork::Prefork;
 use schedule::{Occupancy, Pending, Queue};
 pub use stage::{Stage, StageSpec};
+use standing::Heard;
 use std::collections::HashMap;
 use std::io;
 use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
@@ -112,15 +114,22 @@ pub struct Prepared {
 const LAUNCHER_FROM_JOBS: usize = 16;
 
 /// Tells the first auditor the run's settings (`head`, the plan's first line)
-/// and, for a run of `jobs` jobs on `slots` slots, starts the launcher.
-pub fn prepare(early: Early, head: &[u8], jobs: usize, slots: usize) -> Prepared {
+/// and, for a run of `jobs` jobs on `slots` slots, starts the launcher. With
+/// `preload` (the run has a stage of its own), every slot's auditor stands,
+/// with a preloaded perl of its own, where this system allows it.
+pub fn prepare(early: Early, head: &[u8], jobs: usize, slots: usize, preload: bool) -> Prepared {
     let count = slots.clamp(1, jobs.max(1));
+    let siblings = preload
+        && early.first.is_some()
+        && stage::SIBLINGS.is_some()
+        && std::path::Path::new("/proc/self/fd").is_dir();
     let standing = standing::Auditors::start(
         early.first,
         head,
         early.lifeline_read.as_raw_fd(),
         count,
-        jobs >= LAUNCHER_FROM_JOBS,
+        jobs >= LAUNCHER_FROM_JOBS || siblings,
+        siblings,
     );
     Prepared {
         lifeline_read: early.lifeline_read,
@@ -210,7 +219,9 @@ fn start(plan: Plan, wake: RawFd, external: Option<Stage>, prepared: Prepared) -
         fork_failed: false,
         retry_soon: false,
     };
-    runner.start_stage()?;
+    if !runner.standing.siblings() {
+        runner.start_stage()?;
+    }
     for (i, spec) in plan.jobs.into_iter().enumerate() {
         runner.enqueue(Pending {
             job: i as u64 + 1,
@@ -291,8 +302,12 @@ impl Runner {
             }
             for f in &fds[standing_from..] {
                 if f.revents != 0 {
-                    if let Some((pid, status)) = self.standing.status_on(f.fd) {
-                        self.auditor_done(pid, Some(ExitInfo::Code(status)))?;
+                    match self.standing.heard_on(f.fd) {
+                        Heard::Status(pid, status) => {
+                            self.auditor_done(pid, Some(ExitInfo::Code(status)))?
+                        }
+                        Heard::Note(record) => self.log.record(&record)?,
+                        Heard::Nothing => {}
                     }
                 }
             }
@@ -316,7 +331,7 @@ impl Runner {
     /// Starts a job: asks the launcher for its auditor, or forks it here. A job
     /// that cannot start for want of processes is put back (`retry_soon`).
     fn launch(&mut self, p: Pending) -> io::Result<()> {
-        if p.spec.staged {
+        if p.spec.staged && !self.standing.siblings() {
             return self.launch_staged(p);
         }
         let log = self.job_file(&p, "ljsonl");
@@ -329,12 +344,19 @@ impl Runner {
         } else {
             None
         };
-        if let Some((pid, place)) =
-            self.standing
-                .send(&self.run_dir, own_log, retry_on_fail, &p.spec)
-        {
+        if let Some((pid, place)) = self.standing.send(
+            &self.run_dir,
+            own_log,
+            retry_on_fail,
+            (p.job, p.tries),
+            &p.spec,
+        ) {
             self.occupancy.add(&p, self.slots);
             return self.started(pid, p, &place);
+        }
+        if p.spec.staged {
+            // No standing auditor to take it: the run's own stage does.
+            return self.launch_staged(p);
         }
         // An auditor of its own, with a TMPDIR of its own (jobs/ exists).
         let tmp = self.job_file(&p, "tmp");
@@ -382,7 +404,7 @@ impl Runner {
     /// The job's auditor runs as `pid`: its slot is taken already.
     fn started(&mut self, pid: libc::pid_t, p: Pending, place: &auditor::Place) -> io::Result<()> {
         let (job, tries) = (p.job, p.tries);
-        let file = p.spec.display.clone();
+        let (file, staged) = (p.spec.display.clone(), p.spec.staged);
         let (log, tmp) = (place.log.to_string_lossy(), place.tmp.to_string_lossy());
         self.record("job_launch", job, tries, |out| {
             json::write_str_field(out, "file", &file);
@@ -392,6 +414,9 @@ impl Runner {
                 json::write_bool_field(out, "segment", true);
             }
             json::write_str_field(out, "tmp", &tmp);
+            if staged {
+                json::write_bool_field(out, "staged", true);
+            }
             json::write_f64_field(out, "stamp", auditor::unix_now());
         })?;
         self.running.insert(pid, p);
@@ -432,9 +457,12 @@ impl Runner {
                 self.standing.launcher_ended();
                 continue;
             }
-            if let Some(status) = self.standing.ended(pid) {
+            if let Some((status, notes)) = self.standing.ended(pid) {
                 // A standing auditor: a status it sent before it died still
                 // counts; without one, its job (if any) ends with its exit.
+                for record in notes {
+                    self.log.record(&record)?;
+                }
                 let exit = status.map_or(exit, ExitInfo::Code);
                 self.auditor_done(pid, Some(exit))?;
                 continue;

@@ -18,6 +18,18 @@ use std::time::{Duration, Instant};
 /// How long a stage may take to get ready before its jobs fail.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long a stage in sibling mode may take to answer a spawn.
+const SPAWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The clone(2) system call, for a stage in sibling mode to fork its tests as
+/// its parent's children: where its first argument is the flags (the others
+/// are zero, so their order does not matter). None where that is not so, or
+/// there is no /proc to hand the pipes over through.
+#[cfg(all(target_os = "linux", not(target_arch = "s390x")))]
+pub const SIBLINGS: Option<libc::c_long> = Some(libc::SYS_clone);
+#[cfg(not(all(target_os = "linux", not(target_arch = "s390x"))))]
+pub const SIBLINGS: Option<libc::c_long> = None;
+
 /// How to start a stage.
 #[derive(Clone, Debug)]
 pub struct StageSpec {
@@ -70,6 +82,15 @@ pub enum Message {
     },
 }
 
+/// Why a stage in sibling mode did not fork a test.
+#[derive(Debug)]
+pub enum SpawnFailure {
+    /// It answered that it could not (the job's own problem).
+    Refused(String),
+    /// It is gone, or as good as gone: another stage may do it.
+    Gone(String),
+}
+
 pub struct Stage {
     pub spec: StageSpec,
     pub pid: libc::pid_t,
@@ -86,15 +107,45 @@ impl Stage {
         env: &Rc<Vec<CString>>,
         lifeline: RawFd,
     ) -> io::Result<Stage> {
-        let script = run_dir.join(format!("stage-{}", spec.name));
-        std::fs::write(&script, spec.script)?;
+        Stage::start_with(spec, run_dir, env, lifeline, &[])
+    }
+
+    /// Starts the stage in sibling mode (see [`SIBLINGS`]), as a child of this
+    /// process, whose children its tests will be.
+    pub fn start_siblings(
+        spec: &StageSpec,
+        run_dir: &Path,
+        env: &Rc<Vec<CString>>,
+        lifeline: RawFd,
+    ) -> io::Result<Stage> {
+        let clone = format!(
+            "--clone-syscall={}",
+            SIBLINGS.ok_or(io::ErrorKind::Unsupported)?
+        );
+        let madvise = format!("--madvise-syscall={}", libc::SYS_madvise);
+        Stage::start_with(spec, run_dir, env, lifeline, &[clone, madvise])
+    }
+
+    fn start_with(
+        spec: &StageSpec,
+        run_dir: &Path,
+        env: &Rc<Vec<CString>>,
+        lifeline: RawFd,
+        extra_args: &[String],
+    ) -> io::Result<Stage> {
+        let script = write_script(spec, run_dir)?;
         let (ours, theirs) = sys::socketpair()?;
         let devnull = std::fs::File::open("/dev/null")?;
         let mut argv = vec![
             cstring(spec.program.as_os_str().as_bytes()),
             cstring(script.as_os_str().as_bytes()),
         ];
-        argv.extend(spec.args.iter().map(|a| cstring(a.as_bytes())));
+        argv.extend(
+            spec.args
+                .iter()
+                .chain(extra_args)
+                .map(|a| cstring(a.as_bytes())),
+        );
         let extra = vec![
             cstring(b"PROCTOR_STAGE_FD=3"),
             cstring(b"PROCTOR_LIFELINE_FD=4"),
@@ -215,6 +266,72 @@ impl Stage {
         self.send(&out)
     }
 
+    /// Asks a stage in sibling mode to fork one job's test as this process's
+    /// child, writing to the pipes whose write ends are this process's
+    /// descriptors `stdout` and `stderr` (None: merged into stdout), and waits
+    /// for its answer: the test's pid, or why it could not.
+    pub fn spawn_sibling(
+        &mut self,
+        job: (u64, u32),
+        file: &str,
+        tmp: &Path,
+        stdout: RawFd,
+        stderr: Option<RawFd>,
+    ) -> Result<libc::pid_t, SpawnFailure> {
+        let mut out = Vec::with_capacity(256);
+        json::start_record(&mut out, "spawn");
+        json::write_u64_field(&mut out, "job", job.0);
+        json::write_u64_field(&mut out, "try", job.1 as u64);
+        json::write_str_field(&mut out, "file", file);
+        json::write_bool_field(&mut out, "merge", stderr.is_none());
+        json::write_key(&mut out, "env");
+        out.extend_from_slice(b"{\"TMPDIR\":");
+        json::write_str(&mut out, &tmp.to_string_lossy());
+        out.push(b'}');
+        json::write_u64_field(&mut out, "stdout_fd", stdout as u64);
+        if let Some(fd) = stderr {
+            json::write_u64_field(&mut out, "stderr_fd", fd as u64);
+        }
+        out.extend_from_slice(b"}\n");
+        if let Err(e) = self.send(&out) {
+            return Err(SpawnFailure::Gone(format!("it could not be told: {}", e)));
+        }
+        let deadline = Instant::now() + SPAWN_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(SpawnFailure::Gone(format!(
+                    "it did not answer for {} s",
+                    SPAWN_TIMEOUT.as_secs()
+                )));
+            }
+            let mut fds = [sys::pollfd(&self.socket, libc::POLLIN)];
+            match sys::poll(&mut fds, left.as_millis().min(i32::MAX as u128) as i32) {
+                Ok(_) if fds[0].revents == 0 => continue,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(SpawnFailure::Gone(e.to_string())),
+            }
+            let (messages, open) = self.read();
+            for m in messages {
+                match m {
+                    Message::Launched { job: j, pid } if j == job => return Ok(pid),
+                    Message::Error {
+                        job: Some(j),
+                        message,
+                    } if j == job => return Err(SpawnFailure::Refused(message)),
+                    Message::Error { job: None, message } => {
+                        return Err(SpawnFailure::Refused(message))
+                    }
+                    _ => {}
+                }
+            }
+            if !open {
+                return Err(SpawnFailure::Gone("it exited".into()));
+            }
+        }
+    }
+
     /// Ends the stage: asks it to finish, gives it a second, then kills it, and
     /// reaps it (it must be this process's child).
     pub fn end(mut self) {
@@ -236,6 +353,19 @@ impl Stage {
         }
         Ok(())
     }
+}
+
+/// Writes the stage program into the run directory, whole or not at all: the
+/// auditors of a run each start a stage of their own, at about the same time.
+fn write_script(spec: &StageSpec, run_dir: &Path) -> io::Result<PathBuf> {
+    let script = run_dir.join(format!("stage-{}", spec.name));
+    if std::fs::metadata(&script).map_or(false, |m| m.len() == spec.script.len() as u64) {
+        return Ok(script);
+    }
+    let partial = run_dir.join(format!("stage-{}.{}", spec.name, std::process::id()));
+    std::fs::write(&partial, spec.script)?;
+    std::fs::rename(&partial, &script)?;
+    Ok(script)
 }
 
 fn parse(line: &[u8]) -> Option<Message> {

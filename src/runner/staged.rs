@@ -25,6 +25,10 @@ pub struct Stages {
     external: bool,
     /// Why the stage cannot run jobs, once it cannot.
     broken: Option<String>,
+    /// It was started (or could not be): when standing auditors run the
+    /// staged jobs in perls of their own, it starts only for a job none of
+    /// them can take.
+    tried: bool,
     restarts: u32,
     /// Spawns sent and not yet confirmed with `launched`.
     spawning: HashMap<(u64, u32), Pending>,
@@ -38,6 +42,7 @@ impl Stages {
             stage: Some(stage),
             external: true,
             broken: None,
+            tried: true,
             restarts: 0,
             spawning: HashMap::new(),
         }
@@ -49,6 +54,7 @@ impl Stages {
             spec,
             stage: None,
             broken: None,
+            tried: false,
             restarts: 0,
             spawning: HashMap::new(),
         }
@@ -71,6 +77,7 @@ impl Stages {
 impl Runner {
     /// Starts the stage, if the run has one, and waits until it is ready.
     pub(super) fn start_stage(&mut self) -> io::Result<()> {
+        self.stages.tried = true;
         let spec = match &self.stages.spec {
             Some(spec) => spec.clone(),
             None => return Ok(()),
@@ -109,6 +116,9 @@ impl Runner {
 
     /// Sends a job to the stage, or fails it when the stage cannot run it.
     pub(super) fn launch_staged(&mut self, p: Pending) -> io::Result<()> {
+        if !self.stages.tried {
+            self.start_stage()?;
+        }
         if let Some(why) = self.stages.broken.clone() {
             return self.fail_unstarted(&p, &format!("not run: {}", why));
         }

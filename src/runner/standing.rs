@@ -16,16 +16,21 @@
 //! A slot whose auditor dies, or reports that it could not do its job, stays
 //! empty: a message left in its socket must reach no other auditor. Its running
 //! job fails as "auditor lost"; its later jobs get auditors forked for them alone.
+//!
+//! In a run that preloads (`--preload`), each auditor has a preloaded perl of
+//! its own ([`super::sibling`]) that forks its perl tests; what becomes of
+//! that perl comes to the runner as records, in messages before a status.
 
 use super::job::{JobSpec, Launch};
 use super::launcher::Launcher;
 use super::plan::{job_from_json, job_to_json};
+use super::sibling::OwnStage;
 use super::Plan;
 use crate::auditor::{self, Place};
 use crate::sys::{self, Fork};
 use serde_json::Value;
 use std::io;
-use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::io::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 struct Slot {
@@ -76,6 +81,17 @@ pub struct Auditors {
     head: Vec<u8>,
     /// Auditors let go (they could not be told the run's settings), to reap.
     retired: Vec<libc::pid_t>,
+    /// Each auditor runs the perl tests in a preloaded perl of its own.
+    siblings: bool,
+}
+
+/// What came from a busy auditor's socket.
+pub enum Heard {
+    /// The status of the job the auditor `pid` finished.
+    Status(libc::pid_t, i32),
+    /// A record for the runner's log (what became of its preloaded perl).
+    Note(Vec<u8>),
+    Nothing,
 }
 
 impl Auditors {
@@ -86,6 +102,7 @@ impl Auditors {
             launcher: None,
             head: Vec::new(),
             retired: Vec::new(),
+            siblings: false,
         }
     }
 
@@ -93,16 +110,19 @@ impl Auditors {
     /// told the run's settings (`head`, the plan's first line) now. With
     /// `launcher`, a launcher is started (from this process, which should be
     /// small) to fork the other slots' auditors; without one, only `first`
-    /// stands and jobs beyond it get auditors of their own.
+    /// stands and jobs beyond it get auditors of their own. With `siblings`,
+    /// each auditor starts a preloaded perl of its own for the staged jobs.
     pub fn start(
         first: Option<Waiting>,
         head: &[u8],
         lifeline: RawFd,
         count: usize,
         launcher: bool,
+        siblings: bool,
     ) -> Auditors {
         let mut auditors = Auditors {
             head: head.to_vec(),
+            siblings,
             ..Auditors::none()
         };
         let mut theirs = Vec::new();
@@ -142,7 +162,8 @@ impl Auditors {
     /// Tells the auditor of `slot` its slot and the run's settings; one that
     /// cannot be told is let go.
     fn introduce(&mut self, slot: usize) {
-        let mut first = format!("{}\n", slot).into_bytes();
+        let flag = if self.siblings { " siblings" } else { "" };
+        let mut first = format!("{}{}\n", slot, flag).into_bytes();
         first.extend_from_slice(&self.head);
         let sent = sys::write(self.slots[slot].socket.as_raw_fd(), &first);
         if !matches!(sent, Ok(n) if n == first.len()) {
@@ -162,6 +183,7 @@ impl Auditors {
         run_dir: &Path,
         own_log: Option<&Path>,
         retry_on_fail: bool,
+        job: (u64, u32),
         spec: &JobSpec,
     ) -> Option<(libc::pid_t, Place)> {
         let slot = self.idle()?;
@@ -172,7 +194,7 @@ impl Auditors {
             tmp: slot_tmp(run_dir, slot),
             tmp_reused: true,
         };
-        let request = request(pid, &place, retry_on_fail, spec);
+        let request = request(pid, &place, retry_on_fail, job, spec);
         match sys::write(self.slots[slot].socket.as_raw_fd(), &request) {
             Ok(n) if n == request.len() => {
                 self.slots[slot].busy = true;
@@ -194,6 +216,11 @@ impl Auditors {
         self.slots[i].pid.map(|_| i)
     }
 
+    /// Whether the auditors run staged jobs in preloaded perls of their own.
+    pub fn siblings(&self) -> bool {
+        self.siblings
+    }
+
     /// The sockets of busy auditors, whose statuses the runner waits for.
     pub fn poll_fds(&self) -> impl Iterator<Item = RawFd> + '_ {
         self.slots
@@ -202,22 +229,31 @@ impl Auditors {
             .map(|s| s.socket.as_raw_fd())
     }
 
-    /// The auditor that finished a job on `fd`, and the job's status, if one has.
-    pub fn status_on(&mut self, fd: RawFd) -> Option<(libc::pid_t, i32)> {
-        let i = self.slots.iter().position(|s| s.socket.as_raw_fd() == fd)?;
-        let mut status = [0u8; 4];
-        match sys::read(fd, &mut status) {
-            Ok(4) if self.slots[i].busy => {
-                let pid = self.slots[i].pid?;
+    /// One message from the auditor on `fd`: a job's status (the auditor is
+    /// idle again), or a record for the log.
+    pub fn heard_on(&mut self, fd: RawFd) -> Heard {
+        let i = match self.slots.iter().position(|s| s.socket.as_raw_fd() == fd) {
+            Some(i) => i,
+            None => return Heard::Nothing,
+        };
+        let message = match sys::recv_message(fd) {
+            Ok(message) => message,
+            Err(_) => return Heard::Nothing,
+        };
+        if message.first() == Some(&b'{') {
+            return Heard::Note(message);
+        }
+        match (<[u8; 4]>::try_from(&message[..]), self.slots[i].pid) {
+            (Ok(status), Some(pid)) if self.slots[i].busy => {
                 let status = i32::from_ne_bytes(status);
                 self.slots[i].busy = false;
                 if status == auditor::EXIT_BROKEN {
                     // It could not do its job (its log, say): it takes no other.
                     self.retire(i);
                 }
-                Some((pid, status))
+                Heard::Status(pid, status)
             }
-            _ => None,
+            _ => Heard::Nothing,
         }
     }
 
@@ -238,23 +274,30 @@ impl Auditors {
     }
 
     /// A standing auditor ended: the status of a job it finished first, if it
-    /// sent one; its slot is dead from now on. None when `pid` was not a
-    /// standing auditor.
-    pub fn ended(&mut self, pid: libc::pid_t) -> Option<Option<i32>> {
+    /// sent one, and the records it sent before; its slot is dead from now on.
+    /// None when `pid` was not a standing auditor.
+    pub fn ended(&mut self, pid: libc::pid_t) -> Option<(Option<i32>, Vec<Vec<u8>>)> {
         if let Some(at) = self.retired.iter().position(|&p| p == pid) {
             self.retired.swap_remove(at);
-            return Some(None);
+            return Some((None, Vec::new()));
         }
         let i = self.slots.iter().position(|s| s.pid == Some(pid))?;
         let fd = self.slots[i].socket.as_raw_fd();
-        let status = self.status_on(fd).map(|(_, status)| status);
+        let mut notes = Vec::new();
+        let status = loop {
+            match self.heard_on(fd) {
+                Heard::Note(note) => notes.push(note),
+                Heard::Status(_, status) => break Some(status),
+                Heard::Nothing => break None,
+            }
+        };
         // Reaped already, whether or not that status retired it.
         self.retired.retain(|&p| p != pid);
         let slot = &mut self.slots[i];
         slot.pid = None;
         slot.busy = false;
         slot.dead = true;
-        Some(status)
+        Some((status, notes))
     }
 
     /// Closes the slots, so their auditors end, and reaps them and the launcher.
@@ -279,9 +322,17 @@ fn segment_log(run_dir: &Path, pid: libc::pid_t) -> PathBuf {
 }
 
 /// A job for the auditor `pid`, as it goes over the socket.
-fn request(pid: libc::pid_t, place: &Place, retry_on_fail: bool, spec: &JobSpec) -> Vec<u8> {
+fn request(
+    pid: libc::pid_t,
+    place: &Place,
+    retry_on_fail: bool,
+    job: (u64, u32),
+    spec: &JobSpec,
+) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({
         "auditor": pid,
+        "job": job.0,
+        "try": job.1,
         "log": place.log.to_string_lossy(),
         "segment": place.log_segment,
         "tmp": place.tmp.to_string_lossy(),
@@ -312,10 +363,16 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
         }
     };
     let me = std::process::id() as libc::pid_t;
-    let (slot, plan) = match sys::recv_message(socket).map(|m| settings(&m)) {
+    let (slot, siblings, plan) = match sys::recv_message(socket).map(|m| settings(&m)) {
         Ok(Some(settings)) => settings,
         // The run ended before it began, or the runner is gone.
         _ => return 0,
+    };
+    // Its perl preloads while the first job is on its way.
+    let mut own_stage = if siblings {
+        OwnStage::start(&plan.launch, &plan.run_dir, lifeline, slot)
+    } else {
+        None
     };
     // Ready before the first job comes: its TMPDIR, made afresh (an auditor of
     // this slot that died may have left files), and its log.
@@ -331,6 +388,9 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
             _ => {
                 // The run is over: its TMPDIR goes (empty, as every job left it).
                 let _ = std::fs::remove_dir(&tmp);
+                if let Some(own_stage) = own_stage {
+                    own_stage.end();
+                }
                 return 0;
             }
         };
@@ -339,25 +399,38 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
             // Left for an auditor of this slot that has died.
             continue;
         }
-        let status = match audit(&plan.launch, &request, lifeline) {
-            Some(config) => process.audit(config),
+        let status = match audit(&plan.launch, &request, lifeline, own_stage.as_mut()) {
+            Some(config) => {
+                process.spare(own_stage.as_ref().and_then(OwnStage::pid));
+                process.audit(config)
+            }
             None => auditor::EXIT_BROKEN,
         };
+        for note in own_stage
+            .as_mut()
+            .map(OwnStage::take_notes)
+            .unwrap_or_default()
+        {
+            let _ = sys::write(socket, &note);
+        }
         if sys::write(socket, &status.to_ne_bytes()).is_err() || !process.can_go_on() {
+            if let Some(own_stage) = own_stage {
+                own_stage.end();
+            }
             return 0;
         }
     }
 }
 
-/// The slot and the run's settings from an auditor's first message.
-fn settings(message: &[u8]) -> Option<(usize, Plan)> {
+/// The slot, whether the auditor preloads a perl of its own, and the run's
+/// settings, from an auditor's first message.
+fn settings(message: &[u8]) -> Option<(usize, bool, Plan)> {
     let newline = message.iter().position(|&b| b == b'\n')?;
-    let slot = std::str::from_utf8(&message[..newline])
-        .ok()?
-        .parse()
-        .ok()?;
+    let mut words = std::str::from_utf8(&message[..newline]).ok()?.split(' ');
+    let slot = words.next()?.parse().ok()?;
+    let siblings = words.next() == Some("siblings");
     match Plan::read_head(&mut &message[newline + 1..]) {
-        Ok(Some((plan, _))) => Some((slot, plan)),
+        Ok(Some((plan, _))) => Some((slot, siblings, plan)),
         Ok(None) => None,
         Err(e) => {
             eprintln!("proctor: auditor: {}", e);
@@ -366,8 +439,14 @@ fn settings(message: &[u8]) -> Option<(usize, Plan)> {
     }
 }
 
-/// The auditor's configuration for one request.
-fn audit(launch: &Launch, request: &Value, lifeline: RawFd) -> Option<auditor::Config> {
+/// The auditor's configuration for one request; a staged job's test is forked
+/// here, by the auditor's own perl.
+fn audit(
+    launch: &Launch,
+    request: &Value,
+    lifeline: RawFd,
+    own_stage: Option<&mut OwnStage>,
+) -> Option<auditor::Config> {
     let spec = match job_from_json(&request["spec"]) {
         Ok(spec) => spec,
         Err(e) => {
@@ -384,5 +463,23 @@ fn audit(launch: &Launch, request: &Value, lifeline: RawFd) -> Option<auditor::C
     };
     let mut config = launch.auditor_config(&spec, place, lifeline);
     config.retry_on_fail = request["retry"] == true;
+    if let (true, Some(own_stage)) = (spec.staged, own_stage) {
+        let job = (
+            request["job"].as_u64().unwrap_or(0),
+            request["try"].as_u64().unwrap_or(0) as u32,
+        );
+        config.command = vec!["perl (preloaded)".to_string(), spec.display.clone()];
+        config.started = Some(std::time::Instant::now());
+        config.test = match own_stage.start_test(job, &spec.display, &config.place.tmp) {
+            Ok(started) => auditor::Test::Adopted {
+                pid: started.pid,
+                stdout: started.stdout.into_raw_fd(),
+                stderr: started.stderr.map(IntoRawFd::into_raw_fd),
+            },
+            Err(why) => auditor::Test::NotStarted {
+                reason: format!("not run: {}", why),
+            },
+        };
+    }
     Some(config)
 }

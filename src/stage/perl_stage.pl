@@ -8,6 +8,11 @@
 # Two processes: the stage speaks the protocol and never forks; its forker
 # forks the auditors-to-be and reaps them (see start_forker).
 #
+# Sibling mode (--clone-syscall N): the stage is a standing auditor's own,
+# and each test is forked as the auditor's child (clone with CLONE_PARENT),
+# on pipes the auditor made; no forker, no auditor-to-be, no exec. See
+# serve_siblings.
+#
 # Cost model: every fork write-protects all of the forking process's pages,
 # and on this kind of host each page written afterwards is a copy-on-write
 # fault of a few microseconds, in the forking process and its children
@@ -42,6 +47,15 @@ my $IDLE_SECONDS = 1;
 # reads it as "the auditor failed", never as a test verdict).
 my $AUDITOR_UNSTARTED = 4;
 
+# clone(2)'s flag for a child whose parent is its parent's parent (sibling
+# mode; SIGCHLD is or'ed in, so it signals its end as a fork's child does).
+my $CLONE_PARENT = 0x00008000;
+
+# madvise(2)'s advice to back a range with huge pages now (collapse_heap),
+# and their size.
+my $MADV_COLLAPSE = 25;
+my $HUGE_PAGE = 2 * 1024 * 1024;
+
 # State captured once, at start-up and after preloading, that every test
 # starts from.
 my %stage = (
@@ -49,6 +63,11 @@ my %stage = (
     env         => undef,   # %ENV as it stood after preloading
     socket      => undef,   # protocol socket (PROCTOR_STAGE_FD)
     lifeline    => undef,   # runner's lifeline read end, passed to auditors
+    clone       => 0,       # sibling mode: the clone(2) syscall number
+    clone_flags => 0,       #   its flags
+    madvise     => 0,       # the madvise(2) syscall number, to collapse the heap
+    parent      => 0,       #   the auditor, whose pipes it opens
+    inbox       => '',      #   what came from the auditor, not yet read
     commands    => undef,   # stage to forker: the spawns to run
     results     => undef,   # forker to stage: launched, error, done
     stage_pid   => undef,   # in the forker: its parent, the stage
@@ -80,6 +99,19 @@ my %ESCAPE = ('"' => '\\"', '\\' => '\\\\', "\n" => '\\n', "\r" => '\\r', "\t" =
 my %UNESCAPE = ('"' => '"', '\\' => '\\', '/' => '/', b => "\b", f => "\f", n => "\n", r => "\r", t => "\t");
 
 my $test = run_stage();
+# Sibling mode: the stage's loop is here, at the file's top level, so that a
+# test forked in it has no stage sub to return through. (Every frame left
+# frees variables into pages the test shares with the stage: a copy-on-write
+# fault each, some hundred microseconds in all.)
+while (!$test) {
+    my $spawn = next_sibling_spawn() or next;
+    my $pid = syscall($stage{clone}, $stage{clone_flags}, 0, 0, 0, 0);
+    if ($pid == 0) {
+        $test = { spawn => $spawn };
+        last;
+    }
+    sibling_launched($spawn, $pid);
+}
 run_test($test);    # only a test process gets here
 
 # --- the stage ---------------------------------------------------------------
@@ -95,9 +127,20 @@ sub run_stage {
 
     preload_modules(@preload);
     capture_start_state();
+    prepare_test2();
+    collapse_heap();
     # A write to a gone runner must be an error we see, not a silent death.
     $SIG{PIPE} = 'IGNORE';
     $stage{last_end} = our_end_block_runs_last();
+
+    if ($stage{clone}) {
+        # The numbers must reach the kernel as numbers: 0 + makes them so.
+        $stage{clone_flags} = 0 + ($CLONE_PARENT | POSIX::SIGCHLD());
+        $stage{parent} = getppid();
+        capture_signals();
+        send_message(type => 'ready', pid => 0 + $$, preloaded => raw_json(preloaded_files_json()));
+        return undef;    # the loop at the top forks the tests
+    }
 
     my $test = start_forker();
     return $test if $test;    # a test process, forked by the forker
@@ -121,6 +164,12 @@ sub parse_arguments {
         }
         elsif ($arg =~ /\A--preload=(.+)\z/s) {
             push @preload, $1;
+        }
+        elsif ($arg =~ /\A--clone-syscall=([0-9]+)\z/) {
+            $stage{clone} = 0 + $1;
+        }
+        elsif ($arg =~ /\A--madvise-syscall=([0-9]+)\z/) {
+            $stage{madvise} = 0 + $1;
         }
         else {
             fail_to_start("unknown argument \"$arg\"");
@@ -395,6 +444,103 @@ sub forker_result {
     }
 }
 
+# --- sibling mode ------------------------------------------------------------
+
+# The stage of one standing auditor, its parent: for each spawn it opens the
+# write ends of the pipes the auditor made (through /proc, by the auditor's
+# descriptor numbers), and the loop at the top of this file forks the test
+# with clone(CLONE_PARENT), so the test is the auditor's child, as a test
+# must be, and nothing else is forked or exec'd for it. The auditor reaps
+# the test; this side only says `launched`.
+#
+# Per job, whatever the stage does between two forks writes to pages it
+# shares with the last test: copy-on-write faults in the stage. So the
+# spawn is read with one pattern (the auditor writes its keys in one order;
+# anything else goes through the full decoder), and the pipes stay raw
+# descriptors, never Perl handles.
+
+# Reads the next spawn and opens its pipes; undef when there was none to
+# run (an error went back instead). Leaves when the auditor is gone.
+sub next_sibling_spawn {
+    my $socket = $stage{socket};
+    while ($stage{inbox} !~ /\n/) {
+        my $got = sysread $socket, $stage{inbox}, 65536, length $stage{inbox};
+        if (!defined $got) {
+            next if $!{EINTR};
+            leave(0);
+        }
+        leave(0) if $got == 0;    # the auditor is gone
+    }
+    $stage{inbox} =~ s/\A([^\n]*)\n//;
+    my $line = $1;
+    my $spawn;
+    if ($line =~ /\A\{"type":"spawn","job":([0-9]+),"try":([0-9]+),"file":"((?:[^"\\\x00-\x1f]|\\.)*)","merge":(true|false),"env":\{"TMPDIR":"((?:[^"\\\x00-\x1f]|\\.)*)"\},"stdout_fd":([0-9]+)(?:,"stderr_fd":([0-9]+))?\}\z/) {
+        $spawn = { job => $1, try => $2, file => $3, merge => $4 eq 'true', env => { TMPDIR => $5 }, stdout_fd => $6, stderr_fd => $7 };
+        # Escapes are rare (a quote or backslash in a path): decode them properly.
+        $spawn = decode_message($line) if "$spawn->{file}$spawn->{env}{TMPDIR}" =~ /\\/;
+    }
+    elsif ($line =~ /\S/) {
+        $spawn = decode_message($line) or return undef;
+        my $type = $spawn->{type};
+        leave(0) if $type eq 'stop';
+        if ($type ne 'spawn') {
+            send_message(type => 'error', message => "unknown message type \"$type\"");
+            return undef;
+        }
+    }
+    return undef unless $spawn;
+
+    my @ids = map {
+        my $value = $spawn->{$_};
+        defined $value && !ref $value && $value =~ /\A[0-9]+\z/ ? ($_ => 0 + $value) : ()
+    } qw(job try);
+    my $problem = sibling_problem($spawn);
+    if ($problem) {
+        send_message(type => 'error', @ids, message => "unable to spawn: $problem");
+        return undef;
+    }
+    my @fds;
+    for my $key ($spawn->{merge} ? ('stdout_fd') : ('stdout_fd', 'stderr_fd')) {
+        my $path = "/proc/$stage{parent}/fd/$spawn->{$key}";
+        my $fd = POSIX::open($path, POSIX::O_WRONLY());
+        if (!defined $fd) {
+            send_message(type => 'error', @ids, message => "unable to open $path: $!");
+            POSIX::close($_) for @fds;
+            return undef;
+        }
+        push @fds, $fd;
+    }
+    $spawn->{fds} = \@fds;
+    return $spawn;
+}
+
+# In the stage, after the fork: the pipes are the test's alone; say so.
+sub sibling_launched {
+    my ($spawn, $pid) = @_;
+    my $why = $!;
+    POSIX::close($_) for @{ $spawn->{fds} };
+    if ($pid < 0) {
+        send_message(type => 'error', job => $spawn->{job}, try => $spawn->{try}, message => "unable to fork: $why");
+        return;
+    }
+    write_all($stage{socket}, qq({"type":"launched","job":$spawn->{job},"try":$spawn->{try},"pid":$pid}\n))
+        or leave(0);
+}
+
+sub sibling_problem {
+    my ($message) = @_;
+    for my $key (qw(job try stdout_fd), $message->{merge} ? () : 'stderr_fd') {
+        my $value = $message->{$key};
+        return "\"$key\" is not a number" unless defined $value && !ref $value && $value =~ /\A[0-9]+\z/;
+    }
+    my $file = $message->{file};
+    return '"file" is not a string' unless defined $file && !ref $file && length $file;
+    my $env = $message->{env};
+    return '"env" is not an object' if defined $env && ref $env ne 'HASH';
+    return '"env" values must be strings or null' if $env && grep { ref } values %$env;
+    return undef;
+}
+
 # --- the forker ----------------------------------------------------------------
 
 # The forker's loop: reap, then wait for a spawn or a SIGCHLD, then act.
@@ -611,10 +757,19 @@ sub clean_slate {
     # The stage's ends: this process must never speak for the stage.
     close $_ for grep { defined } @stage{qw(socket commands results wake_read wake_write)};
 
-    open STDIN, '<', '/dev/null' or die "unable to open /dev/null: $!\n";
-    open STDOUT, '>&', $test->{stdout_write} or die "unable to redirect stdout: $!\n";
-    open STDERR, '>&', $test->{stderr_write} or die "unable to redirect stderr: $!\n";
-    close $_ for $test->{stdout_write}, $test->{stderr_write}, @{ $test->{read_ends} };
+    if (my $fds = $spawn->{fds}) {
+        # Sibling mode: stdin is the stage's /dev/null already, and the pipes
+        # are raw descriptors, put in place under STDOUT's and STDERR's own.
+        POSIX::dup2($fds->[0], 1) // die "unable to redirect stdout: $!\n";
+        POSIX::dup2($fds->[-1], 2) // die "unable to redirect stderr: $!\n";
+        POSIX::close($_) for @$fds;
+    }
+    else {
+        open STDIN, '<', '/dev/null' or die "unable to open /dev/null: $!\n";
+        open STDOUT, '>&', $test->{stdout_write} or die "unable to redirect stdout: $!\n";
+        open STDERR, '>&', $test->{stderr_write} or die "unable to redirect stderr: $!\n";
+        close $_ for $test->{stdout_write}, $test->{stderr_write}, @{ $test->{read_ends} };
+    }
     close $stage{lifeline} if $stage{lifeline};
     select STDERR; $| = 1;
     select STDOUT; $| = 1;
@@ -661,6 +816,19 @@ sub reset_signals {
 
 # State preloaded libraries keep between tests: what must look freshly loaded.
 sub reset_test_libraries {
+    if ($stage{t2}) {
+        take_over_test2();
+    }
+    else {
+        reset_test2();
+    }
+    FindBin::again() if defined &FindBin::again;    # it read the stage's $0
+    Getopt::Long::ConfigDefaults() if defined &Getopt::Long::ConfigDefaults;
+}
+
+# Test2 and Test::Builder as a fresh perl has them before `use Test::More`;
+# the test's own `use` sets them up.
+sub reset_test2 {
     if ($INC{'Test2/API.pm'}) {
         # Leaving preload mode resets the instance; post_preload_reset also
         # re-clones the stdout/stderr Test2 formats to, from the new ones.
@@ -682,9 +850,90 @@ sub reset_test_libraries {
         # Before Test2 (Perl < 5.26's Test::More) the builder is the state.
         $Test::Builder::Test->reset unless $INC{'Test2/API.pm'};
     }
+}
 
-    FindBin::again() if defined &FindBin::again;    # it read the stage's $0
-    Getopt::Long::ConfigDefaults() if defined &Getopt::Long::ConfigDefaults;
+# Setting Test2 up (what `use Test::More` does first in a test: the root hub,
+# the formatter, Test::Builder's reset, each with its own copies of STDOUT
+# and STDERR) costs a test about 200 copy-on-write faults, half a
+# millisecond here. So the stage does it once, as a test would, with STDOUT
+# and STDERR on two pipes of its own, and notes which descriptors are copies
+# of either; each test puts its own pipes under those descriptors and claims
+# the instance, root hub and builder for its pid (take_over_test2).
+#
+# Only in the plain case: Test::More (Test2-based) preloaded in preload mode,
+# without threads or Test2::IPC, whose set-up a test may want to choose.
+# Otherwise, or if anything fails here, each test sets Test2 up itself.
+sub prepare_test2 {
+    return unless $stage{t2_preload} && $INC{'Test/Builder.pm'} && $Test::Builder::Test;
+    return if $INC{'Test2/IPC.pm'} || $INC{'threads.pm'};
+    return unless defined &Test2::API::Instance::load && defined &Test2::API::test2_stack;
+    pipe my $out_read, my $out_write or return;
+    pipe my $err_read, my $err_write or return;
+    open my $saved_out, '>&', \*STDOUT or return;
+    open my $saved_err, '>&', \*STDERR or return;
+    my @pipes = map { [(stat $_)[0, 1]] } $out_write, $err_write;
+
+    POSIX::dup2(fileno $out_write, 1);
+    POSIX::dup2(fileno $err_write, 2);
+    my $instance;
+    my $ready = eval {
+        reset_test2();
+        no warnings 'redefine';
+        my $load = \&Test2::API::Instance::load;
+        # The instance is Test2::API's own lexical: its load method shows it.
+        local *Test2::API::Instance::load = sub { $instance = $_[0]; goto &$load };
+        Test2::API::test2_load();
+        Test2::API::test2_stack()->top;
+        1;
+    };
+    POSIX::dup2(fileno $saved_out, 1);
+    POSIX::dup2(fileno $saved_err, 2);
+    close $_ for $saved_out, $saved_err, $out_read, $out_write, $err_read, $err_write;
+    if (!$ready || ref $instance ne 'Test2::API::Instance') {
+        # Half set up is as good as not: each test resets it.
+        return;
+    }
+
+    my (@out, @err);
+    opendir my $fd_dir, '/proc/self/fd' or return;
+    for my $fd (grep { /\A[0-9]+\z/ && $_ > 2 } readdir $fd_dir) {
+        my ($dev, $ino) = POSIX::fstat($fd) or next;
+        push @out, 0 + $fd if $dev == $pipes[0][0] && $ino == $pipes[0][1];
+        push @err, 0 + $fd if $dev == $pipes[1][0] && $ino == $pipes[1][1];
+    }
+    $stage{t2} = { instance => $instance, out => \@out, err => \@err };
+}
+
+# Every fork copies the page table entries of the stage's heap (some 2000
+# for Test::More), and every exit tears them down again. Backed by huge
+# pages, the heap has a few hundred times fewer: MADV_COLLAPSE (Linux 6.1)
+# makes it so now, for what preloading allocated. Only the stage's heap as
+# it stands: what a test allocates later is left to the system's settings.
+# (A test that writes to such a page copies 4 KiB of it, not 2 MiB.)
+sub collapse_heap {
+    return unless $stage{madvise};
+    open my $maps, '<', '/proc/self/maps' or return;
+    while (my $line = <$maps>) {
+        next unless $line =~ /\A([0-9a-f]+)-([0-9a-f]+) .*\[heap\]$/;
+        my ($start, $end) = do { no warnings 'portable'; (hex $1, hex $2) };
+        $start = int(($start + $HUGE_PAGE - 1) / $HUGE_PAGE) * $HUGE_PAGE;
+        $end = int($end / $HUGE_PAGE) * $HUGE_PAGE;
+        # Refused on older kernels, or with huge pages off: nothing lost.
+        syscall($stage{madvise}, 0 + $start, 0 + ($end - $start), 0 + $MADV_COLLAPSE) if $end > $start;
+        last;
+    }
+}
+
+# In the test: the copies of STDOUT and STDERR Test2 made in the stage get
+# the test's pipes, and the instance, root hub and builder become this
+# process's (they check the pid they were made in before they report).
+sub take_over_test2 {
+    my $t2 = $stage{t2};
+    POSIX::dup2(1, $_) for @{ $t2->{out} };
+    POSIX::dup2(2, $_) for @{ $t2->{err} };
+    $t2->{instance}{_pid} = $$;
+    $_->{pid} = $$ for Test2::API::test2_stack()->all;
+    $Test::Builder::Test->{Original_Pid} = $$;
 }
 
 sub reopen_data_handles {

@@ -1,6 +1,6 @@
 //! Preloading: the Perl stage's own protocol driver, and stages through the
-//! binary: isolation, a dying test, a stage that cannot start, a stage killed
-//! mid-run.
+//! binary: isolation, a dying test, a stage that cannot start, a preloaded
+//! perl killed mid-run, an auditor killed under a preloaded test.
 
 use crate::common::*;
 use std::process::Command;
@@ -29,7 +29,7 @@ fn perl_suite(p: &Project) {
             &format!(
                 "use Test::More;\nis($0, q{{t/{i}.t}}, q{{$0 is the file}});\nok(!defined $ENV{{LEAK}}, q{{no leak from earlier tests}});\n\
                  $ENV{{LEAK}} = {i};\nok(!defined $main::seen, q{{globals start clean}});\n$main::seen = 1;\n\
-                 like($ENV{{TMPDIR}}, qr{{/jobs/{i}-1/tmp$}}, q{{TMPDIR is the job's}});\nis(getpgrp(), $$, q{{own process group}});\ndone_testing;\n",
+                 like($ENV{{TMPDIR}}, qr{{/runs/[^/]+/tmp/[01]$}}, q{{TMPDIR is the slot's}});\nopendir my $d, $ENV{{TMPDIR}} or die;\nis(scalar(grep {{ $_ ne q{{.}} && $_ ne q{{..}} }} readdir $d), 0, q{{and empty}});\nopen my $f, '>', qq{{$ENV{{TMPDIR}}/left-{i}}} or die;\nopen my $c, '<', '/proc/' . getppid() . '/comm' or die;\nis(scalar <$c>, qq{{proctor-audit\n}}, q{{the parent is an auditor}});\nis(getpgrp(), $$, q{{own process group}});\ndone_testing;\n",
                 i = i
             ),
         );
@@ -106,34 +106,31 @@ fn a_stage_that_cannot_start_fails_its_jobs_with_its_error() {
     );
 }
 
-/// A test file that SIGKILLs an ancestor: its parent is its auditor, the
-/// auditor's parent the Perl stage's forker, the forker's parent the stage
-/// itself (the process that speaks the protocol). `up` counts from the
-/// auditor's parent.
-fn stage_killer(up: usize) -> String {
-    format!(
-        "use Test::More;\nmy $pid = getppid();\nfor (0 .. {up}) {{\n    open my $s, '<', \"/proc/$pid/stat\" or die;\n    \
-         $pid = (split ' ', (split /\\) /, <$s>)[1])[1];\n}}\nkill 'KILL', $pid;\nok(1, 'killed the stage');\ndone_testing;\n",
-        up = up
-    )
-}
+/// A test file that SIGKILLs its slot's preloaded perl: its sibling, the
+/// other child of its auditor running the stage program.
+const SIBLING_KILLER: &str = r#"use Test::More;
+sub read_proc { open my $f, '<', "/proc/$_[0]" or return ''; local $/; scalar <$f> }
+my $auditor = getppid();
+my ($perl) = grep {
+    (split ' ', (split /\) /, read_proc("$_/stat"))[1] // '')[1] == $auditor
+        && read_proc("$_/cmdline") =~ /stage-perl/
+} grep { /^[0-9]+$/ } map { (split m{/})[-1] } glob '/proc/*';
+ok($perl, 'found the preloaded perl');
+kill 'KILL', $perl;
+open my $f, '>', 't/killed' or die;
+print $f "$perl\n";
+close $f;
+done_testing;
+"#;
 
 #[test]
-fn a_stage_killed_mid_run_is_started_again_and_nothing_is_lost() {
-    for up in [0, 1] {
-        a_stage_killed_mid_run(up);
-    }
-}
-
-/// Killing the forker ends the stage; killing the stage leaves the forker
-/// alone with running auditors, which must still reach the runner.
-fn a_stage_killed_mid_run(up: usize) {
+fn a_preloaded_perl_killed_mid_run_is_started_again_and_nothing_is_lost() {
     let p = Project::new();
-    p.script("t/0-kills-stage.t", &stage_killer(up));
-    for i in 1..=6 {
+    p.script("t/0-kills-stage.t", SIBLING_KILLER);
+    for i in 1..=20 {
         p.script(
-            &format!("t/{}.t", i),
-            "use Test::More;\nselect undef, undef, undef, 0.1;\nok(1);\ndone_testing;\n",
+            &format!("t/{:02}.t", i),
+            "use Test::More;\nselect undef, undef, undef, 0.02;\nok(1);\ndone_testing;\n",
         );
     }
     p.proctor(&["test", "-j2", "--preload", "Test::More"])
@@ -141,12 +138,142 @@ fn a_stage_killed_mid_run(up: usize) {
     let events = p.events();
     assert_eq!(
         events.iter().filter(|e| e["type"] == "job_end").count(),
-        7,
+        21,
         "every job ends once"
     );
+    assert_eq!(events.last().unwrap()["files"]["passed"], 21);
+    let killed: u64 = std::fs::read_to_string(p.dir.join("t/killed"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let exit = events
+        .iter()
+        .find(|e| e["type"] == "stage_exit" && e["pid"] == killed)
+        .unwrap_or_else(|| panic!("no stage_exit for {}: {:?}", killed, events));
+    let slot = &exit["slot"];
     assert!(
-        events.iter().filter(|e| e["type"] == "stage_ready").count() >= 2,
-        "the stage was started again"
+        events
+            .iter()
+            .any(|e| e["type"] == "stage_ready" && e["slot"] == *slot && e["pid"] != killed),
+        "slot {} got a new perl",
+        slot
     );
-    assert_eq!(events.last().unwrap()["files"]["passed"], 7);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["type"] == "job_launch" && e["staged"] == true)
+            .count(),
+        21
+    );
+}
+
+/// A test file that SIGKILLs its own auditor.
+const AUDITOR_KILLER: &str =
+    "use Test::More;\nok(1);\nkill 'KILL', getppid();\nsleep 5;\ndone_testing;\n";
+
+/// A slot whose auditor died stays empty; its share of the preloaded jobs
+/// runs in the run's own stage instead, and none is lost.
+#[test]
+fn preloaded_jobs_outlive_their_auditor() {
+    let p = Project::new();
+    p.script("t/0-kills-auditor.t", AUDITOR_KILLER);
+    for i in 1..=20 {
+        p.script(
+            &format!("t/{:02}.t", i),
+            "use Test::More;\nselect undef, undef, undef, 0.02;\nok(1);\ndone_testing;\n",
+        );
+    }
+    let run = p.proctor(&["test", "-j2", "--preload", "Test::More"]);
+    run.expect_status(1);
+    let events = p.events();
+    assert!(
+        reasons(job_end(&events, "t/0-kills-auditor.t")).contains("auditor lost"),
+        "{}",
+        reasons(job_end(&events, "t/0-kills-auditor.t"))
+    );
+    let passed: Vec<_> = results(&events)
+        .into_iter()
+        .filter(|(file, result)| file != "t/0-kills-auditor.t" && result == "pass")
+        .collect();
+    assert_eq!(passed.len(), 20, "{:?}", results(&events));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "job_launch" && e["staged"] == true && e["dir"].is_string()),
+        "the run's own stage took the empty slot's jobs"
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["type"] == "job_launch" && e["staged"] == true)
+            .count(),
+        21
+    );
+}
+
+/// Files that lean on Test::More's set-up (the stage sets Test2 up once and
+/// each test takes it over): each ends as it does under a fresh perl, with
+/// the same reasons, and each line on the stream it was written to.
+#[test]
+fn preloaded_tests_end_as_under_a_fresh_perl() {
+    let p = Project::new();
+    p.script("t/fail.t", "use Test::More tests => 2;\nok(1);\nok(0, 'no');\n")
+        .script("t/raw.t", "print \"1..1\\nok 1\\n\";\n")
+        .script(
+            "t/ipc.t",
+            "use Test::More;\nuse Test2::IPC;\nmy $pid = fork;\nif (!$pid) { ok(1, 'child'); exit 0 }\n\
+             waitpid $pid, 0;\nok(1, 'parent');\ndone_testing;\n",
+        )
+        .script("t/skip.t", "use Test::More skip_all => 'nothing here';\n")
+        .script(
+            "t/streams.t",
+            "use Test::More;\ndiag 'to stderr';\nnote 'to stdout';\nok(1);\ndone_testing;\n",
+        )
+        .script("t/exit.t", "use Test::More;\nok(1);\ndone_testing;\nexit 3;\n");
+    let ends = |preload: bool| {
+        let mut args = vec!["test", "-j2"];
+        if preload {
+            args.extend(["--preload", "Test::More"]);
+        }
+        p.proctor(&args).expect_status(1);
+        let events = p.events();
+        let mut ends: Vec<(String, String, String)> = events
+            .iter()
+            .filter(|e| e["type"] == "job_end")
+            .map(|e| {
+                (
+                    e["file"].as_str().unwrap().to_string(),
+                    e["result"].as_str().unwrap().to_string(),
+                    reasons(e),
+                )
+            })
+            .collect();
+        ends.sort();
+        // Two pipes: which line comes first is up to the scheduler.
+        let mut streams: Vec<String> = events
+            .iter()
+            .filter(|e| e["line"] == "# to stderr" || e["line"] == "# to stdout")
+            .map(|e| format!("{} {}", e["line"], e["stream"]))
+            .collect();
+        streams.sort();
+        let staged = events
+            .iter()
+            .filter(|e| e["type"] == "job_launch" && e["staged"] == true)
+            .count();
+        (ends, streams, staged)
+    };
+    let (fresh, fresh_streams, _) = ends(false);
+    let (preloaded, preloaded_streams, staged) = ends(true);
+    assert_eq!(staged, 6, "every file ran preloaded");
+    assert_eq!(preloaded, fresh);
+    assert_eq!(preloaded_streams, fresh_streams);
+    assert_eq!(
+        fresh_streams,
+        ["\"# to stderr\" \"stderr\"", "\"# to stdout\" \"stdout\""]
+    );
+    assert!(fresh.iter().any(|(f, r, _)| f == "t/skip.t" && r == "skip"));
+    assert!(fresh
+        .iter()
+        .any(|(f, _, why)| f == "t/exit.t" && why.contains("exited with status 3")));
 }
