@@ -107,7 +107,7 @@ impl Stage {
         env: &Rc<Vec<CString>>,
         lifeline: RawFd,
     ) -> io::Result<Stage> {
-        Stage::start_with(spec, run_dir, env, lifeline, &[])
+        Stage::start_with(spec, run_dir, env, lifeline, &madvise_arguments())
     }
 
     /// Starts the stage in sibling mode (see [`SIBLINGS`]), as a child of this
@@ -122,8 +122,9 @@ impl Stage {
             "--clone-syscall={}",
             SIBLINGS.ok_or(io::ErrorKind::Unsupported)?
         );
-        let madvise = format!("--madvise-syscall={}", libc::SYS_madvise);
-        Stage::start_with(spec, run_dir, env, lifeline, &[clone, madvise])
+        let mut args = madvise_arguments();
+        args.push(clone);
+        Stage::start_with(spec, run_dir, env, lifeline, &args)
     }
 
     fn start_with(
@@ -353,6 +354,18 @@ impl Stage {
         }
         Ok(())
     }
+}
+
+/// Tells the stage the madvise(2) system call (on Linux), to back its heap with huge
+/// pages (proctor-stage(7)).
+#[cfg(target_os = "linux")]
+fn madvise_arguments() -> Vec<String> {
+    vec![format!("--madvise-syscall={}", libc::SYS_madvise)]
+}
+
+#[cfg(not(target_os = "linux"))]
+fn madvise_arguments() -> Vec<String> {
+    Vec::new()
 }
 
 /// Writes the stage program into the run directory, whole or not at all: the
