@@ -129,10 +129,11 @@ impl OwnStage {
         std::mem::take(&mut self.notes)
     }
 
-    /// Stops it (at the end of the run).
+    /// Stops it (at the end of the run): its tests are the auditor's, so
+    /// there is nothing to wait for.
     pub fn end(mut self) {
         if let Some(stage) = self.stage.take() {
-            stage.end();
+            stage.kill();
         }
     }
 
@@ -166,7 +167,7 @@ impl OwnStage {
                 Some(Err(why)) => {
                     // Not ready is not going to be: its jobs fail with its word.
                     if let Some(stage) = self.stage.take() {
-                        stage.end();
+                        stage.kill();
                     }
                     self.note("stage_exit", pid, Some(&why));
                     self.broken = Some(why);
@@ -195,7 +196,7 @@ impl OwnStage {
     fn lost(&mut self, why: &str) {
         if let Some(stage) = self.stage.take() {
             let pid = stage.pid;
-            stage.end();
+            stage.kill();
             self.note("stage_exit", pid, Some(why));
         }
         self.ready = false;

@@ -347,6 +347,13 @@ impl Stage {
         sys::reap(self.pid);
     }
 
+    /// Ends the stage at once and reaps it (it must be this process's
+    /// child): for a stage in sibling mode, which holds nothing of its tests.
+    pub fn kill(self) {
+        let _ = sys::kill(self.pid, libc::SIGKILL);
+        sys::reap(self.pid);
+    }
+
     fn send(&mut self, mut bytes: &[u8]) -> io::Result<()> {
         while !bytes.is_empty() {
             let n = sys::write(self.socket.as_raw_fd(), bytes)?;
