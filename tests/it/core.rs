@@ -366,7 +366,7 @@ fn tests_get_perl5lib_a_private_tmpdir_and_harness_variables() {
         "t/env.t",
         r#"print "1..4\n";
 print(($ENV{PERL5LIB} =~ m{^lib:blib/lib:blib/arch:inc} ? "ok" : "not ok"), " 1 - PERL5LIB is $ENV{PERL5LIB}\n");
-print(($ENV{TMPDIR} =~ m{/runs/[^/]+/(tmp/0|jobs/1-1\.tmp)$} && -d $ENV{TMPDIR} ? "ok" : "not ok"), " 2 - TMPDIR is $ENV{TMPDIR}\n");
+print(($ENV{TMPDIR} =~ m{/runs/[^/]+/(tmp-0|jobs/1-1\.tmp)$} && -d $ENV{TMPDIR} ? "ok" : "not ok"), " 2 - TMPDIR is $ENV{TMPDIR}\n");
 print(($ENV{HARNESS_ACTIVE} eq "1" ? "ok" : "not ok"), " 3 - HARNESS_ACTIVE\n");
 print((defined(<STDIN>) ? "not ok" : "ok"), " 4 - stdin is empty\n");
 "#,
