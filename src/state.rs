@@ -5,7 +5,7 @@
 //! `$XDG_STATE_HOME/proctor/<project>/` (default `~/.local/state/proctor/...`),
 //! where `<project>` is the project directory's name and a hash of its absolute
 //! path. Inside: `logs/<run>.jsonl` (event logs, the newest few kept),
-//! `last.jsonl` (a link to the last run's log), `files.jsonl` (each file's last
+//! `last.jsonl` (a hard link to the last run's log), `files.jsonl` (each file's last
 //! result and duration) and `runs/<run>/` (scratch).
 
 use crate::order::Known;
@@ -189,9 +189,16 @@ pub fn last_log(state_dir: &Path) -> PathBuf {
 pub fn mark_last(state_dir: &Path, log: &Path) -> io::Result<()> {
     let link = last_log(state_dir);
     let tmp = state_dir.join(format!(".last.{}", std::process::id()));
-    let target = log.strip_prefix(state_dir).unwrap_or(log);
-    let _ = fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(target, &tmp)?;
+    // A hard link allocates no inode (a symlink does, and frees the last
+    // one's), which on ext4 costs more than the rest of a short run's
+    // bookkeeping; a symlink where hard links cannot be had.
+    if fs::hard_link(log, &tmp).is_err() {
+        let _ = fs::remove_file(&tmp);
+        if fs::hard_link(log, &tmp).is_err() {
+            let target = log.strip_prefix(state_dir).unwrap_or(log);
+            std::os::unix::fs::symlink(target, &tmp)?;
+        }
+    }
     fs::rename(&tmp, &link)?;
     let mut logs: Vec<PathBuf> = fs::read_dir(state_dir.join("logs"))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -417,6 +424,25 @@ mod tests {
         assert!(!close_enough(0.001, 0.012));
         assert!(close_enough(10.0, 11.9));
         assert!(!close_enough(10.0, 12.1));
+    }
+
+    /// last.jsonl is the last run's log itself, under a second name.
+    #[test]
+    fn the_last_log_is_a_link_to_the_log() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = std::env::temp_dir().join(format!("proctor-last-{}", std::process::id()));
+        let (paths, warning) = new_run(dir.clone(), true).unwrap();
+        assert_eq!(warning, None);
+        let log = paths.log.unwrap();
+        create_log(&log).unwrap();
+        mark_last(&dir, &log).unwrap();
+        assert_eq!(
+            fs::metadata(last_log(&dir)).unwrap().ino(),
+            fs::metadata(&log).unwrap().ino()
+        );
+        remove_run(&paths.run_dir);
+        assert!(!paths.run_dir.exists());
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
