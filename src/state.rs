@@ -21,16 +21,6 @@ const FILES: &str = "files.jsonl";
 /// How many event logs a state directory keeps.
 const LOGS_KEPT: usize = 20;
 
-/// In `runs/`: the directory of a finished run, holding nothing but its old
-/// runner.ljsonl, left for the next run to take with a rename. On ext4 each
-/// inode made costs 30 to 300 us (more, the more were freed in the last few
-/// seconds), so a short run reuses the inodes it can: this directory and the
-/// runner's log in it, and the oldest event log (see [`create_log`]).
-const SPARE: &str = ".spare";
-
-/// The runner's log in a run directory.
-const RUNNER_LOG: &str = "runner.ljsonl";
-
 /// The state directory to use, before it is created.
 pub fn locate(explicit: Option<&Path>) -> PathBuf {
     if let Some(dir) = explicit {
@@ -116,26 +106,10 @@ pub fn new_run(state_dir: PathBuf, keep_log: bool) -> io::Result<(RunPaths, Opti
     ))
 }
 
-/// `runs/<id>` in `state_dir`: the spare directory a finished run left,
-/// renamed, or a new one, with `runs/` and `logs/` made first when the run
-/// directory's parent is missing (a new state directory).
+/// `runs/<id>` in `state_dir`, with `runs/` and `logs/` made first when the
+/// run directory's parent is missing (a new state directory).
 fn make_run_dir(state_dir: &Path, id: &str) -> io::Result<()> {
-    let runs = state_dir.join("runs");
-    let run_dir = runs.join(id);
-    if fs::rename(runs.join(SPARE), &run_dir).is_ok() {
-        // Emptied before the runner exists, so the overlord can never read
-        // the last run's records as this one's.
-        if let Err(e) = fs::OpenOptions::new()
-            .write(true)
-            .truncate(true)
-            .open(run_dir.join(RUNNER_LOG))
-        {
-            if e.kind() != io::ErrorKind::NotFound {
-                let _ = fs::remove_file(run_dir.join(RUNNER_LOG));
-            }
-        }
-        return Ok(());
-    }
+    let run_dir = state_dir.join("runs").join(id);
     match fs::create_dir(&run_dir) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists && run_dir.is_dir() => Ok(()),
@@ -149,25 +123,8 @@ fn make_run_dir(state_dir: &Path, id: &str) -> io::Result<()> {
 }
 
 /// Creates a run's event log in `logs/`, making `logs/` again when it was
-/// removed since the state directory was made. Once `logs/` holds as many
-/// logs as are kept, the oldest becomes this one (renamed, then emptied: no
-/// inode made or freed), and any beyond that are removed.
+/// removed since the state directory was made.
 pub fn create_log(log: &Path) -> io::Result<fs::File> {
-    if let Some(Ok(entries)) = log.parent().map(fs::read_dir) {
-        let mut logs: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().map_or(false, |e| e == "jsonl"))
-            .collect();
-        if logs.len() >= LOGS_KEPT {
-            logs.sort();
-            let excess = logs.len() - LOGS_KEPT;
-            for old in &logs[..excess] {
-                let _ = fs::remove_file(old);
-            }
-            // Taken by a run started at the same moment: a new file, then.
-            let _ = fs::rename(&logs[excess], log);
-        }
-    }
     match fs::File::create(log) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             if let Some(dir) = log.parent() {
@@ -179,24 +136,11 @@ pub fn create_log(log: &Path) -> io::Result<fs::File> {
     }
 }
 
-/// Removes a run's scratch directory. Usually it holds only the runner's log
-/// by now (the overlord removes the job logs it read, auditors their TMPDIRs)
-/// and becomes the spare directory the next run takes; if a spare is there
-/// already, or anything else is left, it goes: by name, or with a walk.
+/// Removes a run's scratch directory: usually just the runner's log and the
+/// emptied directory (the overlord removes the job logs it read, auditors their
+/// TMPDIRs), removed by name; anything else with a directory walk.
 pub fn remove_run(run_dir: &Path) {
-    let only_runner_log = fs::read_dir(run_dir).map_or(false, |mut entries| {
-        entries.all(|e| e.map_or(false, |e| e.file_name() == RUNNER_LOG))
-    });
-    if only_runner_log {
-        if let Some(runs) = run_dir.parent() {
-            let spare = runs.join(SPARE);
-            // A rename would replace an empty spare; one is enough.
-            if fs::symlink_metadata(&spare).is_err() && fs::rename(run_dir, &spare).is_ok() {
-                return;
-            }
-        }
-    }
-    let _ = fs::remove_file(run_dir.join(RUNNER_LOG));
+    let _ = fs::remove_file(run_dir.join("runner.ljsonl"));
     if fs::remove_dir(run_dir).is_err() {
         let _ = fs::remove_dir_all(run_dir);
     }
@@ -240,8 +184,8 @@ pub fn last_log(state_dir: &Path) -> PathBuf {
     state_dir.join("last.jsonl")
 }
 
-/// Points `last.jsonl` at `log`. Failures here lose no result, so they are
-/// only reported.
+/// Points `last.jsonl` at `log` and drops the oldest logs beyond the few kept.
+/// Failures here lose no result, so they are only reported.
 pub fn mark_last(state_dir: &Path, log: &Path) -> io::Result<()> {
     let link = last_log(state_dir);
     let tmp = state_dir.join(format!(".last.{}", std::process::id()));
@@ -255,7 +199,18 @@ pub fn mark_last(state_dir: &Path, log: &Path) -> io::Result<()> {
             std::os::unix::fs::symlink(target, &tmp)?;
         }
     }
-    fs::rename(&tmp, &link)
+    fs::rename(&tmp, &link)?;
+    let mut logs: Vec<PathBuf> = fs::read_dir(state_dir.join("logs"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().map_or(false, |e| e == "jsonl"))
+        .collect();
+    if logs.len() > LOGS_KEPT {
+        logs.sort();
+        for old in &logs[..logs.len() - LOGS_KEPT] {
+            let _ = fs::remove_file(old);
+        }
+    }
+    Ok(())
 }
 
 /// One file's record in `files.jsonl`: `{"file":..,"result":..,"duration":..}`.
@@ -487,53 +442,6 @@ mod tests {
         );
         remove_run(&paths.run_dir);
         assert!(!paths.run_dir.exists());
-        fs::remove_dir_all(&dir).unwrap();
-    }
-
-    /// With the logs kept all there, a new log is the oldest one renamed and
-    /// emptied, and any beyond that are removed.
-    #[test]
-    fn the_oldest_log_becomes_the_new_one() {
-        use std::os::unix::fs::MetadataExt;
-        let logs = std::env::temp_dir().join(format!("proctor-logs-{}", std::process::id()));
-        fs::create_dir_all(&logs).unwrap();
-        let name = |i: usize| logs.join(format!("20260101-0000{:02}-1.jsonl", i));
-        for i in 0..=LOGS_KEPT {
-            fs::write(name(i), "{\"type\":\"run_start\"}\n").unwrap();
-        }
-        let second = fs::metadata(name(1)).unwrap().ino();
-        let new = logs.join("20260102-000000-1.jsonl");
-        create_log(&new).unwrap();
-        let meta = fs::metadata(&new).unwrap();
-        assert_eq!((meta.ino(), meta.len()), (second, 0));
-        assert!(!name(0).exists() && !name(1).exists());
-        assert_eq!(fs::read_dir(&logs).unwrap().count(), LOGS_KEPT);
-        fs::remove_dir_all(&logs).unwrap();
-    }
-
-    /// A finished run's directory is left as the spare, holding only its
-    /// runner's log, and the next run takes it with that log emptied.
-    #[test]
-    fn the_run_directory_is_reused() {
-        use std::os::unix::fs::MetadataExt;
-        let dir = std::env::temp_dir().join(format!("proctor-spare-{}", std::process::id()));
-        let (first, _) = new_run(dir.clone(), false).unwrap();
-        fs::write(first.run_dir.join(RUNNER_LOG), "stale").unwrap();
-        let inode = fs::metadata(&first.run_dir).unwrap().ino();
-        remove_run(&first.run_dir);
-        assert!(!first.run_dir.exists());
-        assert!(dir.join("runs").join(SPARE).is_dir());
-
-        let (second, _) = new_run(dir.clone(), false).unwrap();
-        assert_eq!(fs::metadata(&second.run_dir).unwrap().ino(), inode);
-        assert_eq!(fs::read(second.run_dir.join(RUNNER_LOG)).unwrap(), b"");
-        assert!(!dir.join("runs").join(SPARE).exists());
-
-        // Anything else left in it: it goes, and no spare is left.
-        fs::write(second.run_dir.join("left"), "x").unwrap();
-        remove_run(&second.run_dir);
-        assert!(!second.run_dir.exists());
-        assert!(!dir.join("runs").join(SPARE).exists());
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -124,7 +124,8 @@ pub fn run_with(
         Runner::Remote(stream) => send_remote(stream, &plan)?,
     };
     drop(plan);
-    // While the runner starts the first jobs: the link to this run's log.
+    // While the runner starts the first jobs: the link to this run's log, and
+    // the oldest logs pruned.
     if let Some(log) = &paths.log {
         if let Err(e) = state::mark_last(&paths.state_dir, log) {
             eprintln!(

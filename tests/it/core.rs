@@ -224,46 +224,22 @@ fn closed_standard_descriptors_and_a_closed_pipe_are_survived() {
     );
 }
 
-/// The run directories in the state directory: all but the spare one a
-/// finished run leaves for the next, which must hold nothing but an old
-/// runner.ljsonl.
-fn run_dirs(p: &Project) -> Vec<PathBuf> {
-    let mut runs = Vec::new();
-    for entry in fs::read_dir(p.state().join("runs")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.file_name().unwrap() == ".spare" {
-            let left: Vec<_> = fs::read_dir(&path)
-                .unwrap()
-                .map(|e| e.unwrap().file_name())
-                .filter(|n| n != "runner.ljsonl")
-                .collect();
-            assert!(left.is_empty(), "the spare run directory holds {:?}", left);
-        } else {
-            runs.push(path);
-        }
-    }
-    runs
-}
-
 #[test]
 fn keep_leaves_the_job_logs_and_the_default_removes_them() {
     let p = Project::new();
     p.script("t/a.t", "#!/bin/sh\necho 1..1\necho ok 1\n");
     p.proctor(&["test"]).expect_status(0);
     assert_eq!(
-        run_dirs(&p),
-        Vec::<PathBuf>::new(),
+        fs::read_dir(p.state().join("runs")).unwrap().count(),
+        0,
         "the run directory should be gone"
     );
-    assert!(
-        p.state().join("runs/.spare").is_dir(),
-        "it is left as the spare"
-    );
 
-    // The next run takes the spare, and keeps it as its own.
     p.proctor(&["test", "-k"]).expect_status(0);
-    assert!(!p.state().join("runs/.spare").exists());
-    let runs = run_dirs(&p);
+    let runs: Vec<PathBuf> = fs::read_dir(p.state().join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(runs.len(), 1);
     let job_log = fs::read(runs[0].join("jobs/1-1.ljsonl")).unwrap();
     assert!(
@@ -288,11 +264,16 @@ fn a_reused_tmpdir_is_empty_for_every_test_and_kept_per_job() {
         );
     }
     p.proctor(&["test", "-j2", "--exec", ""]).expect_status(0);
-    assert_eq!(run_dirs(&p), Vec::<PathBuf>::new());
+    assert_eq!(fs::read_dir(p.state().join("runs")).unwrap().count(), 0);
 
     p.proctor(&["test", "-j2", "--exec", "", "-k"])
         .expect_status(0);
-    let run = run_dirs(&p).pop().unwrap();
+    let run: PathBuf = fs::read_dir(p.state().join("runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     // Job numbers follow the run's order (longest first): each kept TMPDIR
     // holds one test's file, and every test's file is kept once.
     let mut kept: Vec<String> = (1..=20)
