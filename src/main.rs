@@ -3,6 +3,8 @@
 //! outcome to an exit status.
 
 #![deny(unsafe_code)]
+// The process starts in sys::start (C's main), skipping std's start-up.
+#![cfg_attr(not(test), no_main)]
 
 mod auditor;
 mod cli;
@@ -26,6 +28,7 @@ mod tap;
 
 use cli::Command;
 
+/// Called from C's `main` in sys::start.
 fn main() {
     // A panic must not leave the terminal without echo.
     let default_hook = std::panic::take_hook();

@@ -213,7 +213,7 @@ fn send_remote(mut stream: UnixStream, plan: &Plan) -> Result<(libc::pid_t, Owne
 fn sinks(session: &Session, paths: &state::RunPaths) -> Result<Vec<Sink>> {
     let mut sinks = Vec::new();
     if let Some(log) = &paths.log {
-        let file = File::create(log)
+        let file = state::create_log(log)
             .map_err(|e| Error::io(format!("create the event log {}", log.display()), e))?;
         sinks.push(Sink {
             name: log.display().to_string(),

@@ -324,6 +324,9 @@ impl Overlord {
             }
         }
         at_end(&self.out.totals.results);
+        if !self.keep {
+            self.segments.remove_all();
+        }
         if !self.runner_exited {
             let _ = sys::reap_with_rusage(self.runner_pid);
         }
@@ -429,8 +432,9 @@ impl Overlord {
         match (event.kind(), event.job()) {
             (Kind::JobLaunch, Some(job)) => {
                 let file = event.str("file").unwrap_or("").to_string();
-                // A staged job has a directory of its own; others a log and
-                // a TMPDIR in jobs/, which their auditors tidy.
+                // A staged job has a directory of its own; others a log (a
+                // standing auditor's, or their own in jobs/) and a TMPDIR,
+                // which their auditors tidy.
                 let dir = event.str("dir").map(PathBuf::from);
                 let log = match (event.str("log"), &dir) {
                     (Some(log), _) => PathBuf::from(log),
@@ -517,7 +521,7 @@ impl Overlord {
             self.out.synthesize_end(key, &job.file, &reason);
         }
         if job.segment {
-            // Shared with the auditor's other jobs: removed with the run.
+            // Shared with the auditor's other jobs: removed at the end.
             if !complete {
                 self.segments.forget(&job.log, key);
             }

@@ -99,6 +99,15 @@ impl Segments {
         self.logs.remove(log);
     }
 
+    /// The run is over and its logs read: removes the logs still followed
+    /// (the standing auditors' shared logs), so the run directory empties by
+    /// name, without a walk.
+    pub fn remove_all(&mut self) {
+        for (log, _) in self.logs.drain() {
+            let _ = std::fs::remove_file(log);
+        }
+    }
+
     /// A job whose segment will never end (its auditor died or could not
     /// write): no later record of that log is anyone's.
     pub fn forget(&mut self, log: &Path, job: Key) {

@@ -78,6 +78,9 @@ struct Runner {
     fork_failed: bool,
     /// Out of processes: look again shortly, whether or not a slot frees.
     retry_soon: bool,
+    /// `jobs/` exists in the run directory: made only for the first job that
+    /// has files of its own (with -k, or without a standing auditor).
+    jobs_dir: bool,
 }
 
 /// What a runner sets up as soon as it exists, before its plan: the lifeline
@@ -189,7 +192,6 @@ fn start(plan: Plan, wake: RawFd, external: Option<Stage>, prepared: Prepared) -
     // Orphaned descendants of tests come here, not to init, and get reaped.
     let _ = sys::set_child_subreaper();
     let log = Writer::create(&plan.run_dir.join("runner.ljsonl"))?;
-    std::fs::create_dir_all(plan.run_dir.join("jobs"))?;
     // Started only when some job will run in it.
     let stage = plan
         .launch
@@ -218,6 +220,7 @@ fn start(plan: Plan, wake: RawFd, external: Option<Stage>, prepared: Prepared) -
         },
         fork_failed: false,
         retry_soon: false,
+        jobs_dir: false,
     };
     if !runner.standing.siblings() {
         runner.start_stage()?;
@@ -340,6 +343,7 @@ impl Runner {
         // auditor's jobs are segments of its one log (a file made per job costs
         // more than the rest of a trivial job).
         let own_log = if self.plan_launch.keep {
+            self.make_jobs_dir()?;
             Some(log.as_path())
         } else {
             None
@@ -358,12 +362,22 @@ impl Runner {
             // No standing auditor to take it: the run's own stage does.
             return self.launch_staged(p);
         }
-        // An auditor of its own, with a TMPDIR of its own (jobs/ exists).
+        // An auditor of its own, with a TMPDIR of its own.
+        self.make_jobs_dir()?;
         let tmp = self.job_file(&p, "tmp");
         if std::fs::create_dir(&tmp).is_err() {
             std::fs::create_dir_all(&tmp)?;
         }
         self.fork_auditor(p, auditor::Place::own(log, tmp), retry_on_fail)
+    }
+
+    /// Makes `jobs/` in the run directory, once.
+    fn make_jobs_dir(&mut self) -> io::Result<()> {
+        if !self.jobs_dir {
+            std::fs::create_dir_all(self.run_dir.join("jobs"))?;
+            self.jobs_dir = true;
+        }
+        Ok(())
     }
 
     /// `jobs/N-T.ext` in the run directory: a job's log (`ljsonl`), or its own

@@ -175,7 +175,7 @@ impl Auditors {
 
     /// Sends a job to an idle auditor (forking one for its slot if need be)
     /// and returns that auditor's pid and where the job's log and TMPDIR are:
-    /// the TMPDIR the auditor reuses (`tmp/SLOT` in `run_dir`), and `own_log`,
+    /// the TMPDIR the auditor reuses (`tmp-SLOT` in `run_dir`), and `own_log`,
     /// or without one the next segment of the auditor's log. None when no
     /// auditor can take it.
     pub fn send(
@@ -313,12 +313,12 @@ impl Auditors {
 
 /// The TMPDIR the auditor of `slot` gives each of its tests.
 fn slot_tmp(run_dir: &Path, slot: usize) -> PathBuf {
-    run_dir.join("tmp").join(slot.to_string())
+    run_dir.join(format!("tmp-{}", slot))
 }
 
 /// The log whose segments are the jobs of the auditor `pid`.
 fn segment_log(run_dir: &Path, pid: libc::pid_t) -> PathBuf {
-    run_dir.join("jobs").join(format!("auditor-{}.ljsonl", pid))
+    run_dir.join(format!("auditor-{}.ljsonl", pid))
 }
 
 /// A job for the auditor `pid`, as it goes over the socket.

@@ -7,6 +7,7 @@
 
 mod process;
 mod signals;
+mod start;
 pub mod terminal;
 
 pub use process::{
