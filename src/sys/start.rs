@@ -17,8 +17,12 @@
 pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     standard_fds();
     super::ignore_signals(&[libc::SIGPIPE]);
-    crate::main();
-    0
+    // A panic must not unwind into libc (only the release profile aborts at
+    // once): it ends the process with std's status for one, 101.
+    match std::panic::catch_unwind(crate::main) {
+        Ok(()) => 0,
+        Err(_) => 101,
+    }
 }
 
 /// Opens /dev/null on any of descriptors 0, 1 and 2 that is closed, so no file
