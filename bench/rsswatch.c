@@ -67,6 +67,21 @@ int main(int argc, char **argv)
     long samples = 0;
     static struct proc ps[MAXP];
 
+    /* The root is forked by bench/run and may not have exec'd proctor yet:
+     * wait (up to 5 s) until it bears the name, or the first sample would
+     * find no proctor and end the watch at once. */
+    for (int i = 0; i < 500; i++) {
+        char path[64], name[32] = "";
+        snprintf(path, sizeof path, "/proc/%d/comm", root);
+        FILE *f = fopen(path, "r");
+        if (!f) break;
+        int got = fgets(name, sizeof name, f) != 0;
+        fclose(f);
+        if (got && !strncmp(name, "proctor", 7)) break;
+        struct timespec pause = { 0, 10 * 1000000L };
+        nanosleep(&pause, 0);
+    }
+
     for (;;) {
         int n = 0, runner = 0, root_alive = 0;
         DIR *d = opendir("/proc");
