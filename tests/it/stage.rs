@@ -22,6 +22,14 @@ fn the_perl_stage_speaks_its_protocol() {
     assert!(stdout.trim_end().ends_with(" 0 failed"), "{}", stdout);
 }
 
+/// How many jobs were launched to run preloaded.
+fn staged_launches(events: &[serde_json::Value]) -> usize {
+    events
+        .iter()
+        .filter(|e| e["type"] == "job_launch" && e["staged"] == true)
+        .count()
+}
+
 fn perl_suite(p: &Project) {
     for i in 1..=4 {
         p.script(
@@ -63,13 +71,7 @@ fn preloaded_tests_pass_and_stay_apart() {
         "{}",
         run.stdout()
     );
-    assert_eq!(
-        events
-            .iter()
-            .filter(|e| e["type"] == "job_launch" && e["staged"] == true)
-            .count(),
-        5
-    );
+    assert_eq!(staged_launches(&events), 5);
     assert!(events.iter().any(|e| e["type"] == "stage_ready"));
 }
 
@@ -81,13 +83,7 @@ fn files_that_must_not_be_preloaded_run_as_plain_perl() {
     p.proctor(&["test", "--preload", "Test::More"])
         .expect_status(0);
     let events = p.events();
-    assert_eq!(
-        events
-            .iter()
-            .filter(|e| e["type"] == "job_launch" && e["staged"] == true)
-            .count(),
-        0
-    );
+    assert_eq!(staged_launches(&events), 0);
 }
 
 #[test]
@@ -159,13 +155,7 @@ fn a_preloaded_perl_killed_mid_run_is_started_again_and_nothing_is_lost() {
         "slot {} got a new perl",
         slot
     );
-    assert_eq!(
-        events
-            .iter()
-            .filter(|e| e["type"] == "job_launch" && e["staged"] == true)
-            .count(),
-        21
-    );
+    assert_eq!(staged_launches(&events), 21);
 }
 
 /// A test file that SIGKILLs its own auditor.
@@ -203,13 +193,7 @@ fn preloaded_jobs_outlive_their_auditor() {
             .any(|e| e["type"] == "job_launch" && e["staged"] == true && e["dir"].is_string()),
         "the run's own stage took the empty slot's jobs"
     );
-    assert_eq!(
-        events
-            .iter()
-            .filter(|e| e["type"] == "job_launch" && e["staged"] == true)
-            .count(),
-        21
-    );
+    assert_eq!(staged_launches(&events), 21);
 }
 
 /// Files that lean on Test::More's set-up (the stage sets Test2 up once and
@@ -257,10 +241,7 @@ fn preloaded_tests_end_as_under_a_fresh_perl() {
             .map(|e| format!("{} {}", e["line"], e["stream"]))
             .collect();
         streams.sort();
-        let staged = events
-            .iter()
-            .filter(|e| e["type"] == "job_launch" && e["staged"] == true)
-            .count();
+        let staged = staged_launches(&events);
         (ends, streams, staged)
     };
     let (fresh, fresh_streams, _) = ends(false);
