@@ -103,14 +103,18 @@ my $test = run_stage();
 # test forked in it has no stage sub to return through. (Every frame left
 # frees variables into pages the test shares with the stage: a copy-on-write
 # fault each, some hundred microseconds in all.)
+# Once the test is forked the stage writes next to nothing until its next
+# spawn, which comes only after that test has ended: the test opens its
+# pipes and says `launched` itself, and the spawn stays in %stage, not in a
+# variable freed at the end of the loop.
 while (!$test) {
-    my $spawn = next_sibling_spawn() or next;
+    next_sibling_spawn() or next;
     my $pid = syscall($stage{clone}, $stage{clone_flags}, 0, 0, 0, 0);
     if ($pid == 0) {
-        $test = { spawn => $spawn };
+        $test = { spawn => $stage{spawn} };
         last;
     }
-    sibling_launched($spawn, $pid);
+    sibling_unforked($!) if $pid < 0;
 }
 run_test($test);    # only a test process gets here
 
@@ -499,32 +503,37 @@ sub next_sibling_spawn {
         send_message(type => 'error', @ids, message => "unable to spawn: $problem");
         return undef;
     }
+    $stage{spawn} = $spawn;
+    return 1;
+}
+
+sub sibling_unforked {
+    my ($why) = @_;
+    my $spawn = $stage{spawn};
+    send_message(type => 'error', job => 0 + $spawn->{job}, try => 0 + $spawn->{try}, message => "unable to fork: $why");
+}
+
+# In the test, first: its pipes, from the auditor's descriptors (the auditor
+# is its parent now), put under descriptors 1 and 2, and `launched`, which the
+# auditor waits for, said on the stage's socket. A test that cannot get its
+# pipes says why there and leaves.
+sub take_sibling_pipes {
+    my ($spawn) = @_;
+    my ($job, $try) = (0 + $spawn->{job}, 0 + $spawn->{try});
     my @fds;
     for my $key ($spawn->{merge} ? ('stdout_fd') : ('stdout_fd', 'stderr_fd')) {
         my $path = "/proc/$stage{parent}/fd/$spawn->{$key}";
         my $fd = POSIX::open($path, POSIX::O_WRONLY());
         if (!defined $fd) {
-            send_message(type => 'error', @ids, message => "unable to open $path: $!");
-            POSIX::close($_) for @fds;
-            return undef;
+            send_message(type => 'error', job => $job, try => $try, message => "unable to open $path: $!");
+            POSIX::_exit(255);
         }
         push @fds, $fd;
     }
-    $spawn->{fds} = \@fds;
-    return $spawn;
-}
-
-# In the stage, after the fork: the pipes are the test's alone; say so.
-sub sibling_launched {
-    my ($spawn, $pid) = @_;
-    my $why = $!;
-    POSIX::close($_) for @{ $spawn->{fds} };
-    if ($pid < 0) {
-        send_message(type => 'error', job => $spawn->{job}, try => $spawn->{try}, message => "unable to fork: $why");
-        return;
-    }
-    write_all($stage{socket}, qq({"type":"launched","job":$spawn->{job},"try":$spawn->{try},"pid":$pid}\n))
-        or leave(0);
+    POSIX::dup2($fds[0], 1) // die "unable to redirect stdout: $!\n";
+    POSIX::dup2($fds[-1], 2) // die "unable to redirect stderr: $!\n";
+    POSIX::close($_) for @fds;
+    write_all($stage{socket}, qq({"type":"launched","job":$job,"try":$try,"pid":$$}\n)) or POSIX::_exit(255);
 }
 
 sub sibling_problem {
@@ -751,20 +760,17 @@ sub clean_slate {
     my ($test) = @_;
     my $spawn = $test->{spawn};
 
+    # Sibling mode: the auditor waits for this. Stdin is the stage's
+    # /dev/null already.
+    take_sibling_pipes($spawn) if $stage{clone};
+
     POSIX::setpgid(0, 0);    # its own group, so the auditor can kill all of it
     reset_signals();
 
-    # The stage's ends: this process must never speak for the stage.
+    # The stage's ends: past its own launch, a test never speaks for the stage.
     close $_ for grep { defined } @stage{qw(socket commands results wake_read wake_write)};
 
-    if (my $fds = $spawn->{fds}) {
-        # Sibling mode: stdin is the stage's /dev/null already, and the pipes
-        # are raw descriptors, put in place under STDOUT's and STDERR's own.
-        POSIX::dup2($fds->[0], 1) // die "unable to redirect stdout: $!\n";
-        POSIX::dup2($fds->[-1], 2) // die "unable to redirect stderr: $!\n";
-        POSIX::close($_) for @$fds;
-    }
-    else {
+    if (!$stage{clone}) {
         open STDIN, '<', '/dev/null' or die "unable to open /dev/null: $!\n";
         open STDOUT, '>&', $test->{stdout_write} or die "unable to redirect stdout: $!\n";
         open STDERR, '>&', $test->{stderr_write} or die "unable to redirect stderr: $!\n";
