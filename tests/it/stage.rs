@@ -277,3 +277,79 @@ fn preloaded_tests_end_as_under_a_fresh_perl() {
         .iter()
         .any(|(f, _, why)| f == "t/exit.t" && why.contains("exited with status 3")));
 }
+
+/// A module that preloads until the file `go` appears (or a minute passes),
+/// and says it has begun by writing `preloading`.
+const SLOW_MODULE: &str = r#"package Slow;
+open my $f, '>', 'preloading' or die;
+close $f;
+for (1 .. 1200) { last if -e 'go'; select undef, undef, undef, 0.05 }
+1;
+"#;
+
+fn slow_preload_project() -> Project {
+    let p = Project::new();
+    p.script("lib/Slow.pm", SLOW_MODULE);
+    for name in ["a", "b", "c"] {
+        p.script(
+            &format!("t/{}.t", name),
+            "use Test::More;\nok(1);\ndone_testing;\n",
+        );
+    }
+    p
+}
+
+/// Waits for proctor to end, generously; if it does not, lets the preload
+/// finish (so nothing is left behind) and fails.
+fn wait_or_release(p: &Project, mut run: Running, what: &str) -> Run {
+    for _ in 0..1000 {
+        if run.child.try_wait().unwrap().is_some() {
+            return run.wait();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::fs::write(p.dir.join("go"), "").unwrap();
+    let run = run.wait();
+    panic!(
+        "{}: proctor went on until its perls were ready: {}",
+        what,
+        run.stdout()
+    );
+}
+
+/// Ctrl-C while the auditors' perls preload: the jobs that were on their
+/// way end as interrupted, not as the fault of a perl the Ctrl-C killed.
+#[test]
+fn ctrl_c_while_preloading_interrupts_the_jobs() {
+    let p = slow_preload_project();
+    let run = p.spawn(&["test", "-j2", "-I", "lib", "--preload", "Slow", "t"]);
+    p.wait_for_file("preloading");
+    run.signal_group("INT");
+    let run = wait_or_release(&p, run, "Ctrl-C");
+    assert_eq!(run.status(), 130, "{}", run.stdout());
+    let events = p.events();
+    for (file, _) in results(&events) {
+        let why = reasons(job_end(&events, &file));
+        assert!(why.contains("interrupted"), "{}: {}", file, why);
+        assert!(!why.contains("stage"), "{}: {}", file, why);
+    }
+}
+
+/// SIGTERM to proctor alone while the perls preload: the run ends now, not
+/// when they are ready.
+#[test]
+fn sigterm_while_preloading_ends_the_run_at_once() {
+    let p = slow_preload_project();
+    let run = p.spawn(&["test", "-j2", "-I", "lib", "--preload", "Slow", "t"]);
+    p.wait_for_file("preloading");
+    run.signal("TERM");
+    let run = wait_or_release(&p, run, "SIGTERM");
+    assert_eq!(run.status(), 143, "{}", run.stdout());
+    let events = p.events();
+    for (file, _) in results(&events) {
+        let why = reasons(job_end(&events, &file));
+        assert!(why.contains("interrupted"), "{}: {}", file, why);
+        assert!(!why.contains("SIGTERM"), "{}: {}", file, why);
+    }
+    assert!(!p.dir.join("go").exists());
+}
