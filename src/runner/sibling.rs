@@ -190,12 +190,19 @@ impl OwnStage {
                     continue;
                 }
             };
-            if matches!(sys::waitid_exited(pid), Ok(Some(_)) | Err(_)) {
-                if self.stopping(process) {
-                    return Err(NotStarted::Interrupted);
+            match sys::waitid_exited(pid) {
+                Ok(None) => {}
+                Ok(Some(_)) | Err(_) if self.stopping(process) => {
+                    return Err(NotStarted::Interrupted)
                 }
-                self.lost("it exited");
-                continue;
+                Ok(Some(exit)) => {
+                    self.lost(&describe(&exit));
+                    continue;
+                }
+                Err(_) => {
+                    self.lost("it exited");
+                    continue;
+                }
             }
             if self.ready {
                 return Ok(());
@@ -215,6 +222,12 @@ impl OwnStage {
                     // A Ctrl-C ends the preloading perl too: not its fault.
                     if self.stopping(process) {
                         return Err(NotStarted::Interrupted);
+                    }
+                    // Killed from outside (a stray kill, the OOM killer): a
+                    // new one may well get ready.
+                    if let Some(signal) = killed(pid) {
+                        self.lost(&format!("{}: {}", why, signal));
+                        continue;
                     }
                     // Not ready is not going to be: its jobs fail with its word.
                     if let Some(stage) = self.stage.take() {
@@ -304,4 +317,29 @@ impl OwnStage {
         out.push(b'}');
         self.notes.push(out);
     }
+}
+
+/// What ended a stage, as a reason.
+fn describe(exit: &sys::ExitInfo) -> String {
+    match exit {
+        sys::ExitInfo::Code(code) => format!("it exited with status {}", code),
+        sys::ExitInfo::Signal { signal, .. } => format!(
+            "it was killed by signal {} ({})",
+            signal,
+            crate::tap::signal_name(*signal)
+        ),
+    }
+}
+
+/// How the stage `pid`, which closed its socket, was killed, if a signal
+/// ended it. It may still be on its way out: it is given a second.
+fn killed(pid: libc::pid_t) -> Option<String> {
+    for _ in 0..100 {
+        match sys::waitid_exited(pid) {
+            Ok(Some(exit @ sys::ExitInfo::Signal { .. })) => return Some(describe(&exit)),
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Ok(Some(_)) | Err(_) => return None,
+        }
+    }
+    None
 }

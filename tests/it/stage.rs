@@ -353,3 +353,46 @@ fn sigterm_while_preloading_ends_the_run_at_once() {
     }
     assert!(!p.dir.join("go").exists());
 }
+
+/// A module that kills the first perl that loads it (as the OOM killer or a
+/// careless `pkill` might), and loads in any other.
+const KILLED_ONCE: &str = r#"package KilledOnce;
+if (!-e 'killed') {
+    open my $f, '>', 'killed' or die;
+    close $f;
+    kill 'KILL', $$;
+}
+1;
+"#;
+
+/// A perl killed while it preloads is started again, like one killed later:
+/// a signal from outside is no reason to fail the slot's jobs.
+#[test]
+fn a_perl_killed_while_preloading_is_started_again() {
+    let p = Project::new();
+    p.script("lib/KilledOnce.pm", KILLED_ONCE);
+    for name in ["a", "b", "c"] {
+        p.script(
+            &format!("t/{}.t", name),
+            "use Test::More;\nok(1);\ndone_testing;\n",
+        );
+    }
+    let run = p.proctor(&["test", "-j1", "-I", "lib", "--preload", "KilledOnce", "t"]);
+    assert!(p.dir.join("killed").exists());
+    run.expect_status(0);
+    let events = p.events();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "stage_exit" && reasons_of(e).contains("SIGKILL")),
+        "{:?}",
+        events
+            .iter()
+            .filter(|e| e["type"] == "stage_exit")
+            .collect::<Vec<_>>()
+    );
+}
+
+fn reasons_of(event: &serde_json::Value) -> String {
+    event["reason"].as_str().unwrap_or_default().to_string()
+}
