@@ -396,3 +396,26 @@ fn a_perl_killed_while_preloading_is_started_again() {
 fn reasons_of(event: &serde_json::Value) -> String {
     event["reason"].as_str().unwrap_or_default().to_string()
 }
+
+/// perl runs a file whose `#!` line names another interpreter with that
+/// interpreter: so must proctor, preloading or not.
+#[test]
+fn a_t_file_for_another_interpreter_is_not_preloaded() {
+    let p = Project::new();
+    p.script("t/shell.t", "#!/bin/sh\necho 1..1\necho ok 1 - from sh\n");
+    p.script(
+        "t/perl.t",
+        "#!/usr/bin/env perl\nuse Test::More;\nok(1);\ndone_testing;\n",
+    );
+    p.proctor(&["test", "-j2", "--preload", "Test::More", "t"])
+        .expect_status(0);
+    let events = p.events();
+    let staged = |file: &str| {
+        events
+            .iter()
+            .find(|e| e["type"] == "job_launch" && e["file"] == file)
+            .map(|e| e["staged"] == true)
+    };
+    assert_eq!(staged("t/shell.t"), Some(false));
+    assert_eq!(staged("t/perl.t"), Some(true));
+}
