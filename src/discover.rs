@@ -154,6 +154,21 @@ fn classify(path: PathBuf, exec: Option<&[String]>) -> Result<TestFile> {
 /// The taint switch (`-T` or `-t`) on a perl test's `#!` line, which perl
 /// insists on seeing on its command line too, as prove passes it.
 pub fn taint_switch(path: &Path) -> Option<&'static str> {
+    taint_switch_of(&shebang(path)?)
+}
+
+/// Whether a perl test may run in a preloaded perl: no taint switch, and no
+/// `#!` line naming another interpreter (perl, given such a file, execs
+/// that interpreter on it, as prove relies on).
+pub fn preloadable(path: &Path) -> bool {
+    match shebang(path) {
+        None => true,
+        Some(line) => taint_switch_of(&line).is_none() && line.windows(4).any(|w| w == b"perl"),
+    }
+}
+
+/// The first line of the file at `path`, if it is a `#!` line.
+fn shebang(path: &Path) -> Option<Vec<u8>> {
     let mut head = [0u8; 256];
     let n = fs::File::open(path)
         .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
@@ -162,6 +177,10 @@ pub fn taint_switch(path: &Path) -> Option<&'static str> {
     if !first.starts_with(b"#!") {
         return None;
     }
+    Some(first.to_vec())
+}
+
+fn taint_switch_of(first: &[u8]) -> Option<&'static str> {
     let words = first[2..]
         .split(|b| b.is_ascii_whitespace())
         .filter(|w| w.starts_with(b"-"));

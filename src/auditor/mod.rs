@@ -152,6 +152,9 @@ pub struct Process {
     /// A child of this process that is not a test's: a standing auditor's
     /// preloaded perl, which the clean-up after each test must leave alone.
     spared: Option<libc::pid_t>,
+    /// An interrupt that came while a test was being started (see
+    /// [`Process::interrupted`]), for the job it was started for.
+    held: Option<i32>,
 }
 
 impl Process {
@@ -164,6 +167,7 @@ impl Process {
             segments: None,
             log_failed: false,
             spared: None,
+            held: None,
         })
     }
 
@@ -179,6 +183,25 @@ impl Process {
     /// child is spared).
     pub fn spare(&mut self, pid: Option<libc::pid_t>) {
         self.spared = pid;
+    }
+
+    /// The descriptor that is readable when a signal came (for a wait outside
+    /// [`Process::audit`]; see [`Process::interrupted`]).
+    pub fn signal_fd(&self) -> RawFd {
+        self.signals.as_raw_fd()
+    }
+
+    /// Takes in the signals that came since the last job: whether the run is
+    /// being interrupted. The interrupt is kept for the next audit.
+    pub fn interrupted(&mut self) -> bool {
+        if self.held.is_none() {
+            self.held = self
+                .signals
+                .drain()
+                .into_iter()
+                .find(|s| matches!(*s, libc::SIGINT | libc::SIGTERM | libc::SIGHUP));
+        }
+        self.held.is_some()
     }
 
     /// Whether it can take another job: a shared log it failed to write may
@@ -203,11 +226,14 @@ impl Process {
     pub fn audit(&mut self, config: Config) -> i32 {
         // Signals that came between jobs: an interrupt still counts (the run is
         // ending), a pause or a child's end belonged to the job before.
-        let interrupted = self
-            .signals
-            .drain()
-            .into_iter()
-            .find(|s| matches!(*s, libc::SIGINT | libc::SIGTERM | libc::SIGHUP));
+        let interrupted = self.held.take().or_else(|| {
+            self.signals
+                .drain()
+                .into_iter()
+                .find(|s| matches!(*s, libc::SIGINT | libc::SIGTERM | libc::SIGHUP))
+        });
+        // What came with a held interrupt belonged to the wait before the job.
+        self.signals.drain();
         let log = match self.job_log(&config) {
             Ok(log) => log,
             Err(e) => {

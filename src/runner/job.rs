@@ -43,12 +43,12 @@ pub struct Launch {
 
 impl JobSpec {
     /// Whether a preloaded perl may run it: a perl test that does not opt out
-    /// with `# HARNESS-NO-PRELOAD` or ask for taint mode, which a running perl
-    /// cannot turn on.
+    /// with `# HARNESS-NO-PRELOAD`, ask for taint mode (which a running perl
+    /// cannot turn on) or name another interpreter on its `#!` line.
     pub fn preloadable(&self) -> bool {
         self.how == How::Perl
             && !self.headers.no_preload
-            && crate::discover::taint_switch(&self.path).is_none()
+            && crate::discover::preloadable(&self.path)
     }
 }
 

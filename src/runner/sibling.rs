@@ -11,14 +11,15 @@
 //! records, for the event log.
 
 use super::job::Launch;
-use super::stage::{SpawnFailure, Stage, StageSpec};
+use super::stage::{SpawnFailure, Stage, StageSpec, SPAWN_TIMEOUT};
+use crate::auditor::Process;
 use crate::json;
 use crate::sys;
 use std::ffi::CString;
 use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How often one slot's perl is started again in one run.
 const RESTARTS: u32 = 3;
@@ -29,6 +30,17 @@ pub struct Started {
     pub pid: libc::pid_t,
     pub stdout: OwnedFd,
     pub stderr: Option<OwnedFd>,
+    /// When it was asked for: the test's time counts from here.
+    pub at: Instant,
+}
+
+/// Why a test was not started.
+pub enum NotStarted {
+    /// The run is being interrupted (or the runner is gone): no test is to
+    /// start, whatever the stage is doing.
+    Interrupted,
+    /// The stage cannot run it: why.
+    Failed(String),
 }
 
 pub struct OwnStage {
@@ -80,32 +92,50 @@ impl OwnStage {
     }
 
     /// Forks the test of `file`, job `job`, with `tmp` as its TMPDIR, on fresh
-    /// pipes; the error says why it could not.
+    /// pipes. While it waits for its perl, it heeds `process`'s signals and the
+    /// lifeline: an interrupt or the runner's end starts no test.
     pub fn start_test(
         &mut self,
         job: (u64, u32),
         file: &str,
         tmp: &Path,
-    ) -> Result<Started, String> {
+        process: &mut Process,
+    ) -> Result<Started, NotStarted> {
+        let failed =
+            |e: std::io::Error| NotStarted::Failed(format!("unable to make a pipe: {}", e));
         loop {
-            self.get_ready()?;
-            let (stdout, stdout_write) =
-                sys::pipe().map_err(|e| format!("unable to make a pipe: {}", e))?;
+            self.get_ready(process)?;
+            let (stdout, stdout_write) = sys::pipe().map_err(failed)?;
             let stderr = if self.merge {
                 None
             } else {
-                Some(sys::pipe().map_err(|e| format!("unable to make a pipe: {}", e))?)
+                Some(sys::pipe().map_err(failed)?)
             };
+            let wake = [process.signal_fd(), self.lifeline];
             let stage = self.stage.as_mut().expect("a ready stage");
-            let asked = stage.spawn_sibling(
+            let at = Instant::now();
+            let mut asked = stage.spawn_sibling(
                 job,
                 file,
                 tmp,
-                stdout_write.as_raw_fd(),
-                stderr.as_ref().map(|(_, w)| w.as_raw_fd()),
+                (
+                    stdout_write.as_raw_fd(),
+                    stderr.as_ref().map(|(_, w)| w.as_raw_fd()),
+                ),
+                &wake,
             );
             // The write ends are the test's alone from here.
             drop(stdout_write);
+            while let Err(SpawnFailure::Woken) = asked {
+                if self.stopping(process) {
+                    self.abandon();
+                    return Err(NotStarted::Interrupted);
+                }
+                // A signal that stops nothing (a pause, a child's end): the
+                // answer is still to come.
+                let stage = self.stage.as_mut().expect("a ready stage");
+                asked = stage.wait_launched(job, at + SPAWN_TIMEOUT, &wake);
+            }
             match asked {
                 Ok(pid) => {
                     // The test does this too: whichever runs first, the group
@@ -115,11 +145,20 @@ impl OwnStage {
                         pid,
                         stdout,
                         stderr: stderr.map(|(read, _)| read),
+                        at,
                     });
                 }
-                Err(SpawnFailure::Refused(why)) => return Err(why),
-                // Gone before it forked the test: a new one gets the spawn.
-                Err(SpawnFailure::Gone(why)) => self.lost(&why),
+                Err(SpawnFailure::Refused(why)) => return Err(NotStarted::Failed(why)),
+                // Gone before it forked the test: a new one gets the spawn,
+                // unless the run is ending (a Ctrl-C reaches the perl too).
+                Err(SpawnFailure::Gone(why)) => {
+                    if self.stopping(process) {
+                        self.abandon();
+                        return Err(NotStarted::Interrupted);
+                    }
+                    self.lost(&why)
+                }
+                Err(SpawnFailure::Woken) => unreachable!("waited for above"),
             }
         }
     }
@@ -139,10 +178,10 @@ impl OwnStage {
 
     /// Makes sure a ready stage stands: the one started, or a new one in place
     /// of one that died.
-    fn get_ready(&mut self) -> Result<(), String> {
+    fn get_ready(&mut self, process: &mut Process) -> Result<(), NotStarted> {
         loop {
             if let Some(why) = &self.broken {
-                return Err(why.clone());
+                return Err(NotStarted::Failed(why.clone()));
             }
             let pid = match &self.stage {
                 Some(stage) => stage.pid,
@@ -151,20 +190,45 @@ impl OwnStage {
                     continue;
                 }
             };
-            if matches!(sys::waitid_exited(pid), Ok(Some(_)) | Err(_)) {
-                self.lost("it exited");
-                continue;
+            match sys::waitid_exited(pid) {
+                Ok(None) => {}
+                Ok(Some(_)) | Err(_) if self.stopping(process) => {
+                    return Err(NotStarted::Interrupted)
+                }
+                Ok(Some(exit)) => {
+                    self.lost(&describe(&exit));
+                    continue;
+                }
+                Err(_) => {
+                    self.lost("it exited");
+                    continue;
+                }
             }
             if self.ready {
                 return Ok(());
             }
-            let waited = self.stage.as_mut().map(|s| s.wait_ready());
+            let wake = [process.signal_fd(), self.lifeline];
+            let waited = self.stage.as_mut().map(|s| s.wait_ready_or(&wake));
             match waited {
-                Some(Ok(_)) => {
+                Some(Ok(Some(_))) => {
                     self.ready = true;
                     self.note("stage_ready", pid, None);
                 }
+                // A signal, or the lifeline: the run is ending.
+                Some(Ok(None)) if self.stopping(process) => return Err(NotStarted::Interrupted),
+                // A signal that stops nothing: the perl preloads on.
+                Some(Ok(None)) => {}
                 Some(Err(why)) => {
+                    // A Ctrl-C ends the preloading perl too: not its fault.
+                    if self.stopping(process) {
+                        return Err(NotStarted::Interrupted);
+                    }
+                    // Killed from outside (a stray kill, the OOM killer): a
+                    // new one may well get ready.
+                    if let Some(signal) = killed(pid) {
+                        self.lost(&format!("{}: {}", why, signal));
+                        continue;
+                    }
                     // Not ready is not going to be: its jobs fail with its word.
                     if let Some(stage) = self.stage.take() {
                         stage.kill();
@@ -174,6 +238,35 @@ impl OwnStage {
                 }
                 None => {}
             }
+        }
+    }
+
+    /// Whether the run is being interrupted, or the runner is gone: no test
+    /// is to start.
+    fn stopping(&self, process: &mut Process) -> bool {
+        let mut lifeline = [libc::pollfd {
+            fd: self.lifeline,
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        let hung_up = matches!(sys::poll(&mut lifeline, 0), Ok(n) if n > 0);
+        process.interrupted() || hung_up
+    }
+
+    /// Gives up on the stage while a spawn is out (the run is ending): it is
+    /// killed, and so is a test it may have forked already, which no one
+    /// would audit.
+    fn abandon(&mut self) {
+        if let Some(stage) = self.stage.take() {
+            let pid = stage.pid;
+            stage.kill();
+            self.note("stage_exit", pid, Some("the run was interrupted"));
+        }
+        self.ready = false;
+        for child in sys::children_of_self() {
+            let _ = sys::kill_group(child, libc::SIGKILL);
+            let _ = sys::kill(child, libc::SIGKILL);
+            sys::reap(child);
         }
     }
 
@@ -224,4 +317,29 @@ impl OwnStage {
         out.push(b'}');
         self.notes.push(out);
     }
+}
+
+/// What ended a stage, as a reason.
+fn describe(exit: &sys::ExitInfo) -> String {
+    match exit {
+        sys::ExitInfo::Code(code) => format!("it exited with status {}", code),
+        sys::ExitInfo::Signal { signal, .. } => format!(
+            "it was killed by signal {} ({})",
+            signal,
+            crate::tap::signal_name(*signal)
+        ),
+    }
+}
+
+/// How the stage `pid`, which closed its socket, was killed, if a signal
+/// ended it. It may still be on its way out: it is given a second.
+fn killed(pid: libc::pid_t) -> Option<String> {
+    for _ in 0..100 {
+        match sys::waitid_exited(pid) {
+            Ok(Some(exit @ sys::ExitInfo::Signal { .. })) => return Some(describe(&exit)),
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Ok(Some(_)) | Err(_) => return None,
+        }
+    }
+    None
 }

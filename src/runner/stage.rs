@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long a stage in sibling mode may take to answer a spawn.
-const SPAWN_TIMEOUT: Duration = Duration::from_secs(30);
+pub const SPAWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The clone(2) system call, for a stage in sibling mode to fork its tests as
 /// its parent's children: where its first argument is the flags (the others
@@ -89,6 +89,9 @@ pub enum SpawnFailure {
     Refused(String),
     /// It is gone, or as good as gone: another stage may do it.
     Gone(String),
+    /// One of the descriptors to wake for had something to read before it
+    /// answered: the spawn is still out.
+    Woken,
 }
 
 pub struct Stage {
@@ -96,6 +99,9 @@ pub struct Stage {
     pub pid: libc::pid_t,
     socket: OwnedFd,
     inbox: Vec<u8>,
+    /// When it was started (or taken over): its minute to get ready counts
+    /// from here.
+    started: Instant,
 }
 
 impl Stage {
@@ -170,6 +176,7 @@ impl Stage {
             pid,
             socket: ours,
             inbox: Vec::new(),
+            started: Instant::now(),
         })
     }
 
@@ -180,6 +187,7 @@ impl Stage {
             pid,
             socket,
             inbox: Vec::new(),
+            started: Instant::now(),
         }
     }
 
@@ -189,7 +197,15 @@ impl Stage {
 
     /// Waits for `ready` (or an error, or the stage's end), for at most a minute.
     pub fn wait_ready(&mut self) -> Result<Vec<(PathBuf, i64)>, String> {
-        let deadline = Instant::now() + READY_TIMEOUT;
+        self.wait_ready_or(&[])
+            .map(|ready| ready.unwrap_or_default())
+    }
+
+    /// Waits for `ready` as [`Stage::wait_ready`] does, or until one of `wake`
+    /// has something to read (None; the wait can be taken up again). The
+    /// minute counts from the stage's start.
+    pub fn wait_ready_or(&mut self, wake: &[RawFd]) -> Result<Option<Vec<(PathBuf, i64)>>, String> {
+        let deadline = self.started + READY_TIMEOUT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -199,16 +215,24 @@ impl Stage {
                     READY_TIMEOUT.as_secs()
                 ));
             }
-            let mut fds = [sys::pollfd(&self.socket, libc::POLLIN)];
+            let mut fds = vec![sys::pollfd(&self.socket, libc::POLLIN)];
+            fds.extend(wake.iter().map(|&fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            }));
             sys::poll(&mut fds, left.as_millis().min(i32::MAX as u128) as i32)
                 .map_err(|e| e.to_string())?;
+            if fds[1..].iter().any(|f| f.revents != 0) {
+                return Ok(None);
+            }
             if fds[0].revents == 0 {
                 continue;
             }
             let (messages, open) = self.read();
             for m in messages {
                 match m {
-                    Message::Ready { preloaded } => return Ok(preloaded),
+                    Message::Ready { preloaded } => return Ok(Some(preloaded)),
                     Message::Error { message, .. } => return Err(message),
                     _ => {}
                 }
@@ -270,14 +294,15 @@ impl Stage {
     /// Asks a stage in sibling mode to fork one job's test as this process's
     /// child, writing to the pipes whose write ends are this process's
     /// descriptors `stdout` and `stderr` (None: merged into stdout), and waits
-    /// for its answer: the test's pid, or why it could not.
+    /// for its answer: the test's pid, or why it could not. It stops waiting
+    /// when one of `wake` has something to read.
     pub fn spawn_sibling(
         &mut self,
         job: (u64, u32),
         file: &str,
         tmp: &Path,
-        stdout: RawFd,
-        stderr: Option<RawFd>,
+        (stdout, stderr): (RawFd, Option<RawFd>),
+        wake: &[RawFd],
     ) -> Result<libc::pid_t, SpawnFailure> {
         let mut out = Vec::with_capacity(256);
         json::start_record(&mut out, "spawn");
@@ -297,7 +322,19 @@ impl Stage {
         if let Err(e) = self.send(&out) {
             return Err(SpawnFailure::Gone(format!("it could not be told: {}", e)));
         }
-        let deadline = Instant::now() + SPAWN_TIMEOUT;
+        self.wait_launched(job, Instant::now() + SPAWN_TIMEOUT, wake)
+    }
+
+    /// Waits for the answer to the spawn of `job` (see
+    /// [`Stage::spawn_sibling`]) until `deadline`, or until one of `wake` has
+    /// something to read; after [`SpawnFailure::Woken`], the wait can be
+    /// taken up again.
+    pub fn wait_launched(
+        &mut self,
+        job: (u64, u32),
+        deadline: Instant,
+        wake: &[RawFd],
+    ) -> Result<libc::pid_t, SpawnFailure> {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -306,12 +343,23 @@ impl Stage {
                     SPAWN_TIMEOUT.as_secs()
                 )));
             }
-            let mut fds = [sys::pollfd(&self.socket, libc::POLLIN)];
+            let mut fds = vec![sys::pollfd(&self.socket, libc::POLLIN)];
+            fds.extend(wake.iter().map(|&fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            }));
             match sys::poll(&mut fds, left.as_millis().min(i32::MAX as u128) as i32) {
-                Ok(_) if fds[0].revents == 0 => continue,
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(SpawnFailure::Gone(e.to_string())),
+            }
+            // An answer that came counts, whatever else did.
+            if fds[0].revents == 0 {
+                if fds[1..].iter().any(|f| f.revents != 0) {
+                    return Err(SpawnFailure::Woken);
+                }
+                continue;
             }
             let (messages, open) = self.read();
             for m in messages {

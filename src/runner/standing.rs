@@ -24,7 +24,7 @@
 use super::job::{JobSpec, Launch};
 use super::launcher::Launcher;
 use super::plan::{job_from_json, job_to_json};
-use super::sibling::OwnStage;
+use super::sibling::{NotStarted, OwnStage};
 use super::Plan;
 use crate::auditor::{self, Place};
 use crate::sys::{self, Fork};
@@ -399,7 +399,12 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
             // Left for an auditor of this slot that has died.
             continue;
         }
-        let status = match audit(&plan.launch, &request, lifeline, own_stage.as_mut()) {
+        let status = match audit(
+            &plan.launch,
+            &request,
+            lifeline,
+            own_stage.as_mut().map(|own| (own, &mut process)),
+        ) {
             Some(config) => {
                 process.spare(own_stage.as_ref().and_then(OwnStage::pid));
                 process.audit(config)
@@ -445,7 +450,7 @@ fn audit(
     launch: &Launch,
     request: &Value,
     lifeline: RawFd,
-    own_stage: Option<&mut OwnStage>,
+    own_stage: Option<(&mut OwnStage, &mut auditor::Process)>,
 ) -> Option<auditor::Config> {
     let spec = match job_from_json(&request["spec"]) {
         Ok(spec) => spec,
@@ -463,20 +468,25 @@ fn audit(
     };
     let mut config = launch.auditor_config(&spec, place, lifeline);
     config.retry_on_fail = request["retry"] == true;
-    if let (true, Some(own_stage)) = (spec.staged, own_stage) {
+    if let (true, Some((own_stage, process))) = (spec.staged, own_stage) {
         let job = (
             request["job"].as_u64().unwrap_or(0),
             request["try"].as_u64().unwrap_or(0) as u32,
         );
         config.command = vec!["perl (preloaded)".to_string(), spec.display.clone()];
-        config.started = Some(std::time::Instant::now());
-        config.test = match own_stage.start_test(job, &spec.display, &config.place.tmp) {
-            Ok(started) => auditor::Test::Adopted {
-                pid: started.pid,
-                stdout: started.stdout.into_raw_fd(),
-                stderr: started.stderr.map(IntoRawFd::into_raw_fd),
+        config.test = match own_stage.start_test(job, &spec.display, &config.place.tmp, process) {
+            Ok(started) => {
+                config.started = Some(started.at);
+                auditor::Test::Adopted {
+                    pid: started.pid,
+                    stdout: started.stdout.into_raw_fd(),
+                    stderr: started.stderr.map(IntoRawFd::into_raw_fd),
+                }
+            }
+            Err(NotStarted::Interrupted) => auditor::Test::NotStarted {
+                reason: "not run: the run was interrupted".to_string(),
             },
-            Err(why) => auditor::Test::NotStarted {
+            Err(NotStarted::Failed(why)) => auditor::Test::NotStarted {
                 reason: format!("not run: {}", why),
             },
         };

@@ -258,3 +258,145 @@ fn preloaded_tests_end_as_under_a_fresh_perl() {
         .iter()
         .any(|(f, _, why)| f == "t/exit.t" && why.contains("exited with status 3")));
 }
+
+/// A module that preloads until the file `go` appears (or a minute passes),
+/// and says it has begun by writing `preloading`.
+const SLOW_MODULE: &str = r#"package Slow;
+open my $f, '>', 'preloading' or die;
+close $f;
+for (1 .. 1200) { last if -e 'go'; select undef, undef, undef, 0.05 }
+1;
+"#;
+
+fn slow_preload_project() -> Project {
+    let p = Project::new();
+    p.script("lib/Slow.pm", SLOW_MODULE);
+    for name in ["a", "b", "c"] {
+        p.script(
+            &format!("t/{}.t", name),
+            "use Test::More;\nok(1);\ndone_testing;\n",
+        );
+    }
+    p
+}
+
+/// Waits for proctor to end, generously; if it does not, lets the preload
+/// finish (so nothing is left behind) and fails.
+fn wait_or_release(p: &Project, mut run: Running, what: &str) -> Run {
+    for _ in 0..1000 {
+        if run.child.try_wait().unwrap().is_some() {
+            return run.wait();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::fs::write(p.dir.join("go"), "").unwrap();
+    let run = run.wait();
+    panic!(
+        "{}: proctor went on until its perls were ready: {}",
+        what,
+        run.stdout()
+    );
+}
+
+/// Ctrl-C while the auditors' perls preload: the jobs that were on their
+/// way end as interrupted, not as the fault of a perl the Ctrl-C killed.
+#[test]
+fn ctrl_c_while_preloading_interrupts_the_jobs() {
+    let p = slow_preload_project();
+    let run = p.spawn(&["test", "-j2", "-I", "lib", "--preload", "Slow", "t"]);
+    p.wait_for_file("preloading");
+    run.signal_group("INT");
+    let run = wait_or_release(&p, run, "Ctrl-C");
+    assert_eq!(run.status(), 130, "{}", run.stdout());
+    let events = p.events();
+    for (file, _) in results(&events) {
+        let why = reasons(job_end(&events, &file));
+        assert!(why.contains("interrupted"), "{}: {}", file, why);
+        assert!(!why.contains("stage"), "{}: {}", file, why);
+    }
+}
+
+/// SIGTERM to proctor alone while the perls preload: the run ends now, not
+/// when they are ready.
+#[test]
+fn sigterm_while_preloading_ends_the_run_at_once() {
+    let p = slow_preload_project();
+    let run = p.spawn(&["test", "-j2", "-I", "lib", "--preload", "Slow", "t"]);
+    p.wait_for_file("preloading");
+    run.signal("TERM");
+    let run = wait_or_release(&p, run, "SIGTERM");
+    assert_eq!(run.status(), 143, "{}", run.stdout());
+    let events = p.events();
+    for (file, _) in results(&events) {
+        let why = reasons(job_end(&events, &file));
+        assert!(why.contains("interrupted"), "{}: {}", file, why);
+        assert!(!why.contains("SIGTERM"), "{}: {}", file, why);
+    }
+    assert!(!p.dir.join("go").exists());
+}
+
+/// A module that kills the first perl that loads it (as the OOM killer or a
+/// careless `pkill` might), and loads in any other.
+const KILLED_ONCE: &str = r#"package KilledOnce;
+if (!-e 'killed') {
+    open my $f, '>', 'killed' or die;
+    close $f;
+    kill 'KILL', $$;
+}
+1;
+"#;
+
+/// A perl killed while it preloads is started again, like one killed later:
+/// a signal from outside is no reason to fail the slot's jobs.
+#[test]
+fn a_perl_killed_while_preloading_is_started_again() {
+    let p = Project::new();
+    p.script("lib/KilledOnce.pm", KILLED_ONCE);
+    for name in ["a", "b", "c"] {
+        p.script(
+            &format!("t/{}.t", name),
+            "use Test::More;\nok(1);\ndone_testing;\n",
+        );
+    }
+    let run = p.proctor(&["test", "-j1", "-I", "lib", "--preload", "KilledOnce", "t"]);
+    assert!(p.dir.join("killed").exists());
+    run.expect_status(0);
+    let events = p.events();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "stage_exit" && reasons_of(e).contains("SIGKILL")),
+        "{:?}",
+        events
+            .iter()
+            .filter(|e| e["type"] == "stage_exit")
+            .collect::<Vec<_>>()
+    );
+}
+
+fn reasons_of(event: &serde_json::Value) -> String {
+    event["reason"].as_str().unwrap_or_default().to_string()
+}
+
+/// perl runs a file whose `#!` line names another interpreter with that
+/// interpreter: so must proctor, preloading or not.
+#[test]
+fn a_t_file_for_another_interpreter_is_not_preloaded() {
+    let p = Project::new();
+    p.script("t/shell.t", "#!/bin/sh\necho 1..1\necho ok 1 - from sh\n");
+    p.script(
+        "t/perl.t",
+        "#!/usr/bin/env perl\nuse Test::More;\nok(1);\ndone_testing;\n",
+    );
+    p.proctor(&["test", "-j2", "--preload", "Test::More", "t"])
+        .expect_status(0);
+    let events = p.events();
+    let staged = |file: &str| {
+        events
+            .iter()
+            .find(|e| e["type"] == "job_launch" && e["file"] == file)
+            .map(|e| e["staged"] == true)
+    };
+    assert_eq!(staged("t/shell.t"), Some(false));
+    assert_eq!(staged("t/perl.t"), Some(true));
+}
