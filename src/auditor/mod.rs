@@ -375,9 +375,10 @@ impl Auditor {
                 }
             },
             Test::NotStarted { reason } => {
+                // Only its end: a job that never started has no start or exit
+                // to report (as when the runner cannot start one).
                 self.not_started = true;
                 self.extra_reasons.push(reason.clone());
-                self.log.job_start(&config.file, 0, &config.command)?;
                 return self.finish(config, Exit::Code(255), Default::default());
             }
             Test::Adopted {
@@ -601,7 +602,9 @@ impl Auditor {
             startup: seconds(self.started, self.first_output),
             audit: exited_at.map(|e| ended.saturating_duration_since(e).as_secs_f64()),
         };
-        self.log.job_exit(&exit, &times, &usage)?;
+        if !self.not_started {
+            self.log.job_exit(&exit, &times, &usage)?;
+        }
         let will_retry = config.retry_on_fail
             && verdict.outcome == Outcome::Fail
             && summary.bail.is_none()

@@ -287,14 +287,30 @@ impl OwnStage {
     /// The stage died, or stopped answering: it goes, and another takes its
     /// place after a pause, unless it has died too often.
     fn lost(&mut self, why: &str) {
+        let pid = self.stage.as_ref().map(|s| s.pid);
         if let Some(stage) = self.stage.take() {
-            let pid = stage.pid;
             stage.kill();
+        }
+        if let Some(pid) = pid {
             self.note("stage_exit", pid, Some(why));
         }
         self.ready = false;
         self.restarts += 1;
-        if self.restarts > RESTARTS {
+        let again = self.restarts <= RESTARTS;
+        // Not the test's doing, and nothing else on the screen says it.
+        eprintln!(
+            "proctor: the {} stage of slot {}{} was lost ({}){}",
+            self.spec.name,
+            self.slot,
+            pid.map(|p| format!(" (pid {})", p)).unwrap_or_default(),
+            why,
+            if again {
+                "; starting it again"
+            } else {
+                "; its preloaded tests fail from here"
+            }
+        );
+        if !again {
             self.broken = Some(format!(
                 "the {} stage died {} times",
                 self.spec.name,

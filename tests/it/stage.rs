@@ -129,8 +129,13 @@ fn a_preloaded_perl_killed_mid_run_is_started_again_and_nothing_is_lost() {
             "use Test::More;\nselect undef, undef, undef, 0.02;\nok(1);\ndone_testing;\n",
         );
     }
-    p.proctor(&["test", "-j2", "--preload", "Test::More"])
-        .expect_status(0);
+    let run = p.proctor(&["test", "-j2", "--preload", "Test::More"]);
+    run.expect_status(0);
+    assert!(
+        run.stderr().contains("stage of slot") && run.stderr().contains("starting it again"),
+        "the user is told: {}",
+        run.stderr()
+    );
     let events = p.events();
     assert_eq!(
         events.iter().filter(|e| e["type"] == "job_end").count(),
