@@ -301,12 +301,33 @@ fn tidy_tmp(config: &Config) {
     if let Ok(true) = empty {
         return;
     }
+    // Its contents go, not the directory: the runner's lock is on it.
     if config.keep {
-        let _ = std::fs::rename(&config.place.tmp, config.place.log.with_extension("tmp"));
-    } else {
-        let _ = std::fs::remove_dir_all(&config.place.tmp);
+        let kept = config.place.log.with_extension("tmp");
+        if std::fs::create_dir(&kept).is_ok() {
+            for entry in std::fs::read_dir(&config.place.tmp)
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let _ = std::fs::rename(entry.path(), kept.join(entry.file_name()));
+            }
+        }
     }
-    let _ = std::fs::create_dir(&config.place.tmp);
+    let _ = empty_dir(&config.place.tmp);
+}
+
+/// Removes what is in `dir`, and not `dir` itself.
+pub fn empty_dir(dir: &std::path::Path) -> io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            std::fs::remove_dir_all(entry.path())?;
+        } else {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
 }
 
 /// The last few lines the test printed, in buffers reused line after line.

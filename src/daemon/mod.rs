@@ -214,7 +214,7 @@ fn run_child(mut w: Waiting, stage: Option<&Stage>, spec: &Option<StageSpec>) ->
     let read = Plan::read_head(&mut &w.plan[..head_len]).and_then(|head| {
         let (mut plan, job_count) = head.ok_or("the plan is empty")?;
         let early = runner::start_early().map_err(|e| e.to_string())?;
-        let prepared = runner::prepare(early, &w.plan[..head_len], job_count, plan.slots, false);
+        let prepared = runner::prepare(early, &w.plan[..head_len], &plan, job_count, false);
         plan.read_jobs(&mut input)?;
         Ok((plan, prepared))
     });

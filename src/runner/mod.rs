@@ -14,6 +14,7 @@ mod plan;
 mod prefork;
 mod schedule;
 mod sibling;
+mod slot_tmp;
 mod stage;
 mod staged;
 mod standing;
@@ -116,12 +117,13 @@ pub struct Prepared {
 /// for them alone, which costs less than a launcher for a few jobs.
 const LAUNCHER_FROM_JOBS: usize = 16;
 
-/// Tells the first auditor the run's settings (`head`, the plan's first line)
-/// and, for a run of `jobs` jobs on `slots` slots, starts the launcher. With
-/// `preload` (the run has a stage of its own), every slot's auditor stands,
-/// with a preloaded perl of its own, where this system allows it.
-pub fn prepare(early: Early, head: &[u8], jobs: usize, slots: usize, preload: bool) -> Prepared {
-    let count = slots.clamp(1, jobs.max(1));
+/// Tells the first auditor the run's settings (`head`, the plan's first line,
+/// read as `plan`, whose jobs are still to come) and, for a run of `jobs`
+/// jobs, starts the launcher. With `preload` (the run has a stage of its
+/// own), every slot's auditor stands, with a preloaded perl of its own, where
+/// this system allows it.
+pub fn prepare(early: Early, head: &[u8], plan: &Plan, jobs: usize, preload: bool) -> Prepared {
+    let count = plan.slots.clamp(1, jobs.max(1));
     let siblings = preload
         && early.first.is_some()
         && stage::SIBLINGS.is_some()
@@ -129,6 +131,7 @@ pub fn prepare(early: Early, head: &[u8], jobs: usize, slots: usize, preload: bo
     let standing = standing::Auditors::start(
         early.first,
         head,
+        &plan.run_dir,
         early.lifeline_read.as_raw_fd(),
         count,
         jobs >= LAUNCHER_FROM_JOBS || siblings,

@@ -86,7 +86,7 @@ fn child(plan_fd: i32, wake_fd: i32) -> i32 {
     };
     // The launcher forks the other auditors: it starts before the queue is read.
     let preload = plan.launch.stage.is_some();
-    let prepared = super::prepare(early, &head, job_count, plan.slots, preload);
+    let prepared = super::prepare(early, &head, &plan, job_count, preload);
     drop(head);
     if let Err(e) = plan.read_jobs(&mut pipe) {
         eprintln!("proctor: runner: {}", e);

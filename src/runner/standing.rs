@@ -25,6 +25,7 @@ use super::job::{JobSpec, Launch};
 use super::launcher::Launcher;
 use super::plan::{job_from_json, job_to_json};
 use super::sibling::{NotStarted, OwnStage};
+use super::slot_tmp::{self, SlotTmp};
 use super::Plan;
 use crate::auditor::{self, Place};
 use crate::sys::{self, Fork};
@@ -36,6 +37,8 @@ use std::path::{Path, PathBuf};
 struct Slot {
     /// The runner's end of the slot's socket pair (non-blocking).
     socket: OwnedFd,
+    /// The TMPDIR its auditor gives its tests.
+    tmp: SlotTmp,
     /// The slot's auditor, once forked and while alive.
     pid: Option<libc::pid_t>,
     busy: bool,
@@ -115,6 +118,7 @@ impl Auditors {
     pub fn start(
         first: Option<Waiting>,
         head: &[u8],
+        run_dir: &Path,
         lifeline: RawFd,
         count: usize,
         launcher: bool,
@@ -129,6 +133,7 @@ impl Auditors {
         if let Some(first) = first {
             auditors.slots.push(Slot {
                 socket: first.runner_end,
+                tmp: SlotTmp::take(run_dir, 0),
                 pid: Some(first.pid),
                 busy: false,
                 dead: false,
@@ -148,6 +153,7 @@ impl Auditors {
                 break;
             }
             auditors.slots.push(Slot {
+                tmp: SlotTmp::take(run_dir, auditors.slots.len()),
                 socket: runner_end,
                 pid: None,
                 busy: false,
@@ -162,8 +168,13 @@ impl Auditors {
     /// Tells the auditor of `slot` its slot and the run's settings; one that
     /// cannot be told is let go.
     fn introduce(&mut self, slot: usize) {
-        let flag = if self.siblings { " siblings" } else { "" };
-        let mut first = format!("{}{}\n", slot, flag).into_bytes();
+        let mut first = serde_json::to_vec(&serde_json::json!({
+            "slot": slot,
+            "siblings": self.siblings,
+            "tmp": self.slots[slot].tmp.path.to_string_lossy(),
+        }))
+        .unwrap_or_default();
+        first.push(b'\n');
         first.extend_from_slice(&self.head);
         let sent = sys::write(self.slots[slot].socket.as_raw_fd(), &first);
         if !matches!(sent, Ok(n) if n == first.len()) {
@@ -175,7 +186,7 @@ impl Auditors {
 
     /// Sends a job to an idle auditor (forking one for its slot if need be)
     /// and returns that auditor's pid and where the job's log and TMPDIR are:
-    /// the TMPDIR the auditor reuses (`tmp-SLOT` in `run_dir`), and `own_log`,
+    /// the TMPDIR the auditor reuses (see [`slot_tmp`]), and `own_log`,
     /// or without one the next segment of the auditor's log. None when no
     /// auditor can take it.
     pub fn send(
@@ -191,7 +202,7 @@ impl Auditors {
         let place = Place {
             log: own_log.map_or_else(|| segment_log(run_dir, pid), Path::to_path_buf),
             log_segment: own_log.is_none(),
-            tmp: slot_tmp(run_dir, slot),
+            tmp: self.slots[slot].tmp.path.clone(),
             tmp_reused: true,
         };
         let request = request(pid, &place, retry_on_fail, job, spec);
@@ -311,11 +322,6 @@ impl Auditors {
     }
 }
 
-/// The TMPDIR the auditor of `slot` gives each of its tests.
-fn slot_tmp(run_dir: &Path, slot: usize) -> PathBuf {
-    run_dir.join(format!("tmp-{}", slot))
-}
-
 /// The log whose segments are the jobs of the auditor `pid`.
 fn segment_log(run_dir: &Path, pid: libc::pid_t) -> PathBuf {
     run_dir.join(format!("auditor-{}.ljsonl", pid))
@@ -363,22 +369,22 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
         }
     };
     let me = std::process::id() as libc::pid_t;
-    let (slot, siblings, plan) = match sys::recv_message(socket).map(|m| settings(&m)) {
+    let (first, plan) = match sys::recv_message(socket).map(|m| settings(&m)) {
         Ok(Some(settings)) => settings,
         // The run ended before it began, or the runner is gone.
         _ => return 0,
     };
     // Its perl preloads while the first job is on its way.
-    let mut own_stage = if siblings {
-        OwnStage::start(&plan.launch, &plan.run_dir, lifeline, slot)
+    let mut own_stage = if first.siblings {
+        OwnStage::start(&plan.launch, &plan.run_dir, lifeline, first.slot)
     } else {
         None
     };
-    // Ready before the first job comes: its TMPDIR, made afresh (an auditor of
-    // this slot that died may have left files), and its log.
-    let tmp = slot_tmp(&plan.run_dir, slot);
-    let _ = std::fs::remove_dir_all(&tmp);
-    let _ = std::fs::create_dir_all(&tmp);
+    // Ready before the first job comes: its TMPDIR, empty (an auditor of this
+    // slot that died, or a run that was killed, may have left files), and its
+    // log.
+    let tmp = first.tmp;
+    let _ = slot_tmp::make_ready(&tmp);
     if !plan.launch.keep {
         process.open_segments(segment_log(&plan.run_dir, me));
     }
@@ -386,8 +392,8 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
         let message = match sys::recv_message(socket) {
             Ok(m) if !m.is_empty() => m,
             _ => {
-                // The run is over: its TMPDIR goes (empty, as every job left it).
-                let _ = std::fs::remove_dir(&tmp);
+                // The run is over: its TMPDIR is empty, as every job left it.
+                slot_tmp::release(&tmp, &plan.run_dir);
                 if let Some(own_stage) = own_stage {
                     own_stage.end();
                 }
@@ -427,15 +433,27 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
     }
 }
 
-/// The slot, whether the auditor preloads a perl of its own, and the run's
-/// settings, from an auditor's first message.
-fn settings(message: &[u8]) -> Option<(usize, bool, Plan)> {
+/// What an auditor's first message says of its own slot.
+struct FirstWord {
+    slot: usize,
+    /// It preloads a perl of its own.
+    siblings: bool,
+    /// Its tests' TMPDIR.
+    tmp: PathBuf,
+}
+
+/// The auditor's slot and the run's settings, from its first message: a JSON
+/// line for the slot, then the plan's first line.
+fn settings(message: &[u8]) -> Option<(FirstWord, Plan)> {
     let newline = message.iter().position(|&b| b == b'\n')?;
-    let mut words = std::str::from_utf8(&message[..newline]).ok()?.split(' ');
-    let slot = words.next()?.parse().ok()?;
-    let siblings = words.next() == Some("siblings");
+    let first: Value = serde_json::from_slice(&message[..newline]).ok()?;
+    let first = FirstWord {
+        slot: first["slot"].as_u64()? as usize,
+        siblings: first["siblings"] == true,
+        tmp: PathBuf::from(first["tmp"].as_str()?),
+    };
     match Plan::read_head(&mut &message[newline + 1..]) {
-        Ok(Some((plan, _))) => Some((slot, siblings, plan)),
+        Ok(Some((plan, _))) => Some((first, plan)),
         Ok(None) => None,
         Err(e) => {
             eprintln!("proctor: auditor: {}", e);

@@ -19,6 +19,7 @@ pub use signals::{ignore as ignore_signals, SignalPipe};
 
 use std::io;
 use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
 
 /// Turns a C-style `-1` return into the current `errno` as an `io::Error`.
 pub fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
@@ -331,4 +332,17 @@ pub fn dup(fd: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: F_DUPFD_CLOEXEC makes a fresh descriptor that only we own.
     let new = cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) })?;
     Ok(own_fd(new))
+}
+
+/// Opens directory `path` and takes an exclusive lock on it (flock(2)), held
+/// while the returned descriptor (or a copy of it, across fork) stays open.
+/// None when another process holds it.
+pub fn lock_dir(path: &Path) -> io::Result<Option<OwnedFd>> {
+    let dir = std::fs::File::open(path)?;
+    // SAFETY: flock only acts on the open descriptor it is given.
+    match cvt(unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }) {
+        Ok(_) => Ok(Some(dir.into())),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+        Err(e) => Err(e),
+    }
 }
