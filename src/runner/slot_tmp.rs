@@ -1,5 +1,5 @@
 //! The TMPDIR a standing auditor gives each of its tests. It lives in the
-//! state directory, `tmp/SLOT`, and outlasts the run: a directory made and
+//! state directory, `tmp-SLOT`, and outlasts the run: a directory made and
 //! removed every run is, on a file system that skips recently freed inodes,
 //! the dearest part of a one-test run's file work. The runner locks it for
 //! the run (flock on the directory, held through the runner's descriptor), so
@@ -25,7 +25,8 @@ impl SlotTmp {
     /// The TMPDIR of `slot` for the run in `run_dir`, locked when it is the
     /// state directory's.
     pub fn take(run_dir: &Path, slot: usize) -> SlotTmp {
-        let kept = state_dir(run_dir).map(|state| state.join("tmp").join(slot.to_string()));
+        // Directly in the state directory: in a new one, a directory less to make.
+        let kept = state_dir(run_dir).map(|state| state.join(format!("tmp-{}", slot)));
         if let Some(path) = kept {
             let lock = std::fs::create_dir_all(&path).and_then(|_| sys::lock_dir(&path));
             if let Ok(Some(lock)) = lock {
@@ -83,7 +84,7 @@ mod tests {
         let run_dir = root.join("runs").join("20261127-1");
         std::fs::create_dir_all(&run_dir).unwrap();
         let first = SlotTmp::take(&run_dir, 0);
-        assert_eq!(first.path, root.join("tmp").join("0"));
+        assert_eq!(first.path, root.join("tmp-0"));
         // A run beside it finds slot 0 locked and uses its own run directory.
         let beside = SlotTmp::take(&root.join("runs").join("20261127-2"), 0);
         assert_eq!(
@@ -91,16 +92,19 @@ mod tests {
             root.join("runs").join("20261127-2").join("tmp-0")
         );
         drop(first);
-        assert_eq!(SlotTmp::take(&run_dir, 0).path, root.join("tmp").join("0"));
+        assert_eq!(SlotTmp::take(&run_dir, 0).path, root.join("tmp-0"));
         // Outside a state directory: the run directory's.
-        assert_eq!(SlotTmp::take(&root, 1).path, root.join("tmp-1"));
+        assert_eq!(
+            SlotTmp::take(&root.join("elsewhere"), 1).path,
+            root.join("elsewhere/tmp-1")
+        );
 
-        std::fs::write(root.join("tmp/0/left"), "x").unwrap();
-        std::fs::create_dir_all(root.join("tmp/0/deep/er")).unwrap();
-        make_ready(&root.join("tmp/0")).unwrap();
-        assert_eq!(std::fs::read_dir(root.join("tmp/0")).unwrap().count(), 0);
-        release(&root.join("tmp/0"), &run_dir);
-        assert!(root.join("tmp/0").is_dir(), "the state directory's stays");
+        std::fs::write(root.join("tmp-0/left"), "x").unwrap();
+        std::fs::create_dir_all(root.join("tmp-0/deep/er")).unwrap();
+        make_ready(&root.join("tmp-0")).unwrap();
+        assert_eq!(std::fs::read_dir(root.join("tmp-0")).unwrap().count(), 0);
+        release(&root.join("tmp-0"), &run_dir);
+        assert!(root.join("tmp-0").is_dir(), "the state directory's stays");
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

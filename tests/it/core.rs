@@ -267,7 +267,7 @@ fn a_reused_tmpdir_is_empty_for_every_test_and_kept_per_job() {
     assert_eq!(fs::read_dir(p.state().join("runs")).unwrap().count(), 0);
     // The slots' TMPDIRs stay in the state directory for the next run, empty.
     for slot in ["0", "1"] {
-        let tmp = p.state().join("tmp").join(slot);
+        let tmp = p.state().join(format!("tmp-{}", slot));
         assert_eq!(fs::read_dir(&tmp).unwrap().count(), 0, "{}", tmp.display());
     }
 
@@ -409,7 +409,7 @@ fn tests_get_perl5lib_a_private_tmpdir_and_harness_variables() {
         "t/env.t",
         r#"print "1..4\n";
 print(($ENV{PERL5LIB} =~ m{^lib:blib/lib:blib/arch:inc} ? "ok" : "not ok"), " 1 - PERL5LIB is $ENV{PERL5LIB}\n");
-print(($ENV{TMPDIR} eq "$ENV{PROCTOR_STATE_DIR}/tmp/0" && -d $ENV{TMPDIR} ? "ok" : "not ok"), " 2 - TMPDIR is $ENV{TMPDIR}\n");
+print(($ENV{TMPDIR} eq "$ENV{PROCTOR_STATE_DIR}/tmp-0" && -d $ENV{TMPDIR} ? "ok" : "not ok"), " 2 - TMPDIR is $ENV{TMPDIR}\n");
 print(($ENV{HARNESS_ACTIVE} eq "1" ? "ok" : "not ok"), " 3 - HARNESS_ACTIVE\n");
 print((defined(<STDIN>) ? "not ok" : "ok"), " 4 - stdin is empty\n");
 "#,

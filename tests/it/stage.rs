@@ -37,7 +37,7 @@ fn perl_suite(p: &Project) {
             &format!(
                 "use Test::More;\nis($0, q{{t/{i}.t}}, q{{$0 is the file}});\nok(!defined $ENV{{LEAK}}, q{{no leak from earlier tests}});\n\
                  $ENV{{LEAK}} = {i};\nok(!defined $main::seen, q{{globals start clean}});\n$main::seen = 1;\n\
-                 ok(grep({{ $ENV{{TMPDIR}} eq qq{{$ENV{{PROCTOR_STATE_DIR}}/tmp/$_}} }} 0, 1), q{{TMPDIR is the slot's}});\nopendir my $d, $ENV{{TMPDIR}} or die;\nis(scalar(grep {{ $_ ne q{{.}} && $_ ne q{{..}} }} readdir $d), 0, q{{and empty}});\nopen my $f, '>', qq{{$ENV{{TMPDIR}}/left-{i}}} or die;\nopen my $c, '<', '/proc/' . getppid() . '/comm' or die;\nis(scalar <$c>, qq{{proctor-audit\n}}, q{{the parent is an auditor}});\nis(getpgrp(), $$, q{{own process group}});\ndone_testing;\n",
+                 ok(grep({{ $ENV{{TMPDIR}} eq qq{{$ENV{{PROCTOR_STATE_DIR}}/tmp-$_}} }} 0, 1), q{{TMPDIR is the slot's}});\nopendir my $d, $ENV{{TMPDIR}} or die;\nis(scalar(grep {{ $_ ne q{{.}} && $_ ne q{{..}} }} readdir $d), 0, q{{and empty}});\nopen my $f, '>', qq{{$ENV{{TMPDIR}}/left-{i}}} or die;\nopen my $c, '<', '/proc/' . getppid() . '/comm' or die;\nis(scalar <$c>, qq{{proctor-audit\n}}, q{{the parent is an auditor}});\nis(getpgrp(), $$, q{{own process group}});\ndone_testing;\n",
                 i = i
             ),
         );
