@@ -215,18 +215,11 @@ impl Stage {
                     READY_TIMEOUT.as_secs()
                 ));
             }
-            let mut fds = vec![sys::pollfd(&self.socket, libc::POLLIN)];
-            fds.extend(wake.iter().map(|&fd| libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            }));
-            sys::poll(&mut fds, left.as_millis().min(i32::MAX as u128) as i32)
-                .map_err(|e| e.to_string())?;
-            if fds[1..].iter().any(|f| f.revents != 0) {
+            let (answer, woken) = self.wait(deadline, wake).map_err(|e| e.to_string())?;
+            if woken {
                 return Ok(None);
             }
-            if fds[0].revents == 0 {
+            if !answer {
                 continue;
             }
             let (messages, open) = self.read();
@@ -343,20 +336,13 @@ impl Stage {
                     SPAWN_TIMEOUT.as_secs()
                 )));
             }
-            let mut fds = vec![sys::pollfd(&self.socket, libc::POLLIN)];
-            fds.extend(wake.iter().map(|&fd| libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            }));
-            match sys::poll(&mut fds, left.as_millis().min(i32::MAX as u128) as i32) {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            let (answer, woken) = match self.wait(deadline, wake) {
+                Ok(heard) => heard,
                 Err(e) => return Err(SpawnFailure::Gone(e.to_string())),
-            }
+            };
             // An answer that came counts, whatever else did.
-            if fds[0].revents == 0 {
-                if fds[1..].iter().any(|f| f.revents != 0) {
+            if !answer {
+                if woken {
                     return Err(SpawnFailure::Woken);
                 }
                 continue;
@@ -393,6 +379,20 @@ impl Stage {
         }
         let _ = sys::kill(self.pid, libc::SIGKILL);
         sys::reap(self.pid);
+    }
+
+    /// Waits until the stage's socket or one of `wake` has something to read,
+    /// or until `deadline`: whether the socket has, and whether one of `wake`.
+    fn wait(&self, deadline: Instant, wake: &[RawFd]) -> io::Result<(bool, bool)> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut fds = vec![sys::pollfd(&self.socket, libc::POLLIN)];
+        fds.extend(wake.iter().map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        }));
+        sys::poll(&mut fds, left.as_millis().min(i32::MAX as u128) as i32)?;
+        Ok((fds[0].revents != 0, fds[1..].iter().any(|f| f.revents != 0)))
     }
 
     /// Ends the stage at once and reaps it (it must be this process's
