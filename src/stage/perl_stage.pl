@@ -132,7 +132,6 @@ sub run_stage {
     preload_modules(@preload);
     capture_start_state();
     prepare_test2();
-    collapse_heap();
     # A write to a gone runner must be an error we see, not a silent death.
     $SIG{PIPE} = 'IGNORE';
     $stage{last_end} = our_end_block_runs_last();
@@ -142,10 +141,15 @@ sub run_stage {
         $stage{clone_flags} = 0 + ($CLONE_PARENT | POSIX::SIGCHLD());
         $stage{parent} = getppid();
         capture_signals();
-        send_message(type => 'ready', pid => 0 + $$, preloaded => raw_json(preloaded_files_json()));
+        my $ready = message_line(type => 'ready', pid => 0 + $$, preloaded => raw_json(preloaded_files_json()));
+        # Last: a page the stage writes while a child of its own lives (the
+        # one that looked at END blocks) is split out of its huge page.
+        collapse_heap();
+        write_all($stage{socket}, $ready) or leave(0);
         return undef;    # the loop at the top forks the tests
     }
 
+    collapse_heap();
     my $test = start_forker();
     return $test if $test;    # a test process, forked by the forker
 
@@ -175,6 +179,7 @@ sub parse_arguments {
         elsif ($arg =~ /\A--madvise-syscall=([0-9]+)\z/) {
             $stage{madvise} = 0 + $1;
         }
+
         else {
             fail_to_start("unknown argument \"$arg\"");
         }
@@ -924,8 +929,14 @@ sub collapse_heap {
         my ($start, $end) = do { no warnings 'portable'; (hex $1, hex $2) };
         $start = int(($start + $HUGE_PAGE - 1) / $HUGE_PAGE) * $HUGE_PAGE;
         $end = int($end / $HUGE_PAGE) * $HUGE_PAGE;
-        # Refused on older kernels, or with huge pages off: nothing lost.
-        syscall($stage{madvise}, 0 + $start, 0 + ($end - $start), 0 + $MADV_COLLAPSE) if $end > $start;
+        # One huge page at a time, each tried twice: a collapse can fail for
+        # the moment (EAGAIN, a page not yet on its LRU list). Refused on
+        # older kernels, or with huge pages off: nothing lost.
+        for (my $at = $start; $at < $end; $at += $HUGE_PAGE) {
+            for (1 .. 2) {
+                last if syscall($stage{madvise}, 0 + $at, 0 + $HUGE_PAGE, 0 + $MADV_COLLAPSE) == 0;
+            }
+        }
         last;
     }
 }
@@ -1114,9 +1125,13 @@ sub raw_json {
 }
 
 sub send_message {
+    write_all($stage{socket}, message_line(@_)) or leave(0);    # the runner is gone; nobody left to tell
+}
+
+sub message_line {
     my $line = json_object(@_) . "\n";
     utf8::encode($line) if $line =~ /[^\x00-\xff]/;
-    write_all($stage{socket}, $line) or leave(0);    # the runner is gone; nobody left to tell
+    return $line;
 }
 
 # The stage's only way out: _exit, so preloaded modules' END blocks (Test2's
