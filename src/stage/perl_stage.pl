@@ -110,10 +110,8 @@ my $test = run_stage();
 while (!$test) {
     next_sibling_spawn() or next;
     my $pid = syscall($stage{clone}, $stage{clone_flags}, 0, 0, 0, 0);
-    if ($pid == 0) {
-        $test = { spawn => $stage{spawn} };
-        last;
-    }
+    # run_test never returns: the test leaves no loop or scope behind.
+    run_test({ spawn => $stage{spawn} }) if $pid == 0;
     sibling_unforked($!) if $pid < 0;
 }
 run_test($test);    # only a test process gets here
