@@ -121,6 +121,8 @@ run_test($test);    # only a test process gets here
 # Runs the stage; exits in the stage, returns only in a freshly forked test
 # process, with what it needs to run its file.
 sub run_stage {
+    # What a fresh perl has (it ignores SIGFPE, say): a test keeps that.
+    $stage{fresh_signals} = { map { $_ => "$SIG{$_}" } grep { $_ ne 'ZERO' && defined $SIG{$_} } keys %SIG };
     my @preload = parse_arguments(@ARGV);
     @ARGV = ();
 
@@ -131,7 +133,9 @@ sub run_stage {
     capture_start_state();
     prepare_test2();
     # A write to a gone runner must be an error we see, not a silent death.
-    $SIG{PIPE} = 'IGNORE';
+    # (A stage of one auditor's own may die of it: with the auditor gone,
+    # there is no one to tell.)
+    $SIG{PIPE} = 'IGNORE' unless $stage{clone};
     $stage{last_end} = our_end_block_runs_last();
 
     if ($stage{clone}) {
@@ -506,6 +510,10 @@ sub next_sibling_spawn {
         send_message(type => 'error', @ids, message => "unable to spawn: $problem");
         return undef;
     }
+    # A slot's TMPDIR is the same for each of its tests: set here, while no
+    # test of this stage lives, a test finds it set and pays no setenv.
+    my $tmp = ref $spawn->{env} eq 'HASH' ? $spawn->{env}{TMPDIR} : undef;
+    $ENV{TMPDIR} = $tmp if defined $tmp && !(defined $ENV{TMPDIR} && $ENV{TMPDIR} eq $tmp);
     $stage{spawn} = $spawn;
     return 1;
 }
@@ -783,14 +791,19 @@ sub clean_slate {
     select STDERR; $| = 1;
     select STDOUT; $| = 1;
 
-    # The stage never changes %ENV after capturing it, so this %ENV is the
-    # captured one but for Test2's preload flag; each variable set costs a
-    # setenv, so only the differences are applied.
+    # The stage never changes %ENV after capturing it (but for a slot's
+    # TMPDIR, which every spawn sets again), so this %ENV is the captured one
+    # but for Test2's preload flag; each variable set costs a setenv, so only
+    # the differences are applied.
     delete $ENV{T2_IN_PRELOAD} if $stage{t2_preload} && !exists $stage{env}{T2_IN_PRELOAD};
     my $overrides = $spawn->{env} || {};
     for my $name (keys %$overrides) {
-        if (defined $overrides->{$name}) { $ENV{$name} = $overrides->{$name} }
-        else                             { delete $ENV{$name} }
+        my $value = $overrides->{$name};
+        if (defined $value) {
+            # Already so in a slot's stage (TMPDIR): no setenv.
+            $ENV{$name} = $value unless defined $ENV{$name} && $ENV{$name} eq $value;
+        }
+        else { delete $ENV{$name} }
     }
 
     chdir $stage{start_dir} or die "unable to chdir to $stage{start_dir}: $!\n";
@@ -806,21 +819,28 @@ sub clean_slate {
     return 1;
 }
 
-# Notes the signals whose disposition is not the default: the stage's own
-# handlers, what it inherited as ignored, what preloading set. The stage
-# changes none after this, so these are all a fork has to reset (reading an
-# entry of %SIG costs a sigaction call, setting one two or more). Its signal
-# mask is emptied here once: perl's fork restores the mask it had before,
-# so every auditor and test starts with an empty one.
+# Notes the signals whose disposition is not what a fresh perl has: the
+# stage's own handlers, what preloading set. The stage changes none after
+# this, so these are all a fork has to reset (reading an entry of %SIG costs
+# a sigaction call, setting one two or more; in sibling mode the list is
+# usually empty). Its signal mask is emptied here once: perl's fork restores
+# the mask it had before, so every auditor and test starts with an empty one.
 sub capture_signals {
-    $stage{signals} = [grep { $_ ne 'ZERO' && defined $SIG{$_} } sort keys %SIG];
+    my $fresh = $stage{fresh_signals} || {};
+    $stage{signals} = [grep {
+        $_ ne 'ZERO' && defined $SIG{$_} && !(defined $fresh->{$_} && "$SIG{$_}" eq $fresh->{$_})
+    } sort keys %SIG];
     POSIX::sigprocmask(POSIX::SIG_SETMASK(), POSIX::SigSet->new);
 }
 
 sub reset_signals {
-    # Deleting an entry sets the disposition to the default (even one
-    # inherited as ignored) and leaves %SIG reading undef, as in a fresh perl.
-    delete @SIG{ @{ $stage{signals} } };
+    # Deleting an entry sets the disposition to the default and leaves %SIG
+    # reading undef; one a fresh perl sets itself goes back to that.
+    my $fresh = $stage{fresh_signals} || {};
+    for my $name (@{ $stage{signals} }) {
+        if (defined $fresh->{$name}) { $SIG{$name} = $fresh->{$name} }
+        else                         { delete $SIG{$name} }
+    }
 }
 
 # State preloaded libraries keep between tests: what must look freshly loaded.
