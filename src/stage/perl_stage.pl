@@ -457,21 +457,20 @@ sub forker_result {
 
 # --- sibling mode ------------------------------------------------------------
 
-# The stage of one standing auditor, its parent: for each spawn it opens the
-# write ends of the pipes the auditor made (through /proc, by the auditor's
-# descriptor numbers), and the loop at the top of this file forks the test
-# with clone(CLONE_PARENT), so the test is the auditor's child, as a test
-# must be, and nothing else is forked or exec'd for it. The auditor reaps
-# the test; this side only says `launched`.
+# The stage of one standing auditor, its parent: for each spawn the loop at
+# the top of this file forks the test with clone(CLONE_PARENT), so the test
+# is the auditor's child, as a test must be, and nothing else is forked or
+# exec'd for it. The test opens the write ends of the pipes the auditor made
+# (through /proc, by the auditor's descriptor numbers) and says `launched`
+# itself; the auditor reaps it.
 #
-# Per job, whatever the stage does between two forks writes to pages it
-# shares with the last test: copy-on-write faults in the stage. So the
-# spawn is read with one pattern (the auditor writes its keys in one order;
-# anything else goes through the full decoder), and the pipes stay raw
-# descriptors, never Perl handles.
+# Per job, whatever the stage does writes to pages it may share with a
+# test: copy-on-write faults. So the spawn is read with one pattern (the
+# auditor writes its keys in one order; anything else goes through the full
+# decoder), and the pipes stay raw descriptors, never Perl handles.
 
-# Reads the next spawn and opens its pipes; undef when there was none to
-# run (an error went back instead). Leaves when the auditor is gone.
+# Reads the next spawn into $stage{spawn}; false when there was none to run
+# (an error went back instead). Leaves when the auditor is gone.
 sub next_sibling_spawn {
     my $socket = $stage{socket};
     while ($stage{inbox} !~ /\n/) {
