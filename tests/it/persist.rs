@@ -163,8 +163,10 @@ fn another_user_is_refused() {
     }
     perl_suite(&p);
     let _runner = Started::new(&p, false);
+    // Not nobody: faults.rs runs as nobody under a process limit, which a
+    // process of this test beside it would count against.
     let out = Command::new("setpriv")
-        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        .args(["--reuid=daemon", "--regid=daemon", "--clear-groups"])
         .arg(env!("CARGO_BIN_EXE_proctor"))
         .args(["status", "--state-dir"])
         .arg(p.state())
