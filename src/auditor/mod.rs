@@ -195,13 +195,18 @@ impl Process {
     /// being interrupted. The interrupt is kept for the next audit.
     pub fn interrupted(&mut self) -> bool {
         if self.held.is_none() {
-            self.held = self
-                .signals
-                .drain()
-                .into_iter()
-                .find(|s| matches!(*s, libc::SIGINT | libc::SIGTERM | libc::SIGHUP));
+            self.held = self.drain_for_interrupt();
         }
         self.held.is_some()
+    }
+
+    /// The signals that came, of which only an interrupt matters (a pause or
+    /// a child's end belonged to the job before).
+    fn drain_for_interrupt(&self) -> Option<i32> {
+        self.signals
+            .drain()
+            .into_iter()
+            .find(|s| matches!(*s, libc::SIGINT | libc::SIGTERM | libc::SIGHUP))
     }
 
     /// Whether it can take another job: a shared log it failed to write may
@@ -225,15 +230,9 @@ impl Process {
     /// Every process the test started is gone when it returns.
     pub fn audit(&mut self, config: Config) -> i32 {
         // Signals that came between jobs: an interrupt still counts (the run is
-        // ending), a pause or a child's end belonged to the job before.
-        let interrupted = self.held.take().or_else(|| {
-            self.signals
-                .drain()
-                .into_iter()
-                .find(|s| matches!(*s, libc::SIGINT | libc::SIGTERM | libc::SIGHUP))
-        });
-        // What came with a held interrupt belonged to the wait before the job.
-        self.signals.drain();
+        // ending). With one held, what came since belonged to the wait before.
+        let fresh = self.drain_for_interrupt();
+        let interrupted = self.held.take().or(fresh);
         let log = match self.job_log(&config) {
             Ok(log) => log,
             Err(e) => {

@@ -54,15 +54,10 @@ fn state_dir(run_dir: &Path) -> Option<&Path> {
 
 /// In the auditor, before its first test: the TMPDIR exists and is empty.
 pub fn make_ready(tmp: &Path) -> io::Result<()> {
-    match std::fs::read_dir(tmp) {
-        Ok(mut entries) => {
-            if entries.next().is_some() {
-                // Not the directory itself: the runner's lock is on it.
-                crate::auditor::empty_dir(tmp)?;
-            }
-            Ok(())
-        }
-        Err(_) => std::fs::create_dir_all(tmp),
+    // Its contents, not the directory itself: the runner's lock is on it.
+    match crate::auditor::empty_dir(tmp) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::create_dir_all(tmp),
+        done => done,
     }
 }
 

@@ -341,7 +341,6 @@ fn request(
         "try": job.1,
         "log": place.log.to_string_lossy(),
         "segment": place.log_segment,
-        "tmp": place.tmp.to_string_lossy(),
         "retry": retry_on_fail,
         "spec": job_to_json(spec),
     }))
@@ -408,6 +407,7 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
         let status = match audit(
             &plan.launch,
             &request,
+            &tmp,
             lifeline,
             own_stage.as_mut().map(|own| (own, &mut process)),
         ) {
@@ -462,11 +462,12 @@ fn settings(message: &[u8]) -> Option<(FirstWord, Plan)> {
     }
 }
 
-/// The auditor's configuration for one request; a staged job's test is forked
-/// here, by the auditor's own perl.
+/// The auditor's configuration for one request, its test's TMPDIR `tmp` (the
+/// slot's); a staged job's test is forked here, by the auditor's own perl.
 fn audit(
     launch: &Launch,
     request: &Value,
+    tmp: &Path,
     lifeline: RawFd,
     own_stage: Option<(&mut OwnStage, &mut auditor::Process)>,
 ) -> Option<auditor::Config> {
@@ -481,7 +482,7 @@ fn audit(
     let place = Place {
         log: path("log"),
         log_segment: request["segment"] == true,
-        tmp: path("tmp"),
+        tmp: tmp.to_path_buf(),
         tmp_reused: true,
     };
     let mut config = launch.auditor_config(&spec, place, lifeline);
