@@ -249,9 +249,8 @@ fn start(plan: Plan, wake: RawFd, external: Option<Stage>, prepared: Prepared) -
 impl Runner {
     /// Queues one try of a job, and says so in the log.
     fn enqueue(&mut self, p: Pending) -> io::Result<()> {
-        let file = p.spec.display.clone();
         self.record("job_queued", p.job, p.tries, |out| {
-            json::write_str_field(out, "file", &file)
+            json::write_str_field(out, "file", &p.spec.display)
         })?;
         self.queue.push(p);
         Ok(())
@@ -340,20 +339,19 @@ impl Runner {
         if p.spec.staged && !self.standing.siblings() {
             return self.launch_staged(p);
         }
-        let log = self.job_file(&p, "ljsonl");
         let retry_on_fail = self.may_retry(&p);
         // With -k every job keeps a log file of its own; otherwise a standing
         // auditor's jobs are segments of its one log (a file made per job costs
-        // more than the rest of a trivial job).
+        // more than the rest of a trivial job), and no path is built for it.
         let own_log = if self.plan_launch.keep {
             self.make_jobs_dir()?;
-            Some(log.as_path())
+            Some(self.job_file(&p, ".ljsonl"))
         } else {
             None
         };
         if let Some((pid, place)) = self.standing.send(
             &self.run_dir,
-            own_log,
+            own_log.as_deref(),
             retry_on_fail,
             (p.job, p.tries),
             &p.spec,
@@ -365,9 +363,10 @@ impl Runner {
             // No standing auditor to take it: the run's own stage does.
             return self.launch_staged(p);
         }
-        // An auditor of its own, with a TMPDIR of its own.
+        // An auditor of its own, with a log and a TMPDIR of its own.
         self.make_jobs_dir()?;
-        let tmp = self.job_file(&p, "tmp");
+        let log = own_log.unwrap_or_else(|| self.job_file(&p, ".ljsonl"));
+        let tmp = self.job_file(&p, ".tmp");
         if std::fs::create_dir(&tmp).is_err() {
             std::fs::create_dir_all(&tmp)?;
         }
@@ -383,12 +382,12 @@ impl Runner {
         Ok(())
     }
 
-    /// `jobs/N-T.ext` in the run directory: a job's log (`ljsonl`), or its own
-    /// TMPDIR (`tmp`).
-    fn job_file(&self, p: &Pending, ext: &str) -> PathBuf {
+    /// `jobs/N-T<suffix>` in the run directory: a job's log (`.ljsonl`), its
+    /// own TMPDIR (`.tmp`), or a staged job's directory (no suffix).
+    fn job_file(&self, p: &Pending, suffix: &str) -> PathBuf {
         self.run_dir
             .join("jobs")
-            .join(format!("{}-{}.{}", p.job, p.tries, ext))
+            .join(format!("{}-{}{}", p.job, p.tries, suffix))
     }
 
     /// Forks the job's auditor from the runner itself (no standing auditor).
@@ -420,18 +419,16 @@ impl Runner {
 
     /// The job's auditor runs as `pid`: its slot is taken already.
     fn started(&mut self, pid: libc::pid_t, p: Pending, place: &auditor::Place) -> io::Result<()> {
-        let (job, tries) = (p.job, p.tries);
-        let (file, staged) = (p.spec.display.clone(), p.spec.staged);
         let (log, tmp) = (place.log.to_string_lossy(), place.tmp.to_string_lossy());
-        self.record("job_launch", job, tries, |out| {
-            json::write_str_field(out, "file", &file);
+        self.record("job_launch", p.job, p.tries, |out| {
+            json::write_str_field(out, "file", &p.spec.display);
             json::write_u64_field(out, "pid", pid as u64);
             json::write_str_field(out, "log", &log);
             if place.log_segment {
                 json::write_bool_field(out, "segment", true);
             }
             json::write_str_field(out, "tmp", &tmp);
-            if staged {
+            if p.spec.staged {
                 json::write_bool_field(out, "staged", true);
             }
             json::write_f64_field(out, "stamp", auditor::unix_now());
@@ -568,9 +565,8 @@ impl Runner {
 
     /// The one job_end of a job that never started (its auditor never ran).
     fn end_unstarted(&mut self, p: &Pending, result: &str, reason: &str) -> io::Result<()> {
-        let file = p.spec.display.clone();
         self.record("job_end", p.job, p.tries, |out| {
-            json::write_str_field(out, "file", &file);
+            json::write_str_field(out, "file", &p.spec.display);
             json::write_str_field(out, "result", result);
             json::write_str_list_field(out, "reasons", &[reason]);
             json::write_f64_field(out, "duration", 0.0);
