@@ -529,9 +529,12 @@ impl Overlord {
         }
         self.segments.close(&job.log);
         if !self.keep {
-            let _ = std::fs::remove_file(&job.log);
-            if let Some(dir) = &job.dir {
-                remove_job_dir(dir);
+            match &job.dir {
+                // The log is in it, as is whatever a kept TMPDIR still holds.
+                Some(dir) => crate::state::remove_dir_holding(dir, &job.log),
+                None => {
+                    let _ = std::fs::remove_file(&job.log);
+                }
             }
         }
     }
@@ -606,14 +609,5 @@ fn signal_number(name: &str) -> i32 {
         "SIGINT" => libc::SIGINT,
         "SIGTERM" => libc::SIGTERM,
         _ => 0,
-    }
-}
-
-/// Removes a finished job's directory: its log and the (emptied) directory, or
-/// whatever a kept temporary directory still holds.
-fn remove_job_dir(dir: &std::path::Path) {
-    let _ = std::fs::remove_file(dir.join("events.ljsonl"));
-    if std::fs::remove_dir(dir).is_err() {
-        let _ = std::fs::remove_dir_all(dir);
     }
 }
