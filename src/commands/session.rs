@@ -161,7 +161,7 @@ pub fn run_with(
         json::write_u64_field(out, "slots", slots as u64);
         json::write_str_field(out, "run_dir", &paths.run_dir.to_string_lossy());
     });
-    let outcome = overlord
+    let exit_status = overlord
         .follow(&signals, |results| {
             // Durations and results for the next run's order and --failed; a
             // state directory that cannot be written only loses that.
@@ -171,7 +171,7 @@ pub fn run_with(
     if !session.keep {
         state::remove_run(&paths.run_dir);
     }
-    Ok(outcome.exit_status)
+    Ok(exit_status)
 }
 
 /// Sends the plan to the persistent runner and learns the pid of the runner it
