@@ -98,6 +98,7 @@ pub fn run_with(
     .map_err(|e| Error::io("set up signal handling", e))?;
     let job_count = session.jobs.len();
     let slots = session.slots;
+    let cwd = std::env::current_dir().map_err(|e| Error::io("find the current directory", e))?;
     let plan = Plan {
         jobs: session.jobs,
         slots,
@@ -105,7 +106,7 @@ pub fn run_with(
         launch: session.launch,
         retries: session.policy.retries,
         retry_isolated: session.policy.retry_isolated,
-        cwd: std::env::current_dir().map_err(|e| Error::io("find the current directory", e))?,
+        cwd: cwd.clone(),
     };
     let remote = matches!(runner, Runner::Remote(_));
     let (runner_pid, wake_read) = match runner {
@@ -152,7 +153,6 @@ pub fn run_with(
     .with_keyboard(keyboard)
     .remote(remote)
     .flaky_fails(session.policy.flaky_fails);
-    let cwd = std::env::current_dir().unwrap_or_default();
     overlord.start(|out| {
         json::write_str_field(out, "version", env!("CARGO_PKG_VERSION"));
         json::write_str_field(out, "id", &paths.id);
