@@ -122,7 +122,7 @@ const LAUNCHER_FROM_JOBS: usize = 16;
 /// jobs, starts the launcher. With `preload` (the run has a stage of its
 /// own), every slot's auditor stands, with a preloaded perl of its own, where
 /// this system allows it.
-pub fn prepare(early: Early, head: &[u8], plan: &Plan, jobs: usize, preload: bool) -> Prepared {
+fn prepare(early: Early, head: &[u8], plan: &Plan, jobs: usize, preload: bool) -> Prepared {
     let count = plan.slots.clamp(1, jobs.max(1));
     let siblings = preload
         && early.first.is_some()
@@ -142,6 +142,31 @@ pub fn prepare(early: Early, head: &[u8], plan: &Plan, jobs: usize, preload: boo
         lifeline_write: early.lifeline_write,
         standing,
     }
+}
+
+/// Reads a plan written by [`Plan::write_to`]: its first line, the run's
+/// settings, with which `early`'s auditor is told them and the launcher starts
+/// (see [`prepare`]), then its jobs, so the launcher is forked before the queue
+/// fills memory. `own_stage`: a stage in the plan is this run's own, and its
+/// perl may preload in every slot's auditor. `Ok(None)`: no plan came at all.
+pub fn read_plan(
+    early: Early,
+    input: &mut dyn io::BufRead,
+    own_stage: bool,
+) -> Result<Option<(Plan, Prepared)>, String> {
+    let mut head = Vec::new();
+    input
+        .read_until(b'\n', &mut head)
+        .map_err(|e| format!("unable to read the plan: {}", e))?;
+    let (mut plan, job_count) = match Plan::read_head(&mut &head[..])? {
+        Some(read) => read,
+        None => return Ok(None),
+    };
+    let preload = own_stage && plan.launch.stage.is_some();
+    let prepared = prepare(early, &head, &plan, job_count, preload);
+    drop(head);
+    plan.read_jobs(input)?;
+    Ok(Some((plan, prepared)))
 }
 
 /// Runs the plan to its end. `wake` is the write end of a pipe the overlord polls;
