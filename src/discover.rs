@@ -32,12 +32,16 @@ pub struct TestFile {
 
 impl TestFile {
     /// A test file, its headers read (what is wrong with them said on stderr);
-    /// an error when it cannot be read.
+    /// an error when it cannot be read. A `#!` line a preloaded perl cannot
+    /// honour counts as `# HARNESS-NO-PRELOAD`: it is in the same read, and
+    /// the verdict goes with the job (to a persistent runner too).
     pub fn read(path: PathBuf, how: How) -> std::io::Result<TestFile> {
-        let (headers, warnings) = crate::headers::read(&path)?;
+        let head = crate::headers::head(&path)?;
+        let (mut headers, warnings) = crate::headers::parse(&head, &path.display().to_string());
         for w in warnings {
             eprintln!("proctor: warning: {}", w);
         }
+        headers.no_preload |= !preloadable(&head);
         Ok(TestFile { path, how, headers })
     }
 }
@@ -154,30 +158,33 @@ fn classify(path: PathBuf, exec: Option<&[String]>) -> Result<TestFile> {
 /// The taint switch (`-T` or `-t`) on a perl test's `#!` line, which perl
 /// insists on seeing on its command line too, as prove passes it.
 pub fn taint_switch(path: &Path) -> Option<&'static str> {
-    taint_switch_of(&shebang(path)?)
-}
-
-/// Whether a perl test may run in a preloaded perl: no taint switch, and no
-/// `#!` line naming another interpreter (perl, given such a file, execs
-/// that interpreter on it, as prove relies on).
-pub fn preloadable(path: &Path) -> bool {
-    match shebang(path) {
-        None => true,
-        Some(line) => taint_switch_of(&line).is_none() && line.windows(4).any(|w| w == b"perl"),
-    }
-}
-
-/// The first line of the file at `path`, if it is a `#!` line.
-fn shebang(path: &Path) -> Option<Vec<u8>> {
-    let mut head = [0u8; 256];
+    let mut head = [0u8; SHEBANG_BYTES];
     let n = fs::File::open(path)
         .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
         .unwrap_or(0);
-    let first = head[..n].split(|&b| b == b'\n').next().unwrap_or(b"");
+    taint_switch_of(shebang(&head[..n])?)
+}
+
+/// How much of a file's start is searched for its `#!` line.
+const SHEBANG_BYTES: usize = 256;
+
+/// Whether a perl test whose file starts with `head` may run in a preloaded
+/// perl: no taint switch, and no `#!` line naming another interpreter (perl,
+/// given such a file, execs that interpreter on it, as prove relies on).
+fn preloadable(head: &[u8]) -> bool {
+    match shebang(&head[..head.len().min(SHEBANG_BYTES)]) {
+        None => true,
+        Some(line) => taint_switch_of(line).is_none() && line.windows(4).any(|w| w == b"perl"),
+    }
+}
+
+/// The first line of `head`, if it is a `#!` line.
+fn shebang(head: &[u8]) -> Option<&[u8]> {
+    let first = head.split(|&b| b == b'\n').next().unwrap_or(b"");
     if !first.starts_with(b"#!") {
         return None;
     }
-    Some(first.to_vec())
+    Some(first)
 }
 
 fn taint_switch_of(first: &[u8]) -> Option<&'static str> {
@@ -272,6 +279,24 @@ mod tests {
         ] {
             fs::write(&f, format!("{}\nprint 1;\n", line)).unwrap();
             assert_eq!(taint_switch(&f), want, "{}", line);
+        }
+    }
+
+    /// What the `#!` line says of preloading is read with the headers.
+    #[test]
+    fn a_shebang_a_preloaded_perl_cannot_honour_is_no_preload() {
+        let d = scratch("preload");
+        let f = d.0.join("t/a.t");
+        for (head, no_preload) in [
+            ("#!perl -T\n", true),
+            ("#!/bin/sh\n", true),
+            ("#!/usr/bin/env perl -w\n", false),
+            ("use strict;\n", false),
+            ("#!perl\n# HARNESS-NO-PRELOAD\n", true),
+        ] {
+            fs::write(&f, head).unwrap();
+            let file = TestFile::read(f.clone(), How::Perl).unwrap();
+            assert_eq!(file.headers.no_preload, no_preload, "{}", head);
         }
     }
 

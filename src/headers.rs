@@ -42,20 +42,23 @@ pub struct Headers {
     pub retries: Option<u32>,
     /// `# HARNESS-JOB-SLOTS n`: how many of the -j slots it takes.
     pub slots: Option<usize>,
-    /// `# HARNESS-NO-PRELOAD`.
+    /// `# HARNESS-NO-PRELOAD`, or a `#!` line a preloaded perl cannot honour
+    /// (see [`crate::discover::TestFile::read`]).
     pub no_preload: bool,
 }
 
-/// Reads the headers of `path`; warnings say what was ignored and where.
-pub fn read(path: &Path) -> std::io::Result<(Headers, Vec<String>)> {
+/// The start of `path`, where its headers are (and its `#!` line).
+pub fn head(path: &Path) -> std::io::Result<Vec<u8>> {
     let mut head = Vec::with_capacity(HEAD_BYTES);
     File::open(path)?
         .take(HEAD_BYTES as u64)
         .read_to_end(&mut head)?;
-    Ok(parse(&head, &path.display().to_string()))
+    Ok(head)
 }
 
-fn parse(head: &[u8], name: &str) -> (Headers, Vec<String>) {
+/// The headers in `head`, the start of the file `name`; warnings say what
+/// was ignored and where.
+pub fn parse(head: &[u8], name: &str) -> (Headers, Vec<String>) {
     let mut headers = Headers::default();
     let mut warnings = Vec::new();
     // Cheap rejection: most files have no headers at all.

@@ -138,11 +138,17 @@ pub fn create_log(log: &Path) -> io::Result<fs::File> {
 
 /// Removes a run's scratch directory: usually just the runner's log and the
 /// emptied directory (the overlord removes the job logs it read, auditors their
-/// TMPDIRs), removed by name; anything else with a directory walk.
+/// TMPDIRs).
 pub fn remove_run(run_dir: &Path) {
-    let _ = fs::remove_file(run_dir.join("runner.ljsonl"));
-    if fs::remove_dir(run_dir).is_err() {
-        let _ = fs::remove_dir_all(run_dir);
+    remove_dir_holding(run_dir, &run_dir.join("runner.ljsonl"));
+}
+
+/// Removes `dir`, which usually holds only `file` by now: that file and the
+/// emptied directory by name, anything else left in it with a directory walk.
+pub fn remove_dir_holding(dir: &Path, file: &Path) {
+    let _ = fs::remove_file(file);
+    if fs::remove_dir(dir).is_err() {
+        let _ = fs::remove_dir_all(dir);
     }
 }
 

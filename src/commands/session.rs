@@ -98,6 +98,7 @@ pub fn run_with(
     .map_err(|e| Error::io("set up signal handling", e))?;
     let job_count = session.jobs.len();
     let slots = session.slots;
+    let cwd = std::env::current_dir().map_err(|e| Error::io("find the current directory", e))?;
     let plan = Plan {
         jobs: session.jobs,
         slots,
@@ -105,7 +106,7 @@ pub fn run_with(
         launch: session.launch,
         retries: session.policy.retries,
         retry_isolated: session.policy.retry_isolated,
-        cwd: std::env::current_dir().map_err(|e| Error::io("find the current directory", e))?,
+        cwd: cwd.clone(),
     };
     let remote = matches!(runner, Runner::Remote(_));
     let (runner_pid, wake_read) = match runner {
@@ -152,7 +153,6 @@ pub fn run_with(
     .with_keyboard(keyboard)
     .remote(remote)
     .flaky_fails(session.policy.flaky_fails);
-    let cwd = std::env::current_dir().unwrap_or_default();
     overlord.start(|out| {
         json::write_str_field(out, "version", env!("CARGO_PKG_VERSION"));
         json::write_str_field(out, "id", &paths.id);
@@ -161,7 +161,7 @@ pub fn run_with(
         json::write_u64_field(out, "slots", slots as u64);
         json::write_str_field(out, "run_dir", &paths.run_dir.to_string_lossy());
     });
-    let outcome = overlord
+    let exit_status = overlord
         .follow(&signals, |results| {
             // Durations and results for the next run's order and --failed; a
             // state directory that cannot be written only loses that.
@@ -171,7 +171,7 @@ pub fn run_with(
     if !session.keep {
         state::remove_run(&paths.run_dir);
     }
-    Ok(outcome.exit_status)
+    Ok(exit_status)
 }
 
 /// Sends the plan to the persistent runner and learns the pid of the runner it

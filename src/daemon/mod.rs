@@ -12,7 +12,7 @@ mod protocol;
 
 pub use protocol::{connect, Request};
 
-use crate::runner::{self, Plan, Stage, StageSpec};
+use crate::runner::{self, Stage, StageSpec};
 use crate::sys::{self, Fork, SignalPipe};
 use std::collections::VecDeque;
 use std::ffi::CString;
@@ -208,19 +208,13 @@ fn start_run(w: Waiting, stage: Option<&Stage>, spec: &Option<StageSpec>) -> io:
 }
 
 fn run_child(mut w: Waiting, stage: Option<&Stage>, spec: &Option<StageSpec>) -> i32 {
-    // The auditors start before the queue is read.
-    let head_len = w.plan.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let mut input = &w.plan[head_len..];
-    let read = Plan::read_head(&mut &w.plan[..head_len]).and_then(|head| {
-        let (mut plan, job_count) = head.ok_or("the plan is empty")?;
-        let early = runner::start_early().map_err(|e| e.to_string())?;
-        let prepared = runner::prepare(early, &w.plan[..head_len], &plan, job_count, false);
-        plan.read_jobs(&mut input)?;
-        Ok((plan, prepared))
-    });
+    // The auditors start before the queue is read; the stage is the daemon's.
+    let read = runner::start_early()
+        .map_err(|e| e.to_string())
+        .and_then(|early| runner::read_plan(early, &mut &w.plan[..], false));
     let (plan, prepared) = match read {
-        Ok(read) => read,
-        Err(_) => {
+        Ok(Some(read)) => read,
+        Ok(None) | Err(_) => {
             let _ = protocol::reply(&mut w.stream, "error", "the plan could not be read");
             return crate::error::EXIT_USAGE;
         }

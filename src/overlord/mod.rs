@@ -34,11 +34,6 @@ pub struct Sink {
     pub out: Box<dyn Write>,
 }
 
-/// What a finished run amounts to.
-pub struct Outcome {
-    pub exit_status: i32,
-}
-
 struct LiveJob {
     file: String,
     /// Its log, which the auditor writes.
@@ -259,14 +254,14 @@ impl Overlord {
         self.out.flush();
     }
 
-    /// Follows the run until the runner is done, then writes run_end.
-    /// Follows the run to its end. `at_end` gets the files' results as soon as
-    /// they are final, while the runner still winds down.
+    /// Follows the run until the runner is done, then writes run_end, and
+    /// returns the run's exit status. `at_end` gets the files' results as soon
+    /// as they are final, while the runner still winds down.
     pub fn follow(
         mut self,
         signals: &SignalPipe,
         at_end: impl FnOnce(&[FileResult]),
-    ) -> io::Result<Outcome> {
+    ) -> io::Result<i32> {
         sys::set_nonblocking(self.wake.as_raw_fd())?;
         let mut runner_done = false;
         while !runner_done {
@@ -529,9 +524,12 @@ impl Overlord {
         }
         self.segments.close(&job.log);
         if !self.keep {
-            let _ = std::fs::remove_file(&job.log);
-            if let Some(dir) = &job.dir {
-                remove_job_dir(dir);
+            match &job.dir {
+                // The log is in it, as is whatever a kept TMPDIR still holds.
+                Some(dir) => crate::state::remove_dir_holding(dir, &job.log),
+                None => {
+                    let _ = std::fs::remove_file(&job.log);
+                }
             }
         }
     }
@@ -565,7 +563,8 @@ impl Overlord {
         }
     }
 
-    fn finish(mut self) -> Outcome {
+    /// Writes run_end, ends the renderers, and returns the exit status.
+    fn finish(mut self) -> i32 {
         let wall = self.started.elapsed().as_secs_f64();
         let harness_error = self.out.sink_error.clone();
         let record = self.out.totals.run_end_record(
@@ -586,7 +585,7 @@ impl Overlord {
                 _ => {}
             }
         }
-        let exit_status = if let Some(e) = &harness_error {
+        if let Some(e) = &harness_error {
             eprintln!("proctor: {}", e);
             crate::error::EXIT_HARNESS
         } else if let Some(sig) = &self.interrupted {
@@ -595,8 +594,7 @@ impl Overlord {
             crate::error::EXIT_PASS
         } else {
             crate::error::EXIT_FAIL
-        };
-        Outcome { exit_status }
+        }
     }
 }
 
@@ -606,14 +604,5 @@ fn signal_number(name: &str) -> i32 {
         "SIGINT" => libc::SIGINT,
         "SIGTERM" => libc::SIGTERM,
         _ => 0,
-    }
-}
-
-/// Removes a finished job's directory: its log and the (emptied) directory, or
-/// whatever a kept temporary directory still holds.
-fn remove_job_dir(dir: &std::path::Path) {
-    let _ = std::fs::remove_file(dir.join("events.ljsonl"));
-    if std::fs::remove_dir(dir).is_err() {
-        let _ = std::fs::remove_dir_all(dir);
     }
 }

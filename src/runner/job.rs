@@ -44,11 +44,10 @@ pub struct Launch {
 impl JobSpec {
     /// Whether a preloaded perl may run it: a perl test that does not opt out
     /// with `# HARNESS-NO-PRELOAD`, ask for taint mode (which a running perl
-    /// cannot turn on) or name another interpreter on its `#!` line.
+    /// cannot turn on) or name another interpreter on its `#!` line (both
+    /// read with its headers, as `no_preload`).
     pub fn preloadable(&self) -> bool {
-        self.how == How::Perl
-            && !self.headers.no_preload
-            && crate::discover::preloadable(&self.path)
+        self.how == How::Perl && !self.headers.no_preload
     }
 }
 

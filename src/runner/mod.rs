@@ -122,7 +122,7 @@ const LAUNCHER_FROM_JOBS: usize = 16;
 /// jobs, starts the launcher. With `preload` (the run has a stage of its
 /// own), every slot's auditor stands, with a preloaded perl of its own, where
 /// this system allows it.
-pub fn prepare(early: Early, head: &[u8], plan: &Plan, jobs: usize, preload: bool) -> Prepared {
+fn prepare(early: Early, head: &[u8], plan: &Plan, jobs: usize, preload: bool) -> Prepared {
     let count = plan.slots.clamp(1, jobs.max(1));
     let siblings = preload
         && early.first.is_some()
@@ -142,6 +142,31 @@ pub fn prepare(early: Early, head: &[u8], plan: &Plan, jobs: usize, preload: boo
         lifeline_write: early.lifeline_write,
         standing,
     }
+}
+
+/// Reads a plan written by [`Plan::write_to`]: its first line, the run's
+/// settings, with which `early`'s auditor is told them and the launcher starts
+/// (see [`prepare`]), then its jobs, so the launcher is forked before the queue
+/// fills memory. `own_stage`: a stage in the plan is this run's own, and its
+/// perl may preload in every slot's auditor. `Ok(None)`: no plan came at all.
+pub fn read_plan(
+    early: Early,
+    input: &mut dyn io::BufRead,
+    own_stage: bool,
+) -> Result<Option<(Plan, Prepared)>, String> {
+    let mut head = Vec::new();
+    input
+        .read_until(b'\n', &mut head)
+        .map_err(|e| format!("unable to read the plan: {}", e))?;
+    let (mut plan, job_count) = match Plan::read_head(&mut &head[..])? {
+        Some(read) => read,
+        None => return Ok(None),
+    };
+    let preload = own_stage && plan.launch.stage.is_some();
+    let prepared = prepare(early, &head, &plan, job_count, preload);
+    drop(head);
+    plan.read_jobs(input)?;
+    Ok(Some((plan, prepared)))
 }
 
 /// Runs the plan to its end. `wake` is the write end of a pipe the overlord polls;
@@ -249,9 +274,8 @@ fn start(plan: Plan, wake: RawFd, external: Option<Stage>, prepared: Prepared) -
 impl Runner {
     /// Queues one try of a job, and says so in the log.
     fn enqueue(&mut self, p: Pending) -> io::Result<()> {
-        let file = p.spec.display.clone();
         self.record("job_queued", p.job, p.tries, |out| {
-            json::write_str_field(out, "file", &file)
+            json::write_str_field(out, "file", &p.spec.display)
         })?;
         self.queue.push(p);
         Ok(())
@@ -340,20 +364,19 @@ impl Runner {
         if p.spec.staged && !self.standing.siblings() {
             return self.launch_staged(p);
         }
-        let log = self.job_file(&p, "ljsonl");
         let retry_on_fail = self.may_retry(&p);
         // With -k every job keeps a log file of its own; otherwise a standing
         // auditor's jobs are segments of its one log (a file made per job costs
-        // more than the rest of a trivial job).
+        // more than the rest of a trivial job), and no path is built for it.
         let own_log = if self.plan_launch.keep {
             self.make_jobs_dir()?;
-            Some(log.as_path())
+            Some(self.job_file(&p, ".ljsonl"))
         } else {
             None
         };
         if let Some((pid, place)) = self.standing.send(
             &self.run_dir,
-            own_log,
+            own_log.as_deref(),
             retry_on_fail,
             (p.job, p.tries),
             &p.spec,
@@ -365,9 +388,10 @@ impl Runner {
             // No standing auditor to take it: the run's own stage does.
             return self.launch_staged(p);
         }
-        // An auditor of its own, with a TMPDIR of its own.
+        // An auditor of its own, with a log and a TMPDIR of its own.
         self.make_jobs_dir()?;
-        let tmp = self.job_file(&p, "tmp");
+        let log = own_log.unwrap_or_else(|| self.job_file(&p, ".ljsonl"));
+        let tmp = self.job_file(&p, ".tmp");
         if std::fs::create_dir(&tmp).is_err() {
             std::fs::create_dir_all(&tmp)?;
         }
@@ -383,12 +407,12 @@ impl Runner {
         Ok(())
     }
 
-    /// `jobs/N-T.ext` in the run directory: a job's log (`ljsonl`), or its own
-    /// TMPDIR (`tmp`).
-    fn job_file(&self, p: &Pending, ext: &str) -> PathBuf {
+    /// `jobs/N-T<suffix>` in the run directory: a job's log (`.ljsonl`), its
+    /// own TMPDIR (`.tmp`), or a staged job's directory (no suffix).
+    fn job_file(&self, p: &Pending, suffix: &str) -> PathBuf {
         self.run_dir
             .join("jobs")
-            .join(format!("{}-{}.{}", p.job, p.tries, ext))
+            .join(format!("{}-{}{}", p.job, p.tries, suffix))
     }
 
     /// Forks the job's auditor from the runner itself (no standing auditor).
@@ -420,18 +444,16 @@ impl Runner {
 
     /// The job's auditor runs as `pid`: its slot is taken already.
     fn started(&mut self, pid: libc::pid_t, p: Pending, place: &auditor::Place) -> io::Result<()> {
-        let (job, tries) = (p.job, p.tries);
-        let (file, staged) = (p.spec.display.clone(), p.spec.staged);
         let (log, tmp) = (place.log.to_string_lossy(), place.tmp.to_string_lossy());
-        self.record("job_launch", job, tries, |out| {
-            json::write_str_field(out, "file", &file);
+        self.record("job_launch", p.job, p.tries, |out| {
+            json::write_str_field(out, "file", &p.spec.display);
             json::write_u64_field(out, "pid", pid as u64);
             json::write_str_field(out, "log", &log);
             if place.log_segment {
                 json::write_bool_field(out, "segment", true);
             }
             json::write_str_field(out, "tmp", &tmp);
-            if staged {
+            if p.spec.staged {
                 json::write_bool_field(out, "staged", true);
             }
             json::write_f64_field(out, "stamp", auditor::unix_now());
@@ -568,9 +590,8 @@ impl Runner {
 
     /// The one job_end of a job that never started (its auditor never ran).
     fn end_unstarted(&mut self, p: &Pending, result: &str, reason: &str) -> io::Result<()> {
-        let file = p.spec.display.clone();
         self.record("job_end", p.job, p.tries, |out| {
-            json::write_str_field(out, "file", &file);
+            json::write_str_field(out, "file", &p.spec.display);
             json::write_str_field(out, "result", result);
             json::write_str_list_field(out, "reasons", &[reason]);
             json::write_f64_field(out, "duration", 0.0);

@@ -71,11 +71,8 @@ fn child(plan_fd: i32, wake_fd: i32) -> i32 {
     };
     let mut pipe =
         io::BufReader::with_capacity(64 * 1024, std::fs::File::from(sys::own_fd(plan_fd)));
-    let mut head = Vec::new();
-    let (mut plan, job_count) = match io::BufRead::read_until(&mut pipe, b'\n', &mut head)
-        .map_err(|e| format!("unable to read the plan: {}", e))
-        .and_then(|_| Plan::read_head(&mut &head[..]))
-    {
+    // The launcher forks the other auditors: it starts before the queue is read.
+    let (plan, prepared) = match super::read_plan(early, &mut pipe, true) {
         Ok(Some(read)) => read,
         // No plan: the command ended before it had one.
         Ok(None) => return 0,
@@ -84,16 +81,8 @@ fn child(plan_fd: i32, wake_fd: i32) -> i32 {
             return crate::error::EXIT_HARNESS;
         }
     };
-    // The launcher forks the other auditors: it starts before the queue is read.
-    let preload = plan.launch.stage.is_some();
-    let prepared = super::prepare(early, &head, &plan, job_count, preload);
-    drop(head);
-    if let Err(e) = plan.read_jobs(&mut pipe) {
-        eprintln!("proctor: runner: {}", e);
-        return crate::error::EXIT_HARNESS;
-    }
     drop(pipe);
-    if job_count >= TRIM_FROM_JOBS {
+    if plan.jobs.len() >= TRIM_FROM_JOBS {
         // What decoding a big plan used goes back to the system.
         sys::release_free_memory();
     }

@@ -129,10 +129,9 @@ impl Runner {
     }
 
     fn send_spawn(&mut self, p: &Pending) -> io::Result<()> {
-        let dir = self
-            .run_dir
-            .join("jobs")
-            .join(format!("{}-{}", p.job, p.tries));
+        self.make_jobs_dir()?;
+        let dir = self.job_file(p, "");
+        // Already there when the spawn is re-sent after the stage died.
         if std::fs::create_dir(&dir)
             .and_then(|_| std::fs::create_dir(dir.join("tmp")))
             .is_err()
@@ -181,20 +180,15 @@ impl Runner {
             match message {
                 Message::Launched { job, pid } => {
                     if let Some(p) = self.stages.spawning.remove(&job) {
-                        let dir = self
-                            .run_dir
-                            .join("jobs")
-                            .join(format!("{}-{}", job.0, job.1));
-                        let (file, dir) =
-                            (p.spec.display.clone(), dir.to_string_lossy().into_owned());
-                        self.running.insert(pid, p);
+                        let dir = self.job_file(&p, "");
                         self.record("job_launch", job.0, job.1, |out| {
-                            json::write_str_field(out, "file", &file);
+                            json::write_str_field(out, "file", &p.spec.display);
                             json::write_u64_field(out, "pid", pid as u64);
-                            json::write_str_field(out, "dir", &dir);
+                            json::write_str_field(out, "dir", &dir.to_string_lossy());
                             json::write_bool_field(out, "staged", true);
                             json::write_f64_field(out, "stamp", crate::auditor::unix_now());
                         })?;
+                        self.running.insert(pid, p);
                     }
                 }
                 Message::Done {
