@@ -42,6 +42,7 @@ impl TestFile {
             eprintln!("proctor: warning: {}", w);
         }
         headers.no_preload |= !preloadable(&head);
+        headers.taint = taint_switch(&head);
         Ok(TestFile { path, how, headers })
     }
 }
@@ -157,12 +158,8 @@ fn classify(path: PathBuf, exec: Option<&[String]>) -> Result<TestFile> {
 
 /// The taint switch (`-T` or `-t`) on a perl test's `#!` line, which perl
 /// insists on seeing on its command line too, as prove passes it.
-pub fn taint_switch(path: &Path) -> Option<&'static str> {
-    let mut head = [0u8; SHEBANG_BYTES];
-    let n = fs::File::open(path)
-        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-        .unwrap_or(0);
-    taint_switch_of(shebang(&head[..n])?)
+fn taint_switch(head: &[u8]) -> Option<&'static str> {
+    taint_switch_of(shebang(&head[..head.len().min(SHEBANG_BYTES)])?)
 }
 
 /// How much of a file's start is searched for its `#!` line.
@@ -278,7 +275,8 @@ mod tests {
             ("use strict; # -T", None),
         ] {
             fs::write(&f, format!("{}\nprint 1;\n", line)).unwrap();
-            assert_eq!(taint_switch(&f), want, "{}", line);
+            let file = TestFile::read(f.clone(), How::Perl).unwrap();
+            assert_eq!(file.headers.taint, want, "{}", line);
         }
     }
 

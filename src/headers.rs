@@ -45,6 +45,9 @@ pub struct Headers {
     /// `# HARNESS-NO-PRELOAD`, or a `#!` line a preloaded perl cannot honour
     /// (see [`crate::discover::TestFile::read`]).
     pub no_preload: bool,
+    /// `-T` or `-t` on the `#!` line, for perl's command line (read with
+    /// the headers, so the file is not read again to start it).
+    pub taint: Option<&'static str>,
 }
 
 /// The start of `path`, where its headers are (and its `#!` line).

@@ -132,7 +132,7 @@ impl Launch {
                     .clone()
                     .unwrap_or_else(|| PathBuf::from("/usr/bin/perl"));
                 let mut command = vec![perl.clone().into_os_string()];
-                command.extend(crate::discover::taint_switch(&spec.path).map(OsString::from));
+                command.extend(spec.headers.taint.map(OsString::from));
                 (perl, command)
             }
             How::Itself => (file.clone(), vec![]),

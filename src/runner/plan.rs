@@ -156,6 +156,7 @@ pub(super) fn job_to_json(j: &JobSpec) -> Value {
         "retries": h.retries,
         "slots": h.slots,
         "no_preload": h.no_preload,
+        "taint": h.taint,
     })
 }
 
@@ -193,6 +194,11 @@ pub(super) fn job_from_json(v: &Value) -> Result<JobSpec, String> {
         retries: v["retries"].as_u64().map(|n| n as u32),
         slots: v["slots"].as_u64().map(|n| n as usize),
         no_preload: v["no_preload"] == true,
+        taint: match v["taint"].as_str() {
+            Some("-T") => Some("-T"),
+            Some("-t") => Some("-t"),
+            _ => None,
+        },
     };
     Ok(JobSpec {
         display: v["display"]
@@ -220,6 +226,7 @@ mod tests {
             retries: Some(3),
             slots: Some(2),
             no_preload: true,
+            taint: Some("-T"),
         };
         let plan = Plan {
             jobs: vec![
