@@ -151,17 +151,43 @@ impl Launch {
             self.env.clone(),
             vec![tmpdir],
         );
+        let test = auditor::Test::Spawn {
+            spec: spec_exec,
+            merge: self.merge,
+        };
+        let command = command
+            .iter()
+            .map(|c| c.to_string_lossy().into_owned())
+            .collect();
+        self.config(spec, place, lifeline, test, command)
+    }
+
+    /// The configuration of a job whose test a preloaded perl started: `test`
+    /// says where it is.
+    pub fn preloaded_config(
+        &self,
+        spec: &JobSpec,
+        place: auditor::Place,
+        lifeline: i32,
+        test: auditor::Test,
+    ) -> auditor::Config {
+        let command = vec!["perl (preloaded)".to_string(), spec.display.clone()];
+        self.config(spec, place, lifeline, test, command)
+    }
+
+    fn config(
+        &self,
+        spec: &JobSpec,
+        place: auditor::Place,
+        lifeline: i32,
+        test: auditor::Test,
+        command: Vec<String>,
+    ) -> auditor::Config {
         auditor::Config {
             file: spec.display.clone(),
             place,
-            test: auditor::Test::Spawn {
-                spec: spec_exec,
-                merge: self.merge,
-            },
-            command: command
-                .iter()
-                .map(|c| c.to_string_lossy().into_owned())
-                .collect(),
+            test,
+            command,
             event_timeout: match spec.headers.timeout_event {
                 Some(s) if s > 0.0 => Some(Duration::from_secs_f64(s)),
                 Some(_) => None,

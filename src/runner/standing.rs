@@ -485,30 +485,35 @@ fn audit(
         tmp: tmp.to_path_buf(),
         tmp_reused: true,
     };
-    let mut config = launch.auditor_config(&spec, place, lifeline);
-    config.retry_on_fail = request["retry"] == true;
-    if let (true, Some((own_stage, process))) = (spec.staged, own_stage) {
-        let job = (
-            request["job"].as_u64().unwrap_or(0),
-            request["try"].as_u64().unwrap_or(0) as u32,
-        );
-        config.command = vec!["perl (preloaded)".to_string(), spec.display.clone()];
-        config.test = match own_stage.start_test(job, &spec.display, &config.place.tmp, process) {
-            Ok(started) => {
-                config.started = Some(started.at);
-                auditor::Test::Adopted {
-                    pid: started.pid,
-                    stdout: started.stdout.into_raw_fd(),
-                    stderr: started.stderr.map(IntoRawFd::into_raw_fd),
+    let mut config = match (spec.staged, own_stage) {
+        (true, Some((own_stage, process))) => {
+            let job = (
+                request["job"].as_u64().unwrap_or(0),
+                request["try"].as_u64().unwrap_or(0) as u32,
+            );
+            let mut started_at = None;
+            let test = match own_stage.start_test(job, &spec.display, tmp, process) {
+                Ok(started) => {
+                    started_at = Some(started.at);
+                    auditor::Test::Adopted {
+                        pid: started.pid,
+                        stdout: started.stdout.into_raw_fd(),
+                        stderr: started.stderr.map(IntoRawFd::into_raw_fd),
+                    }
                 }
-            }
-            Err(NotStarted::Interrupted) => auditor::Test::NotStarted {
-                reason: "not run: the run was interrupted".to_string(),
-            },
-            Err(NotStarted::Failed(why)) => auditor::Test::NotStarted {
-                reason: format!("not run: {}", why),
-            },
-        };
-    }
+                Err(NotStarted::Interrupted) => auditor::Test::NotStarted {
+                    reason: "not run: the run was interrupted".to_string(),
+                },
+                Err(NotStarted::Failed(why)) => auditor::Test::NotStarted {
+                    reason: format!("not run: {}", why),
+                },
+            };
+            let mut config = launch.preloaded_config(&spec, place, lifeline, test);
+            config.started = started_at;
+            config
+        }
+        _ => launch.auditor_config(&spec, place, lifeline),
+    };
+    config.retry_on_fail = request["retry"] == true;
     Some(config)
 }
