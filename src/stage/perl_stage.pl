@@ -60,7 +60,6 @@ my $HUGE_PAGE = 2 * 1024 * 1024;
 # starts from.
 my %stage = (
     start_dir   => undef,   # chdir back here in each test
-    env         => undef,   # %ENV as it stood after preloading
     socket      => undef,   # protocol socket (PROCTOR_STAGE_FD)
     lifeline    => undef,   # runner's lifeline read end, passed to auditors
     clone       => 0,       # sibling mode: the clone(2) syscall number
@@ -248,11 +247,6 @@ sub preload_modules {
 }
 
 sub capture_start_state {
-    my %env = %ENV;
-    # Preload mode is the stage's business, not the test's.
-    delete $env{T2_IN_PRELOAD} if $stage{t2_preload};
-    $stage{env} = \%env;
-
     # A preloaded module's DATA handle shares its file offset with every
     # fork: one test reading it would move it for all the others. Note where
     # each one stands so a test can reopen its own.
@@ -790,11 +784,11 @@ sub clean_slate {
     select STDERR; $| = 1;
     select STDOUT; $| = 1;
 
-    # The stage never changes %ENV after capturing it (but for a slot's
-    # TMPDIR, which every spawn sets again), so this %ENV is the captured one
-    # but for Test2's preload flag; each variable set costs a setenv, so only
-    # the differences are applied.
-    delete $ENV{T2_IN_PRELOAD} if $stage{t2_preload} && !exists $stage{env}{T2_IN_PRELOAD};
+    # The stage never changes %ENV after preloading (but for a slot's TMPDIR,
+    # which every spawn sets again), so this %ENV is the test's but for
+    # Test2's preload flag (reset_test2 drops it, in the stage when it sets
+    # Test2 up there); each variable set costs a setenv, so only the
+    # differences are applied.
     my $overrides = $spawn->{env} || {};
     for my $name (keys %$overrides) {
         my $value = $overrides->{$name};
@@ -863,7 +857,9 @@ sub reset_test2 {
         Test2::API::test2_stop_preload()
             if defined &Test2::API::test2_in_preload && Test2::API::test2_in_preload();
         Test2::API::test2_post_preload_reset() if defined &Test2::API::test2_post_preload_reset;
-        delete $ENV{T2_IN_PRELOAD} if $stage{t2_preload} && !exists $stage{env}{T2_IN_PRELOAD};
+        # Preload mode, and the flag it sets (and unsets as "0"), are the
+        # stage's business, not the test's.
+        delete $ENV{T2_IN_PRELOAD} if $stage{t2_preload};
 
         # Hubs made in the stage (Test2 loaded outside preload mode) carry the
         # stage's counts and output handles: drop them, the first context
