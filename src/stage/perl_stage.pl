@@ -385,18 +385,7 @@ sub decode_message {
 # (nothing in them can hold a NUL: they end up in argv and the environment).
 sub spawn {
     my ($message, $stopping, $running) = @_;
-    # Echo job and try when they are numbers, so even a bad spawn's error
-    # can be matched to its job.
-    my @ids = map {
-        my $value = $message->{$_};
-        defined $value && !ref $value && $value =~ /\A[0-9]+\z/ ? ($_ => 0 + $value) : ()
-    } qw(job try);
-
-    my $problem = $stopping ? 'the stage is stopping' : spawn_problem($message);
-    if ($problem) {
-        send_message(type => 'error', @ids, message => "unable to spawn: $problem");
-        return;
-    }
+    return if spawn_refused($message, $stopping);
 
     my $env = $message->{env} || {};
     my $command = join "\0",
@@ -409,23 +398,44 @@ sub spawn {
     $running->{"$message->{job} $message->{try}"} = 1;
 }
 
+# Whether a spawn (either mode's) cannot be run; if so, it says why, with
+# job and try when they are numbers, so even a bad spawn's error can be
+# matched to its job.
+sub spawn_refused {
+    my ($message, $stopping) = @_;
+    my $problem = $stopping ? 'the stage is stopping' : spawn_problem($message);
+    return 0 unless $problem;
+    my @ids = map {
+        my $value = $message->{$_};
+        defined $value && !ref $value && $value =~ /\A[0-9]+\z/ ? ($_ => 0 + $value) : ()
+    } qw(job try);
+    send_message(type => 'error', @ids, message => "unable to spawn: $problem");
+    return 1;
+}
+
 sub spawn_problem {
     my ($message) = @_;
-    for my $key (qw(job try)) {
+    # In sibling mode a spawn names the auditor's descriptors of the test's
+    # pipes, instead of a dir and an auditor to exec.
+    my $sibling = $stage{clone};
+    my @fds = $sibling ? ('stdout_fd', $message->{merge} ? () : 'stderr_fd') : ();
+    for my $key (qw(job try), @fds) {
         my $value = $message->{$key};
         return "\"$key\" is not a number" unless defined $value && !ref $value && $value =~ /\A[0-9]+\z/;
     }
-    for my $key (qw(file dir)) {
+    for my $key ('file', $sibling ? () : 'dir') {
         my $value = $message->{$key};
         return "\"$key\" is not a string" unless defined $value && !ref $value && length $value;
     }
     my $auditor = $message->{auditor};
     return '"auditor" is not a non-empty array of strings'
-        unless ref $auditor eq 'ARRAY' && @$auditor && !grep { !defined || ref } @$auditor;
+        unless $sibling || (ref $auditor eq 'ARRAY' && @$auditor && !grep { !defined || ref } @$auditor);
     my $env = $message->{env};
     return '"env" is not an object' if defined $env && ref $env ne 'HASH';
     return '"env" values must be strings or null' if $env && grep { ref } values %$env;
-    for my $text (@$message{qw(file)}, @$auditor, $env ? %$env : ()) {
+    return undef if $sibling;
+    # The forker gets them as NUL-separated fields.
+    for my $text ($message->{file}, @$auditor, $env ? %$env : ()) {
         return 'strings must not hold NUL' if defined $text && $text =~ /\0/;
     }
     return undef;
@@ -492,17 +502,7 @@ sub next_sibling_spawn {
             return undef;
         }
     }
-    return undef unless $spawn;
-
-    my @ids = map {
-        my $value = $spawn->{$_};
-        defined $value && !ref $value && $value =~ /\A[0-9]+\z/ ? ($_ => 0 + $value) : ()
-    } qw(job try);
-    my $problem = sibling_problem($spawn);
-    if ($problem) {
-        send_message(type => 'error', @ids, message => "unable to spawn: $problem");
-        return undef;
-    }
+    return undef if !$spawn || spawn_refused($spawn);
     # A slot's TMPDIR is the same for each of its tests: set here, while no
     # test of this stage lives, a test finds it set and pays no setenv.
     my $tmp = ref $spawn->{env} eq 'HASH' ? $spawn->{env}{TMPDIR} : undef;
@@ -538,20 +538,6 @@ sub take_sibling_pipes {
     POSIX::dup2($fds[-1], 2) // die "unable to redirect stderr: $!\n";
     POSIX::close($_) for @fds;
     write_all($stage{socket}, qq({"type":"launched","job":$job,"try":$try,"pid":$$}\n)) or POSIX::_exit(255);
-}
-
-sub sibling_problem {
-    my ($message) = @_;
-    for my $key (qw(job try stdout_fd), $message->{merge} ? () : 'stderr_fd') {
-        my $value = $message->{$key};
-        return "\"$key\" is not a number" unless defined $value && !ref $value && $value =~ /\A[0-9]+\z/;
-    }
-    my $file = $message->{file};
-    return '"file" is not a string' unless defined $file && !ref $file && length $file;
-    my $env = $message->{env};
-    return '"env" is not an object' if defined $env && ref $env ne 'HASH';
-    return '"env" values must be strings or null' if $env && grep { ref } values %$env;
-    return undef;
 }
 
 # --- the forker ----------------------------------------------------------------
