@@ -488,10 +488,10 @@ sub next_sibling_spawn {
     $stage{inbox} =~ s/\A([^\n]*)\n//;
     my $line = $1;
     my $spawn;
-    if ($line =~ /\A\{"type":"spawn","job":([0-9]+),"try":([0-9]+),"file":"((?:[^"\\\x00-\x1f]|\\.)*)","merge":(true|false),"env":\{"TMPDIR":"((?:[^"\\\x00-\x1f]|\\.)*)"\},"stdout_fd":([0-9]+)(?:,"stderr_fd":([0-9]+))?\}\z/) {
+    # Strings without escapes only: a quote or backslash in a path is rare,
+    # and the decoder below reads it.
+    if ($line =~ /\A\{"type":"spawn","job":([0-9]+),"try":([0-9]+),"file":"([^"\\\x00-\x1f]*)","merge":(true|false),"env":\{"TMPDIR":"([^"\\\x00-\x1f]*)"\},"stdout_fd":([0-9]+)(?:,"stderr_fd":([0-9]+))?\}\z/) {
         $spawn = { job => $1, try => $2, file => $3, merge => $4 eq 'true', env => { TMPDIR => $5 }, stdout_fd => $6, stderr_fd => $7 };
-        # Escapes are rare (a quote or backslash in a path): decode them properly.
-        $spawn = decode_message($line) if "$spawn->{file}$spawn->{env}{TMPDIR}" =~ /\\/;
     }
     elsif ($line =~ /\S/) {
         $spawn = decode_message($line) or return undef;
