@@ -487,11 +487,13 @@ sub next_sibling_spawn {
     }
     $stage{inbox} =~ s/\A([^\n]*)\n//;
     my $line = $1;
-    my $spawn;
+    my ($spawn, $tmp);
     # Strings without escapes only: a quote or backslash in a path is rare,
     # and the decoder below reads it.
     if ($line =~ /\A\{"type":"spawn","job":([0-9]+),"try":([0-9]+),"file":"([^"\\\x00-\x1f]*)","merge":(true|false),"env":\{"TMPDIR":"([^"\\\x00-\x1f]*)"\},"stdout_fd":([0-9]+)(?:,"stderr_fd":([0-9]+))?\}\z/) {
-        $spawn = { job => $1, try => $2, file => $3, merge => $4 eq 'true', env => { TMPDIR => $5 }, stdout_fd => $6, stderr_fd => $7 };
+        # Its env is the slot's TMPDIR alone, which the stage sets (below).
+        $spawn = { job => $1, try => $2, file => $3, merge => $4 eq 'true', stdout_fd => $6, stderr_fd => $7 };
+        $tmp = $5;
     }
     elsif ($line =~ /\S/) {
         $spawn = decode_message($line) or return undef;
@@ -504,8 +506,10 @@ sub next_sibling_spawn {
     }
     return undef if !$spawn || spawn_refused($spawn);
     # A slot's TMPDIR is the same for each of its tests: set here, while no
-    # test of this stage lives, a test finds it set and pays no setenv.
-    my $tmp = ref $spawn->{env} eq 'HASH' ? $spawn->{env}{TMPDIR} : undef;
+    # test of this stage lives, and taken out of the spawn's env, a test
+    # finds it set and has nothing to compare or set.
+    my $env = $spawn->{env};
+    $tmp = delete $env->{TMPDIR} if $env && defined $env->{TMPDIR};
     $ENV{TMPDIR} = $tmp if defined $tmp && !(defined $ENV{TMPDIR} && $ENV{TMPDIR} eq $tmp);
     $stage{spawn} = $spawn;
     return 1;
@@ -771,18 +775,16 @@ sub clean_slate {
     select STDOUT; $| = 1;
 
     # The stage never changes %ENV after preloading (but for a slot's TMPDIR,
-    # which every spawn sets again), so this %ENV is the test's but for
-    # Test2's preload flag (reset_test2 drops it, in the stage when it sets
-    # Test2 up there); each variable set costs a setenv, so only the
-    # differences are applied.
-    my $overrides = $spawn->{env} || {};
-    for my $name (keys %$overrides) {
-        my $value = $overrides->{$name};
-        if (defined $value) {
-            # Already so in a slot's stage (TMPDIR): no setenv.
-            $ENV{$name} = $value unless defined $ENV{$name} && $ENV{$name} eq $value;
+    # which next_sibling_spawn sets in the stage), so this %ENV is the test's
+    # but for Test2's preload flag (reset_test2 drops it, in the stage when
+    # it sets Test2 up there) and the spawn's env; each variable set costs a
+    # setenv, so only that is applied (in sibling mode, usually nothing).
+    if (my $overrides = $spawn->{env}) {
+        for my $name (keys %$overrides) {
+            my $value = $overrides->{$name};
+            if (defined $value) { $ENV{$name} = $value }
+            else                { delete $ENV{$name} }
         }
-        else { delete $ENV{$name} }
     }
 
     chdir $stage{start_dir} or die "unable to chdir to $stage{start_dir}: $!\n";
