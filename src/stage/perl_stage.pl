@@ -10,8 +10,8 @@
 #
 # Sibling mode (--clone-syscall N): the stage is a standing auditor's own,
 # and each test is forked as the auditor's child (clone with CLONE_PARENT),
-# on pipes the auditor made; no forker, no auditor-to-be, no exec. See
-# serve_siblings.
+# on pipes the auditor made; no forker, no auditor-to-be, no exec. See the
+# loop below %stage and the sibling mode section.
 #
 # Cost model: every fork write-protects all of the forking process's pages,
 # and on this kind of host each page written afterwards is a copy-on-write
@@ -47,9 +47,10 @@ my $IDLE_SECONDS = 1;
 # reads it as "the auditor failed", never as a test verdict).
 my $AUDITOR_UNSTARTED = 4;
 
-# clone(2)'s flag for a child whose parent is its parent's parent (sibling
-# mode; SIGCHLD is or'ed in, so it signals its end as a fork's child does).
-my $CLONE_PARENT = 0x00008000;
+# clone(2)'s flags in sibling mode: CLONE_PARENT, for a child whose parent
+# is its parent's parent, and SIGCHLD, so that it signals its end as a
+# fork's child does. A number, as the kernel must get it.
+my $CLONE_FLAGS = 0x00008000 | POSIX::SIGCHLD();
 
 # madvise(2)'s advice to back a range with huge pages now (collapse_heap),
 # and their size.
@@ -63,10 +64,10 @@ my %stage = (
     socket      => undef,   # protocol socket (PROCTOR_STAGE_FD)
     lifeline    => undef,   # runner's lifeline read end, passed to auditors
     clone       => 0,       # sibling mode: the clone(2) syscall number
-    clone_flags => 0,       #   its flags
-    madvise     => 0,       # the madvise(2) syscall number, to collapse the heap
-    parent      => 0,       #   the auditor, whose pipes it opens
+    parent      => 0,       #   the auditor, whose pipes a test opens
     inbox       => '',      #   what came from the auditor, not yet read
+    spawn       => undef,   #   the spawn being forked
+    madvise     => 0,       # the madvise(2) syscall number, to collapse the heap
     commands    => undef,   # stage to forker: the spawns to run
     results     => undef,   # forker to stage: launched, error, done
     stage_pid   => undef,   # in the forker: its parent, the stage
@@ -74,6 +75,8 @@ my %stage = (
     wake_write  => undef,
     data_marks  => [],      # [package, file, offset] of preloaded DATA handles
     t2_preload  => 0,       # whether we put Test2 in preload mode
+    t2          => undef,   # Test2 as the stage set it up (prepare_test2)
+    fresh_signals => {},    # %SIG entries a fresh perl sets (FPE => 'IGNORE')
     signals     => [],      # %SIG names not at their default in the stage
     last_end    => 0,       # whether our END block is the last to run
 );
@@ -108,7 +111,7 @@ my $test = run_stage();
 # variable freed at the end of the loop.
 while (!$test) {
     next_sibling_spawn() or next;
-    my $pid = syscall($stage{clone}, $stage{clone_flags}, 0, 0, 0, 0);
+    my $pid = syscall($stage{clone}, $CLONE_FLAGS, 0, 0, 0, 0);
     # run_test never returns: the test leaves no loop or scope behind.
     run_test({ spawn => $stage{spawn} }) if $pid == 0;
     sibling_unforked($!) if $pid < 0;
@@ -138,8 +141,6 @@ sub run_stage {
     $stage{last_end} = our_end_block_runs_last();
 
     if ($stage{clone}) {
-        # The numbers must reach the kernel as numbers: 0 + makes them so.
-        $stage{clone_flags} = 0 + ($CLONE_PARENT | POSIX::SIGCHLD());
         $stage{parent} = getppid();
         capture_signals();
         my $ready = message_line(type => 'ready', pid => 0 + $$, preloaded => raw_json(preloaded_files_json()));
@@ -807,7 +808,7 @@ sub clean_slate {
 # usually empty). Its signal mask is emptied here once: perl's fork restores
 # the mask it had before, so every auditor and test starts with an empty one.
 sub capture_signals {
-    my $fresh = $stage{fresh_signals} || {};
+    my $fresh = $stage{fresh_signals};
     $stage{signals} = [grep {
         $_ ne 'ZERO' && defined $SIG{$_} && !(defined $fresh->{$_} && "$SIG{$_}" eq $fresh->{$_})
     } sort keys %SIG];
@@ -817,7 +818,7 @@ sub capture_signals {
 sub reset_signals {
     # Deleting an entry sets the disposition to the default and leaves %SIG
     # reading undef; one a fresh perl sets itself goes back to that.
-    my $fresh = $stage{fresh_signals} || {};
+    my $fresh = $stage{fresh_signals};
     for my $name (@{ $stage{signals} }) {
         if (defined $fresh->{$name}) { $SIG{$name} = $fresh->{$name} }
         else                         { delete $SIG{$name} }
