@@ -134,6 +134,11 @@ sub run_stage {
     preload_modules(@preload);
     capture_start_state();
     prepare_test2();
+    # Every test's STDOUT and STDERR are unbuffered, STDOUT selected: done
+    # once, here, as the flags stay with the handles when a test reopens
+    # them on its pipes (or puts its pipes under them).
+    select STDERR; $| = 1;
+    select STDOUT; $| = 1;
     # A write to a gone runner must be an error we see, not a silent death.
     # (A stage of one auditor's own may die of it: with the auditor gone,
     # there is no one to tell.)
@@ -772,8 +777,6 @@ sub clean_slate {
         close $_ for $test->{stdout_write}, $test->{stderr_write}, @{ $test->{read_ends} };
     }
     close $stage{lifeline} if $stage{lifeline};
-    select STDERR; $| = 1;
-    select STDOUT; $| = 1;
 
     # The stage never changes %ENV after preloading (but for a slot's TMPDIR,
     # which next_sibling_spawn sets in the stage), so this %ENV is the test's
