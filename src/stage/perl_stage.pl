@@ -10,8 +10,8 @@
 #
 # Sibling mode (--clone-syscall N): the stage is a standing auditor's own,
 # and each test is forked as the auditor's child (clone with CLONE_PARENT),
-# on pipes the auditor made; no forker, no auditor-to-be, no exec. See
-# serve_siblings.
+# on pipes the auditor made; no forker, no auditor-to-be, no exec. See the
+# loop below %stage and the sibling mode section.
 #
 # Cost model: every fork write-protects all of the forking process's pages,
 # and on this kind of host each page written afterwards is a copy-on-write
@@ -47,9 +47,10 @@ my $IDLE_SECONDS = 1;
 # reads it as "the auditor failed", never as a test verdict).
 my $AUDITOR_UNSTARTED = 4;
 
-# clone(2)'s flag for a child whose parent is its parent's parent (sibling
-# mode; SIGCHLD is or'ed in, so it signals its end as a fork's child does).
-my $CLONE_PARENT = 0x00008000;
+# clone(2)'s flags in sibling mode: CLONE_PARENT, for a child whose parent
+# is its parent's parent, and SIGCHLD, so that it signals its end as a
+# fork's child does. A number, as the kernel must get it.
+my $CLONE_FLAGS = 0x00008000 | POSIX::SIGCHLD();
 
 # madvise(2)'s advice to back a range with huge pages now (collapse_heap),
 # and their size.
@@ -60,14 +61,13 @@ my $HUGE_PAGE = 2 * 1024 * 1024;
 # starts from.
 my %stage = (
     start_dir   => undef,   # chdir back here in each test
-    env         => undef,   # %ENV as it stood after preloading
     socket      => undef,   # protocol socket (PROCTOR_STAGE_FD)
     lifeline    => undef,   # runner's lifeline read end, passed to auditors
     clone       => 0,       # sibling mode: the clone(2) syscall number
-    clone_flags => 0,       #   its flags
-    madvise     => 0,       # the madvise(2) syscall number, to collapse the heap
-    parent      => 0,       #   the auditor, whose pipes it opens
+    parent      => 0,       #   the auditor, whose pipes a test opens
     inbox       => '',      #   what came from the auditor, not yet read
+    spawn       => undef,   #   the spawn being forked
+    madvise     => 0,       # the madvise(2) syscall number, to collapse the heap
     commands    => undef,   # stage to forker: the spawns to run
     results     => undef,   # forker to stage: launched, error, done
     stage_pid   => undef,   # in the forker: its parent, the stage
@@ -75,6 +75,8 @@ my %stage = (
     wake_write  => undef,
     data_marks  => [],      # [package, file, offset] of preloaded DATA handles
     t2_preload  => 0,       # whether we put Test2 in preload mode
+    t2          => undef,   # Test2 as the stage set it up (prepare_test2)
+    fresh_signals => {},    # %SIG entries a fresh perl sets (FPE => 'IGNORE')
     signals     => [],      # %SIG names not at their default in the stage
     last_end    => 0,       # whether our END block is the last to run
 );
@@ -109,7 +111,7 @@ my $test = run_stage();
 # variable freed at the end of the loop.
 while (!$test) {
     next_sibling_spawn() or next;
-    my $pid = syscall($stage{clone}, $stage{clone_flags}, 0, 0, 0, 0);
+    my $pid = syscall($stage{clone}, $CLONE_FLAGS, 0, 0, 0, 0);
     # run_test never returns: the test leaves no loop or scope behind.
     run_test({ spawn => $stage{spawn} }) if $pid == 0;
     sibling_unforked($!) if $pid < 0;
@@ -132,6 +134,11 @@ sub run_stage {
     preload_modules(@preload);
     capture_start_state();
     prepare_test2();
+    # Every test's STDOUT and STDERR are unbuffered, STDOUT selected: done
+    # once, here, as the flags stay with the handles when a test reopens
+    # them on its pipes (or puts its pipes under them).
+    select STDERR; $| = 1;
+    select STDOUT; $| = 1;
     # A write to a gone runner must be an error we see, not a silent death.
     # (A stage of one auditor's own may die of it: with the auditor gone,
     # there is no one to tell.)
@@ -139,8 +146,6 @@ sub run_stage {
     $stage{last_end} = our_end_block_runs_last();
 
     if ($stage{clone}) {
-        # The numbers must reach the kernel as numbers: 0 + makes them so.
-        $stage{clone_flags} = 0 + ($CLONE_PARENT | POSIX::SIGCHLD());
         $stage{parent} = getppid();
         capture_signals();
         my $ready = message_line(type => 'ready', pid => 0 + $$, preloaded => raw_json(preloaded_files_json()));
@@ -248,11 +253,6 @@ sub preload_modules {
 }
 
 sub capture_start_state {
-    my %env = %ENV;
-    # Preload mode is the stage's business, not the test's.
-    delete $env{T2_IN_PRELOAD} if $stage{t2_preload};
-    $stage{env} = \%env;
-
     # A preloaded module's DATA handle shares its file offset with every
     # fork: one test reading it would move it for all the others. Note where
     # each one stands so a test can reopen its own.
@@ -391,18 +391,7 @@ sub decode_message {
 # (nothing in them can hold a NUL: they end up in argv and the environment).
 sub spawn {
     my ($message, $stopping, $running) = @_;
-    # Echo job and try when they are numbers, so even a bad spawn's error
-    # can be matched to its job.
-    my @ids = map {
-        my $value = $message->{$_};
-        defined $value && !ref $value && $value =~ /\A[0-9]+\z/ ? ($_ => 0 + $value) : ()
-    } qw(job try);
-
-    my $problem = $stopping ? 'the stage is stopping' : spawn_problem($message);
-    if ($problem) {
-        send_message(type => 'error', @ids, message => "unable to spawn: $problem");
-        return;
-    }
+    return if spawn_refused($message, $stopping);
 
     my $env = $message->{env} || {};
     my $command = join "\0",
@@ -415,23 +404,44 @@ sub spawn {
     $running->{"$message->{job} $message->{try}"} = 1;
 }
 
+# Whether a spawn (either mode's) cannot be run; if so, it says why, with
+# job and try when they are numbers, so even a bad spawn's error can be
+# matched to its job.
+sub spawn_refused {
+    my ($message, $stopping) = @_;
+    my $problem = $stopping ? 'the stage is stopping' : spawn_problem($message);
+    return 0 unless $problem;
+    my @ids = map {
+        my $value = $message->{$_};
+        defined $value && !ref $value && $value =~ /\A[0-9]+\z/ ? ($_ => 0 + $value) : ()
+    } qw(job try);
+    send_message(type => 'error', @ids, message => "unable to spawn: $problem");
+    return 1;
+}
+
 sub spawn_problem {
     my ($message) = @_;
-    for my $key (qw(job try)) {
+    # In sibling mode a spawn names the auditor's descriptors of the test's
+    # pipes, instead of a dir and an auditor to exec.
+    my $sibling = $stage{clone};
+    my @fds = $sibling ? ('stdout_fd', $message->{merge} ? () : 'stderr_fd') : ();
+    for my $key (qw(job try), @fds) {
         my $value = $message->{$key};
         return "\"$key\" is not a number" unless defined $value && !ref $value && $value =~ /\A[0-9]+\z/;
     }
-    for my $key (qw(file dir)) {
+    for my $key ('file', $sibling ? () : 'dir') {
         my $value = $message->{$key};
         return "\"$key\" is not a string" unless defined $value && !ref $value && length $value;
     }
     my $auditor = $message->{auditor};
     return '"auditor" is not a non-empty array of strings'
-        unless ref $auditor eq 'ARRAY' && @$auditor && !grep { !defined || ref } @$auditor;
+        unless $sibling || (ref $auditor eq 'ARRAY' && @$auditor && !grep { !defined || ref } @$auditor);
     my $env = $message->{env};
     return '"env" is not an object' if defined $env && ref $env ne 'HASH';
     return '"env" values must be strings or null' if $env && grep { ref } values %$env;
-    for my $text (@$message{qw(file)}, @$auditor, $env ? %$env : ()) {
+    return undef if $sibling;
+    # The forker gets them as NUL-separated fields.
+    for my $text ($message->{file}, @$auditor, $env ? %$env : ()) {
         return 'strings must not hold NUL' if defined $text && $text =~ /\0/;
     }
     return undef;
@@ -483,11 +493,13 @@ sub next_sibling_spawn {
     }
     $stage{inbox} =~ s/\A([^\n]*)\n//;
     my $line = $1;
-    my $spawn;
-    if ($line =~ /\A\{"type":"spawn","job":([0-9]+),"try":([0-9]+),"file":"((?:[^"\\\x00-\x1f]|\\.)*)","merge":(true|false),"env":\{"TMPDIR":"((?:[^"\\\x00-\x1f]|\\.)*)"\},"stdout_fd":([0-9]+)(?:,"stderr_fd":([0-9]+))?\}\z/) {
-        $spawn = { job => $1, try => $2, file => $3, merge => $4 eq 'true', env => { TMPDIR => $5 }, stdout_fd => $6, stderr_fd => $7 };
-        # Escapes are rare (a quote or backslash in a path): decode them properly.
-        $spawn = decode_message($line) if "$spawn->{file}$spawn->{env}{TMPDIR}" =~ /\\/;
+    my ($spawn, $tmp);
+    # Strings without escapes only: a quote or backslash in a path is rare,
+    # and the decoder below reads it.
+    if ($line =~ /\A\{"type":"spawn","job":([0-9]+),"try":([0-9]+),"file":"([^"\\\x00-\x1f]*)","merge":(true|false),"env":\{"TMPDIR":"([^"\\\x00-\x1f]*)"\},"stdout_fd":([0-9]+)(?:,"stderr_fd":([0-9]+))?\}\z/) {
+        # Its env is the slot's TMPDIR alone, which the stage sets (below).
+        $spawn = { job => $1, try => $2, file => $3, merge => $4 eq 'true', stdout_fd => $6, stderr_fd => $7 };
+        $tmp = $5;
     }
     elsif ($line =~ /\S/) {
         $spawn = decode_message($line) or return undef;
@@ -498,20 +510,12 @@ sub next_sibling_spawn {
             return undef;
         }
     }
-    return undef unless $spawn;
-
-    my @ids = map {
-        my $value = $spawn->{$_};
-        defined $value && !ref $value && $value =~ /\A[0-9]+\z/ ? ($_ => 0 + $value) : ()
-    } qw(job try);
-    my $problem = sibling_problem($spawn);
-    if ($problem) {
-        send_message(type => 'error', @ids, message => "unable to spawn: $problem");
-        return undef;
-    }
+    return undef if !$spawn || spawn_refused($spawn);
     # A slot's TMPDIR is the same for each of its tests: set here, while no
-    # test of this stage lives, a test finds it set and pays no setenv.
-    my $tmp = ref $spawn->{env} eq 'HASH' ? $spawn->{env}{TMPDIR} : undef;
+    # test of this stage lives, and taken out of the spawn's env, a test
+    # finds it set and has nothing to compare or set.
+    my $env = $spawn->{env};
+    $tmp = delete $env->{TMPDIR} if $env && defined $env->{TMPDIR};
     $ENV{TMPDIR} = $tmp if defined $tmp && !(defined $ENV{TMPDIR} && $ENV{TMPDIR} eq $tmp);
     $stage{spawn} = $spawn;
     return 1;
@@ -544,20 +548,6 @@ sub take_sibling_pipes {
     POSIX::dup2($fds[-1], 2) // die "unable to redirect stderr: $!\n";
     POSIX::close($_) for @fds;
     write_all($stage{socket}, qq({"type":"launched","job":$job,"try":$try,"pid":$$}\n)) or POSIX::_exit(255);
-}
-
-sub sibling_problem {
-    my ($message) = @_;
-    for my $key (qw(job try stdout_fd), $message->{merge} ? () : 'stderr_fd') {
-        my $value = $message->{$key};
-        return "\"$key\" is not a number" unless defined $value && !ref $value && $value =~ /\A[0-9]+\z/;
-    }
-    my $file = $message->{file};
-    return '"file" is not a string' unless defined $file && !ref $file && length $file;
-    my $env = $message->{env};
-    return '"env" is not an object' if defined $env && ref $env ne 'HASH';
-    return '"env" values must be strings or null' if $env && grep { ref } values %$env;
-    return undef;
 }
 
 # --- the forker ----------------------------------------------------------------
@@ -787,22 +777,18 @@ sub clean_slate {
         close $_ for $test->{stdout_write}, $test->{stderr_write}, @{ $test->{read_ends} };
     }
     close $stage{lifeline} if $stage{lifeline};
-    select STDERR; $| = 1;
-    select STDOUT; $| = 1;
 
-    # The stage never changes %ENV after capturing it (but for a slot's
-    # TMPDIR, which every spawn sets again), so this %ENV is the captured one
-    # but for Test2's preload flag; each variable set costs a setenv, so only
-    # the differences are applied.
-    delete $ENV{T2_IN_PRELOAD} if $stage{t2_preload} && !exists $stage{env}{T2_IN_PRELOAD};
-    my $overrides = $spawn->{env} || {};
-    for my $name (keys %$overrides) {
-        my $value = $overrides->{$name};
-        if (defined $value) {
-            # Already so in a slot's stage (TMPDIR): no setenv.
-            $ENV{$name} = $value unless defined $ENV{$name} && $ENV{$name} eq $value;
+    # The stage never changes %ENV after preloading (but for a slot's TMPDIR,
+    # which next_sibling_spawn sets in the stage), so this %ENV is the test's
+    # but for Test2's preload flag (reset_test2 drops it, in the stage when
+    # it sets Test2 up there) and the spawn's env; each variable set costs a
+    # setenv, so only that is applied (in sibling mode, usually nothing).
+    if (my $overrides = $spawn->{env}) {
+        for my $name (keys %$overrides) {
+            my $value = $overrides->{$name};
+            if (defined $value) { $ENV{$name} = $value }
+            else                { delete $ENV{$name} }
         }
-        else { delete $ENV{$name} }
     }
 
     chdir $stage{start_dir} or die "unable to chdir to $stage{start_dir}: $!\n";
@@ -825,7 +811,7 @@ sub clean_slate {
 # usually empty). Its signal mask is emptied here once: perl's fork restores
 # the mask it had before, so every auditor and test starts with an empty one.
 sub capture_signals {
-    my $fresh = $stage{fresh_signals} || {};
+    my $fresh = $stage{fresh_signals};
     $stage{signals} = [grep {
         $_ ne 'ZERO' && defined $SIG{$_} && !(defined $fresh->{$_} && "$SIG{$_}" eq $fresh->{$_})
     } sort keys %SIG];
@@ -835,7 +821,7 @@ sub capture_signals {
 sub reset_signals {
     # Deleting an entry sets the disposition to the default and leaves %SIG
     # reading undef; one a fresh perl sets itself goes back to that.
-    my $fresh = $stage{fresh_signals} || {};
+    my $fresh = $stage{fresh_signals};
     for my $name (@{ $stage{signals} }) {
         if (defined $fresh->{$name}) { $SIG{$name} = $fresh->{$name} }
         else                         { delete $SIG{$name} }
@@ -863,7 +849,9 @@ sub reset_test2 {
         Test2::API::test2_stop_preload()
             if defined &Test2::API::test2_in_preload && Test2::API::test2_in_preload();
         Test2::API::test2_post_preload_reset() if defined &Test2::API::test2_post_preload_reset;
-        delete $ENV{T2_IN_PRELOAD} if $stage{t2_preload} && !exists $stage{env}{T2_IN_PRELOAD};
+        # Preload mode, and the flag it sets (and unsets as "0"), are the
+        # stage's business, not the test's.
+        delete $ENV{T2_IN_PRELOAD} if $stage{t2_preload};
 
         # Hubs made in the stage (Test2 loaded outside preload mode) carry the
         # stage's counts and output handles: drop them, the first context
