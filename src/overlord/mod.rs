@@ -285,9 +285,17 @@ impl Overlord {
                 let mut buf = [0u8; 256];
                 loop {
                     match sys::read(self.wake.as_raw_fd(), &mut buf) {
-                        Ok(0) if self.remote => {
-                            // A persistent runner's run has ended (or died).
-                            self.runner_exited = true;
+                        Ok(0) => {
+                            // The runner is gone: a persistent runner's run
+                            // has ended (or died); a local runner is reaped
+                            // here too, in case it ended before its SIGCHLD
+                            // could be heard (else the hang-up would wake
+                            // this loop for ever).
+                            if self.remote {
+                                self.runner_exited = true;
+                            } else {
+                                self.reap_runner()?;
+                            }
                             break;
                         }
                         Ok(n) if n > 0 => {}
