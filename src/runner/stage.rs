@@ -147,16 +147,28 @@ impl Stage {
             cstring(spec.program.as_os_str().as_bytes()),
             cstring(script.as_os_str().as_bytes()),
         ];
+        let mut extra = vec![
+            cstring(b"PROCTOR_STAGE_FD=3"),
+            cstring(b"PROCTOR_LIFELINE_FD=4"),
+        ];
+        let mut dropped = Vec::new();
+        for &(name, value) in LOADER_SETTINGS {
+            let set = env.iter().any(|v| {
+                let v = v.as_bytes();
+                v.starts_with(name.as_bytes()) && v.get(name.len()) == Some(&b'=')
+            });
+            if !set {
+                extra.push(cstring(format!("{}={}", name, value).as_bytes()));
+                dropped.push(format!("--drop-env={}", name));
+            }
+        }
         argv.extend(
             spec.args
                 .iter()
                 .chain(extra_args)
+                .chain(&dropped)
                 .map(|a| cstring(a.as_bytes())),
         );
-        let extra = vec![
-            cstring(b"PROCTOR_STAGE_FD=3"),
-            cstring(b"PROCTOR_LIFELINE_FD=4"),
-        ];
         let exec = ExecSpec::new(
             cstring(spec.program.as_os_str().as_bytes()),
             argv,
@@ -413,6 +425,17 @@ impl Stage {
 
 /// Tells the stage the madvise(2) system call (on Linux), to back its heap with huge
 /// pages (proctor-stage(7)).
+/// What the stage's perl is started with, unless the tests' environment says
+/// otherwise: every symbol bound at start-up (so no test binds one on its
+/// first call, writing to pages it shares with the stage), and malloc's heap
+/// on huge pages from the first byte (glibc 2.35 and later; so it need not
+/// be collapsed into them before `ready`). The stage takes them out of the
+/// environment its tests get (`--drop-env`): they were read at its start.
+const LOADER_SETTINGS: &[(&str, &str)] = &[
+    ("LD_BIND_NOW", "1"),
+    ("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1"),
+];
+
 #[cfg(target_os = "linux")]
 fn madvise_arguments() -> Vec<String> {
     vec![format!("--madvise-syscall={}", libc::SYS_madvise)]

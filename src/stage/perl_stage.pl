@@ -186,6 +186,9 @@ sub parse_arguments {
         elsif ($arg =~ /\A--madvise-syscall=([0-9]+)\z/) {
             $stage{madvise} = 0 + $1;
         }
+        elsif ($arg =~ /\A--drop-env=(.+)\z/s) {
+            delete $ENV{$1};    # the runner's setting for this perl's start alone
+        }
 
         else {
             fail_to_start("unknown argument \"$arg\"");

@@ -38,11 +38,17 @@ impl Project {
     }
 
     pub fn proctor(&self, args: &[&str]) -> Run {
+        self.proctor_with_env(args, &[])
+    }
+
+    /// Runs proctor with `env` added to its environment.
+    pub fn proctor_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let output = Command::new(env!("CARGO_BIN_EXE_proctor"))
             .args(args)
             .current_dir(&self.dir)
             .env("PROCTOR_STATE_DIR", self.state())
             .env_remove("NO_COLOR")
+            .envs(env.iter().copied())
             .output()
             .unwrap();
         Run { output }

@@ -412,3 +412,23 @@ fn a_t_file_for_another_interpreter_is_not_preloaded() {
     assert_eq!(staged("t/shell.t"), Some(false));
     assert_eq!(staged("t/perl.t"), Some(true));
 }
+
+#[test]
+fn the_loader_settings_of_the_preloaded_perl_stay_its_own() {
+    let p = Project::new();
+    p.script(
+        "t/env.t",
+        "use Test::More;\nis($ENV{LD_BIND_NOW}, undef, q{the stage's LD_BIND_NOW is not the test's});\n\
+         is($ENV{GLIBC_TUNABLES}, $ENV{EXPECT_TUNABLES}, q{GLIBC_TUNABLES is the user's});\ndone_testing;\n",
+    );
+    p.proctor(&["test", "--preload", "Test::More"])
+        .expect_status(0);
+    assert_eq!(staged_launches(&p.events()), 1);
+    // A user's own setting is left alone, for the stage and its tests.
+    let tunables = "glibc.malloc.check=0";
+    p.proctor_with_env(
+        &["test", "--preload", "Test::More"],
+        &[("GLIBC_TUNABLES", tunables), ("EXPECT_TUNABLES", tunables)],
+    )
+    .expect_status(0);
+}
