@@ -432,3 +432,28 @@ fn the_loader_settings_of_the_preloaded_perl_stay_its_own() {
     )
     .expect_status(0);
 }
+
+#[test]
+fn an_end_block_older_than_the_stage_still_runs_in_a_preloaded_test() {
+    let p = Project::new();
+    p.script(
+        "lib/EndMark.pm",
+        "package EndMark;\nEND { print qq{# EndMark's END block ran\\n} }\n1;\n",
+    );
+    p.script("t/end.t", "use Test::More;\nok(1);\ndone_testing;\n");
+    let lib = p.dir.join("lib");
+    let run = p.proctor_with_env(
+        &["test", "-v", "--preload", "Test::More"],
+        &[
+            ("PERL5OPT", "-MEndMark"),
+            ("PERL5LIB", lib.to_str().unwrap()),
+        ],
+    );
+    run.expect_status(0);
+    assert_eq!(staged_launches(&p.events()), 1);
+    assert!(
+        run.stdout().contains("EndMark's END block ran"),
+        "{}",
+        run.stdout()
+    );
+}
