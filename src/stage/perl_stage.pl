@@ -1001,8 +1001,9 @@ sub our_end_block_runs_last {
     # Only code compiled before this file can have an older END block: a
     # module PERL5OPT loads, or a sitecustomize.pl. Without either, ours is
     # the oldest, and no child need load B to say so.
+    my $site_customize = do { no warnings 'once'; $Config::Config{usesitecustomize} };
     return 1 if !(defined $ENV{PERL5OPT} && $ENV{PERL5OPT} =~ /\S/)
-        && $INC{'Config.pm'} && !$Config::Config{usesitecustomize};
+        && $INC{'Config.pm'} && !$site_customize;
     my $pid = fork;
     return 0 unless defined $pid;
     if ($pid == 0) {

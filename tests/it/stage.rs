@@ -421,9 +421,11 @@ fn the_loader_settings_of_the_preloaded_perl_stay_its_own() {
         "use Test::More;\nis($ENV{LD_BIND_NOW}, undef, q{the stage's LD_BIND_NOW is not the test's});\n\
          is($ENV{GLIBC_TUNABLES}, $ENV{EXPECT_TUNABLES}, q{GLIBC_TUNABLES is the user's});\ndone_testing;\n",
     );
-    p.proctor(&["test", "--preload", "Test::More"])
-        .expect_status(0);
+    let run = p.proctor(&["test", "--preload", "Test::More"]);
+    run.expect_status(0);
     assert_eq!(staged_launches(&p.events()), 1);
+    // The stage compiles and runs without a word of its own.
+    assert_eq!(run.stderr(), "");
     // A user's own setting is left alone, for the stage and its tests.
     let tunables = "glibc.malloc.check=0";
     p.proctor_with_env(
