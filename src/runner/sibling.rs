@@ -16,6 +16,7 @@ use crate::auditor::Process;
 use crate::json;
 use crate::sys;
 use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -68,11 +69,12 @@ impl OwnStage {
         run_dir: &Path,
         lifeline: RawFd,
         slot: usize,
+        tmp: &Path,
     ) -> Option<OwnStage> {
         let mut own = OwnStage {
             spec: launch.stage.clone()?,
             run_dir: run_dir.to_path_buf(),
-            env: launch.env.clone(),
+            env: Rc::new(with_tmpdir(&launch.env, tmp)),
             lifeline,
             merge: launch.merge,
             slot,
@@ -333,6 +335,19 @@ impl OwnStage {
         out.push(b'}');
         self.notes.push(out);
     }
+}
+
+/// The tests' environment with `tmp`, the slot's, as TMPDIR: what the perl
+/// preloads sees the TMPDIR its tests get (File::Spec caches the first it
+/// finds), and the perl need not set it before its first test.
+fn with_tmpdir(env: &[CString], tmp: &Path) -> Vec<CString> {
+    let mut entry = b"TMPDIR=".to_vec();
+    entry.extend_from_slice(tmp.as_os_str().as_bytes());
+    env.iter()
+        .filter(|v| !v.as_bytes().starts_with(b"TMPDIR="))
+        .cloned()
+        .chain(CString::new(entry).ok())
+        .collect()
 }
 
 /// What ended a stage, as a reason.

@@ -459,3 +459,33 @@ fn an_end_block_older_than_the_stage_still_runs_in_a_preloaded_test() {
         run.stdout()
     );
 }
+
+#[test]
+fn a_preloaded_module_sees_the_tmpdir_its_tests_get() {
+    let p = Project::new();
+    // A module that notes TMPDIR as it loads, as File::Spec's tmpdir caches
+    // the first it finds.
+    p.script(
+        "lib/NoteTmp.pm",
+        "package NoteTmp;\nour $AT_LOAD = $ENV{TMPDIR};\n1;\n",
+    );
+    p.script(
+        "t/tmp.t",
+        "use Test::More;\nis($NoteTmp::AT_LOAD, $ENV{TMPDIR}, q{the module saw the slot's TMPDIR});\n\
+         like($ENV{TMPDIR}, qr{/tmp-[01]\\z}, q{which is the slot's});\ndone_testing;\n",
+    );
+    let lib = p.dir.join("lib");
+    p.proctor_with_env(
+        &[
+            "test",
+            "-j2",
+            "--preload",
+            "NoteTmp",
+            "--preload",
+            "Test::More",
+        ],
+        &[("PERL5LIB", lib.to_str().unwrap()), ("TMPDIR", "/tmp")],
+    )
+    .expect_status(0);
+    assert_eq!(staged_launches(&p.events()), 1);
+}
