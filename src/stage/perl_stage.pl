@@ -66,7 +66,10 @@ my %stage = (
     clone       => 0,       # sibling mode: the clone(2) syscall number
     parent      => 0,       #   the auditor, whose pipes a test opens
     inbox       => '',      #   what came from the auditor, not yet read
-    spawn       => undef,   #   the spawn being forked
+    test        => undef,   #   the test to fork: { spawn => the spawn }
+    source      => undef,   # in a test: its file, open, for the @INC hook
+    source_file => undef,   #   and its name
+    fd_dir      => '',      #   /proc/<auditor>/fd/, where a test finds its pipes
     madvise     => 0,       # the madvise(2) syscall number, to collapse the heap
     commands    => undef,   # stage to forker: the spawns to run
     results     => undef,   # forker to stage: launched, error, done
@@ -113,7 +116,7 @@ while (!$test) {
     next_sibling_spawn() or next;
     my $pid = syscall($stage{clone}, $CLONE_FLAGS, 0, 0, 0, 0);
     # run_test never returns: the test leaves no loop or scope behind.
-    run_test({ spawn => $stage{spawn} }) if $pid == 0;
+    run_test($stage{test}) if $pid == 0;
     sibling_unforked($!) if $pid < 0;
 }
 run_test($test);    # only a test process gets here
@@ -147,6 +150,7 @@ sub run_stage {
 
     if ($stage{clone}) {
         $stage{parent} = getppid();
+        $stage{fd_dir} = "/proc/$stage{parent}/fd/";
         capture_signals();
         my $ready = message_line(type => 'ready', pid => 0 + $$, preloaded => raw_json(preloaded_files_json()));
         # Last: a page the stage writes while a child of its own lives (the
@@ -482,7 +486,7 @@ sub forker_result {
 # auditor writes its keys in one order; anything else goes through the full
 # decoder), and the pipes stay raw descriptors, never Perl handles.
 
-# Reads the next spawn into $stage{spawn}; false when there was none to run
+# Reads the next spawn into $stage{test}; false when there was none to run
 # (an error went back instead). Leaves when the auditor is gone.
 sub next_sibling_spawn {
     my $socket = $stage{socket};
@@ -520,13 +524,13 @@ sub next_sibling_spawn {
     my $env = $spawn->{env};
     $tmp = delete $env->{TMPDIR} if $env && defined $env->{TMPDIR};
     $ENV{TMPDIR} = $tmp if defined $tmp && !(defined $ENV{TMPDIR} && $ENV{TMPDIR} eq $tmp);
-    $stage{spawn} = $spawn;
+    $stage{test} = { spawn => $spawn };
     return 1;
 }
 
 sub sibling_unforked {
     my ($why) = @_;
-    my $spawn = $stage{spawn};
+    my $spawn = $stage{test}{spawn};
     send_message(type => 'error', job => 0 + $spawn->{job}, try => 0 + $spawn->{try}, message => "unable to fork: $why");
 }
 
@@ -536,21 +540,21 @@ sub sibling_unforked {
 # pipes says why there and leaves.
 sub take_sibling_pipes {
     my ($spawn) = @_;
-    my ($job, $try) = (0 + $spawn->{job}, 0 + $spawn->{try});
-    my @fds;
-    for my $key ($spawn->{merge} ? ('stdout_fd') : ('stdout_fd', 'stderr_fd')) {
-        my $path = "/proc/$stage{parent}/fd/$spawn->{$key}";
-        my $fd = POSIX::open($path, POSIX::O_WRONLY());
-        if (!defined $fd) {
-            send_message(type => 'error', job => $job, try => $try, message => "unable to open $path: $!");
-            POSIX::_exit(255);
-        }
-        push @fds, $fd;
+    my $out = POSIX::open($stage{fd_dir} . $spawn->{stdout_fd}, POSIX::O_WRONLY());
+    my $err = $spawn->{merge} || !defined $out ? $out
+        : POSIX::open($stage{fd_dir} . $spawn->{stderr_fd}, POSIX::O_WRONLY());
+    if (!defined $err) {
+        send_message(type => 'error', job => 0 + $spawn->{job}, try => 0 + $spawn->{try},
+            message => "unable to open the test's pipes in $stage{fd_dir}: $!");
+        POSIX::_exit(255);
     }
-    POSIX::dup2($fds[0], 1) // die "unable to redirect stdout: $!\n";
-    POSIX::dup2($fds[-1], 2) // die "unable to redirect stderr: $!\n";
-    POSIX::close($_) for @fds;
-    write_all($stage{socket}, qq({"type":"launched","job":$job,"try":$try,"pid":$$}\n)) or POSIX::_exit(255);
+    POSIX::dup2($out, 1) // die "unable to redirect stdout: $!\n";
+    POSIX::dup2($err, 2) // die "unable to redirect stderr: $!\n";
+    POSIX::close($out);
+    POSIX::close($err) unless $spawn->{merge};
+    # Job and try are digits, as the spawn was read.
+    write_all($stage{socket}, qq({"type":"launched","job":$spawn->{job},"try":$spawn->{try},"pid":$$}\n))
+        or POSIX::_exit(255);
 }
 
 # --- the forker ----------------------------------------------------------------
@@ -750,9 +754,10 @@ sub run_test {
     # $source as the last-read handle, and the test's die messages would
     # end in ", <$source> line 1."
     sysread $source, my $head, 512;
-    my ($first_line) = defined $head ? $head =~ /\A([^\n]*)/ : ();
-    $^W = 1 if defined $first_line
-        && $first_line =~ /\A#!.*\bperl\S*(?:\s+-[a-zA-Z]+)*?\s+-[lsTtWX]*w[lsTtWX]*(?:\s|\z)/;
+    if (defined $head && rindex($head, '#!', 0) == 0) {
+        my ($first_line) = $head =~ /\A([^\n]*)/;
+        $^W = 1 if $first_line =~ /\A#!.*\bperl\S*(?:\s+-[a-zA-Z]+)*?\s+-[lsTtWX]*w[lsTtWX]*(?:\s|\z)/;
+    }
     sysseek $source, 0, 0;
 
     load_test_file($file, $source);
@@ -771,7 +776,12 @@ sub clean_slate {
     reset_signals();
 
     # The stage's ends: past its own launch, a test never speaks for the stage.
-    close $_ for grep { defined } @stage{qw(socket commands results wake_read wake_write)};
+    if ($stage{clone}) {
+        close $stage{socket};
+    }
+    else {
+        close $_ for grep { defined } @stage{qw(socket commands results wake_read wake_write)};
+    }
 
     if (!$stage{clone}) {
         open STDIN, '<', '/dev/null' or die "unable to open /dev/null: $!\n";
@@ -920,7 +930,8 @@ sub prepare_test2 {
         push @out, 0 + $fd if $dev == $pipes[0][0] && $ino == $pipes[0][1];
         push @err, 0 + $fd if $dev == $pipes[1][0] && $ino == $pipes[1][1];
     }
-    $stage{t2} = { instance => $instance, out => \@out, err => \@err };
+    # The hub stack as a test finds it: the root hub, made above.
+    $stage{t2} = { instance => $instance, out => \@out, err => \@err, hubs => [Test2::API::test2_stack()->all] };
 }
 
 # Every fork copies the page table entries of the stage's heap (some 2000
@@ -957,7 +968,7 @@ sub take_over_test2 {
     POSIX::dup2(1, $_) for @{ $t2->{out} };
     POSIX::dup2(2, $_) for @{ $t2->{err} };
     $t2->{instance}{_pid} = $$;
-    $_->{pid} = $$ for Test2::API::test2_stack()->all;
+    $_->{pid} = $$ for @{ $t2->{hubs} };
     $Test::Builder::Test->{Original_Pid} = $$;
 }
 
@@ -1017,6 +1028,19 @@ sub our_end_block_runs_last {
     }
     waitpid $pid, 0;
     return $? == 0;
+}
+
+# The one-shot @INC hook of load_test_file: the test file, open, behind a
+# #line naming it as given. (A named sub, not a closure: a closure is a CV
+# made in the test, in pages it shares with the stage.)
+sub hand_over_test_file {
+    my (undef, $wanted) = @_;
+    my $source = $stage{source};
+    return unless $source && $wanted eq $stage{source_file};
+    @INC = grep { !(ref $_ && $_ == \&hand_over_test_file) } @INC;
+    $stage{source} = undef;
+    my $line_directive = qq{#line 1 "$wanted"\n};
+    return (\$line_directive, $source);
 }
 
 # --- helpers -----------------------------------------------------------------
@@ -1191,17 +1215,9 @@ sub load_test_file {
     # __FILE__, caller and warnings name the file as given; it removes itself
     # before the file compiles, so the test sees its own @INC.
     my $name = $file;
-    if ($file !~ m{\A\.{0,2}/} && $file !~ /["\n]/) {
-        my $hook;
-        $hook = sub {
-            my (undef, $wanted) = @_;
-            return unless $wanted eq $file;
-            @INC = grep { !(ref $_ && $_ == $hook) } @INC;
-            undef $hook;    # no cycle left behind
-            my $line_directive = qq{#line 1 "$file"\n};
-            return (\$line_directive, $source);
-        };
-        unshift @INC, $hook;
+    if ($file !~ m{\A\.{0,2}/|["\n]}) {
+        @stage{qw(source source_file)} = ($source, $file);
+        unshift @INC, \&hand_over_test_file;
     }
     elsif ($file !~ m{\A\.{0,2}/}) {
         $name = "./$file";    # a name #line cannot carry: settle for ./
