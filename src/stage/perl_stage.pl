@@ -134,6 +134,7 @@ sub run_stage {
     open_protocol_fds();
     $stage{start_dir} = POSIX::getcwd();
 
+    share_test_more_keys();
     preload_modules(@preload);
     capture_start_state();
     prepare_test2();
@@ -171,6 +172,31 @@ sub run_stage {
     );
 
     return serve();
+}
+
+# A hash key is a string perl shares, with a count that every new entry under
+# that key raises: a write to wherever the string was made. Test::More's
+# import and every assertion make entries under the same few dozen keys (its
+# exports in main::, Test2's events, facets and contexts), and a test would
+# copy a page for each of them, as scattered as the modules that made them.
+# Made here, before anything is preloaded, they sit side by side: a test
+# copies a page or two instead. (Other keys, or another version's, only miss
+# out.)
+our %SHARED_KEYS;
+sub share_test_more_keys {
+    @SHARED_KEYS{qw(
+        ok use_ok require_ok is isnt like unlike is_deeply cmp_ok skip todo
+        todo_skip pass fail eq_array eq_hash eq_set $TODO plan done_testing
+        can_ok isa_ok new_ok diag note explain subtest BAIL_OUT
+        about amnesty assert buffered cid code control count debug details
+        directive effective_pass eid errno errors eval_error frame
+        full_caller hid hub hubs info inherit ipc max message meta name
+        nested package parent pid reason stack tag terminate tid trace type
+        uuid _aborted _depth _eid _formatter _is_canon _meta _passing
+        _pre_filters Done_Testing Ending Exported_To Name Orig_Handles
+        Original_Pid Skip_All Stack Test_Results actual_ok child_error clean
+        failed handles intercept_inherit no_debug no_numbers restore
+    )} = ();
 }
 
 sub parse_arguments {
