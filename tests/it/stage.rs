@@ -1,6 +1,8 @@
 //! Preloading: the Perl stage's own protocol driver, and stages through the
 //! binary: isolation, a dying test, a stage that cannot start, a preloaded
-//! perl killed mid-run, an auditor killed under a preloaded test.
+//! perl killed mid-run, an auditor killed under a preloaded test, and the
+//! runner's own stage standing in for it: interrupted, failing or killed
+//! while the run goes on.
 
 use crate::common::*;
 use std::process::Command;
@@ -199,6 +201,137 @@ fn preloaded_jobs_outlive_their_auditor() {
         "the run's own stage took the empty slot's jobs"
     );
     assert_eq!(staged_launches(&events), 21);
+}
+
+/// A module that loads at once in an auditor's own perl, and in the runner's
+/// own stage (whose parent is the runner, not an auditor) says it has begun
+/// by writing its pid to `preloading`, then waits for the file `go` (or a
+/// minute) and does `$then`.
+fn fallback_only_module(name: &str, then: &str) -> String {
+    format!(
+        r#"package {name};
+open my $c, '<', '/proc/' . getppid() . '/comm' or die;
+if (<$c> ne "proctor-audit\n") {{
+    open my $f, '>', 'preloading.new' or die;
+    print $f "$$\n";
+    close $f;
+    rename 'preloading.new', 'preloading' or die;
+    for (1 .. 1200) {{ last if -e 'go'; select undef, undef, undef, 0.05 }}
+    {then}
+}}
+1;
+"#,
+        name = name,
+        then = then
+    )
+}
+
+/// A suite whose first file kills its auditor, so that the runner's own
+/// stage (preloading `module`) takes that slot's share of the other 20;
+/// each of those runs `each` first.
+fn fallback_project(module: &str, body: &str, each: &str) -> Project {
+    let p = Project::new();
+    p.script(&format!("lib/{}.pm", module), body);
+    p.script("t/0-kills-auditor.t", AUDITOR_KILLER);
+    for i in 1..=20 {
+        p.script(
+            &format!("t/{:02}.t", i),
+            &format!(
+                "use Test::More;\n{}select undef, undef, undef, 0.02;\nok(1);\ndone_testing;\n",
+                each
+            ),
+        );
+    }
+    p
+}
+
+/// SIGTERM while the runner's own stage, standing in for a dead auditor,
+/// preloads: the run ends now, not when the stage is ready, the job waiting
+/// for it ends as not run, and the stage is not left behind.
+#[test]
+fn sigterm_while_the_fallback_stage_preloads_ends_the_run_at_once() {
+    let p = fallback_project(
+        "SlowFallback",
+        &fallback_only_module("SlowFallback", ""),
+        "",
+    );
+    let run = p.spawn(&["test", "-j2", "-I", "lib", "--preload", "SlowFallback", "t"]);
+    p.wait_for_file("preloading");
+    let stage: u32 = std::fs::read_to_string(p.dir.join("preloading"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    run.signal("TERM");
+    let run = wait_or_release(&p, run, "SIGTERM");
+    assert_eq!(run.status(), 143, "{}", run.stdout());
+    let events = p.events();
+    let ends = results(&events);
+    assert_eq!(ends.len(), 21, "every job ends once: {:?}", ends);
+    let mut not_run = 0;
+    for (file, result) in ends {
+        let why = reasons(job_end(&events, &file));
+        if file == "t/0-kills-auditor.t" {
+            assert!(why.contains("auditor lost"), "{}", why);
+        } else if result != "pass" {
+            assert!(why.contains("interrupted"), "{}: {}", file, why);
+            assert!(!why.contains("stage"), "{}: {}", file, why);
+            not_run += why.contains("not run") as usize;
+        }
+    }
+    assert!(not_run > 0, "the job waiting for the stage ends as not run");
+    assert!(!p.dir.join("go").exists());
+    wait_until("the preloading stage to be gone", || {
+        !std::path::Path::new(&format!("/proc/{}", stage)).exists()
+    });
+}
+
+/// The runner's own stage, standing in for a dead auditor, cannot get
+/// ready, and says so only once two more jobs started beside it: the run
+/// goes on meanwhile, and the jobs given to the stage fail with its error.
+#[test]
+fn a_fallback_stage_that_cannot_get_ready_fails_its_jobs_while_the_run_goes_on() {
+    let p = fallback_project(
+        "FailsLate",
+        &fallback_only_module("FailsLate", "die qq{FailsLate will not load here\\n};"),
+        // Each job waits for the stage to begin preloading (so the jobs do
+        // not all end before it does); only the second to see it lets it go
+        // on: at most one was on its way before the runner got to the stage.
+        "for (1 .. 400) { last if -e 'preloading'; select undef, undef, undef, 0.05 }\n\
+         open my $s, '>>', 'seen' or die;\nprint $s \"$0\\n\";\nclose $s;\n\
+         open $s, '<', 'seen' or die;\nmy @seen = <$s>;\n\
+         if (@seen == 2) { open my $g, '>', 'go' or die; close $g }\n",
+    );
+    let run = p.spawn(&["test", "-j2", "-I", "lib", "--preload", "FailsLate", "t"]);
+    let run = wait_or_release(&p, run, "a stage that cannot get ready");
+    assert_eq!(run.status(), 1, "{}", run.stdout());
+    let events = p.events();
+    let ends = results(&events);
+    assert_eq!(ends.len(), 21, "every job ends once: {:?}", ends);
+    let failed: Vec<String> = ends
+        .iter()
+        .filter(|(file, result)| file != "t/0-kills-auditor.t" && result != "pass")
+        .map(|(file, _)| reasons(job_end(&events, file)))
+        .collect();
+    assert!(!failed.is_empty(), "{:?}", ends);
+    for why in &failed {
+        assert!(
+            why.starts_with("not run: ") && why.contains("FailsLate will not load here"),
+            "{}",
+            why
+        );
+    }
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "stage_exit"
+                && reasons_of(e).contains("FailsLate will not load here")),
+        "{:?}",
+        events
+            .iter()
+            .filter(|e| e["type"] == "stage_exit")
+            .collect::<Vec<_>>()
+    );
 }
 
 /// Files that lean on Test::More's set-up (the stage sets Test2 up once and
