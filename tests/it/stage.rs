@@ -334,6 +334,55 @@ fn a_fallback_stage_that_cannot_get_ready_fails_its_jobs_while_the_run_goes_on()
     );
 }
 
+/// What each file runs first: the first one the runner's own stage runs
+/// (its auditor is no standing one) SIGKILLs that stage, the perls among
+/// the auditor's forebears, and notes their pids in `stage-killed/pids`.
+const FALLBACK_KILLER: &str = r#"sub read_proc { open my $f, '<', "/proc/$_[0]" or return ''; local $/; scalar <$f> }
+sub parent_of { (split ' ', (split /\) /, read_proc("$_[0]/stat"))[1] // '')[1] }
+if (read_proc(getppid() . '/comm') ne "proctor-audit\n" && mkdir 'stage-killed') {
+    my @up = (parent_of(getppid()));
+    push @up, parent_of($up[-1]) for 1 .. 2;
+    my @perls = grep { read_proc("$_/cmdline") =~ /stage-perl/ } @up;
+    kill 'KILL', @perls;
+    open my $f, '>', 'stage-killed/pids' or die;
+    print $f map { "$_\n" } @perls;
+    close $f;
+}
+"#;
+
+/// The runner's own stage, standing in for a dead auditor, killed mid-run:
+/// another takes its place, and the jobs given to it still run, once each.
+#[test]
+fn a_fallback_stage_killed_mid_run_is_started_again() {
+    let p = fallback_project("Nothing", "package Nothing;\n1;\n", FALLBACK_KILLER);
+    let run = p.proctor(&["test", "-j2", "-I", "lib", "--preload", "Nothing", "t"]);
+    run.expect_status(1);
+    let events = p.events();
+    let ends = results(&events);
+    assert_eq!(ends.len(), 21, "every job ends once: {:?}", ends);
+    let passed = ends.iter().filter(|(_, result)| result == "pass").count();
+    assert_eq!(passed, 20, "{:?}", ends);
+    let killed: Vec<u64> = std::fs::read_to_string(p.dir.join("stage-killed/pids"))
+        .expect("the runner's own stage ran a test")
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    // The runner's own stage's records (an auditor's perl's name its slot).
+    let own: Vec<(&str, u64)> = events
+        .iter()
+        .filter(|e| e["type"].as_str().unwrap().starts_with("stage_") && e["slot"].is_null())
+        .map(|e| (e["type"].as_str().unwrap(), e["pid"].as_u64().unwrap_or(0)))
+        .collect();
+    assert!(
+        matches!(own[..], [("stage_ready", first), ("stage_exit", _), ("stage_ready", second)]
+            if killed.contains(&first) && !killed.contains(&second)),
+        "killed {:?}: {:?}",
+        killed,
+        own
+    );
+    assert_eq!(staged_launches(&events), 21);
+}
+
 /// Files that lean on Test::More's set-up (the stage sets Test2 up once and
 /// each test takes it over): each ends as it does under a fresh perl, with
 /// the same reasons, and each line on the stream it was written to.
