@@ -32,6 +32,7 @@ use std::collections::HashMap;
 use std::io;
 use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 /// What one run is made of, decided before the runner starts.
 pub struct Plan {
@@ -325,8 +326,7 @@ impl Runner {
                 events: libc::POLLIN,
                 revents: 0,
             }));
-            // Out of processes: look again shortly, whether or not a slot frees.
-            sys::poll(&mut fds, if self.retry_soon { 100 } else { -1 })?;
+            sys::poll(&mut fds, poll_timeout(self.retry_soon, self.stages.due()))?;
             if stage_slot < standing_from && fds[stage_slot].revents != 0 {
                 self.stage_messages()?;
             }
@@ -355,6 +355,7 @@ impl Runner {
                     _ => self.stop(Stopping::Signal(signal))?,
                 }
             }
+            self.stage_due()?;
         }
     }
 
@@ -573,15 +574,20 @@ impl Runner {
         for &pid in self.running.keys() {
             let _ = sys::kill(pid, libc::SIGTERM);
         }
-        Ok(())
+        self.stage_not_awaited()
+    }
+
+    /// Why the jobs that never started did not, once the run stops.
+    fn not_run(&self) -> &'static str {
+        match self.stopping {
+            Stopping::Bail => "not run: an earlier test bailed out",
+            _ => "not run: the run was interrupted",
+        }
     }
 
     /// Every job that never started still gets its one job_end.
     fn cancel_the_rest(&mut self) -> io::Result<()> {
-        let reason = match self.stopping {
-            Stopping::Bail => "not run: an earlier test bailed out",
-            _ => "not run: the run was interrupted",
-        };
+        let reason = self.not_run();
         for p in self.queue.drain() {
             self.end_unstarted(&p, "cancelled", reason)?;
         }
@@ -614,6 +620,20 @@ impl Runner {
         fields(out);
         out.push(b'}');
         self.log.record(out)
+    }
+}
+
+/// The main loop's poll timeout, in ms (-1: none): shortly when out of
+/// processes (to look again whether or not a slot frees), and no later than
+/// `due`, the stage's deadline.
+fn poll_timeout(retry_soon: bool, due: Option<Instant>) -> i32 {
+    let soon = Some(Duration::from_millis(100)).filter(|_| retry_soon);
+    let left = due.map(|at| at.saturating_duration_since(Instant::now()));
+    match soon.into_iter().chain(left).min() {
+        // Rounded up: a poll that ends just short of the deadline would
+        // only be followed by another.
+        Some(left) => ((left.as_micros() + 999) / 1000).min(i32::MAX as u128) as i32,
+        None => -1,
     }
 }
 

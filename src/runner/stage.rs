@@ -207,6 +207,25 @@ impl Stage {
         self.socket.as_raw_fd()
     }
 
+    /// When it must have said `ready` by: a minute from its start.
+    pub fn ready_by(&self) -> Instant {
+        self.started + READY_TIMEOUT
+    }
+
+    /// Why it is not ready, at [`Stage::ready_by`].
+    pub fn too_slow(&self) -> String {
+        format!(
+            "the {} stage was not ready after {} s",
+            self.spec.name,
+            READY_TIMEOUT.as_secs()
+        )
+    }
+
+    /// Why it is not ready, gone without a word.
+    pub fn exited_early(&self) -> String {
+        format!("the {} stage exited before it was ready", self.spec.name)
+    }
+
     /// Waits for `ready` (or an error, or the stage's end), for at most a minute.
     pub fn wait_ready(&mut self) -> Result<Vec<(PathBuf, i64)>, String> {
         self.wait_ready_or(&[])
@@ -217,15 +236,11 @@ impl Stage {
     /// has something to read (None; the wait can be taken up again). The
     /// minute counts from the stage's start.
     pub fn wait_ready_or(&mut self, wake: &[RawFd]) -> Result<Option<Vec<(PathBuf, i64)>>, String> {
-        let deadline = self.started + READY_TIMEOUT;
+        let deadline = self.ready_by();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(format!(
-                    "the {} stage was not ready after {} s",
-                    self.spec.name,
-                    READY_TIMEOUT.as_secs()
-                ));
+                return Err(self.too_slow());
             }
             let (answer, woken) = self.wait(deadline, wake).map_err(|e| e.to_string())?;
             if woken {
@@ -243,10 +258,7 @@ impl Stage {
                 }
             }
             if !open {
-                return Err(format!(
-                    "the {} stage exited before it was ready",
-                    self.spec.name
-                ));
+                return Err(self.exited_early());
             }
         }
     }
@@ -408,7 +420,8 @@ impl Stage {
     }
 
     /// Ends the stage at once and reaps it (it must be this process's
-    /// child): for a stage in sibling mode, which holds nothing of its tests.
+    /// child): for a stage in sibling mode, which holds nothing of its
+    /// tests, or one not ready yet, which has none.
     pub fn kill(self) {
         let _ = sys::kill(self.pid, libc::SIGKILL);
         sys::reap(self.pid);

@@ -1,18 +1,20 @@
 //! The runner's side of stages: starting the stage before the first job, sending
 //! it the jobs it runs, hearing of their auditors, and living through its death.
-//! A stage that dies is started again (a few times, with a pause between) and
-//! sent again the spawns it took but never confirmed; a stage that cannot get
-//! ready fails its jobs with its own error, so nothing waits for it forever.
+//! None of it waits: the main loop polls the stage's socket with the rest, and
+//! jobs given to the stage before it is ready wait, in order, for its `ready`.
+//! A stage that dies is started again (a few times, after a pause the main
+//! loop's poll keeps) and sent again the spawns it took but never confirmed; a
+//! stage that cannot get ready fails its jobs with its own error, so nothing
+//! waits for it forever.
 
 use super::schedule::Pending;
 use super::stage::{Message, Stage, StageSpec};
 use super::{Runner, Stopping};
 use crate::json;
 use crate::sys::{self, ExitInfo};
-use std::collections::HashMap;
 use std::io;
 use std::os::unix::io::{AsRawFd, RawFd};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How often a stage that died is started again in one run.
 const RESTARTS: u32 = 3;
@@ -20,6 +22,8 @@ const RESTARTS: u32 = 3;
 pub struct Stages {
     spec: Option<StageSpec>,
     stage: Option<Stage>,
+    /// The stage has said `ready`: spawns go to it as they come.
+    ready: bool,
     /// The stage is not this process's child (the persistent runner's): its
     /// death shows as its socket closing, and it is not stopped at the end.
     external: bool,
@@ -30,8 +34,11 @@ pub struct Stages {
     /// them can take.
     tried: bool,
     restarts: u32,
-    /// Spawns sent and not yet confirmed with `launched`.
-    spawning: HashMap<(u64, u32), Pending>,
+    /// When a stage that died is started again.
+    restart_at: Option<Instant>,
+    /// The jobs given to the stage and not yet confirmed with `launched`, in
+    /// the order given: sent already if it is ready, sent when it is if not.
+    spawning: Vec<Pending>,
 }
 
 impl Stages {
@@ -40,23 +47,24 @@ impl Stages {
         Stages {
             spec: Some(stage.spec.clone()),
             stage: Some(stage),
+            ready: true,
             external: true,
-            broken: None,
             tried: true,
-            restarts: 0,
-            spawning: HashMap::new(),
+            ..Stages::new(None)
         }
     }
 
     pub fn new(spec: Option<StageSpec>) -> Stages {
         Stages {
-            external: false,
             spec,
             stage: None,
+            ready: false,
+            external: false,
             broken: None,
             tried: false,
             restarts: 0,
-            spawning: HashMap::new(),
+            restart_at: None,
+            spawning: Vec::new(),
         }
     }
 
@@ -72,49 +80,80 @@ impl Stages {
     pub fn spawning(&self) -> bool {
         !self.spawning.is_empty()
     }
+
+    /// When the runner must act for the stage if nothing else happens: at
+    /// the end of its minute to get ready, or when one that died is due to
+    /// start again.
+    pub fn due(&self) -> Option<Instant> {
+        match &self.stage {
+            Some(stage) if !self.ready => Some(stage.ready_by()),
+            _ => self.restart_at,
+        }
+    }
+
+    /// Lets go of the stage.
+    fn take(&mut self) -> Option<Stage> {
+        self.ready = false;
+        self.stage.take()
+    }
+
+    /// The job whose spawn the stage answered, no longer on its way.
+    fn answered(&mut self, job: (u64, u32)) -> Option<Pending> {
+        let at = self.spawning.iter().position(|p| (p.job, p.tries) == job)?;
+        Some(self.spawning.remove(at))
+    }
+
+    fn name(&self) -> String {
+        self.spec
+            .as_ref()
+            .map(|s| s.name.clone())
+            .unwrap_or_default()
+    }
 }
 
 impl Runner {
-    /// Starts the stage, if the run has one, and waits until it is ready.
+    /// Starts the stage, if the run has one, without waiting for it: its
+    /// `ready` comes through [`Runner::stage_messages`].
     pub(super) fn start_stage(&mut self) -> io::Result<()> {
         self.stages.tried = true;
+        self.stages.restart_at = None;
         let spec = match &self.stages.spec {
             Some(spec) => spec.clone(),
             None => return Ok(()),
         };
-        let mut stage = match Stage::start(
+        match Stage::start(
             &spec,
             &self.run_dir,
             &self.plan_launch.env,
             self.lifeline_read.as_raw_fd(),
         ) {
-            Ok(stage) => stage,
-            Err(e) => {
-                self.stages.broken =
-                    Some(format!("unable to start the {} stage: {}", spec.name, e));
-                return Ok(());
-            }
-        };
-        match stage.wait_ready() {
-            Ok(_preloaded) => {
-                let pid = stage.pid;
+            Ok(stage) => {
                 self.stages.stage = Some(stage);
-                self.record_stage("stage_ready", &spec.name, |out| {
-                    json::write_u64_field(out, "pid", pid as u64)
-                })?;
+                self.stages.ready = false;
+                // This process's child, whoever's stage it replaces: reaped
+                // and ended here.
+                self.stages.external = false;
+                Ok(())
             }
-            Err(why) => {
-                stage.end();
-                self.record_stage("stage_exit", &spec.name, |out| {
-                    json::write_str_field(out, "reason", &why)
-                })?;
-                self.stages.broken = Some(why);
-            }
+            Err(e) => self.stage_broken(format!("unable to start the {} stage: {}", spec.name, e)),
         }
-        Ok(())
     }
 
-    /// Sends a job to the stage, or fails it when the stage cannot run it.
+    /// Acts on the stage's deadline (see [`Stages::due`]) once it has passed.
+    pub(super) fn stage_due(&mut self) -> io::Result<()> {
+        if !self.stages.due().map_or(false, |at| at <= Instant::now()) {
+            return Ok(());
+        }
+        match &self.stages.stage {
+            Some(stage) => {
+                let why = stage.too_slow();
+                self.not_ready(why)
+            }
+            None => self.start_stage(),
+        }
+    }
+
+    /// Gives a job to the stage, or fails it when the stage cannot run it.
     pub(super) fn launch_staged(&mut self, p: Pending) -> io::Result<()> {
         if !self.stages.tried {
             self.start_stage()?;
@@ -123,8 +162,11 @@ impl Runner {
             return self.fail_unstarted(&p, &format!("not run: {}", why));
         }
         self.occupancy.add(&p, self.slots);
-        self.send_spawn(&p)?;
-        self.stages.spawning.insert((p.job, p.tries), p);
+        // Otherwise it is sent when the stage is ready.
+        if self.stages.ready {
+            self.send_spawn(&p)?;
+        }
+        self.stages.spawning.push(p);
         Ok(())
     }
 
@@ -164,7 +206,7 @@ impl Runner {
         let merge = self.plan_launch.merge;
         if let Some(stage) = &mut self.stages.stage {
             // A write to a stage that just died fails; its death is handled when
-            // it is reaped, and this spawn is re-sent then.
+            // it is reaped, and this spawn goes to the stage after it.
             let _ = stage.spawn((p.job, p.tries), &p.spec.display, &dir, merge, &auditor);
         }
         Ok(())
@@ -178,8 +220,13 @@ impl Runner {
         };
         for message in messages {
             match message {
+                Message::Ready { .. } if !self.stages.ready => self.stage_ready()?,
+                // Any error before `ready` is the stage's own: it will not be.
+                Message::Error { message, .. } if !self.stages.ready => {
+                    return self.not_ready(message)
+                }
                 Message::Launched { job, pid } => {
-                    if let Some(p) = self.stages.spawning.remove(&job) {
+                    if let Some(p) = self.stages.answered(job) {
                         let dir = self.job_file(&p, "");
                         self.record("job_launch", job.0, job.1, |out| {
                             json::write_str_field(out, "file", &p.spec.display);
@@ -211,7 +258,7 @@ impl Runner {
                     job: Some(job),
                     message,
                 } => {
-                    if let Some(p) = self.stages.spawning.remove(&job) {
+                    if let Some(p) = self.stages.answered(job) {
                         self.occupancy.remove(&p, self.slots);
                         self.fail_unstarted(
                             &p,
@@ -238,15 +285,65 @@ impl Runner {
         Ok(())
     }
 
-    /// The stage died: start it again and re-send what it had not confirmed, or,
-    /// after too many deaths, fail what was waiting for it.
+    /// The stage is ready: the jobs given to it meanwhile go to it, in order.
+    fn stage_ready(&mut self) -> io::Result<()> {
+        let pid = match &self.stages.stage {
+            Some(stage) => stage.pid,
+            None => return Ok(()),
+        };
+        self.stages.ready = true;
+        let name = self.stages.name();
+        self.record_stage("stage_ready", &name, |out| {
+            json::write_u64_field(out, "pid", pid as u64)
+        })?;
+        let waiting = std::mem::take(&mut self.stages.spawning);
+        for p in &waiting {
+            self.send_spawn(p)?;
+        }
+        self.stages.spawning = waiting;
+        Ok(())
+    }
+
+    /// The stage will not get ready (it said why, exited, or took too long):
+    /// it goes, and its jobs fail with `why`.
+    fn not_ready(&mut self, why: String) -> io::Result<()> {
+        if let Some(stage) = self.stages.take() {
+            // It has forked nothing: there is nothing to let finish.
+            stage.kill();
+        }
+        let name = self.stages.name();
+        self.record_stage("stage_exit", &name, |out| {
+            json::write_str_field(out, "reason", &why)
+        })?;
+        self.stage_broken(why)
+    }
+
+    /// The stage cannot run jobs: those given to it fail with `why`, and so
+    /// will those given to it from now on.
+    fn stage_broken(&mut self, why: String) -> io::Result<()> {
+        let reason = format!("not run: {}", why);
+        self.stages.broken = Some(why);
+        for p in std::mem::take(&mut self.stages.spawning) {
+            self.occupancy.remove(&p, self.slots);
+            self.fail_unstarted(&p, &reason)?;
+        }
+        Ok(())
+    }
+
+    /// The stage died: another is started after a pause and gets what it had
+    /// not confirmed, or, after too many deaths, what was waiting for it
+    /// fails. One that was not ready yet is not going to be.
     pub(super) fn stage_died(&mut self) -> io::Result<()> {
-        let name = self
-            .stages
-            .stage
-            .take()
-            .map(|s| s.spec.name)
-            .unwrap_or_default();
+        let ready = self.stages.ready;
+        // Reaped already, or not ours to reap (external).
+        let stage = match self.stages.take() {
+            Some(stage) => stage,
+            None => return Ok(()),
+        };
+        if !ready {
+            return self.not_ready(stage.exited_early());
+        }
+        let name = stage.spec.name.clone();
         self.record_stage("stage_exit", &name, |_| {})?;
         // Auditors it started live on as this process's children (it is a
         // subreaper); one it reaped without telling has left no process.
@@ -260,27 +357,37 @@ impl Runner {
             self.auditor_done(pid, None)?;
         }
         if self.stopping != Stopping::No {
+            return self.stage_not_awaited();
+        }
+        self.stages.restarts += 1;
+        if self.stages.restarts > RESTARTS {
+            return self.stage_broken(format!("the {} stage died {} times", name, RESTARTS + 1));
+        }
+        // Longer each time, for whatever killed it to pass.
+        let pause = Duration::from_millis(100 << self.stages.restarts);
+        self.stages.restart_at = Some(Instant::now() + pause);
+        Ok(())
+    }
+
+    /// The run is stopping: a stage still getting ready is not waited for,
+    /// none is started again, and the jobs waiting for it end as not run. (A
+    /// ready stage has their spawns; their auditors end as the others do.)
+    pub(super) fn stage_not_awaited(&mut self) -> io::Result<()> {
+        self.stages.restart_at = None;
+        if self.stages.ready {
             return Ok(());
         }
-        while self.stages.broken.is_none() && self.stages.stage.is_none() {
-            self.stages.restarts += 1;
-            if self.stages.restarts > RESTARTS {
-                self.stages.broken =
-                    Some(format!("the {} stage died {} times", name, RESTARTS + 1));
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100 << self.stages.restarts));
-            self.start_stage()?;
+        if let Some(stage) = self.stages.take() {
+            stage.kill();
+            let name = self.stages.name();
+            self.record_stage("stage_exit", &name, |out| {
+                json::write_str_field(out, "reason", "not ready when the run stopped")
+            })?;
         }
-        let unconfirmed: Vec<Pending> = self.stages.spawning.drain().map(|(_, p)| p).collect();
-        for p in unconfirmed {
-            if let Some(why) = self.stages.broken.clone() {
-                self.occupancy.remove(&p, self.slots);
-                self.fail_unstarted(&p, &format!("not run: {}", why))?;
-            } else {
-                self.send_spawn(&p)?;
-                self.stages.spawning.insert((p.job, p.tries), p);
-            }
+        let reason = self.not_run();
+        for p in std::mem::take(&mut self.stages.spawning) {
+            self.occupancy.remove(&p, self.slots);
+            self.end_unstarted(&p, "cancelled", reason)?;
         }
         Ok(())
     }
@@ -289,11 +396,15 @@ impl Runner {
     pub(super) fn stop_stage(&mut self) {
         if self.stages.external {
             // Its owner stops it; this run only lets go of it.
-            self.stages.stage = None;
+            self.stages.take();
             return;
         }
-        if let Some(stage) = self.stages.stage.take() {
-            stage.end();
+        let ready = self.stages.ready;
+        match self.stages.take() {
+            Some(stage) if ready => stage.end(),
+            // Still preloading: it has nothing to finish.
+            Some(stage) => stage.kill(),
+            None => {}
         }
     }
 

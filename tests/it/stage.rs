@@ -1,6 +1,8 @@
 //! Preloading: the Perl stage's own protocol driver, and stages through the
 //! binary: isolation, a dying test, a stage that cannot start, a preloaded
-//! perl killed mid-run, an auditor killed under a preloaded test.
+//! perl killed mid-run, an auditor killed under a preloaded test, and the
+//! runner's own stage standing in for it: interrupted, failing or killed
+//! while the run goes on.
 
 use crate::common::*;
 use std::process::Command;
@@ -197,6 +199,186 @@ fn preloaded_jobs_outlive_their_auditor() {
             .iter()
             .any(|e| e["type"] == "job_launch" && e["staged"] == true && e["dir"].is_string()),
         "the run's own stage took the empty slot's jobs"
+    );
+    assert_eq!(staged_launches(&events), 21);
+}
+
+/// A module that loads at once in an auditor's own perl, and in the runner's
+/// own stage (whose parent is the runner, not an auditor) says it has begun
+/// by writing its pid to `preloading`, then waits for the file `go` (or a
+/// minute) and does `$then`.
+fn fallback_only_module(name: &str, then: &str) -> String {
+    format!(
+        r#"package {name};
+open my $c, '<', '/proc/' . getppid() . '/comm' or die;
+if (<$c> ne "proctor-audit\n") {{
+    open my $f, '>', 'preloading.new' or die;
+    print $f "$$\n";
+    close $f;
+    rename 'preloading.new', 'preloading' or die;
+    for (1 .. 1200) {{ last if -e 'go'; select undef, undef, undef, 0.05 }}
+    {then}
+}}
+1;
+"#,
+        name = name,
+        then = then
+    )
+}
+
+/// A suite whose first file kills its auditor, so that the runner's own
+/// stage (preloading `module`) takes that slot's share of the other 20;
+/// each of those runs `each` first.
+fn fallback_project(module: &str, body: &str, each: &str) -> Project {
+    let p = Project::new();
+    p.script(&format!("lib/{}.pm", module), body);
+    p.script("t/0-kills-auditor.t", AUDITOR_KILLER);
+    for i in 1..=20 {
+        p.script(
+            &format!("t/{:02}.t", i),
+            &format!(
+                "use Test::More;\n{}select undef, undef, undef, 0.02;\nok(1);\ndone_testing;\n",
+                each
+            ),
+        );
+    }
+    p
+}
+
+/// SIGTERM while the runner's own stage, standing in for a dead auditor,
+/// preloads: the run ends now, not when the stage is ready, the job waiting
+/// for it ends as not run, and the stage is not left behind.
+#[test]
+fn sigterm_while_the_fallback_stage_preloads_ends_the_run_at_once() {
+    let p = fallback_project(
+        "SlowFallback",
+        &fallback_only_module("SlowFallback", ""),
+        "",
+    );
+    let run = p.spawn(&["test", "-j2", "-I", "lib", "--preload", "SlowFallback", "t"]);
+    p.wait_for_file("preloading");
+    let stage: u32 = std::fs::read_to_string(p.dir.join("preloading"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    run.signal("TERM");
+    let run = wait_or_release(&p, run, "SIGTERM");
+    assert_eq!(run.status(), 143, "{}", run.stdout());
+    let events = p.events();
+    let ends = results(&events);
+    assert_eq!(ends.len(), 21, "every job ends once: {:?}", ends);
+    let mut not_run = 0;
+    for (file, result) in ends {
+        let why = reasons(job_end(&events, &file));
+        if file == "t/0-kills-auditor.t" {
+            assert!(why.contains("auditor lost"), "{}", why);
+        } else if result != "pass" {
+            assert!(why.contains("interrupted"), "{}: {}", file, why);
+            assert!(!why.contains("stage"), "{}: {}", file, why);
+            not_run += why.contains("not run") as usize;
+        }
+    }
+    assert!(not_run > 0, "the job waiting for the stage ends as not run");
+    assert!(!p.dir.join("go").exists());
+    wait_until("the preloading stage to be gone", || {
+        !std::path::Path::new(&format!("/proc/{}", stage)).exists()
+    });
+}
+
+/// The runner's own stage, standing in for a dead auditor, cannot get
+/// ready, and says so only once two more jobs started beside it: the run
+/// goes on meanwhile, and the jobs given to the stage fail with its error.
+#[test]
+fn a_fallback_stage_that_cannot_get_ready_fails_its_jobs_while_the_run_goes_on() {
+    let p = fallback_project(
+        "FailsLate",
+        &fallback_only_module("FailsLate", "die qq{FailsLate will not load here\\n};"),
+        // Each job waits for the stage to begin preloading (so the jobs do
+        // not all end before it does); only the second to see it lets it go
+        // on: at most one was on its way before the runner got to the stage.
+        "for (1 .. 400) { last if -e 'preloading'; select undef, undef, undef, 0.05 }\n\
+         open my $s, '>>', 'seen' or die;\nprint $s \"$0\\n\";\nclose $s;\n\
+         open $s, '<', 'seen' or die;\nmy @seen = <$s>;\n\
+         if (@seen == 2) { open my $g, '>', 'go' or die; close $g }\n",
+    );
+    let run = p.spawn(&["test", "-j2", "-I", "lib", "--preload", "FailsLate", "t"]);
+    let run = wait_or_release(&p, run, "a stage that cannot get ready");
+    assert_eq!(run.status(), 1, "{}", run.stdout());
+    let events = p.events();
+    let ends = results(&events);
+    assert_eq!(ends.len(), 21, "every job ends once: {:?}", ends);
+    let failed: Vec<String> = ends
+        .iter()
+        .filter(|(file, result)| file != "t/0-kills-auditor.t" && result != "pass")
+        .map(|(file, _)| reasons(job_end(&events, file)))
+        .collect();
+    assert!(!failed.is_empty(), "{:?}", ends);
+    for why in &failed {
+        assert!(
+            why.starts_with("not run: ") && why.contains("FailsLate will not load here"),
+            "{}",
+            why
+        );
+    }
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "stage_exit"
+                && reasons_of(e).contains("FailsLate will not load here")),
+        "{:?}",
+        events
+            .iter()
+            .filter(|e| e["type"] == "stage_exit")
+            .collect::<Vec<_>>()
+    );
+}
+
+/// What each file runs first: the first one the runner's own stage runs
+/// (its auditor is no standing one) SIGKILLs that stage, the perls among
+/// the auditor's forebears, and notes their pids in `stage-killed/pids`.
+const FALLBACK_KILLER: &str = r#"sub read_proc { open my $f, '<', "/proc/$_[0]" or return ''; local $/; scalar <$f> }
+sub parent_of { (split ' ', (split /\) /, read_proc("$_[0]/stat"))[1] // '')[1] }
+if (read_proc(getppid() . '/comm') ne "proctor-audit\n" && mkdir 'stage-killed') {
+    my @up = (parent_of(getppid()));
+    push @up, parent_of($up[-1]) for 1 .. 2;
+    my @perls = grep { read_proc("$_/cmdline") =~ /stage-perl/ } @up;
+    kill 'KILL', @perls;
+    open my $f, '>', 'stage-killed/pids' or die;
+    print $f map { "$_\n" } @perls;
+    close $f;
+}
+"#;
+
+/// The runner's own stage, standing in for a dead auditor, killed mid-run:
+/// another takes its place, and the jobs given to it still run, once each.
+#[test]
+fn a_fallback_stage_killed_mid_run_is_started_again() {
+    let p = fallback_project("Nothing", "package Nothing;\n1;\n", FALLBACK_KILLER);
+    let run = p.proctor(&["test", "-j2", "-I", "lib", "--preload", "Nothing", "t"]);
+    run.expect_status(1);
+    let events = p.events();
+    let ends = results(&events);
+    assert_eq!(ends.len(), 21, "every job ends once: {:?}", ends);
+    let passed = ends.iter().filter(|(_, result)| result == "pass").count();
+    assert_eq!(passed, 20, "{:?}", ends);
+    let killed: Vec<u64> = std::fs::read_to_string(p.dir.join("stage-killed/pids"))
+        .expect("the runner's own stage ran a test")
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    // The runner's own stage's records (an auditor's perl's name its slot).
+    let own: Vec<(&str, u64)> = events
+        .iter()
+        .filter(|e| e["type"].as_str().unwrap().starts_with("stage_") && e["slot"].is_null())
+        .map(|e| (e["type"].as_str().unwrap(), e["pid"].as_u64().unwrap_or(0)))
+        .collect();
+    assert!(
+        matches!(own[..], [("stage_ready", first), ("stage_exit", _), ("stage_ready", second)]
+            if killed.contains(&first) && !killed.contains(&second)),
+        "killed {:?}: {:?}",
+        killed,
+        own
     );
     assert_eq!(staged_launches(&events), 21);
 }
