@@ -799,7 +799,7 @@ sub clean_slate {
     take_sibling_pipes($spawn) if $stage{clone};
 
     POSIX::setpgid(0, 0);    # its own group, so the auditor can kill all of it
-    reset_signals();
+    reset_signals() if @{ $stage{signals} };    # each call a page or two to copy
 
     # The stage's ends: past its own launch, a test never speaks for the stage.
     if ($stage{clone}) {
@@ -838,7 +838,7 @@ sub clean_slate {
     srand();    # else every test forked after a preloaded rand() repeats its sequence
 
     reset_test_libraries();
-    reopen_data_handles();
+    reopen_data_handles() if @{ $stage{data_marks} };
 
     return 1;
 }
