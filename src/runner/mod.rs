@@ -60,6 +60,8 @@ enum Stopping {
 struct Runner {
     plan_launch: Launch,
     run_dir: PathBuf,
+    /// Where the run was asked from: where its tests run.
+    cwd: PathBuf,
     log: Writer,
     scratch: Vec<u8>,
     queue: Queue,
@@ -227,9 +229,12 @@ fn start(plan: Plan, wake: RawFd, external: Option<Stage>, prepared: Prepared) -
         .stage
         .clone()
         .filter(|_| plan.jobs.iter().any(|j| j.staged));
+    // The persistent runner's stage, ready already: the run starts none.
+    let own_stage = external.is_none();
     let mut runner = Runner {
         plan_launch: plan.launch,
         run_dir: plan.run_dir,
+        cwd: plan.cwd,
         log,
         scratch: Vec::with_capacity(1024),
         queue: Queue::default(),
@@ -251,7 +256,7 @@ fn start(plan: Plan, wake: RawFd, external: Option<Stage>, prepared: Prepared) -
         retry_soon: false,
         jobs_dir: false,
     };
-    if !runner.standing.siblings() {
+    if own_stage && !runner.standing.siblings() {
         runner.start_stage()?;
     }
     for (i, spec) in plan.jobs.into_iter().enumerate() {

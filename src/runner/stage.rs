@@ -283,11 +283,12 @@ impl Stage {
         (messages, open)
     }
 
-    /// Asks the stage to start one job: its test, and `auditor` as the test's parent.
+    /// Asks the stage to start one job: its test, run in `cwd`, and `auditor`
+    /// as the test's parent.
     pub fn spawn(
         &mut self,
         job: (u64, u32),
-        file: &str,
+        (file, cwd): (&str, &Path),
         dir: &str,
         merge: bool,
         auditor: &[String],
@@ -297,6 +298,7 @@ impl Stage {
         json::write_u64_field(&mut out, "job", job.0);
         json::write_u64_field(&mut out, "try", job.1 as u64);
         json::write_str_field(&mut out, "file", file);
+        json::write_str_field(&mut out, "cwd", &cwd.to_string_lossy());
         json::write_str_field(&mut out, "dir", dir);
         json::write_bool_field(&mut out, "merge", merge);
         json::write_key(&mut out, "env");

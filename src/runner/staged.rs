@@ -207,7 +207,13 @@ impl Runner {
         if let Some(stage) = &mut self.stages.stage {
             // A write to a stage that just died fails; its death is handled when
             // it is reaped, and this spawn goes to the stage after it.
-            let _ = stage.spawn((p.job, p.tries), &p.spec.display, &dir, merge, &auditor);
+            let _ = stage.spawn(
+                (p.job, p.tries),
+                (&p.spec.display, &self.cwd),
+                &dir,
+                merge,
+                &auditor,
+            );
         }
         Ok(())
     }

@@ -430,6 +430,7 @@ sub spawn {
     my $command = join "\0",
         @$message{qw(job try file)},
         $message->{merge} ? 1 : 0,
+        $message->{cwd} // '',
         scalar(keys %$env),
         (map { defined $env->{$_} ? ("+$_", $env->{$_}) : ("-$_", '') } keys %$env),
         @{ $message->{auditor} };
@@ -466,6 +467,8 @@ sub spawn_problem {
         my $value = $message->{$key};
         return "\"$key\" is not a string" unless defined $value && !ref $value && length $value;
     }
+    my $cwd = $message->{cwd};
+    return '"cwd" is not a string' if defined $cwd && (ref $cwd || !length $cwd);
     my $auditor = $message->{auditor};
     return '"auditor" is not a non-empty array of strings'
         unless $sibling || (ref $auditor eq 'ARRAY' && @$auditor && !grep { !defined || ref } @$auditor);
@@ -474,7 +477,7 @@ sub spawn_problem {
     return '"env" values must be strings or null' if $env && grep { ref } values %$env;
     return undef if $sibling;
     # The forker gets them as NUL-separated fields.
-    for my $text ($message->{file}, @$auditor, $env ? %$env : ()) {
+    for my $text ($message->{file}, $cwd, @$auditor, $env ? %$env : ()) {
         return 'strings must not hold NUL' if defined $text && $text =~ /\0/;
     }
     return undef;
@@ -625,13 +628,16 @@ sub fork_loop {
 # returns the test's description in the test process (the grandchild).
 sub launch {
     my ($command) = @_;
-    my ($job, $try, $file, $merge, $env_count, @rest) = split /\0/, $command, -1;
+    my ($job, $try, $file, $merge, $cwd, $env_count, @rest) = split /\0/, $command, -1;
     my %env;
     for (1 .. $env_count) {
         my ($name, $value) = splice @rest, 0, 2;
         $env{ substr $name, 1 } = substr($name, 0, 1) eq '+' ? $value : undef;
     }
-    my $spawn = { job => $job, try => $try, file => $file, merge => $merge, env => \%env, auditor => \@rest };
+    my $spawn = {
+        job => $job, try => $try, file => $file, merge => $merge, cwd => length $cwd ? $cwd : undef,
+        env => \%env, auditor => \@rest,
+    };
 
     my $launch = eval { prepare_launch($spawn) };
     if (!$launch) {
@@ -830,7 +836,10 @@ sub clean_slate {
         }
     }
 
-    chdir $stage{start_dir} or die "unable to chdir to $stage{start_dir}: $!\n";
+    # Where the run was asked from: a stage that outlives runs (the
+    # persistent runner's) serves runs from anywhere.
+    my $dir = $spawn->{cwd} // $stage{start_dir};
+    chdir $dir or die "unable to chdir to $dir: $!\n";
 
     $0    = $spawn->{file};
     @ARGV = ();

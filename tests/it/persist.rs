@@ -207,3 +207,52 @@ fn a_run_runs_where_it_was_asked_from() {
     p.proctor(&["run", "t"]).expect_status(0);
     drop(runner);
 }
+
+#[test]
+fn runs_use_the_perl_the_runner_preloaded() {
+    let p = Project::new();
+    // A module in lib/ (found through start's -l) that counts its loads.
+    let loads = p.dir.join("loads");
+    p.script(
+        "lib/CountLoads.pm",
+        &format!(
+            "package CountLoads;\nopen my $f, '>>', q{{{}}} or die;\nprint $f qq{{$$\\n}};\nclose $f;\n1;\n",
+            loads.display()
+        ),
+    );
+    p.script(
+        "t/1.t",
+        "use Test::More;\nok($INC{'CountLoads.pm'}, 'preloaded');\ndone_testing;\n",
+    );
+    let started = p.proctor(&["start", "-l", "--preload", "CountLoads"]);
+    started.expect_status(0);
+    let runner = Started { p: &p };
+    p.proctor(&["run", "t"]).expect_status(0);
+    p.proctor(&["run", "t"]).expect_status(0);
+    // Asked from elsewhere, a run's tests run there, in the same perl.
+    let elsewhere = p.dir.join("elsewhere");
+    std::fs::create_dir_all(elsewhere.join("t")).unwrap();
+    std::fs::write(
+        elsewhere.join("t/2.t"),
+        format!(
+            "use Test::More;\nuse Cwd;\nis(getcwd(), q{{{}}}, 'runs where asked');\nok($INC{{'CountLoads.pm'}});\ndone_testing;\n",
+            elsewhere.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_proctor"))
+        .args(["run", "t"])
+        .current_dir(&elsewhere)
+        .env("PROCTOR_STATE_DIR", p.state())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(runner);
+    let count = std::fs::read_to_string(&loads).unwrap().lines().count();
+    assert_eq!(count, 1, "the module was loaded once, by the runner's perl");
+}
