@@ -15,7 +15,7 @@ usage: proctor test [OPTIONS] [PATH...]   run tests (no PATH: t/)
        proctor times [LOG...]            per-file durations, slowest first
        proctor driver [AUTOMAKE OPTIONS] -- TEST   Automake's test driver
        proctor prove [PROVE OPTIONS] [PATH...]     prove's options and output
-       proctor start [--preload MODULE]... [-l] [-b] [-I DIR]   a persistent runner
+       proctor start [--preload MODULE]... [-j N] [-l] [-b] [-I DIR]   a persistent runner
        proctor run [OPTIONS] [PATH...]   like test, on the persistent runner
        proctor status | reload | stop    the persistent runner's state, restart its stage, end it
        proctor --help | --version
@@ -149,6 +149,8 @@ pub struct TestArgs {
 #[derive(Debug, Default, PartialEq)]
 pub struct StartArgs {
     pub preload: Vec<String>,
+    /// How many tests a run runs at once when it does not say.
+    pub jobs: Option<usize>,
     pub lib: bool,
     pub blib: bool,
     pub includes: Vec<PathBuf>,
@@ -288,18 +290,7 @@ fn parse_test(parser: &mut lexopt::Parser) -> Result<TestArgs> {
             Word::Flag(flag) => flag,
         };
         match flag.as_str() {
-            "-j" | "--jobs" => {
-                let v = value(parser)?;
-                match v.parse::<usize>() {
-                    Ok(n) if n > 0 => args.jobs = Some(n),
-                    _ => {
-                        return Err(Error::Usage(format!(
-                            "--jobs: '{}' is not a positive whole number",
-                            v
-                        )))
-                    }
-                }
-            }
+            "-j" | "--jobs" => args.jobs = Some(jobs(parser)?),
             "-r" | "--recurse" => args.recurse = true,
             "-l" | "--lib" => args.lib = true,
             "-b" | "--blib" => args.blib = true,
@@ -395,6 +386,7 @@ fn parse_start(parser: &mut lexopt::Parser) -> Result<StartArgs> {
         match word {
             Word::Flag(flag) => match flag.as_str() {
                 "--preload" => args.preload.push(value(parser)?),
+                "-j" | "--jobs" => args.jobs = Some(jobs(parser)?),
                 "-l" | "--lib" => args.lib = true,
                 "-b" | "--blib" => args.blib = true,
                 "-I" => args.includes.push(parser.value()?.into()),
@@ -410,6 +402,18 @@ fn parse_start(parser: &mut lexopt::Parser) -> Result<StartArgs> {
         }
     }
     Ok(args)
+}
+
+/// The value of -j: a positive whole number.
+fn jobs(parser: &mut lexopt::Parser) -> Result<usize> {
+    let v = value(parser)?;
+    match v.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(Error::Usage(format!(
+            "--jobs: '{}' is not a positive whole number",
+            v
+        ))),
+    }
 }
 
 fn parse_log(parser: &mut lexopt::Parser, command: &str) -> Result<LogArgs> {

@@ -34,6 +34,15 @@ pub fn start(args: StartArgs) -> Result<i32> {
     }
     let listener = UnixListener::bind(&socket)
         .map_err(|e| Error::io(format!("listen on {}", socket.display()), e))?;
+    // Read by each `proctor run` that gives no -j (and by nothing else).
+    let jobs = daemon::jobs_path(&state_dir);
+    match args.jobs {
+        Some(n) => std::fs::write(&jobs, format!("{}\n", n))
+            .map_err(|e| Error::io(format!("write {}", jobs.display()), e))?,
+        None => {
+            let _ = std::fs::remove_file(&jobs);
+        }
+    }
     let perl_dirs = perl_dirs(args.lib, args.blib, &args.includes);
     let stage = if args.preload.is_empty() {
         None

@@ -31,8 +31,14 @@ pub fn run_remote(mut args: TestArgs) -> Result<i32> {
         eprintln!("proctor: warning: --preload is the persistent runner's (proctor start --preload); ignored here");
         args.preload.clear();
     }
-    let socket = crate::daemon::socket_path(&state::locate(args.state_dir.as_deref()));
+    let state_dir = state::locate(args.state_dir.as_deref());
+    let socket = crate::daemon::socket_path(&state_dir);
     let stream = crate::daemon::connect(&socket).map_err(Error::Usage)?;
+    // -j, then HARNESS_OPTIONS, then what the runner was started with.
+    apply_harness_environment(&mut args);
+    if args.jobs.is_none() {
+        args.jobs = crate::daemon::default_jobs(&state_dir);
+    }
     run_on(args, Runner::Remote(stream))
 }
 

@@ -87,7 +87,7 @@ _proctor() {
         -I | --state-dir) _proctor_dirs "$cur"; return ;;
         --preload) COMPREPLY=(); return ;;
         esac
-        COMPREPLY=($(compgen -W "--preload -l --lib -b --blib -I --state-dir" -- "$cur"))
+        COMPREPLY=($(compgen -W "--preload -j --jobs -l --lib -b --blib -I --state-dir" -- "$cur"))
         ;;
     status | reload | stop)
         case $prev in

@@ -31,6 +31,18 @@ pub fn socket_path(state_dir: &Path) -> PathBuf {
     dir(state_dir).join("control.sock")
 }
 
+/// Where `proctor start -j N` leaves N, for the runs that do not say.
+pub fn jobs_path(state_dir: &Path) -> PathBuf {
+    dir(state_dir).join("jobs")
+}
+
+/// The runner's number of tests at once for runs that do not give one, if
+/// it was started with one.
+pub fn default_jobs(state_dir: &Path) -> Option<usize> {
+    let text = std::fs::read_to_string(jobs_path(state_dir)).ok()?;
+    text.trim().parse().ok().filter(|&n| n > 0)
+}
+
 /// What the daemon needs to keep its stage.
 pub struct Daemon {
     pub state_dir: PathBuf,

@@ -256,3 +256,27 @@ fn runs_use_the_perl_the_runner_preloaded() {
     let count = std::fs::read_to_string(&loads).unwrap().lines().count();
     assert_eq!(count, 1, "the module was loaded once, by the runner's perl");
 }
+
+#[test]
+fn a_run_that_gives_no_jobs_takes_the_runners() {
+    let p = Project::new();
+    perl_suite(&p);
+    p.proctor(&["start", "-j", "0"]).expect_status(2);
+    let started = p.proctor(&["start", "-j", "3", "--preload", "Test::More"]);
+    started.expect_status(0);
+    let runner = Started { p: &p };
+    let slots = |p: &Project| {
+        let events = p.events();
+        let start = events
+            .iter()
+            .find(|e| e["type"] == "run_start")
+            .expect("a run_start record");
+        start["slots"].as_u64()
+    };
+    p.proctor(&["run"]).expect_status(0);
+    assert_eq!(slots(&p), Some(3));
+    // Its own -j comes first.
+    p.proctor(&["run", "-j1"]).expect_status(0);
+    assert_eq!(slots(&p), Some(1));
+    drop(runner);
+}
