@@ -83,7 +83,7 @@ pub fn serve(daemon: Daemon, listener: UnixListener) -> io::Result<()> {
                     }
                 }
                 runs += 1;
-                running = start_run(w, stage.as_ref().map(|(s, _)| s), &daemon.stage)
+                running = start_run(w, stage.as_ref().map(|(s, _)| s), &daemon)
                     .map_err(|e| eprintln!("proctor: runner: unable to start run {}: {}", runs, e))
                     .ok();
             }
@@ -208,18 +208,19 @@ fn handle(
 
 /// Forks the run's runner: it tells the client its pid, then wakes it through
 /// the same connection as the one-shot runner wakes its overlord.
-fn start_run(w: Waiting, stage: Option<&Stage>, spec: &Option<StageSpec>) -> io::Result<Running> {
+fn start_run(w: Waiting, stage: Option<&Stage>, daemon: &Daemon) -> io::Result<Running> {
     let _ = io::stdout().flush();
     match sys::fork()? {
         Fork::Child => {
-            let code = run_child(w, stage, spec);
+            let code = run_child(w, stage, daemon);
             sys::exit_now(code)
         }
         Fork::Parent(pid) => Ok(Running { pid }),
     }
 }
 
-fn run_child(mut w: Waiting, stage: Option<&Stage>, spec: &Option<StageSpec>) -> i32 {
+fn run_child(mut w: Waiting, stage: Option<&Stage>, daemon: &Daemon) -> i32 {
+    let spec = &daemon.stage;
     // The auditors start before the queue is read; the stage is the daemon's.
     let read = runner::start_early()
         .map_err(|e| e.to_string())
@@ -245,9 +246,12 @@ fn run_child(mut w: Waiting, stage: Option<&Stage>, spec: &Option<StageSpec>) ->
     // daemon's, which does not read it while a run goes on.
     let stage = stage.and_then(|s| {
         let fd = s.fd();
-        sys::dup(fd)
-            .ok()
-            .map(|own| Stage::adopt(spec.clone().expect("a stage has a spec"), s.pid, own))
+        sys::dup(fd).ok().map(|own| {
+            let stage = Stage::adopt(spec.clone().expect("a stage has a spec"), s.pid, own);
+            // Its perl has the environment it was started with; each test
+            // gets the run's.
+            (stage, daemon.env.clone())
+        })
     });
     let wake: OwnedFd = w.stream.into();
     sys::release_free_memory();

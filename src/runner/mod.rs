@@ -29,9 +29,11 @@ use schedule::{Occupancy, Pending, Queue};
 pub use stage::{Stage, StageSpec};
 use standing::Heard;
 use std::collections::HashMap;
+use std::ffi::CString;
 use std::io;
 use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 /// What one run is made of, decided before the runner starts.
@@ -184,7 +186,7 @@ pub fn run(plan: Plan, wake: RawFd, prepared: Prepared) -> i32 {
 pub fn run_with_stage(
     mut plan: Plan,
     wake: RawFd,
-    stage: Option<Stage>,
+    stage: Option<(Stage, Rc<Vec<CString>>)>,
     prepared: Prepared,
 ) -> i32 {
     if stage.is_some() {
@@ -211,7 +213,14 @@ pub fn run_with_stage(
     }
 }
 
-fn start(plan: Plan, wake: RawFd, external: Option<Stage>, prepared: Prepared) -> io::Result<i32> {
+/// `external`: a stage that outlives the run (the persistent runner's), with
+/// the environment it was started with.
+fn start(
+    plan: Plan,
+    wake: RawFd,
+    external: Option<(Stage, Rc<Vec<CString>>)>,
+    prepared: Prepared,
+) -> io::Result<i32> {
     let signals = SignalPipe::install(&[
         libc::SIGCHLD,
         libc::SIGINT,
@@ -231,6 +240,10 @@ fn start(plan: Plan, wake: RawFd, external: Option<Stage>, prepared: Prepared) -
         .filter(|_| plan.jobs.iter().any(|j| j.staged));
     // The persistent runner's stage, ready already: the run starts none.
     let own_stage = external.is_none();
+    let stages = match external {
+        Some((stage, env)) => staged::Stages::external(stage, &env, &plan.launch.env),
+        None => staged::Stages::new(stage),
+    };
     let mut runner = Runner {
         plan_launch: plan.launch,
         run_dir: plan.run_dir,
@@ -248,10 +261,7 @@ fn start(plan: Plan, wake: RawFd, external: Option<Stage>, prepared: Prepared) -
         paused: false,
         lifeline_read: prepared.lifeline_read,
         _lifeline_write: prepared.lifeline_write,
-        stages: match external {
-            Some(stage) => staged::Stages::external(stage),
-            None => staged::Stages::new(stage),
-        },
+        stages,
         fork_failed: false,
         retry_soon: false,
         jobs_dir: false,

@@ -285,11 +285,12 @@ impl Stage {
 
     /// Asks the stage to start one job: its test, run in `cwd`, and `auditor`
     /// as the test's parent.
+    /// `env` holds what to set (or, None, remove) besides the test's TMPDIR.
     pub fn spawn(
         &mut self,
         job: (u64, u32),
         (file, cwd): (&str, &Path),
-        dir: &str,
+        (dir, env): (&str, &[(String, Option<String>)]),
         merge: bool,
         auditor: &[String],
     ) -> io::Result<()> {
@@ -304,6 +305,15 @@ impl Stage {
         json::write_key(&mut out, "env");
         out.extend_from_slice(b"{\"TMPDIR\":");
         json::write_str(&mut out, &format!("{}/tmp", dir));
+        for (name, value) in env {
+            out.push(b',');
+            json::write_str(&mut out, name);
+            out.push(b':');
+            match value {
+                Some(value) => json::write_str(&mut out, value),
+                None => out.extend_from_slice(b"null"),
+            }
+        }
         out.push(b'}');
         json::write_str_list_field(&mut out, "auditor", auditor);
         out.extend_from_slice(b"}\n");

@@ -12,6 +12,8 @@ use super::stage::{Message, Stage, StageSpec};
 use super::{Runner, Stopping};
 use crate::json;
 use crate::sys::{self, ExitInfo};
+use std::collections::HashMap;
+use std::ffi::CString;
 use std::io;
 use std::os::unix::io::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
@@ -39,17 +41,23 @@ pub struct Stages {
     /// The jobs given to the stage and not yet confirmed with `launched`, in
     /// the order given: sent already if it is ready, sent when it is if not.
     spawning: Vec<Pending>,
+    /// What each spawn's `env` sets (or, None, removes) so that a test of
+    /// this run has the run's environment in a stage started with another:
+    /// the persistent runner's.
+    env: Vec<(String, Option<String>)>,
 }
 
 impl Stages {
-    /// A ready stage someone else started and will stop.
-    pub fn external(stage: Stage) -> Stages {
+    /// A ready stage someone else started and will stop, started with the
+    /// environment `started_with`, for a run whose tests get `wanted`.
+    pub fn external(stage: Stage, started_with: &[CString], wanted: &[CString]) -> Stages {
         Stages {
             spec: Some(stage.spec.clone()),
             stage: Some(stage),
             ready: true,
             external: true,
             tried: true,
+            env: env_difference(started_with, wanted),
             ..Stages::new(None)
         }
     }
@@ -65,6 +73,7 @@ impl Stages {
             restarts: 0,
             restart_at: None,
             spawning: Vec::new(),
+            env: Vec::new(),
         }
     }
 
@@ -210,7 +219,7 @@ impl Runner {
             let _ = stage.spawn(
                 (p.job, p.tries),
                 (&p.spec.display, &self.cwd),
-                &dir,
+                (&dir, &self.stages.env),
                 merge,
                 &auditor,
             );
@@ -432,5 +441,55 @@ impl Runner {
         fields(out);
         out.push(b'}');
         self.log.record(out)
+    }
+}
+
+/// What turns the environment `from` into `to`: each variable to set, and
+/// (None) each to remove. TMPDIR is every spawn's own; a variable whose name
+/// or value is not UTF-8 cannot go in a spawn and is left as it is.
+fn env_difference(from: &[CString], to: &[CString]) -> Vec<(String, Option<String>)> {
+    fn split(entry: &CString) -> Option<(&str, &str)> {
+        std::str::from_utf8(entry.as_bytes()).ok()?.split_once('=')
+    }
+    let before: HashMap<&str, &str> = from.iter().filter_map(split).collect();
+    let after: HashMap<&str, &str> = to.iter().filter_map(split).collect();
+    let mut difference: Vec<(String, Option<String>)> = after
+        .iter()
+        .filter(|(name, value)| before.get(*name) != Some(*value))
+        .map(|(name, value)| (name.to_string(), Some(value.to_string())))
+        .chain(
+            before
+                .keys()
+                .filter(|name| !after.contains_key(*name))
+                .map(|name| (name.to_string(), None)),
+        )
+        .filter(|(name, _)| name != "TMPDIR")
+        .collect();
+    difference.sort();
+    difference
+}
+
+#[cfg(test)]
+mod tests {
+    use super::env_difference;
+    use std::ffi::CString;
+
+    fn env(list: &[&str]) -> Vec<CString> {
+        list.iter().map(|e| CString::new(*e).unwrap()).collect()
+    }
+
+    #[test]
+    fn the_difference_sets_what_changed_and_removes_what_went() {
+        let from = env(&["A=1", "B=2", "GONE=x", "TMPDIR=/a"]);
+        let to = env(&["A=1", "B=3", "NEW=y=z", "TMPDIR=/b"]);
+        assert_eq!(
+            env_difference(&from, &to),
+            vec![
+                ("B".to_string(), Some("3".to_string())),
+                ("GONE".to_string(), None),
+                ("NEW".to_string(), Some("y=z".to_string())),
+            ]
+        );
+        assert!(env_difference(&to, &to).is_empty());
     }
 }

@@ -280,3 +280,30 @@ fn a_run_that_gives_no_jobs_takes_the_runners() {
     assert_eq!(slots(&p), Some(1));
     drop(runner);
 }
+
+#[test]
+fn a_preloaded_test_has_its_runs_environment() {
+    let p = Project::new();
+    p.script(
+        "t/env.t",
+        "use Test::More;\nis($ENV{FOR_THIS_RUN}, 'yes', 'set for the run');\n\
+         ok(!exists $ENV{ONLY_AT_START}, 'gone since the runner started');\n\
+         ok($INC{'Test/More.pm'}, 'in the runner\\'s perl');\ndone_testing;\n",
+    );
+    let started = p.proctor_with_env(
+        &["start", "--preload", "Test::More"],
+        &[("ONLY_AT_START", "1")],
+    );
+    started.expect_status(0);
+    let runner = Started { p: &p };
+    p.proctor_with_env(&["run"], &[("FOR_THIS_RUN", "yes")])
+        .expect_status(0);
+    assert_eq!(
+        p.events()
+            .iter()
+            .filter(|e| e["type"] == "job_launch" && e["staged"] == true)
+            .count(),
+        1
+    );
+    drop(runner);
+}
