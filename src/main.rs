@@ -53,9 +53,7 @@ fn main() {
         Command::Reload(args) => {
             commands::persist::ask(daemon::Request::Reload, args.state_dir.as_deref())
         }
-        Command::Stop(args) => {
-            commands::persist::ask(daemon::Request::Stop, args.state_dir.as_deref())
-        }
+        Command::Stop(args) => commands::persist::stop(args.state_dir.as_deref()),
         Command::Failed(args) => commands::logs::failed(args),
         Command::Replay(args) => commands::logs::replay(args),
         Command::Times(args) => commands::logs::times(args),

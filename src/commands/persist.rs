@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::runner::{perl_dirs, Launch, StageSpec};
 use crate::state;
 use crate::sys::{self, Fork};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::io::AsRawFd;
 use std::os::unix::net::UnixListener;
@@ -61,6 +61,9 @@ pub fn start(args: StartArgs) -> Result<i32> {
         .append(true)
         .open(dir.join("runner.log"))
         .map_err(|e| Error::io(format!("open {}", dir.join("runner.log").display()), e))?;
+    // The runner says here whether its perl got ready: `ok`, or why not.
+    let (started_read, started_write) =
+        sys::pipe().map_err(|e| Error::io("start the persistent runner", e))?;
     let _ = std::io::stdout().flush();
     match sys::fork().map_err(|e| Error::io("start the persistent runner", e))? {
         Fork::Child => {
@@ -81,7 +84,8 @@ pub fn start(args: StartArgs) -> Result<i32> {
             }
             let _ = sys::dup2(log.as_raw_fd(), 1);
             let _ = sys::dup2(log.as_raw_fd(), 2);
-            let code = match daemon::serve(daemon, listener) {
+            drop(started_read);
+            let code = match daemon::serve(daemon, listener, started_write) {
                 Ok(()) => 0,
                 Err(e) => {
                     eprintln!("proctor: persistent runner: {}", e);
@@ -91,15 +95,55 @@ pub fn start(args: StartArgs) -> Result<i32> {
             sys::exit_now(code)
         }
         Fork::Parent(child) => {
+            drop(started_write);
             sys::reap(child);
             let pid = std::fs::read_to_string(dir.join("pid")).unwrap_or_default();
-            println!(
-                "proctor: persistent runner started (pid {}); 'proctor run' uses it, 'proctor stop' ends it",
-                pid.trim()
-            );
-            Ok(0)
+            let mut word = String::new();
+            let _ = std::fs::File::from(started_read).read_to_string(&mut word);
+            match word.as_str() {
+                "ok" => {
+                    println!(
+                        "proctor: persistent runner started (pid {}); 'proctor run' uses it, 'proctor stop' ends it",
+                        pid.trim()
+                    );
+                    Ok(0)
+                }
+                // It ended without a word: its log says why.
+                "" => Err(Error::Usage(format!(
+                    "the persistent runner ended as it started; see {}",
+                    dir.join("runner.log").display()
+                ))),
+                why => Err(Error::Usage(format!(
+                    "the persistent runner's perl could not preload: {}",
+                    why.trim_end()
+                ))),
+            }
         }
     }
+}
+
+/// Asks the persistent runner to stop, and waits until it has (its stage
+/// ended, its socket gone), so that a `proctor start` right after finds none.
+pub fn stop(state_dir: Option<&std::path::Path>) -> Result<i32> {
+    let pid_file = daemon::dir(&state::locate(state_dir)).join("pid");
+    let pid = std::fs::read_to_string(&pid_file).unwrap_or_default();
+    let code = ask(Request::Stop, state_dir)?;
+    if let Ok(pid) = pid.trim().parse::<u32>() {
+        let stat = format!("/proc/{}/stat", pid);
+        for _ in 0..1000 {
+            let text = std::fs::read_to_string(&stat).unwrap_or_default();
+            // Gone, or a zombie its new parent has yet to reap.
+            if text.is_empty()
+                || text
+                    .rsplit_once(')')
+                    .map_or(false, |(_, s)| s.trim_start().starts_with('Z'))
+            {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+    Ok(code)
 }
 
 /// Sends one request and prints the answer.

@@ -61,14 +61,28 @@ struct Running {
     pid: libc::pid_t,
 }
 
-/// Runs the daemon until `stop` (in the already detached process).
-pub fn serve(daemon: Daemon, listener: UnixListener) -> io::Result<()> {
+/// Runs the daemon until `stop` (in the already detached process). Its stage
+/// preloads first; `started` hears `ok`, or why it could not get ready (and
+/// the daemon ends), so that `proctor start` can say which.
+pub fn serve(daemon: Daemon, listener: UnixListener, started: OwnedFd) -> io::Result<()> {
     let signals = SignalPipe::install(&[libc::SIGCHLD, libc::SIGTERM, libc::SIGINT, libc::SIGHUP])?;
     let _ = sys::set_child_subreaper();
     // The stage's auditors watch this; it closes only when the daemon ends.
     let (lifeline_read, _lifeline_write) = sys::pipe()?;
     let mut stage: Option<(Stage, Vec<(PathBuf, i64)>)> = None;
-    let mut reload = true;
+    if let Some(spec) = &daemon.stage {
+        match restart(None, spec, &daemon, lifeline_read.as_raw_fd()) {
+            Ok(ready) => stage = Some(ready),
+            Err(why) => {
+                eprintln!("proctor: runner: {}", why);
+                let _ = sys::write(started.as_raw_fd(), why.as_bytes());
+                return shut_down(None, &daemon.state_dir);
+            }
+        }
+    }
+    let _ = sys::write(started.as_raw_fd(), b"ok");
+    drop(started);
+    let mut reload = false;
     let mut waiting: VecDeque<Waiting> = VecDeque::new();
     let mut running: Option<Running> = None;
     let mut runs = 0u64;
@@ -78,7 +92,9 @@ pub fn serve(daemon: Daemon, listener: UnixListener) -> io::Result<()> {
                 if let Some(spec) = &daemon.stage {
                     let stale = stage.as_ref().map_or(true, |(_, files)| changed(files));
                     if reload || stale {
-                        stage = restart(stage.take(), spec, &daemon, lifeline_read.as_raw_fd());
+                        stage = restart(stage.take(), spec, &daemon, lifeline_read.as_raw_fd())
+                            .map_err(|why| eprintln!("proctor: runner: {}", why))
+                            .ok();
                         reload = false;
                     }
                 }
@@ -264,27 +280,18 @@ fn restart(
     spec: &StageSpec,
     daemon: &Daemon,
     lifeline: i32,
-) -> Option<(Stage, Vec<(PathBuf, i64)>)> {
+) -> Result<(Stage, Vec<(PathBuf, i64)>), String> {
     if let Some((s, _)) = old {
         s.end();
     }
     let run_dir = dir(&daemon.state_dir);
-    let mut stage = match Stage::start(spec, &run_dir, &daemon.env, lifeline) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!(
-                "proctor: runner: unable to start the {} stage: {}",
-                spec.name, e
-            );
-            return None;
-        }
-    };
+    let mut stage = Stage::start(spec, &run_dir, &daemon.env, lifeline)
+        .map_err(|e| format!("unable to start the {} stage: {}", spec.name, e))?;
     match stage.wait_ready() {
-        Ok(files) => Some((stage, files)),
+        Ok(files) => Ok((stage, files)),
         Err(why) => {
-            eprintln!("proctor: runner: {}", why);
             stage.end();
-            None
+            Err(why)
         }
     }
 }

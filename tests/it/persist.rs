@@ -307,3 +307,32 @@ fn a_preloaded_test_has_its_runs_environment() {
     );
     drop(runner);
 }
+
+#[test]
+fn start_preloads_and_says_when_it_cannot() {
+    let p = Project::new();
+    let failed = p.proctor(&["start", "--preload", "No::Such::Module"]);
+    failed.expect_status(2);
+    assert!(
+        failed.stderr().contains("could not preload")
+            && failed.stderr().contains("No/Such/Module.pm"),
+        "{}",
+        failed.stderr()
+    );
+    assert_eq!(failed.stderr().lines().count(), 1, "{}", failed.stderr());
+    // Nothing is left running.
+    let status = p.proctor(&["status"]);
+    status.expect_status(2);
+    assert!(status.stderr().contains("no persistent runner"), "{}", status.stderr());
+
+    // A perl that can preload is ready before start returns.
+    let runner = Started::new(&p, true);
+    let status = p.proctor(&["status"]);
+    status.expect_status(0);
+    assert!(status.stdout().contains("stage: perl (pid"), "{}", status.stdout());
+    // Stopped, it is gone: a start right after finds no runner in the way.
+    p.proctor(&["stop"]).expect_status(0);
+    let again = Started::new(&p, false);
+    drop(again);
+    drop(runner);
+}
