@@ -21,6 +21,10 @@ use std::time::{Duration, Instant};
 /// How often a stage that died is started again in one run.
 const RESTARTS: u32 = 3;
 
+/// How often the runner looks whether an auditor it cannot reap has ended
+/// (see [`Stages::orphans`]).
+const ORPHAN_CHECK: Duration = Duration::from_millis(100);
+
 pub struct Stages {
     spec: Option<StageSpec>,
     stage: Option<Stage>,
@@ -45,6 +49,11 @@ pub struct Stages {
     /// this run has the run's environment in a stage started with another:
     /// the persistent runner's.
     env: Vec<(String, Option<String>)>,
+    /// Auditors an external stage started that outlived it: they are the
+    /// stage owner's children now (it is their subreaper), so this process
+    /// never reaps them and looks, every [`ORPHAN_CHECK`], whether they are
+    /// gone.
+    orphans: Vec<libc::pid_t>,
 }
 
 impl Stages {
@@ -74,6 +83,7 @@ impl Stages {
             restart_at: None,
             spawning: Vec::new(),
             env: Vec::new(),
+            orphans: Vec::new(),
         }
     }
 
@@ -91,9 +101,15 @@ impl Stages {
     }
 
     /// When the runner must act for the stage if nothing else happens: at
-    /// the end of its minute to get ready, or when one that died is due to
-    /// start again.
+    /// the end of its minute to get ready, when one that died is due to
+    /// start again, or to look for the end of its orphans.
     pub fn due(&self) -> Option<Instant> {
+        let orphans = Some(Instant::now() + ORPHAN_CHECK).filter(|_| !self.orphans.is_empty());
+        self.stage_due().into_iter().chain(orphans).min()
+    }
+
+    /// [`Stages::due`] for the stage itself.
+    fn stage_due(&self) -> Option<Instant> {
         match &self.stage {
             Some(stage) if !self.ready => Some(stage.ready_by()),
             _ => self.restart_at,
@@ -150,7 +166,14 @@ impl Runner {
 
     /// Acts on the stage's deadline (see [`Stages::due`]) once it has passed.
     pub(super) fn stage_due(&mut self) -> io::Result<()> {
-        if !self.stages.due().map_or(false, |at| at <= Instant::now()) {
+        if !self.stages.orphans.is_empty() {
+            self.orphans_gone()?;
+        }
+        if !self
+            .stages
+            .stage_due()
+            .map_or(false, |at| at <= Instant::now())
+        {
             return Ok(());
         }
         match &self.stages.stage {
@@ -289,8 +312,16 @@ impl Runner {
         }
         if !open {
             if self.stages.external {
-                // Not a child of ours: its closed socket is all we will hear.
+                // Not a child of ours: its closed socket is all we will hear,
+                // and its auditors will not be ours to reap either.
                 self.stages.external = false;
+                let auditors: Vec<libc::pid_t> = self
+                    .running
+                    .iter()
+                    .filter(|(_, p)| p.spec.staged)
+                    .map(|(pid, _)| *pid)
+                    .collect();
+                self.stages.orphans.extend(auditors);
                 self.stage_died()?;
             } else if let Some(stage) = &self.stages.stage {
                 // Its death is handled when it is reaped.
@@ -381,6 +412,24 @@ impl Runner {
         // Longer each time, for whatever killed it to pass.
         let pause = Duration::from_millis(100 << self.stages.restarts);
         self.stages.restart_at = Some(Instant::now() + pause);
+        Ok(())
+    }
+
+    /// The orphans (see [`Stages::orphans`]) that are gone end as those of a
+    /// stage that died do: their status unknown.
+    fn orphans_gone(&mut self) -> io::Result<()> {
+        let running = &self.running;
+        let mut gone = Vec::new();
+        self.stages.orphans.retain(|&pid| {
+            let alive = running.contains_key(&pid) && sys::kill(pid, 0).is_ok();
+            if !alive {
+                gone.push(pid);
+            }
+            alive
+        });
+        for pid in gone {
+            self.auditor_done(pid, None)?;
+        }
         Ok(())
     }
 
