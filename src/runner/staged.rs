@@ -8,7 +8,7 @@
 //! waits for it forever.
 
 use super::schedule::Pending;
-use super::stage::{Message, Stage, StageSpec};
+use super::stage::{EnvChange, Message, Stage, StageSpec};
 use super::{Runner, Stopping};
 use crate::json;
 use crate::sys::{self, ExitInfo};
@@ -48,7 +48,7 @@ pub struct Stages {
     /// What each spawn's `env` sets (or, None, removes) so that a test of
     /// this run has the run's environment in a stage started with another:
     /// the persistent runner's.
-    env: Vec<(String, Option<String>)>,
+    env: Vec<EnvChange>,
     /// Auditors an external stage started that outlived it: they are the
     /// stage owner's children now (it is their subreaper), so this process
     /// never reaps them and looks, every [`ORPHAN_CHECK`], whether they are
@@ -495,17 +495,20 @@ impl Runner {
 
 /// What turns the environment `from` into `to`: each variable to set, and
 /// (None) each to remove. TMPDIR is every spawn's own; a variable whose name
-/// or value is not UTF-8 cannot go in a spawn and is left as it is.
-fn env_difference(from: &[CString], to: &[CString]) -> Vec<(String, Option<String>)> {
-    fn split(entry: &CString) -> Option<(&str, &str)> {
-        std::str::from_utf8(entry.as_bytes()).ok()?.split_once('=')
+/// is not UTF-8 cannot go in a spawn and is left as it is (its value need
+/// not be UTF-8: it goes as hex).
+fn env_difference(from: &[CString], to: &[CString]) -> Vec<EnvChange> {
+    fn split(entry: &CString) -> Option<(&str, &[u8])> {
+        let bytes = entry.as_bytes();
+        let at = bytes.iter().position(|&b| b == b'=')?;
+        Some((std::str::from_utf8(&bytes[..at]).ok()?, &bytes[at + 1..]))
     }
-    let before: HashMap<&str, &str> = from.iter().filter_map(split).collect();
-    let after: HashMap<&str, &str> = to.iter().filter_map(split).collect();
-    let mut difference: Vec<(String, Option<String>)> = after
+    let before: HashMap<&str, &[u8]> = from.iter().filter_map(split).collect();
+    let after: HashMap<&str, &[u8]> = to.iter().filter_map(split).collect();
+    let mut difference: Vec<EnvChange> = after
         .iter()
         .filter(|(name, value)| before.get(*name) != Some(*value))
-        .map(|(name, value)| (name.to_string(), Some(value.to_string())))
+        .map(|(name, value)| (name.to_string(), Some(value.to_vec())))
         .chain(
             before
                 .keys()
@@ -534,9 +537,9 @@ mod tests {
         assert_eq!(
             env_difference(&from, &to),
             vec![
-                ("B".to_string(), Some("3".to_string())),
+                ("B".to_string(), Some(b"3".to_vec())),
                 ("GONE".to_string(), None),
-                ("NEW".to_string(), Some("y=z".to_string())),
+                ("NEW".to_string(), Some(b"y=z".to_vec())),
             ]
         );
         assert!(env_difference(&to, &to).is_empty());

@@ -380,3 +380,32 @@ fn a_run_ends_when_the_runners_perl_dies_under_its_test() {
     assert!(run.stdout().contains("Files: 1 passed"), "{}", run.stdout());
     drop(runner);
 }
+
+#[test]
+fn a_preloaded_test_has_its_runs_variables_that_are_not_utf8() {
+    use std::os::unix::ffi::OsStrExt;
+    let p = Project::new();
+    p.script(
+        "t/raw.t",
+        "use Test::More;\nis($ENV{RAW}, qq{a\\xffb}, 'the run\\'s bytes');\n\
+         is($ENV{RAW_NEW}, qq{\\xfe}, 'set for the run alone');\ndone_testing;\n",
+    );
+    let started = p.proctor_with_env(&["start", "--preload", "Test::More"], &[("RAW", "x")]);
+    started.expect_status(0);
+    let runner = Started { p: &p };
+    let out = Command::new(env!("CARGO_BIN_EXE_proctor"))
+        .arg("run")
+        .current_dir(&p.dir)
+        .env("PROCTOR_STATE_DIR", p.state())
+        .env("RAW", std::ffi::OsStr::from_bytes(b"a\xffb"))
+        .env("RAW_NEW", std::ffi::OsStr::from_bytes(b"\xfe"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(runner);
+}
