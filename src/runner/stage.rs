@@ -8,7 +8,7 @@ use crate::json;
 use crate::sys::{self, ExecSpec};
 use serde_json::Value;
 use std::ffi::CString;
-use std::io;
+use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -81,6 +81,9 @@ pub enum Message {
         message: String,
     },
 }
+
+/// A variable a spawn sets (to bytes) or, None, removes in its test.
+pub type EnvChange = (String, Option<Vec<u8>>);
 
 /// Why a stage in sibling mode did not fork a test.
 #[derive(Debug)]
@@ -285,12 +288,13 @@ impl Stage {
 
     /// Asks the stage to start one job: its test, run in `cwd`, and `auditor`
     /// as the test's parent.
-    /// `env` holds what to set (or, None, remove) besides the test's TMPDIR.
+    /// `env` holds what to set (or, None, remove) besides the test's TMPDIR;
+    /// a value that is not UTF-8 goes as `{"hex": ...}`.
     pub fn spawn(
         &mut self,
         job: (u64, u32),
         (file, cwd): (&str, &Path),
-        (dir, env): (&str, &[(String, Option<String>)]),
+        (dir, env): (&str, &[EnvChange]),
         merge: bool,
         auditor: &[String],
     ) -> io::Result<()> {
@@ -309,8 +313,15 @@ impl Stage {
             out.push(b',');
             json::write_str(&mut out, name);
             out.push(b':');
-            match value {
-                Some(value) => json::write_str(&mut out, value),
+            match value.as_deref().map(std::str::from_utf8) {
+                Some(Ok(value)) => json::write_str(&mut out, value),
+                Some(Err(_)) => {
+                    out.extend_from_slice(b"{\"hex\":\"");
+                    for b in value.iter().flatten() {
+                        let _ = write!(out, "{:02x}", b);
+                    }
+                    out.extend_from_slice(b"\"}");
+                }
                 None => out.extend_from_slice(b"null"),
             }
         }

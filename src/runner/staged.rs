@@ -8,7 +8,7 @@
 //! waits for it forever.
 
 use super::schedule::Pending;
-use super::stage::{Message, Stage, StageSpec};
+use super::stage::{EnvChange, Message, Stage, StageSpec};
 use super::{Runner, Stopping};
 use crate::json;
 use crate::sys::{self, ExitInfo};
@@ -20,6 +20,10 @@ use std::time::{Duration, Instant};
 
 /// How often a stage that died is started again in one run.
 const RESTARTS: u32 = 3;
+
+/// How often the runner looks whether an auditor it cannot reap has ended
+/// (see [`Stages::orphans`]).
+const ORPHAN_CHECK: Duration = Duration::from_millis(100);
 
 pub struct Stages {
     spec: Option<StageSpec>,
@@ -44,7 +48,12 @@ pub struct Stages {
     /// What each spawn's `env` sets (or, None, removes) so that a test of
     /// this run has the run's environment in a stage started with another:
     /// the persistent runner's.
-    env: Vec<(String, Option<String>)>,
+    env: Vec<EnvChange>,
+    /// Auditors an external stage started that outlived it: they are the
+    /// stage owner's children now (it is their subreaper), so this process
+    /// never reaps them and looks, every [`ORPHAN_CHECK`], whether they are
+    /// gone.
+    orphans: Vec<libc::pid_t>,
 }
 
 impl Stages {
@@ -74,6 +83,7 @@ impl Stages {
             restart_at: None,
             spawning: Vec::new(),
             env: Vec::new(),
+            orphans: Vec::new(),
         }
     }
 
@@ -91,9 +101,15 @@ impl Stages {
     }
 
     /// When the runner must act for the stage if nothing else happens: at
-    /// the end of its minute to get ready, or when one that died is due to
-    /// start again.
+    /// the end of its minute to get ready, when one that died is due to
+    /// start again, or to look for the end of its orphans.
     pub fn due(&self) -> Option<Instant> {
+        let orphans = Some(Instant::now() + ORPHAN_CHECK).filter(|_| !self.orphans.is_empty());
+        self.stage_due().into_iter().chain(orphans).min()
+    }
+
+    /// [`Stages::due`] for the stage itself.
+    fn stage_due(&self) -> Option<Instant> {
         match &self.stage {
             Some(stage) if !self.ready => Some(stage.ready_by()),
             _ => self.restart_at,
@@ -150,7 +166,14 @@ impl Runner {
 
     /// Acts on the stage's deadline (see [`Stages::due`]) once it has passed.
     pub(super) fn stage_due(&mut self) -> io::Result<()> {
-        if !self.stages.due().map_or(false, |at| at <= Instant::now()) {
+        if !self.stages.orphans.is_empty() {
+            self.orphans_gone()?;
+        }
+        if !self
+            .stages
+            .stage_due()
+            .map_or(false, |at| at <= Instant::now())
+        {
             return Ok(());
         }
         match &self.stages.stage {
@@ -289,8 +312,16 @@ impl Runner {
         }
         if !open {
             if self.stages.external {
-                // Not a child of ours: its closed socket is all we will hear.
+                // Not a child of ours: its closed socket is all we will hear,
+                // and its auditors will not be ours to reap either.
                 self.stages.external = false;
+                let auditors: Vec<libc::pid_t> = self
+                    .running
+                    .iter()
+                    .filter(|(_, p)| p.spec.staged)
+                    .map(|(pid, _)| *pid)
+                    .collect();
+                self.stages.orphans.extend(auditors);
                 self.stage_died()?;
             } else if let Some(stage) = &self.stages.stage {
                 // Its death is handled when it is reaped.
@@ -384,6 +415,24 @@ impl Runner {
         Ok(())
     }
 
+    /// The orphans (see [`Stages::orphans`]) that are gone end as those of a
+    /// stage that died do: their status unknown.
+    fn orphans_gone(&mut self) -> io::Result<()> {
+        let running = &self.running;
+        let mut gone = Vec::new();
+        self.stages.orphans.retain(|&pid| {
+            let alive = running.contains_key(&pid) && sys::kill(pid, 0).is_ok();
+            if !alive {
+                gone.push(pid);
+            }
+            alive
+        });
+        for pid in gone {
+            self.auditor_done(pid, None)?;
+        }
+        Ok(())
+    }
+
     /// The run is stopping: a stage still getting ready is not waited for,
     /// none is started again, and the jobs waiting for it end as not run. (A
     /// ready stage has their spawns; their auditors end as the others do.)
@@ -446,17 +495,20 @@ impl Runner {
 
 /// What turns the environment `from` into `to`: each variable to set, and
 /// (None) each to remove. TMPDIR is every spawn's own; a variable whose name
-/// or value is not UTF-8 cannot go in a spawn and is left as it is.
-fn env_difference(from: &[CString], to: &[CString]) -> Vec<(String, Option<String>)> {
-    fn split(entry: &CString) -> Option<(&str, &str)> {
-        std::str::from_utf8(entry.as_bytes()).ok()?.split_once('=')
+/// is not UTF-8 cannot go in a spawn and is left as it is (its value need
+/// not be UTF-8: it goes as hex).
+fn env_difference(from: &[CString], to: &[CString]) -> Vec<EnvChange> {
+    fn split(entry: &CString) -> Option<(&str, &[u8])> {
+        let bytes = entry.as_bytes();
+        let at = bytes.iter().position(|&b| b == b'=')?;
+        Some((std::str::from_utf8(&bytes[..at]).ok()?, &bytes[at + 1..]))
     }
-    let before: HashMap<&str, &str> = from.iter().filter_map(split).collect();
-    let after: HashMap<&str, &str> = to.iter().filter_map(split).collect();
-    let mut difference: Vec<(String, Option<String>)> = after
+    let before: HashMap<&str, &[u8]> = from.iter().filter_map(split).collect();
+    let after: HashMap<&str, &[u8]> = to.iter().filter_map(split).collect();
+    let mut difference: Vec<EnvChange> = after
         .iter()
         .filter(|(name, value)| before.get(*name) != Some(*value))
-        .map(|(name, value)| (name.to_string(), Some(value.to_string())))
+        .map(|(name, value)| (name.to_string(), Some(value.to_vec())))
         .chain(
             before
                 .keys()
@@ -485,9 +537,9 @@ mod tests {
         assert_eq!(
             env_difference(&from, &to),
             vec![
-                ("B".to_string(), Some("3".to_string())),
+                ("B".to_string(), Some(b"3".to_vec())),
                 ("GONE".to_string(), None),
-                ("NEW".to_string(), Some("y=z".to_string())),
+                ("NEW".to_string(), Some(b"y=z".to_vec())),
             ]
         );
         assert!(env_difference(&to, &to).is_empty());

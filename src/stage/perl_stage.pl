@@ -474,7 +474,11 @@ sub spawn_problem {
         unless $sibling || (ref $auditor eq 'ARRAY' && @$auditor && !grep { !defined || ref } @$auditor);
     my $env = $message->{env};
     return '"env" is not an object' if defined $env && ref $env ne 'HASH';
-    return '"env" values must be strings or null' if $env && grep { ref } values %$env;
+    return '"env" values must be strings, {"hex":...} or null'
+        if $env && grep { ref && !(ref eq 'HASH' && defined $_->{hex} && !ref $_->{hex}
+            && $_->{hex} =~ /\A(?:[0-9a-fA-F]{2})*\z/) } values %$env;
+    # A value that is not UTF-8 comes as hex: from here on, its bytes.
+    $_ = pack 'H*', $_->{hex} for grep { ref } $env ? values %$env : ();
     return undef if $sibling;
     # The forker gets them as NUL-separated fields.
     for my $text ($message->{file}, $cwd, @$auditor, $env ? %$env : ()) {

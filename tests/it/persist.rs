@@ -323,16 +323,89 @@ fn start_preloads_and_says_when_it_cannot() {
     // Nothing is left running.
     let status = p.proctor(&["status"]);
     status.expect_status(2);
-    assert!(status.stderr().contains("no persistent runner"), "{}", status.stderr());
+    assert!(
+        status.stderr().contains("no persistent runner"),
+        "{}",
+        status.stderr()
+    );
 
     // A perl that can preload is ready before start returns.
     let runner = Started::new(&p, true);
     let status = p.proctor(&["status"]);
     status.expect_status(0);
-    assert!(status.stdout().contains("stage: perl (pid"), "{}", status.stdout());
+    assert!(
+        status.stdout().contains("stage: perl (pid"),
+        "{}",
+        status.stdout()
+    );
     // Stopped, it is gone: a start right after finds no runner in the way.
     p.proctor(&["stop"]).expect_status(0);
     let again = Started::new(&p, false);
     drop(again);
+    drop(runner);
+}
+
+/// The pid of the runner's perl, as `proctor status` tells it.
+fn stage_pid(p: &Project) -> String {
+    let status = p.proctor(&["status"]);
+    status.expect_status(0);
+    let out = status.stdout();
+    out.split("stage: perl (pid ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("no stage pid in {}", out))
+        .to_string()
+}
+
+#[test]
+fn a_run_ends_when_the_runners_perl_dies_under_its_test() {
+    let p = Project::new();
+    p.script(
+        "t/slow.t",
+        "use Test::More;\nopen my $f, '>', 'started' or die;\nclose $f;\nsleep 2;\nok(1, 'outlived its perl');\ndone_testing;\n",
+    );
+    let runner = Started::new(&p, true);
+    let mut run = p.spawn(&["run"]);
+    p.wait_for_file("started");
+    // Its test's auditor is no child of the run's runner: with the perl that
+    // forked it gone, the run hears of its end some other way.
+    let killed = Command::new("kill")
+        .args(["-KILL", &stage_pid(&p)])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    wait_until("the run to end", || run.child.try_wait().unwrap().is_some());
+    let run = run.wait();
+    run.expect_status(0);
+    assert!(run.stdout().contains("Files: 1 passed"), "{}", run.stdout());
+    drop(runner);
+}
+
+#[test]
+fn a_preloaded_test_has_its_runs_variables_that_are_not_utf8() {
+    use std::os::unix::ffi::OsStrExt;
+    let p = Project::new();
+    p.script(
+        "t/raw.t",
+        "use Test::More;\nis($ENV{RAW}, qq{a\\xffb}, 'the run\\'s bytes');\n\
+         is($ENV{RAW_NEW}, qq{\\xfe}, 'set for the run alone');\ndone_testing;\n",
+    );
+    let started = p.proctor_with_env(&["start", "--preload", "Test::More"], &[("RAW", "x")]);
+    started.expect_status(0);
+    let runner = Started { p: &p };
+    let out = Command::new(env!("CARGO_BIN_EXE_proctor"))
+        .arg("run")
+        .current_dir(&p.dir)
+        .env("PROCTOR_STATE_DIR", p.state())
+        .env("RAW", std::ffi::OsStr::from_bytes(b"a\xffb"))
+        .env("RAW_NEW", std::ffi::OsStr::from_bytes(b"\xfe"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     drop(runner);
 }
