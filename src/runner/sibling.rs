@@ -16,7 +16,6 @@ use crate::auditor::Process;
 use crate::json;
 use crate::sys;
 use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -69,12 +68,11 @@ impl OwnStage {
         run_dir: &Path,
         lifeline: RawFd,
         slot: usize,
-        tmp: &Path,
     ) -> Option<OwnStage> {
         let mut own = OwnStage {
             spec: launch.stage.clone()?,
             run_dir: run_dir.to_path_buf(),
-            env: Rc::new(with_tmpdir(&launch.env, tmp)),
+            env: launch.env.clone(),
             lifeline,
             merge: launch.merge,
             slot,
@@ -335,19 +333,6 @@ impl OwnStage {
         out.push(b'}');
         self.notes.push(out);
     }
-}
-
-/// The tests' environment with `tmp`, the slot's, as TMPDIR: what the perl
-/// preloads sees the TMPDIR its tests get (File::Spec caches the first it
-/// finds), and the perl need not set it before its first test.
-fn with_tmpdir(env: &[CString], tmp: &Path) -> Vec<CString> {
-    let mut entry = b"TMPDIR=".to_vec();
-    entry.extend_from_slice(tmp.as_os_str().as_bytes());
-    env.iter()
-        .filter(|v| !v.as_bytes().starts_with(b"TMPDIR="))
-        .cloned()
-        .chain(CString::new(entry).ok())
-        .collect()
 }
 
 /// What ended a stage, as a reason.

@@ -374,15 +374,15 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
         _ => return 0,
     };
     // Its perl preloads while the first job is on its way.
-    let tmp = first.tmp;
     let mut own_stage = if first.siblings {
-        OwnStage::start(&plan.launch, &plan.run_dir, lifeline, first.slot, &tmp)
+        OwnStage::start(&plan.launch, &plan.run_dir, lifeline, first.slot)
     } else {
         None
     };
     // Ready before the first job comes: its TMPDIR, empty (an auditor of this
     // slot that died, or a run that was killed, may have left files), and its
     // log.
+    let tmp = first.tmp;
     let _ = slot_tmp::make_ready(&tmp);
     if !plan.launch.keep {
         process.open_segments(segment_log(&plan.run_dir, me));

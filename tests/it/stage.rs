@@ -643,31 +643,30 @@ fn an_end_block_older_than_the_stage_still_runs_in_a_preloaded_test() {
 }
 
 #[test]
-fn a_preloaded_module_sees_the_tmpdir_its_tests_get() {
+fn what_a_preloaded_module_makes_in_tmpdir_outlives_each_test() {
     let p = Project::new();
-    // A module that notes TMPDIR as it loads, as File::Spec's tmpdir caches
-    // the first it finds.
+    // Made once, as the module loads in the preloaded perl: the slot's
+    // TMPDIR, emptied after every test, is no place for it.
     p.script(
-        "lib/NoteTmp.pm",
-        "package NoteTmp;\nour $AT_LOAD = $ENV{TMPDIR};\n1;\n",
+        "lib/TmpAtLoad.pm",
+        "package TmpAtLoad;\nuse File::Temp ();\nour $DIR = File::Temp::tempdir(CLEANUP => 1);\n\
+         open my $f, '>', \"$DIR/made\" or die $!;\nclose $f;\n1;\n",
     );
-    p.script(
-        "t/tmp.t",
-        "use Test::More;\nis($NoteTmp::AT_LOAD, $ENV{TMPDIR}, q{the module saw the slot's TMPDIR});\n\
-         like($ENV{TMPDIR}, qr{/tmp-[01]\\z}, q{which is the slot's});\ndone_testing;\n",
-    );
-    let lib = p.dir.join("lib");
-    p.proctor_with_env(
-        &[
-            "test",
-            "-j2",
-            "--preload",
-            "NoteTmp",
-            "--preload",
-            "Test::More",
-        ],
-        &[("PERL5LIB", lib.to_str().unwrap()), ("TMPDIR", "/tmp")],
-    )
+    for i in 1..=3 {
+        p.script(
+            &format!("t/{}.t", i),
+            "use Test::More;\nok(-e \"$TmpAtLoad::DIR/made\", 'the module\\'s file is there');\ndone_testing;\n",
+        );
+    }
+    p.proctor(&[
+        "test",
+        "-j1",
+        "-l",
+        "--preload",
+        "TmpAtLoad",
+        "--preload",
+        "Test::More",
+    ])
     .expect_status(0);
-    assert_eq!(staged_launches(&p.events()), 1);
+    assert_eq!(staged_launches(&p.events()), 3);
 }
