@@ -459,19 +459,18 @@ impl Stage {
     }
 }
 
+/// What the stage's perl is started with, unless the tests' environment says
+/// otherwise: malloc's heap on huge pages from the first byte (glibc 2.35 and
+/// later), so it need not be collapsed into them before `ready`. The stage
+/// takes it out of the environment its tests get (`--drop-env`): it was read
+/// at its start. (Not LD_BIND_NOW, though it would spare each test binding
+/// the symbols it calls first: it would also make every later dlopen bind
+/// all at once, and an XS module with a symbol it never calls unresolved
+/// would fail to load where a fresh perl loads it.)
+const LOADER_SETTINGS: &[(&str, &str)] = &[("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1")];
+
 /// Tells the stage the madvise(2) system call (on Linux), to back its heap with huge
 /// pages (proctor-stage(7)).
-/// What the stage's perl is started with, unless the tests' environment says
-/// otherwise: every symbol bound at start-up (so no test binds one on its
-/// first call, writing to pages it shares with the stage), and malloc's heap
-/// on huge pages from the first byte (glibc 2.35 and later; so it need not
-/// be collapsed into them before `ready`). The stage takes them out of the
-/// environment its tests get (`--drop-env`): they were read at its start.
-const LOADER_SETTINGS: &[(&str, &str)] = &[
-    ("LD_BIND_NOW", "1"),
-    ("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1"),
-];
-
 #[cfg(target_os = "linux")]
 fn madvise_arguments() -> Vec<String> {
     vec![format!("--madvise-syscall={}", libc::SYS_madvise)]
