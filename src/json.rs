@@ -79,11 +79,29 @@ pub fn write_bytes_field(out: &mut Vec<u8>, key: &str, bytes: &[u8]) {
             out.extend_from_slice(b",\"");
             out.extend_from_slice(key.as_bytes());
             out.extend_from_slice(b"_hex\":\"");
-            for b in bytes {
-                let _ = write!(out, "{:02x}", b);
-            }
+            write_hex(out, bytes);
             out.push(b'"');
         }
+    }
+}
+
+/// Appends `bytes` as a string, or as `{"hex":"..."}` when they are not
+/// UTF-8 (an environment value in the plan, or in a spawn).
+pub fn write_bytes_or_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => write_str(out, s),
+        Err(_) => {
+            out.extend_from_slice(b"{\"hex\":\"");
+            write_hex(out, bytes);
+            out.extend_from_slice(b"\"}");
+        }
+    }
+}
+
+/// Appends `bytes` as lower-case hex digits.
+fn write_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    for b in bytes {
+        let _ = write!(out, "{:02x}", b);
     }
 }
 

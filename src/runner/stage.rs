@@ -8,7 +8,7 @@ use crate::json;
 use crate::sys::{self, ExecSpec};
 use serde_json::Value;
 use std::ffi::CString;
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -313,15 +313,8 @@ impl Stage {
             out.push(b',');
             json::write_str(&mut out, name);
             out.push(b':');
-            match value.as_deref().map(std::str::from_utf8) {
-                Some(Ok(value)) => json::write_str(&mut out, value),
-                Some(Err(_)) => {
-                    out.extend_from_slice(b"{\"hex\":\"");
-                    for b in value.iter().flatten() {
-                        let _ = write!(out, "{:02x}", b);
-                    }
-                    out.extend_from_slice(b"\"}");
-                }
+            match value {
+                Some(value) => json::write_bytes_or_hex(&mut out, value),
                 None => out.extend_from_slice(b"null"),
             }
         }
