@@ -32,9 +32,8 @@ pub fn start(args: StartArgs) -> Result<i32> {
         let _ = std::fs::remove_file(&socket);
         let _ = std::fs::remove_file(dir.join("pid"));
     }
-    let listener = UnixListener::bind(&socket)
-        .map_err(|e| Error::io(format!("listen on {}", socket.display()), e))?;
-    // Read by each `proctor run` that gives no -j (and by nothing else).
+    // Read by each `proctor run` that gives no -j (and by nothing else);
+    // written before the socket exists, so no run can read an older one.
     let jobs = daemon::jobs_path(&state_dir);
     match args.jobs {
         Some(n) => std::fs::write(&jobs, format!("{}\n", n))
@@ -43,6 +42,8 @@ pub fn start(args: StartArgs) -> Result<i32> {
             let _ = std::fs::remove_file(&jobs);
         }
     }
+    let listener = UnixListener::bind(&socket)
+        .map_err(|e| Error::io(format!("listen on {}", socket.display()), e))?;
     let perl_dirs = perl_dirs(args.lib, args.blib, &args.includes);
     let stage = if args.preload.is_empty() {
         None

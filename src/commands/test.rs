@@ -31,20 +31,18 @@ pub fn run_remote(mut args: TestArgs) -> Result<i32> {
         eprintln!("proctor: warning: --preload is the persistent runner's (proctor start --preload); ignored here");
         args.preload.clear();
     }
-    let state_dir = state::locate(args.state_dir.as_deref());
-    let socket = crate::daemon::socket_path(&state_dir);
+    let socket = crate::daemon::socket_path(&state::locate(args.state_dir.as_deref()));
     let stream = crate::daemon::connect(&socket).map_err(Error::Usage)?;
-    // -j, then HARNESS_OPTIONS, then what the runner was started with.
-    apply_harness_environment(&mut args);
-    if args.jobs.is_none() {
-        args.jobs = crate::daemon::default_jobs(&state_dir);
-    }
     run_on(args, Runner::Remote(stream))
 }
 
 fn run_on(mut args: TestArgs, runner: Runner) -> Result<i32> {
     apply_harness_environment(&mut args);
     let state_dir = state::locate(args.state_dir.as_deref());
+    if let (None, Runner::Remote(_)) = (args.jobs, &runner) {
+        // Neither -j nor HARNESS_OPTIONS: what the runner was started with.
+        args.jobs = crate::daemon::default_jobs(&state_dir);
+    }
     let (known, warning) = state::load_known(&state_dir);
     if let Some(w) = warning {
         eprintln!("proctor: warning: {}", w);
