@@ -2,9 +2,10 @@
 //! in it, its event log read back.
 
 use serde_json::Value;
+use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -43,9 +44,16 @@ impl Project {
 
     /// Runs proctor with `env` added to its environment.
     pub fn proctor_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let env: Vec<(&str, &OsStr)> = env.iter().map(|&(k, v)| (k, OsStr::new(v))).collect();
+        self.proctor_in(&self.dir, args, &env)
+    }
+
+    /// Runs proctor in `dir` (with this project's state directory), with `env`
+    /// added to its environment.
+    pub fn proctor_in(&self, dir: &Path, args: &[&str], env: &[(&str, &OsStr)]) -> Run {
         let output = Command::new(env!("CARGO_BIN_EXE_proctor"))
             .args(args)
-            .current_dir(&self.dir)
+            .current_dir(dir)
             .env("PROCTOR_STATE_DIR", self.state())
             .env_remove("NO_COLOR")
             .envs(env.iter().copied())

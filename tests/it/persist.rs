@@ -2,7 +2,9 @@
 //! stop; its socket's directory is its user's alone, and a stale one is replaced.
 
 use crate::common::*;
+use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::process::Command;
 
 /// A started persistent runner, stopped when the test ends however it ends.
@@ -192,17 +194,8 @@ fn a_run_runs_where_it_was_asked_from() {
     let p = Project::new();
     perl_suite(&p);
     // Started from elsewhere: the run's own directory still counts.
-    let out = Command::new(env!("CARGO_BIN_EXE_proctor"))
-        .args(["start", "--preload", "Test::More", "--state-dir"])
-        .arg(p.state())
-        .current_dir("/")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    p.proctor_in(Path::new("/"), &["start", "--preload", "Test::More"], &[])
+        .expect_status(0);
     let runner = Started { p: &p };
     p.proctor(&["run", "t"]).expect_status(0);
     drop(runner);
@@ -240,18 +233,8 @@ fn runs_use_the_perl_the_runner_preloaded() {
         ),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_proctor"))
-        .args(["run", "t"])
-        .current_dir(&elsewhere)
-        .env("PROCTOR_STATE_DIR", p.state())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    p.proctor_in(&elsewhere, &["run", "t"], &[])
+        .expect_status(0);
     drop(runner);
     let count = std::fs::read_to_string(&loads).unwrap().lines().count();
     assert_eq!(count, 1, "the module was loaded once, by the runner's perl");
@@ -393,19 +376,14 @@ fn a_preloaded_test_has_its_runs_variables_that_are_not_utf8() {
     let started = p.proctor_with_env(&["start", "--preload", "Test::More"], &[("RAW", "x")]);
     started.expect_status(0);
     let runner = Started { p: &p };
-    let out = Command::new(env!("CARGO_BIN_EXE_proctor"))
-        .arg("run")
-        .current_dir(&p.dir)
-        .env("PROCTOR_STATE_DIR", p.state())
-        .env("RAW", std::ffi::OsStr::from_bytes(b"a\xffb"))
-        .env("RAW_NEW", std::ffi::OsStr::from_bytes(b"\xfe"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    p.proctor_in(
+        &p.dir,
+        &["run"],
+        &[
+            ("RAW", OsStr::from_bytes(b"a\xffb")),
+            ("RAW_NEW", OsStr::from_bytes(b"\xfe")),
+        ],
+    )
+    .expect_status(0);
     drop(runner);
 }

@@ -465,13 +465,18 @@ for (1 .. 1200) { last if -e 'go'; select undef, undef, undef, 0.05 }
 fn slow_preload_project() -> Project {
     let p = Project::new();
     p.script("lib/Slow.pm", SLOW_MODULE);
+    three_tests(&p);
+    p
+}
+
+/// t/a.t, t/b.t and t/c.t: one passing Test::More assertion each.
+fn three_tests(p: &Project) {
     for name in ["a", "b", "c"] {
         p.script(
             &format!("t/{}.t", name),
             "use Test::More;\nok(1);\ndone_testing;\n",
         );
     }
-    p
 }
 
 /// Waits for proctor to end, generously; if it does not, lets the preload
@@ -492,15 +497,22 @@ fn wait_or_release(p: &Project, mut run: Running, what: &str) -> Run {
     );
 }
 
+/// A run whose perls preload slowly, interrupted by `send` (`what`) once
+/// they have begun: the project, and how the run ended.
+fn interrupted_while_preloading(send: impl FnOnce(&Running), what: &str) -> (Project, Run) {
+    let p = slow_preload_project();
+    let run = p.spawn(&["test", "-j2", "-I", "lib", "--preload", "Slow", "t"]);
+    p.wait_for_file("preloading");
+    send(&run);
+    let run = wait_or_release(&p, run, what);
+    (p, run)
+}
+
 /// Ctrl-C while the auditors' perls preload: the jobs that were on their
 /// way end as interrupted, not as the fault of a perl the Ctrl-C killed.
 #[test]
 fn ctrl_c_while_preloading_interrupts_the_jobs() {
-    let p = slow_preload_project();
-    let run = p.spawn(&["test", "-j2", "-I", "lib", "--preload", "Slow", "t"]);
-    p.wait_for_file("preloading");
-    run.signal_group("INT");
-    let run = wait_or_release(&p, run, "Ctrl-C");
+    let (p, run) = interrupted_while_preloading(|run| run.signal_group("INT"), "Ctrl-C");
     assert_eq!(run.status(), 130, "{}", run.stdout());
     let events = p.events();
     for (file, _) in results(&events) {
@@ -514,11 +526,7 @@ fn ctrl_c_while_preloading_interrupts_the_jobs() {
 /// when they are ready.
 #[test]
 fn sigterm_while_preloading_ends_the_run_at_once() {
-    let p = slow_preload_project();
-    let run = p.spawn(&["test", "-j2", "-I", "lib", "--preload", "Slow", "t"]);
-    p.wait_for_file("preloading");
-    run.signal("TERM");
-    let run = wait_or_release(&p, run, "SIGTERM");
+    let (p, run) = interrupted_while_preloading(|run| run.signal("TERM"), "SIGTERM");
     assert_eq!(run.status(), 143, "{}", run.stdout());
     let events = p.events();
     for (file, _) in results(&events) {
@@ -546,12 +554,7 @@ if (!-e 'killed') {
 fn a_perl_killed_while_preloading_is_started_again() {
     let p = Project::new();
     p.script("lib/KilledOnce.pm", KILLED_ONCE);
-    for name in ["a", "b", "c"] {
-        p.script(
-            &format!("t/{}.t", name),
-            "use Test::More;\nok(1);\ndone_testing;\n",
-        );
-    }
+    three_tests(&p);
     let run = p.proctor(&["test", "-j1", "-I", "lib", "--preload", "KilledOnce", "t"]);
     assert!(p.dir.join("killed").exists());
     run.expect_status(0);
