@@ -35,6 +35,9 @@ pub const EXIT_BROKEN: i32 = 4;
 /// The system had no process to start the test with: the auditor gives the job
 /// back untouched (its log removed), for the runner to start again later.
 pub const EXIT_GIVE_BACK: i32 = 5;
+/// A standing auditor's answer for a job sent ahead that it did not start: the
+/// runner withdrew it, or the auditor takes no more jobs.
+pub const EXIT_WITHDRAWN: i32 = 6;
 
 /// The most read from a pipe at once (a pipe holds 64 KiB by default).
 const MAX_CHUNK: usize = 64 * 1024;
@@ -155,6 +158,8 @@ pub struct Process {
     /// An interrupt that came while a test was being started (see
     /// [`Process::interrupted`]), for the job it was started for.
     held: Option<i32>,
+    /// A test of its was stopped because the run is ending.
+    stopped: bool,
 }
 
 impl Process {
@@ -168,6 +173,7 @@ impl Process {
             log_failed: false,
             spared: None,
             held: None,
+            stopped: false,
         })
     }
 
@@ -207,6 +213,11 @@ impl Process {
             .drain()
             .into_iter()
             .find(|s| matches!(*s, libc::SIGINT | libc::SIGTERM | libc::SIGHUP))
+    }
+
+    /// Whether the run is ending: an interrupt came, now or during a job.
+    pub fn told_to_stop(&mut self) -> bool {
+        self.interrupted() || self.stopped
     }
 
     /// Whether it can take another job: a shared log it failed to write may
@@ -270,6 +281,9 @@ impl Process {
             auditor.stopper.kill_everything();
             EXIT_BROKEN
         });
+        if auditor.stopper.interrupted() {
+            self.stopped = true;
+        }
         if code == EXIT_BROKEN {
             self.log_failed = true;
         } else if config.place.log_segment {

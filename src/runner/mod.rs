@@ -3,11 +3,14 @@
 //! launcher as the runner's own child; in small runs, one forked for the job), and
 //! learns each verdict from the auditor's status (its exit status through SIGCHLD
 //! and a self-pipe, or four bytes on a standing auditor's socket). It writes what
-//! it does to runner.ljsonl and wakes the overlord after each batch. It never
+//! it does to runner.ljsonl and wakes the overlord after each batch. A busy
+//! standing auditor is sent its next job ahead ([`ahead`]), so that its next
+//! test starts without waiting for the runner. It never
 //! kills tests itself: on a bail-out or an interrupt it asks the auditors, and
 //! they stop their tests.
 //! Everything it writes is a record; it never formats text for people.
 
+mod ahead;
 mod job;
 mod launcher;
 mod plan;
@@ -69,6 +72,8 @@ struct Runner {
     queue: Queue,
     /// The jobs running, by their auditor's pid.
     running: HashMap<libc::pid_t, Pending>,
+    /// Jobs sent ahead to busy standing auditors, by their auditor's pid.
+    ahead: HashMap<libc::pid_t, ahead::Ahead>,
     standing: standing::Auditors,
     occupancy: Occupancy,
     retries: u32,
@@ -252,6 +257,7 @@ fn start(
         scratch: Vec::with_capacity(1024),
         queue: Queue::default(),
         running: HashMap::new(),
+        ahead: HashMap::new(),
         standing: prepared.standing,
         occupancy: Occupancy::default(),
         retries: plan.retries,
@@ -313,9 +319,10 @@ impl Runner {
                     None => break,
                 }
             }
+            self.send_ahead()?;
             self.log.flush()?;
             wake_overlord(wake);
-            let busy = !self.running.is_empty() || self.stages.spawning();
+            let busy = !self.running.is_empty() || !self.ahead.is_empty() || self.stages.spawning();
             if !busy && (self.queue.is_empty() || self.stopping != Stopping::No) {
                 return Ok(());
             }
@@ -348,9 +355,7 @@ impl Runner {
             for f in &fds[standing_from..] {
                 if f.revents != 0 {
                     match self.standing.heard_on(f.fd) {
-                        Heard::Status(pid, status) => {
-                            self.auditor_done(pid, Some(ExitInfo::Code(status)))?
-                        }
+                        Heard::Status(pid, status) => self.answered(pid, status)?,
                         Heard::Note(record) => self.log.record(&record)?,
                         Heard::Nothing => {}
                     }
@@ -365,7 +370,10 @@ impl Runner {
             for signal in signals.drain() {
                 match signal {
                     libc::SIGCHLD => self.reap()?,
-                    libc::SIGUSR1 => self.paused = true,
+                    libc::SIGUSR1 => {
+                        self.paused = true;
+                        self.withdraw_ahead();
+                    }
                     libc::SIGUSR2 => self.paused = false,
                     _ => self.stop(Stopping::Signal(signal))?,
                 }
@@ -381,15 +389,7 @@ impl Runner {
             return self.launch_staged(p);
         }
         let retry_on_fail = self.may_retry(&p);
-        // With -k every job keeps a log file of its own; otherwise a standing
-        // auditor's jobs are segments of its one log (a file made per job costs
-        // more than the rest of a trivial job), and no path is built for it.
-        let own_log = if self.plan_launch.keep {
-            self.make_jobs_dir()?;
-            Some(self.job_file(&p, ".ljsonl"))
-        } else {
-            None
-        };
+        let own_log = self.own_log(&p)?;
         if let Some((pid, place)) = self.standing.send(
             &self.run_dir,
             own_log.as_deref(),
@@ -412,6 +412,17 @@ impl Runner {
             std::fs::create_dir_all(&tmp)?;
         }
         self.fork_auditor(p, auditor::Place::own(log, tmp), retry_on_fail)
+    }
+
+    /// With -k every job keeps a log file of its own; otherwise a standing
+    /// auditor's jobs are segments of its one log (a file made per job costs
+    /// more than the rest of a trivial job), and no path is built for it.
+    fn own_log(&mut self, p: &Pending) -> io::Result<Option<PathBuf>> {
+        if !self.plan_launch.keep {
+            return Ok(None);
+        }
+        self.make_jobs_dir()?;
+        Ok(Some(self.job_file(p, ".ljsonl")))
     }
 
     /// Makes `jobs/` in the run directory, once.
@@ -512,14 +523,18 @@ impl Runner {
                 self.standing.launcher_ended();
                 continue;
             }
-            if let Some((status, notes)) = self.standing.ended(pid) {
-                // A standing auditor: a status it sent before it died still
-                // counts; without one, its job (if any) ends with its exit.
+            if let Some((statuses, notes)) = self.standing.ended(pid) {
+                // A standing auditor: statuses it sent before it died still
+                // count; a job it never answered ends with its exit, and one
+                // sent ahead of that was never started.
                 for record in notes {
                     self.log.record(&record)?;
                 }
-                let exit = status.map_or(exit, ExitInfo::Code);
+                for status in statuses {
+                    self.answered(pid, status)?;
+                }
                 self.auditor_done(pid, Some(exit))?;
+                self.take_back_ahead(pid);
                 continue;
             }
             self.auditor_done(pid, Some(exit))?;
@@ -535,6 +550,15 @@ impl Runner {
             None => return Ok(()), // an orphan adopted as subreaper, or an idle auditor
         };
         self.occupancy.remove(&done, self.slots);
+        if exit == Some(ExitInfo::Code(auditor::EXIT_WITHDRAWN)) {
+            // Sent ahead, and not started after all: the run paused or stopped.
+            let reason = self.not_run();
+            self.record("job_requeued", done.job, done.tries, |out| {
+                json::write_str_field(out, "reason", reason)
+            })?;
+            self.queue.put_back(done);
+            return Ok(());
+        }
         if exit == Some(ExitInfo::Code(auditor::EXIT_GIVE_BACK)) {
             // Out of processes before the test could start: again later, with no
             // more jobs at once than are running now.
@@ -589,13 +613,16 @@ impl Runner {
         for &pid in self.running.keys() {
             let _ = sys::kill(pid, libc::SIGTERM);
         }
+        self.withdraw_ahead();
         self.stage_not_awaited()
     }
 
-    /// Why the jobs that never started did not, once the run stops.
+    /// Why the jobs that never started did not, once the run stops (or, not
+    /// stopping, pauses).
     fn not_run(&self) -> &'static str {
         match self.stopping {
             Stopping::Bail => "not run: an earlier test bailed out",
+            Stopping::No => "not run yet: the run was paused",
             _ => "not run: the run was interrupted",
         }
     }

@@ -4,7 +4,9 @@
 //! together. A job that cannot start only for want of room (isolation, slots)
 //! holds the jobs behind it back, so it is not starved; one that cannot start for
 //! a conflict lets later jobs pass. Retries go to the end, or with
-//! `--retry-isolated` run one at a time after everything else.
+//! `--retry-isolated` run one at a time after everything else. A plain job may
+//! also be sent ahead to a busy standing auditor, to start when its job ends:
+//! it counts as running for isolation, so an isolated job never meets it.
 
 use super::job::JobSpec;
 use crate::headers::Category;
@@ -35,6 +37,8 @@ impl Pending {
 pub struct Occupancy {
     slots: usize,
     jobs: usize,
+    /// Plain jobs sent ahead, each to start when its auditor's job ends.
+    ahead: usize,
     isolated: usize,
     immiscible: usize,
     conflicts: HashMap<String, usize>,
@@ -42,7 +46,7 @@ pub struct Occupancy {
 
 impl Occupancy {
     pub fn is_empty(&self) -> bool {
-        self.jobs == 0
+        self.jobs == 0 && self.ahead == 0
     }
 
     pub fn add(&mut self, p: &Pending, total: usize) {
@@ -51,6 +55,15 @@ impl Occupancy {
 
     pub fn remove(&mut self, p: &Pending, total: usize) {
         self.change(p, total, false);
+    }
+
+    /// A job is sent ahead (`true`), or is no longer (it started or came back).
+    pub fn ahead(&mut self, sent: bool) {
+        self.ahead = if sent {
+            self.ahead + 1
+        } else {
+            self.ahead.saturating_sub(1)
+        };
     }
 
     fn change(&mut self, p: &Pending, total: usize, add: bool) {
@@ -100,6 +113,25 @@ impl Queue {
             self.last.push_front(p);
         } else {
             self.waiting.push_front(p);
+        }
+    }
+
+    /// The next job, if it may be sent ahead: it is first in line and plain
+    /// (one slot, and neither isolated, immiscible nor in a conflict), and
+    /// nothing isolated runs. It then runs beside whatever else may.
+    pub fn next_ahead(&mut self, running: &Occupancy, total: usize) -> Option<Pending> {
+        if running.isolated > 0 {
+            return None;
+        }
+        let p = self.waiting.front()?;
+        let plain = p.slots(total) == 1
+            && !p.isolated()
+            && p.spec.headers.category == Category::General
+            && p.spec.headers.conflicts.is_empty();
+        if plain {
+            self.waiting.pop_front()
+        } else {
+            None
         }
     }
 
@@ -235,6 +267,44 @@ mod tests {
         let mut running = Occupancy::default();
         assert_eq!(start(&mut q, &mut running, 4), [2]);
         running.remove(&job(2, Headers::default()), 4);
+        assert_eq!(start(&mut q, &mut running, 4), [1]);
+    }
+
+    #[test]
+    fn only_a_plain_job_first_in_line_goes_ahead() {
+        let mut q = Queue::default();
+        q.push(job(1, Headers::default()));
+        q.push(job(2, with(|h| h.conflicts = vec!["db".into()])));
+        q.push(job(3, Headers::default()));
+        let mut running = Occupancy::default();
+        assert_eq!(q.next_ahead(&running, 2).map(|p| p.job), Some(1));
+        // The conflicting job is first now: nothing passes it by going ahead.
+        assert!(q.next_ahead(&running, 2).is_none());
+        for headers in [
+            with(|h| h.category = Category::Isolation),
+            with(|h| h.category = Category::Immiscible),
+            with(|h| h.slots = Some(2)),
+        ] {
+            let mut q = Queue::default();
+            q.push(job(4, headers));
+            assert!(q.next_ahead(&running, 2).is_none());
+        }
+        // Nothing goes ahead of an isolated job that runs.
+        let isolated = job(5, with(|h| h.category = Category::Isolation));
+        running.add(&isolated, 2);
+        let mut q = Queue::default();
+        q.push(job(6, Headers::default()));
+        assert!(q.next_ahead(&running, 2).is_none());
+    }
+
+    #[test]
+    fn an_isolated_job_waits_for_the_jobs_sent_ahead() {
+        let mut q = Queue::default();
+        q.push(job(1, with(|h| h.category = Category::Isolation)));
+        let mut running = Occupancy::default();
+        running.ahead(true);
+        assert!(start(&mut q, &mut running, 4).is_empty());
+        running.ahead(false);
         assert_eq!(start(&mut q, &mut running, 4), [1]);
     }
 }

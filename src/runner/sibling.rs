@@ -86,6 +86,11 @@ impl OwnStage {
         Some(own)
     }
 
+    /// Whether it has said `ready` (a test asked for now starts at once).
+    pub fn is_ready(&self) -> bool {
+        self.ready
+    }
+
     /// Its process, while it has one.
     pub fn pid(&self) -> Option<libc::pid_t> {
         self.stage.as_ref().map(|s| s.pid)

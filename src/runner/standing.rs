@@ -7,11 +7,18 @@
 //! open, its TMPDIR made) when the first job comes; the others are forked by the
 //! launcher, which holds the auditors' ends of the sockets. An auditor's first
 //! message is its slot and the plan's first line (the run's settings); then the
-//! runner sends it one job at a time (a JSON request naming the auditor's pid)
-//! and reads back its status, four bytes, as a per-job auditor's exit status
-//! would tell it. Between jobs an auditor holds nothing of the last one: the test
-//! and everything it started are gone, its pipes are closed, its log segment
-//! ended, its TMPDIR emptied.
+//! runner sends it jobs (JSON requests naming the auditor's pid) and reads back
+//! a status for each, four bytes, as a per-job auditor's exit status would tell
+//! it. Between jobs an auditor holds nothing of the last one: the test and
+//! everything it started are gone, its pipes are closed, its log segment ended,
+//! its TMPDIR emptied.
+//!
+//! A busy auditor may be sent one job ahead, which it starts as soon as its job
+//! ends, before it tells that job's status: the next test starts without a
+//! round trip through the runner. The runner can take a job sent ahead back
+//! (a withdrawal, when the run pauses or stops); an auditor answers a job it
+//! did not start with [`auditor::EXIT_WITHDRAWN`]. One that has bailed out or
+//! been told to stop starts no other job.
 //!
 //! A slot whose auditor dies, or reports that it could not do its job, stays
 //! empty: a message left in its socket must reach no other auditor. Its running
@@ -30,6 +37,7 @@ use super::Plan;
 use crate::auditor::{self, Place};
 use crate::sys::{self, Fork};
 use serde_json::Value;
+use std::collections::VecDeque;
 use std::io;
 use std::os::unix::io::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -41,7 +49,9 @@ struct Slot {
     tmp: SlotTmp,
     /// The slot's auditor, once forked and while alive.
     pid: Option<libc::pid_t>,
-    busy: bool,
+    /// Jobs sent to it that it has not yet answered: none (it is idle), its
+    /// job, or its job and one sent ahead.
+    unanswered: usize,
     /// Its auditor ended or broke: no other takes its place (a message left in
     /// its socket would reach the next one), and its jobs get auditors of their
     /// own.
@@ -135,7 +145,7 @@ impl Auditors {
                 socket: first.runner_end,
                 tmp: SlotTmp::take(run_dir, 0),
                 pid: Some(first.pid),
-                busy: false,
+                unanswered: 0,
                 dead: false,
             });
             theirs.push(first.auditor_end);
@@ -156,7 +166,7 @@ impl Auditors {
                 tmp: SlotTmp::take(run_dir, auditors.slots.len()),
                 socket: runner_end,
                 pid: None,
-                busy: false,
+                unanswered: 0,
                 dead: false,
             });
             theirs.push(auditor_end);
@@ -198,6 +208,35 @@ impl Auditors {
         spec: &JobSpec,
     ) -> Option<(libc::pid_t, Place)> {
         let slot = self.idle()?;
+        self.send_to(slot, run_dir, own_log, retry_on_fail, job, spec)
+    }
+
+    /// Sends a job ahead to a busy auditor that has none ahead yet, to start
+    /// when its job ends; returns as [`Auditors::send`] does.
+    pub fn send_ahead(
+        &mut self,
+        run_dir: &Path,
+        own_log: Option<&Path>,
+        retry_on_fail: bool,
+        job: (u64, u32),
+        spec: &JobSpec,
+    ) -> Option<(libc::pid_t, Place)> {
+        let slot = self
+            .slots
+            .iter()
+            .position(|s| s.unanswered == 1 && s.pid.is_some() && !s.dead)?;
+        self.send_to(slot, run_dir, own_log, retry_on_fail, job, spec)
+    }
+
+    fn send_to(
+        &mut self,
+        slot: usize,
+        run_dir: &Path,
+        own_log: Option<&Path>,
+        retry_on_fail: bool,
+        job: (u64, u32),
+        spec: &JobSpec,
+    ) -> Option<(libc::pid_t, Place)> {
         let pid = self.slots[slot].pid?;
         let place = Place {
             log: own_log.map_or_else(|| segment_log(run_dir, pid), Path::to_path_buf),
@@ -208,16 +247,29 @@ impl Auditors {
         let request = request(pid, &place, retry_on_fail, job, spec);
         match sys::write(self.slots[slot].socket.as_raw_fd(), &request) {
             Ok(n) if n == request.len() => {
-                self.slots[slot].busy = true;
+                self.slots[slot].unanswered += 1;
                 Some((pid, place))
             }
             _ => None,
         }
     }
 
+    /// Asks the auditor `pid` not to start `job`, sent ahead, if it has not
+    /// yet: it answers that job either way, with its status or withdrawn.
+    pub fn withdraw(&mut self, pid: libc::pid_t, job: (u64, u32)) {
+        if let Some(slot) = self.slots.iter().find(|s| s.pid == Some(pid)) {
+            let message = format!(r#"{{"withdraw":{},"try":{}}}"#, job.0, job.1);
+            let _ = sys::write(slot.socket.as_raw_fd(), message.as_bytes());
+        }
+    }
+
     /// A slot that is free, with its auditor forked and told the settings.
     fn idle(&mut self) -> Option<usize> {
-        if let Some(i) = self.slots.iter().position(|s| !s.busy && s.pid.is_some()) {
+        if let Some(i) = self
+            .slots
+            .iter()
+            .position(|s| s.unanswered == 0 && s.pid.is_some())
+        {
             return Some(i);
         }
         let i = self.slots.iter().position(|s| s.pid.is_none() && !s.dead)?;
@@ -236,12 +288,12 @@ impl Auditors {
     pub fn poll_fds(&self) -> impl Iterator<Item = RawFd> + '_ {
         self.slots
             .iter()
-            .filter(|s| s.busy && s.pid.is_some())
+            .filter(|s| s.unanswered > 0 && s.pid.is_some())
             .map(|s| s.socket.as_raw_fd())
     }
 
-    /// One message from the auditor on `fd`: a job's status (the auditor is
-    /// idle again), or a record for the log.
+    /// One message from the auditor on `fd`: the status of the job it was
+    /// sent first of those it has not answered, or a record for the log.
     pub fn heard_on(&mut self, fd: RawFd) -> Heard {
         let i = match self.slots.iter().position(|s| s.socket.as_raw_fd() == fd) {
             Some(i) => i,
@@ -255,9 +307,9 @@ impl Auditors {
             return Heard::Note(message);
         }
         match (<[u8; 4]>::try_from(&message[..]), self.slots[i].pid) {
-            (Ok(status), Some(pid)) if self.slots[i].busy => {
+            (Ok(status), Some(pid)) if self.slots[i].unanswered > 0 => {
                 let status = i32::from_ne_bytes(status);
-                self.slots[i].busy = false;
+                self.slots[i].unanswered -= 1;
                 if status == auditor::EXIT_BROKEN {
                     // It could not do its job (its log, say): it takes no other.
                     self.retire(i);
@@ -284,31 +336,31 @@ impl Auditors {
         self.launcher = None;
     }
 
-    /// A standing auditor ended: the status of a job it finished first, if it
-    /// sent one, and the records it sent before; its slot is dead from now on.
-    /// None when `pid` was not a standing auditor.
-    pub fn ended(&mut self, pid: libc::pid_t) -> Option<(Option<i32>, Vec<Vec<u8>>)> {
+    /// A standing auditor ended: the statuses it sent before, in order, and
+    /// its records; its slot is dead from now on. None when `pid` was not a
+    /// standing auditor.
+    pub fn ended(&mut self, pid: libc::pid_t) -> Option<(Vec<i32>, Vec<Vec<u8>>)> {
         if let Some(at) = self.retired.iter().position(|&p| p == pid) {
             self.retired.swap_remove(at);
-            return Some((None, Vec::new()));
+            return Some((Vec::new(), Vec::new()));
         }
         let i = self.slots.iter().position(|s| s.pid == Some(pid))?;
         let fd = self.slots[i].socket.as_raw_fd();
-        let mut notes = Vec::new();
-        let status = loop {
+        let (mut statuses, mut notes) = (Vec::new(), Vec::new());
+        loop {
             match self.heard_on(fd) {
                 Heard::Note(note) => notes.push(note),
-                Heard::Status(_, status) => break Some(status),
-                Heard::Nothing => break None,
+                Heard::Status(_, status) => statuses.push(status),
+                Heard::Nothing => break,
             }
-        };
+        }
         // Reaped already, whether or not that status retired it.
         self.retired.retain(|&p| p != pid);
         let slot = &mut self.slots[i];
         slot.pid = None;
-        slot.busy = false;
+        slot.unanswered = 0;
         slot.dead = true;
-        Some((status, notes))
+        Some((statuses, notes))
     }
 
     /// Closes the slots, so their auditors end, and reaps them and the launcher.
@@ -387,49 +439,139 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
     if !plan.launch.keep {
         process.open_segments(segment_log(&plan.run_dir, me));
     }
-    loop {
-        let message = match sys::recv_message(socket) {
-            Ok(m) if !m.is_empty() => m,
-            _ => {
-                // The run is over: its TMPDIR is empty, as every job left it.
-                slot_tmp::release(&tmp, &plan.run_dir);
-                if let Some(own_stage) = own_stage {
-                    own_stage.end();
-                }
-                return 0;
+    let mut inbox = Inbox {
+        socket,
+        me,
+        read: VecDeque::new(),
+        untold: None,
+    };
+    // It bailed out: the run ends, and it starts no other job.
+    let mut bailed = false;
+    while let Some(request) = inbox.next(&mut own_stage) {
+        if inbox.withdrawn(&request) || bailed || process.told_to_stop() {
+            if !inbox.tell(&mut own_stage) {
+                break;
             }
-        };
-        let request: Value = serde_json::from_slice(&message).unwrap_or(Value::Null);
-        if request["auditor"].as_i64() != Some(me as i64) {
-            // Left for an auditor of this slot that has died.
+            inbox.untold = Some(auditor::EXIT_WITHDRAWN);
             continue;
         }
-        let status = match audit(
+        // A perl still getting ready may take a while: the runner hears first.
+        if own_stage.as_ref().map_or(false, |s| !s.is_ready()) && !inbox.tell(&mut own_stage) {
+            break;
+        }
+        let config = audit(
             &plan.launch,
             &request,
             &tmp,
             lifeline,
             own_stage.as_mut().map(|own| (own, &mut process)),
-        ) {
+        );
+        // The test has started (in its perl) or is about to: now the runner
+        // hears how the last one ended.
+        if !inbox.tell(&mut own_stage) {
+            break;
+        }
+        let status = match config {
             Some(config) => {
                 process.spare(own_stage.as_ref().and_then(OwnStage::pid));
                 process.audit(config)
             }
             None => auditor::EXIT_BROKEN,
         };
+        bailed |= status == auditor::EXIT_BAIL;
+        inbox.untold = Some(status);
+        if !process.can_go_on() {
+            inbox.tell(&mut own_stage);
+            break;
+        }
+    }
+    if inbox.tell(&mut own_stage) && process.can_go_on() {
+        // The run is over: its TMPDIR is empty, as every job left it.
+        slot_tmp::release(&tmp, &plan.run_dir);
+    }
+    if let Some(own_stage) = own_stage {
+        own_stage.end();
+    }
+    0
+}
+
+/// A standing auditor's end of its socket: what it has read and not yet
+/// taken, and the status of the job it finished last, told only once the next
+/// job has started (or none is there to start).
+struct Inbox {
+    socket: RawFd,
+    me: libc::pid_t,
+    read: VecDeque<Vec<u8>>,
+    untold: Option<i32>,
+}
+
+impl Inbox {
+    /// The next request for this auditor; None once the runner has closed the
+    /// socket (or is gone). With a status untold, it waits only after telling
+    /// it.
+    fn next(&mut self, own_stage: &mut Option<OwnStage>) -> Option<Value> {
+        loop {
+            let message = match self.read.pop_front() {
+                Some(message) => message,
+                None if self.untold.is_some() => match sys::recv_message_now(self.socket) {
+                    Ok(Some(message)) => message,
+                    Ok(None) => {
+                        if !self.tell(own_stage) {
+                            return None;
+                        }
+                        continue;
+                    }
+                    Err(_) => return None,
+                },
+                None => sys::recv_message(self.socket).ok()?,
+            };
+            if message.is_empty() {
+                return None;
+            }
+            let request: Value = serde_json::from_slice(&message).unwrap_or(Value::Null);
+            // Not a withdrawal (of a job already answered), nor a request
+            // left for an auditor of this slot that has died.
+            if request["auditor"].as_i64() == Some(self.me as i64) {
+                return Some(request);
+            }
+        }
+    }
+
+    /// Whether the runner has withdrawn `request` since sending it: looks
+    /// through what has come meanwhile, keeping the rest for later.
+    fn withdrawn(&mut self, request: &Value) -> bool {
+        while let Ok(Some(message)) = sys::recv_message_now(self.socket) {
+            if message.is_empty() {
+                break; // the end: read again when the queue is done
+            }
+            self.read.push_back(message);
+        }
+        let withdrawal = format!(
+            r#"{{"withdraw":{},"try":{}}}"#,
+            request["job"].as_u64().unwrap_or(0),
+            request["try"].as_u64().unwrap_or(0)
+        );
+        match self.read.iter().position(|m| m == withdrawal.as_bytes()) {
+            Some(at) => self.read.remove(at).is_some(),
+            None => false,
+        }
+    }
+
+    /// Tells the runner the untold status, after its perl's records; false
+    /// when the runner is gone.
+    fn tell(&mut self, own_stage: &mut Option<OwnStage>) -> bool {
+        let status = match self.untold.take() {
+            Some(status) => status,
+            None => return true,
+        };
         for note in own_stage
             .as_mut()
             .map(OwnStage::take_notes)
             .unwrap_or_default()
         {
-            let _ = sys::write(socket, &note);
+            let _ = sys::write(self.socket, &note);
         }
-        if sys::write(socket, &status.to_ne_bytes()).is_err() || !process.can_go_on() {
-            if let Some(own_stage) = own_stage {
-                own_stage.end();
-            }
-            return 0;
-        }
+        sys::write(self.socket, &status.to_ne_bytes()).is_ok()
     }
 }
 

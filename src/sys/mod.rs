@@ -113,6 +113,15 @@ pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
 /// The next message on a sequenced-packet socket, whole, however long; an
 /// empty one at end of file. Waits for it.
 pub fn recv_message(fd: RawFd) -> io::Result<Vec<u8>> {
+    recv_message_flags(fd, 0).map(|m| m.unwrap_or_default())
+}
+
+/// As [`recv_message`], without waiting: None when no message is there.
+pub fn recv_message_now(fd: RawFd) -> io::Result<Option<Vec<u8>>> {
+    recv_message_flags(fd, libc::MSG_DONTWAIT)
+}
+
+fn recv_message_flags(fd: RawFd, flags: libc::c_int) -> io::Result<Option<Vec<u8>>> {
     loop {
         // SAFETY: a peek of zero bytes writes nothing; MSG_TRUNC makes it return
         // the length of the waiting message.
@@ -121,19 +130,20 @@ pub fn recv_message(fd: RawFd) -> io::Result<Vec<u8>> {
                 fd,
                 std::ptr::null_mut(),
                 0,
-                libc::MSG_PEEK | libc::MSG_TRUNC,
+                libc::MSG_PEEK | libc::MSG_TRUNC | flags,
             )
         };
         let len = match cvt_size(len) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
             other => other?,
         };
         let mut message = vec![0u8; len];
         if len == 0 {
-            return Ok(message);
+            return Ok(Some(message));
         }
         match read(fd, &mut message)? {
-            n if n == len => return Ok(message),
+            n if n == len => return Ok(Some(message)),
             _ => {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,

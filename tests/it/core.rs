@@ -358,32 +358,49 @@ fn times_lists_every_file_slowest_first() {
 
 #[test]
 fn bail_out_stops_the_run() {
+    // Five files: one standing auditor. Twenty: one per slot, with a launcher.
+    // Either way the next file is sent ahead to the auditor while the first
+    // runs, and must not start after its bail-out.
+    for count in [5, 20] {
+        bail_out_stops_a_run_of(count);
+    }
+}
+
+fn bail_out_stops_a_run_of(count: usize) {
     let p = Project::new();
     p.script(
-        "t/1-bail.t",
+        "t/01-bail.t",
         "#!/bin/sh\necho 1..2\necho ok 1\necho 'Bail out! no database'\n",
     );
-    for i in 2..6 {
+    for i in 2..=count {
         p.script(
-            &format!("t/{}-later.t", i),
-            "#!/bin/sh\necho 1..1\necho ok 1\n",
+            &format!("t/{:02}-later.t", i),
+            "#!/bin/sh\ntouch \"$0.ran\"\necho 1..1\necho ok 1\n",
         );
     }
     let run = p.proctor(&["test", "-j1"]);
     run.expect_status(1);
     let events = p.events();
-    assert_eq!(job_end(&events, "t/1-bail.t")["result"], "fail");
-    assert!(reasons(job_end(&events, "t/1-bail.t")).contains("bailed out: no database"));
-    assert_eq!(job_end(&events, "t/5-later.t")["result"], "cancelled");
+    assert_eq!(job_end(&events, "t/01-bail.t")["result"], "fail");
+    assert!(reasons(job_end(&events, "t/01-bail.t")).contains("bailed out: no database"));
+    for i in 2..=count {
+        let file = format!("t/{:02}-later.t", i);
+        assert_eq!(job_end(&events, &file)["result"], "cancelled", "{}", file);
+        assert!(
+            !p.dir.join(format!("{}.ran", file)).exists(),
+            "{} ran",
+            file
+        );
+    }
     assert_eq!(
         events.iter().filter(|e| e["type"] == "job_end").count(),
-        5,
+        count,
         "every queued job ends once"
     );
-    assert_eq!(events.last().unwrap()["bailed"]["file"], "t/1-bail.t");
+    assert_eq!(events.last().unwrap()["bailed"]["file"], "t/01-bail.t");
     assert!(
         run.stdout()
-            .contains("Bailed out in t/1-bail.t: no database"),
+            .contains("Bailed out in t/01-bail.t: no database"),
         "{}",
         run.stdout()
     );
