@@ -136,6 +136,20 @@ impl OwnStage {
                     self.abandon();
                     return Err(NotStarted::Interrupted);
                 }
+                // A test that died before it could say `launched` (between
+                // jobs the perl is this process's only child): audited as it
+                // is, an exit with no output, not a perl that stopped answering.
+                let stage_pid = self.stage.as_ref().map(|s| s.pid);
+                if let Ok(Some(pid)) = sys::exited_child() {
+                    if Some(pid) != stage_pid {
+                        return Ok(Started {
+                            pid,
+                            stdout,
+                            stderr: stderr.map(|(read, _)| read),
+                            at,
+                        });
+                    }
+                }
                 // A signal that stops nothing (a pause, a child's end): the
                 // answer is still to come.
                 let stage = self.stage.as_mut().expect("a ready stage");

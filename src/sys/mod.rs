@@ -11,9 +11,9 @@ mod start;
 pub mod terminal;
 
 pub use process::{
-    children_of_self, fork, fork_sibling, kill, kill_group, reap, reap_any, reap_with_rusage,
-    set_child_subreaper, set_process_name, setpgid, spawn, spawn_with, stop_self, waitid_exited,
-    ExecSpec, ExitInfo, Fork, Rusage,
+    children_of_self, exited_child, fork, fork_sibling, kill, kill_group, reap, reap_any,
+    reap_with_rusage, set_child_subreaper, set_process_name, setpgid, spawn, spawn_with, stop_self,
+    waitid_exited, ExecSpec, ExitInfo, Fork, Rusage,
 };
 pub use signals::{ignore as ignore_signals, SignalPipe};
 

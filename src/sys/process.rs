@@ -186,6 +186,28 @@ pub struct Rusage {
     pub max_rss_kib: i64,
 }
 
+/// A child that has exited, not reaped: its pid, or None while all still run.
+pub fn exited_child() -> io::Result<Option<libc::pid_t>> {
+    // SAFETY: waitid fills the zeroed siginfo it is given.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        loop {
+            let ret = libc::waitid(
+                libc::P_ALL,
+                0,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            );
+            match cvt(ret) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+                Ok(_) => break,
+            }
+        }
+        Ok(Some(info.si_pid()).filter(|&pid| pid != 0))
+    }
+}
+
 /// Whether `pid` has exited, without reaping it: while it stays a zombie its pid and
 /// process group id cannot be reused, so killing the group afterwards stays safe.
 pub fn waitid_exited(pid: libc::pid_t) -> io::Result<Option<ExitInfo>> {

@@ -673,3 +673,51 @@ fn what_a_preloaded_module_makes_in_tmpdir_outlives_each_test() {
     .expect_status(0);
     assert_eq!(staged_launches(&p.events()), 3);
 }
+
+/// A module under which the first test forked dies of SIGKILL before it can
+/// say `launched` (its first act is to open its pipes), as the OOM killer
+/// might kill it; the perl that forked it lives on.
+const FIRST_TEST_DIES_EARLY: &str = r#"package DiesEarly;
+require POSIX;
+my $stage = $$;
+my $open = \&POSIX::open;
+no warnings 'redefine';
+*POSIX::open = sub {
+    if ($$ != $stage && !-e 'died') {
+        open my $f, '>', 'died' or die;
+        close $f;
+        kill 'KILL', $$;
+    }
+    goto &$open;
+};
+1;
+"#;
+
+/// The auditor is such a test's parent: it audits the death at once, as a
+/// test's, instead of waiting for an answer that cannot come and then taking
+/// its perl for lost.
+#[test]
+fn a_test_killed_before_it_says_launched_fails_alone() {
+    let p = Project::new();
+    p.script("lib/DiesEarly.pm", FIRST_TEST_DIES_EARLY);
+    three_tests(&p);
+    let run = p.proctor(&["test", "-j1", "-I", "lib", "--preload", "DiesEarly", "t"]);
+    assert!(p.dir.join("died").exists());
+    run.expect_status(1);
+    let events = p.events();
+    let failed: Vec<(String, String)> = results(&events)
+        .into_iter()
+        .filter(|(_, result)| result != "pass")
+        .collect();
+    assert_eq!(failed.len(), 1, "{:?}", results(&events));
+    let reason = reasons(job_end(&events, &failed[0].0));
+    assert!(reason.contains("SIGKILL"), "{}", reason);
+    assert!(
+        events.iter().all(|e| e["type"] != "stage_exit"),
+        "its perl was not lost: {:?}",
+        events
+            .iter()
+            .filter(|e| e["type"] == "stage_exit")
+            .collect::<Vec<_>>()
+    );
+}
