@@ -11,7 +11,8 @@ use crate::sys::{self, Fork};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::io::AsRawFd;
-use std::os::unix::net::UnixListener;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::time::{Duration, Instant};
 
 pub fn start(args: StartArgs) -> Result<i32> {
     let state_dir = state::locate(args.state_dir.as_deref());
@@ -42,7 +43,10 @@ pub fn start(args: StartArgs) -> Result<i32> {
             let _ = std::fs::remove_file(&jobs);
         }
     }
-    let listener = UnixListener::bind(&socket)
+    // Bound here, so that an error is said here; listened on in the runner, so
+    // that its clients see the runner as their peer (`proctor stop` ends a
+    // hung one by that pid).
+    let bound = sys::bind_unix(&socket)
         .map_err(|e| Error::io(format!("listen on {}", socket.display()), e))?;
     let perl_dirs = perl_dirs(args.lib, args.blib, &args.includes);
     let stage = if args.preload.is_empty() {
@@ -86,7 +90,8 @@ pub fn start(args: StartArgs) -> Result<i32> {
             let _ = sys::dup2(log.as_raw_fd(), 1);
             let _ = sys::dup2(log.as_raw_fd(), 2);
             drop(started_read);
-            let code = match daemon::serve(daemon, listener, started_write) {
+            let listening = sys::listen(bound.as_raw_fd()).map(|_| UnixListener::from(bound));
+            let code = match listening.and_then(|l| daemon::serve(daemon, l, started_write)) {
                 Ok(()) => 0,
                 Err(e) => {
                     eprintln!("proctor: persistent runner: {}", e);
@@ -125,39 +130,113 @@ pub fn start(args: StartArgs) -> Result<i32> {
 
 /// Asks the persistent runner to stop, and waits until it has (its stage
 /// ended, its socket gone), so that a `proctor start` right after finds none.
+/// How long the persistent runner has to answer a request: its loop never
+/// blocks, so one that takes longer is hung.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a hung runner has to end after SIGTERM before SIGKILL.
+const TERM_GRACE: Duration = Duration::from_secs(2);
+
 pub fn stop(state_dir: Option<&std::path::Path>) -> Result<i32> {
-    let pid_file = daemon::dir(&state::locate(state_dir)).join("pid");
-    let pid = std::fs::read_to_string(&pid_file).unwrap_or_default();
-    let code = ask(Request::Stop, state_dir)?;
-    if let Ok(pid) = pid.trim().parse::<u32>() {
-        let stat = format!("/proc/{}/stat", pid);
-        for _ in 0..1000 {
-            let text = std::fs::read_to_string(&stat).unwrap_or_default();
-            // Gone, or a zombie its new parent has yet to reap.
-            if text.is_empty()
-                || text
-                    .rsplit_once(')')
-                    .map_or(false, |(_, s)| s.trim_start().starts_with('Z'))
-            {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
+    let (stream, pid) = connect(state_dir)?;
+    let code = match tell(stream, Request::Stop) {
+        Ok(line) => answer(&line),
+        Err(e) if timed_out(&e) => {
+            // Hung (stopped, say): it cannot stop itself, so it is ended.
+            let how = end_hung(pid);
+            eprintln!(
+                "proctor: the persistent runner (pid {}) did not answer for {} s: ended it with {}",
+                pid,
+                ANSWER_TIMEOUT.as_secs(),
+                how
+            );
+            Ok(0)
         }
-    }
+        Err(e) => Err(Error::io("hear the persistent runner", e)),
+    }?;
+    wait_gone(pid, Duration::from_secs(10));
     Ok(code)
+}
+
+/// SIGTERM, then SIGKILL if it is still there after the grace: which ended it.
+fn end_hung(pid: libc::pid_t) -> &'static str {
+    let _ = sys::kill(pid, libc::SIGTERM);
+    let _ = sys::kill(pid, libc::SIGCONT);
+    if wait_gone(pid, TERM_GRACE) {
+        return "SIGTERM";
+    }
+    let _ = sys::kill(pid, libc::SIGKILL);
+    wait_gone(pid, TERM_GRACE);
+    "SIGKILL"
+}
+
+/// Waits, up to `limit`, until `pid` is gone (or a zombie its new parent has
+/// yet to reap); whether it is.
+fn wait_gone(pid: libc::pid_t, limit: Duration) -> bool {
+    let stat = format!("/proc/{}/stat", pid);
+    let until = Instant::now() + limit;
+    loop {
+        let text = std::fs::read_to_string(&stat).unwrap_or_default();
+        let zombie = text
+            .rsplit_once(')')
+            .map_or(false, |(_, s)| s.trim_start().starts_with('Z'));
+        if text.is_empty() || zombie {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Sends one request and prints the answer.
 pub fn ask(request: Request, state_dir: Option<&std::path::Path>) -> Result<i32> {
+    let (stream, pid) = connect(state_dir)?;
+    let line = tell(stream, request).map_err(|e| {
+        if timed_out(&e) {
+            Error::Usage(format!(
+                "the persistent runner (pid {}) did not answer for {} s: it is hung; \
+                 'proctor stop' ends it",
+                pid,
+                ANSWER_TIMEOUT.as_secs()
+            ))
+        } else {
+            Error::io("hear the persistent runner", e)
+        }
+    })?;
+    answer(&line)
+}
+
+/// A connection to the persistent runner, and its pid (from the socket, not
+/// a file that may be stale).
+fn connect(state_dir: Option<&std::path::Path>) -> Result<(UnixStream, libc::pid_t)> {
     let socket = daemon::socket_path(&state::locate(state_dir));
-    let mut stream = daemon::connect(&socket).map_err(Error::Usage)?;
-    stream
-        .write_all(request.line().as_bytes())
-        .map_err(|e| Error::io("ask the persistent runner", e))?;
+    let stream = daemon::connect(&socket).map_err(Error::Usage)?;
+    let pid = sys::peer_pid(stream.as_raw_fd())
+        .map_err(|e| Error::io("identify the persistent runner", e))?;
+    Ok((stream, pid))
+}
+
+/// Sends `request` and reads the one-line answer, waiting at most
+/// [`ANSWER_TIMEOUT`] for it.
+fn tell(mut stream: UnixStream, request: Request) -> std::io::Result<String> {
+    stream.set_read_timeout(Some(ANSWER_TIMEOUT))?;
+    stream.write_all(request.line().as_bytes())?;
     let mut line = String::new();
-    BufReader::new(&stream)
-        .read_line(&mut line)
-        .map_err(|e| Error::io("hear the persistent runner", e))?;
+    BufReader::new(&stream).read_line(&mut line)?;
+    Ok(line)
+}
+
+fn timed_out(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
+/// Prints the persistent runner's answer; the exit status it means.
+fn answer(line: &str) -> Result<i32> {
     let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap_or_default();
     match v["type"].as_str() {
         Some("status") => {

@@ -75,6 +75,47 @@ fn unix_pair(kind: libc::c_int) -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
+/// A UNIX stream socket bound to `path`, not yet listening: whoever calls
+/// [`listen`] on it is the process its clients see as their peer.
+pub fn bind_unix(path: &std::path::Path) -> io::Result<OwnedFd> {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    // SAFETY: a zeroed sockaddr_un is valid; the path is copied into it only
+    // when it fits with its terminating NUL.
+    let mut address: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    if bytes.len() >= address.sun_path.len() || bytes.contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the path is too long for a socket",
+        ));
+    }
+    address.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (to, &from) in address.sun_path.iter_mut().zip(bytes) {
+        *to = from as libc::c_char;
+    }
+    // SAFETY: socket returns a fresh descriptor or -1.
+    let fd =
+        cvt(unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) })?;
+    // SAFETY: socket succeeded, so the descriptor is fresh and ours alone.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let length = std::mem::size_of::<libc::sa_family_t>() + bytes.len() + 1;
+    // SAFETY: `address` is a valid sockaddr_un, and `length` within it.
+    cvt(unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&address as *const libc::sockaddr_un).cast(),
+            length as libc::socklen_t,
+        )
+    })?;
+    Ok(fd)
+}
+
+/// Starts accepting connections on a bound socket.
+pub fn listen(fd: RawFd) -> io::Result<()> {
+    // SAFETY: listen only changes the state of the socket `fd`.
+    cvt(unsafe { libc::listen(fd, 128) }).map(|_| ())
+}
+
 /// Makes reads and writes on `fd` return `WouldBlock` instead of waiting.
 pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
     // SAFETY: F_GETFL/F_SETFL only read and set the file status flags of `fd`.
@@ -310,6 +351,16 @@ pub fn release_free_memory() {
 
 /// The user id of the process at the other end of a UNIX socket (SO_PEERCRED).
 pub fn peer_uid(fd: RawFd) -> io::Result<libc::uid_t> {
+    peer_credentials(fd).map(|cred| cred.uid)
+}
+
+/// The process at the other end of a connected UNIX socket: for a client, the
+/// one that listens (SO_PEERCRED).
+pub fn peer_pid(fd: RawFd) -> io::Result<libc::pid_t> {
+    peer_credentials(fd).map(|cred| cred.pid)
+}
+
+fn peer_credentials(fd: RawFd) -> io::Result<libc::ucred> {
     // SAFETY: getsockopt fills the zeroed ucred of the size it is told.
     unsafe {
         let mut cred: libc::ucred = std::mem::zeroed();
@@ -321,7 +372,7 @@ pub fn peer_uid(fd: RawFd) -> io::Result<libc::uid_t> {
             (&mut cred as *mut libc::ucred).cast(),
             &mut len,
         ))?;
-        Ok(cred.uid)
+        Ok(cred)
     }
 }
 

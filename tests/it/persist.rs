@@ -387,3 +387,36 @@ fn a_preloaded_test_has_its_runs_variables_that_are_not_utf8() {
     .expect_status(0);
     drop(runner);
 }
+
+/// A runner that does not answer (stopped here, as a hung one would be):
+/// `status` says so instead of waiting for ever, and `stop` ends it.
+#[test]
+fn a_hung_runner_is_reported_and_stop_ends_it() {
+    let p = Project::new();
+    let _runner = Started::new(&p, false);
+    let pid = std::fs::read_to_string(p.state().join("runner/pid")).unwrap();
+    let pid = pid.trim().to_string();
+    Command::new("kill").args(["-STOP", &pid]).status().unwrap();
+    let status = p.proctor(&["status"]);
+    status.expect_status(2);
+    assert!(
+        status
+            .stderr()
+            .contains(&format!("(pid {}) did not answer", pid)),
+        "{}",
+        status.stderr()
+    );
+    let stop = p.proctor(&["stop"]);
+    stop.expect_status(0);
+    assert!(
+        stop.stderr().contains("ended it with SIG"),
+        "{}",
+        stop.stderr()
+    );
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid)).unwrap_or_default();
+    assert!(
+        stat.is_empty() || stat.split_whitespace().nth(2) == Some("Z"),
+        "still there: {}",
+        stat
+    );
+}
