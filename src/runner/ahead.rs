@@ -44,12 +44,14 @@ impl Runner {
                 let own_log = self.own_log(&p)?;
                 let retry_on_fail = self.may_retry(&p);
                 let job = (p.job, p.tries);
+                let ahead = &self.ahead;
                 self.standing.send_ahead(
                     &self.run_dir,
                     own_log.as_deref(),
                     retry_on_fail,
                     job,
                     &p.spec,
+                    |pid| ahead.contains_key(&pid),
                 )
             };
             match sent {

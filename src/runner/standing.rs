@@ -212,7 +212,10 @@ impl Auditors {
     }
 
     /// Sends a job ahead to a busy auditor that has none ahead yet, to start
-    /// when its job ends; returns as [`Auditors::send`] does.
+    /// when its job ends; returns as [`Auditors::send`] does. `has_ahead`:
+    /// whether an auditor still has a job ahead (one withdrawn, which it may
+    /// have started before the withdrawal came, is its one unanswered job
+    /// once the job before it ends).
     pub fn send_ahead(
         &mut self,
         run_dir: &Path,
@@ -220,11 +223,11 @@ impl Auditors {
         retry_on_fail: bool,
         job: (u64, u32),
         spec: &JobSpec,
+        has_ahead: impl Fn(libc::pid_t) -> bool,
     ) -> Option<(libc::pid_t, Place)> {
-        let slot = self
-            .slots
-            .iter()
-            .position(|s| s.unanswered == 1 && s.pid.is_some() && !s.dead)?;
+        let slot = self.slots.iter().position(|s| {
+            s.unanswered == 1 && !s.dead && s.pid.map_or(false, |pid| !has_ahead(pid))
+        })?;
         self.send_to(slot, run_dir, own_log, retry_on_fail, job, spec)
     }
 

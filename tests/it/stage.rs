@@ -721,3 +721,120 @@ fn a_test_killed_before_it_says_launched_fails_alone() {
             .collect::<Vec<_>>()
     );
 }
+
+/// A test file that SIGSTOPs its slot's preloaded perl, so that the next
+/// test, sent ahead, is held at its start, and writes the runner's pid to
+/// `runner` (its auditor is the first, the runner's child) and the perl's
+/// to `perl`.
+const SIBLING_STOPPER: &str = r#"use Test::More;
+sub read_proc { open my $f, '<', "/proc/$_[0]" or return ''; local $/; scalar <$f> }
+sub parent_of { (split ' ', (split /\) /, read_proc("$_[0]/stat"))[1] // '')[1] // 0 }
+sub put { open my $f, '>', "$_[0].new" or die; print $f "$_[1]\n"; close $f; rename "$_[0].new", $_[0] or die }
+my $auditor = getppid();
+my ($perl) = grep {
+    parent_of($_) == $auditor && read_proc("$_/cmdline") =~ /stage-perl/
+} grep { /^[0-9]+$/ } map { (split m{/})[-1] } glob '/proc/*';
+ok($perl, 'found the preloaded perl');
+kill 'STOP', $perl;
+put('runner', parent_of($auditor));
+put('perl', $perl);
+done_testing;
+"#;
+
+/// A run of one slot whose second job, sent ahead, is held at its start
+/// (its perl stopped) until the run is paused, so that its withdrawal comes
+/// too late: the job has started. Returns the run, once that job runs (it
+/// waits for the file `go`), and the runner's pid.
+fn a_job_started_after_its_withdrawal() -> (Project, Running, String) {
+    let p = Project::new();
+    p.script("t/01-stops-perl.t", SIBLING_STOPPER);
+    p.script(
+        "t/02-held.t",
+        "use Test::More;\nopen my $f, '>', 'held' or die;\nclose $f;\n\
+         for (1 .. 200) { last if -e 'go'; select undef, undef, undef, 0.05 }\n\
+         ok(-e 'go', 'let go');\ndone_testing;\n",
+    );
+    for i in 3..=6 {
+        p.script(
+            &format!("t/{:02}.t", i),
+            "use Test::More;\nok(1);\ndone_testing;\n",
+        );
+    }
+    let run = p.spawn(&["test", "-j1", "--preload", "Test::More"]);
+    p.wait_for_file("perl");
+    let read = |name: &str| {
+        std::fs::read_to_string(p.dir.join(name))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let (runner, perl) = (read("runner"), read("perl"));
+    let kill = |signal: &str, pid: &str| {
+        let status = Command::new("kill").args([signal, pid]).status().unwrap();
+        assert!(status.success(), "kill {} {}", signal, pid);
+    };
+    // The first test ends and its auditor takes the second, sent ahead,
+    // whose start waits for the stopped perl; then the run pauses.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    kill("-USR1", &runner);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    kill("-CONT", &perl);
+    p.wait_for_file("held");
+    (p, run, runner)
+}
+
+/// Each queued job ends once, as itself.
+fn assert_each_job_ends_once_as_itself(events: &[serde_json::Value]) {
+    let mut queued: Vec<((u64, u64), String)> = events
+        .iter()
+        .filter(|e| e["type"] == "job_queued")
+        .map(|e| {
+            (
+                (e["job"].as_u64().unwrap(), e["try"].as_u64().unwrap()),
+                e["file"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut ended: Vec<((u64, u64), String)> = events
+        .iter()
+        .filter(|e| e["type"] == "job_end")
+        .map(|e| {
+            (
+                (e["job"].as_u64().unwrap(), e["try"].as_u64().unwrap()),
+                e["file"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    queued.sort();
+    ended.sort();
+    assert_eq!(ended, queued, "every job ends once, as itself");
+}
+
+/// A job withdrawn by a pause after it had started runs to its end, and the
+/// next job goes to its auditor only after it: once the run resumes, no
+/// other job is sent ahead in its place.
+#[test]
+fn a_job_that_started_before_its_withdrawal_keeps_its_auditor() {
+    let (p, run, runner) = a_job_started_after_its_withdrawal();
+    let status = Command::new("kill")
+        .args(["-USR2", &runner])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // The runner resumes (and would send a job ahead) before the held test ends.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::fs::write(p.dir.join("go"), "").unwrap();
+    let run = run.wait();
+    let events = p.events();
+    assert_each_job_ends_once_as_itself(&events);
+    assert_eq!(
+        results(&events)
+            .iter()
+            .filter(|(_, result)| result == "pass")
+            .count(),
+        6,
+        "{:?}\n{}",
+        results(&events),
+        run.stderr()
+    );
+}
