@@ -610,7 +610,10 @@ impl Runner {
         json::write_str_field(&mut self.scratch, "reason", &reason);
         self.scratch.push(b'}');
         self.log.record(&self.scratch)?;
-        for &pid in self.running.keys() {
+        // And the auditors of jobs ahead: one withdrawn by a pause may have
+        // started before the withdrawal came, and runs unbeknown.
+        let ahead = self.ahead.keys().filter(|p| !self.running.contains_key(p));
+        for &pid in self.running.keys().chain(ahead) {
             let _ = sys::kill(pid, libc::SIGTERM);
         }
         self.withdraw_ahead();

@@ -838,3 +838,20 @@ fn a_job_that_started_before_its_withdrawal_keeps_its_auditor() {
         run.stderr()
     );
 }
+
+/// A job withdrawn by a pause after it had started is stopped with the run.
+#[test]
+fn a_job_that_started_before_its_withdrawal_stops_with_the_run() {
+    let (p, run, runner) = a_job_started_after_its_withdrawal();
+    let status = Command::new("kill")
+        .args(["-TERM", &runner])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let _ = run.wait();
+    std::fs::write(p.dir.join("go"), "").unwrap();
+    let events = p.events();
+    assert_each_job_ends_once_as_itself(&events);
+    let held = reasons(job_end(&events, "t/02-held.t"));
+    assert!(held.contains("interrupted"), "{}", held);
+}
