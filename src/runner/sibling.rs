@@ -86,9 +86,14 @@ impl OwnStage {
         Some(own)
     }
 
-    /// Whether it has said `ready` (a test asked for now starts at once).
+    /// Whether it has said `ready` and has not died since (a test asked for
+    /// now starts at once; one that died is started again first).
     pub fn is_ready(&self) -> bool {
         self.ready
+            && self
+                .stage
+                .as_ref()
+                .map_or(false, |s| matches!(sys::waitid_exited(s.pid), Ok(None)))
     }
 
     /// Its process, while it has one.

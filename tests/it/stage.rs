@@ -855,3 +855,76 @@ fn a_job_that_started_before_its_withdrawal_stops_with_the_run() {
     let held = reasons(job_end(&events, "t/02-held.t"));
     assert!(held.contains("interrupted"), "{}", held);
 }
+
+/// A slot's perl killed under its test, with the next test sent ahead: the
+/// auditor waits for a new perl before that test can start, and the runner
+/// hears first that the last one ended, so that the next counts as running
+/// (a pause meanwhile does not take it back, and starts nothing new).
+#[test]
+fn a_job_ahead_that_waits_for_a_new_perl_runs_as_launched() {
+    let p = Project::new();
+    p.script("t/01-kills-perl.t", SIBLING_KILLER);
+    p.script(
+        "t/02-held.t",
+        "use Test::More;\nopen my $f, '>', 'held' or die;\nclose $f;\n\
+         for (1 .. 200) { last if -e 'go2'; select undef, undef, undef, 0.05 }\n\
+         ok(-e 'go2', 'let go');\ndone_testing;\n",
+    );
+    p.script("t/03.t", "use Test::More;\nok(1);\ndone_testing;\n");
+    // The perl started in place of the killed one says so, with the
+    // runner's pid (its auditor is the first, the runner's child), and
+    // gets ready only once the file `go` is there.
+    p.script(
+        "lib/Restarts.pm",
+        r#"package Restarts;
+sub read_proc { open my $f, '<', "/proc/$_[0]" or return ''; local $/; scalar <$f> }
+sub parent_of { (split ' ', (split /\) /, read_proc("$_[0]/stat"))[1] // '')[1] // 0 }
+if (-e 't/killed') {
+    open my $f, '>', 'restarting.new' or die;
+    print $f parent_of(getppid()), "\n";
+    close $f;
+    rename 'restarting.new', 'restarting' or die;
+    for (1 .. 400) { last if -e 'go'; select undef, undef, undef, 0.05 }
+}
+1;
+"#,
+    );
+    let run = p.spawn(&["test", "-j1", "-I", "lib", "--preload", "Restarts"]);
+    p.wait_for_file("restarting");
+    let runner = std::fs::read_to_string(p.dir.join("restarting")).unwrap();
+    let signal = |signal: &str| {
+        let status = Command::new("kill")
+            .args([signal, runner.trim()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {} {}", signal, runner);
+    };
+    signal("-USR1");
+    std::fs::write(p.dir.join("go"), "").unwrap();
+    p.wait_for_file("held");
+    // The runner's own log, as it is while the held test runs.
+    let runner_log = std::fs::read_dir(p.state().join("runs"))
+        .unwrap()
+        .map(|d| d.unwrap().path().join("runner.ljsonl"))
+        .find(|log| log.exists())
+        .map(|log| std::fs::read(log).unwrap())
+        .unwrap_or_default();
+    let launched = String::from_utf8_lossy(&runner_log)
+        .lines()
+        .any(|l| l.contains(r#""type":"job_launch""#) && l.contains("t/02-held.t"));
+    std::fs::write(p.dir.join("go2"), "").unwrap();
+    signal("-USR2");
+    let run = run.wait();
+    assert!(
+        launched,
+        "a test runs that the runner does not count as running"
+    );
+    let events = p.events();
+    assert_each_job_ends_once_as_itself(&events);
+    assert_eq!(
+        events.last().unwrap()["files"]["passed"],
+        3,
+        "{}",
+        run.stdout()
+    );
+}
