@@ -310,6 +310,7 @@ impl Runner {
     }
 
     fn main_loop(&mut self, signals: &SignalPipe, wake: RawFd) -> io::Result<()> {
+        let mut overlord = Waker::new(wake);
         loop {
             self.retry_soon = false;
             while self.stopping == Stopping::No && !self.paused && !self.retry_soon {
@@ -321,7 +322,7 @@ impl Runner {
             }
             self.send_ahead()?;
             self.log.flush()?;
-            wake_overlord(wake);
+            overlord.wake_soon();
             let busy = !self.running.is_empty() || !self.ahead.is_empty() || self.stages.spawning();
             if !busy && (self.queue.is_empty() || self.stopping != Stopping::No) {
                 return Ok(());
@@ -348,7 +349,8 @@ impl Runner {
                 events: libc::POLLIN,
                 revents: 0,
             }));
-            sys::poll(&mut fds, poll_timeout(self.retry_soon, self.stages.due()))?;
+            let due = self.stages.due().into_iter().chain(overlord.due()).min();
+            sys::poll(&mut fds, poll_timeout(self.retry_soon, due))?;
             if stage_slot < standing_from && fds[stage_slot].revents != 0 {
                 self.stage_messages()?;
             }
@@ -679,6 +681,49 @@ fn poll_timeout(retry_soon: bool, due: Option<Instant>) -> i32 {
         // only be followed by another.
         Some(left) => ((left.as_micros() + 999) / 1000).min(i32::MAX as u128) as i32,
         None => -1,
+    }
+}
+
+/// The overlord is woken at most this often while the run goes on: it reads
+/// the records that came meanwhile at once, and each wake-up costs both sides
+/// a context switch (two jobs a millisecond come to a wake-up a job).
+const WAKE_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Wakes the overlord, no more often than [`WAKE_INTERVAL`].
+struct Waker {
+    wake: RawFd,
+    last: Option<Instant>,
+    /// Records were written since the last wake-up.
+    pending: bool,
+}
+
+impl Waker {
+    fn new(wake: RawFd) -> Waker {
+        Waker {
+            wake,
+            last: None,
+            pending: false,
+        }
+    }
+
+    /// Wakes the overlord now if it was not woken lately, else when
+    /// [`Waker::due`] says.
+    fn wake_soon(&mut self) {
+        let now = Instant::now();
+        if self.last.map_or(true, |at| at + WAKE_INTERVAL <= now) {
+            wake_overlord(self.wake);
+            self.last = Some(now);
+            self.pending = false;
+        } else {
+            self.pending = true;
+        }
+    }
+
+    /// When a wake-up held back is due.
+    fn due(&self) -> Option<Instant> {
+        self.last
+            .filter(|_| self.pending)
+            .map(|at| at + WAKE_INTERVAL)
     }
 }
 
