@@ -58,6 +58,9 @@ pub struct OwnStage {
     restarts: u32,
     /// Records for the runner's log, not yet sent.
     notes: Vec<Vec<u8>>,
+    /// The CPUs each test is given back: this auditor and its perl keep to
+    /// one of them (see [`super::standing`]).
+    cpu_mask: Option<Vec<u8>>,
 }
 
 impl OwnStage {
@@ -68,6 +71,7 @@ impl OwnStage {
         run_dir: &Path,
         lifeline: RawFd,
         slot: usize,
+        cpu_mask: Option<Vec<u8>>,
     ) -> Option<OwnStage> {
         let mut own = OwnStage {
             spec: launch.stage.clone()?,
@@ -81,6 +85,7 @@ impl OwnStage {
             broken: None,
             restarts: 0,
             notes: Vec::new(),
+            cpu_mask,
         };
         own.launch();
         Some(own)
@@ -297,7 +302,8 @@ impl OwnStage {
     /// Starts the stage (or says why it cannot).
     fn launch(&mut self) {
         self.ready = false;
-        match Stage::start_siblings(&self.spec, &self.run_dir, &self.env, self.lifeline) {
+        let mask = self.cpu_mask.as_deref();
+        match Stage::start_siblings(&self.spec, &self.run_dir, &self.env, self.lifeline, mask) {
             Ok(stage) => self.stage = Some(stage),
             Err(e) => {
                 self.broken = Some(format!(

@@ -121,11 +121,14 @@ impl Stage {
 
     /// Starts the stage in sibling mode (see [`SIBLINGS`]), as a child of this
     /// process, whose children its tests will be.
+    /// With `cpu_mask`, this process is kept to one CPU, and each test is
+    /// given that mask back, the CPUs the run was given.
     pub fn start_siblings(
         spec: &StageSpec,
         run_dir: &Path,
         env: &Rc<Vec<CString>>,
         lifeline: RawFd,
+        cpu_mask: Option<&[u8]>,
     ) -> io::Result<Stage> {
         let clone = format!(
             "--clone-syscall={}",
@@ -133,6 +136,14 @@ impl Stage {
         );
         let mut args = madvise_arguments();
         args.push(clone);
+        if let Some(mask) = cpu_mask {
+            let hex: String = mask.iter().map(|b| format!("{:02x}", b)).collect();
+            args.push(format!(
+                "--cpu-mask={}:{}",
+                libc::SYS_sched_setaffinity,
+                hex
+            ));
+        }
         Stage::start_with(spec, run_dir, env, lifeline, &args)
     }
 

@@ -27,6 +27,11 @@
 //! In a run that preloads (`--preload`), each auditor has a preloaded perl of
 //! its own ([`super::sibling`]) that forks its perl tests; what becomes of
 //! that perl comes to the runner as records, in messages before a status.
+//! When such a run has one slot for each CPU it may use, each auditor and its
+//! perl keep to a CPU of their own: a test is forked, audited and reaped
+//! where its perl's pages are in the cache, and no two slots' processes meet
+//! on one CPU while another idles. The tests themselves get all the run's
+//! CPUs back as they start.
 
 use super::job::{JobSpec, Launch};
 use super::launcher::Launcher;
@@ -96,6 +101,8 @@ pub struct Auditors {
     retired: Vec<libc::pid_t>,
     /// Each auditor runs the perl tests in a preloaded perl of its own.
     siblings: bool,
+    /// The CPU each slot's auditor keeps to, by slot (none: they move freely).
+    cpus: Vec<usize>,
 }
 
 /// What came from a busy auditor's socket.
@@ -116,6 +123,7 @@ impl Auditors {
             head: Vec::new(),
             retired: Vec::new(),
             siblings: false,
+            cpus: Vec::new(),
         }
     }
 
@@ -137,6 +145,11 @@ impl Auditors {
         let mut auditors = Auditors {
             head: head.to_vec(),
             siblings,
+            cpus: if siblings {
+                one_cpu_each(count)
+            } else {
+                Vec::new()
+            },
             ..Auditors::none()
         };
         let mut theirs = Vec::new();
@@ -182,6 +195,7 @@ impl Auditors {
             "slot": slot,
             "siblings": self.siblings,
             "tmp": self.slots[slot].tmp.path.to_string_lossy(),
+            "cpu": self.cpus.get(slot),
         }))
         .unwrap_or_default();
         first.push(b'\n');
@@ -377,6 +391,15 @@ impl Auditors {
     }
 }
 
+/// A CPU for each of `slots` slots: the CPUs this process may use, when there
+/// are exactly that many (a run that fills them all); else none.
+fn one_cpu_each(slots: usize) -> Vec<usize> {
+    match sys::cpu_mask().map(|mask| sys::cpus_in(&mask)) {
+        Ok(cpus) if cpus.len() == slots => cpus,
+        _ => Vec::new(),
+    }
+}
+
 /// The log whose segments are the jobs of the auditor `pid`.
 fn segment_log(run_dir: &Path, pid: libc::pid_t) -> PathBuf {
     run_dir.join(format!("auditor-{}.ljsonl", pid))
@@ -428,9 +451,14 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
         // The run ended before it began, or the runner is gone.
         _ => return 0,
     };
-    // Its perl preloads while the first job is on its way.
+    // Its perl preloads while the first job is on its way, on this auditor's
+    // CPU if it has one; its tests get the run's CPUs back.
     let mut own_stage = if first.siblings {
-        OwnStage::start(&plan.launch, &plan.run_dir, lifeline, first.slot)
+        let cpu_mask = first.cpu.and_then(|cpu| {
+            let mask = sys::cpu_mask().ok()?;
+            sys::pin_to_cpu(cpu).ok().map(|_| mask)
+        });
+        OwnStage::start(&plan.launch, &plan.run_dir, lifeline, first.slot, cpu_mask)
     } else {
         None
     };
@@ -585,6 +613,8 @@ struct FirstWord {
     siblings: bool,
     /// Its tests' TMPDIR.
     tmp: PathBuf,
+    /// The CPU it keeps to, with its perl.
+    cpu: Option<usize>,
 }
 
 /// The auditor's slot and the run's settings, from its first message: a JSON
@@ -596,6 +626,7 @@ fn settings(message: &[u8]) -> Option<(FirstWord, Plan)> {
         slot: first["slot"].as_u64()? as usize,
         siblings: first["siblings"] == true,
         tmp: PathBuf::from(first["tmp"].as_str()?),
+        cpu: first["cpu"].as_u64().map(|cpu| cpu as usize),
     };
     match Plan::read_head(&mut &message[newline + 1..]) {
         Ok(Some((plan, _))) => Some((first, plan)),

@@ -216,6 +216,10 @@ sub parse_arguments {
         elsif ($arg =~ /\A--madvise-syscall=([0-9]+)\z/) {
             $stage{madvise} = 0 + $1;
         }
+        elsif ($arg =~ /\A--cpu-mask=([0-9]+):((?:[0-9a-f]{2})+)\z/) {
+            # The stage keeps to one CPU; each test gets these CPUs back.
+            $stage{cpu_mask} = [0 + $1, pack 'H*', $2];
+        }
         elsif ($arg =~ /\A--drop-env=(.+)\z/s) {
             delete $ENV{$1};    # the runner's setting for this perl's start alone
         }
@@ -803,6 +807,11 @@ sub run_test {
 sub clean_slate {
     my ($test) = @_;
     my $spawn = $test->{spawn};
+
+    # The CPUs the run was given, not the one the stage keeps to (a failure
+    # leaves the test there: nothing it could do about it).
+    my $cpus = $stage{cpu_mask};
+    syscall($cpus->[0], 0, length $cpus->[1], $cpus->[1]) if $cpus;
 
     # Sibling mode: the auditor waits for this. Stdin is the stage's
     # /dev/null already.

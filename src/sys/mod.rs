@@ -407,3 +407,37 @@ pub fn lock_dir(path: &Path) -> io::Result<Option<OwnedFd>> {
         Err(e) => Err(e),
     }
 }
+
+/// The CPUs this process may run on, as the kernel's mask (sched_getaffinity),
+/// its bytes as sched_setaffinity takes them back.
+pub fn cpu_mask() -> io::Result<Vec<u8>> {
+    // SAFETY: a zeroed cpu_set_t is an empty set, which sched_getaffinity fills.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: `set` is a cpu_set_t of `size` bytes.
+    cvt(unsafe { libc::sched_getaffinity(0, size, &mut set) })?;
+    // SAFETY: a cpu_set_t is plain bytes.
+    let bytes =
+        unsafe { std::slice::from_raw_parts((&set as *const libc::cpu_set_t).cast::<u8>(), size) };
+    // Whole words of it, without the empty ones at the end.
+    let used = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    let word = std::mem::size_of::<libc::c_ulong>();
+    Ok(bytes[..(used + word - 1) / word * word].to_vec())
+}
+
+/// The CPUs a mask from [`cpu_mask`] holds, in order.
+pub fn cpus_in(mask: &[u8]) -> Vec<usize> {
+    (0..mask.len() * 8)
+        .filter(|&cpu| mask[cpu / 8] & (1 << (cpu % 8)) != 0)
+        .collect()
+}
+
+/// Keeps this process (and the children it forks from now on) on `cpu`.
+pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
+    let word = std::mem::size_of::<libc::c_ulong>();
+    let mut mask = vec![0u8; (cpu / 8 / word + 1) * word];
+    mask[cpu / 8] |= 1 << (cpu % 8);
+    // SAFETY: sched_setaffinity reads `mask.len()` bytes of `mask` as a CPU
+    // set; the kernel takes a set shorter than its own as zero beyond it.
+    cvt(unsafe { libc::sched_setaffinity(0, mask.len(), mask.as_ptr().cast()) }).map(|_| ())
+}

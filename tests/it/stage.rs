@@ -928,3 +928,58 @@ if (-e 't/killed') {
         run.stdout()
     );
 }
+
+/// The CPUs a process may run on, from its /proc status: "0-1", "0,2-3".
+fn cpus_allowed(status: &str) -> Vec<usize> {
+    let list = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .unwrap_or_default()
+        .trim();
+    let mut cpus = Vec::new();
+    for part in list.split(',').filter(|p| !p.is_empty()) {
+        let (from, to) = part.split_once('-').unwrap_or((part, part));
+        cpus.extend(from.parse::<usize>().unwrap()..=to.parse::<usize>().unwrap());
+    }
+    cpus
+}
+
+/// A run with one slot per CPU keeps each slot's auditor (and its perl) on
+/// a CPU of its own, and gives its tests all the CPUs back; a run with more
+/// slots than CPUs keeps nobody anywhere.
+#[test]
+fn a_run_with_a_slot_per_cpu_keeps_auditors_not_tests_on_one_cpu() {
+    let ours = cpus_allowed(&std::fs::read_to_string("/proc/self/status").unwrap());
+    for (slots, pinned) in [(ours.len(), true), (ours.len() + 1, false)] {
+        let p = Project::new();
+        for i in 1..=4 {
+            p.script(
+                &format!("t/{}.t", i),
+                &format!(
+                    "use Test::More;\nsub put {{ open my $f, '>', $_[0] or die; print $f $_[1] }}\n\
+                     sub status {{ open my $f, '<', qq{{/proc/$_[0]/status}} or die; local $/; <$f> }}\n\
+                     put(q{{test-{i}}}, status($$));\nput(q{{auditor-{i}}}, status(getppid()));\nok(1);\ndone_testing;\n",
+                    i = i
+                ),
+            );
+        }
+        let slots = slots.to_string();
+        p.proctor(&["test", "-j", &slots, "--preload", "Test::More"])
+            .expect_status(0);
+        for i in 1..=4 {
+            let read = |what: &str| {
+                cpus_allowed(
+                    &std::fs::read_to_string(p.dir.join(format!("{}-{}", what, i))).unwrap(),
+                )
+            };
+            assert_eq!(read("test"), ours, "test {} with {} slots", i, slots);
+            let auditor = read("auditor");
+            if pinned {
+                assert_eq!(auditor.len(), 1, "auditor of test {}: {:?}", i, auditor);
+                assert!(ours.contains(&auditor[0]));
+            } else {
+                assert_eq!(auditor, ours, "auditor of test {} with {} slots", i, slots);
+            }
+        }
+    }
+}
