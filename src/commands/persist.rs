@@ -60,6 +60,7 @@ pub fn start(args: StartArgs) -> Result<i32> {
         state_dir: state_dir.clone(),
         stage,
         env: Launch::environment(&perl_dirs, false),
+        perl_dirs,
     };
     let log = std::fs::OpenOptions::new()
         .create(true)

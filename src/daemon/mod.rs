@@ -7,6 +7,11 @@
 //! they came. A run that fails, bails out or is interrupted ends only itself.
 //! The stage is started again when a preloaded file changes (by mtime), on
 //! `reload`, or when it dies, always between runs.
+//!
+//! A run large enough to repay a preload (see [`own_perls`]) does not use the
+//! kept stage: its slots' auditors preload perls of their own, with the same
+//! modules, as `proctor test --preload` does, and fork its tests from them
+//! (a fork a job, where the kept stage costs a fork and an exec more).
 
 mod protocol;
 
@@ -21,6 +26,11 @@ use std::os::unix::io::{AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// What a job costs more in the kept stage than in a perl of its auditor's
+/// own: the fork and exec of its auditor (measured here at about 2 ms).
+const KEPT_STAGE_COST: Duration = Duration::from_millis(2);
 
 /// The directory of a project's persistent runner, in its state directory.
 pub fn dir(state_dir: &Path) -> PathBuf {
@@ -49,6 +59,18 @@ pub struct Daemon {
     pub stage: Option<StageSpec>,
     /// The tests' environment, which the stage runs with.
     pub env: Rc<Vec<CString>>,
+    /// The directories of `-l`, `-b` and `-I` (in `env`'s PERL5LIB too): a
+    /// run's own perls, which start with the run's environment, get them as
+    /// the stage's `--include`.
+    pub perl_dirs: Vec<PathBuf>,
+}
+
+/// The stage the daemon keeps, ready: what it preloaded (each file with its
+/// mtime then), and how long getting ready took.
+struct Kept {
+    stage: Stage,
+    files: Vec<(PathBuf, i64)>,
+    ready_in: Duration,
 }
 
 /// A run waiting for its turn.
@@ -69,7 +91,7 @@ pub fn serve(daemon: Daemon, listener: UnixListener, started: OwnedFd) -> io::Re
     let _ = sys::set_child_subreaper();
     // The stage's auditors watch this; it closes only when the daemon ends.
     let (lifeline_read, _lifeline_write) = sys::pipe()?;
-    let mut stage: Option<(Stage, Vec<(PathBuf, i64)>)> = None;
+    let mut stage: Option<Kept> = None;
     if let Some(spec) = &daemon.stage {
         match restart(None, spec, &daemon, lifeline_read.as_raw_fd()) {
             Ok(ready) => stage = Some(ready),
@@ -90,7 +112,7 @@ pub fn serve(daemon: Daemon, listener: UnixListener, started: OwnedFd) -> io::Re
         if running.is_none() {
             if let Some(w) = waiting.pop_front() {
                 if let Some(spec) = &daemon.stage {
-                    let stale = stage.as_ref().map_or(true, |(_, files)| changed(files));
+                    let stale = stage.as_ref().map_or(true, |k| changed(&k.files));
                     if reload || stale {
                         stage = restart(stage.take(), spec, &daemon, lifeline_read.as_raw_fd())
                             .map_err(|why| eprintln!("proctor: runner: {}", why))
@@ -99,7 +121,7 @@ pub fn serve(daemon: Daemon, listener: UnixListener, started: OwnedFd) -> io::Re
                     }
                 }
                 runs += 1;
-                running = start_run(w, stage.as_ref().map(|(s, _)| s), &daemon)
+                running = start_run(w, stage.as_ref(), &daemon)
                     .map_err(|e| eprintln!("proctor: runner: unable to start run {}: {}", runs, e))
                     .ok();
             }
@@ -115,7 +137,7 @@ pub fn serve(daemon: Daemon, listener: UnixListener, started: OwnedFd) -> io::Re
                     while let Some((pid, _)) = sys::reap_any()? {
                         if running.as_ref().map_or(false, |r| r.pid == pid) {
                             running = None;
-                        } else if stage.as_ref().map_or(false, |(s, _)| s.pid == pid) {
+                        } else if stage.as_ref().map_or(false, |k| k.stage.pid == pid) {
                             // Started again before the next run.
                             stage = None;
                         }
@@ -150,7 +172,7 @@ enum Handled {
 fn handle(
     stream: UnixStream,
     daemon: &Daemon,
-    stage: &Option<(Stage, Vec<(PathBuf, i64)>)>,
+    stage: &Option<Kept>,
     running: &Option<Running>,
     queued: usize,
 ) -> Handled {
@@ -195,7 +217,7 @@ fn handle(
             let status = serde_json::json!({
                 "type": "status",
                 "pid": std::process::id(),
-                "stage": stage.as_ref().map(|(s, files)| serde_json::json!({"name": s.spec.name, "pid": s.pid, "preloaded": files.len()})),
+                "stage": stage.as_ref().map(|k| serde_json::json!({"name": k.stage.spec.name, "pid": k.stage.pid, "preloaded": k.files.len()})),
                 "preload": daemon.stage.as_ref().map(|s| s.args.iter().skip(1).step_by(2).cloned().collect::<Vec<_>>()),
                 "running": running.as_ref().map(|r| r.pid),
                 "queued": queued,
@@ -224,7 +246,7 @@ fn handle(
 
 /// Forks the run's runner: it tells the client its pid, then wakes it through
 /// the same connection as the one-shot runner wakes its overlord.
-fn start_run(w: Waiting, stage: Option<&Stage>, daemon: &Daemon) -> io::Result<Running> {
+fn start_run(w: Waiting, stage: Option<&Kept>, daemon: &Daemon) -> io::Result<Running> {
     let _ = io::stdout().flush();
     match sys::fork()? {
         Fork::Child => {
@@ -235,20 +257,29 @@ fn start_run(w: Waiting, stage: Option<&Stage>, daemon: &Daemon) -> io::Result<R
     }
 }
 
-fn run_child(mut w: Waiting, stage: Option<&Stage>, daemon: &Daemon) -> i32 {
+fn run_child(mut w: Waiting, kept: Option<&Kept>, daemon: &Daemon) -> i32 {
     let spec = &daemon.stage;
-    // The auditors start before the queue is read; the stage is the daemon's.
+    let mut plan_text = std::mem::take(&mut w.plan);
+    // A large run preloads in each slot instead (see own_perls).
+    let own = match own_perls(&plan_text, kept, daemon) {
+        Some(rewritten) => {
+            plan_text = rewritten;
+            true
+        }
+        None => false,
+    };
+    // The auditors start before the queue is read.
     let read = runner::start_early()
         .map_err(|e| e.to_string())
-        .and_then(|early| runner::read_plan(early, &mut &w.plan[..], false));
-    let (plan, prepared) = match read {
+        .and_then(|early| runner::read_plan(early, &mut &plan_text[..], own));
+    let (mut plan, prepared) = match read {
         Ok(Some(read)) => read,
         Ok(None) | Err(_) => {
             let _ = protocol::reply(&mut w.stream, "error", "the plan could not be read");
             return crate::error::EXIT_USAGE;
         }
     };
-    drop(std::mem::take(&mut w.plan));
+    drop(plan_text);
     if writeln!(
         w.stream,
         "{}",
@@ -258,37 +289,83 @@ fn run_child(mut w: Waiting, stage: Option<&Stage>, daemon: &Daemon) -> i32 {
     {
         return 0;
     }
+    let wake: OwnedFd = w.stream.into();
+    if own {
+        for job in &mut plan.jobs {
+            job.staged = job.preloadable();
+        }
+        sys::release_free_memory();
+        return runner::run_with_stage(plan, wake.as_raw_fd(), None, prepared);
+    }
     // The stage's socket is this process's now, for this run: a copy of the
     // daemon's, which does not read it while a run goes on.
-    let stage = stage.and_then(|s| {
-        let fd = s.fd();
+    let stage = kept.and_then(|k| {
+        let fd = k.stage.fd();
         sys::dup(fd).ok().map(|own| {
-            let stage = Stage::adopt(spec.clone().expect("a stage has a spec"), s.pid, own);
+            let stage = Stage::adopt(spec.clone().expect("a stage has a spec"), k.stage.pid, own);
             // Its perl has the environment it was started with; each test
             // gets the run's.
             (stage, daemon.env.clone())
         })
     });
-    let wake: OwnedFd = w.stream.into();
     sys::release_free_memory();
     runner::run_with_stage(plan, wake.as_raw_fd(), stage, prepared)
 }
 
+/// The plan of a run that should preload in each of its slots, rewritten to
+/// say so; None for a run that should use the kept stage. A run preloads for
+/// itself when it is large enough for standing auditors in every slot and
+/// its jobs save more, at [`KEPT_STAGE_COST`] each, than the kept stage took
+/// to get ready; and only where auditors can have perls of their own. Its
+/// perls preload what the kept one did, from its directories too, but start
+/// with the run's environment (the kept one gives it to each test instead).
+fn own_perls(plan: &[u8], kept: Option<&Kept>, daemon: &Daemon) -> Option<Vec<u8>> {
+    let kept = kept?;
+    let spec = daemon.stage.as_ref()?;
+    runner::SIBLINGS.filter(|_| Path::new("/proc/self/fd").is_dir())?;
+    let end = plan.iter().position(|&b| b == b'\n')?;
+    let mut head: serde_json::Value = serde_json::from_slice(&plan[..end]).ok()?;
+    let jobs = head["job_count"].as_u64()? as usize;
+    if jobs < runner::LAUNCHER_FROM_JOBS || KEPT_STAGE_COST * (jobs as u32) < kept.ready_in {
+        return None;
+    }
+    let mut args = spec.args.clone();
+    args.extend(
+        daemon
+            .perl_dirs
+            .iter()
+            .map(|d| format!("--include={}", d.to_string_lossy())),
+    );
+    head["launch"]["stage"] = serde_json::json!({
+        "name": spec.name,
+        "program": spec.program.to_string_lossy(),
+        "args": args,
+    });
+    let mut rewritten = serde_json::to_vec(&head).ok()?;
+    rewritten.extend_from_slice(&plan[end..]);
+    Some(rewritten)
+}
+
 /// Starts the stage (again), waiting until it is ready.
 fn restart(
-    old: Option<(Stage, Vec<(PathBuf, i64)>)>,
+    old: Option<Kept>,
     spec: &StageSpec,
     daemon: &Daemon,
     lifeline: i32,
-) -> Result<(Stage, Vec<(PathBuf, i64)>), String> {
-    if let Some((s, _)) = old {
-        s.end();
+) -> Result<Kept, String> {
+    if let Some(k) = old {
+        k.stage.end();
     }
     let run_dir = dir(&daemon.state_dir);
+    let started = Instant::now();
     let mut stage = Stage::start(spec, &run_dir, &daemon.env, lifeline)
         .map_err(|e| format!("unable to start the {} stage: {}", spec.name, e))?;
     match stage.wait_ready() {
-        Ok(files) => Ok((stage, files)),
+        Ok(files) => Ok(Kept {
+            stage,
+            files,
+            ready_in: started.elapsed(),
+        }),
         Err(why) => {
             stage.end();
             Err(why)
@@ -308,9 +385,9 @@ fn changed(files: &[(PathBuf, i64)]) -> bool {
     })
 }
 
-fn shut_down(stage: Option<(Stage, Vec<(PathBuf, i64)>)>, state_dir: &Path) -> io::Result<()> {
-    if let Some((s, _)) = stage {
-        s.end();
+fn shut_down(stage: Option<Kept>, state_dir: &Path) -> io::Result<()> {
+    if let Some(k) = stage {
+        k.stage.end();
     }
     let _ = std::fs::remove_file(socket_path(state_dir));
     let _ = std::fs::remove_file(dir(state_dir).join("pid"));

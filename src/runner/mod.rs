@@ -29,7 +29,7 @@ use crate::sys::{self, ExitInfo, Fork, SignalPipe};
 pub use job::{perl_dirs, JobSpec, Launch};
 pub use prefork::Prefork;
 use schedule::{Occupancy, Pending, Queue};
-pub use stage::{Stage, StageSpec};
+pub use stage::{Stage, StageSpec, SIBLINGS};
 use standing::Heard;
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -125,7 +125,7 @@ pub struct Prepared {
 /// From this many jobs a launcher forks a standing auditor for every slot;
 /// below, only the first auditor stands and jobs beside it get auditors forked
 /// for them alone, which costs less than a launcher for a few jobs.
-const LAUNCHER_FROM_JOBS: usize = 16;
+pub const LAUNCHER_FROM_JOBS: usize = 16;
 
 /// Tells the first auditor the run's settings (`head`, the plan's first line,
 /// read as `plan`, whose jobs are still to come) and, for a run of `jobs`

@@ -201,7 +201,7 @@ sub share_test_more_keys {
 
 sub parse_arguments {
     my @args = @_;
-    my @preload;
+    my (@preload, @include);
     while (@args) {
         my $arg = shift @args;
         if ($arg eq '--preload' && @args) {
@@ -209,6 +209,9 @@ sub parse_arguments {
         }
         elsif ($arg =~ /\A--preload=(.+)\z/s) {
             push @preload, $1;
+        }
+        elsif ($arg =~ /\A--include=(.+)\z/s) {
+            push @include, $1;
         }
         elsif ($arg =~ /\A--clone-syscall=([0-9]+)\z/) {
             $stage{clone} = 0 + $1;
@@ -228,6 +231,8 @@ sub parse_arguments {
             fail_to_start("unknown argument \"$arg\"");
         }
     }
+    # First in @INC, in order, as PERL5LIB's directories would be.
+    unshift @INC, @include;
     return @preload;
 }
 

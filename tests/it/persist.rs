@@ -420,3 +420,57 @@ fn a_hung_runner_is_reported_and_stop_ends_it() {
         stat
     );
 }
+
+/// A large run repays a preload in each slot: its tests are forked from
+/// perls of the slots' own (with what the runner preloads, from its -l
+/// directory too), where a small run uses the runner's perl. 200 files save
+/// more than any preload of Test::More takes, however busy the machine.
+#[test]
+fn a_large_run_preloads_in_each_slot_a_small_one_uses_the_runners_perl() {
+    let p = Project::new();
+    p.script(
+        "lib/Marked.pm",
+        "package Marked;\nour $loaded_in = $$;\n1;\n",
+    );
+    for i in 1..=200 {
+        p.script(
+            &format!("t/{:03}.t", i),
+            "use Test::More;\nok(defined $Marked::loaded_in, 'preloaded');\nisnt($Marked::loaded_in, $$, 'in another process');\ndone_testing;\n",
+        );
+    }
+    let started = p.proctor(&[
+        "start",
+        "-l",
+        "--preload",
+        "Test::More",
+        "--preload",
+        "Marked",
+    ]);
+    started.expect_status(0);
+    let _runner = Started { p: &p };
+    let launches = |events: &[serde_json::Value]| -> (usize, usize) {
+        let staged = events
+            .iter()
+            .filter(|e| e["type"] == "job_launch" && e["staged"] == true);
+        // A slot's own perl's test runs in its auditor's log; the runner's
+        // perl's in a directory of its own.
+        staged.fold((0, 0), |(own, kept), e| {
+            if e["dir"].is_string() {
+                (own, kept + 1)
+            } else {
+                (own + 1, kept)
+            }
+        })
+    };
+    p.proctor(&["run", "-j2", "t"]).expect_status(0);
+    let events = p.events();
+    assert_eq!(launches(&events), (200, 0));
+    assert_eq!(
+        events.iter().filter(|e| e["type"] == "stage_ready").count(),
+        2,
+        "a perl for each slot"
+    );
+    p.proctor(&["run", "-j2", "t/001.t", "t/002.t"])
+        .expect_status(0);
+    assert_eq!(launches(&p.events()), (0, 2));
+}
