@@ -160,6 +160,9 @@ pub struct Process {
     held: Option<i32>,
     /// A test of its was stopped because the run is ending.
     stopped: bool,
+    /// The CPU it keeps to, and the CPUs its tests get (see
+    /// [`Process::keep_to_cpu`]).
+    pinned: Option<(usize, Vec<u8>)>,
 }
 
 impl Process {
@@ -174,6 +177,7 @@ impl Process {
             spared: None,
             held: None,
             stopped: false,
+            pinned: None,
         })
     }
 
@@ -213,6 +217,12 @@ impl Process {
             .drain()
             .into_iter()
             .find(|s| matches!(*s, libc::SIGINT | libc::SIGTERM | libc::SIGHUP))
+    }
+
+    /// This process keeps to `cpu` (the caller has pinned it); the tests it
+    /// starts itself run on `all`.
+    pub fn keep_to_cpu(&mut self, cpu: usize, all: Vec<u8>) {
+        self.pinned = Some((cpu, all));
     }
 
     /// Whether the run is ending: an interrupt came, now or during a job.
@@ -269,6 +279,7 @@ impl Process {
             last_lines: Default::default(),
             extra_reasons: Vec::new(),
             not_started: false,
+            pinned: self.pinned.clone(),
         };
         if let Some(signal) = interrupted {
             auditor.stopper.interrupt(signal == libc::SIGINT);
@@ -385,6 +396,8 @@ struct Auditor {
     extra_reasons: Vec<String>,
     /// The test never started (see [`Test::NotStarted`]).
     not_started: bool,
+    /// See [`Process::keep_to_cpu`].
+    pinned: Option<(usize, Vec<u8>)>,
 }
 
 impl Auditor {
@@ -450,14 +463,23 @@ impl Auditor {
             .map_or(out_write.as_raw_fd(), |(_, w)| w.as_raw_fd());
         // Briefly: an auditor that waits holds a process slot itself, so past a
         // second it gives the job back instead (see EXIT_GIVE_BACK).
-        let pid = match patiently_for(Duration::from_secs(1), || {
+        // The test runs on all the run's CPUs, not the one this auditor keeps
+        // to: the spawn inherits this process's set while it is widened.
+        if let Some((_, all)) = &self.pinned {
+            let _ = sys::set_cpu_mask(all);
+        }
+        let spawned = patiently_for(Duration::from_secs(1), || {
             sys::spawn(
                 spec,
                 devnull.as_raw_fd(),
                 out_write.as_raw_fd(),
                 err_write_fd,
             )
-        }) {
+        });
+        if let Some((cpu, _)) = &self.pinned {
+            let _ = sys::pin_to_cpu(*cpu);
+        }
+        let pid = match spawned {
             Ok(pid) => pid,
             Err(e) => return Ok(Err(e)),
         };

@@ -456,7 +456,10 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
     let mut own_stage = if first.siblings {
         let cpu_mask = first.cpu.and_then(|cpu| {
             let mask = sys::cpu_mask().ok()?;
-            sys::pin_to_cpu(cpu).ok().map(|_| mask)
+            sys::pin_to_cpu(cpu).ok()?;
+            // Its tests that do not go through its perl are spawned free too.
+            process.keep_to_cpu(cpu, mask.clone());
+            Some(mask)
         });
         OwnStage::start(&plan.launch, &plan.run_dir, lifeline, first.slot, cpu_mask)
     } else {

@@ -432,6 +432,13 @@ pub fn cpus_in(mask: &[u8]) -> Vec<usize> {
         .collect()
 }
 
+/// Lets this process (and the children it forks from now on) run on the CPUs
+/// of `mask`, from [`cpu_mask`].
+pub fn set_cpu_mask(mask: &[u8]) -> io::Result<()> {
+    // SAFETY: sched_setaffinity reads `mask.len()` bytes of `mask` as a CPU set.
+    cvt(unsafe { libc::sched_setaffinity(0, mask.len(), mask.as_ptr().cast()) }).map(|_| ())
+}
+
 /// Keeps this process (and the children it forks from now on) on `cpu`.
 pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
     let word = std::mem::size_of::<libc::c_ulong>();
