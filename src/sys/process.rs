@@ -188,45 +188,39 @@ pub struct Rusage {
 
 /// A child that has exited, not reaped: its pid, or None while all still run.
 pub fn exited_child() -> io::Result<Option<libc::pid_t>> {
+    let info = waitid_nowait(libc::P_ALL, 0)?;
+    // SAFETY: waitid filled in (or left zeroed) the siginfo of an exited child.
+    Ok(Some(unsafe { info.si_pid() }).filter(|&pid| pid != 0))
+}
+
+/// waitid for an exited child among `idtype`/`id`, without waiting or reaping:
+/// a zeroed siginfo when there is none.
+fn waitid_nowait(idtype: libc::idtype_t, id: libc::id_t) -> io::Result<libc::siginfo_t> {
     // SAFETY: waitid fills the zeroed siginfo it is given.
     unsafe {
         let mut info: libc::siginfo_t = std::mem::zeroed();
         loop {
             let ret = libc::waitid(
-                libc::P_ALL,
-                0,
+                idtype,
+                id,
                 &mut info,
                 libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
             );
             match cvt(ret) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
-                Ok(_) => break,
+                Ok(_) => return Ok(info),
             }
         }
-        Ok(Some(info.si_pid()).filter(|&pid| pid != 0))
     }
 }
 
 /// Whether `pid` has exited, without reaping it: while it stays a zombie its pid and
 /// process group id cannot be reused, so killing the group afterwards stays safe.
 pub fn waitid_exited(pid: libc::pid_t) -> io::Result<Option<ExitInfo>> {
-    // SAFETY: waitid fills the zeroed siginfo it is given.
+    let info = waitid_nowait(libc::P_PID, pid as libc::id_t)?;
+    // SAFETY: waitid filled in (or left zeroed) the siginfo of an exited child.
     unsafe {
-        let mut info: libc::siginfo_t = std::mem::zeroed();
-        loop {
-            let ret = libc::waitid(
-                libc::P_PID,
-                pid as libc::id_t,
-                &mut info,
-                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-            );
-            match cvt(ret) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-                Ok(_) => break,
-            }
-        }
         if info.si_pid() == 0 {
             return Ok(None);
         }
