@@ -22,7 +22,7 @@ use crate::sys::{self, Fork, SignalPipe};
 use std::collections::VecDeque;
 use std::ffi::CString;
 use std::io::{self, BufRead, BufReader, Write};
-use std::os::unix::io::{AsRawFd, OwnedFd};
+use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -121,7 +121,12 @@ pub fn serve(daemon: Daemon, listener: UnixListener, started: OwnedFd) -> io::Re
                     }
                 }
                 runs += 1;
-                running = start_run(w, stage.as_ref(), &daemon)
+                // Not the run's: its listening socket (whose clients would
+                // take the run for this process) and the runs still queued.
+                let ours: Vec<RawFd> = std::iter::once(listener.as_raw_fd())
+                    .chain(waiting.iter().map(|w| w.stream.as_raw_fd()))
+                    .collect();
+                running = start_run(w, stage.as_ref(), &daemon, &ours)
                     .map_err(|e| eprintln!("proctor: runner: unable to start run {}: {}", runs, e))
                     .ok();
             }
@@ -245,11 +250,21 @@ fn handle(
 }
 
 /// Forks the run's runner: it tells the client its pid, then wakes it through
-/// the same connection as the one-shot runner wakes its overlord.
-fn start_run(w: Waiting, stage: Option<&Kept>, daemon: &Daemon) -> io::Result<Running> {
+/// the same connection as the one-shot runner wakes its overlord. The child
+/// closes `ours`, the daemon's descriptors that are none of the run's.
+fn start_run(
+    w: Waiting,
+    stage: Option<&Kept>,
+    daemon: &Daemon,
+    ours: &[RawFd],
+) -> io::Result<Running> {
     let _ = io::stdout().flush();
     match sys::fork()? {
         Fork::Child => {
+            // Their handles stay behind, unused: this process never returns.
+            for &fd in ours {
+                drop(sys::own_fd(fd));
+            }
             let code = run_child(w, stage, daemon);
             sys::exit_now(code)
         }

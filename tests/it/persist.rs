@@ -474,3 +474,37 @@ fn a_large_run_preloads_in_each_slot_a_small_one_uses_the_runners_perl() {
         .expect_status(0);
     assert_eq!(launches(&p.events()), (0, 2));
 }
+
+/// A run's runner, forked from the persistent runner, keeps none of its
+/// listening socket: once the persistent runner is gone (killed), nobody
+/// answers there, even while a run goes on, and `status` says so instead of
+/// taking the dead runner's pid for a hung runner's (which `stop` would kill,
+/// whatever process had it by then).
+#[test]
+fn a_killed_runner_leaves_no_one_listening_while_its_run_goes_on() {
+    let p = Project::new();
+    p.script(
+        "t/wait.t",
+        "use Test::More;\nopen my $f, '>', 'started' or die;\nclose $f;\n\
+         select undef, undef, undef, 0.05 until -e 'go';\nok(1);\ndone_testing;\n",
+    );
+    p.proctor(&["start"]).expect_status(0);
+    let pid = std::fs::read_to_string(p.state().join("runner/pid")).unwrap();
+    let pid = pid.trim().to_string();
+    let run = p.spawn(&["run", "t"]);
+    p.wait_for_file("started");
+    Command::new("kill").args(["-KILL", &pid]).status().unwrap();
+    wait_until("the persistent runner to die", || {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid)).unwrap_or_default();
+        stat.is_empty() || stat.split_whitespace().nth(2) == Some("Z")
+    });
+    let status = p.proctor(&["status"]);
+    std::fs::write(p.dir.join("go"), "").unwrap();
+    run.wait().expect_status(0);
+    status.expect_status(2);
+    assert!(
+        status.stderr().contains("no persistent runner here"),
+        "{}",
+        status.stderr()
+    );
+}
