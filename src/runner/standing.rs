@@ -451,6 +451,11 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
         // The run ended before it began, or the runner is gone.
         _ => return 0,
     };
+    // Where the run was asked from: a runner forked by the persistent runner
+    // forks its first auditors before it goes there itself.
+    if std::env::current_dir().ok().as_ref() != Some(&plan.cwd) {
+        let _ = std::env::set_current_dir(&plan.cwd);
+    }
     // Its perl preloads while the first job is on its way, on this auditor's
     // CPU if it has one; its tests get the run's CPUs back.
     let mut own_stage = if first.siblings {

@@ -508,3 +508,33 @@ fn a_killed_runner_leaves_no_one_listening_while_its_run_goes_on() {
         status.stderr()
     );
 }
+
+/// A run asked from another directory than the runner's runs there in
+/// every slot: its standing auditors, forked before its runner enters that
+/// directory, go there too (with them, a large run's perls and their tests).
+#[test]
+fn every_slot_of_a_large_run_runs_where_it_was_asked_from() {
+    let p = Project::new();
+    let elsewhere = p.dir.join("elsewhere");
+    for i in 1..=100 {
+        p.script(
+            &format!("elsewhere/t/{:03}.t", i),
+            &format!(
+                "use Test::More;\nok(-e 't/{:03}.t', 'in the directory asked from');\ndone_testing;\n",
+                i
+            ),
+        );
+    }
+    p.proctor(&["start"]).expect_status(0);
+    let runner = Started { p: &p };
+    p.proctor_in(&elsewhere, &["run", "-j2", "t"], &[])
+        .expect_status(0);
+    p.proctor_in(&elsewhere, &["run", "-j2", "t/001.t", "t/002.t"], &[])
+        .expect_status(0);
+    drop(runner);
+    p.proctor(&["start", "--preload", "Test::More"])
+        .expect_status(0);
+    let _runner = Started { p: &p };
+    p.proctor_in(&elsewhere, &["run", "-j2", "t"], &[])
+        .expect_status(0);
+}
