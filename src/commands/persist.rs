@@ -60,7 +60,7 @@ pub fn start(args: StartArgs) -> Result<i32> {
         state_dir: state_dir.clone(),
         stage,
         env: Launch::environment(&perl_dirs, false),
-        perl_dirs,
+        perl_dirs: where_the_perl_looks(perl_dirs),
     };
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -127,6 +127,20 @@ pub fn start(args: StartArgs) -> Result<i32> {
             }
         }
     }
+}
+
+/// The directories the runner's perl finds its modules in besides its own,
+/// in order: `perl_dirs`, then this PERL5LIB's, as its PERL5LIB has them; each
+/// from here, where it preloads, for perls that start elsewhere without them.
+fn where_the_perl_looks(perl_dirs: Vec<std::path::PathBuf>) -> Vec<std::path::PathBuf> {
+    let here = std::env::current_dir().unwrap_or_default();
+    let perl5lib = std::env::var_os("PERL5LIB").unwrap_or_default();
+    perl_dirs
+        .into_iter()
+        .chain(std::env::split_paths(&perl5lib))
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .map(|dir| here.join(dir))
+        .collect()
 }
 
 /// Asks the persistent runner to stop, and waits until it has (its stage

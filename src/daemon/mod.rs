@@ -59,9 +59,10 @@ pub struct Daemon {
     pub stage: Option<StageSpec>,
     /// The tests' environment, which the stage runs with.
     pub env: Rc<Vec<CString>>,
-    /// The directories of `-l`, `-b` and `-I` (in `env`'s PERL5LIB too): a
-    /// run's own perls, which start with the run's environment, get them as
-    /// the stage's `--include`.
+    /// The directories of `env`'s PERL5LIB (`-l`, `-b`, `-I`, then the
+    /// caller's), made absolute: a run's own perls, which start with the
+    /// run's environment wherever the run was asked from, get them as the
+    /// stage's `--include`.
     pub perl_dirs: Vec<PathBuf>,
 }
 

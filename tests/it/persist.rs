@@ -538,3 +538,43 @@ fn every_slot_of_a_large_run_runs_where_it_was_asked_from() {
     p.proctor_in(&elsewhere, &["run", "-j2", "t"], &[])
         .expect_status(0);
 }
+
+/// A large run's perls preload what the runner's perl did, found where it
+/// found it: in its -l directory, relative to where the runner was started,
+/// and in the PERL5LIB it was started with, whichever directory the run is
+/// asked from and whatever its own PERL5LIB.
+#[test]
+fn a_large_run_asked_from_elsewhere_preloads_what_the_runner_did() {
+    let p = Project::new();
+    p.script(
+        "lib/Marked.pm",
+        "package Marked;\nour $loaded_in = $$;\n1;\n",
+    );
+    p.script(
+        "extra/Extra.pm",
+        "package Extra;\nour $loaded_in = $$;\n1;\n",
+    );
+    let elsewhere = p.dir.join("elsewhere");
+    for i in 1..=100 {
+        p.script(
+            &format!("elsewhere/t/{:03}.t", i),
+            "use Test::More;\nok(defined $Marked::loaded_in, 'preloaded');\n\
+             ok(defined $Extra::loaded_in, 'preloaded too');\ndone_testing;\n",
+        );
+    }
+    let extra = p.dir.join("extra");
+    let started = p.proctor_with_env(
+        &["start", "-l", "--preload", "Marked", "--preload", "Extra"],
+        &[("PERL5LIB", extra.to_str().unwrap())],
+    );
+    started.expect_status(0);
+    let _runner = Started { p: &p };
+    p.proctor_in(&elsewhere, &["run", "-j2", "t"], &[])
+        .expect_status(0);
+    let events = p.events();
+    assert_eq!(
+        events.iter().filter(|e| e["type"] == "stage_ready").count(),
+        2,
+        "a perl for each slot"
+    );
+}
