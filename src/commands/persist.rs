@@ -156,6 +156,12 @@ pub fn stop(state_dir: Option<&std::path::Path>) -> Result<i32> {
     let (stream, pid) = connect(state_dir)?;
     let code = match tell(stream, Request::Stop) {
         Ok(line) => answer(&line),
+        // In another PID namespace, where this process cannot name it.
+        Err(e) if timed_out(&e) && pid <= 0 => Err(Error::Usage(format!(
+            "the persistent runner did not answer for {} s: it is hung, and it \
+             runs in another PID namespace: end it from there",
+            ANSWER_TIMEOUT.as_secs()
+        ))),
         Err(e) if timed_out(&e) => {
             // Hung (stopped, say): it cannot stop itself, so it is ended.
             let how = end_hung(pid);

@@ -578,3 +578,44 @@ fn a_large_run_asked_from_elsewhere_preloads_what_the_runner_did() {
         "a perl for each slot"
     );
 }
+
+/// Seen from another PID namespace (a container sharing the project), the
+/// runner has no pid (SO_PEERCRED says 0): `stop` cannot end a hung one from
+/// there, and says so, rather than signal pid 0, its own process group, and
+/// report the runner ended. (Skipped where no PID namespace can be made.)
+#[test]
+fn stop_from_another_pid_namespace_signals_nobody() {
+    let in_namespace = |p: &Project, args: &[&str]| {
+        Command::new("setsid")
+            .args(["unshare", "--pid", "--fork"])
+            .arg(env!("CARGO_BIN_EXE_proctor"))
+            .args(args)
+            .current_dir(&p.dir)
+            .env("PROCTOR_STATE_DIR", p.state())
+            .output()
+            .unwrap()
+    };
+    let p = Project::new();
+    if !in_namespace(&p, &["--version"]).status.success() {
+        eprintln!("skipped: no PID namespace here");
+        return;
+    }
+    let runner = Started::new(&p, false);
+    let pid = std::fs::read_to_string(p.state().join("runner/pid")).unwrap();
+    let pid = pid.trim().to_string();
+    Command::new("kill").args(["-STOP", &pid]).status().unwrap();
+    let stop = in_namespace(&p, &["stop"]);
+    let state = process_state_of(&pid);
+    Command::new("kill").args(["-CONT", &pid]).status().unwrap();
+    let stderr = String::from_utf8_lossy(&stop.stderr);
+    assert_eq!(stop.status.code(), Some(2), "{}", stderr);
+    assert!(!stderr.contains("ended it"), "{}", stderr);
+    assert_eq!(state, Some('T'), "the runner is as it was");
+    drop(runner);
+}
+
+/// The state letter of the process `pid`, from its /proc stat.
+fn process_state_of(pid: &str) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid)).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
