@@ -852,6 +852,13 @@ sub clean_slate {
             if (defined $value) { $ENV{$name} = $value }
             else                { delete $ENV{$name} }
         }
+        # A run's own PERL5LIB (its -I, say), which a perl started with it
+        # would have put first in @INC: its directories the stage lacks go
+        # there (none it has goes; its preloaded modules came from them).
+        if (defined $overrides->{PERL5LIB}) {
+            my %in = map { $_ => 1 } grep { !ref } @INC;
+            unshift @INC, grep { length && !$in{$_}++ } split /:/, $overrides->{PERL5LIB};
+        }
     }
 
     # Where the run was asked from: a stage that outlives runs (the

@@ -619,3 +619,24 @@ fn process_state_of(pid: &str) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid)).ok()?;
     stat.rsplit_once(')')?.1.trim_start().chars().next()
 }
+
+/// A small run in the runner's perl finds its modules where its own -I
+/// (its PERL5LIB) says, as a large run's perls, started with it, do.
+#[test]
+fn a_run_in_the_runners_perl_finds_modules_in_its_own_include_dirs() {
+    let p = Project::new();
+    p.script("t/lib/Helper.pm", "package Helper;\n1;\n");
+    p.script(
+        "t/1.t",
+        "use Test::More;\nuse Helper;\nok($INC{'Test/More.pm'});\ndone_testing;\n",
+    );
+    let _runner = Started::new(&p, true);
+    p.proctor(&["run", "-I", "t/lib", "t/1.t"]).expect_status(0);
+    assert_eq!(
+        p.events()
+            .iter()
+            .filter(|e| e["type"] == "job_launch" && e["staged"] == true)
+            .count(),
+        1
+    );
+}
