@@ -108,6 +108,10 @@ pub fn serve(daemon: Daemon, listener: UnixListener, started: OwnedFd) -> io::Re
     let mut reload = false;
     let mut waiting: VecDeque<Waiting> = VecDeque::new();
     let mut running: Option<Running> = None;
+    // Connections accepted that have yet to say anything: read only once
+    // they have, so that one slow to speak (a run still finding its files)
+    // holds up no other.
+    let mut incoming: Vec<UnixStream> = Vec::new();
     let mut runs = 0u64;
     loop {
         if running.is_none() {
@@ -123,19 +127,22 @@ pub fn serve(daemon: Daemon, listener: UnixListener, started: OwnedFd) -> io::Re
                 }
                 runs += 1;
                 // Not the run's: its listening socket (whose clients would
-                // take the run for this process) and the runs still queued.
+                // take the run for this process), the runs still queued and
+                // the connections yet to speak.
                 let ours: Vec<RawFd> = std::iter::once(listener.as_raw_fd())
                     .chain(waiting.iter().map(|w| w.stream.as_raw_fd()))
+                    .chain(incoming.iter().map(AsRawFd::as_raw_fd))
                     .collect();
                 running = start_run(w, stage.as_ref(), &daemon, &ours)
                     .map_err(|e| eprintln!("proctor: runner: unable to start run {}: {}", runs, e))
                     .ok();
             }
         }
-        let mut fds = [
+        let mut fds = vec![
             sys::pollfd(&listener, libc::POLLIN),
             sys::pollfd(&signals, libc::POLLIN),
         ];
+        fds.extend(incoming.iter().map(|s| sys::pollfd(s, libc::POLLIN)));
         sys::poll(&mut fds, -1)?;
         for signal in signals.drain() {
             match signal {
@@ -152,16 +159,23 @@ pub fn serve(daemon: Daemon, listener: UnixListener, started: OwnedFd) -> io::Re
                 _ => return shut_down(stage, &daemon.state_dir),
             }
         }
-        if fds[0].revents != 0 {
-            let (stream, _) = match listener.accept() {
-                Ok(s) => s,
-                Err(_) => continue,
-            };
+        let mut spoke = Vec::new();
+        for (i, f) in fds[2..].iter().enumerate().rev() {
+            if f.revents != 0 {
+                spoke.push(incoming.remove(i));
+            }
+        }
+        for stream in spoke.into_iter().rev() {
             match handle(stream, &daemon, &stage, &running, waiting.len()) {
                 Handled::Run(w) => waiting.push_back(w),
                 Handled::Reload => reload = true,
                 Handled::Stop => return shut_down(stage, &daemon.state_dir),
                 Handled::Done => {}
+            }
+        }
+        if fds[0].revents != 0 {
+            if let Ok((stream, _)) = listener.accept() {
+                incoming.push(stream);
             }
         }
     }

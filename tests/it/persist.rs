@@ -640,3 +640,22 @@ fn a_run_in_the_runners_perl_finds_modules_in_its_own_include_dirs() {
         1
     );
 }
+
+/// A client that connects and says nothing yet (a `proctor run` still
+/// finding its files, say) holds up no other: `status` is answered at once,
+/// not taken for a hung runner's silence (which `stop` would end).
+#[test]
+fn a_client_that_says_nothing_yet_holds_up_no_other() {
+    let p = Project::new();
+    let _runner = Started::new(&p, false);
+    let socket = p.state().join("runner/control.sock");
+    let idle = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+    let status = p.proctor(&["status"]);
+    status.expect_status(0);
+    assert!(
+        status.stdout().contains("persistent runner: pid"),
+        "{}",
+        status.stdout()
+    );
+    drop(idle);
+}
