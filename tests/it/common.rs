@@ -256,3 +256,30 @@ pub fn process_state(marker: &str) -> Option<char> {
         .find(|l| l.contains(marker))
         .and_then(|l| l.trim_start().chars().next())
 }
+
+/// Each queued job ends once, as itself.
+pub fn assert_each_job_ends_once_as_itself(events: &[serde_json::Value]) {
+    let mut queued: Vec<((u64, u64), String)> = events
+        .iter()
+        .filter(|e| e["type"] == "job_queued")
+        .map(|e| {
+            (
+                (e["job"].as_u64().unwrap(), e["try"].as_u64().unwrap()),
+                e["file"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut ended: Vec<((u64, u64), String)> = events
+        .iter()
+        .filter(|e| e["type"] == "job_end")
+        .map(|e| {
+            (
+                (e["job"].as_u64().unwrap(), e["try"].as_u64().unwrap()),
+                e["file"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    queued.sort();
+    ended.sort();
+    assert_eq!(ended, queued, "every job ends once, as itself");
+}

@@ -783,33 +783,6 @@ fn a_job_started_after_its_withdrawal() -> (Project, Running, String) {
     (p, run, runner)
 }
 
-/// Each queued job ends once, as itself.
-fn assert_each_job_ends_once_as_itself(events: &[serde_json::Value]) {
-    let mut queued: Vec<((u64, u64), String)> = events
-        .iter()
-        .filter(|e| e["type"] == "job_queued")
-        .map(|e| {
-            (
-                (e["job"].as_u64().unwrap(), e["try"].as_u64().unwrap()),
-                e["file"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    let mut ended: Vec<((u64, u64), String)> = events
-        .iter()
-        .filter(|e| e["type"] == "job_end")
-        .map(|e| {
-            (
-                (e["job"].as_u64().unwrap(), e["try"].as_u64().unwrap()),
-                e["file"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    queued.sort();
-    ended.sort();
-    assert_eq!(ended, queued, "every job ends once, as itself");
-}
-
 /// A job withdrawn by a pause after it had started runs to its end, and the
 /// next job goes to its auditor only after it: once the run resumes, no
 /// other job is sent ahead in its place.
