@@ -1,0 +1,294 @@
+//! A standing auditor's side of its slot: it learns its slot and the run's
+//! settings, then takes job after job from its socket (starting a job sent
+//! ahead before it reports the last), audits each and reports its status.
+//! See the module above for the runner's side and the protocol.
+
+use super::segment_log;
+use crate::auditor::{self, Place};
+use crate::runner::job::Launch;
+use crate::runner::plan::job_from_json;
+use crate::runner::sibling::{NotStarted, OwnStage};
+use crate::runner::slot_tmp;
+use crate::runner::Plan;
+use crate::sys;
+use serde_json::Value;
+use std::collections::VecDeque;
+use std::os::unix::io::{IntoRawFd, RawFd};
+use std::path::{Path, PathBuf};
+
+/// In a freshly forked child: names it and keeps only its socket and the
+/// lifeline, then lives as a standing auditor. Returns its exit status.
+pub fn become_auditor(socket: RawFd, lifeline: RawFd) -> i32 {
+    sys::set_process_name("proctor-audit");
+    match sys::keep_fds(&[socket, lifeline]) {
+        Ok(fds) => work(fds[0], fds[1]),
+        Err(_) => auditor::EXIT_BROKEN,
+    }
+}
+
+/// A standing auditor's life: its slot and the run's settings, then a job in,
+/// audited, its status out, until the runner closes its end of the socket.
+fn work(socket: RawFd, lifeline: RawFd) -> i32 {
+    let mut process = match auditor::Process::start() {
+        Ok(process) => process,
+        Err(e) => {
+            eprintln!("proctor: auditor: unable to set up signals: {}", e);
+            return auditor::EXIT_BROKEN;
+        }
+    };
+    let me = std::process::id() as libc::pid_t;
+    let (first, plan) = match sys::recv_message(socket).map(|m| settings(&m)) {
+        Ok(Some(settings)) => settings,
+        // The run ended before it began, or the runner is gone.
+        _ => return 0,
+    };
+    // Where the run was asked from: a runner forked by the persistent runner
+    // forks its first auditors before it goes there itself.
+    if std::env::current_dir().ok().as_ref() != Some(&plan.cwd) {
+        let _ = std::env::set_current_dir(&plan.cwd);
+    }
+    // Its perl preloads while the first job is on its way, on this auditor's
+    // CPU if it has one; its tests get the run's CPUs back.
+    let mut own_stage = if first.siblings {
+        let cpu_mask = first.cpu.and_then(|cpu| {
+            let mask = sys::cpu_mask().ok()?;
+            sys::pin_to_cpu(cpu).ok()?;
+            // Its tests that do not go through its perl are spawned free too.
+            process.keep_to_cpu(cpu, mask.clone());
+            Some(mask)
+        });
+        OwnStage::start(&plan.launch, &plan.run_dir, lifeline, first.slot, cpu_mask)
+    } else {
+        None
+    };
+    // Ready before the first job comes: its TMPDIR, empty (an auditor of this
+    // slot that died, or a run that was killed, may have left files), and its
+    // log.
+    let tmp = first.tmp;
+    let _ = slot_tmp::make_ready(&tmp);
+    if !plan.launch.keep {
+        process.open_segments(segment_log(&plan.run_dir, me));
+    }
+    let mut inbox = Inbox {
+        socket,
+        me,
+        read: VecDeque::new(),
+        untold: None,
+    };
+    // It bailed out: the run ends, and it starts no other job.
+    let mut bailed = false;
+    while let Some(request) = inbox.next(&mut own_stage) {
+        if inbox.withdrawn(&request) || bailed || process.told_to_stop() {
+            if !inbox.tell(&mut own_stage) {
+                break;
+            }
+            inbox.untold = Some(auditor::EXIT_WITHDRAWN);
+            continue;
+        }
+        // A perl still getting ready may take a while: the runner hears first.
+        if own_stage.as_ref().map_or(false, |s| !s.is_ready()) && !inbox.tell(&mut own_stage) {
+            break;
+        }
+        let config = audit(
+            &plan.launch,
+            &request,
+            &tmp,
+            lifeline,
+            own_stage.as_mut().map(|own| (own, &mut process)),
+        );
+        // The test has started (in its perl) or is about to: now the runner
+        // hears how the last one ended.
+        if !inbox.tell(&mut own_stage) {
+            break;
+        }
+        let status = match config {
+            Some(config) => {
+                process.spare(own_stage.as_ref().and_then(OwnStage::pid));
+                process.audit(config)
+            }
+            None => auditor::EXIT_BROKEN,
+        };
+        bailed |= status == auditor::EXIT_BAIL;
+        inbox.untold = Some(status);
+        if !process.can_go_on() {
+            inbox.tell(&mut own_stage);
+            break;
+        }
+    }
+    if inbox.tell(&mut own_stage) && process.can_go_on() {
+        // The run is over: its TMPDIR is empty, as every job left it.
+        slot_tmp::release(&tmp, &plan.run_dir);
+    }
+    if let Some(own_stage) = own_stage {
+        own_stage.end();
+    }
+    0
+}
+
+/// A standing auditor's end of its socket: what it has read and not yet
+/// taken, and the status of the job it finished last, told only once the next
+/// job has started (or none is there to start).
+struct Inbox {
+    socket: RawFd,
+    me: libc::pid_t,
+    read: VecDeque<Vec<u8>>,
+    untold: Option<i32>,
+}
+
+impl Inbox {
+    /// The next request for this auditor; None once the runner has closed the
+    /// socket (or is gone). With a status untold, it waits only after telling
+    /// it.
+    fn next(&mut self, own_stage: &mut Option<OwnStage>) -> Option<Value> {
+        loop {
+            let message = match self.read.pop_front() {
+                Some(message) => message,
+                None if self.untold.is_some() => match sys::recv_message_now(self.socket) {
+                    Ok(Some(message)) => message,
+                    Ok(None) => {
+                        if !self.tell(own_stage) {
+                            return None;
+                        }
+                        continue;
+                    }
+                    Err(_) => return None,
+                },
+                None => sys::recv_message(self.socket).ok()?,
+            };
+            if message.is_empty() {
+                return None;
+            }
+            let request: Value = serde_json::from_slice(&message).unwrap_or(Value::Null);
+            // Not a withdrawal (of a job already answered), nor a request
+            // left for an auditor of this slot that has died.
+            if request["auditor"].as_i64() == Some(self.me as i64) {
+                return Some(request);
+            }
+        }
+    }
+
+    /// Whether the runner has withdrawn `request` since sending it: looks
+    /// through what has come meanwhile, keeping the rest for later.
+    fn withdrawn(&mut self, request: &Value) -> bool {
+        while let Ok(Some(message)) = sys::recv_message_now(self.socket) {
+            if message.is_empty() {
+                break; // the end: read again when the queue is done
+            }
+            self.read.push_back(message);
+        }
+        let withdrawal = format!(
+            r#"{{"withdraw":{},"try":{}}}"#,
+            request["job"].as_u64().unwrap_or(0),
+            request["try"].as_u64().unwrap_or(0)
+        );
+        match self.read.iter().position(|m| m == withdrawal.as_bytes()) {
+            Some(at) => self.read.remove(at).is_some(),
+            None => false,
+        }
+    }
+
+    /// Tells the runner the untold status, after its perl's records; false
+    /// when the runner is gone.
+    fn tell(&mut self, own_stage: &mut Option<OwnStage>) -> bool {
+        let status = match self.untold.take() {
+            Some(status) => status,
+            None => return true,
+        };
+        for note in own_stage
+            .as_mut()
+            .map(OwnStage::take_notes)
+            .unwrap_or_default()
+        {
+            let _ = sys::write(self.socket, &note);
+        }
+        sys::write(self.socket, &status.to_ne_bytes()).is_ok()
+    }
+}
+
+/// What an auditor's first message says of its own slot.
+struct FirstWord {
+    slot: usize,
+    /// It preloads a perl of its own.
+    siblings: bool,
+    /// Its tests' TMPDIR.
+    tmp: PathBuf,
+    /// The CPU it keeps to, with its perl.
+    cpu: Option<usize>,
+}
+
+/// The auditor's slot and the run's settings, from its first message: a JSON
+/// line for the slot, then the plan's first line.
+fn settings(message: &[u8]) -> Option<(FirstWord, Plan)> {
+    let newline = message.iter().position(|&b| b == b'\n')?;
+    let first: Value = serde_json::from_slice(&message[..newline]).ok()?;
+    let first = FirstWord {
+        slot: first["slot"].as_u64()? as usize,
+        siblings: first["siblings"] == true,
+        tmp: PathBuf::from(first["tmp"].as_str()?),
+        cpu: first["cpu"].as_u64().map(|cpu| cpu as usize),
+    };
+    match Plan::read_head(&mut &message[newline + 1..]) {
+        Ok(Some((plan, _))) => Some((first, plan)),
+        Ok(None) => None,
+        Err(e) => {
+            eprintln!("proctor: auditor: {}", e);
+            None
+        }
+    }
+}
+
+/// The auditor's configuration for one request, its test's TMPDIR `tmp` (the
+/// slot's); a staged job's test is forked here, by the auditor's own perl.
+fn audit(
+    launch: &Launch,
+    request: &Value,
+    tmp: &Path,
+    lifeline: RawFd,
+    own_stage: Option<(&mut OwnStage, &mut auditor::Process)>,
+) -> Option<auditor::Config> {
+    let spec = match job_from_json(&request["spec"]) {
+        Ok(spec) => spec,
+        Err(e) => {
+            eprintln!("proctor: auditor: {}", e);
+            return None;
+        }
+    };
+    let path = |key: &str| PathBuf::from(request[key].as_str().unwrap_or_default());
+    let place = Place {
+        log: path("log"),
+        log_segment: request["segment"] == true,
+        tmp: tmp.to_path_buf(),
+        tmp_reused: true,
+    };
+    let mut config = match (spec.staged, own_stage) {
+        (true, Some((own_stage, process))) => {
+            let job = (
+                request["job"].as_u64().unwrap_or(0),
+                request["try"].as_u64().unwrap_or(0) as u32,
+            );
+            let mut started_at = None;
+            let test = match own_stage.start_test(job, &spec.display, tmp, process) {
+                Ok(started) => {
+                    started_at = Some(started.at);
+                    auditor::Test::Adopted {
+                        pid: started.pid,
+                        stdout: started.stdout.into_raw_fd(),
+                        stderr: started.stderr.map(IntoRawFd::into_raw_fd),
+                    }
+                }
+                Err(NotStarted::Interrupted) => auditor::Test::NotStarted {
+                    reason: "not run: the run was interrupted".to_string(),
+                },
+                Err(NotStarted::Failed(why)) => auditor::Test::NotStarted {
+                    reason: format!("not run: {}", why),
+                },
+            };
+            let mut config = launch.preloaded_config(&spec, place, lifeline, test);
+            config.started = started_at;
+            config
+        }
+        _ => launch.auditor_config(&spec, place, lifeline),
+    };
+    config.retry_on_fail = request["retry"] == true;
+    Some(config)
+}
