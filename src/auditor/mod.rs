@@ -160,6 +160,9 @@ pub struct Process {
     held: Option<i32>,
     /// A test of its was stopped because the run is ending.
     stopped: bool,
+    /// A pause (Ctrl-Z's SIGTSTP) came between jobs or while a test was being
+    /// started, and no SIGCONT since: the next test starts paused.
+    paused: bool,
     /// The CPU it keeps to, and the CPUs its tests get (see
     /// [`Process::keep_to_cpu`]).
     pinned: Option<(usize, Vec<u8>)>,
@@ -177,6 +180,7 @@ impl Process {
             spared: None,
             held: None,
             stopped: false,
+            paused: false,
             pinned: None,
         })
     }
@@ -210,13 +214,22 @@ impl Process {
         self.held.is_some()
     }
 
-    /// The signals that came, of which only an interrupt matters (a pause or
-    /// a child's end belonged to the job before).
-    fn drain_for_interrupt(&self) -> Option<i32> {
-        self.signals
-            .drain()
-            .into_iter()
-            .find(|s| matches!(*s, libc::SIGINT | libc::SIGTERM | libc::SIGHUP))
+    /// The signals that came: an interrupt, if one did; a pause, until a
+    /// SIGCONT after it, is kept for the next test (a child's end belonged to
+    /// the job before).
+    fn drain_for_interrupt(&mut self) -> Option<i32> {
+        let mut interrupt = None;
+        for signal in self.signals.drain() {
+            match signal {
+                libc::SIGTSTP => self.paused = true,
+                libc::SIGCONT => self.paused = false,
+                libc::SIGINT | libc::SIGTERM | libc::SIGHUP => {
+                    interrupt = interrupt.or(Some(signal))
+                }
+                _ => {}
+            }
+        }
+        interrupt
     }
 
     /// This process keeps to `cpu` (the caller has pinned it); the tests it
@@ -280,6 +293,7 @@ impl Process {
             extra_reasons: Vec::new(),
             not_started: false,
             pinned: self.pinned.clone(),
+            pause_at_start: std::mem::take(&mut self.paused),
         };
         if let Some(signal) = interrupted {
             auditor.stopper.interrupt(signal == libc::SIGINT);
@@ -398,6 +412,8 @@ struct Auditor {
     not_started: bool,
     /// See [`Process::keep_to_cpu`].
     pinned: Option<(usize, Vec<u8>)>,
+    /// The run was paused as the test was being started: it starts paused.
+    pause_at_start: bool,
 }
 
 impl Auditor {
@@ -441,6 +457,9 @@ impl Auditor {
             }
         };
         self.stopper.started(pid);
+        if self.pause_at_start {
+            self.stopper.pause();
+        }
         self.watch(config, signals, pid, streams)
     }
 

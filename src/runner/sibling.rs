@@ -139,8 +139,6 @@ impl OwnStage {
                 ),
                 &wake,
             );
-            // The write ends are the test's alone from here.
-            drop(stdout_write);
             while let Err(SpawnFailure::Woken) = asked {
                 if self.stopping(process) {
                     self.abandon();
@@ -165,6 +163,10 @@ impl OwnStage {
                 let stage = self.stage.as_mut().expect("a ready stage");
                 asked = stage.wait_launched(job, at + SPAWN_TIMEOUT, &wake);
             }
+            // The test has opened the write ends (or never will): they are its
+            // alone. (Closed before, while a signal woke the wait, they were
+            // gone from /proc by the time the test looked for them.)
+            drop(stdout_write);
             match asked {
                 Ok(pid) => {
                     // The test does this too: whichever runs first, the group

@@ -737,6 +737,7 @@ my ($perl) = grep {
 ok($perl, 'found the preloaded perl');
 kill 'STOP', $perl;
 put('runner', parent_of($auditor));
+put('auditor', $auditor);
 put('perl', $perl);
 done_testing;
 "#;
@@ -957,4 +958,48 @@ fn a_run_with_a_slot_per_cpu_keeps_auditors_not_tests_on_one_cpu() {
             }
         }
     }
+}
+
+/// A pause (SIGTSTP) that reaches an auditor while it waits for its perl to
+/// start a test is not lost: the test starts paused, and goes on with the
+/// auditor's SIGCONT.
+#[test]
+fn a_pause_while_a_test_is_being_started_holds_that_test() {
+    let p = Project::new();
+    p.script("t/01-stops-perl.t", SIBLING_STOPPER);
+    p.script(
+        "t/02-late.t",
+        "use Test::More;\nselect undef, undef, undef, 1;\nopen my $f, '>', 'ran' or die;\nclose $f;\nok(1);\ndone_testing;\n",
+    );
+    let run = p.spawn(&["test", "-j1", "--preload", "Test::More"]);
+    p.wait_for_file("perl");
+    let read = |name: &str| {
+        std::fs::read_to_string(p.dir.join(name))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let (auditor, perl) = (read("auditor"), read("perl"));
+    let kill = |signal: &str, pid: &str| {
+        let status = Command::new("kill").args([signal, pid]).status().unwrap();
+        assert!(status.success(), "kill {} {}", signal, pid);
+    };
+    // The first test ends, and its auditor asks the stopped perl for the
+    // second; the pause comes while it waits.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    kill("-TSTP", &auditor);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    kill("-CONT", &perl);
+    // Running, the test would leave its mark after a second.
+    std::thread::sleep(std::time::Duration::from_millis(2000));
+    let ran_while_paused = p.dir.join("ran").exists();
+    // (Gone already if the pause was lost and the run ended.)
+    let _ = Command::new("kill").args(["-CONT", &auditor]).status();
+    let run = run.wait();
+    assert!(
+        !ran_while_paused,
+        "the test ran while its auditor was paused"
+    );
+    run.expect_status(0);
+    assert!(p.dir.join("ran").exists());
 }
