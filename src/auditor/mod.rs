@@ -562,7 +562,15 @@ impl Auditor {
                 self.end_stream(&mut stream, &stamp)?;
             }
             if fds[signal_slot].revents != 0 {
-                for signal in signals.drain() {
+                let signals = signals.drain();
+                // A pause whose SIGCONT came in the same batch is over: pausing
+                // now would wait for a SIGCONT that has come and gone.
+                let paused = signals
+                    .iter()
+                    .rev()
+                    .find(|s| matches!(**s, libc::SIGTSTP | libc::SIGCONT))
+                    == Some(&libc::SIGTSTP);
+                for signal in signals {
                     match signal {
                         libc::SIGCHLD => {
                             if self.stopper.check_exit()? {
@@ -570,11 +578,13 @@ impl Auditor {
                                 self.log.test_exit(now_unix)?;
                             }
                         }
-                        libc::SIGTSTP => self.stopper.pause(),
-                        libc::SIGCONT => {}
+                        libc::SIGTSTP | libc::SIGCONT => {}
                         libc::SIGINT => self.stopper.interrupt(true),
                         _ => self.stopper.interrupt(false),
                     }
+                }
+                if paused {
+                    self.stopper.pause();
                 }
             }
             if lifeline_open && fds.last().map_or(false, |f| f.revents != 0) {

@@ -68,8 +68,9 @@ impl SignalPipe {
         })
     }
 
-    /// Reads every pending signal byte and reports the distinct signals seen, in
-    /// the order first seen.
+    /// Reads every pending signal byte and reports the distinct signals seen,
+    /// each where it was last seen: of a pause and a resume, the later says
+    /// which holds.
     pub fn drain(&self) -> Vec<i32> {
         let mut seen = Vec::new();
         let mut buf = [0u8; 64];
@@ -78,9 +79,8 @@ impl SignalPipe {
                 break;
             }
             for &b in &buf[..n] {
-                if !seen.contains(&(b as i32)) {
-                    seen.push(b as i32);
-                }
+                seen.retain(|&s| s != b as i32);
+                seen.push(b as i32);
             }
         }
         seen
@@ -90,5 +90,21 @@ impl SignalPipe {
 impl AsRawFd for SignalPipe {
     fn as_raw_fd(&self) -> i32 {
         self.read.as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signal_counts_where_it_was_last_seen() {
+        let pipe = SignalPipe::install(&[libc::SIGUSR1, libc::SIGUSR2]).unwrap();
+        // A pause, a resume, a pause again (the runner's p key): paused.
+        for signal in [libc::SIGUSR1, libc::SIGUSR2, libc::SIGUSR1] {
+            // SAFETY: the signal is caught by the handler installed above.
+            unsafe { libc::raise(signal) };
+        }
+        assert_eq!(pipe.drain(), [libc::SIGUSR2, libc::SIGUSR1]);
     }
 }
