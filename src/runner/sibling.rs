@@ -91,16 +91,6 @@ impl OwnStage {
         Some(own)
     }
 
-    /// Whether it has said `ready` and has not died since (a test asked for
-    /// now starts at once; one that died is started again first).
-    pub fn is_ready(&self) -> bool {
-        self.ready
-            && self
-                .stage
-                .as_ref()
-                .map_or(false, |s| matches!(sys::waitid_exited(s.pid), Ok(None)))
-    }
-
     /// Its process, while it has one.
     pub fn pid(&self) -> Option<libc::pid_t> {
         self.stage.as_ref().map(|s| s.pid)
@@ -115,11 +105,12 @@ impl OwnStage {
         file: &str,
         tmp: &Path,
         process: &mut Process,
+        before_waiting: &mut dyn FnMut(),
     ) -> Result<Started, NotStarted> {
         let failed =
             |e: std::io::Error| NotStarted::Failed(format!("unable to make a pipe: {}", e));
         loop {
-            self.get_ready(process)?;
+            self.get_ready(process, before_waiting)?;
             let (stdout, stdout_write) = sys::pipe().map_err(failed)?;
             let stderr = if self.merge {
                 None
@@ -187,6 +178,7 @@ impl OwnStage {
                         self.abandon();
                         return Err(NotStarted::Interrupted);
                     }
+                    before_waiting();
                     self.lost(&why)
                 }
                 Err(SpawnFailure::Woken) => unreachable!("waited for above"),
@@ -209,7 +201,13 @@ impl OwnStage {
 
     /// Makes sure a ready stage stands: the one started, or a new one in place
     /// of one that died.
-    fn get_ready(&mut self, process: &mut Process) -> Result<(), NotStarted> {
+    /// `before_waiting` is called before anything that takes time: a new
+    /// perl, or the wait for one to get ready.
+    fn get_ready(
+        &mut self,
+        process: &mut Process,
+        before_waiting: &mut dyn FnMut(),
+    ) -> Result<(), NotStarted> {
         loop {
             if let Some(why) = &self.broken {
                 return Err(NotStarted::Failed(why.clone()));
@@ -217,11 +215,16 @@ impl OwnStage {
             let pid = match &self.stage {
                 Some(stage) => stage.pid,
                 None => {
+                    before_waiting();
                     self.launch();
                     continue;
                 }
             };
-            match sys::waitid_exited(pid) {
+            let exited = sys::waitid_exited(pid);
+            if !matches!(exited, Ok(None)) || !self.ready {
+                before_waiting();
+            }
+            match exited {
                 Ok(None) => {}
                 Ok(Some(_)) | Err(_) if self.stopping(process) => {
                     return Err(NotStarted::Interrupted)

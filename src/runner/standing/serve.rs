@@ -85,17 +85,22 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
             inbox.untold = Some(auditor::EXIT_WITHDRAWN);
             continue;
         }
-        // A perl still getting ready may take a while: the runner hears first.
-        if own_stage.as_ref().map_or(false, |s| !s.is_ready()) && !inbox.tell(&mut own_stage) {
-            break;
-        }
-        let config = audit(
-            &plan.launch,
-            &request,
-            &tmp,
-            lifeline,
-            own_stage.as_mut().map(|own| (own, &mut process)),
-        );
+        // A perl that must get ready first (started again, or still
+        // preloading) may take a while: the runner hears of the last job
+        // before that wait.
+        let config = {
+            let inbox = &mut inbox;
+            audit(
+                &plan.launch,
+                &request,
+                &tmp,
+                lifeline,
+                own_stage.as_mut().map(|own| (own, &mut process)),
+                &mut || {
+                    inbox.tell_status();
+                },
+            )
+        };
         // The test has started (in its perl) or is about to: now the runner
         // hears how the last one ended.
         if !inbox.tell(&mut own_stage) {
@@ -190,10 +195,9 @@ impl Inbox {
     /// Tells the runner the untold status, after its perl's records; false
     /// when the runner is gone.
     fn tell(&mut self, own_stage: &mut Option<OwnStage>) -> bool {
-        let status = match self.untold.take() {
-            Some(status) => status,
-            None => return true,
-        };
+        if self.untold.is_none() {
+            return true;
+        }
         for note in own_stage
             .as_mut()
             .map(OwnStage::take_notes)
@@ -201,7 +205,15 @@ impl Inbox {
         {
             let _ = sys::write(self.socket, &note);
         }
-        sys::write(self.socket, &status.to_ne_bytes()).is_ok()
+        self.tell_status()
+    }
+
+    /// Tells the untold status alone (its perl's records follow later).
+    fn tell_status(&mut self) -> bool {
+        match self.untold.take() {
+            Some(status) => sys::write(self.socket, &status.to_ne_bytes()).is_ok(),
+            None => true,
+        }
     }
 }
 
@@ -245,6 +257,7 @@ fn audit(
     tmp: &Path,
     lifeline: RawFd,
     own_stage: Option<(&mut OwnStage, &mut auditor::Process)>,
+    before_waiting: &mut dyn FnMut(),
 ) -> Option<auditor::Config> {
     let spec = match job_from_json(&request["spec"]) {
         Ok(spec) => spec,
@@ -267,7 +280,8 @@ fn audit(
                 request["try"].as_u64().unwrap_or(0) as u32,
             );
             let mut started_at = None;
-            let test = match own_stage.start_test(job, &spec.display, tmp, process) {
+            let test = match own_stage.start_test(job, &spec.display, tmp, process, before_waiting)
+            {
                 Ok(started) => {
                     started_at = Some(started.at);
                     auditor::Test::Adopted {
