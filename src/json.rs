@@ -105,6 +105,13 @@ fn write_hex(out: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
+/// `bytes` as lower-case hex digits.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = Vec::with_capacity(2 * bytes.len());
+    write_hex(&mut out, bytes);
+    String::from_utf8(out).expect("hex digits are ASCII")
+}
+
 /// Appends `,"key":` (keys are plain ASCII chosen by proctor).
 pub fn write_key(out: &mut Vec<u8>, key: &str) {
     out.extend_from_slice(b",\"");

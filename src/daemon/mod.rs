@@ -352,25 +352,23 @@ fn run_child(mut w: Waiting, kept: Option<&Kept>, daemon: &Daemon) -> i32 {
 fn own_perls(plan: &[u8], kept: Option<&Kept>, daemon: &Daemon) -> Option<Vec<u8>> {
     let kept = kept?;
     let spec = daemon.stage.as_ref()?;
-    runner::SIBLINGS.filter(|_| Path::new("/proc/self/fd").is_dir())?;
+    if !runner::siblings_possible() {
+        return None;
+    }
     let end = plan.iter().position(|&b| b == b'\n')?;
     let mut head: serde_json::Value = serde_json::from_slice(&plan[..end]).ok()?;
     let jobs = head["job_count"].as_u64()? as usize;
     if jobs < runner::LAUNCHER_FROM_JOBS || KEPT_STAGE_COST * (jobs as u32) < kept.ready_in {
         return None;
     }
-    let mut args = spec.args.clone();
-    args.extend(
+    let mut own = spec.clone();
+    own.args.extend(
         daemon
             .perl_dirs
             .iter()
             .map(|d| format!("--include={}", d.to_string_lossy())),
     );
-    head["launch"]["stage"] = serde_json::json!({
-        "name": spec.name,
-        "program": spec.program.to_string_lossy(),
-        "args": args,
-    });
+    head["launch"]["stage"] = runner::stage_to_json(&own);
     let mut rewritten = serde_json::to_vec(&head).ok()?;
     rewritten.extend_from_slice(&plan[end..]);
     Some(rewritten)

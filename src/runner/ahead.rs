@@ -14,6 +14,7 @@
 //! [`Queue::next_ahead`]: super::schedule::Queue::next_ahead
 
 use super::schedule::Pending;
+use super::standing::Sending;
 use super::{Runner, Stopping};
 use crate::auditor::{self, Place};
 use crate::sys::ExitInfo;
@@ -42,21 +43,17 @@ impl Runner {
                 None
             } else {
                 let own_log = self.own_log(&p)?;
-                let retry_on_fail = self.may_retry(&p);
-                let job = (p.job, p.tries);
+                let sending = Sending {
+                    pending: &p,
+                    own_log: own_log.as_deref(),
+                    retry_on_fail: self.may_retry(&p),
+                };
                 let ahead = &self.ahead;
-                self.standing.send_ahead(
-                    &self.run_dir,
-                    own_log.as_deref(),
-                    retry_on_fail,
-                    job,
-                    &p.spec,
-                    |pid| ahead.contains_key(&pid),
-                )
+                self.standing
+                    .send_ahead(&self.run_dir, &sending, |pid| ahead.contains_key(&pid))
             };
             match sent {
                 Some((pid, place)) => {
-                    self.occupancy.ahead(true);
                     self.ahead.insert(
                         pid,
                         Ahead {
@@ -82,7 +79,6 @@ impl Runner {
         if !self.running.contains_key(&pid) {
             return match self.ahead.remove(&pid) {
                 Some(a) if status == auditor::EXIT_WITHDRAWN => {
-                    self.occupancy.ahead(false);
                     self.queue.put_back(a.p);
                     Ok(())
                 }
@@ -114,7 +110,6 @@ impl Runner {
     /// auditor will not start it.
     pub(super) fn take_back_ahead(&mut self, pid: libc::pid_t) {
         if let Some(a) = self.ahead.remove(&pid) {
-            self.occupancy.ahead(false);
             self.queue.put_back(a.p);
         }
     }
@@ -128,7 +123,6 @@ impl Runner {
     }
 
     fn becomes_running(&mut self, pid: libc::pid_t, a: Ahead) -> io::Result<()> {
-        self.occupancy.ahead(false);
         self.occupancy.add(&a.p, self.slots);
         self.started(pid, a.p, &a.place)
     }

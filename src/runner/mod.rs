@@ -27,9 +27,10 @@ use crate::json;
 use crate::ljsonl::Writer;
 use crate::sys::{self, ExitInfo, Fork, SignalPipe};
 pub use job::{perl_dirs, JobSpec, Launch};
+pub use plan::stage_to_json;
 pub use prefork::Prefork;
 use schedule::{Occupancy, Pending, Queue};
-pub use stage::{Stage, StageSpec, SIBLINGS};
+pub use stage::{Stage, StageSpec};
 use standing::Heard;
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -127,6 +128,12 @@ pub struct Prepared {
 /// for them alone, which costs less than a launcher for a few jobs.
 pub const LAUNCHER_FROM_JOBS: usize = 16;
 
+/// Whether standing auditors can have perls of their own here: the clone(2)
+/// of sibling mode, and /proc to hand a test its pipes through.
+pub fn siblings_possible() -> bool {
+    stage::SIBLINGS.is_some() && std::path::Path::new("/proc/self/fd").is_dir()
+}
+
 /// Tells the first auditor the run's settings (`head`, the plan's first line,
 /// read as `plan`, whose jobs are still to come) and, for a run of `jobs`
 /// jobs, starts the launcher. With `preload` (the run has a stage of its
@@ -134,10 +141,7 @@ pub const LAUNCHER_FROM_JOBS: usize = 16;
 /// this system allows it.
 fn prepare(early: Early, head: &[u8], plan: &Plan, jobs: usize, preload: bool) -> Prepared {
     let count = plan.slots.clamp(1, jobs.max(1));
-    let siblings = preload
-        && early.first.is_some()
-        && stage::SIBLINGS.is_some()
-        && std::path::Path::new("/proc/self/fd").is_dir();
+    let siblings = preload && early.first.is_some() && siblings_possible();
     let standing = standing::Auditors::start(
         early.first,
         head,
@@ -314,7 +318,10 @@ impl Runner {
         loop {
             self.retry_soon = false;
             while self.stopping == Stopping::No && !self.paused && !self.retry_soon {
-                match self.queue.next(&self.occupancy, self.slots) {
+                match self
+                    .queue
+                    .next(&self.occupancy, self.ahead.len(), self.slots)
+                {
                     // A job that could not be started waits for a slot to free.
                     Some(p) => self.launch(p)?,
                     None => break,
@@ -392,13 +399,12 @@ impl Runner {
         }
         let retry_on_fail = self.may_retry(&p);
         let own_log = self.own_log(&p)?;
-        if let Some((pid, place)) = self.standing.send(
-            &self.run_dir,
-            own_log.as_deref(),
+        let sending = standing::Sending {
+            pending: &p,
+            own_log: own_log.as_deref(),
             retry_on_fail,
-            (p.job, p.tries),
-            &p.spec,
-        ) {
+        };
+        if let Some((pid, place)) = self.standing.send(&self.run_dir, &sending) {
             self.occupancy.add(&p, self.slots);
             return self.started(pid, p, &place);
         }
@@ -672,7 +678,7 @@ impl Runner {
 
 /// The main loop's poll timeout, in ms (-1: none): shortly when out of
 /// processes (to look again whether or not a slot frees), and no later than
-/// `due`, the stage's deadline.
+/// `due`: the stage's next deadline, or a wake-up of the overlord held back.
 fn poll_timeout(retry_soon: bool, due: Option<Instant>) -> i32 {
     let soon = Some(Duration::from_millis(100)).filter(|_| retry_soon);
     let left = due.map(|at| at.saturating_duration_since(Instant::now()));

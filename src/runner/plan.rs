@@ -33,7 +33,7 @@ impl Plan {
                 "merge": l.merge,
                 "keep": l.keep,
                 "proctor": l.proctor,
-                "stage": l.stage.as_ref().map(|s| json!({"name": s.name, "program": s.program.to_string_lossy(), "args": s.args})),
+                "stage": l.stage.as_ref().map(stage_to_json),
                 "event_timeout": l.event_timeout.map(|d| d.as_secs_f64()),
                 "env": env,
             },
@@ -124,11 +124,16 @@ impl Plan {
     }
 }
 
+/// A stage's settings as the plan carries them (its script is the binary's).
+pub fn stage_to_json(s: &StageSpec) -> Value {
+    json!({"name": s.name, "program": s.program.to_string_lossy(), "args": s.args})
+}
+
 /// An environment entry: a string, or `{"hex": ...}` when it is not UTF-8.
 fn bytes_to_json(bytes: &[u8]) -> Value {
     match std::str::from_utf8(bytes) {
         Ok(s) => json!(s),
-        Err(_) => json!({"hex": bytes.iter().map(|b| format!("{:02x}", b)).collect::<String>()}),
+        Err(_) => json!({"hex": crate::json::hex(bytes)}),
     }
 }
 

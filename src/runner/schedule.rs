@@ -37,8 +37,6 @@ impl Pending {
 pub struct Occupancy {
     slots: usize,
     jobs: usize,
-    /// Plain jobs sent ahead, each to start when its auditor's job ends.
-    ahead: usize,
     isolated: usize,
     immiscible: usize,
     conflicts: HashMap<String, usize>,
@@ -46,7 +44,7 @@ pub struct Occupancy {
 
 impl Occupancy {
     pub fn is_empty(&self) -> bool {
-        self.jobs == 0 && self.ahead == 0
+        self.jobs == 0
     }
 
     pub fn add(&mut self, p: &Pending, total: usize) {
@@ -55,15 +53,6 @@ impl Occupancy {
 
     pub fn remove(&mut self, p: &Pending, total: usize) {
         self.change(p, total, false);
-    }
-
-    /// A job is sent ahead (`true`), or is no longer (it started or came back).
-    pub fn ahead(&mut self, sent: bool) {
-        self.ahead = if sent {
-            self.ahead + 1
-        } else {
-            self.ahead.saturating_sub(1)
-        };
     }
 
     fn change(&mut self, p: &Pending, total: usize, add: bool) {
@@ -135,15 +124,18 @@ impl Queue {
         }
     }
 
-    /// The next job that may start beside what is running, out of `total` slots.
-    pub fn next(&mut self, running: &Occupancy, total: usize) -> Option<Pending> {
+    /// The next job that may start beside what is running, out of `total`
+    /// slots; `ahead` jobs sent ahead will run too (an isolated job waits for
+    /// them as for the running ones).
+    pub fn next(&mut self, running: &Occupancy, ahead: usize, total: usize) -> Option<Pending> {
         if running.isolated > 0 {
             return None;
         }
+        let empty = running.is_empty() && ahead == 0;
         let free = total.saturating_sub(running.slots);
         for i in 0..self.waiting.len() {
             let p = &self.waiting[i];
-            let needs_room = p.isolated() && !running.is_empty() || p.slots(total) > free;
+            let needs_room = p.isolated() && !empty || p.slots(total) > free;
             if needs_room {
                 // Wait for room rather than let later jobs take it.
                 return None;
@@ -158,7 +150,7 @@ impl Queue {
                 return self.waiting.remove(i);
             }
         }
-        if self.waiting.is_empty() && running.is_empty() {
+        if self.waiting.is_empty() && empty {
             return self.last.pop_front();
         }
         None
@@ -196,7 +188,7 @@ mod tests {
     /// Starts what it can, returns the jobs started.
     fn start(q: &mut Queue, running: &mut Occupancy, total: usize) -> Vec<u64> {
         let mut started = Vec::new();
-        while let Some(p) = q.next(running, total) {
+        while let Some(p) = q.next(running, 0, total) {
             running.add(&p, total);
             started.push(p.job);
         }
@@ -301,10 +293,8 @@ mod tests {
     fn an_isolated_job_waits_for_the_jobs_sent_ahead() {
         let mut q = Queue::default();
         q.push(job(1, with(|h| h.category = Category::Isolation)));
-        let mut running = Occupancy::default();
-        running.ahead(true);
-        assert!(start(&mut q, &mut running, 4).is_empty());
-        running.ahead(false);
-        assert_eq!(start(&mut q, &mut running, 4), [1]);
+        let running = Occupancy::default();
+        assert!(q.next(&running, 1, 4).is_none());
+        assert_eq!(q.next(&running, 0, 4).map(|p| p.job), Some(1));
     }
 }

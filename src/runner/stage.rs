@@ -137,11 +137,10 @@ impl Stage {
         let mut args = madvise_arguments();
         args.push(clone);
         if let Some(mask) = cpu_mask {
-            let hex: String = mask.iter().map(|b| format!("{:02x}", b)).collect();
             args.push(format!(
                 "--cpu-mask={}:{}",
                 libc::SYS_sched_setaffinity,
-                hex
+                crate::json::hex(mask)
             ));
         }
         Stage::start_with(spec, run_dir, env, lifeline, &args)

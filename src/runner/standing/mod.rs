@@ -37,9 +37,9 @@ mod serve;
 
 pub use serve::become_auditor;
 
-use super::job::JobSpec;
 use super::launcher::Launcher;
 use super::plan::job_to_json;
+use super::schedule::Pending;
 use super::slot_tmp::SlotTmp;
 use crate::auditor::{self, Place};
 use crate::sys::{self, Fork};
@@ -61,6 +61,15 @@ struct Slot {
     /// its socket would reach the next one), and its jobs get auditors of their
     /// own.
     dead: bool,
+}
+
+/// A job as the runner sends it to a standing auditor.
+pub struct Sending<'a> {
+    pub pending: &'a Pending,
+    /// Its log file of its own (-k); None: the next segment of its auditor's.
+    pub own_log: Option<&'a Path>,
+    /// The runner will try it again if it fails.
+    pub retry_on_fail: bool,
 }
 
 /// A standing auditor forked before the run's settings are known, waiting for
@@ -213,16 +222,9 @@ impl Auditors {
     /// the TMPDIR the auditor reuses (see [`slot_tmp`]), and `own_log`,
     /// or without one the next segment of the auditor's log. None when no
     /// auditor can take it.
-    pub fn send(
-        &mut self,
-        run_dir: &Path,
-        own_log: Option<&Path>,
-        retry_on_fail: bool,
-        job: (u64, u32),
-        spec: &JobSpec,
-    ) -> Option<(libc::pid_t, Place)> {
+    pub fn send(&mut self, run_dir: &Path, job: &Sending) -> Option<(libc::pid_t, Place)> {
         let slot = self.idle()?;
-        self.send_to(slot, run_dir, own_log, retry_on_fail, job, spec)
+        self.send_to(slot, run_dir, job)
     }
 
     /// Sends a job ahead to a busy auditor that has none ahead yet, to start
@@ -233,35 +235,31 @@ impl Auditors {
     pub fn send_ahead(
         &mut self,
         run_dir: &Path,
-        own_log: Option<&Path>,
-        retry_on_fail: bool,
-        job: (u64, u32),
-        spec: &JobSpec,
+        job: &Sending,
         has_ahead: impl Fn(libc::pid_t) -> bool,
     ) -> Option<(libc::pid_t, Place)> {
         let slot = self.slots.iter().position(|s| {
             s.unanswered == 1 && !s.dead && s.pid.map_or(false, |pid| !has_ahead(pid))
         })?;
-        self.send_to(slot, run_dir, own_log, retry_on_fail, job, spec)
+        self.send_to(slot, run_dir, job)
     }
 
     fn send_to(
         &mut self,
         slot: usize,
         run_dir: &Path,
-        own_log: Option<&Path>,
-        retry_on_fail: bool,
-        job: (u64, u32),
-        spec: &JobSpec,
+        job: &Sending,
     ) -> Option<(libc::pid_t, Place)> {
         let pid = self.slots[slot].pid?;
         let place = Place {
-            log: own_log.map_or_else(|| segment_log(run_dir, pid), Path::to_path_buf),
-            log_segment: own_log.is_none(),
+            log: job
+                .own_log
+                .map_or_else(|| segment_log(run_dir, pid), Path::to_path_buf),
+            log_segment: job.own_log.is_none(),
             tmp: self.slots[slot].tmp.path.clone(),
             tmp_reused: true,
         };
-        let request = request(pid, &place, retry_on_fail, job, spec);
+        let request = request(pid, &place, job);
         match sys::write(self.slots[slot].socket.as_raw_fd(), &request) {
             Ok(n) if n == request.len() => {
                 self.slots[slot].unanswered += 1;
@@ -275,8 +273,7 @@ impl Auditors {
     /// yet: it answers that job either way, with its status or withdrawn.
     pub fn withdraw(&mut self, pid: libc::pid_t, job: (u64, u32)) {
         if let Some(slot) = self.slots.iter().find(|s| s.pid == Some(pid)) {
-            let message = format!(r#"{{"withdraw":{},"try":{}}}"#, job.0, job.1);
-            let _ = sys::write(slot.socket.as_raw_fd(), message.as_bytes());
+            let _ = sys::write(slot.socket.as_raw_fd(), withdrawal(job).as_bytes());
         }
     }
 
@@ -400,27 +397,26 @@ fn one_cpu_each(slots: usize) -> Vec<usize> {
     }
 }
 
+/// The message that withdraws `job`, sent ahead, as it goes over the socket.
+fn withdrawal(job: (u64, u32)) -> String {
+    format!(r#"{{"withdraw":{},"try":{}}}"#, job.0, job.1)
+}
+
 /// The log whose segments are the jobs of the auditor `pid`.
 pub(super) fn segment_log(run_dir: &Path, pid: libc::pid_t) -> PathBuf {
     run_dir.join(format!("auditor-{}.ljsonl", pid))
 }
 
 /// A job for the auditor `pid`, as it goes over the socket.
-fn request(
-    pid: libc::pid_t,
-    place: &Place,
-    retry_on_fail: bool,
-    job: (u64, u32),
-    spec: &JobSpec,
-) -> Vec<u8> {
+fn request(pid: libc::pid_t, place: &Place, job: &Sending) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({
         "auditor": pid,
-        "job": job.0,
-        "try": job.1,
+        "job": job.pending.job,
+        "try": job.pending.tries,
         "log": place.log.to_string_lossy(),
         "segment": place.log_segment,
-        "retry": retry_on_fail,
-        "spec": job_to_json(spec),
+        "retry": job.retry_on_fail,
+        "spec": job_to_json(&job.pending.spec),
     }))
     .unwrap_or_default()
 }

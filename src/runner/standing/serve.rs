@@ -3,7 +3,7 @@
 //! ahead before it reports the last), audits each and reports its status.
 //! See the module above for the runner's side and the protocol.
 
-use super::segment_log;
+use super::{segment_log, withdrawal};
 use crate::auditor::{self, Place};
 use crate::runner::job::Launch;
 use crate::runner::plan::job_from_json;
@@ -181,11 +181,13 @@ impl Inbox {
             }
             self.read.push_back(message);
         }
-        let withdrawal = format!(
-            r#"{{"withdraw":{},"try":{}}}"#,
+        if self.read.is_empty() {
+            return false; // as after nearly every job
+        }
+        let withdrawal = withdrawal((
             request["job"].as_u64().unwrap_or(0),
-            request["try"].as_u64().unwrap_or(0)
-        );
+            request["try"].as_u64().unwrap_or(0) as u32,
+        ));
         match self.read.iter().position(|m| m == withdrawal.as_bytes()) {
             Some(at) => self.read.remove(at).is_some(),
             None => false,
