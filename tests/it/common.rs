@@ -116,6 +116,12 @@ impl Run {
         );
         self
     }
+
+    /// Asserts that its stderr says `what`.
+    pub fn expect_stderr(&self, what: &str) -> &Run {
+        assert!(self.stderr().contains(what), "{}", self.stderr());
+        self
+    }
 }
 
 /// job_end events by file.
@@ -186,6 +192,33 @@ impl Project {
         let path = self.dir.join(name);
         wait_until(&format!("{} to appear", name), || path.exists());
     }
+
+    /// What a test left in the file `name` (a pid, say), trimmed.
+    pub fn read_trimmed(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join(name))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+}
+
+/// Sends `signal` (a name such as STOP) to `pid`, which must be there.
+pub fn kill(signal: &str, pid: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{}", signal))
+        .arg(pid)
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{} {}", signal, pid);
+}
+
+/// Whether `pid` is gone, or a zombie its new parent has yet to reap.
+pub fn gone(pid: &str) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid)).unwrap_or_default();
+    stat.is_empty()
+        || stat
+            .rsplit_once(") ")
+            .map_or(false, |(_, rest)| rest.starts_with('Z'))
 }
 
 impl Running {
@@ -206,12 +239,7 @@ impl Running {
 
     /// Sends `signal` to proctor alone.
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{}", signal))
-            .arg(self.pid().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -{} failed", signal);
+        kill(signal, &self.pid().to_string());
     }
 
     pub fn wait(self) -> Run {
@@ -259,27 +287,23 @@ pub fn process_state(marker: &str) -> Option<char> {
 
 /// Each queued job ends once, as itself.
 pub fn assert_each_job_ends_once_as_itself(events: &[serde_json::Value]) {
-    let mut queued: Vec<((u64, u64), String)> = events
-        .iter()
-        .filter(|e| e["type"] == "job_queued")
-        .map(|e| {
-            (
-                (e["job"].as_u64().unwrap(), e["try"].as_u64().unwrap()),
-                e["file"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    let mut ended: Vec<((u64, u64), String)> = events
-        .iter()
-        .filter(|e| e["type"] == "job_end")
-        .map(|e| {
-            (
-                (e["job"].as_u64().unwrap(), e["try"].as_u64().unwrap()),
-                e["file"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    queued.sort();
-    ended.sort();
-    assert_eq!(ended, queued, "every job ends once, as itself");
+    let of_type = |kind: &str| {
+        let mut jobs: Vec<((u64, u64), String)> = events
+            .iter()
+            .filter(|e| e["type"] == kind)
+            .map(|e| {
+                (
+                    (e["job"].as_u64().unwrap(), e["try"].as_u64().unwrap()),
+                    e["file"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        jobs.sort();
+        jobs
+    };
+    assert_eq!(
+        of_type("job_end"),
+        of_type("job_queued"),
+        "every job ends once, as itself"
+    );
 }

@@ -29,17 +29,21 @@ impl<'a> Started<'a> {
     }
 }
 
+/// The persistent runner's pid, from its pid file.
+fn runner_pid(p: &Project) -> String {
+    std::fs::read_to_string(p.state().join("runner/pid"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
 impl Drop for Started<'_> {
     fn drop(&mut self) {
         let _ = self.p.proctor(&["stop"]);
         let pid = std::fs::read_to_string(self.p.state().join("runner/pid")).unwrap_or_default();
-        if let Ok(pid) = pid.trim().parse::<i32>() {
-            wait_until("the persistent runner to end", || {
-                let stat =
-                    std::fs::read_to_string(format!("/proc/{}/stat", pid)).unwrap_or_default();
-                // Gone, or a zombie waiting for init.
-                stat.is_empty() || stat.split_whitespace().nth(2) == Some("Z")
-            });
+        let pid = pid.trim();
+        if !pid.is_empty() {
+            wait_until("the persistent runner to end", || gone(pid));
         }
     }
 }
@@ -116,12 +120,8 @@ fn without_a_runner_run_and_status_say_what_to_do() {
     perl_suite(&p);
     for args in [&["run"][..], &["status"][..], &["stop"][..]] {
         let run = p.proctor(args);
-        run.expect_status(2);
-        assert!(
-            run.stderr().contains("start one with 'proctor start'"),
-            "{}",
-            run.stderr()
-        );
+        run.expect_status(2)
+            .expect_stderr("start one with 'proctor start'");
     }
 }
 
@@ -132,18 +132,9 @@ fn a_second_start_is_refused_and_a_stale_socket_replaced() {
     {
         let _runner = Started::new(&p, false);
         let again = p.proctor(&["start"]);
-        again.expect_status(2);
-        assert!(
-            again.stderr().contains("already running"),
-            "{}",
-            again.stderr()
-        );
+        again.expect_status(2).expect_stderr("already running");
         // Killed without a word: its socket stays behind.
-        let pid = std::fs::read_to_string(p.state().join("runner/pid")).unwrap();
-        Command::new("kill")
-            .args(["-KILL", pid.trim()])
-            .status()
-            .unwrap();
+        kill("KILL", &runner_pid(&p));
         wait_until("the socket to go quiet", || {
             p.proctor(&["status"]).status() == 2
         });
@@ -305,12 +296,9 @@ fn start_preloads_and_says_when_it_cannot() {
     assert_eq!(failed.stderr().lines().count(), 1, "{}", failed.stderr());
     // Nothing is left running.
     let status = p.proctor(&["status"]);
-    status.expect_status(2);
-    assert!(
-        status.stderr().contains("no persistent runner"),
-        "{}",
-        status.stderr()
-    );
+    status
+        .expect_status(2)
+        .expect_stderr("no persistent runner");
 
     // A perl that can preload is ready before start returns.
     let runner = Started::new(&p, true);
@@ -352,11 +340,7 @@ fn a_run_ends_when_the_runners_perl_dies_under_its_test() {
     p.wait_for_file("started");
     // Its test's auditor is no child of the run's runner: with the perl that
     // forked it gone, the run hears of its end some other way.
-    let killed = Command::new("kill")
-        .args(["-KILL", &stage_pid(&p)])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    kill("KILL", &stage_pid(&p));
     wait_until("the run to end", || run.child.try_wait().unwrap().is_some());
     let run = run.wait();
     run.expect_status(0);
@@ -394,9 +378,8 @@ fn a_preloaded_test_has_its_runs_variables_that_are_not_utf8() {
 fn a_hung_runner_is_reported_and_stop_ends_it() {
     let p = Project::new();
     let _runner = Started::new(&p, false);
-    let pid = std::fs::read_to_string(p.state().join("runner/pid")).unwrap();
-    let pid = pid.trim().to_string();
-    Command::new("kill").args(["-STOP", &pid]).status().unwrap();
+    let pid = runner_pid(&p);
+    kill("STOP", &pid);
     let status = p.proctor(&["status"]);
     status.expect_status(2);
     assert!(
@@ -407,18 +390,8 @@ fn a_hung_runner_is_reported_and_stop_ends_it() {
         status.stderr()
     );
     let stop = p.proctor(&["stop"]);
-    stop.expect_status(0);
-    assert!(
-        stop.stderr().contains("ended it with SIG"),
-        "{}",
-        stop.stderr()
-    );
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid)).unwrap_or_default();
-    assert!(
-        stat.is_empty() || stat.split_whitespace().nth(2) == Some("Z"),
-        "still there: {}",
-        stat
-    );
+    stop.expect_status(0).expect_stderr("ended it with SIG");
+    assert!(gone(&pid), "still there: {}", pid);
 }
 
 /// A large run repays a preload in each slot: its tests are forked from
@@ -489,24 +462,17 @@ fn a_killed_runner_leaves_no_one_listening_while_its_run_goes_on() {
          select undef, undef, undef, 0.05 until -e 'go';\nok(1);\ndone_testing;\n",
     );
     p.proctor(&["start"]).expect_status(0);
-    let pid = std::fs::read_to_string(p.state().join("runner/pid")).unwrap();
-    let pid = pid.trim().to_string();
+    let pid = runner_pid(&p);
     let run = p.spawn(&["run", "t"]);
     p.wait_for_file("started");
-    Command::new("kill").args(["-KILL", &pid]).status().unwrap();
-    wait_until("the persistent runner to die", || {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid)).unwrap_or_default();
-        stat.is_empty() || stat.split_whitespace().nth(2) == Some("Z")
-    });
+    kill("KILL", &pid);
+    wait_until("the persistent runner to die", || gone(&pid));
     let status = p.proctor(&["status"]);
     std::fs::write(p.dir.join("go"), "").unwrap();
     run.wait().expect_status(0);
-    status.expect_status(2);
-    assert!(
-        status.stderr().contains("no persistent runner here"),
-        "{}",
-        status.stderr()
-    );
+    status
+        .expect_status(2)
+        .expect_stderr("no persistent runner here");
 }
 
 /// A run asked from another directory than the runner's runs there in
@@ -601,12 +567,11 @@ fn stop_from_another_pid_namespace_signals_nobody() {
         return;
     }
     let runner = Started::new(&p, false);
-    let pid = std::fs::read_to_string(p.state().join("runner/pid")).unwrap();
-    let pid = pid.trim().to_string();
-    Command::new("kill").args(["-STOP", &pid]).status().unwrap();
+    let pid = runner_pid(&p);
+    kill("STOP", &pid);
     let stop = in_namespace(&p, &["stop"]);
     let state = process_state_of(&pid);
-    Command::new("kill").args(["-CONT", &pid]).status().unwrap();
+    kill("CONT", &pid);
     let stderr = String::from_utf8_lossy(&stop.stderr);
     assert_eq!(stop.status.code(), Some(2), "{}", stderr);
     assert!(!stderr.contains("ended it"), "{}", stderr);

@@ -763,23 +763,13 @@ fn a_job_started_after_its_withdrawal() -> (Project, Running, String) {
     }
     let run = p.spawn(&["test", "-j1", "--preload", "Test::More"]);
     p.wait_for_file("perl");
-    let read = |name: &str| {
-        std::fs::read_to_string(p.dir.join(name))
-            .unwrap()
-            .trim()
-            .to_string()
-    };
-    let (runner, perl) = (read("runner"), read("perl"));
-    let kill = |signal: &str, pid: &str| {
-        let status = Command::new("kill").args([signal, pid]).status().unwrap();
-        assert!(status.success(), "kill {} {}", signal, pid);
-    };
+    let (runner, perl) = (p.read_trimmed("runner"), p.read_trimmed("perl"));
     // The first test ends and its auditor takes the second, sent ahead,
     // whose start waits for the stopped perl; then the run pauses.
     std::thread::sleep(std::time::Duration::from_millis(300));
-    kill("-USR1", &runner);
+    kill("USR1", &runner);
     std::thread::sleep(std::time::Duration::from_millis(300));
-    kill("-CONT", &perl);
+    kill("CONT", &perl);
     p.wait_for_file("held");
     (p, run, runner)
 }
@@ -790,11 +780,7 @@ fn a_job_started_after_its_withdrawal() -> (Project, Running, String) {
 #[test]
 fn a_job_that_started_before_its_withdrawal_keeps_its_auditor() {
     let (p, run, runner) = a_job_started_after_its_withdrawal();
-    let status = Command::new("kill")
-        .args(["-USR2", &runner])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    kill("USR2", &runner);
     // The runner resumes (and would send a job ahead) before the held test ends.
     std::thread::sleep(std::time::Duration::from_millis(300));
     std::fs::write(p.dir.join("go"), "").unwrap();
@@ -817,11 +803,7 @@ fn a_job_that_started_before_its_withdrawal_keeps_its_auditor() {
 #[test]
 fn a_job_that_started_before_its_withdrawal_stops_with_the_run() {
     let (p, run, runner) = a_job_started_after_its_withdrawal();
-    let status = Command::new("kill")
-        .args(["-TERM", &runner])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    kill("TERM", &runner);
     let _ = run.wait();
     std::fs::write(p.dir.join("go"), "").unwrap();
     let events = p.events();
@@ -865,15 +847,8 @@ if (-e 't/killed') {
     );
     let run = p.spawn(&["test", "-j1", "-I", "lib", "--preload", "Restarts"]);
     p.wait_for_file("restarting");
-    let runner = std::fs::read_to_string(p.dir.join("restarting")).unwrap();
-    let signal = |signal: &str| {
-        let status = Command::new("kill")
-            .args([signal, runner.trim()])
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill {} {}", signal, runner);
-    };
-    signal("-USR1");
+    let runner = p.read_trimmed("restarting");
+    kill("USR1", &runner);
     std::fs::write(p.dir.join("go"), "").unwrap();
     p.wait_for_file("held");
     // The runner's own log, as it is while the held test runs.
@@ -887,7 +862,7 @@ if (-e 't/killed') {
         .lines()
         .any(|l| l.contains(r#""type":"job_launch""#) && l.contains("t/02-held.t"));
     std::fs::write(p.dir.join("go2"), "").unwrap();
-    signal("-USR2");
+    kill("USR2", &runner);
     let run = run.wait();
     assert!(
         launched,
@@ -973,23 +948,13 @@ fn a_pause_while_a_test_is_being_started_holds_that_test() {
     );
     let run = p.spawn(&["test", "-j1", "--preload", "Test::More"]);
     p.wait_for_file("perl");
-    let read = |name: &str| {
-        std::fs::read_to_string(p.dir.join(name))
-            .unwrap()
-            .trim()
-            .to_string()
-    };
-    let (auditor, perl) = (read("auditor"), read("perl"));
-    let kill = |signal: &str, pid: &str| {
-        let status = Command::new("kill").args([signal, pid]).status().unwrap();
-        assert!(status.success(), "kill {} {}", signal, pid);
-    };
+    let (auditor, perl) = (p.read_trimmed("auditor"), p.read_trimmed("perl"));
     // The first test ends, and its auditor asks the stopped perl for the
     // second; the pause comes while it waits.
     std::thread::sleep(std::time::Duration::from_millis(300));
-    kill("-TSTP", &auditor);
+    kill("TSTP", &auditor);
     std::thread::sleep(std::time::Duration::from_millis(300));
-    kill("-CONT", &perl);
+    kill("CONT", &perl);
     // Running, the test would leave its mark after a second.
     std::thread::sleep(std::time::Duration::from_millis(2000));
     let ran_while_paused = p.dir.join("ran").exists();
