@@ -473,10 +473,14 @@ impl Stage {
 const LOADER_SETTINGS: &[(&str, &str)] = &[("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1")];
 
 /// Tells the stage the madvise(2) system call (on Linux), to back its heap with huge
-/// pages (proctor-stage(7)).
+/// pages, and fcntl(2), to keep the descriptors it gives a test close-on-exec as
+/// perl would have made them (proctor-stage(7)).
 #[cfg(target_os = "linux")]
 fn madvise_arguments() -> Vec<String> {
-    vec![format!("--madvise-syscall={}", libc::SYS_madvise)]
+    vec![
+        format!("--madvise-syscall={}", libc::SYS_madvise),
+        format!("--fcntl-syscall={}", libc::SYS_fcntl),
+    ]
 }
 
 #[cfg(not(target_os = "linux"))]

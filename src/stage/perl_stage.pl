@@ -71,6 +71,7 @@ my %stage = (
     source_file => undef,   #   and its name
     fd_dir      => '',      #   /proc/<auditor>/fd/, where a test finds its pipes
     madvise     => 0,       # the madvise(2) syscall number, to collapse the heap
+    fcntl       => 0,       # the fcntl(2) syscall number, for close-on-exec by number
     commands    => undef,   # stage to forker: the spawns to run
     results     => undef,   # forker to stage: launched, error, done
     stage_pid   => undef,   # in the forker: its parent, the stage
@@ -218,6 +219,9 @@ sub parse_arguments {
         }
         elsif ($arg =~ /\A--madvise-syscall=([0-9]+)\z/) {
             $stage{madvise} = 0 + $1;
+        }
+        elsif ($arg =~ /\A--fcntl-syscall=([0-9]+)\z/) {
+            $stage{fcntl} = 0 + $1;
         }
         elsif ($arg =~ /\A--cpu-mask=([0-9]+):((?:[0-9a-f]{2})+)\z/) {
             # The stage keeps to one CPU; each test gets these CPUs back.
@@ -1027,6 +1031,12 @@ sub take_over_test2 {
     my $t2 = $stage{t2};
     POSIX::dup2(1, $_) for @{ $t2->{out} };
     POSIX::dup2(2, $_) for @{ $t2->{err} };
+    # dup2 clears close-on-exec, which perl set on these copies (above $^F):
+    # without it, a server the test starts in the background would hold the
+    # test's output open, where under a fresh perl it holds nothing.
+    if ($stage{fcntl}) {
+        syscall($stage{fcntl}, 0 + $_, F_SETFD, FD_CLOEXEC) for @{ $t2->{out} }, @{ $t2->{err} };
+    }
     $t2->{instance}{_pid} = $$;
     $_->{pid} = $$ for @{ $t2->{hubs} };
     $Test::Builder::Test->{Original_Pid} = $$;
