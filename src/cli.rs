@@ -29,6 +29,7 @@ test options:
       --exec CMD          run each file as `CMD file` ('' runs the file itself)
   -m, --merge             send the test's stderr into its stdout pipe
       --event-timeout S   stop a test silent for S seconds (default 60, 0: never)
+      --leftovers WHEN    end what a test leaves running with the run (default) or the test
       --log FILE          also write the event log to FILE (- for stdout)
       --log-fd N          also write the event log to descriptor N
       --no-log            keep no event log in the state directory
@@ -125,6 +126,8 @@ pub struct TestArgs {
     pub exec: Option<Vec<String>>,
     pub merge: bool,
     pub event_timeout: Option<f64>,
+    /// `--leftovers`: when what a test leaves running is ended (None: with the run).
+    pub leftovers: Option<crate::auditor::Leftovers>,
     pub log: Option<PathBuf>,
     pub log_fd: Option<i32>,
     pub no_log: bool,
@@ -315,6 +318,15 @@ fn parse_test(parser: &mut lexopt::Parser) -> Result<TestArgs> {
                         )))
                     }
                 }
+            }
+            "--leftovers" => {
+                let v = value(parser)?;
+                args.leftovers = Some(crate::auditor::Leftovers::parse(&v).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "--leftovers: '{}' is neither 'test' nor 'run'",
+                        v
+                    ))
+                })?)
             }
             "--log" => args.log = Some(parser.value()?.into()),
             "--log-fd" => {

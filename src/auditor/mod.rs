@@ -22,6 +22,7 @@ use std::io;
 use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+pub use stop::{LeftRunning, Leftovers};
 use stop::{Stop, Stopper};
 
 /// Auditor exit statuses: how the runner learns the verdict.
@@ -96,6 +97,8 @@ pub struct Config {
     pub test: Test,
     pub command: Vec<String>,
     pub event_timeout: Option<Duration>,
+    /// When what the test leaves running is ended.
+    pub leftovers: Leftovers,
     pub keep: bool,
     /// The read end of the runner's lifeline pipe.
     pub lifeline: RawFd,
@@ -155,6 +158,9 @@ pub struct Process {
     /// A child of this process that is not a test's: a standing auditor's
     /// preloaded perl, which the clean-up after each test must leave alone.
     spared: Option<libc::pid_t>,
+    /// Children that earlier tests left running until the run ends (see
+    /// [`Leftovers::WithRun`]): no later test's clean-up touches them.
+    left_running: Vec<libc::pid_t>,
     /// An interrupt that came while a test was being started (see
     /// [`Process::interrupted`]), for the job it was started for.
     held: Option<i32>,
@@ -178,6 +184,7 @@ impl Process {
             segments: None,
             log_failed: false,
             spared: None,
+            left_running: Vec::new(),
             held: None,
             stopped: false,
             paused: false,
@@ -197,6 +204,33 @@ impl Process {
     /// child is spared).
     pub fn spare(&mut self, pid: Option<libc::pid_t>) {
         self.spared = pid;
+    }
+
+    /// Whether `pid` is a child an earlier test left running: its end is not a
+    /// test's.
+    pub fn left_running(&self, pid: libc::pid_t) -> bool {
+        self.left_running.contains(&pid)
+    }
+
+    /// Reaps the children earlier tests left running that have ended since.
+    pub fn reap_left_running(&mut self) {
+        self.left_running.retain(|&pid| match sys::waitid_exited(pid) {
+            Ok(Some(_)) => {
+                sys::reap(pid);
+                false
+            }
+            Ok(None) => true,
+            Err(_) => false, // not ours any more
+        });
+    }
+
+    /// Every child the clean-up after the next test must leave alone.
+    fn spared(&self) -> Vec<libc::pid_t> {
+        self.spared
+            .iter()
+            .chain(self.left_running.iter())
+            .copied()
+            .collect()
     }
 
     /// The descriptor that is readable when a signal came (for a wait outside
@@ -267,6 +301,7 @@ impl Process {
         // ending). With one held, what came since belonged to the wait before.
         let fresh = self.drain_for_interrupt();
         let interrupted = self.held.take().or(fresh);
+        self.reap_left_running();
         let log = match self.job_log(&config) {
             Ok(log) => log,
             Err(e) => {
@@ -285,7 +320,7 @@ impl Process {
             parser: Parser::new(),
             started: Instant::now(),
             first_output: None,
-            stopper: Stopper::new(config.event_timeout, self.spared),
+            stopper: Stopper::new(config.event_timeout, self.spared(), config.leftovers),
             // Small at first: most tests print little, and a forked auditor pays to
             // zero every page of it. It grows when the test is chatty.
             chunk: vec![0u8; 4096],
@@ -309,6 +344,8 @@ impl Process {
         if auditor.stopper.interrupted() {
             self.stopped = true;
         }
+        self.left_running
+            .extend(auditor.stopper.left_running().iter().map(|p| p.pid));
         if code == EXIT_BROKEN {
             self.log_failed = true;
         } else if config.place.log_segment {
@@ -694,8 +731,14 @@ impl Auditor {
             && verdict.outcome == Outcome::Fail
             && summary.bail.is_none()
             && !self.stopper.interrupted();
-        self.log
-            .job_end(&config.file, &verdict, &summary, times.wall, will_retry)?;
+        self.log.job_end(
+            &config.file,
+            &verdict,
+            &summary,
+            times.wall,
+            will_retry,
+            self.stopper.left_running(),
+        )?;
         self.log.finish()?;
         Ok(match verdict.outcome {
             _ if summary.bail.is_some() => EXIT_BAIL,

@@ -157,6 +157,7 @@ impl JobLog {
         summary: &Summary,
         duration: f64,
         will_retry: bool,
+        left_running: &[super::LeftRunning],
     ) -> io::Result<()> {
         let out = &mut self.scratch;
         out.clear();
@@ -188,6 +189,21 @@ impl JobLog {
         }
         json::write_f64_field(out, "duration", duration);
         json::write_bool_field(out, "will_retry", will_retry);
+        if !left_running.is_empty() {
+            json::write_key(out, "left_running");
+            out.push(b'[');
+            for (i, p) in left_running.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"{\"pid\":");
+                out.extend_from_slice(p.pid.to_string().as_bytes());
+                json::write_str_field(out, "name", &p.name);
+                json::write_u64_field(out, "start", p.start);
+                out.push(b'}');
+            }
+            out.push(b']');
+        }
         json::write_f64_field(out, "stamp", super::unix_now());
         self.emit()
     }

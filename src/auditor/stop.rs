@@ -7,6 +7,11 @@
 //! to the group and every child after a grace period. The leader is not reaped
 //! until the end: while it is a zombie its process group id cannot be reused, so
 //! signalling the group stays safe.
+//!
+//! A process that outlives a test which ended by itself, and no longer holds its
+//! output, is the suite's business (a server one test starts for the next ones):
+//! with [`Leftovers::WithRun`] it is left running and named in the job's end, for
+//! the overlord to end with the run. Zombies are reaped, never counted.
 
 use crate::sys::{self, ExitInfo, Rusage};
 use std::io;
@@ -20,6 +25,43 @@ const GIVE_UP: Duration = Duration::from_secs(1);
 const LEAK_GRACE: Duration = Duration::from_millis(250);
 /// Rounds of killing adopted descendants before giving up on a fork bomb.
 const CLEANUP_ROUNDS: usize = 100;
+
+/// When the processes a test leaves running, once they let go of its output,
+/// are ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Leftovers {
+    /// When the test's audit ends, with a note naming them.
+    WithTest,
+    /// When the run ends: until then they are the suite's own business.
+    WithRun,
+}
+
+impl Leftovers {
+    /// The word of `--leftovers`.
+    pub fn parse(word: &str) -> Option<Leftovers> {
+        match word {
+            "test" => Some(Leftovers::WithTest),
+            "run" => Some(Leftovers::WithRun),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Leftovers::WithTest => "test",
+            Leftovers::WithRun => "run",
+        }
+    }
+}
+
+/// A process a test left running, named so that it cannot be mistaken for
+/// another that later gets its pid.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeftRunning {
+    pub pid: libc::pid_t,
+    pub name: String,
+    pub start: u64,
+}
 
 /// Why the auditor stopped the test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,13 +85,19 @@ pub struct Stopper {
     leak_seen: bool,
     leaked: Vec<libc::pid_t>,
     leftovers: Vec<libc::pid_t>,
-    /// A child of the auditor that is none of the test's (see
+    /// Children of the auditor that are none of this test's (see
     /// [`super::Process::spare`]).
-    spared: Option<libc::pid_t>,
+    spared: Vec<libc::pid_t>,
+    leftover_policy: Leftovers,
+    left_running: Vec<LeftRunning>,
 }
 
 impl Stopper {
-    pub fn new(event_timeout: Option<Duration>, spared: Option<libc::pid_t>) -> Stopper {
+    pub fn new(
+        event_timeout: Option<Duration>,
+        spared: Vec<libc::pid_t>,
+        leftover_policy: Leftovers,
+    ) -> Stopper {
         Stopper {
             pid: 0,
             event_timeout,
@@ -64,6 +112,8 @@ impl Stopper {
             leaked: Vec::new(),
             leftovers: Vec::new(),
             spared,
+            leftover_policy,
+            left_running: Vec::new(),
         }
     }
 
@@ -187,10 +237,11 @@ impl Stopper {
         if let Some(exited) = self.exited_at {
             if streams_open && !self.leak_seen && exited.elapsed() >= LEAK_GRACE {
                 self.leak_seen = true;
+                // A zombie holds nothing open: only the living can be the leak.
                 self.leaked = self
                     .adopted()
                     .into_iter()
-                    .filter(|&p| p != self.pid)
+                    .filter(|&p| p != self.pid && !zombie(p))
                     .collect();
             }
         }
@@ -234,27 +285,41 @@ impl Stopper {
     }
 
     /// The auditor's children that are the test's or its leftovers: all but
-    /// the spared one.
+    /// the spared ones.
     fn adopted(&self) -> Vec<libc::pid_t> {
         let mut children = sys::children_of_self();
-        children.retain(|&c| Some(c) != self.spared);
+        children.retain(|c| !self.spared.contains(c));
         children
     }
 
-    /// Kills what is left, reaps the test (with its resource use), then ends and
-    /// reaps every process the auditor adopted.
+    /// Reaps the test (with its resource use), then reaps what exited of what
+    /// it left behind and either ends the rest or, when the test ended by
+    /// itself and leftovers live until the run ends, leaves it running.
     pub fn reap(&mut self) -> io::Result<(ExitInfo, Rusage)> {
-        let _ = sys::kill_group(self.pid, libc::SIGKILL);
+        let leave = self.leftover_policy == Leftovers::WithRun && self.stop.is_none();
+        if !leave {
+            // Those still alive now die with the group or just after it.
+            for child in self.adopted() {
+                if child != self.pid && !zombie(child) {
+                    self.killed(child);
+                }
+            }
+            let _ = sys::kill_group(self.pid, libc::SIGKILL);
+        }
         let reaped = sys::reap_with_rusage(self.pid)?;
+        if leave {
+            self.leave_running();
+        }
         for _ in 0..CLEANUP_ROUNDS {
             let children = self.adopted();
             if children.is_empty() {
                 break;
             }
             for &child in &children {
-                let _ = sys::kill(child, libc::SIGKILL);
-                if !self.leftovers.contains(&child) && self.leftovers.len() < 16 {
-                    self.leftovers.push(child);
+                // Only a process that was still there to kill was left running:
+                // one that had exited unreaped is not worth a word.
+                if !zombie(child) && sys::kill(child, libc::SIGKILL).is_ok() {
+                    self.killed(child);
                 }
             }
             for &child in &children {
@@ -262,6 +327,36 @@ impl Stopper {
             }
         }
         Ok(reaped)
+    }
+
+    /// Notes `pid` as a process the test left running that had to be killed.
+    fn killed(&mut self, pid: libc::pid_t) {
+        if !self.leftovers.contains(&pid) && self.leftovers.len() < 16 {
+            self.leftovers.push(pid);
+        }
+    }
+
+    /// Takes the living children the test left (none of them holds its output,
+    /// or the audit would not be over) as left running, to be spared from here
+    /// on; the rest, zombies, are left for the reaping.
+    fn leave_running(&mut self) {
+        for child in self.adopted() {
+            let stat = match sys::ProcStat::of(child) {
+                Some(stat) if !stat.is_zombie() => stat,
+                _ => continue,
+            };
+            self.spared.push(child);
+            self.left_running.push(LeftRunning {
+                pid: child,
+                name: stat.name,
+                start: stat.start,
+            });
+        }
+    }
+
+    /// What the test left running (see [`Leftovers::WithRun`]).
+    pub fn left_running(&self) -> &[LeftRunning] {
+        &self.left_running
     }
 
     /// Whether the test was stopped because the run is ending (not for its own
@@ -318,12 +413,28 @@ impl Stopper {
                 pids(&left)
             ));
         }
+        if !self.left_running.is_empty() {
+            let named: Vec<String> = self
+                .left_running
+                .iter()
+                .map(|p| format!("pid {} ({})", p.pid, p.name))
+                .collect();
+            notes.push(format!(
+                "left running, to end with the run: {}",
+                named.join(", ")
+            ));
+        }
         if notes.is_empty() {
             None
         } else {
             Some(notes.join("; "))
         }
     }
+}
+
+/// Whether `pid` has exited and waits to be reaped (or is gone already).
+fn zombie(pid: libc::pid_t) -> bool {
+    sys::ProcStat::of(pid).map_or(true, |s| s.is_zombie())
 }
 
 fn pids(list: &[libc::pid_t]) -> String {

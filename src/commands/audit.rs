@@ -4,7 +4,7 @@
 //! same auditor the runner forks for jobs without a stage. Not for people: its
 //! options are the stage protocol's (proctor-stage(7)).
 
-use crate::auditor::{self, Config, Test};
+use crate::auditor::{self, Config, Leftovers, Test};
 use crate::error::{Error, Result};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -19,6 +19,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
     let mut lifeline = None;
     let mut event_timeout = None;
     let mut keep = false;
+    let mut leftovers = Leftovers::WithRun;
     let mut retry_on_fail = false;
     let mut words = args
         .into_iter()
@@ -48,6 +49,13 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
                     })?);
             }
             "--keep" => keep = true,
+            "--leftovers" => {
+                leftovers = words
+                    .next()
+                    .as_deref()
+                    .and_then(Leftovers::parse)
+                    .ok_or_else(|| Error::Usage("audit: --leftovers needs 'test' or 'run'".into()))?
+            }
             "--retry-on-fail" => retry_on_fail = true,
             other => {
                 return Err(Error::Usage(format!(
@@ -82,6 +90,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         event_timeout: event_timeout
             .filter(|s| *s > 0.0)
             .map(Duration::from_secs_f64),
+        leftovers,
         keep,
         lifeline: std::os::unix::io::AsRawFd::as_raw_fd(&lifeline_fd),
         retry_on_fail,

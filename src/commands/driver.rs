@@ -11,6 +11,7 @@
 //! result is never mistaken for a finished one, and what the test printed before
 //! it was stopped is kept.
 
+use crate::auditor::Leftovers;
 use crate::commands::session::{self, Session};
 use crate::commands::test::job_specs;
 use crate::discover::{self, How, TestFile};
@@ -373,6 +374,9 @@ fn session_for(args: &DriverArgs) -> Result<Session> {
         } else {
             None
         },
+        // The driver's run is its one test: what the test leaves running
+        // ends as the driver does, named in the log.
+        leftovers: Leftovers::WithRun,
     };
     Ok(Session {
         jobs,

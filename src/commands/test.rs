@@ -2,6 +2,7 @@
 //! and this machine's share, decide how each runs, and hand the run to the
 //! session with the renderers the flags ask for.
 
+use crate::auditor::Leftovers;
 use crate::cli::TestArgs;
 use crate::commands::session::{self, Policy, Runner, Session};
 use crate::discover::{self, How, TestFile};
@@ -275,5 +276,6 @@ pub fn launch_for(args: &TestArgs, files: &[discover::TestFile]) -> Result<Launc
         } else {
             None
         },
+        leftovers: args.leftovers.unwrap_or(Leftovers::WithRun),
     })
 }

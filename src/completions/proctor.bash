@@ -46,7 +46,7 @@ _proctor() {
     local commands="test run start status reload stop failed replay times driver prove help"
     local show_flags="-v --verbose -q --quiet --qvf -Q --QUIET --timer --junit --color --colors"
     local test_flags="-j --jobs -r --recurse -l --lib -b --blib -I --exec -m --merge
-        --event-timeout --log --log-fd --no-log -k --keep --state-dir --norc --order -s --shuffle
+        --event-timeout --leftovers --log --log-fd --no-log -k --keep --state-dir --norc --order -s --shuffle
         --failed --state --retry --retry-isolated --flaky-fails --partition --preload
         $show_flags -h --help"
     local log_flags="--state-dir"
@@ -71,6 +71,7 @@ _proctor() {
         -I | --state-dir) _proctor_dirs "$cur"; return ;;
         --log | --junit) _proctor_files "$cur"; return ;;
         --order) COMPREPLY=($(compgen -W "durations given sorted reverse shuffle" -- "$cur")); return ;;
+        --leftovers) COMPREPLY=($(compgen -W "run test" -- "$cur")); return ;;
         --color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return ;;
         --state) COMPREPLY=($(compgen -W "failed passed all slow fast new save" -- "$cur")); return ;;
         --partition) COMPREPLY=($(compgen -W "slice: hash:" -- "$cur")); return ;;

@@ -30,6 +30,7 @@ complete -c proctor -n $t -s I -x -a '(__fish_complete_directories)' -d 'Add DIR
 complete -c proctor -n $t -l exec -x -a '(__fish_complete_command)' -d 'Run each file as CMD file'
 complete -c proctor -n $t -s m -l merge -d "Send the test's stderr into its stdout pipe"
 complete -c proctor -n $t -l event-timeout -x -d 'Stop a test silent for S seconds'
+complete -c proctor -n $t -l leftovers -x -a 'run test' -d 'When to end what a test leaves running'
 complete -c proctor -n $t -l log -r -F -d 'Also write the event log to FILE'
 complete -c proctor -n $t -l no-log -d 'Keep no event log in the state directory'
 complete -c proctor -n $t -s k -l keep -d 'Keep job directories and their logs'

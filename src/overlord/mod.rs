@@ -6,6 +6,7 @@
 //! that dies leaves every unfinished job failed as "runner lost". It decodes only
 //! job_end, job_exit and what renderers ask for.
 
+mod leftovers;
 mod segments;
 mod terminal;
 mod totals;
@@ -55,6 +56,8 @@ struct Output {
     /// What any of them wants.
     interest: Interest,
     totals: Totals,
+    /// What the tests left running, to end with the run.
+    leftovers: leftovers::Leftovers,
     scratch: Vec<u8>,
     sink_error: Option<String>,
     /// Jobs queued that have no job_end yet, with their file.
@@ -86,6 +89,7 @@ impl Output {
                     self.open_jobs.remove(&job);
                 }
                 self.totals.job_end(&mut event);
+                self.leftovers.job_end(&mut event);
             }
             Kind::JobExit => self.totals.job_exit(&mut event),
             Kind::JobQueued => {
@@ -204,6 +208,7 @@ impl Overlord {
                 interests,
                 interest,
                 totals: Totals::default(),
+                leftovers: Default::default(),
                 scratch: Vec::with_capacity(4096),
                 sink_error: None,
                 open_jobs: BTreeMap::new(),
@@ -575,10 +580,13 @@ impl Overlord {
     fn finish(mut self) -> i32 {
         let wall = self.started.elapsed().as_secs_f64();
         let harness_error = self.out.sink_error.clone();
+        // Every job has ended: what they left running ends with the run.
+        let ended = self.out.leftovers.end_all();
         let record = self.out.totals.run_end_record(
             wall,
             self.interrupted.as_deref(),
             harness_error.as_deref(),
+            &ended,
         );
         self.out.emit(&record);
         self.out.flush();

@@ -83,3 +83,21 @@ pub fn for_run(show: &ShowArgs, on_stderr: bool, live: bool) -> (Vec<Box<dyn Ren
     }
     (renderers, is_live)
 }
+
+/// What the run ended of what its tests had left running, a line each, from
+/// run_end's `left_running`.
+pub fn ended_with_the_run(run_end: &serde_json::Value) -> Vec<String> {
+    run_end["left_running"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|left| {
+            format!(
+                "left running by {}: pid {} ({}), ended with the run",
+                left["file"].as_str().unwrap_or("?"),
+                left["pid"],
+                left["name"].as_str().unwrap_or("?")
+            )
+        })
+        .collect()
+}

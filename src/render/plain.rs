@@ -271,6 +271,9 @@ impl<W: Write> Plain<W> {
                 flaky.join(", ")
             )?;
         }
+        for line in super::ended_with_the_run(&v) {
+            writeln!(self.out, "{}", line)?;
+        }
         let bailed = v.get("bailed").filter(|b| !b.is_null());
         if let Some(bail) = bailed {
             let file = bail["file"].as_str().unwrap_or("?");

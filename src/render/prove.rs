@@ -392,6 +392,10 @@ impl Prove {
 
     fn summary(&mut self, event: &mut Event) -> io::Result<()> {
         let v = event.value().clone();
+        // Not prove's own words: on stderr, beside the tests' stderr.
+        for line in super::ended_with_the_run(&v) {
+            writeln!(self.err, "proctor: {}", line)?;
+        }
         let (files, total, passed) = self.count;
         if self.style.timer {
             writeln!(self.out, "{}", clock())?;

@@ -39,6 +39,8 @@ pub struct Launch {
     /// The stage for jobs marked `staged` (`--preload`).
     pub stage: Option<super::StageSpec>,
     pub event_timeout: Option<Duration>,
+    /// When what a test leaves running is ended.
+    pub leftovers: auditor::Leftovers,
 }
 
 impl JobSpec {
@@ -193,6 +195,7 @@ impl Launch {
                 Some(_) => None,
                 None => self.event_timeout,
             },
+            leftovers: self.leftovers,
             keep: self.keep,
             lifeline,
             retry_on_fail: false,

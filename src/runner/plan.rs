@@ -5,6 +5,7 @@
 use super::job::{JobSpec, Launch};
 use super::stage::{StageSpec, PERL_STAGE};
 use super::Plan;
+use crate::auditor::Leftovers;
 use crate::discover::How;
 use crate::headers::{Category, DurationHint, Headers};
 use serde_json::{json, Value};
@@ -35,6 +36,7 @@ impl Plan {
                 "proctor": l.proctor,
                 "stage": l.stage.as_ref().map(stage_to_json),
                 "event_timeout": l.event_timeout.map(|d| d.as_secs_f64()),
+                "leftovers": l.leftovers.as_str(),
                 "env": env,
             },
         });
@@ -98,6 +100,10 @@ impl Plan {
                 args: strings(&l["stage"]["args"]),
             }),
             event_timeout: l["event_timeout"].as_f64().map(Duration::from_secs_f64),
+            leftovers: l["leftovers"]
+                .as_str()
+                .and_then(Leftovers::parse)
+                .unwrap_or(Leftovers::WithRun),
         };
         let job_count = v["job_count"].as_u64().unwrap_or(0) as usize;
         let plan = Plan {
@@ -269,6 +275,7 @@ mod tests {
                     args: vec!["--preload".into(), "Test::More".into()],
                 }),
                 event_timeout: Some(Duration::from_secs(60)),
+                leftovers: Leftovers::WithTest,
             },
             retries: 2,
             retry_isolated: true,
@@ -290,6 +297,7 @@ mod tests {
         assert_eq!(back.launch.exec, plan.launch.exec);
         assert_eq!(back.launch.stage.unwrap().args, ["--preload", "Test::More"]);
         assert_eq!(back.launch.event_timeout, Some(Duration::from_secs(60)));
+        assert_eq!(back.launch.leftovers, Leftovers::WithTest);
         assert_eq!(back.launch.env, plan.launch.env);
         assert!(Plan::read_from(&mut &b"{}\n"[..]).is_err());
         assert!(Plan::read_from(&mut &b""[..]).unwrap().is_none());

@@ -139,7 +139,7 @@ impl OwnStage {
                 // jobs the perl is this process's only child): audited as it
                 // is, an exit with no output, not a perl that stopped answering.
                 let stage_pid = self.stage.as_ref().map(|s| s.pid);
-                if let Ok(Some(pid)) = sys::exited_child() {
+                if let Some(pid) = exited_test(process) {
                     if Some(pid) != stage_pid {
                         return Ok(Started {
                             pid,
@@ -393,4 +393,16 @@ fn killed(pid: libc::pid_t) -> Option<String> {
         }
     }
     None
+}
+
+/// A child that has exited and may be the test the perl was forking: any but
+/// those earlier tests left running, which are reaped here when they end.
+fn exited_test(process: &mut Process) -> Option<libc::pid_t> {
+    loop {
+        match sys::exited_child() {
+            Ok(Some(pid)) if process.left_running(pid) => process.reap_left_running(),
+            Ok(found) => return found,
+            Err(_) => return None,
+        }
+    }
 }

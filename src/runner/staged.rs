@@ -232,6 +232,10 @@ impl Runner {
         if self.plan_launch.keep {
             auditor.push("--keep".into());
         }
+        auditor.extend([
+            "--leftovers".to_string(),
+            self.plan_launch.leftovers.as_str().to_string(),
+        ]);
         if self.may_retry(p) {
             auditor.push("--retry-on-fail".into());
         }

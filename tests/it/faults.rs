@@ -69,7 +69,8 @@ fn a_process_that_escapes_with_setsid_is_still_ended() {
     let p = Project::new();
     let m = marker("setsid");
     p.script("t/escape.t", &format!("#!/bin/sh\necho 1..1\nsetsid perl -e 'sleep 30' {} >/dev/null 2>&1 </dev/null &\nsleep 0.2\necho ok 1\n", m));
-    p.proctor(&["test", "--exec", ""]).expect_status(0);
+    p.proctor(&["test", "--exec", "", "--leftovers", "test"])
+        .expect_status(0);
     let events = p.events();
     assert!(
         notes(job_end(&events, "t/escape.t"))

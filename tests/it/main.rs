@@ -5,6 +5,7 @@ mod common;
 mod core;
 mod driver;
 mod faults;
+mod leftovers;
 mod persist;
 mod prove;
 mod render;

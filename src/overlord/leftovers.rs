@@ -1,0 +1,131 @@
+//! What the tests left running for the rest of the run (a server one test
+//! starts for the next ones; see `auditor::Leftovers::WithRun`), gathered from
+//! their job_end records and ended when the run ends, so that nothing a test
+//! started outlives the run.
+//!
+//! Each was named by its auditor with its pid and start time, so a pid the
+//! system has since given to another process is never signalled. Ending one
+//! ends what it started too: its descendants, and the group or session it
+//! leads, whose members may have been reparented away from it.
+
+use crate::event::Event;
+use crate::json;
+use crate::sys::{self, ProcStat};
+use std::time::{Duration, Instant};
+
+/// Between SIGTERM and SIGKILL.
+const GRACE: Duration = Duration::from_secs(2);
+/// How often the grace looks whether all are gone.
+const LOOK_EVERY: Duration = Duration::from_millis(10);
+
+/// One process a test left running.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Left {
+    pub file: String,
+    pub pid: libc::pid_t,
+    pub name: String,
+    start: u64,
+}
+
+#[derive(Default)]
+pub struct Leftovers {
+    left: Vec<Left>,
+}
+
+impl Leftovers {
+    /// Takes note of what a job_end names as left running.
+    pub fn job_end(&mut self, event: &mut Event) {
+        let v = event.value();
+        let file = v["file"].as_str().unwrap_or("");
+        for p in v["left_running"].as_array().into_iter().flatten() {
+            if let (Some(pid), Some(start)) = (p["pid"].as_i64(), p["start"].as_u64()) {
+                self.left.push(Left {
+                    file: file.to_string(),
+                    pid: pid as libc::pid_t,
+                    name: p["name"].as_str().unwrap_or("").to_string(),
+                    start,
+                });
+            }
+        }
+    }
+
+    /// Ends every one that is still running, and what it started: SIGTERM,
+    /// then SIGKILL to whatever is left after a grace. Returns those it ended
+    /// (the others had ended by themselves).
+    pub fn end_all(&mut self) -> Vec<Left> {
+        let running: Vec<Left> = self
+            .left
+            .drain(..)
+            .filter_map(|mut l| {
+                let now = ProcStat::of(l.pid).filter(|s| s.start == l.start && !s.is_zombie())?;
+                // It may have exec'd since its test ended (setsid, then the
+                // server): named as it is now.
+                l.name = now.name;
+                Some(l)
+            })
+            .collect();
+        if running.is_empty() {
+            return running;
+        }
+        let roots: Vec<libc::pid_t> = running.iter().map(|l| l.pid).collect();
+        let targets = targets(&roots);
+        signal_all(&targets, libc::SIGTERM);
+        let deadline = Instant::now() + GRACE;
+        while Instant::now() < deadline && targets.iter().any(|t| sys::alive(t.pid, t.start)) {
+            std::thread::sleep(LOOK_EVERY);
+        }
+        signal_all(&targets, libc::SIGKILL);
+        running
+    }
+}
+
+/// The run_end field that names what was ended with the run.
+pub fn write_field(out: &mut Vec<u8>, ended: &[Left]) {
+    json::write_key(out, "left_running");
+    out.push(b'[');
+    for (i, l) in ended.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"pid\":");
+        out.extend_from_slice(l.pid.to_string().as_bytes());
+        json::write_str_field(out, "name", &l.name);
+        json::write_str_field(out, "file", &l.file);
+        out.push(b'}');
+    }
+    out.push(b']');
+}
+
+/// The roots, what descends from them, and the members of any group or
+/// session a root leads, as they are now.
+fn targets(roots: &[libc::pid_t]) -> Vec<ProcStat> {
+    let me = std::process::id() as libc::pid_t;
+    let mut pids: Vec<libc::pid_t> = roots.to_vec();
+    pids.extend(sys::descendants(roots));
+    for &root in roots {
+        if let Some(stat) = ProcStat::of(root) {
+            let leads = |id: libc::pid_t| id == root;
+            if leads(stat.pgrp) || leads(stat.session) {
+                pids.extend(sys::members_of(
+                    leads(stat.pgrp).then(|| root),
+                    leads(stat.session).then(|| root),
+                ));
+            }
+        }
+    }
+    pids.sort_unstable();
+    pids.dedup();
+    pids.into_iter()
+        .filter(|&p| p != me)
+        .filter_map(ProcStat::of)
+        .filter(|s| !s.is_zombie())
+        .collect()
+}
+
+fn signal_all(targets: &[ProcStat], signal: i32) {
+    for t in targets {
+        if sys::alive(t.pid, t.start) {
+            let _ = sys::kill(t.pid, signal);
+        }
+    }
+}
