@@ -3,8 +3,9 @@
 //! `Files: N passed, N failed, N skipped`. Its styles: `-v` streams every line of
 //! every test as it arrives, prefixed by its file; `-q` shows only failures and
 //! the summary; `--qvf` is quiet but shows a failing file's whole output when it
-//! ends. It is used as it is when output is not a terminal, and inside the live
-//! renderer when it is.
+//! ends. A passing file's stderr (a warning, say) is shown under its line, as
+//! prove lets it through, unless quiet. It is used as it is when output is not
+//! a terminal, and inside the live renderer when it is.
 
 use super::palette::{Palette, Role};
 use super::Renderer;
@@ -55,6 +56,8 @@ struct Job {
     file: String,
     /// Diagnostics: failed points, what follows them, stderr.
     detail: Kept,
+    /// Its stderr alone, shown even when it passes.
+    stderr: Kept,
     /// Everything, for `--qvf`.
     output: Kept,
     /// The last point failed: its YAML and comments are its diagnostics.
@@ -142,6 +145,9 @@ impl<W: Write> Plain<W> {
             Kind::Output => stderr,
             _ => false,
         };
+        if stderr && !self.style.verbose && !self.style.quiet && !self.style.really_quiet {
+            job.stderr.push(line.clone(), DETAIL_LINES, usize::MAX);
+        }
         if diagnostic && !line.trim().is_empty() {
             job.detail.push(line, DETAIL_LINES, usize::MAX);
         }
@@ -213,7 +219,8 @@ impl<W: Write> Plain<W> {
             writeln!(self.out, "    {}", note)?;
         }
         if !failing {
-            return Ok(());
+            // What it said on stderr, as prove would have let it through.
+            return self.quote(&job.stderr);
         }
         let shown = if self.style.failure_output {
             &job.output
@@ -222,16 +229,7 @@ impl<W: Write> Plain<W> {
         };
         // With -v the lines were just shown as they came.
         if !self.style.verbose {
-            for line in &shown.lines {
-                writeln!(self.out, "    {}", line)?;
-            }
-            if shown.dropped > 0 {
-                writeln!(
-                    self.out,
-                    "    ... {} more lines (see the event log)",
-                    shown.dropped
-                )?;
-            }
+            self.quote(shown)?;
         }
         // The first reason is already on the file's line when no point failed.
         let skip = if failed == 0 { 1 } else { 0 };
@@ -244,6 +242,21 @@ impl<W: Write> Plain<W> {
             counts,
             reasons,
         });
+        Ok(())
+    }
+
+    /// Lines kept of a job, under its file's line.
+    fn quote(&mut self, kept: &Kept) -> io::Result<()> {
+        for line in &kept.lines {
+            writeln!(self.out, "    {}", line)?;
+        }
+        if kept.dropped > 0 {
+            writeln!(
+                self.out,
+                "    ... {} more lines (see the event log)",
+                kept.dropped
+            )?;
+        }
         Ok(())
     }
 

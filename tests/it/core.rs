@@ -564,3 +564,31 @@ fn merge_reads_tap_from_stderr_too() {
         .iter()
         .any(|e| e["type"] == "assert" && e["description"] == "from stderr"));
 }
+
+#[test]
+fn a_passing_tests_stderr_is_shown_under_its_line_unless_quiet() {
+    let p = Project::new();
+    p.script(
+        "t/warns.t",
+        "#!/bin/sh\necho 1..1\necho 'Use of uninitialized value in concatenation' >&2\necho ok 1\n",
+    );
+    let shown = p.proctor(&["test", "--exec", ""]);
+    shown.expect_status(0);
+    assert!(
+        shown
+            .stdout()
+            .contains("t/warns.t .. ok\n    Use of uninitialized value in concatenation\n"),
+        "{}",
+        shown.stdout()
+    );
+    for quiet in ["-q", "-Q"] {
+        let hidden = p.proctor(&["test", "--exec", "", quiet]);
+        hidden.expect_status(0);
+        assert!(
+            !hidden.stdout().contains("uninitialized"),
+            "{}: {}",
+            quiet,
+            hidden.stdout()
+        );
+    }
+}
