@@ -391,7 +391,9 @@ impl Stopper {
     }
 
     /// A leak that ended by itself, or processes killed at the end: worth telling,
-    /// not a failure.
+    /// not a failure. (What is left running is only named in the job's end:
+    /// most of it ends by itself a moment later; the run's end names what it
+    /// had to end.)
     pub fn leak_note(&self) -> Option<String> {
         let mut notes = Vec::new();
         if self.leak_seen && self.stop != Some(Stop::Leaked) {
@@ -411,17 +413,6 @@ impl Stopper {
                 "killed {} process(es) the test left running{}",
                 left.len(),
                 pids(&left)
-            ));
-        }
-        if !self.left_running.is_empty() {
-            let named: Vec<String> = self
-                .left_running
-                .iter()
-                .map(|p| format!("pid {} ({})", p.pid, p.name))
-                .collect();
-            notes.push(format!(
-                "left running, to end with the run: {}",
-                named.join(", ")
             ));
         }
         if notes.is_empty() {
