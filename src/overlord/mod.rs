@@ -26,6 +26,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 use totals::Totals;
 
+/// run_end's `interrupted` when the user pressed `q`.
+pub const STOPPED_BY_KEY: &str = "the q key";
+
 /// How often live job logs are read when nothing else wakes the overlord.
 const TAIL_INTERVAL_MS: i32 = 100;
 
@@ -358,7 +361,13 @@ impl Overlord {
                     };
                     let _ = sys::kill(self.runner_pid, signal);
                 }
-                'q' => self.interrupt(libc::SIGINT),
+                'q' => {
+                    // Said as what it was, not as the SIGINT it is sent as.
+                    if self.interrupted.is_none() {
+                        self.interrupted = Some(STOPPED_BY_KEY.to_string());
+                    }
+                    self.interrupt(libc::SIGINT);
+                }
                 _ => {}
             }
             let paused = self.paused;
@@ -619,6 +628,7 @@ fn signal_number(name: &str) -> i32 {
         "SIGHUP" => libc::SIGHUP,
         "SIGINT" => libc::SIGINT,
         "SIGTERM" => libc::SIGTERM,
+        STOPPED_BY_KEY => libc::SIGINT,
         _ => 0,
     }
 }

@@ -102,6 +102,25 @@ impl<W: Write> Live<W> {
         self.out.flush()
     }
 
+    /// The files that failed, and the running ones that have failed a test
+    /// point already.
+    fn failures_so_far(&self) -> String {
+        let mut lines = self.failures.clone();
+        for a in self.status.active.values().filter(|a| a.failed_points > 0) {
+            lines.push(format!(
+                "  {} (still running, {} failed so far): {}",
+                a.file,
+                a.failed_points,
+                a.first_failure.as_deref().unwrap_or("")
+            ));
+        }
+        if lines.is_empty() {
+            "failures so far: none\n".to_string()
+        } else {
+            format!("failures so far:\n{}\n", lines.join("\n"))
+        }
+    }
+
     fn running_jobs(&mut self) -> String {
         let now = crate::auditor::unix_now();
         let mut s = String::from("running jobs:\n");
@@ -188,8 +207,7 @@ impl<W: Write> Renderer for Live<W> {
         self.paused = paused;
         let text = match key {
             's' => self.running_jobs(),
-            'f' if self.failures.is_empty() => "failures so far: none\n".to_string(),
-            'f' => format!("failures so far:\n{}\n", self.failures.join("\n")),
+            'f' => self.failures_so_far(),
             'v' => {
                 let style = self.report.style_mut();
                 style.verbose = !style.verbose;

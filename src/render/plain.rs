@@ -125,7 +125,11 @@ impl<W: Write> Plain<W> {
             }
             return Ok(());
         }
-        let line = event.str("line").unwrap_or("").to_string();
+        let mut line = event.str("line").unwrap_or("").to_string();
+        if let Some(cut) = event.u64("truncated") {
+            // The auditor keeps the first MiB of a line: say what is missing.
+            line.push_str(&format!(" [line cut: {} more bytes not kept]", cut));
+        }
         let stderr = kind == Kind::Output && event.str("stream") == Some("stderr");
         let todo = failed_point && event.str("directive") == Some("todo");
         let job = self.jobs.entry(job_id).or_default();
@@ -298,7 +302,12 @@ impl<W: Write> Plain<W> {
             )?;
         }
         if let Some(why) = v["interrupted"].as_str() {
-            writeln!(self.out, "Interrupted by {}", why)?;
+            let verb = if why == crate::overlord::STOPPED_BY_KEY {
+                "Stopped"
+            } else {
+                "Interrupted"
+            };
+            writeln!(self.out, "{} by {}", verb, why)?;
         } else if let (Some(why), None) = (&self.stopped, bailed) {
             writeln!(self.out, "Stopped: {}", why)?;
         }
@@ -411,7 +420,7 @@ impl<W: Write> Renderer for Plain<W> {
 
 /// Whether an assert record is a failure, from its bytes: the `"ok"` field comes
 /// right after the type and the job ids.
-fn failed_assert(raw: &[u8]) -> bool {
+pub(super) fn failed_assert(raw: &[u8]) -> bool {
     // `{"type":"assert","job":N,"try":M,"ok":`: the value follows the first
     // "ok" key, found from its one distinctive byte pattern.
     let head = &raw[..raw.len().min(64)];

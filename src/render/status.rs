@@ -25,6 +25,9 @@ pub struct Active {
     pub exited: bool,
     /// The raw record of the last line it printed, decoded only when shown.
     pub last_line: Vec<u8>,
+    /// Test points that failed so far (TODO ones aside), and the first of them.
+    pub failed_points: u64,
+    pub first_failure: Option<String>,
 }
 
 #[derive(Default)]
@@ -60,6 +63,8 @@ impl Status {
                         pid: 0,
                         exited: false,
                         last_line: Vec::new(),
+                        failed_points: 0,
+                        first_failure: None,
                     },
                 );
                 true
@@ -109,6 +114,16 @@ impl Status {
                 if let Some(a) = self.active.get_mut(&job) {
                     a.last_line.clear();
                     a.last_line.extend_from_slice(event.raw());
+                    // Passing points are told by their bytes, without decoding.
+                    if kind == Kind::Assert
+                        && super::plain::failed_assert(event.raw())
+                        && event.str("directive") != Some("todo")
+                    {
+                        a.failed_points += 1;
+                        if a.first_failure.is_none() {
+                            a.first_failure = event.str("line").map(String::from);
+                        }
+                    }
                 }
                 false
             }

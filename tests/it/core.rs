@@ -592,3 +592,25 @@ fn a_passing_tests_stderr_is_shown_under_its_line_unless_quiet() {
         );
     }
 }
+
+#[test]
+fn verbose_says_how_much_of_a_long_line_was_cut() {
+    let p = Project::new();
+    p.script(
+        "t/long.t",
+        "#!/bin/sh\necho 1..1\nperl -e 'print \"#\", \"x\" x 2_000_000, \"\\n\"'\necho ok 1\n",
+    );
+    let run = p.proctor(&["test", "--exec", "", "-v"]);
+    run.expect_status(0);
+    let events = p.events();
+    let cut = events
+        .iter()
+        .find_map(|e| e["truncated"].as_u64())
+        .expect("the event log says the line was cut");
+    let said = format!("x [line cut: {} more bytes not kept]\n", cut);
+    assert!(
+        run.stdout().contains(&said),
+        "{}",
+        &run.stdout()[run.stdout().len().saturating_sub(300)..]
+    );
+}

@@ -221,3 +221,37 @@ fn p_pauses_starting_new_tests() {
     tmux.keys(&["p"]);
     tmux.wait_for("EXIT=0", false);
 }
+
+#[test]
+fn f_lists_a_running_file_that_failed_already_and_q_says_it_stopped() {
+    let p = Project::new();
+    let m = marker("tmux-f-q");
+    p.script(
+        "t/failing.t",
+        &format!(
+            "#!/bin/sh\necho 1..2\necho 'not ok 1 - the answer'\nperl -e 'sleep 30' {}\necho ok 2\n",
+            m
+        ),
+    );
+    let tmux = match Tmux::start(&p, "f-q") {
+        Some(t) => t,
+        None => return,
+    };
+    tmux.type_line(&format!(
+        "'{}' test -j1 --exec ''; echo EXIT=$?",
+        env!("CARGO_BIN_EXE_proctor")
+    ));
+    tmux.wait_for("R:1|T:0]", false);
+    // The failure is in the log once the status line has seen it: ask until
+    // it is listed.
+    wait_until("f to list the running failure", || {
+        tmux.keys(&["f"]);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        tmux.screen(false)
+            .contains("t/failing.t (still running, 1 failed so far): not ok 1 - the answer")
+    });
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("EXIT=130", false);
+    assert!(screen.contains("Stopped by the q key"), "{}", screen);
+    wait_until("the test to end", || !running(&m));
+}
