@@ -46,6 +46,7 @@ tap-driver.sh's options:
       --merge, --no-merge            parse stderr as TAP too (default no)
       --ignore-exit                  a non-zero exit status is no error
       --comments, --no-comments      show the test's # lines (default no)
+      --diagnostic-string STRING     what starts those lines (default #)
 proctor's options:
       --protocol tap|exit            judge TAP (default), or the exit status
                                      alone: 0 pass, 77 skip, 99 error, else fail
@@ -69,6 +70,7 @@ pub struct DriverArgs {
     pub merge: bool,
     pub ignore_exit: bool,
     pub comments: bool,
+    pub diagnostic: String,
     pub protocol: Protocol,
     pub event_timeout: Option<f64>,
     pub log: Option<PathBuf>,
@@ -91,6 +93,7 @@ impl Default for DriverArgs {
             merge: false,
             ignore_exit: false,
             comments: false,
+            diagnostic: "#".to_string(),
             protocol: Protocol::Tap,
             event_timeout: None,
             log: None,
@@ -156,6 +159,7 @@ where
             Long("ignore-exit") => a.ignore_exit = true,
             Long("comments") => a.comments = true,
             Long("no-comments") => a.comments = false,
+            Long("diagnostic-string") => a.diagnostic = string(parser.value()?)?,
             Long("protocol") => {
                 a.protocol = match string(parser.value()?)?.as_str() {
                     "tap" => Protocol::Tap,
@@ -223,6 +227,7 @@ const TAKES_VALUE: &[&str] = &[
     "--expect-failure",
     "--enable-hard-errors",
     "--collect-skipped-logs",
+    "--diagnostic-string",
     "--protocol",
     "--event-timeout",
     "--log",
@@ -277,6 +282,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         protocol: args.protocol,
         ignore_exit: args.ignore_exit,
         comments: args.comments,
+        diagnostic: args.diagnostic.clone(),
     };
     let report = Report::create(opts, Box::new(io::stdout())).map_err(|e| {
         Error::io(
@@ -434,6 +440,20 @@ mod tests {
         assert_eq!(a.protocol, Protocol::Exit);
         assert_eq!(a.event_timeout, Some(5.0));
         assert_eq!(a.command, ["perl", "-w", "--not-ours", "t/a.t"]);
+    }
+
+    #[test]
+    fn the_diagnostic_string_takes_the_next_word() {
+        let a = args(&[
+            "--test-name=x",
+            "--log-file=x.log",
+            "--trs-file=x.trs",
+            "--diagnostic-string",
+            "%%",
+            "./x",
+        ]);
+        assert_eq!(a.diagnostic, "%%");
+        assert_eq!(a.command, ["./x"]);
     }
 
     #[test]
