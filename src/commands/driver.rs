@@ -11,6 +11,7 @@
 //! result is never mistaken for a finished one, and what the test printed before
 //! it was stopped is kept.
 
+use crate::commands::driver_log::DriverLog;
 use crate::commands::session::{self, Session};
 use crate::commands::test::job_specs;
 use crate::discover::{self, How, TestFile};
@@ -18,6 +19,7 @@ use crate::error::{Error, Result, EXIT_FAIL, EXIT_PASS};
 use crate::render::automake::{Automake, Options, Protocol, Report};
 use crate::render::Renderer;
 use crate::runner::Launch;
+use crate::state;
 use lexopt::prelude::*;
 use std::cell::RefCell;
 use std::ffi::OsString;
@@ -292,8 +294,17 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
     })?;
     let report = Rc::new(RefCell::new(report));
 
+    let mut driver_log = driver_log_for(&args);
     let (session, trouble) = match session_for(&args) {
-        Ok(s) => (Some(s), None),
+        Ok(mut s) => {
+            if let Some(log) = &driver_log {
+                if log.take_over(&mut s).is_err() {
+                    // The run keeps an event log of its own, as proctor test's.
+                    driver_log = None;
+                }
+            }
+            (Some(s), None)
+        }
         Err(e) => (None, Some(e)),
     };
     let outcome = match session {
@@ -314,6 +325,16 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         Err(e) => Some(format!("proctor could not run the test: {}", e)),
     };
     let written = report.borrow_mut().close(trouble.as_deref());
+    if let Some(log) = &mut driver_log {
+        let (automake, why) = report.borrow().verdict();
+        if let Err(e) = log.finish(automake, &why) {
+            eprintln!(
+                "proctor: warning: unable to add this test's events to {}: {}",
+                log.log.display(),
+                e
+            );
+        }
+    }
     let status = match outcome {
         Ok(EXIT_PASS) | Ok(EXIT_FAIL) => EXIT_PASS,
         Ok(other) => other,
@@ -324,6 +345,16 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
     };
     written.map_err(|e| Error::io("write the test's results", e))?;
     Ok(status)
+}
+
+/// Where this call's events go (see `driver_log`): `None` with `--no-log`, or
+/// when the state directory cannot take them (the run then keeps its events
+/// as `proctor test` does, in a temporary directory if need be).
+fn driver_log_for(args: &DriverArgs) -> Option<DriverLog> {
+    if args.no_log {
+        return None;
+    }
+    DriverLog::open(state::locate(args.state_dir.as_deref())).ok()
 }
 
 impl DriverArgs {

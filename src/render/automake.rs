@@ -315,7 +315,7 @@ impl Report {
         };
         let notes = strings(&end["notes"]);
         for line in reasons.iter().chain(notes.iter()) {
-            self.log_line(&format!("# proctor: {}", line));
+            self.log_line(format!("# proctor: {}", line));
         }
     }
 
@@ -347,14 +347,14 @@ impl Report {
                 } else {
                     "few"
                 };
-                self.error(&format!(
+                self.error(format!(
                     "too {} tests run (expected {}, got {})",
                     amount, self.planned, self.testno
                 ));
             }
             if !self.opts.ignore_exit {
                 if let Some(message) = self.ended.as_ref().and_then(exit_message) {
-                    self.error(&message);
+                    self.error(message);
                 }
             }
         }
@@ -365,7 +365,7 @@ impl Report {
                 let about_exit =
                     reason.starts_with("exited with status") || reason.starts_with("killed by");
                 if !(self.opts.ignore_exit && about_exit) {
-                    self.error(&reason);
+                    self.error(reason);
                 }
             }
         }
@@ -383,10 +383,10 @@ impl Report {
             let why = trouble.unwrap_or("proctor stopped before the test finished");
             self.error(why);
             if self.opts.protocol == Protocol::Exit {
-                self.log_line(&format!("# proctor: {}", why));
+                self.log_line(format!("# proctor: {}", why));
             }
         } else if let Some(why) = trouble {
-            self.log_line(&format!("# proctor: {}", why));
+            self.log_line(format!("# proctor: {}", why));
         }
         let global = self.global_result();
         // test-driver's closing line; tap-driver.sh writes none.
@@ -428,6 +428,27 @@ impl Report {
         std::fs::write(&self.opts.trs_file, trs).map_err(|e| {
             io::Error::new(e.kind(), format!("{}: {}", self.opts.trs_file.display(), e))
         })
+    }
+
+    /// The test's result as Automake counts it (the `.trs`'s global result),
+    /// and what made it so: the results other than PASS, or the exit status
+    /// by the exit protocol.
+    pub fn verdict(&self) -> (&'static str, String) {
+        let why = if self.opts.protocol == Protocol::Exit {
+            match self.ended.as_ref().and_then(Ended::shell_status) {
+                Some(status) => format!("exit status {}", status),
+                None => "no exit status".to_string(),
+            }
+        } else {
+            let counts: Vec<String> = ["ERROR", "FAIL", "XPASS", "XFAIL", "SKIP"]
+                .iter()
+                .map(|kind| (kind, self.results.iter().filter(|r| *r == kind).count()))
+                .filter(|(_, n)| *n > 0)
+                .map(|(kind, n)| format!("{} {}", n, kind))
+                .collect();
+            counts.join(", ")
+        };
+        (self.global_result(), why)
     }
 
     fn seen(&self, result: &str) -> bool {

@@ -746,7 +746,7 @@ fn make_check_in_a_real_automake_project() {
     assert!(out.status.success(), "configure failed\n{}", text(&out));
 
     let state = format!("PROCTOR_STATE_DIR={} ", p.state().display());
-    let out = sh(&p.dir, &format!("{}make check", state));
+    let out = sh(&p.dir, &format!("{}make -j2 check", state));
     assert!(
         !out.status.success(),
         "make check should fail\n{}",
@@ -801,6 +801,24 @@ fn make_check_in_a_real_automake_project() {
     assert!(suite.contains("FAIL: fail.t 2 - broken"), "{}", suite);
     assert!(suite.contains("not ok 2 - broken"), "{}", suite);
     assert!(!suite.contains("ok 1 - one"), "{}", suite);
+    // The drivers of one make check are one run to proctor's log readers.
+    let all = ["fail.t", "pass.t", "skip.t", "xfail.t", "yaml.t"];
+    assert_eq!(files_timed(&p), all);
+    p.proctor(&["failed"]).expect_status(0);
+    assert_eq!(p.proctor(&["failed"]).stdout(), "fail.t\n");
+    // Replayed, followed or not: every test, and one summary of them all.
+    for follow in [&[][..], &["--follow"][..]] {
+        let mut args = vec!["replay", "--color=never"];
+        args.extend_from_slice(follow);
+        let replay = p.proctor(&args);
+        replay.expect_status(1);
+        let out = replay.stdout();
+        for name in all {
+            assert!(out.contains(name), "{}", out);
+        }
+        assert_eq!(out.matches("Result: FAIL").count(), 1, "{}", out);
+        assert!(out.contains("Files=5,"), "{}", out);
+    }
 
     // Fixed, the same suite passes.
     script(&p, "fail.t", "echo 1..2\necho ok 1\necho 'ok 2 - mended'\n");
@@ -820,4 +838,121 @@ fn make_check_in_a_real_automake_project() {
         );
     }
     assert!(trs("fail.trs").contains(":global-test-result: PASS\n"));
+    // The last run is this make check, all of it, and only it.
+    assert_eq!(files_timed(&p), all);
+    assert_eq!(p.proctor(&["failed"]).stdout(), "");
+}
+
+/// The files `proctor times` lists for the last run, sorted.
+fn files_timed(p: &Project) -> Vec<String> {
+    let times = p.proctor(&["times"]);
+    times.expect_status(0);
+    let mut files: Vec<String> = times
+        .stdout()
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().last().map(String::from))
+        .collect();
+    files.sort();
+    files
+}
+
+/// A Makefile that runs the driver on each of `tests`, as Automake's does.
+fn makefile(p: &Project, dir: &Path, tests: &[(&str, &str)]) {
+    fs::create_dir_all(dir).unwrap();
+    let logs: Vec<String> = tests
+        .iter()
+        .map(|(name, _)| format!("{}.log", name.split('.').next().unwrap()))
+        .collect();
+    let driver = format!(
+        "@{} driver --test-name $< --log-file $@ --trs-file $*.trs",
+        env!("CARGO_BIN_EXE_proctor")
+    );
+    // *.sh tests tell their result by their exit status alone.
+    fs::write(
+        dir.join("Makefile"),
+        format!(
+            "all: {}\n%.log: %.t\n\t{} -- ./$<\n%.log: %.sh\n\t{} --protocol exit -- ./$<\n",
+            logs.join(" "),
+            driver,
+            driver
+        ),
+    )
+    .unwrap();
+    for (name, body) in tests {
+        let path = dir.strip_prefix(&p.dir).unwrap().join(name);
+        script(p, path.to_str().unwrap(), body);
+    }
+}
+
+/// make -j2 runs drivers side by side; the runs of one make are one run in the
+/// state directory, and two makes at once (other trees, the same state
+/// directory) keep theirs apart.
+#[test]
+fn the_drivers_of_one_make_are_one_run() {
+    if !have("make") {
+        println!("note: make is not installed; skipping the make -j2 test");
+        return;
+    }
+    let p = Project::new();
+    let tests = |bad: &'static str| {
+        vec![
+            ("a.t", "echo 1..1\necho ok 1\n"),
+            ("b.t", bad),
+            ("c.t", "echo 1..2\necho ok 1\necho ok 2\n"),
+            ("d.t", "echo '1..0 # SKIP none'\n"),
+            ("e.sh", "echo no TAP here\nexit 77\n"),
+        ]
+    };
+    makefile(
+        &p,
+        &p.dir.join("one"),
+        &tests("echo 1..1\necho 'not ok 1'\n"),
+    );
+    makefile(&p, &p.dir.join("two"), &tests("echo 1..1\necho ok 1\n"));
+    let make = |tree: &str| {
+        Command::new("make")
+            .args(["-j2", "-s"])
+            .current_dir(p.dir.join(tree))
+            .env("PROCTOR_STATE_DIR", p.state())
+            .env_remove("MAKEFLAGS")
+            .env_remove("MFLAGS")
+            .env_remove("MAKELEVEL")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let (mut one, mut two) = (make("one"), make("two"));
+    assert!(one.wait().unwrap().success() && two.wait().unwrap().success());
+
+    let logs: Vec<std::path::PathBuf> = fs::read_dir(p.state().join("logs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(logs.len(), 2, "one log a make: {:?}", logs);
+    let mut failed = Vec::new();
+    for log in &logs {
+        let events = events_of(&fs::read(log).unwrap());
+        let mut files: Vec<String> = results(&events).into_iter().map(|(f, _)| f).collect();
+        files.sort();
+        assert_eq!(
+            files,
+            ["a.t", "b.t", "c.t", "d.t", "e.sh"],
+            "{}",
+            log.display()
+        );
+        let log = log.to_str().unwrap();
+        failed.push(p.proctor(&["failed", log]).stdout());
+    }
+    // e.sh exited 77, a SKIP by its protocol, however little TAP it printed.
+    failed.sort();
+    assert_eq!(failed, ["", "b.t\n"]);
+    // The last run is one of the two makes, whole.
+    assert_eq!(files_timed(&p), ["a.t", "b.t", "c.t", "d.t", "e.sh"]);
+    let left: Vec<String> = fs::read_dir(p.state())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "left in the state directory: {:?}", left);
 }
