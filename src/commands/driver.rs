@@ -295,25 +295,12 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
     let report = Rc::new(RefCell::new(report));
 
     let mut driver_log = driver_log_for(&args);
-    let (session, trouble) = match session_for(&args) {
-        Ok(mut s) => {
-            if let Some(log) = &driver_log {
-                if log.take_over(&mut s).is_err() {
-                    // The run keeps an event log of its own, as proctor test's.
-                    driver_log = None;
-                }
-            }
-            (Some(s), None)
-        }
-        Err(e) => (None, Some(e)),
-    };
-    let outcome = match session {
-        Some(session) => {
+    let outcome = session_for(&args)
+        .map(|session| sent_to(session, &mut driver_log))
+        .and_then(|session| {
             let renderer: Box<dyn Renderer> = Box::new(Automake::new(report.clone()));
             session::run(session, vec![renderer])
-        }
-        None => Err(trouble.expect("no session without a reason")),
-    };
+        });
     // Both files are written however the run went: a harness failure is the
     // test's ERROR, not a missing .trs that stops make with a puzzling message.
     let trouble = match &outcome {
@@ -326,14 +313,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
     };
     let written = report.borrow_mut().close(trouble.as_deref());
     if let Some(log) = &mut driver_log {
-        let (automake, why) = report.borrow().verdict();
-        if let Err(e) = log.finish(automake, &why) {
-            eprintln!(
-                "proctor: warning: unable to add this test's events to {}: {}",
-                log.log.display(),
-                e
-            );
-        }
+        add_to_run_log(log, &report.borrow());
     }
     let status = match outcome {
         Ok(EXIT_PASS) | Ok(EXIT_FAIL) => EXIT_PASS,
@@ -355,6 +335,30 @@ fn driver_log_for(args: &DriverArgs) -> Option<DriverLog> {
         return None;
     }
     DriverLog::open(state::locate(args.state_dir.as_deref())).ok()
+}
+
+/// The session, its events sent to `driver_log` when it can take them (else
+/// the run keeps an event log of its own, as `proctor test`'s).
+fn sent_to(mut session: Session, driver_log: &mut Option<DriverLog>) -> Session {
+    if let Some(log) = driver_log {
+        if log.take_over(&mut session).is_err() {
+            *driver_log = None;
+        }
+    }
+    session
+}
+
+/// Adds this call's events, judged as the `.trs` says, to its run's log; a
+/// failure loses no result, so it is only reported.
+fn add_to_run_log(log: &mut DriverLog, report: &Report) {
+    let (automake, why) = report.verdict();
+    if let Err(e) = log.finish(automake, &why) {
+        eprintln!(
+            "proctor: warning: unable to add this test's events to {}: {}",
+            log.log.display(),
+            e
+        );
+    }
 }
 
 impl DriverArgs {
