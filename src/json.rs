@@ -112,6 +112,20 @@ pub fn hex(bytes: &[u8]) -> String {
     String::from_utf8(out).expect("hex digits are ASCII")
 }
 
+/// The bytes a string of hex digits stands for (the `_hex` fields); `None`
+/// when it is not one.
+pub fn unhex(digits: &str) -> Option<Vec<u8>> {
+    let digits = digits.as_bytes();
+    if digits.len() % 2 != 0 {
+        return None;
+    }
+    let value = |d: u8| (d as char).to_digit(16).map(|v| v as u8);
+    digits
+        .chunks(2)
+        .map(|pair| Some(value(pair[0])? << 4 | value(pair[1])?))
+        .collect()
+}
+
 /// Appends `,"key":` (keys are plain ASCII chosen by proctor).
 pub fn write_key(out: &mut Vec<u8>, key: &str) {
     out.extend_from_slice(b",\"");
@@ -266,6 +280,9 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["line"], "a\u{fffd}b");
         assert_eq!(v["line_hex"], "61ff62");
+        assert_eq!(unhex("61ff62").unwrap(), b"a\xffb");
+        assert_eq!(unhex("6"), None);
+        assert_eq!(unhex("zz"), None);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! it was stopped is kept.
 
 use crate::auditor::Leftovers;
+use crate::commands::driver_log::DriverLog;
 use crate::commands::session::{self, Session};
 use crate::commands::test::job_specs;
 use crate::discover::{self, How, TestFile};
@@ -19,6 +20,7 @@ use crate::error::{Error, Result, EXIT_FAIL, EXIT_PASS};
 use crate::render::automake::{Automake, Options, Protocol, Report};
 use crate::render::Renderer;
 use crate::runner::Launch;
+use crate::state;
 use lexopt::prelude::*;
 use std::cell::RefCell;
 use std::ffi::OsString;
@@ -47,6 +49,7 @@ tap-driver.sh's options:
       --merge, --no-merge            parse stderr as TAP too (default no)
       --ignore-exit                  a non-zero exit status is no error
       --comments, --no-comments      show the test's # lines (default no)
+      --diagnostic-string STRING     what starts those lines (default #)
 proctor's options:
       --protocol tap|exit            judge TAP (default), or the exit status
                                      alone: 0 pass, 77 skip, 99 error, else fail
@@ -70,6 +73,7 @@ pub struct DriverArgs {
     pub merge: bool,
     pub ignore_exit: bool,
     pub comments: bool,
+    pub diagnostic: String,
     pub protocol: Protocol,
     pub event_timeout: Option<f64>,
     pub log: Option<PathBuf>,
@@ -92,6 +96,7 @@ impl Default for DriverArgs {
             merge: false,
             ignore_exit: false,
             comments: false,
+            diagnostic: "#".to_string(),
             protocol: Protocol::Tap,
             event_timeout: None,
             log: None,
@@ -157,6 +162,7 @@ where
             Long("ignore-exit") => a.ignore_exit = true,
             Long("comments") => a.comments = true,
             Long("no-comments") => a.comments = false,
+            Long("diagnostic-string") => a.diagnostic = string(parser.value()?)?,
             Long("protocol") => {
                 a.protocol = match string(parser.value()?)?.as_str() {
                     "tap" => Protocol::Tap,
@@ -224,6 +230,7 @@ const TAKES_VALUE: &[&str] = &[
     "--expect-failure",
     "--enable-hard-errors",
     "--collect-skipped-logs",
+    "--diagnostic-string",
     "--protocol",
     "--event-timeout",
     "--log",
@@ -278,6 +285,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         protocol: args.protocol,
         ignore_exit: args.ignore_exit,
         comments: args.comments,
+        diagnostic: args.diagnostic.clone(),
     };
     let report = Report::create(opts, Box::new(io::stdout())).map_err(|e| {
         Error::io(
@@ -287,17 +295,13 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
     })?;
     let report = Rc::new(RefCell::new(report));
 
-    let (session, trouble) = match session_for(&args) {
-        Ok(s) => (Some(s), None),
-        Err(e) => (None, Some(e)),
-    };
-    let outcome = match session {
-        Some(session) => {
+    let mut driver_log = driver_log_for(&args);
+    let outcome = session_for(&args)
+        .map(|session| sent_to(session, &mut driver_log))
+        .and_then(|session| {
             let renderer: Box<dyn Renderer> = Box::new(Automake::new(report.clone()));
             session::run(session, vec![renderer])
-        }
-        None => Err(trouble.expect("no session without a reason")),
-    };
+        });
     // Both files are written however the run went: a harness failure is the
     // test's ERROR, not a missing .trs that stops make with a puzzling message.
     let trouble = match &outcome {
@@ -309,6 +313,9 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         Err(e) => Some(format!("proctor could not run the test: {}", e)),
     };
     let written = report.borrow_mut().close(trouble.as_deref());
+    if let Some(log) = &mut driver_log {
+        add_to_run_log(log, &report.borrow());
+    }
     let status = match outcome {
         Ok(EXIT_PASS) | Ok(EXIT_FAIL) => EXIT_PASS,
         Ok(other) => other,
@@ -319,6 +326,40 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
     };
     written.map_err(|e| Error::io("write the test's results", e))?;
     Ok(status)
+}
+
+/// Where this call's events go (see `driver_log`): `None` with `--no-log`, or
+/// when the state directory cannot take them (the run then keeps its events
+/// as `proctor test` does, in a temporary directory if need be).
+fn driver_log_for(args: &DriverArgs) -> Option<DriverLog> {
+    if args.no_log {
+        return None;
+    }
+    DriverLog::open(state::locate(args.state_dir.as_deref())).ok()
+}
+
+/// The session, its events sent to `driver_log` when it can take them (else
+/// the run keeps an event log of its own, as `proctor test`'s).
+fn sent_to(mut session: Session, driver_log: &mut Option<DriverLog>) -> Session {
+    if let Some(log) = driver_log {
+        if log.take_over(&mut session).is_err() {
+            *driver_log = None;
+        }
+    }
+    session
+}
+
+/// Adds this call's events, judged as the `.trs` says, to its run's log; a
+/// failure loses no result, so it is only reported.
+fn add_to_run_log(log: &mut DriverLog, report: &Report) {
+    let (automake, why) = report.verdict();
+    if let Err(e) = log.finish(automake, &why) {
+        eprintln!(
+            "proctor: warning: unable to add this test's events to {}: {}",
+            log.log.display(),
+            e
+        );
+    }
 }
 
 impl DriverArgs {
@@ -438,6 +479,20 @@ mod tests {
         assert_eq!(a.protocol, Protocol::Exit);
         assert_eq!(a.event_timeout, Some(5.0));
         assert_eq!(a.command, ["perl", "-w", "--not-ours", "t/a.t"]);
+    }
+
+    #[test]
+    fn the_diagnostic_string_takes_the_next_word() {
+        let a = args(&[
+            "--test-name=x",
+            "--log-file=x.log",
+            "--trs-file=x.trs",
+            "--diagnostic-string",
+            "%%",
+            "./x",
+        ]);
+        assert_eq!(a.diagnostic, "%%");
+        assert_eq!(a.command, ["./x"]);
     }
 
     #[test]

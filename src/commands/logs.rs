@@ -65,7 +65,9 @@ fn each_event(args: &LogArgs, mut each: impl FnMut(&mut Event) -> io::Result<()>
 }
 
 /// Calls `each` for every line of the log, in order; with `follow`, waits for
-/// more until the run ends. Returns whether the log ended with run_end.
+/// more until the run ends: until the log stops at a run_end (a `make check`'s
+/// log holds a run for each test, one after another, and may go on after one
+/// ends). Returns whether the log ended with run_end.
 fn for_each_event(
     mut reader: BufReader<File>,
     path: &Path,
@@ -97,9 +99,6 @@ fn for_each_event(
             }
         }
         line.clear();
-        if complete && follow {
-            break;
-        }
     }
     Ok(complete)
 }
@@ -227,13 +226,15 @@ pub fn times(args: LogArgs) -> Result<i32> {
 }
 
 /// `proctor replay LOG...`: the run shown again, through the same renderers.
-/// Several logs (the shards of one suite) are shown as one run: one run_start,
-/// their jobs in turn, and one run_end that adds theirs up.
+/// Several runs (the shards of one suite, in several logs; the tests of one
+/// `make check`, one after another in one log) are shown as one run: one
+/// run_start, their jobs in turn, and one run_end that adds theirs up.
 pub fn replay(args: LogArgs) -> Result<i32> {
     let (mut renderers, _) = render::for_run(&args.show, false, args.follow);
     let interests: Vec<Interest> = renderers.iter().map(|r| r.interest()).collect();
-    let several = args.logs.len() > 1;
     let mut merged = MergedEnd::default();
+    // The run_end of a log of one run is shown as it is.
+    let mut only_end: Option<Vec<u8>> = None;
     let mut started = false;
     let complete = each_event(&args, |event| {
         match event.kind() {
@@ -241,16 +242,19 @@ pub fn replay(args: LogArgs) -> Result<i32> {
             Kind::RunStart => started = true,
             Kind::RunEnd => {
                 merged.add(event.value());
-                if several {
-                    return Ok(());
-                }
+                only_end = Some(event.raw().to_vec());
+                return Ok(());
             }
             _ => {}
         }
         show(&mut renderers, &interests, event)
     })?;
-    if several && merged.logs > 0 {
-        let line = merged.record();
+    let end = match (merged.logs, only_end) {
+        (1, Some(line)) => Some(line),
+        (0, _) => None,
+        _ => Some(merged.record()),
+    };
+    if let Some(line) = end {
         show(&mut renderers, &interests, &mut Event::new(&line))
             .map_err(|e| Error::io("write the output", e))?;
     }
@@ -279,8 +283,9 @@ fn show(
     Ok(())
 }
 
-/// The run_end of several logs: counts and times added up.
+/// The run_end of several runs: counts and times added up.
 struct MergedEnd {
+    /// How many runs; `"logs"` in the record, as for the shards it was made for.
     logs: u64,
     passed: bool,
     sums: serde_json::Map<String, serde_json::Value>,

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod driver;
+pub mod driver_log;
 pub mod logs;
 pub mod persist;
 pub mod prove;

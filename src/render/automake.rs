@@ -2,18 +2,22 @@
 //! the files Automake's parallel test harness reads, with the results Automake's
 //! own drivers would give.
 //!
-//! - the `.log`: every line the test printed, in arrival order, each result line
-//!   after the TAP line it judges, proctor's reasons, and a closing
+//! - the `.log`: what tap-driver.sh writes (every line the test printed, blank
+//!   ones included, each result line after the TAP line it judges), then, when
+//!   proctor failed the test or has notes on it, its reasons as `# proctor:`
+//!   lines; with the exit protocol, test-driver's closing
 //!   `RESULT NAME (exit status: N)` line;
 //! - the `.trs`: `:test-result:` per test point (tap-driver.sh's mapping), then
 //!   `:global-test-result:`, `:recheck:` and `:copy-in-global-log:`;
-//! - `RESULT: NAME N - description` lines on stdout, colored on request.
+//! - `RESULT: NAME N description` lines on stdout, colored on request, the
+//!   description as tap-driver.sh reads it (see `automake_line`).
 //!
 //! With the exit protocol the test is judged by its exit status alone, as
 //! Automake's `test-driver` does. The report is shared with the driver through an
 //! `Rc<RefCell<..>>` so that the driver can still write both files when the run
 //! never got to the end (a harness failure before the first event).
 
+use super::automake_line::{self as line, Directive, Point};
 use super::Renderer;
 use crate::event::{Event, Interest, Kind};
 use serde_json::Value;
@@ -47,6 +51,8 @@ pub struct Options {
     pub ignore_exit: bool,
     /// tap-driver.sh's `--comments`: show the test's `#` lines on stdout too.
     pub comments: bool,
+    /// tap-driver.sh's `--diagnostic-string`: what starts those lines.
+    pub diagnostic: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,9 +138,14 @@ impl Report {
         })
     }
 
-    fn log_line(&mut self, line: &str) {
+    /// One line of the `.log`, its bytes as they are (a test's output need
+    /// not be UTF-8).
+    fn log_line(&mut self, line: impl AsRef<[u8]>) {
         if let Some(log) = &mut self.log {
-            if let Err(e) = writeln!(log, "{}", line) {
+            let written = log
+                .write_all(line.as_ref())
+                .and_then(|_| log.write_all(b"\n"));
+            if let Err(e) = written {
                 self.write_error.get_or_insert(e);
                 self.log = None;
             }
@@ -142,34 +153,47 @@ impl Report {
     }
 
     /// One result: kept for the `.trs`, shown on stdout and in the `.log`.
-    fn report(&mut self, result: &'static str, details: &str) {
+    fn report(&mut self, result: &'static str, details: impl AsRef<[u8]>) {
         self.results.push(result);
-        let msg = if details.is_empty() {
-            format!(": {}", self.opts.name)
-        } else {
-            format!(": {} {}", self.opts.name, details)
-        };
+        let details = details.as_ref();
+        let mut msg = format!(": {}", self.opts.name).into_bytes();
+        if !details.is_empty() {
+            msg.push(b' ');
+            msg.extend_from_slice(details);
+        }
         // test-driver's log has only its closing line; no result line twice.
         let to_log = self.opts.protocol == Protocol::Tap;
         self.show(result, &msg, to_log);
     }
 
-    fn show(&mut self, result: &str, msg: &str, to_log: bool) {
-        let shown = if self.opts.color && !color_of(result).is_empty() {
-            format!("{}{}{}{}", color_of(result), result, NO_COLOR, msg)
+    fn show(&mut self, result: &str, msg: &[u8], to_log: bool) {
+        let mut shown = Vec::with_capacity(result.len() + msg.len() + 16);
+        if self.opts.color && !color_of(result).is_empty() {
+            shown.extend_from_slice(color_of(result).as_bytes());
+            shown.extend_from_slice(result.as_bytes());
+            shown.extend_from_slice(NO_COLOR.as_bytes());
         } else {
-            format!("{}{}", result, msg)
-        };
+            shown.extend_from_slice(result.as_bytes());
+        }
+        shown.extend_from_slice(msg);
+        shown.push(b'\n');
         // stdout is only for people; a closed stdout must not lose the files.
-        let _ = writeln!(self.console, "{}", shown).and_then(|_| self.console.flush());
+        let _ = self
+            .console
+            .write_all(&shown)
+            .and_then(|_| self.console.flush());
         if to_log {
-            self.log_line(&format!("{}{}", result, msg));
+            let mut line = result.as_bytes().to_vec();
+            line.extend_from_slice(msg);
+            self.log_line(line);
         }
     }
 
-    fn error(&mut self, message: &str) {
+    fn error(&mut self, message: impl AsRef<[u8]>) {
         self.flagged = true;
-        self.report("ERROR", &format!("- {}", message));
+        let mut details = b"- ".to_vec();
+        details.extend_from_slice(message.as_ref());
+        self.report("ERROR", details);
     }
 
     fn cooked(&self, ok: bool) -> &'static str {
@@ -183,45 +207,62 @@ impl Report {
 
     fn assert(&mut self, v: &Value) {
         self.testno += 1;
-        let number = v["number"].as_u64().unwrap_or(self.testno);
-        let ok = v["ok"].as_bool().unwrap_or(false);
-        let directive = v["directive"].as_str();
-        let mut details = number.to_string();
-        if let Some(d) = v["description"].as_str().filter(|d| !d.is_empty()) {
-            details.push_str(" - ");
-            details.push_str(d);
+        let raw = line_of(v);
+        let point = match line::point(&raw) {
+            Some(point) => point,
+            // proctor's parser saw a point where tap-driver.sh would see none
+            // (it never does today): its own reading of the line stands in.
+            None => Point {
+                ok: v["ok"].as_bool().unwrap_or(false),
+                number: v["number"].as_u64(),
+                description: v["description"].as_str().unwrap_or("").as_bytes(),
+                directive: match v["directive"].as_str() {
+                    Some("todo") => Some(Directive::Todo),
+                    Some("skip") => Some(Directive::Skip),
+                    _ => None,
+                },
+                explanation: v["reason"].as_str().unwrap_or("").as_bytes(),
+            },
+        };
+        let number = point.number.unwrap_or(self.testno);
+        let mut details = number.to_string().into_bytes();
+        if !point.description.is_empty() {
+            details.push(b' ');
+            details.extend_from_slice(point.description);
         }
         let unplanned = self.plan_seen == PlanSeen::Late
             || (self.plan_seen == PlanSeen::Early && self.testno > self.planned);
         let result = if self.plan_seen == PlanSeen::Late {
-            details.push_str(" # AFTER LATE PLAN");
+            details.extend_from_slice(b" # AFTER LATE PLAN");
             "ERROR"
         } else if unplanned {
-            details.push_str(" # UNPLANNED");
+            details.extend_from_slice(b" # UNPLANNED");
             "ERROR"
         } else if number != self.testno {
-            details.push_str(&format!(" # OUT-OF-ORDER (expecting {})", self.testno));
+            details.extend_from_slice(
+                format!(" # OUT-OF-ORDER (expecting {})", self.testno).as_bytes(),
+            );
             "ERROR"
         } else {
-            if let Some(d) = directive {
-                details.push_str(" # ");
-                details.push_str(&d.to_ascii_uppercase());
-                if let Some(r) = v["reason"].as_str().filter(|r| !r.is_empty()) {
-                    details.push(' ');
-                    details.push_str(r);
+            if let Some(d) = point.directive {
+                details.extend_from_slice(b" # ");
+                details.extend_from_slice(d.word().as_bytes());
+                if !point.explanation.is_empty() {
+                    details.push(b' ');
+                    details.extend_from_slice(point.explanation);
                 }
             }
-            match directive {
-                Some("todo") if ok => "XPASS",
-                Some("todo") => "XFAIL",
-                Some("skip") if ok => "SKIP",
-                _ => self.cooked(ok),
+            match point.directive {
+                Some(Directive::Todo) if point.ok => "XPASS",
+                Some(Directive::Todo) => "XFAIL",
+                Some(Directive::Skip) if point.ok => "SKIP",
+                _ => self.cooked(point.ok),
             }
         };
-        if result == "ERROR" || (!ok && directive != Some("todo")) {
+        if result == "ERROR" || (!point.ok && point.directive != Some(Directive::Todo)) {
             self.flagged = true;
         }
-        self.report(result, &details);
+        self.report(result, details);
     }
 
     fn plan(&mut self, v: &Value) {
@@ -236,11 +277,14 @@ impl Report {
             PlanSeen::Early
         };
         if self.planned == 0 && self.testno == 0 {
-            let details = match v["reason"].as_str().filter(|r| !r.is_empty()) {
-                Some(r) => format!("- {}", r),
-                None => String::new(),
-            };
-            self.report("SKIP", &details);
+            let raw = line_of(v);
+            let reason = line::skip_reason(&raw);
+            let mut details = Vec::new();
+            if !reason.is_empty() {
+                details.extend_from_slice(b"- ");
+                details.extend_from_slice(reason);
+            }
+            self.report("SKIP", details);
         }
     }
 
@@ -257,16 +301,21 @@ impl Report {
         }
         // By the exit status alone, proctor's TAP reasons ("no plan found") would
         // mislead; they are kept only to say why a test that did not exit
-        // (a signal, the event timeout) was stopped.
+        // (a signal, the event timeout) was stopped. A skip's reason is on its
+        // SKIP line already.
         let exited = matches!(self.ended, Some(Ended::Code(_)));
-        let reasons = if self.opts.protocol == Protocol::Exit && exited {
+        let quiet = match self.opts.protocol {
+            Protocol::Exit => exited,
+            Protocol::Tap => end["result"] == "skip",
+        };
+        let reasons = if quiet {
             Vec::new()
         } else {
             strings(&end["reasons"])
         };
         let notes = strings(&end["notes"]);
         for line in reasons.iter().chain(notes.iter()) {
-            self.log_line(&format!("# proctor: {}", line));
+            self.log_line(format!("# proctor: {}", line));
         }
     }
 
@@ -298,14 +347,14 @@ impl Report {
                 } else {
                     "few"
                 };
-                self.error(&format!(
+                self.error(format!(
                     "too {} tests run (expected {}, got {})",
                     amount, self.planned, self.testno
                 ));
             }
             if !self.opts.ignore_exit {
                 if let Some(message) = self.ended.as_ref().and_then(exit_message) {
-                    self.error(&message);
+                    self.error(message);
                 }
             }
         }
@@ -316,7 +365,7 @@ impl Report {
                 let about_exit =
                     reason.starts_with("exited with status") || reason.starts_with("killed by");
                 if !(self.opts.ignore_exit && about_exit) {
-                    self.error(&reason);
+                    self.error(reason);
                 }
             }
         }
@@ -334,18 +383,21 @@ impl Report {
             let why = trouble.unwrap_or("proctor stopped before the test finished");
             self.error(why);
             if self.opts.protocol == Protocol::Exit {
-                self.log_line(&format!("# proctor: {}", why));
+                self.log_line(format!("# proctor: {}", why));
             }
         } else if let Some(why) = trouble {
-            self.log_line(&format!("# proctor: {}", why));
+            self.log_line(format!("# proctor: {}", why));
         }
         let global = self.global_result();
-        let status = match self.ended.as_ref().and_then(Ended::shell_status) {
-            Some(s) => s.to_string(),
-            None => "unknown".to_string(),
-        };
-        let closing = format!("{} {} (exit status: {})", global, self.opts.name, status);
-        self.log_line(&closing);
+        // test-driver's closing line; tap-driver.sh writes none.
+        if self.opts.protocol == Protocol::Exit {
+            let status = match self.ended.as_ref().and_then(Ended::shell_status) {
+                Some(s) => s.to_string(),
+                None => "unknown".to_string(),
+            };
+            let closing = format!("{} {} (exit status: {})", global, self.opts.name, status);
+            self.log_line(closing);
+        }
         if let Some(mut log) = self.log.take() {
             if let Err(e) = log.flush() {
                 self.write_error.get_or_insert(e);
@@ -376,6 +428,27 @@ impl Report {
         std::fs::write(&self.opts.trs_file, trs).map_err(|e| {
             io::Error::new(e.kind(), format!("{}: {}", self.opts.trs_file.display(), e))
         })
+    }
+
+    /// The test's result as Automake counts it (the `.trs`'s global result),
+    /// and what made it so: the results other than PASS, or the exit status
+    /// by the exit protocol.
+    pub fn verdict(&self) -> (&'static str, String) {
+        let why = if self.opts.protocol == Protocol::Exit {
+            match self.ended.as_ref().and_then(Ended::shell_status) {
+                Some(status) => format!("exit status {}", status),
+                None => "no exit status".to_string(),
+            }
+        } else {
+            let counts: Vec<String> = ["ERROR", "FAIL", "XPASS", "XFAIL", "SKIP"]
+                .iter()
+                .map(|kind| (kind, self.results.iter().filter(|r| *r == kind).count()))
+                .filter(|(_, n)| *n > 0)
+                .map(|(kind, n)| format!("{} {}", n, kind))
+                .collect();
+            counts.join(", ")
+        };
+        (self.global_result(), why)
     }
 
     fn seen(&self, result: &str) -> bool {
@@ -421,8 +494,8 @@ impl Report {
             return;
         }
         let v = event.value().clone();
-        if let Some(line) = v["line"].as_str() {
-            self.log_line(line);
+        if kind.is_line() {
+            self.log_line(line_of(&v));
         }
         let top = v["depth"].as_u64().unwrap_or(0) == 0;
         let tap = self.opts.protocol == Protocol::Tap && !self.bailed && top;
@@ -431,24 +504,40 @@ impl Report {
             Kind::Plan if tap => self.plan(&v),
             Kind::Bail if tap => {
                 self.bailed = true;
-                let message = match v["reason"].as_str().filter(|r| !r.is_empty()) {
-                    Some(r) => format!("Bail out! {}", r),
-                    None => "Bail out!".to_string(),
-                };
-                self.error(&message);
-            }
-            Kind::Comment if tap && self.opts.comments => {
-                let text = v["line"].as_str().unwrap_or("");
-                let text = text.trim_start_matches('#').trim();
-                if !text.is_empty() {
-                    let msg = format!(" {}: {}", self.opts.name, text);
-                    self.show("#", &msg, true);
+                let raw = line_of(&v);
+                let mut message = b"Bail out!".to_vec();
+                let said = line::bail_message(&raw);
+                if !said.is_empty() {
+                    message.push(b' ');
+                    message.extend_from_slice(said);
                 }
+                self.error(message);
             }
             Kind::JobExit => self.ended = Some(ended_of(&v)),
             Kind::JobEnd if v["will_retry"] == true => self.retry(),
             Kind::JobEnd => self.judge(&v),
+            kind if kind.is_line() => self.comment(&v),
             _ => {}
+        }
+    }
+
+    /// With `--comments`, a line that starts with `#` (the diagnostic string)
+    /// is shown as tap-driver.sh shows it: whatever proctor's parser made of it
+    /// (a subtest's `# Subtest:` header is one too), from the stream
+    /// tap-driver.sh reads, until a bail-out.
+    fn comment(&mut self, v: &Value) {
+        let read = self.opts.protocol == Protocol::Tap
+            && self.opts.comments
+            && !self.bailed
+            && v["stream"] != "stderr";
+        if !read {
+            return;
+        }
+        let raw = line_of(v);
+        if let Some(text) = line::comment(&raw, self.opts.diagnostic.as_bytes()) {
+            let mut msg = format!(" {}: ", self.opts.name).into_bytes();
+            msg.extend_from_slice(text);
+            self.show("#", &msg, true);
         }
     }
 
@@ -462,6 +551,15 @@ impl Report {
         self.bailed = false;
         self.flagged = false;
         self.ended = None;
+    }
+}
+
+/// The bytes of a line of output: exact from `line_hex` when the test wrote
+/// something that is not UTF-8.
+fn line_of(v: &Value) -> Vec<u8> {
+    match v["line_hex"].as_str().and_then(crate::json::unhex) {
+        Some(bytes) => bytes,
+        None => v["line"].as_str().unwrap_or("").as_bytes().to_vec(),
     }
 }
 
@@ -516,18 +614,8 @@ impl Automake {
 
 impl Renderer for Automake {
     fn interest(&self) -> Interest {
-        Interest::of(&[
-            Kind::Output,
-            Kind::Version,
-            Kind::Plan,
-            Kind::Assert,
-            Kind::Comment,
-            Kind::Bail,
-            Kind::Yaml,
-            Kind::JobExit,
-            Kind::JobEnd,
-            Kind::Other,
-        ])
+        // Every line the test printed, blank ones too: the .log keeps them all.
+        Interest::of(&Kind::LINES).union(Interest::of(&[Kind::JobExit, Kind::JobEnd, Kind::Other]))
     }
 
     fn event(&mut self, event: &mut Event) -> io::Result<()> {
@@ -565,6 +653,7 @@ mod tests {
             protocol,
             ignore_exit: false,
             comments: false,
+            diagnostic: "#".into(),
         };
         (Report::create(opts, Box::new(io::sink())).unwrap(), dir)
     }
@@ -582,11 +671,11 @@ mod tests {
             &mut r,
             &[
                 r#"{"type":"plan","job":1,"try":1,"count":5,"line":"1..5"}"#,
-                r#"{"type":"assert","job":1,"try":1,"ok":true,"number":1,"description":"a"}"#,
-                r#"{"type":"assert","job":1,"try":1,"ok":false,"number":2,"description":"b","directive":"todo","reason":"later"}"#,
-                r#"{"type":"assert","job":1,"try":1,"ok":true,"number":3,"description":"","directive":"todo","reason":""}"#,
-                r#"{"type":"assert","job":1,"try":1,"ok":true,"number":4,"description":"","directive":"skip","reason":"no net"}"#,
-                r#"{"type":"assert","job":1,"try":1,"ok":true,"number":6,"description":"f"}"#,
+                r#"{"type":"assert","job":1,"try":1,"ok":true,"number":1,"description":"a","line":"ok 1 - a"}"#,
+                r#"{"type":"assert","job":1,"try":1,"ok":false,"number":2,"description":"b","directive":"todo","reason":"later","line":"not ok 2 - b # TODO later"}"#,
+                r#"{"type":"assert","job":1,"try":1,"ok":true,"number":3,"description":"","directive":"todo","reason":"","line":"ok 3 # TODO"}"#,
+                r#"{"type":"assert","job":1,"try":1,"ok":true,"number":4,"description":"","directive":"skip","reason":"no net","line":"ok 4 # skip no net"}"#,
+                r#"{"type":"assert","job":1,"try":1,"ok":true,"number":6,"description":"f","line":"ok 6 - f"}"#,
                 r#"{"type":"job_exit","job":1,"try":1,"status":0}"#,
                 r#"{"type":"job_end","job":1,"try":1,"result":"fail","reasons":[]}"#,
             ],

@@ -3,6 +3,7 @@
 //! declares the kinds it needs so the overlord decodes nothing else.
 
 pub mod automake;
+mod automake_line;
 mod junit;
 mod live;
 mod palette;

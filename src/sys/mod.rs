@@ -399,6 +399,27 @@ pub fn dup(fd: RawFd) -> io::Result<OwnedFd> {
     Ok(own_fd(new))
 }
 
+/// Takes an exclusive lock on an open file (flock(2)), waiting for it; held
+/// until the descriptor is closed.
+pub fn lock_exclusive(fd: &impl AsRawFd) -> io::Result<()> {
+    loop {
+        // SAFETY: flock only acts on the open descriptor it is given.
+        match cvt(unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX) }) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other.map(|_| ()),
+        }
+    }
+}
+
+/// How many clock ticks make a second, the unit of the start times in /proc.
+pub fn clock_ticks_per_second() -> u64 {
+    // SAFETY: sysconf only reads a system setting.
+    match unsafe { libc::sysconf(libc::_SC_CLK_TCK) } {
+        ticks if ticks > 0 => ticks as u64,
+        _ => 100,
+    }
+}
+
 /// Opens directory `path` and takes an exclusive lock on it (flock(2)), held
 /// while the returned descriptor (or a copy of it, across fork) stays open.
 /// None when another process holds it.

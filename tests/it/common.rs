@@ -56,6 +56,9 @@ impl Project {
             .current_dir(dir)
             .env("PROCTOR_STATE_DIR", self.state())
             .env_remove("NO_COLOR")
+            // A make above the tests (proctor's own make check) is not one
+            // that `proctor driver` should take its runs to belong to.
+            .env_remove("MAKELEVEL")
             .envs(env.iter().copied())
             .output()
             .unwrap();

@@ -102,7 +102,8 @@ fn drive(p: &Project, name: &str, extra: &[&str]) -> Driven {
     run.expect_status(0);
     Driven {
         trs: fs::read_to_string(p.dir.join(&trs)).expect("the .trs is written"),
-        log: fs::read_to_string(p.dir.join(&log)).expect("the .log is written"),
+        log: String::from_utf8_lossy(&fs::read(p.dir.join(&log)).expect("the .log is written"))
+            .into_owned(),
         run,
     }
 }
@@ -123,9 +124,12 @@ fn a_passing_test() {
     d.expect_results(&["PASS", "PASS"])
         .expect_global("PASS", "no", "no")
         .expect_stdout("PASS: pass.t 1 - one")
-        .expect_stdout("PASS: pass.t 2 - two")
-        .expect_log("1..2\nok 1 - one\nPASS: pass.t 1 - one\nok 2 - two\n")
-        .expect_log("PASS pass.t (exit status: 0)\n");
+        .expect_stdout("PASS: pass.t 2 - two");
+    // As tap-driver.sh writes it: no closing line of test-driver's.
+    assert_eq!(
+        d.log,
+        "1..2\nok 1 - one\nPASS: pass.t 1 - one\nok 2 - two\nPASS: pass.t 2 - two\n"
+    );
     // The event log is kept in the state directory, as with proctor test.
     let events = p.events();
     assert_eq!(results(&events), pairs(&[("pass.t", "pass")]));
@@ -144,7 +148,8 @@ fn failures_and_a_bad_exit() {
         .expect_global("FAIL", "yes", "yes")
         .expect_stdout("FAIL: fail.t 2 - sums")
         .expect_log("# sums went wrong\n")
-        .expect_log("FAIL fail.t (exit status: 0)\n");
+        // proctor's reasons follow the test's lines.
+        .expect_log("# proctor: failed 1 of 2 tests: 2\n");
 
     // As tap-driver.sh, a non-zero exit is an error of its own (Test::More
     // exits with the number of failures); --ignore-exit lets it pass.
@@ -236,7 +241,8 @@ fn a_signal_is_an_error() {
     d.expect_results(&["PASS", "ERROR", "ERROR"])
         .expect_global("ERROR", "yes", "yes")
         .expect_stdout("ERROR: segv.t - terminated by signal 11 (SIGSEGV)")
-        .expect_log("ERROR segv.t (exit status: 139)\n");
+        .expect_log("# proctor: killed by signal 11 (SIGSEGV)");
+    assert!(!d.log.contains("(exit status:"), "{}", d.log);
 }
 
 #[test]
@@ -359,6 +365,196 @@ fn the_words_before_the_file_run_it() {
         "{}",
         run.stdout()
     );
+}
+
+/// Blank and whitespace-only lines, trailing blanks, a CRLF line and bytes that
+/// are not UTF-8 all reach the .log as the test wrote them.
+#[test]
+fn the_log_keeps_every_line_as_written() {
+    let p = Project::new();
+    script(
+        &p,
+        "odd.t",
+        "printf '1..2\\n\\n   \\n\\t\\nok 1 - crlf\\r\\nok 2 - caf\\351   \\n\\n# end  \\n'\n",
+    );
+    drive(&p, "odd.t", &[]).expect_results(&["PASS", "PASS"]);
+    let log = fs::read(p.dir.join("odd.t.log")).unwrap();
+    let expected: &[u8] = b"1..2\n\n   \n\t\nok 1 - crlf\r\nPASS: odd.t 1 - crlf\n\
+        ok 2 - caf\xe9   \nPASS: odd.t 2 - caf\xe9\n\n# end  \n";
+    assert_eq!(
+        String::from_utf8_lossy(&log),
+        String::from_utf8_lossy(expected)
+    );
+    assert_eq!(log, expected);
+}
+
+/// The description is what follows the number, as tap-driver.sh shows it: the
+/// dash kept, an escaped `#` kept escaped, the directive upper-cased with its
+/// explanation as written.
+#[test]
+fn result_lines_read_as_tap_drivers() {
+    let p = Project::new();
+    script(&p, "shapes.t", &format!("cat <<'EOF'\n{}EOF\n", SHAPES));
+    let d = drive(&p, "shapes.t", &[]);
+    d.expect_results(&[
+        "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "PASS", "SKIP", "XFAIL", "XFAIL", "SKIP",
+        "SKIP", "XPASS", "FAIL",
+    ]);
+    for line in [
+        "PASS: shapes.t 1 - foo",
+        "PASS: shapes.t 2 foo",
+        "PASS: shapes.t 3 -foo",
+        "PASS: shapes.t 4 - foo",
+        "PASS: shapes.t 5 - - foo",
+        "PASS: shapes.t 6 0002 - Duplicate key",
+        r"PASS: shapes.t 7 - a \# SKIP not really",
+        "SKIP: shapes.t 8 - b # SKIP : why",
+        "XFAIL: shapes.t 9 - c # TODO",
+        "XFAIL: shapes.t 10 # TODO later on",
+        "SKIP: shapes.t 11 # SKIP",
+        r"SKIP: shapes.t 12 - a \\ # SKIP really",
+        "XPASS: shapes.t 13 - d # TODO",
+        "FAIL: shapes.t 14 - e # skipped, not a directive",
+    ] {
+        d.expect_stdout(line);
+        d.expect_log(&format!("{}\n", line));
+    }
+}
+
+/// Test points of every shape tap-driver.sh reads in its own way.
+const SHAPES: &str = r"1..14
+ok 1 - foo
+ok 2 foo
+ok 3 -foo
+ok - foo
+ok 5 - - foo
+ok 6 0002 - Duplicate key
+ok 7 - a \# SKIP not really
+ok 8 - b # skip: why
+not ok 9 - c # TODO
+not ok 10 # TODO later on
+ok 11 # SKIP
+ok 12 - a \\ # SKIP really
+ok 13 - d #todo
+not ok 14 - e # skipped, not a directive
+";
+
+/// Automake's tap-driver.sh, when automake is installed.
+fn tap_driver() -> Option<std::path::PathBuf> {
+    let mut found: Vec<std::path::PathBuf> = fs::read_dir("/usr/share")
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("automake-"))
+        .map(|e| e.path().join("tap-driver.sh"))
+        .filter(|p| p.is_file())
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+/// The test's lines and the results, without the `# proctor:` lines that
+/// follow them when proctor has more to say than tap-driver.sh.
+fn without_proctors_lines(log: &[u8]) -> Vec<u8> {
+    let mut lines: Vec<&[u8]> = log.split_inclusive(|&b| b == b'\n').collect();
+    while lines
+        .last()
+        .map_or(false, |l| l.starts_with(b"# proctor: "))
+    {
+        lines.pop();
+    }
+    lines.concat()
+}
+
+/// The same tests, once through tap-driver.sh and once through proctor driver:
+/// the same stdout, the same .trs, and the same .log but for proctor's reasons
+/// at its end.
+#[test]
+fn the_same_files_as_tap_driver() {
+    let tap_driver = match tap_driver() {
+        Some(path) => path,
+        None => {
+            println!("note: no /usr/share/automake-*/tap-driver.sh; skipping the comparison");
+            return;
+        }
+    };
+    let p = Project::new();
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "blank.t",
+            "printf '1..3\\n\\n   \\n\\t\\nok 1 - foo   \\nok 2 0002 - Duplicate key\\nok 3 -bar\\n\\n'\n",
+            &[],
+        ),
+        ("shapes.t", &format!("cat <<'EOF'\n{}EOF\n", SHAPES), &[]),
+        ("xfail.t", &format!("cat <<'EOF'\n{}EOF\n", SHAPES), &["--expect-failure", "yes"]),
+        (
+            "yaml.t",
+            "cat <<'EOF'\nTAP version 13\n1..2\nok 1 - parses\nnot ok 2 - sums\n  ---\n  message: 'got 3'\n\n  severity: fail\n  ...\n# a comment\n## two\n#   \nEOF\n",
+            &["--comments"],
+        ),
+        (
+            "subtest.t",
+            "cat <<'EOF'\nTAP version 14\n1..2\n# Subtest: inner\n    1..1\n    ok 1 - deep\n\n    # deep comment\nok 1 - inner\nok 2 - after # TODO fixme\nEOF\n",
+            &["--comments"],
+        ),
+        (
+            "merged.t",
+            "echo 1..2\necho '# to stderr' >&2\necho 'ok 1 - one'\necho 'warning: x' >&2\necho 'not ok 2 - two'\necho 'ok 3' >&2\nexit 1\n",
+            &["--merge", "--comments"],
+        ),
+        (
+            "bail.t",
+            "echo 1..3\necho ok 1\necho 'Bail out!   disk full  '\necho ok 2\necho\nexit 3\n",
+            &[],
+        ),
+        ("skipall.t", "echo '1..0 # SKIP: no database '\n", &[]),
+        (
+            "diag.t",
+            "echo 1..1\necho '%% mine  '\necho '# not mine'\necho '%%'\necho ok 1\n",
+            &["--comments", "--diagnostic-string", "%%"],
+        ),
+        ("late.t", "echo ok 1\necho 1..1\necho ok 2\n", &[]),
+        ("order.t", "echo 1..3\necho ok 2\necho ok 1\necho ok 3\necho ok 4\n", &[]),
+        ("noplan.t", "echo ok 1 - alone\n", &["--ignore-exit"]),
+    ];
+    for (name, body, extra) in cases {
+        script(&p, name, body);
+        let ours = drive(&p, name, extra);
+        let (log, trs) = (format!("{}.td.log", name), format!("{}.td.trs", name));
+        let theirs = Command::new("sh")
+            .arg(&tap_driver)
+            .args(["--test-name", name, "--log-file", &log, "--trs-file", &trs])
+            .args(extra.iter())
+            .arg("--")
+            .arg(format!("./{}", name))
+            .current_dir(&p.dir)
+            .output()
+            .unwrap();
+        assert!(
+            theirs.status.success(),
+            "tap-driver.sh on {}\n{}",
+            name,
+            text(&theirs)
+        );
+        assert_eq!(
+            ours.run.stdout(),
+            String::from_utf8_lossy(&theirs.stdout),
+            "stdout of {}",
+            name
+        );
+        assert_eq!(
+            ours.trs,
+            fs::read_to_string(p.dir.join(&trs)).unwrap(),
+            ".trs of {}",
+            name
+        );
+        let their_log = fs::read(p.dir.join(&log)).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&without_proctors_lines(ours.log.as_bytes())),
+            String::from_utf8_lossy(&their_log),
+            ".log of {}",
+            name
+        );
+    }
 }
 
 #[test]
@@ -550,7 +746,7 @@ fn make_check_in_a_real_automake_project() {
     assert!(out.status.success(), "configure failed\n{}", text(&out));
 
     let state = format!("PROCTOR_STATE_DIR={} ", p.state().display());
-    let out = sh(&p.dir, &format!("{}make check", state));
+    let out = sh(&p.dir, &format!("{}make -j2 check", state));
     assert!(
         !out.status.success(),
         "make check should fail\n{}",
@@ -605,6 +801,24 @@ fn make_check_in_a_real_automake_project() {
     assert!(suite.contains("FAIL: fail.t 2 - broken"), "{}", suite);
     assert!(suite.contains("not ok 2 - broken"), "{}", suite);
     assert!(!suite.contains("ok 1 - one"), "{}", suite);
+    // The drivers of one make check are one run to proctor's log readers.
+    let all = ["fail.t", "pass.t", "skip.t", "xfail.t", "yaml.t"];
+    assert_eq!(files_timed(&p), all);
+    p.proctor(&["failed"]).expect_status(0);
+    assert_eq!(p.proctor(&["failed"]).stdout(), "fail.t\n");
+    // Replayed, followed or not: every test, and one summary of them all.
+    for follow in [&[][..], &["--follow"][..]] {
+        let mut args = vec!["replay", "--color=never"];
+        args.extend_from_slice(follow);
+        let replay = p.proctor(&args);
+        replay.expect_status(1);
+        let out = replay.stdout();
+        for name in all {
+            assert!(out.contains(name), "{}", out);
+        }
+        assert_eq!(out.matches("Result: FAIL").count(), 1, "{}", out);
+        assert!(out.contains("Files=5,"), "{}", out);
+    }
 
     // Fixed, the same suite passes.
     script(&p, "fail.t", "echo 1..2\necho ok 1\necho 'ok 2 - mended'\n");
@@ -624,4 +838,121 @@ fn make_check_in_a_real_automake_project() {
         );
     }
     assert!(trs("fail.trs").contains(":global-test-result: PASS\n"));
+    // The last run is this make check, all of it, and only it.
+    assert_eq!(files_timed(&p), all);
+    assert_eq!(p.proctor(&["failed"]).stdout(), "");
+}
+
+/// The files `proctor times` lists for the last run, sorted.
+fn files_timed(p: &Project) -> Vec<String> {
+    let times = p.proctor(&["times"]);
+    times.expect_status(0);
+    let mut files: Vec<String> = times
+        .stdout()
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().last().map(String::from))
+        .collect();
+    files.sort();
+    files
+}
+
+/// A Makefile that runs the driver on each of `tests`, as Automake's does.
+fn makefile(p: &Project, dir: &Path, tests: &[(&str, &str)]) {
+    fs::create_dir_all(dir).unwrap();
+    let logs: Vec<String> = tests
+        .iter()
+        .map(|(name, _)| format!("{}.log", name.split('.').next().unwrap()))
+        .collect();
+    let driver = format!(
+        "@{} driver --test-name $< --log-file $@ --trs-file $*.trs",
+        env!("CARGO_BIN_EXE_proctor")
+    );
+    // *.sh tests tell their result by their exit status alone.
+    fs::write(
+        dir.join("Makefile"),
+        format!(
+            "all: {}\n%.log: %.t\n\t{} -- ./$<\n%.log: %.sh\n\t{} --protocol exit -- ./$<\n",
+            logs.join(" "),
+            driver,
+            driver
+        ),
+    )
+    .unwrap();
+    for (name, body) in tests {
+        let path = dir.strip_prefix(&p.dir).unwrap().join(name);
+        script(p, path.to_str().unwrap(), body);
+    }
+}
+
+/// make -j2 runs drivers side by side; the runs of one make are one run in the
+/// state directory, and two makes at once (other trees, the same state
+/// directory) keep theirs apart.
+#[test]
+fn the_drivers_of_one_make_are_one_run() {
+    if !have("make") {
+        println!("note: make is not installed; skipping the make -j2 test");
+        return;
+    }
+    let p = Project::new();
+    let tests = |bad: &'static str| {
+        vec![
+            ("a.t", "echo 1..1\necho ok 1\n"),
+            ("b.t", bad),
+            ("c.t", "echo 1..2\necho ok 1\necho ok 2\n"),
+            ("d.t", "echo '1..0 # SKIP none'\n"),
+            ("e.sh", "echo no TAP here\nexit 77\n"),
+        ]
+    };
+    makefile(
+        &p,
+        &p.dir.join("one"),
+        &tests("echo 1..1\necho 'not ok 1'\n"),
+    );
+    makefile(&p, &p.dir.join("two"), &tests("echo 1..1\necho ok 1\n"));
+    let make = |tree: &str| {
+        Command::new("make")
+            .args(["-j2", "-s"])
+            .current_dir(p.dir.join(tree))
+            .env("PROCTOR_STATE_DIR", p.state())
+            .env_remove("MAKEFLAGS")
+            .env_remove("MFLAGS")
+            .env_remove("MAKELEVEL")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let (mut one, mut two) = (make("one"), make("two"));
+    assert!(one.wait().unwrap().success() && two.wait().unwrap().success());
+
+    let logs: Vec<std::path::PathBuf> = fs::read_dir(p.state().join("logs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(logs.len(), 2, "one log a make: {:?}", logs);
+    let mut failed = Vec::new();
+    for log in &logs {
+        let events = events_of(&fs::read(log).unwrap());
+        let mut files: Vec<String> = results(&events).into_iter().map(|(f, _)| f).collect();
+        files.sort();
+        assert_eq!(
+            files,
+            ["a.t", "b.t", "c.t", "d.t", "e.sh"],
+            "{}",
+            log.display()
+        );
+        let log = log.to_str().unwrap();
+        failed.push(p.proctor(&["failed", log]).stdout());
+    }
+    // e.sh exited 77, a SKIP by its protocol, however little TAP it printed.
+    failed.sort();
+    assert_eq!(failed, ["", "b.t\n"]);
+    // The last run is one of the two makes, whole.
+    assert_eq!(files_timed(&p), ["a.t", "b.t", "c.t", "d.t", "e.sh"]);
+    let left: Vec<String> = fs::read_dir(p.state())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "left in the state directory: {:?}", left);
 }
