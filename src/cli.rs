@@ -321,7 +321,10 @@ fn parse_test(parser: &mut lexopt::Parser) -> Result<TestArgs> {
             }
             "--leftovers" => {
                 let v = value(parser)?;
-                args.leftovers = Some(crate::auditor::Leftovers::parse(&v).ok_or_else(|| {
+                let when = crate::auditor::Leftovers::parse(&v)
+                    // Nothing a test starts may outlive a run of proctor's own.
+                    .filter(|l| *l != crate::auditor::Leftovers::Keep);
+                args.leftovers = Some(when.ok_or_else(|| {
                     Error::Usage(format!(
                         "--leftovers: '{}' is neither 'test' nor 'run'",
                         v

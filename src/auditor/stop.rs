@@ -34,6 +34,9 @@ pub enum Leftovers {
     WithTest,
     /// When the run ends: until then they are the suite's own business.
     WithRun,
+    /// Never: they outlive the run, as tap-driver.sh leaves them (the
+    /// driver's run is one test of a `make check`, whose end it cannot see).
+    Keep,
 }
 
 impl Leftovers {
@@ -42,6 +45,7 @@ impl Leftovers {
         match word {
             "test" => Some(Leftovers::WithTest),
             "run" => Some(Leftovers::WithRun),
+            "keep" => Some(Leftovers::Keep),
             _ => None,
         }
     }
@@ -50,6 +54,7 @@ impl Leftovers {
         match self {
             Leftovers::WithTest => "test",
             Leftovers::WithRun => "run",
+            Leftovers::Keep => "keep",
         }
     }
 }
@@ -296,7 +301,7 @@ impl Stopper {
     /// it left behind and either ends the rest or, when the test ended by
     /// itself and leftovers live until the run ends, leaves it running.
     pub fn reap(&mut self) -> io::Result<(ExitInfo, Rusage)> {
-        let leave = self.leftover_policy == Leftovers::WithRun && self.stop.is_none();
+        let leave = self.leftover_policy != Leftovers::WithTest && self.stop.is_none();
         if !leave {
             // Those still alive now die with the group or just after it.
             for child in self.adopted() {

@@ -55,6 +55,10 @@ proctor's options:
                                      alone: 0 pass, 77 skip, 99 error, else fail
       --event-timeout S              stop a test silent for S seconds
                                      (default 60, 0: never)
+      --leftovers test|run|keep      what the test leaves running once it lets
+                                     go of its output: ended with the test, at
+                                     the driver's end, or left running (default,
+                                     as tap-driver.sh)
       --log FILE                     also write the event log to FILE
       --no-log                       keep no event log in the state directory
       --state-dir DIR                keep logs in DIR
@@ -76,6 +80,7 @@ pub struct DriverArgs {
     pub diagnostic: String,
     pub protocol: Protocol,
     pub event_timeout: Option<f64>,
+    pub leftovers: Leftovers,
     pub log: Option<PathBuf>,
     pub no_log: bool,
     pub state_dir: Option<PathBuf>,
@@ -99,6 +104,7 @@ impl Default for DriverArgs {
             diagnostic: "#".to_string(),
             protocol: Protocol::Tap,
             event_timeout: None,
+            leftovers: Leftovers::Keep,
             log: None,
             no_log: false,
             state_dir: None,
@@ -187,6 +193,15 @@ where
                     }
                 }
             }
+            Long("leftovers") => {
+                let value = string(parser.value()?)?;
+                a.leftovers = Leftovers::parse(&value).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "driver: --leftovers: '{}' is none of test, run, keep",
+                        value
+                    ))
+                })?
+            }
             Long("log") => a.log = Some(parser.value()?.into()),
             Long("no-log") => a.no_log = true,
             Long("state-dir") => a.state_dir = Some(parser.value()?.into()),
@@ -233,6 +248,7 @@ const TAKES_VALUE: &[&str] = &[
     "--diagnostic-string",
     "--protocol",
     "--event-timeout",
+    "--leftovers",
     "--log",
     "--state-dir",
 ];
@@ -415,9 +431,7 @@ fn session_for(args: &DriverArgs) -> Result<Session> {
         } else {
             None
         },
-        // The driver's run is its one test: what the test leaves running
-        // ends as the driver does, named in the log.
-        leftovers: Leftovers::WithRun,
+        leftovers: args.leftovers,
     };
     Ok(Session {
         jobs,

@@ -98,6 +98,7 @@ pub fn run_with(
     .map_err(|e| Error::io("set up signal handling", e))?;
     let job_count = session.jobs.len();
     let slots = session.slots;
+    let end_leftovers = session.launch.leftovers != crate::auditor::Leftovers::Keep;
     let cwd = std::env::current_dir().map_err(|e| Error::io("find the current directory", e))?;
     let plan = Plan {
         jobs: session.jobs,
@@ -152,7 +153,8 @@ pub fn run_with(
     )
     .with_keyboard(keyboard)
     .remote(remote)
-    .flaky_fails(session.policy.flaky_fails);
+    .flaky_fails(session.policy.flaky_fails)
+    .end_leftovers(end_leftovers);
     overlord.start(|out| {
         json::write_str_field(out, "version", env!("CARGO_PKG_VERSION"));
         json::write_str_field(out, "id", &paths.id);

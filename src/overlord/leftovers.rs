@@ -49,21 +49,25 @@ impl Leftovers {
         }
     }
 
+    /// Those still running now (the others ended by themselves), named as
+    /// they are now: one may have exec'd since its test ended (setsid, then
+    /// the server).
+    pub fn still_running(&mut self) -> Vec<Left> {
+        self.left
+            .drain(..)
+            .filter_map(|mut l| {
+                let now = ProcStat::of(l.pid).filter(|s| s.start == l.start && !s.is_zombie())?;
+                l.name = now.name;
+                Some(l)
+            })
+            .collect()
+    }
+
     /// Ends every one that is still running, and what it started: SIGTERM,
     /// then SIGKILL to whatever is left after a grace. Returns those it ended
     /// (the others had ended by themselves).
     pub fn end_all(&mut self) -> Vec<Left> {
-        let running: Vec<Left> = self
-            .left
-            .drain(..)
-            .filter_map(|mut l| {
-                let now = ProcStat::of(l.pid).filter(|s| s.start == l.start && !s.is_zombie())?;
-                // It may have exec'd since its test ended (setsid, then the
-                // server): named as it is now.
-                l.name = now.name;
-                Some(l)
-            })
-            .collect();
+        let running = self.still_running();
         if running.is_empty() {
             return running;
         }
@@ -79,11 +83,12 @@ impl Leftovers {
     }
 }
 
-/// The run_end field that names what was ended with the run.
-pub fn write_field(out: &mut Vec<u8>, ended: &[Left]) {
+/// The run_end field that names what the run ended, or (`ended` false) what
+/// it left running.
+pub fn write_field(out: &mut Vec<u8>, left: &[Left], ended: bool) {
     json::write_key(out, "left_running");
     out.push(b'[');
-    for (i, l) in ended.iter().enumerate() {
+    for (i, l) in left.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -91,6 +96,7 @@ pub fn write_field(out: &mut Vec<u8>, ended: &[Left]) {
         out.extend_from_slice(l.pid.to_string().as_bytes());
         json::write_str_field(out, "name", &l.name);
         json::write_str_field(out, "file", &l.file);
+        json::write_bool_field(out, "ended", ended);
         out.push(b'}');
     }
     out.push(b']');

@@ -189,6 +189,9 @@ pub struct Overlord {
     remote: bool,
     /// Starting new jobs is paused (the `p` key).
     paused: bool,
+    /// What the tests left running is ended with the run (see
+    /// `auditor::Leftovers`).
+    end_leftovers: bool,
 }
 
 impl Overlord {
@@ -229,6 +232,7 @@ impl Overlord {
             keyboard: None,
             remote: false,
             paused: false,
+            end_leftovers: true,
         }
     }
 
@@ -242,6 +246,13 @@ impl Overlord {
     /// shows as its wake channel closing.
     pub fn remote(mut self, yes: bool) -> Overlord {
         self.remote = yes;
+        self
+    }
+
+    /// Whether what the tests left running is ended with the run, or left
+    /// running (and named in run_end all the same).
+    pub fn end_leftovers(mut self, yes: bool) -> Overlord {
+        self.end_leftovers = yes;
         self
     }
 
@@ -590,12 +601,17 @@ impl Overlord {
         let wall = self.started.elapsed().as_secs_f64();
         let harness_error = self.out.sink_error.clone();
         // Every job has ended: what they left running ends with the run.
-        let ended = self.out.leftovers.end_all();
+        let ended = if self.end_leftovers {
+            self.out.leftovers.end_all()
+        } else {
+            self.out.leftovers.still_running()
+        };
         let record = self.out.totals.run_end_record(
             wall,
             self.interrupted.as_deref(),
             harness_error.as_deref(),
             &ended,
+            self.end_leftovers,
         );
         self.out.emit(&record);
         self.out.flush();

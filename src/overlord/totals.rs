@@ -99,7 +99,8 @@ impl Totals {
         wall: f64,
         interrupted: Option<&str>,
         harness_error: Option<&str>,
-        ended_leftovers: &[super::leftovers::Left],
+        leftovers: &[super::leftovers::Left],
+        ended: bool,
     ) -> Vec<u8> {
         let mut out = Vec::with_capacity(512);
         json::start_record(&mut out, "run_end");
@@ -149,8 +150,8 @@ impl Totals {
         if let Some(e) = harness_error {
             json::write_str_field(&mut out, "harness_error", e);
         }
-        if !ended_leftovers.is_empty() {
-            super::leftovers::write_field(&mut out, ended_leftovers);
+        if !leftovers.is_empty() {
+            super::leftovers::write_field(&mut out, leftovers, ended);
         }
         json::write_f64_field(&mut out, "stamp", crate::auditor::unix_now());
         out.push(b'}');

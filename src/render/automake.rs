@@ -317,6 +317,13 @@ impl Report {
         for line in reasons.iter().chain(notes.iter()) {
             self.log_line(format!("# proctor: {}", line));
         }
+        for left in end["left_running"].as_array().into_iter().flatten() {
+            self.log_line(format!(
+                "# proctor: left running: pid {} ({})",
+                left["pid"],
+                left["name"].as_str().unwrap_or("?")
+            ));
+        }
     }
 
     fn judge_exit(&mut self) {

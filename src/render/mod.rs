@@ -85,8 +85,8 @@ pub fn for_run(show: &ShowArgs, on_stderr: bool, live: bool) -> (Vec<Box<dyn Ren
     (renderers, is_live)
 }
 
-/// What the run ended of what its tests had left running, a line each, from
-/// run_end's `left_running`.
+/// What the run ended of what its tests had left running (or left running
+/// after it), a line each, from run_end's `left_running`.
 pub fn ended_with_the_run(run_end: &serde_json::Value) -> Vec<String> {
     run_end["left_running"]
         .as_array()
@@ -94,10 +94,15 @@ pub fn ended_with_the_run(run_end: &serde_json::Value) -> Vec<String> {
         .flatten()
         .map(|left| {
             format!(
-                "left running by {}: pid {} ({}), ended with the run",
+                "left running by {}: pid {} ({}), {}",
                 left["file"].as_str().unwrap_or("?"),
                 left["pid"],
-                left["name"].as_str().unwrap_or("?")
+                left["name"].as_str().unwrap_or("?"),
+                if left["ended"] == false {
+                    "still running after the run"
+                } else {
+                    "ended with the run"
+                }
             )
         })
         .collect()

@@ -956,3 +956,25 @@ fn the_drivers_of_one_make_are_one_run() {
         .collect();
     assert!(left.is_empty(), "left in the state directory: {:?}", left);
 }
+
+#[test]
+fn a_server_a_test_starts_outlives_the_driver_as_under_tap_driver() {
+    // tap-driver.sh leaves it to the make check: a later test may use it.
+    let p = Project::new();
+    let m = marker("driver-server");
+    let body = format!(
+        "echo 1..1\nsetsid perl -e 'sleep 300' {} >/dev/null 2>&1 </dev/null &\necho $! > server.pid\necho ok 1\n",
+        m
+    );
+    script(&p, "start.t", &body);
+    let driven = drive(&p, "start.t", &[]);
+    let pid = p.read_trimmed("server.pid");
+    assert!(!gone(&pid), "the server was ended with the driver");
+    driven.expect_log(&format!("# proctor: left running: pid {} (", pid));
+    kill("KILL", &pid);
+    wait_until("the server to end", || gone(&pid));
+
+    drive(&p, "start.t", &["--leftovers", "run"]);
+    let pid = p.read_trimmed("server.pid");
+    assert!(gone(&pid), "--leftovers run: the server outlived the driver");
+}
