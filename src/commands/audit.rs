@@ -19,6 +19,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
     let mut lifeline = None;
     let mut event_timeout = None;
     let mut keep = false;
+    let mut ignore_exit = false;
     let mut retry_on_fail = false;
     let mut words = args
         .into_iter()
@@ -48,6 +49,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
                     })?);
             }
             "--keep" => keep = true,
+            "--ignore-exit" => ignore_exit = true,
             "--retry-on-fail" => retry_on_fail = true,
             other => {
                 return Err(Error::Usage(format!(
@@ -83,6 +85,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
             .filter(|s| *s > 0.0)
             .map(Duration::from_secs_f64),
         keep,
+        ignore_exit,
         lifeline: std::os::unix::io::AsRawFd::as_raw_fd(&lifeline_fd),
         retry_on_fail,
         started: None,

@@ -39,6 +39,12 @@ pub struct Launch {
     /// The stage for jobs marked `staged` (`--preload`).
     pub stage: Option<super::StageSpec>,
     pub event_timeout: Option<Duration>,
+    /// Switches for perl before each perl test's name (prove's `-w`, `-T`...).
+    pub perl_switches: Vec<String>,
+    /// Words after each test's name (prove's `::`); not for preloaded tests.
+    pub test_args: Vec<String>,
+    /// A non-zero exit or a signal does not fail a test (prove's `--ignore-exit`).
+    pub ignore_exit: bool,
 }
 
 impl JobSpec {
@@ -103,6 +109,30 @@ impl Launch {
         Rc::new(env)
     }
 
+    /// What perl in taint mode, which ignores PERL5LIB and PERL5OPT, must be
+    /// given on its command line instead (as prove gives it): `-I` for each
+    /// PERL5LIB directory, then PERL5OPT's words.
+    fn taint_switches(&self) -> Vec<OsString> {
+        let value = |key: &[u8]| {
+            self.env
+                .iter()
+                .find_map(|e| e.as_bytes().strip_prefix(key).map(<[u8]>::to_vec))
+                .unwrap_or_default()
+        };
+        let mut switches: Vec<OsString> = value(b"PERL5LIB=")
+            .split(|&b| b == b':')
+            .filter(|dir| !dir.is_empty())
+            .map(|dir| OsString::from_vec([&b"-I"[..], dir].concat()))
+            .collect();
+        switches.extend(
+            value(b"PERL5OPT=")
+                .split(|b| b.is_ascii_whitespace())
+                .filter(|w| !w.is_empty())
+                .map(|w| OsString::from_vec(w.to_vec())),
+        );
+        switches
+    }
+
     /// This program's own path, for a stage to exec as the auditor.
     pub fn this_program() -> String {
         std::env::current_exe()
@@ -132,7 +162,11 @@ impl Launch {
                     .clone()
                     .unwrap_or_else(|| PathBuf::from("/usr/bin/perl"));
                 let mut command = vec![perl.clone().into_os_string()];
+                command.extend(self.perl_switches.iter().map(OsString::from));
                 command.extend(spec.headers.taint.map(OsString::from));
+                if command.iter().any(|w| w == "-T" || w == "-t") {
+                    command.extend(self.taint_switches());
+                }
                 (perl, command)
             }
             How::Itself => (file.clone(), vec![]),
@@ -144,6 +178,7 @@ impl Launch {
             }
         };
         command.push(file.into_os_string());
+        command.extend(self.test_args.iter().map(OsString::from));
         let tmpdir = pair(b"TMPDIR", place.tmp.as_os_str().as_bytes());
         let spec_exec = ExecSpec::new(
             cstring(program.into_os_string()),
@@ -194,6 +229,7 @@ impl Launch {
                 None => self.event_timeout,
             },
             keep: self.keep,
+            ignore_exit: self.ignore_exit,
             lifeline,
             retry_on_fail: false,
             started: None,

@@ -232,6 +232,9 @@ impl Runner {
         if self.plan_launch.keep {
             auditor.push("--keep".into());
         }
+        if self.plan_launch.ignore_exit {
+            auditor.push("--ignore-exit".into());
+        }
         if self.may_retry(p) {
             auditor.push("--retry-on-fail".into());
         }
