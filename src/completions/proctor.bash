@@ -54,7 +54,7 @@ _proctor() {
         --enable-hard-errors --collect-skipped-logs --protocol --"
     local prove_flags="-v --verbose -q --quiet -Q --QUIET -f --failures -o --comments
         --directives -p --parse -l --lib -b --blib -I -r --recurse --ext -e --exec -m --merge
-        -w -W -t -T --ignore-exit -j --jobs --timer -s --shuffle --reverse --state
+        -w -W -t -T -M --ignore-exit -j --jobs --timer -s --shuffle --reverse --state
         --statefile -D --dry --rc --norc --trap -c --color --colour --nocolor --nocolour
         --count --nocount --formatter --tapversion --event-timeout -h --help -H --man
         -V --version"
@@ -132,7 +132,7 @@ _proctor() {
         case $prev in
         -j | --jobs) _proctor_numbers "$cur"; return ;;
         -I) _proctor_dirs "$cur"; return ;;
-        -e | --exec | --ext | --event-timeout) COMPREPLY=(); return ;;
+        -e | --exec | --ext | --event-timeout | -M) COMPREPLY=(); return ;;
         --rc | --statefile) _proctor_files "$cur"; return ;;
         --formatter) COMPREPLY=($(compgen -W "TAP::Formatter::File" -- "$cur")); return ;;
         --tapversion) COMPREPLY=($(compgen -W "12 13" -- "$cur")); return ;;

@@ -31,6 +31,10 @@ fn have_prove() -> bool {
 }
 
 fn run(program: &Path, project: &Project, args: &[&str]) -> Run {
+    run_with(program, project, args, &[])
+}
+
+fn run_with(program: &Path, project: &Project, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(program);
     // HOME too: the project's own, so no ~/.proverc of the user's counts.
     cmd.args(args)
@@ -40,19 +44,28 @@ fn run(program: &Path, project: &Project, args: &[&str]) -> Run {
     for var in HARNESS_VARS {
         cmd.env_remove(var);
     }
+    cmd.envs(env.iter().copied());
     Run {
         output: cmd.output().unwrap(),
     }
 }
 
 fn proctor_prove(project: &Project, args: &[&str]) -> Run {
-    let mut all = vec!["prove"];
-    all.extend_from_slice(args);
-    run(Path::new(env!("CARGO_BIN_EXE_proctor")), project, &all)
+    proctor_prove_with(project, args, &[])
 }
 
 fn real_prove(project: &Project, args: &[&str]) -> Run {
-    run(Path::new(PROVE), project, args)
+    real_prove_with(project, args, &[])
+}
+
+fn proctor_prove_with(project: &Project, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut all = vec!["prove"];
+    all.extend_from_slice(args);
+    run_with(Path::new(env!("CARGO_BIN_EXE_proctor")), project, &all, env)
+}
+
+fn real_prove_with(project: &Project, args: &[&str], env: &[(&str, &str)]) -> Run {
+    run_with(Path::new(PROVE), project, args, env)
 }
 
 /// A `prove` symlink to proctor inside the project.
@@ -543,6 +556,40 @@ fn perl_switches_and_test_arguments_as_prove_gives_them() {
     );
     let run = proctor_prove(&p, &["-t", "-T", "t"]);
     run.expect_status(2);
+}
+
+/// -M loads a module as prove would, and the tests get the environment it
+/// leaves (as Moo's .proverc relies on).
+#[test]
+fn modules_loaded_with_m_set_the_tests_environment() {
+    if !have_prove() {
+        return;
+    }
+    let p = Project::new();
+    p.script(
+        "inc/SetEnv.pm",
+        "package SetEnv;\nsub import { shift; $ENV{FROM_MODULE} = join '+', @_; delete $ENV{GONE} }\n1;\n",
+    )
+    .script(
+        "t/env.t",
+        "print \"1..1\\nok 1 - from=$ENV{FROM_MODULE} gone=\", (exists $ENV{GONE} ? 1 : 0), \"\\n\";\n",
+    );
+    let args = ["-Mlib=inc", "-MSetEnv=a,b", "-v", "t/env.t"];
+    let ours = proctor_prove_with(&p, &args, &[("GONE", "1")]);
+    assert!(
+        ours.stdout().contains("ok 1 - from=a+b gone=0"),
+        "{}",
+        ours.stdout()
+    );
+    let theirs = real_prove_with(&p, &args, &[("GONE", "1")]);
+    compare(&ours, &theirs, &args);
+    let run = proctor_prove(&p, &["-MNo::Such::Thing", "t"]);
+    run.expect_status(2);
+    assert!(
+        run.stderr().contains("Can't load module No::Such::Thing"),
+        "{}",
+        run.stderr()
+    );
 }
 
 #[test]

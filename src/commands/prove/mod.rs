@@ -5,6 +5,7 @@
 //! (`files.rs`), and hands the run to the session with the prove renderer.
 
 mod files;
+mod modules;
 mod options;
 mod rc;
 mod state;
@@ -13,7 +14,7 @@ mod yamlish;
 use crate::cli::TestArgs;
 use crate::commands::session::{self, Session};
 use crate::commands::test::{job_specs, launch_for};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::render::prove::{self as render, Ending, Prove};
 use crate::runner::Launch;
 use options::{Parsed, ProveArgs};
@@ -70,15 +71,17 @@ from standard input. Options come from ~/.proverc and ./.proverc first.
   -H, --man           the manual page
   -V, --version       proctor's version
 
-Refused, with the reason: -M, -P, -a/--archive, --harness, --source, --rules,
+  -M MODULE[=ARGS]    load MODULE as prove would; the tests get the environment
+                      it leaves (a module with a load method is refused)
+
+Refused, with the reason: -P, -a/--archive, --harness, --source, --rules,
 --normalize, other --formatter classes.
 ";
 
 pub fn run(args: Vec<OsString>) -> Result<i32> {
-    let env = options::from_environment(|k| std::env::var(k).ok())?;
     let home = std::env::var_os("HOME").filter(|h| !h.is_empty());
     let words = rc::split(args, home.as_deref().map(Path::new))?;
-    let mut prove = match options::parse_from(words.options, env)? {
+    let mut prove = match parse(&words.options)? {
         Parsed::Help => {
             print!("{}", USAGE);
             return Ok(0);
@@ -124,8 +127,23 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         }
         return Ok(0);
     }
+    if !prove.modules.is_empty() {
+        let perl = crate::discover::find_program("perl")
+            .ok_or_else(|| Error::Usage("-M: perl is not in PATH".into()))?;
+        modules::load(&perl, &prove.modules)?;
+        // prove reads the HARNESS_ variables after loading them: they may
+        // have set some.
+        if let Parsed::Run(again) = parse(&words.options)? {
+            prove = ProveArgs {
+                test_args: std::mem::take(&mut prove.test_args),
+                ..*again
+            };
+        }
+    }
     if names.is_empty() {
         render::no_tests(&mut io::stdout())?;
+        // A run of nothing is a run: prove saves its state all the same.
+        state.commit()?;
         return Ok(0);
     }
     let files = names
@@ -173,6 +191,12 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         }
         None => status,
     })
+}
+
+/// prove's options over its environment.
+fn parse(options: &[OsString]) -> Result<Parsed> {
+    let env = options::from_environment(|k| std::env::var(k).ok())?;
+    options::parse_from(options.to_vec(), env)
 }
 
 /// How every job starts, as prove would start it: its libraries made

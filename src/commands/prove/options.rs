@@ -41,6 +41,8 @@ pub struct ProveArgs {
     pub perl: Option<PathBuf>,
     /// `--ignore-exit` (or HARNESS_IGNORE_EXIT).
     pub ignore_exit: bool,
+    /// `-M`: modules prove would load into its own perl (see `modules.rs`).
+    pub modules: Vec<String>,
     /// `--state` words, split at commas.
     pub state: Vec<String>,
     pub statefile: Option<PathBuf>,
@@ -151,7 +153,10 @@ where
             }
             (Short('m'), _) | (_, Some("merge")) => prove.merge = true,
             (Short('j'), _) | (_, Some("jobs")) => {
-                prove.jobs = jobs(&string(parser.value()?)?, "--jobs")?
+                // -j0 is no -j at all: HARNESS_OPTIONS's still counts.
+                if let Some(n) = jobs(&string(parser.value()?)?, "--jobs")? {
+                    prove.jobs = Some(n);
+                }
             }
             (Short('s'), _) | (_, Some("shuffle")) => prove.shuffle = true,
             (_, Some("reverse")) => prove.reverse = true,
@@ -186,13 +191,7 @@ where
             (_, Some("trap")) => {}
             (_, Some("formatter")) => formatter(&string(parser.value()?)?, "--formatter")?,
             (_, Some("tapversion")) => tap_version(&string(parser.value()?)?)?,
-            (Short('M'), _) => {
-                return Err(refused(
-                    "-M",
-                    "it loads a module into prove's own perl, and proctor has none \
-                     (to load it in every test: HARNESS_PERL_SWITCHES=-MModule)",
-                ))
-            }
+            (Short('M'), _) => prove.modules.push(string(parser.value()?)?),
             (Short('P'), _) => {
                 return Err(refused(
                     "-P",
@@ -456,7 +455,8 @@ mod tests {
 
     #[test]
     fn bundles_and_values_in_every_form() {
-        let p = parse(&["-lrv", "-j4", "-Ilib2", "-I", "inc", "t/a.t"]);
+        let p = parse(&["-lrv", "-j4", "-Ilib2", "-I", "inc", "-Mlib=x", "t/a.t"]);
+        assert_eq!(p.modules, ["lib=x"]);
         assert!(p.lib && p.recurse && p.style.verbosity == 1 && p.verbose_flag);
         assert_eq!(p.jobs, Some(4));
         assert_eq!(p.includes, [PathBuf::from("lib2"), PathBuf::from("inc")]);
@@ -515,7 +515,6 @@ mod tests {
     #[test]
     fn options_proctor_cannot_honour_are_refused_saying_why() {
         for (args, says) in [
-            (&["-MFoo"][..], "-M is not supported: it loads a module"),
             (&["-P", "Foo"][..], "-P is not supported"),
             (&["-a", "x.tgz"][..], "--archive is not supported"),
             (&["--harness", "X"][..], "--harness is not supported"),
