@@ -97,7 +97,6 @@ function __proctor_prove_options -a cmd cond
     complete -c $cmd -n $cond -s T -d 'Perl tests run in taint mode'
     complete -c $cmd -n $cond -l ignore-exit -d "A test's exit status does not fail it"
     complete -c $cmd -n $cond -s M -x -d 'Load a module as prove would'
-
     complete -c $cmd -n $cond -s e -l exec -x -a '(__fish_complete_command)' -d 'Run each file as CMD file'
     complete -c $cmd -n $cond -s m -l merge -d "Merge each test's stderr into its TAP"
     complete -c $cmd -n $cond -s j -l jobs -x -a '(seq 1 16)' -d 'Run N tests at once'

@@ -435,7 +435,7 @@ fn an_unreadable_file_fails_alone_as_under_prove() {
     use std::os::unix::fs::PermissionsExt;
     let p = passing_suite();
     p.script("t/secret.t", "print \"1..1\\nok 1\\n\";\n");
-    let as_user: Vec<&str> = if unsafe_is_root() {
+    let as_user: Vec<&str> = if running_as_root() {
         if !Path::new("/usr/bin/setpriv").exists() {
             eprintln!("note: root without setpriv: skipping the unreadable file");
             return;
@@ -500,7 +500,7 @@ fn an_unreadable_file_fails_alone_as_under_prove() {
     );
 }
 
-fn unsafe_is_root() -> bool {
+fn running_as_root() -> bool {
     let id = Command::new("id").arg("-u").output().unwrap();
     String::from_utf8_lossy(&id.stdout).trim() == "0"
 }
