@@ -23,6 +23,8 @@ usage: proctor test [OPTIONS] [PATH...]   run tests (no PATH: t/)
 test options:
   -j, --jobs N            run N tests at once (default: number of CPUs)
   -r, --recurse           search directories recursively for *.t
+      --ext EXT           tests in directories are files ending in EXT, not .t
+                          (repeatable; '' : executables with no dot in the name)
   -l, --lib               add lib to PERL5LIB
   -b, --blib              add blib/lib and blib/arch to PERL5LIB
   -I DIR                  add DIR to PERL5LIB (repeatable)
@@ -119,6 +121,8 @@ impl Default for ShowArgs {
 pub struct TestArgs {
     pub jobs: Option<usize>,
     pub recurse: bool,
+    /// `--ext`: the name endings of tests in directories (none: `.t`).
+    pub extensions: Vec<String>,
     pub lib: bool,
     pub blib: bool,
     pub includes: Vec<PathBuf>,
@@ -295,6 +299,7 @@ fn parse_test(parser: &mut lexopt::Parser) -> Result<TestArgs> {
         match flag.as_str() {
             "-j" | "--jobs" => args.jobs = Some(jobs(parser)?),
             "-r" | "--recurse" => args.recurse = true,
+            "--ext" => args.extensions.push(value(parser)?),
             "-l" | "--lib" => args.lib = true,
             "-b" | "--blib" => args.blib = true,
             "-I" => args.includes.push(parser.value()?.into()),
@@ -488,8 +493,12 @@ mod tests {
             "--no-log",
             "--state-dir",
             "s",
+            "--ext",
+            ".sh",
+            "--ext=",
         ])
         .unwrap();
+        assert_eq!(t.extensions, [".sh", ""]);
         assert_eq!(t.exec, Some(vec!["sh".to_string(), "-x".to_string()]));
         assert_eq!(t.event_timeout, Some(2.5));
         assert!(t.no_log);

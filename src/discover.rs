@@ -1,15 +1,20 @@
 //! Finding the test files and deciding how each one runs, as prove does.
 //!
-//! No path means `t/`. A directory gives its `*.t` files (recursively with `-r`),
-//! sorted; files named on the command line are taken as given, in that order.
+//! No path means `t/`. A directory gives its files whose names end in one of
+//! the extensions (`--ext`, `.t` by default; the empty extension is a name with
+//! no dot that is executable), recursively with `-r`, sorted; files named on the
+//! command line are taken as given, in that order. A file named twice runs once.
 //! `.t` and `.pl` files run through perl; `--exec CMD` runs `CMD file`; any other
-//! executable runs itself. Every problem is a usage error naming the path.
+//! executable runs itself. A file that cannot be read still runs (and fails, as
+//! under prove); every other problem is a usage error naming the path.
 
 use crate::error::{Error, Result};
 use crate::headers::Headers;
+use std::collections::HashSet;
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 /// How a test file is started.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,12 +50,138 @@ impl TestFile {
         headers.taint = taint_switch(&head);
         Ok(TestFile { path, how, headers })
     }
+
+    /// A test file as [`TestFile::read`] gives it, or, when it cannot be read,
+    /// with no headers: it still runs, and what runs it says why it fails (perl:
+    /// "Can't open perl script"; exec: permission denied), as under prove.
+    pub fn read_or_run_anyway(path: PathBuf, how: How) -> TestFile {
+        match TestFile::read(path.clone(), how.clone()) {
+            Ok(file) => file,
+            Err(_) => TestFile {
+                path,
+                how,
+                headers: Headers {
+                    // Nothing was read, so nothing says a preloaded perl may run it.
+                    no_preload: true,
+                    ..Headers::default()
+                },
+            },
+        }
+    }
+}
+
+/// Which files a directory gives.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Search {
+    /// Subdirectories too (`-r`).
+    pub recurse: bool,
+    /// The name endings that make a file a test (`--ext`). `""` is a name
+    /// with no dot in it that is executable: a C project's test programs
+    /// (its `Makefile` has no dot either, and is not executable).
+    pub extensions: Vec<String>,
+}
+
+impl Default for Search {
+    fn default() -> Search {
+        Search::new(false, &[])
+    }
+}
+
+impl Search {
+    /// `extensions` as `--ext` gave them; none means `.t`.
+    pub fn new(recurse: bool, extensions: &[String]) -> Search {
+        let extensions = if extensions.is_empty() {
+            vec![".t".to_string()]
+        } else {
+            extensions.to_vec()
+        };
+        Search {
+            recurse,
+            extensions,
+        }
+    }
+
+    /// Whether a file named `name` is a test.
+    fn takes(&self, name: &[u8], meta: &fs::Metadata) -> bool {
+        self.extensions.iter().any(|ext| {
+            if ext.is_empty() {
+                !name.contains(&b'.') && meta.permissions().mode() & 0o111 != 0
+            } else {
+                name.ends_with(ext.as_bytes())
+            }
+        })
+    }
+
+    /// The files `takes` in `dir`, as prove finds them: a name starting with a
+    /// dot only with -r (prove's glob skips them; its -r search does not),
+    /// symbolic links followed, each directory read once, sorted by bytes.
+    fn files_in(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+        let mut found = Vec::new();
+        let mut visited = HashSet::new();
+        self.collect(dir, &mut found, &mut visited)?;
+        found.sort_by(|a, b| a.as_os_str().as_bytes().cmp(b.as_os_str().as_bytes()));
+        Ok(found)
+    }
+
+    fn collect(
+        &self,
+        dir: &Path,
+        out: &mut Vec<PathBuf>,
+        visited: &mut HashSet<(u64, u64)>,
+    ) -> Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(meta) = fs::metadata(dir) {
+            if !visited.insert((meta.dev(), meta.ino())) {
+                return Ok(());
+            }
+        }
+        let unlisted = |e: std::io::Error| {
+            Error::Usage(format!("{}: cannot list directory: {}", dir.display(), e))
+        };
+        for entry in fs::read_dir(dir).map_err(unlisted)? {
+            let entry = entry.map_err(unlisted)?;
+            let path = entry.path();
+            // A dangling link (an editor's lock file, say) is no file at all.
+            let meta = match fs::metadata(&path) {
+                Ok(meta) => meta,
+                Err(_) => continue,
+            };
+            let name = entry.file_name();
+            if meta.is_dir() {
+                if self.recurse {
+                    self.collect(&path, out, visited)?;
+                }
+            } else if meta.is_file()
+                && (self.recurse || !name.as_bytes().starts_with(b"."))
+                && self.takes(name.as_bytes(), &meta)
+            {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+
+    /// What the search looks for, for a message: `*.t`, `*.sh or *.test`.
+    fn wanted(&self) -> String {
+        let names: Vec<String> = self
+            .extensions
+            .iter()
+            .map(|e| {
+                if e.is_empty() {
+                    "executables with no dot in the name".to_string()
+                } else {
+                    format!("*{}", e)
+                }
+            })
+            .collect();
+        names.join(" or ")
+    }
 }
 
 /// The test files for `paths`, in run order, each with how it runs.
 pub fn discover(
     paths: &[PathBuf],
-    recurse: bool,
+    search: &Search,
     exec: Option<&[String]>,
 ) -> Result<Vec<TestFile>> {
     let default = [PathBuf::from("t")];
@@ -60,6 +191,13 @@ pub fn discover(
         paths
     };
     let mut files = Vec::new();
+    let mut seen = HashSet::new();
+    let mut add = |file: PathBuf, files: &mut Vec<TestFile>| -> Result<()> {
+        if seen.insert(same_file_key(&file)) {
+            files.push(classify(file, exec)?);
+        }
+        Ok(())
+    };
     for path in given {
         let meta = fs::metadata(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound if paths.is_empty() => {
@@ -70,55 +208,46 @@ pub fn discover(
             }
             _ => Error::Usage(format!("{}: {}", path.display(), e)),
         })?;
-        if meta.is_dir() {
-            let before = files.len();
-            let mut found = Vec::new();
-            collect_dir(path, recurse, &mut found)?;
-            found.sort();
-            for file in found {
-                files.push(classify(file, exec)?);
-            }
-            if files.len() == before {
-                let hint = if recurse {
-                    ""
-                } else {
-                    " (use -r to search subdirectories)"
-                };
-                return Err(Error::Usage(format!(
-                    "{}: no *.t files in this directory{}",
-                    path.display(),
-                    hint
-                )));
-            }
-        } else {
-            files.push(classify(path.clone(), exec)?);
+        if !meta.is_dir() {
+            add(path.clone(), &mut files)?;
+            continue;
+        }
+        let found = search.files_in(path)?;
+        if found.is_empty() {
+            return Err(Error::Usage(format!(
+                "{}: no test files ({}) in this directory{}",
+                path.display(),
+                search.wanted(),
+                recurse_hint(path, search)
+            )));
+        }
+        for file in found {
+            add(file, &mut files)?;
         }
     }
     Ok(files)
 }
 
-fn collect_dir(dir: &Path, recurse: bool, out: &mut Vec<PathBuf>) -> Result<()> {
-    let entries = fs::read_dir(dir)
-        .map_err(|e| Error::Usage(format!("{}: cannot list directory: {}", dir.display(), e)))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| {
-            Error::Usage(format!("{}: cannot list directory: {}", dir.display(), e))
-        })?;
-        let path = entry.path();
-        // The entry's type comes with it; only a symlink needs a look at its target.
-        let is_dir = match entry.file_type() {
-            Ok(t) if !t.is_symlink() => t.is_dir(),
-            _ => fs::metadata(&path).map(|m| m.is_dir()).unwrap_or(false),
-        };
-        if is_dir {
-            if recurse {
-                collect_dir(&path, recurse, out)?;
-            }
-        } else if path.extension().map_or(false, |e| e == "t") {
-            out.push(path);
-        }
+/// " (use -r ...)" when -r would find files below `dir`, else nothing.
+fn recurse_hint(dir: &Path, search: &Search) -> &'static str {
+    if search.recurse {
+        return "";
     }
-    Ok(())
+    let deeper = Search {
+        recurse: true,
+        ..search.clone()
+    };
+    match deeper.files_in(dir) {
+        Ok(found) if !found.is_empty() => " (use -r to search subdirectories)",
+        _ => "",
+    }
+}
+
+/// `t/a.t` and `./t/a.t` are one file, to be run once.
+fn same_file_key(path: &Path) -> PathBuf {
+    path.components()
+        .filter(|c| *c != Component::CurDir)
+        .collect()
 }
 
 fn classify(path: PathBuf, exec: Option<&[String]>) -> Result<TestFile> {
@@ -148,12 +277,7 @@ fn classify(path: PathBuf, exec: Option<&[String]>) -> Result<TestFile> {
             path.display()
         )));
     }
-    TestFile::read(path.clone(), how).map_err(|_| {
-        Error::Usage(format!(
-            "{}: cannot be read (check its permissions)",
-            path.display()
-        ))
-    })
+    Ok(TestFile::read_or_run_anyway(path, how))
 }
 
 /// The taint switch (`-T` or `-t`) on a perl test's `#!` line, which perl
@@ -247,11 +371,11 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(
-            names(discover(std::slice::from_ref(&t), false, None).unwrap()),
+            names(discover(std::slice::from_ref(&t), &Search::default(), None).unwrap()),
             [PathBuf::from("a.t"), PathBuf::from("b.t")]
         );
         assert_eq!(
-            names(discover(std::slice::from_ref(&t), true, None).unwrap()).len(),
+            names(discover(std::slice::from_ref(&t), &Search::new(true, &[]), None).unwrap()).len(),
             3
         );
     }
@@ -259,7 +383,12 @@ mod tests {
     #[test]
     fn files_keep_the_given_order_and_choose_perl() {
         let d = scratch("order");
-        let files = discover(&[d.0.join("t/b.t"), d.0.join("t/a.t")], false, None).unwrap();
+        let files = discover(
+            &[d.0.join("t/b.t"), d.0.join("t/a.t")],
+            &Search::default(),
+            None,
+        )
+        .unwrap();
         assert_eq!(files[0].path, d.0.join("t/b.t"));
         assert_eq!(files[0].how, How::Perl);
     }
@@ -301,12 +430,81 @@ mod tests {
     #[test]
     fn bad_paths_are_usage_errors() {
         let d = scratch("bad");
-        let err = discover(&[d.0.join("nope.t")], false, None).unwrap_err();
+        let err = discover(&[d.0.join("nope.t")], &Search::default(), None).unwrap_err();
         assert!(err.to_string().contains("nope.t: no such file"), "{}", err);
-        let err = discover(&[d.0.join("t/notes.txt")], false, None).unwrap_err();
+        let err = discover(&[d.0.join("t/notes.txt")], &Search::default(), None).unwrap_err();
         assert!(err.to_string().contains("not executable"), "{}", err);
         fs::create_dir_all(d.0.join("empty")).unwrap();
-        let err = discover(&[d.0.join("empty")], false, None).unwrap_err();
-        assert!(err.to_string().contains("no *.t files"), "{}", err);
+        let err = discover(&[d.0.join("empty")], &Search::default(), None).unwrap_err();
+        assert!(err.to_string().contains("no test files (*.t)"), "{}", err);
+    }
+
+    #[test]
+    fn extensions_choose_the_files_and_empty_means_executables_without_a_dot() {
+        let d = scratch("ext");
+        let t = d.0.join("t");
+        for (name, mode) in [
+            ("x.sh", 0o755),
+            ("y.test", 0o644),
+            ("prog", 0o755),
+            ("Makefile", 0o644),
+        ] {
+            fs::write(t.join(name), "").unwrap();
+            fs::set_permissions(t.join(name), fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let found = |exts: &[&str]| -> Vec<String> {
+            let exts: Vec<String> = exts.iter().map(|e| e.to_string()).collect();
+            discover(
+                std::slice::from_ref(&t),
+                &Search::new(false, &exts),
+                Some(&["sh".to_string()]),
+            )
+            .unwrap()
+            .into_iter()
+            .map(|f| f.path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect()
+        };
+        assert_eq!(found(&[".sh"]), ["x.sh"]);
+        assert_eq!(found(&["sh", ".test"]), ["x.sh", "y.test"]);
+        assert_eq!(found(&[""]), ["prog"]);
+        assert_eq!(found(&["", ".t"]), ["a.t", "b.t", "prog"]);
+    }
+
+    #[test]
+    fn the_recurse_hint_only_when_recursing_would_find_something() {
+        let d = scratch("hint");
+        let t = d.0.join("t");
+        let err = discover(
+            std::slice::from_ref(&t),
+            &Search::new(false, &[".sh".into()]),
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("no test files (*.sh)") && !err.contains("-r"),
+            "{}",
+            err
+        );
+        fs::remove_file(t.join("a.t")).unwrap();
+        fs::remove_file(t.join("b.t")).unwrap();
+        let err = discover(std::slice::from_ref(&t), &Search::default(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("(use -r to search subdirectories)"), "{}", err);
+    }
+
+    #[test]
+    fn a_file_named_twice_runs_once() {
+        let d = scratch("twice");
+        let t = d.0.join("t");
+        let files = discover(
+            &[t.join("b.t"), t.clone(), t.join(".").join("b.t")],
+            &Search::default(),
+            None,
+        )
+        .unwrap();
+        let names: Vec<PathBuf> = files.into_iter().map(|f| f.path).collect();
+        assert_eq!(names, [t.join("b.t"), t.join("a.t")]);
     }
 }

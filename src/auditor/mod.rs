@@ -100,6 +100,8 @@ pub struct Config {
     /// When what the test leaves running is ended.
     pub leftovers: Leftovers,
     pub keep: bool,
+    /// Judge the test without its exit status (prove's `--ignore-exit`).
+    pub ignore_exit: bool,
     /// The read end of the runner's lifeline pipe.
     pub lifeline: RawFd,
     /// The runner will try this job again if this try fails (and was not stopped).
@@ -698,7 +700,12 @@ impl Auditor {
         for message in errors {
             self.log.parse_error(&message)?;
         }
-        let mut verdict = tap::judge(&summary, &exit);
+        let judged = if config.ignore_exit {
+            Exit::Code(0)
+        } else {
+            exit.clone()
+        };
+        let mut verdict = tap::judge(&summary, &judged);
         let last = self.last_lines.quoted();
         if let Some(reason) = self.stopper.reason(&last) {
             verdict.reasons.insert(0, reason);

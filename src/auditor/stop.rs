@@ -382,7 +382,8 @@ impl Stopper {
         };
         Some(match self.stop? {
             Stop::Silent => format!(
-                "no output for {} s: stopped by the event timeout{}",
+                "no output for {} s: stopped by the event timeout (raise it with \
+                 --event-timeout SECS or a '# HARNESS-TIMEOUT-EVENT SECS' header){}",
                 timeout, last
             ),
             Stop::Leaked => format!(

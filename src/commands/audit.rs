@@ -20,6 +20,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
     let mut event_timeout = None;
     let mut keep = false;
     let mut leftovers = Leftovers::WithRun;
+    let mut ignore_exit = false;
     let mut retry_on_fail = false;
     let mut words = args
         .into_iter()
@@ -56,6 +57,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
                     .and_then(Leftovers::parse)
                     .ok_or_else(|| Error::Usage("audit: --leftovers needs 'test' or 'run'".into()))?
             }
+            "--ignore-exit" => ignore_exit = true,
             "--retry-on-fail" => retry_on_fail = true,
             other => {
                 return Err(Error::Usage(format!(
@@ -92,6 +94,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
             .map(Duration::from_secs_f64),
         leftovers,
         keep,
+        ignore_exit,
         lifeline: std::os::unix::io::AsRawFd::as_raw_fd(&lifeline_fd),
         retry_on_fail,
         started: None,

@@ -53,7 +53,7 @@ tap-driver.sh's options:
 proctor's options:
       --protocol tap|exit            judge TAP (default), or the exit status
                                      alone: 0 pass, 77 skip, 99 error, else fail
-      --event-timeout S              stop a test silent for S seconds
+      --event-timeout S              stop a test silent for S seconds (default: never)
                                      (default 60, 0: never)
       --leftovers test|run|keep      what the test leaves running once it lets
                                      go of its output: ended with the test, at
@@ -417,7 +417,9 @@ fn session_for(args: &DriverArgs) -> Result<Session> {
     if let Some(name) = &args.test_name {
         jobs[0].display = name.clone();
     }
-    let event_timeout = args.event_timeout.unwrap_or(super::test::EVENT_TIMEOUT);
+    // tap-driver.sh waits for a silent test as long as it takes; so does this,
+    // unless asked.
+    let event_timeout = args.event_timeout.unwrap_or(0.0);
     let launch = Launch {
         perl: None,
         exec,
@@ -432,6 +434,9 @@ fn session_for(args: &DriverArgs) -> Result<Session> {
             None
         },
         leftovers: args.leftovers,
+        perl_switches: Vec::new(),
+        test_args: Vec::new(),
+        ignore_exit: false,
     };
     Ok(Session {
         jobs,

@@ -5,7 +5,7 @@
 use crate::auditor::Leftovers;
 use crate::cli::TestArgs;
 use crate::commands::session::{self, Policy, Runner, Session};
-use crate::discover::{self, How, TestFile};
+use crate::discover::{self, How, Search, TestFile};
 use crate::error::{Error, Result};
 use crate::order::{self, Known, Order};
 use crate::render;
@@ -139,6 +139,7 @@ fn apply_harness_environment(args: &mut TestArgs) {
 /// The files to run: those found under the paths, or with `--failed` / `--state`
 /// those the last run says failed (or passed).
 fn select(args: &TestArgs, known: &HashMap<String, Known>) -> Result<Vec<TestFile>> {
+    let search = Search::new(args.recurse, &args.extensions);
     let by_result = if args.failed || args.state.iter().any(|w| w == "failed") {
         Some(true)
     } else if args.state.iter().any(|w| w == "passed") {
@@ -147,12 +148,12 @@ fn select(args: &TestArgs, known: &HashMap<String, Known>) -> Result<Vec<TestFil
         None
     };
     let wanted = match by_result {
-        None => return discover::discover(&args.paths, args.recurse, args.exec.as_deref()),
+        None => return discover::discover(&args.paths, &search, args.exec.as_deref()),
         Some(failed) => failed,
     };
     let matches = |path: &str| known.get(path).and_then(|k| k.failed) == Some(wanted);
     if !args.paths.is_empty() {
-        let found = discover::discover(&args.paths, args.recurse, args.exec.as_deref())?;
+        let found = discover::discover(&args.paths, &search, args.exec.as_deref())?;
         return Ok(found
             .into_iter()
             .filter(|f| matches(&f.path.to_string_lossy()))
@@ -167,7 +168,7 @@ fn select(args: &TestArgs, known: &HashMap<String, Known>) -> Result<Vec<TestFil
     if paths.is_empty() {
         return Ok(Vec::new());
     }
-    discover::discover(&paths, false, args.exec.as_deref())
+    discover::discover(&paths, &Search::default(), args.exec.as_deref())
 }
 
 /// `--order`, prove's ordering `--state` words, or longest first once durations
@@ -277,5 +278,8 @@ pub fn launch_for(args: &TestArgs, files: &[discover::TestFile]) -> Result<Launc
             None
         },
         leftovers: args.leftovers.unwrap_or(Leftovers::WithRun),
+        perl_switches: Vec::new(),
+        test_args: Vec::new(),
+        ignore_exit: false,
     })
 }

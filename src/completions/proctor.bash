@@ -45,7 +45,7 @@ _proctor() {
 
     local commands="test run start status reload stop failed replay times driver prove help"
     local show_flags="-v --verbose -q --quiet --qvf -Q --QUIET --timer --junit --color --colors"
-    local test_flags="-j --jobs -r --recurse -l --lib -b --blib -I --exec -m --merge
+    local test_flags="-j --jobs -r --recurse --ext -l --lib -b --blib -I --exec -m --merge
         --event-timeout --leftovers --log --log-fd --no-log -k --keep --state-dir --norc --order -s --shuffle
         --failed --state --retry --retry-isolated --flaky-fails --partition --preload
         $show_flags -h --help"
@@ -53,8 +53,10 @@ _proctor() {
     local driver_flags="--test-name --log-file --trs-file --color-tests --expect-failure
         --enable-hard-errors --collect-skipped-logs --protocol --"
     local prove_flags="-v --verbose -q --quiet -Q --QUIET -f --failures -o --comments
-        --directives -p --parse -l --lib -b --blib -I -r --recurse -e --exec -m --merge
-        -j --jobs --timer -s --shuffle --reverse -D --dry --norc --state -h --help
+        --directives -p --parse -l --lib -b --blib -I -r --recurse --ext -e --exec -m --merge
+        -w -W -t -T -M --ignore-exit -j --jobs --timer -s --shuffle --reverse --state
+        --statefile -D --dry --rc --norc --trap -c --color --colour --nocolor --nocolour
+        --count --nocount --formatter --tapversion --event-timeout -h --help -H --man
         -V --version"
 
     case $cmd in
@@ -75,7 +77,7 @@ _proctor() {
         --color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return ;;
         --state) COMPREPLY=($(compgen -W "failed passed all slow fast new save" -- "$cur")); return ;;
         --partition) COMPREPLY=($(compgen -W "slice: hash:" -- "$cur")); return ;;
-        --exec | --event-timeout | --preload | --colors) COMPREPLY=(); return ;;
+        --exec | --event-timeout | --preload | --colors | --ext) COMPREPLY=(); return ;;
         esac
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W "$test_flags" -- "$cur"))
@@ -131,9 +133,12 @@ _proctor() {
         case $prev in
         -j | --jobs) _proctor_numbers "$cur"; return ;;
         -I) _proctor_dirs "$cur"; return ;;
-        -e | --exec) COMPREPLY=(); return ;;
+        -e | --exec | --ext | --event-timeout | -M) COMPREPLY=(); return ;;
+        --rc | --statefile) _proctor_files "$cur"; return ;;
+        --formatter) COMPREPLY=($(compgen -W "TAP::Formatter::File" -- "$cur")); return ;;
+        --tapversion) COMPREPLY=($(compgen -W "12 13" -- "$cur")); return ;;
         --state)
-            COMPREPLY=($(compgen -W "all failed passed slow fast new old fresh hot todo save" -- "$cur"))
+            COMPREPLY=($(compgen -W "last failed passed all hot todo slow fast new old fresh save adrian" -- "$cur"))
             return ;;
         esac
         if [[ $cur == -* ]]; then

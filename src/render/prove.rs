@@ -35,6 +35,9 @@ pub struct Style {
     pub timer: bool,
     /// `-p`: every parse error, not the first five.
     pub all_errors: bool,
+    /// `--ignore-exit`: a file's exit status alone is no problem (it is still
+    /// shown, and listed in the Test Summary Report, as prove does).
+    pub ignore_exit: bool,
 }
 
 /// What the run came to, for the exit status: prove dies (255) after a bail-out.
@@ -256,8 +259,9 @@ impl Prove {
         }
         let name = v["file"].as_str().unwrap_or("?").to_string();
         let exit = file.wait.unwrap_or(0) >> 8;
-        let mut problems =
-            !file.failed.is_empty() || !file.errors.is_empty() || file.wait.unwrap_or(0) != 0;
+        let mut problems = !file.failed.is_empty()
+            || !file.errors.is_empty()
+            || (file.wait.unwrap_or(0) != 0 && !self.style.ignore_exit);
         let planned = v["counts"]["planned"].as_u64();
         let bailed_here = self.bailed_job.is_some() && self.bailed_job == job;
         if result == "fail" && !problems && bailed_here && planned.map_or(false, |p| p != file.run)

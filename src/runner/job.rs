@@ -41,6 +41,12 @@ pub struct Launch {
     pub event_timeout: Option<Duration>,
     /// When what a test leaves running is ended.
     pub leftovers: auditor::Leftovers,
+    /// Switches for perl before each perl test's name (prove's `-w`, `-T`...).
+    pub perl_switches: Vec<String>,
+    /// Words after each test's name (prove's `::`); not for preloaded tests.
+    pub test_args: Vec<String>,
+    /// A non-zero exit or a signal does not fail a test (prove's `--ignore-exit`).
+    pub ignore_exit: bool,
 }
 
 impl JobSpec {
@@ -105,6 +111,30 @@ impl Launch {
         Rc::new(env)
     }
 
+    /// What perl in taint mode, which ignores PERL5LIB and PERL5OPT, must be
+    /// given on its command line instead (as prove gives it): `-I` for each
+    /// PERL5LIB directory, then PERL5OPT's words.
+    fn taint_switches(&self) -> Vec<OsString> {
+        let value = |key: &[u8]| {
+            self.env
+                .iter()
+                .find_map(|e| e.as_bytes().strip_prefix(key).map(<[u8]>::to_vec))
+                .unwrap_or_default()
+        };
+        let mut switches: Vec<OsString> = value(b"PERL5LIB=")
+            .split(|&b| b == b':')
+            .filter(|dir| !dir.is_empty())
+            .map(|dir| OsString::from_vec([&b"-I"[..], dir].concat()))
+            .collect();
+        switches.extend(
+            value(b"PERL5OPT=")
+                .split(|b| b.is_ascii_whitespace())
+                .filter(|w| !w.is_empty())
+                .map(|w| OsString::from_vec(w.to_vec())),
+        );
+        switches
+    }
+
     /// This program's own path, for a stage to exec as the auditor.
     pub fn this_program() -> String {
         std::env::current_exe()
@@ -134,7 +164,11 @@ impl Launch {
                     .clone()
                     .unwrap_or_else(|| PathBuf::from("/usr/bin/perl"));
                 let mut command = vec![perl.clone().into_os_string()];
+                command.extend(self.perl_switches.iter().map(OsString::from));
                 command.extend(spec.headers.taint.map(OsString::from));
+                if command.iter().any(|w| w == "-T" || w == "-t") {
+                    command.extend(self.taint_switches());
+                }
                 (perl, command)
             }
             How::Itself => (file.clone(), vec![]),
@@ -146,6 +180,7 @@ impl Launch {
             }
         };
         command.push(file.into_os_string());
+        command.extend(self.test_args.iter().map(OsString::from));
         let tmpdir = pair(b"TMPDIR", place.tmp.as_os_str().as_bytes());
         let spec_exec = ExecSpec::new(
             cstring(program.into_os_string()),
@@ -197,6 +232,7 @@ impl Launch {
             },
             leftovers: self.leftovers,
             keep: self.keep,
+            ignore_exit: self.ignore_exit,
             lifeline,
             retry_on_fail: false,
             started: None,

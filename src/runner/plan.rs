@@ -37,6 +37,9 @@ impl Plan {
                 "stage": l.stage.as_ref().map(stage_to_json),
                 "event_timeout": l.event_timeout.map(|d| d.as_secs_f64()),
                 "leftovers": l.leftovers.as_str(),
+                "perl_switches": l.perl_switches,
+                "test_args": l.test_args,
+                "ignore_exit": l.ignore_exit,
                 "env": env,
             },
         });
@@ -104,6 +107,9 @@ impl Plan {
                 .as_str()
                 .and_then(Leftovers::parse)
                 .unwrap_or(Leftovers::WithRun),
+            perl_switches: strings(&l["perl_switches"]),
+            test_args: strings(&l["test_args"]),
+            ignore_exit: l["ignore_exit"] == true,
         };
         let job_count = v["job_count"].as_u64().unwrap_or(0) as usize;
         let plan = Plan {
@@ -276,6 +282,9 @@ mod tests {
                 }),
                 event_timeout: Some(Duration::from_secs(60)),
                 leftovers: Leftovers::WithTest,
+                perl_switches: vec!["-w".into()],
+                test_args: vec!["--fast".into()],
+                ignore_exit: true,
             },
             retries: 2,
             retry_isolated: true,
@@ -298,6 +307,14 @@ mod tests {
         assert_eq!(back.launch.stage.unwrap().args, ["--preload", "Test::More"]);
         assert_eq!(back.launch.event_timeout, Some(Duration::from_secs(60)));
         assert_eq!(back.launch.leftovers, Leftovers::WithTest);
+        assert_eq!(
+            (
+                back.launch.perl_switches,
+                back.launch.test_args,
+                back.launch.ignore_exit
+            ),
+            (vec!["-w".to_string()], vec!["--fast".to_string()], true)
+        );
         assert_eq!(back.launch.env, plan.launch.env);
         assert!(Plan::read_from(&mut &b"{}\n"[..]).is_err());
         assert!(Plan::read_from(&mut &b""[..]).unwrap().is_none());

@@ -236,6 +236,9 @@ impl Runner {
             "--leftovers".to_string(),
             self.plan_launch.leftovers.as_str().to_string(),
         ]);
+        if self.plan_launch.ignore_exit {
+            auditor.push("--ignore-exit".into());
+        }
         if self.may_retry(p) {
             auditor.push("--retry-on-fail".into());
         }

@@ -465,7 +465,10 @@ fn a_silent_test_is_stopped_by_the_event_timeout() {
         .expect_status(1);
     let events = p.events();
     assert!(
-        reasons(job_end(&events, "t/silent.t")).contains("no output for 0.5 s"),
+        reasons(job_end(&events, "t/silent.t")).contains(
+            "no output for 0.5 s: stopped by the event timeout (raise it with \
+             --event-timeout SECS or a '# HARNESS-TIMEOUT-EVENT SECS' header)"
+        ),
         "{}",
         job_end(&events, "t/silent.t")
     );
@@ -506,7 +509,11 @@ fn bad_input_is_a_one_line_usage_error() {
     usage_error(&p, &["test", "--frobnicate"], "--frobnicate");
     usage_error(&p, &["test", "t/missing.t"], "t/missing.t: no such file");
     usage_error(&p, &["test", "plain.txt"], "plain.txt: is not executable");
-    usage_error(&p, &["test", "empty"], "empty: no *.t files");
+    usage_error(
+        &p,
+        &["test", "empty"],
+        "empty: no test files (*.t) in this directory",
+    );
     usage_error(&p, &["test", "-j", "0"], "--jobs: '0'");
     usage_error(&p, &["test", "-j", "many"], "--jobs: 'many'");
     usage_error(
@@ -523,9 +530,74 @@ fn bad_input_is_a_one_line_usage_error() {
     usage_error(&p, &["bogus"], "unknown command 'bogus'");
     let root = Command::new("id").arg("-u").output().unwrap();
     if String::from_utf8_lossy(&root.stdout).trim() != "0" {
+        // Not a usage error: it runs, and perl fails it (prove's way).
         fs::set_permissions(p.dir.join("t/a.t"), fs::Permissions::from_mode(0o000)).unwrap();
-        usage_error(&p, &["test", "t/a.t"], "t/a.t: cannot be read");
+        let run = p.proctor(&["test", "t/a.t"]);
+        run.expect_status(1);
+        assert!(
+            run.stdout().contains("Can't open perl script"),
+            "{}",
+            run.stdout()
+        );
     }
+}
+
+/// `--ext` names the tests a directory gives, as prove's does; `''` is a C
+/// project's test programs: executables with no dot in the name.
+#[test]
+fn ext_chooses_which_files_a_directory_gives() {
+    let p = Project::new();
+    p.script("t/a.sh", "#!/bin/sh\necho 1..1\necho ok 1\n")
+        .script("t/b.test", "#!/bin/sh\necho 1..1\necho 'not ok 1'\n")
+        .script("t/prog", "#!/bin/sh\necho 1..1\necho ok 1\n")
+        .script("t/sub/c.sh", "#!/bin/sh\necho 1..1\necho ok 1\n");
+    fs::write(p.dir.join("t/Makefile"), "all:\n").unwrap();
+    p.proctor(&["test", "--ext", ".sh"]).expect_status(0);
+    assert_eq!(results(&p.events()), pairs(&[("t/a.sh", "pass")]));
+    p.proctor(&["test", "-r", "--ext", "sh", "--ext=.test"])
+        .expect_status(1);
+    assert_eq!(
+        results(&p.events()),
+        pairs(&[
+            ("t/a.sh", "pass"),
+            ("t/b.test", "fail"),
+            ("t/sub/c.sh", "pass")
+        ])
+    );
+    p.proctor(&["test", "--ext", ""]).expect_status(0);
+    assert_eq!(results(&p.events()), pairs(&[("t/prog", "pass")]));
+}
+
+/// A file named twice, or named and found in a directory also named, runs
+/// once: never twice at the same time.
+#[test]
+fn a_file_named_twice_runs_once() {
+    let p = Project::new();
+    p.script("t/a.t", "#!/bin/sh\necho 1..1\necho ok 1\n")
+        .script("t/b.t", "#!/bin/sh\necho 1..1\necho ok 1\n");
+    p.proctor(&["test", "t/a.t", "t/a.t", "./t/a.t", "t"])
+        .expect_status(0);
+    assert_eq!(
+        results(&p.events()),
+        pairs(&[("t/a.t", "pass"), ("t/b.t", "pass")])
+    );
+}
+
+/// "use -r" only where -r would find something.
+#[test]
+fn the_recurse_hint_is_given_only_when_it_helps() {
+    let p = Project::new();
+    p.script("t/sub/a.t", "#!/bin/sh\necho 1..1\necho ok 1\n")
+        .script("u/a.sh", "#!/bin/sh\necho 1..1\necho ok 1\n");
+    usage_error(
+        &p,
+        &["test", "t"],
+        "t: no test files (*.t) in this directory (use -r",
+    );
+    let run = p.proctor(&["test", "u"]);
+    run.expect_status(2);
+    assert!(!run.stderr().contains("-r"), "{}", run.stderr());
+    usage_error(&p, &["test", "--ext", ".sh", "t"], "(*.sh)");
 }
 
 #[test]

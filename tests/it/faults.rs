@@ -137,7 +137,11 @@ fn the_event_timeout_header_applies_to_its_file() {
     let events = p.events();
     let why = reasons(job_end(&events, "t/slow.t"));
     assert!(
-        why.contains("no output for 0.5 s: stopped by the event timeout; last output: \"1..1\""),
+        why.contains(
+            "no output for 0.5 s: stopped by the event timeout (raise it with \
+             --event-timeout SECS or a '# HARNESS-TIMEOUT-EVENT SECS' header); \
+             last output: \"1..1\""
+        ),
         "{}",
         why
     );

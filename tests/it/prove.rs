@@ -9,13 +9,16 @@ use std::process::Command;
 const PROVE: &str = "/usr/bin/prove";
 
 /// Variables that change what prove (and so proctor prove) does.
-const HARNESS_VARS: [&str; 6] = [
+const HARNESS_VARS: [&str; 9] = [
     "HARNESS_OPTIONS",
     "HARNESS_VERBOSE",
     "HARNESS_TIMER",
     "HARNESS_NOTTY",
     "TEST_VERBOSE",
     "HARNESS_PERL_SWITCHES",
+    "HARNESS_PERL",
+    "HARNESS_IGNORE_EXIT",
+    "HARNESS_SUBCLASS",
 ];
 
 fn have_prove() -> bool {
@@ -28,26 +31,41 @@ fn have_prove() -> bool {
 }
 
 fn run(program: &Path, project: &Project, args: &[&str]) -> Run {
+    run_with(program, project, args, &[])
+}
+
+fn run_with(program: &Path, project: &Project, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(program);
+    // HOME too: the project's own, so no ~/.proverc of the user's counts.
     cmd.args(args)
         .current_dir(&project.dir)
+        .env("HOME", &project.dir)
         .env("PROCTOR_STATE_DIR", project.state());
     for var in HARNESS_VARS {
         cmd.env_remove(var);
     }
+    cmd.envs(env.iter().copied());
     Run {
         output: cmd.output().unwrap(),
     }
 }
 
 fn proctor_prove(project: &Project, args: &[&str]) -> Run {
-    let mut all = vec!["prove"];
-    all.extend_from_slice(args);
-    run(Path::new(env!("CARGO_BIN_EXE_proctor")), project, &all)
+    proctor_prove_with(project, args, &[])
 }
 
 fn real_prove(project: &Project, args: &[&str]) -> Run {
-    run(Path::new(PROVE), project, args)
+    real_prove_with(project, args, &[])
+}
+
+fn proctor_prove_with(project: &Project, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut all = vec!["prove"];
+    all.extend_from_slice(args);
+    run_with(Path::new(env!("CARGO_BIN_EXE_proctor")), project, &all, env)
+}
+
+fn real_prove_with(project: &Project, args: &[&str], env: &[(&str, &str)]) -> Run {
+    run_with(Path::new(PROVE), project, args, env)
 }
 
 /// A `prove` symlink to proctor inside the project.
@@ -331,21 +349,315 @@ fn lib_include_and_recurse_as_prove() {
     );
 }
 
+/// Every option either does what prove does or is refused with one line
+/// saying why; none is taken and ignored.
 #[test]
-fn unsupported_options_warn_and_run() {
+fn options_are_honoured_or_refused_never_ignored() {
     let p = passing_suite();
-    let run = proctor_prove(&p, &["--state=save", "--norc", "-c", "t/one.t"]);
-    run.expect_status(0);
-    assert!(
-        run.stderr().contains("--state=save is not supported"),
-        "{}",
-        run.stderr()
-    );
-    assert!(run.stdout().contains("Result: PASS"), "{}", run.stdout());
-    proctor_prove(&p, &["--frobnicate"]).expect_status(2);
+    for args in [
+        &["-MFoo", "t/one.t"][..],
+        &["-P", "Plugin"],
+        &["--archive", "out.tgz"],
+        &["--harness", "TAP::Harness::Foo"],
+        &["--source", "Perl"],
+        &["--rules", "seq=**"],
+        &["--normalize"],
+        &["--formatter", "TAP::Formatter::JUnit"],
+        &["--frobnicate"],
+    ] {
+        let run = proctor_prove(&p, args);
+        run.expect_status(2);
+        assert_eq!(run.stdout(), "", "{:?} ran something", args);
+        assert_eq!(
+            run.stderr().lines().count(),
+            1,
+            "{:?}: {}",
+            args,
+            run.stderr()
+        );
+    }
     let help = proctor_prove(&p, &["-h"]);
     help.expect_status(0);
     assert!(help.stdout().contains("--shuffle"), "{}", help.stdout());
+    assert!(!help.stdout().contains("ignored"), "{}", help.stdout());
+    if !have_prove() {
+        return;
+    }
+    // What only changes prove's terminal output is the same as prove's here.
+    for args in [
+        &["-c", "--nocolor", "--count", "--nocount", "--trap"][..],
+        &["--formatter", "TAP::Formatter::File", "--tapversion", "13"],
+    ] {
+        let run = same_as_prove(&p, args);
+        assert_eq!(run.stderr(), "", "{:?}", args);
+    }
+}
+
+/// `--ext` changes which files a directory gives, as prove's does: dot or
+/// not, several, with -r, while named files run whatever their names.
+#[test]
+fn ext_chooses_the_files_as_prove_does() {
+    if !have_prove() {
+        return;
+    }
+    let p = Project::new();
+    p.script("t/a.t", "#!/bin/sh\necho 1..1\necho ok 1\n")
+        .script("t/b.sh", "#!/bin/sh\necho 1..2\necho ok 1\necho not ok 2\n")
+        .script("t/c.test", "#!/bin/sh\necho 1..1\necho ok 1\n")
+        .script("t/sub/d.sh", "#!/bin/sh\necho 1..1\necho ok 1\n")
+        .script("t/.e.sh", "#!/bin/sh\necho 1..1\necho ok 1\n");
+    let run = same_as_prove(&p, &["--exec", "", "--ext", ".sh", "t"]);
+    run.expect_status(1);
+    assert!(run.stdout().starts_with("t/b.sh .. \n"), "{}", run.stdout());
+    same_as_prove(&p, &["--ext", "sh", "--ext=.test", "t"]);
+    same_as_prove(&p, &["-r", "--ext", ".sh", "--ext", ".t", "t"]);
+    same_as_prove(&p, &["-D", "-r", "--ext", ".sh"]);
+    same_as_prove(&p, &["--ext", ".sh", "t/c.test", "t/a.t"]);
+}
+
+/// A file named twice (or named and found) runs once, as under prove.
+#[test]
+fn a_file_named_twice_runs_once() {
+    if !have_prove() {
+        return;
+    }
+    let p = passing_suite();
+    let run = same_as_prove(&p, &["t/one.t", "t/one.t"]);
+    assert!(run.stdout().contains("Files=1,"), "{}", run.stdout());
+    let run = same_as_prove(&p, &["t", "t/one.t"]);
+    assert!(run.stdout().contains("Files=3,"), "{}", run.stdout());
+}
+
+/// A test file perl cannot read fails alone; the others run. (As root every
+/// file is readable, so then the run is made as nobody, if setpriv is here.)
+#[test]
+fn an_unreadable_file_fails_alone_as_under_prove() {
+    use std::os::unix::fs::PermissionsExt;
+    let p = passing_suite();
+    p.script("t/secret.t", "print \"1..1\\nok 1\\n\";\n");
+    let as_user: Vec<&str> = if running_as_root() {
+        if !Path::new("/usr/bin/setpriv").exists() {
+            eprintln!("note: root without setpriv: skipping the unreadable file");
+            return;
+        }
+        vec![
+            "/usr/bin/setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+        ]
+    } else {
+        Vec::new()
+    };
+    std::fs::set_permissions(&p.dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::set_permissions(
+        p.dir.join("t/secret.t"),
+        std::fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
+    let state = p.dir.join("nobody-state");
+    let go = |program: &str, args: &[&str]| {
+        let mut words: Vec<&str> = as_user.clone();
+        words.push(program);
+        words.extend_from_slice(args);
+        let mut cmd = Command::new(words[0]);
+        cmd.args(&words[1..])
+            .current_dir(&p.dir)
+            .env("HOME", &p.dir)
+            .env("PROCTOR_STATE_DIR", &state);
+        for var in HARNESS_VARS {
+            cmd.env_remove(var);
+        }
+        Run {
+            output: cmd.output().unwrap(),
+        }
+    };
+    let proctor = env!("CARGO_BIN_EXE_proctor");
+    let ours = go(proctor, &["prove"]);
+    ours.expect_status(1);
+    assert!(
+        ours.stdout()
+            .contains("(Wstat: 3328 (exited 13) Tests: 0 Failed: 0)"),
+        "{}",
+        ours.stdout()
+    );
+    assert!(ours.stdout().contains("Files=4,"), "{}", ours.stdout());
+    if have_prove() {
+        compare(&ours, &go(PROVE, &[]), &[]);
+    }
+    let test = go(proctor, &["test", "-j1", "t"]);
+    test.expect_status(1);
+    assert!(
+        test.stdout()
+            .contains("Can't open perl script \"t/secret.t\""),
+        "{}",
+        test.stdout()
+    );
+    assert!(
+        test.stdout().contains("Files: 3 passed, 1 failed"),
+        "{}",
+        test.stdout()
+    );
+}
+
+fn running_as_root() -> bool {
+    let id = Command::new("id").arg("-u").output().unwrap();
+    String::from_utf8_lossy(&id.stdout).trim() == "0"
+}
+
+/// A name that is not there stops the run before any test starts (prove
+/// dies when it comes to it).
+#[test]
+fn a_missing_file_is_a_usage_error() {
+    let p = passing_suite();
+    let run = proctor_prove(&p, &["t/one.t", "t/nope.t"]);
+    run.expect_status(2);
+    assert_eq!(run.stdout(), "");
+    assert!(
+        run.stderr().contains("t/nope.t: no such file"),
+        "{}",
+        run.stderr()
+    );
+}
+
+/// -w, -T and the words after `::` reach perl as prove gives them, with
+/// PERL5LIB as -I switches in taint mode.
+#[test]
+fn perl_switches_and_test_arguments_as_prove_gives_them() {
+    if !have_prove() {
+        return;
+    }
+    let p = Project::new();
+    p.script("lib/Here.pm", "package Here; 1;\n").script(
+        "t/w.t",
+        "use Here;\nprint \"1..1\\nok 1 - w=$^W taint=${^TAINT} args=@ARGV\\n\";\n",
+    );
+    p.script(
+        "t/taint.t",
+        "#!perl -T\nuse Here;\nprint \"1..1\\nok 1 - w=$^W taint=${^TAINT}\\n\";\n",
+    );
+    let run = same_as_prove(&p, &["-v", "-l", "-w", "t/w.t", "::", "x", "y"]);
+    assert!(
+        run.stdout().contains("ok 1 - w=1 taint=0 args=x y"),
+        "{}",
+        run.stdout()
+    );
+    let run = same_as_prove(&p, &["-v", "-l", "-t", "t"]);
+    assert!(
+        run.stdout().contains("ok 1 - w=0 taint=-1"),
+        "{}",
+        run.stdout()
+    );
+    let run = same_as_prove(&p, &["-v", "-l", "-W", "t/taint.t"]);
+    assert!(
+        run.stdout().contains("ok 1 - w=1 taint=1"),
+        "{}",
+        run.stdout()
+    );
+    let run = proctor_prove(&p, &["-t", "-T", "t"]);
+    run.expect_status(2);
+}
+
+/// -M loads a module as prove would, and the tests get the environment it
+/// leaves (as Moo's .proverc relies on).
+#[test]
+fn modules_loaded_with_m_set_the_tests_environment() {
+    if !have_prove() {
+        return;
+    }
+    let p = Project::new();
+    p.script(
+        "inc/SetEnv.pm",
+        "package SetEnv;\nsub import { shift; $ENV{FROM_MODULE} = join '+', @_; delete $ENV{GONE} }\n1;\n",
+    )
+    .script(
+        "t/env.t",
+        "print \"1..1\\nok 1 - from=$ENV{FROM_MODULE} gone=\", (exists $ENV{GONE} ? 1 : 0), \"\\n\";\n",
+    );
+    let args = ["-Mlib=inc", "-MSetEnv=a,b", "-v", "t/env.t"];
+    let ours = proctor_prove_with(&p, &args, &[("GONE", "1")]);
+    assert!(
+        ours.stdout().contains("ok 1 - from=a+b gone=0"),
+        "{}",
+        ours.stdout()
+    );
+    let theirs = real_prove_with(&p, &args, &[("GONE", "1")]);
+    compare(&ours, &theirs, &args);
+    let run = proctor_prove(&p, &["-MNo::Such::Thing", "t"]);
+    run.expect_status(2);
+    assert!(
+        run.stderr().contains("Can't load module No::Such::Thing"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn ignore_exit_as_prove() {
+    if !have_prove() {
+        return;
+    }
+    let p = mixed_suite();
+    let run = same_as_prove(&p, &["--ignore-exit", "t/exit.t", "t/pass.t"]);
+    run.expect_status(0);
+    let run = same_as_prove(&p, &["--ignore-exit", "t/exit.t", "t/fail.t"]);
+    run.expect_status(1);
+    assert!(run.stdout().contains("t/exit.t .. ok"), "{}", run.stdout());
+}
+
+/// ~/.proverc and ./.proverc come first; --rc adds one; --norc drops those
+/// before it.
+#[test]
+fn proverc_files_as_prove_reads_them() {
+    if !have_prove() {
+        return;
+    }
+    let p = mixed_suite();
+    std::fs::write(p.dir.join(".proverc"), "# quiet by default\n-Q\n").unwrap();
+    std::fs::write(p.dir.join("verbose.rc"), "--verbose 't/pass.t'\n").unwrap();
+    let run = same_as_prove(&p, &["t/pass.t"]);
+    assert!(!run.stdout().contains("t/pass.t .."), "{}", run.stdout());
+    let run = same_as_prove(&p, &["--norc", "--rc", "verbose.rc"]);
+    assert!(run.stdout().contains("ok 2 - two"), "{}", run.stdout());
+    same_as_prove(&p, &["--rc=verbose.rc", "--norc", "t/pass.t"]);
+}
+
+/// --state keeps prove's own .prove: either may write it, either read it.
+#[test]
+fn state_is_kept_in_proves_own_file() {
+    if !have_prove() {
+        return;
+    }
+    let p = mixed_suite();
+    same_as_prove(&p, &["--state=save"]);
+    let failed = proctor_prove(&p, &["-D", "--state=failed"]);
+    let theirs = real_prove(&p, &["-D", "--state=failed"]);
+    assert_eq!(failed.stdout(), theirs.stdout());
+    assert!(
+        failed.stdout().starts_with("t/many.t\n"),
+        "{}",
+        failed.stdout()
+    );
+    let run = proctor_prove(&p, &["--state=failed,save"]);
+    run.expect_status(1);
+    std::fs::write(p.dir.join("t/fail.t"), "#!/bin/sh\necho 1..1\necho ok 1\n").unwrap();
+    // What proctor saved, prove reads, and the other way round.
+    let theirs = real_prove(&p, &["--state=failed,save"]);
+    assert!(
+        theirs.stdout().contains("t/fail.t ..."),
+        "{}",
+        theirs.stdout()
+    );
+    let ours = proctor_prove(&p, &["-D", "--state=passed"]);
+    assert!(ours.stdout().contains("t/fail.t\n"), "{}", ours.stdout());
+    same_as_prove(&p, &["-D", "--state=slow:2,hot,all"]);
+    let bad = proctor_prove(&p, &["--state=fastest"]);
+    bad.expect_status(2);
+    assert!(
+        bad.stderr().contains("Illegal state option: fastest"),
+        "{}",
+        bad.stderr()
+    );
 }
 
 #[test]
