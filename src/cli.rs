@@ -203,7 +203,7 @@ fn unknown(flag: &str) -> Error {
 pub fn parse() -> Result<Command> {
     let (args, warnings) = crate::rc::with_rc(std::env::args_os().skip(1).collect());
     for w in warnings {
-        eprintln!("proctor: warning: {}", w);
+        errln!("proctor: warning: {}", w);
     }
     parse_from(args)
 }

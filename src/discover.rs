@@ -44,7 +44,7 @@ impl TestFile {
         let head = crate::headers::head(&path)?;
         let (mut headers, warnings) = crate::headers::parse(&head, &path.display().to_string());
         for w in warnings {
-            eprintln!("proctor: warning: {}", w);
+            errln!("proctor: warning: {}", w);
         }
         headers.no_preload |= !preloadable(&head);
         headers.taint = taint_switch(&head);

@@ -6,6 +6,9 @@
 // The process starts in sys::start (C's main), skipping std's start-up.
 #![cfg_attr(not(test), no_main)]
 
+#[macro_use]
+mod say;
+
 mod auditor;
 mod cli;
 mod commands;
@@ -61,18 +64,18 @@ fn main() {
         Command::Prove(args) => commands::prove::run(args),
         Command::Audit(args) => commands::audit::run(args),
         Command::Help => {
-            print!("{}", cli::USAGE);
+            say::out(cli::USAGE)?;
             Ok(0)
         }
         Command::Version => {
-            println!("proctor {}", env!("CARGO_PKG_VERSION"));
+            outln!("proctor {}", env!("CARGO_PKG_VERSION"))?;
             Ok(0)
         }
     });
     let status = match outcome {
         Ok(status) => status,
         Err(e) => {
-            eprintln!("proctor: {}", e);
+            errln!("proctor: {}", e);
             e.exit_status()
         }
     };

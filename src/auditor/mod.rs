@@ -131,7 +131,7 @@ pub fn run(config: Config) -> i32 {
     match Process::start() {
         Ok(mut process) => process.audit(config),
         Err(e) => {
-            eprintln!(
+            errln!(
                 "proctor: auditor for {}: unable to set up signals: {}",
                 config.file, e
             );
@@ -308,7 +308,7 @@ impl Process {
             Ok(log) => log,
             Err(e) => {
                 self.log_failed = true;
-                eprintln!(
+                errln!(
                     "proctor: auditor for {}: unable to create its job log {}: {}",
                     config.file,
                     config.place.log.display(),
@@ -336,7 +336,7 @@ impl Process {
             auditor.stopper.interrupt(signal == libc::SIGINT);
         }
         let code = auditor.audit(&config, &self.signals).unwrap_or_else(|e| {
-            eprintln!(
+            errln!(
                 "proctor: auditor for {}: {}; its test was stopped",
                 config.file, e
             );

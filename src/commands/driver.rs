@@ -286,7 +286,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
     let args = match parse_from(args)? {
         Parsed::Run(a) => a,
         Parsed::Help => {
-            print!("{}", USAGE);
+            crate::say::out(USAGE)?;
             return Ok(EXIT_PASS);
         }
     };
@@ -336,7 +336,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         Ok(EXIT_PASS) | Ok(EXIT_FAIL) => EXIT_PASS,
         Ok(other) => other,
         Err(e) => {
-            eprintln!("proctor: {}", e);
+            errln!("proctor: {}", e);
             e.exit_status()
         }
     };
@@ -370,7 +370,7 @@ fn sent_to(mut session: Session, driver_log: &mut Option<DriverLog>) -> Session 
 fn add_to_run_log(log: &mut DriverLog, report: &Report) {
     let (automake, why) = report.verdict();
     if let Err(e) = log.finish(automake, &why) {
-        eprintln!(
+        errln!(
             "proctor: warning: unable to add this test's events to {}: {}",
             log.log.display(),
             e

@@ -9,7 +9,7 @@ use crate::render;
 use crate::state;
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -93,7 +93,13 @@ fn for_each_event(
             let mut event = Event::new(&line);
             complete = event.kind() == Kind::RunEnd;
             match each(&mut event) {
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(complete),
+                // Nobody reads the output any more: a finished log is still
+                // read to its end, for the verdict; a growing one is left.
+                Err(e) if crate::say::reader_gone(&e) => {
+                    if follow {
+                        return Ok(complete);
+                    }
+                }
                 Err(e) => return Err(Error::io("write the output", e)),
                 Ok(()) => {}
             }
@@ -105,12 +111,7 @@ fn for_each_event(
 
 /// Writes `text` to stdout; a closed pipe (`| head`) is not an error.
 fn print(text: &str) -> Result<i32> {
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(Error::io("write the output", e)),
-        _ => Ok(0),
-    }
+    crate::say::out(text).map(|()| 0)
 }
 
 /// `proctor failed`: the files whose last try failed, with their reasons.
@@ -255,18 +256,25 @@ pub fn replay(args: LogArgs) -> Result<i32> {
         _ => Some(merged.record()),
     };
     if let Some(line) = end {
-        show(&mut renderers, &interests, &mut Event::new(&line))
-            .map_err(|e| Error::io("write the output", e))?;
+        shown(show(&mut renderers, &interests, &mut Event::new(&line)))?;
     }
     for r in renderers.iter_mut() {
-        r.finish(complete)
-            .map_err(|e| Error::io("write the output", e))?;
+        shown(r.finish(complete))?;
     }
     Ok(if merged.logs > 0 && merged.passed {
         crate::error::EXIT_PASS
     } else {
         crate::error::EXIT_FAIL
     })
+}
+
+/// What writing the replay came to: a reader gone away (`| head`) is no
+/// error, the replay still ends with the run's verdict.
+fn shown(written: io::Result<()>) -> Result<()> {
+    match written {
+        Err(e) if !crate::say::reader_gone(&e) => Err(Error::io("write the output", e)),
+        _ => Ok(()),
+    }
 }
 
 /// Hands `event` to the renderers that want it; `interests` are theirs, asked once.

@@ -95,7 +95,7 @@ pub fn start(args: StartArgs) -> Result<i32> {
             let code = match listening.and_then(|l| daemon::serve(daemon, l, started_write)) {
                 Ok(()) => 0,
                 Err(e) => {
-                    eprintln!("proctor: persistent runner: {}", e);
+                    errln!("proctor: persistent runner: {}", e);
                     crate::error::EXIT_HARNESS
                 }
             };
@@ -109,10 +109,10 @@ pub fn start(args: StartArgs) -> Result<i32> {
             let _ = std::fs::File::from(started_read).read_to_string(&mut word);
             match word.as_str() {
                 "ok" => {
-                    println!(
+                    outln!(
                         "proctor: persistent runner started (pid {}); 'proctor run' uses it, 'proctor stop' ends it",
                         pid.trim()
-                    );
+                    )?;
                     Ok(0)
                 }
                 // It ended without a word: its log says why.
@@ -165,7 +165,7 @@ pub fn stop(state_dir: Option<&std::path::Path>) -> Result<i32> {
         Err(e) if timed_out(&e) => {
             // Hung (stopped, say): it cannot stop itself, so it is ended.
             let how = end_hung(pid);
-            eprintln!(
+            errln!(
                 "proctor: the persistent runner (pid {}) did not answer for {} s: ended it with {}",
                 pid,
                 ANSWER_TIMEOUT.as_secs(),
@@ -261,30 +261,30 @@ fn answer(line: &str) -> Result<i32> {
     let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap_or_default();
     match v["type"].as_str() {
         Some("status") => {
-            println!("persistent runner: pid {}", v["pid"]);
+            outln!("persistent runner: pid {}", v["pid"])?;
             match v["stage"].as_object() {
-                Some(stage) => println!(
+                Some(stage) => outln!(
                     "stage: {} (pid {}), {} files preloaded",
                     stage["name"].as_str().unwrap_or("?"),
                     stage["pid"],
                     stage["preloaded"]
-                ),
+                )?,
                 None if v["preload"].is_array() => {
-                    println!("stage: not started yet (it starts with the next run)")
+                    outln!("stage: not started yet (it starts with the next run)")?
                 }
-                None => println!("stage: none (started without --preload)"),
+                None => outln!("stage: none (started without --preload)")?,
             }
             match v["running"].as_i64() {
-                Some(pid) => println!(
+                Some(pid) => outln!(
                     "running: a run (runner pid {}), {} waiting",
                     pid, v["queued"]
-                ),
-                None => println!("running: nothing, {} waiting", v["queued"]),
+                )?,
+                None => outln!("running: nothing, {} waiting", v["queued"])?,
             }
             Ok(0)
         }
         Some("ok") => {
-            println!("proctor: {}", v["message"].as_str().unwrap_or("done"));
+            outln!("proctor: {}", v["message"].as_str().unwrap_or("done"))?;
             Ok(0)
         }
         _ => Err(Error::Usage(format!(

@@ -81,7 +81,7 @@ pub fn run_with(
         )
     })?;
     if let Some(w) = warning {
-        eprintln!("proctor: warning: {}", w);
+        errln!("proctor: warning: {}", w);
     }
     let sinks = sinks(&session, &paths)?;
 
@@ -130,7 +130,7 @@ pub fn run_with(
     // the oldest logs pruned.
     if let Some(log) = &paths.log {
         if let Err(e) = state::mark_last(&paths.state_dir, log) {
-            eprintln!(
+            errln!(
                 "proctor: warning: unable to mark {} as the last run: {}",
                 log.display(),
                 e

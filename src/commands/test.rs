@@ -29,7 +29,7 @@ pub fn run(args: TestArgs) -> Result<i32> {
 /// `proctor run`: the same, on the project's persistent runner.
 pub fn run_remote(mut args: TestArgs) -> Result<i32> {
     if !args.preload.is_empty() {
-        eprintln!("proctor: warning: --preload is the persistent runner's (proctor start --preload); ignored here");
+        errln!("proctor: warning: --preload is the persistent runner's (proctor start --preload); ignored here");
         args.preload.clear();
     }
     let socket = crate::daemon::socket_path(&state::locate(args.state_dir.as_deref()));
@@ -46,18 +46,18 @@ fn run_on(mut args: TestArgs, runner: Runner) -> Result<i32> {
     }
     let (known, warning) = state::load_known(&state_dir);
     if let Some(w) = warning {
-        eprintln!("proctor: warning: {}", w);
+        errln!("proctor: warning: {}", w);
     }
     let mut files = select(&args, &known)?;
     if files.is_empty() {
         // Only a selection by earlier results can come up empty: the user asked.
-        eprintln!("proctor: no test to run: nothing in the last run matches --failed or --state");
+        errln!("proctor: no test to run: nothing in the last run matches --failed or --state");
         return Ok(crate::error::EXIT_PASS);
     }
     if let Some(partition) = args.partition {
         files = partition.select(files);
         if files.is_empty() {
-            eprintln!(
+            errln!(
                 "proctor: partition {}/{} has no files in it",
                 partition.part, partition.of
             );
@@ -181,7 +181,7 @@ fn choose_order(args: &TestArgs, files: &[TestFile], known: &HashMap<String, Kno
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_nanos() as u64 ^ std::process::id() as u64)
                 .unwrap_or(1);
-            eprintln!(
+            errln!(
                 "proctor: shuffled with seed {} (--order=shuffle={} repeats it)",
                 seed, seed
             );

@@ -97,7 +97,7 @@ pub fn serve(daemon: Daemon, listener: UnixListener, started: OwnedFd) -> io::Re
         match restart(None, spec, &daemon, lifeline_read.as_raw_fd()) {
             Ok(ready) => stage = Some(ready),
             Err(why) => {
-                eprintln!("proctor: runner: {}", why);
+                errln!("proctor: runner: {}", why);
                 let _ = sys::write(started.as_raw_fd(), why.as_bytes());
                 return shut_down(None, &daemon.state_dir);
             }
@@ -120,7 +120,7 @@ pub fn serve(daemon: Daemon, listener: UnixListener, started: OwnedFd) -> io::Re
                     let stale = stage.as_ref().map_or(true, |k| changed(&k.files));
                     if reload || stale {
                         stage = restart(stage.take(), spec, &daemon, lifeline_read.as_raw_fd())
-                            .map_err(|why| eprintln!("proctor: runner: {}", why))
+                            .map_err(|why| errln!("proctor: runner: {}", why))
                             .ok();
                         reload = false;
                     }
@@ -134,7 +134,7 @@ pub fn serve(daemon: Daemon, listener: UnixListener, started: OwnedFd) -> io::Re
                     .chain(incoming.iter().map(AsRawFd::as_raw_fd))
                     .collect();
                 running = start_run(w, stage.as_ref(), &daemon, &ours)
-                    .map_err(|e| eprintln!("proctor: runner: unable to start run {}: {}", runs, e))
+                    .map_err(|e| errln!("proctor: runner: unable to start run {}: {}", runs, e))
                     .ok();
             }
         }

@@ -38,6 +38,26 @@ pub struct Sink {
     pub out: Box<dyn Write>,
 }
 
+impl Sink {
+    /// What a write to this sink came to: the error that ends the run, if
+    /// any. A reader that went away (`--log - | head`, a named pipe's reader
+    /// ended) is no error: the sink is dropped and the run goes on, its log
+    /// still whole in the state directory.
+    fn failed(&mut self, result: io::Result<()>) -> Option<String> {
+        match result {
+            Err(e) if crate::say::reader_gone(&e) => {
+                self.out = Box::new(io::sink());
+                None
+            }
+            Err(e) => Some(format!(
+                "unable to write the event log to {}: {}",
+                self.name, e
+            )),
+            Ok(()) => None,
+        }
+    }
+}
+
 struct LiveJob {
     file: String,
     /// Its log, which the auditor writes.
@@ -76,12 +96,7 @@ impl Output {
                     .out
                     .write_all(line)
                     .and_then(|_| sink.out.write_all(b"\n"));
-                if let Err(e) = result {
-                    self.sink_error = Some(format!(
-                        "unable to write the event log to {}: {}",
-                        sink.name, e
-                    ));
-                }
+                self.sink_error = sink.failed(result);
             }
         }
         let mut event = Event::new(line);
@@ -152,12 +167,8 @@ impl Output {
     fn flush(&mut self) {
         for sink in &mut self.sinks {
             if self.sink_error.is_none() {
-                if let Err(e) = sink.out.flush() {
-                    self.sink_error = Some(format!(
-                        "unable to write the event log to {}: {}",
-                        sink.name, e
-                    ));
-                }
+                let result = sink.out.flush();
+                self.sink_error = sink.failed(result);
             }
         }
     }
@@ -168,7 +179,7 @@ impl Output {
 fn report(result: io::Result<()>) {
     if let Err(e) = result {
         if e.kind() != io::ErrorKind::BrokenPipe {
-            eprintln!("proctor: unable to show the run: {}", e);
+            errln!("proctor: unable to show the run: {}", e);
         }
     }
 }
@@ -443,7 +454,7 @@ impl Overlord {
                     Next::Pending => break,
                     Next::End => return Ok(true),
                     Next::Corrupt(why) => {
-                        eprintln!("proctor: {}: {}", self.runner_log_path.display(), why);
+                        errln!("proctor: {}: {}", self.runner_log_path.display(), why);
                         return Ok(false);
                     }
                 };
@@ -568,7 +579,7 @@ impl Overlord {
     }
 
     fn runner_lost(&mut self) {
-        eprintln!("proctor: the runner died before finishing its log");
+        errln!("proctor: the runner died before finishing its log");
         let open: Vec<((u64, u32), String)> = self
             .out
             .open_jobs
@@ -627,7 +638,7 @@ impl Overlord {
             }
         }
         if let Some(e) = &harness_error {
-            eprintln!("proctor: {}", e);
+            errln!("proctor: {}", e);
             crate::error::EXIT_HARNESS
         } else if let Some(sig) = &self.interrupted {
             128 + signal_number(sig)

@@ -60,7 +60,7 @@ impl Segments {
             let read = match tail.read_some() {
                 Ok(n) => n,
                 Err(e) => {
-                    eprintln!("proctor: unable to read {}: {}", log.display(), e);
+                    errln!("proctor: unable to read {}: {}", log.display(), e);
                     break;
                 }
             };
@@ -73,7 +73,7 @@ impl Segments {
                         tail.decoder.next_segment();
                     }
                     Next::Corrupt(why) => {
-                        eprintln!("proctor: {} is damaged: {}", log.display(), why);
+                        errln!("proctor: {} is damaged: {}", log.display(), why);
                         entry.broken = true;
                         return !entry.jobs.contains(&job);
                     }

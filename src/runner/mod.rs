@@ -205,7 +205,7 @@ pub fn run_with_stage(
     }
     if std::env::current_dir().ok().as_ref() != Some(&plan.cwd) {
         if let Err(e) = std::env::set_current_dir(&plan.cwd) {
-            eprintln!(
+            errln!(
                 "proctor: runner: unable to enter {}: {}",
                 plan.cwd.display(),
                 e
@@ -216,7 +216,7 @@ pub fn run_with_stage(
     match start(plan, wake, stage, prepared) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("proctor: runner: {}", e);
+            errln!("proctor: runner: {}", e);
             crate::error::EXIT_HARNESS
         }
     }
@@ -502,7 +502,7 @@ impl Runner {
     fn unable_to_start(&mut self, p: Pending, e: io::Error) -> io::Result<()> {
         if !self.fork_failed {
             self.fork_failed = true;
-            eprintln!(
+            errln!(
                 "proctor: runner: unable to start an auditor ({}); jobs wait and are tried again",
                 e
             );
@@ -511,7 +511,7 @@ impl Runner {
         // here on, so the tests themselves can still fork.
         if !self.running.is_empty() && self.running.len() < self.slots {
             self.slots = self.running.len();
-            eprintln!(
+            errln!(
                 "proctor: runner: running at most {} jobs at once from now on",
                 self.slots
             );

@@ -65,7 +65,7 @@ fn child(plan_fd: i32, wake_fd: i32) -> i32 {
     let early = match super::start_early() {
         Ok(early) => early,
         Err(e) => {
-            eprintln!("proctor: runner: {}", e);
+            errln!("proctor: runner: {}", e);
             return crate::error::EXIT_HARNESS;
         }
     };
@@ -77,7 +77,7 @@ fn child(plan_fd: i32, wake_fd: i32) -> i32 {
         // No plan: the command ended before it had one.
         Ok(None) => return 0,
         Err(e) => {
-            eprintln!("proctor: runner: {}", e);
+            errln!("proctor: runner: {}", e);
             return crate::error::EXIT_HARNESS;
         }
     };

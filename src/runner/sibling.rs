@@ -333,7 +333,7 @@ impl OwnStage {
         self.restarts += 1;
         let again = self.restarts <= RESTARTS;
         // Not the test's doing, and nothing else on the screen says it.
-        eprintln!(
+        errln!(
             "proctor: the {} stage of slot {}{} was lost ({}){}",
             self.spec.name,
             self.slot,

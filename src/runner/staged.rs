@@ -312,7 +312,7 @@ impl Runner {
                     }
                 }
                 Message::Error { job: None, message } => {
-                    eprintln!("proctor: runner: stage: {}", message)
+                    errln!("proctor: runner: stage: {}", message)
                 }
                 Message::Ready { .. } => {}
             }

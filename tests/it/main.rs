@@ -1,6 +1,7 @@
 //! Integration tests: the real binary on real test programs, each in a fresh
 //! temporary directory with its own state directory.
 
+mod cli;
 mod common;
 mod core;
 mod driver;

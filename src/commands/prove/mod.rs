@@ -20,7 +20,7 @@ use crate::runner::Launch;
 use options::{Parsed, ProveArgs};
 use std::cell::RefCell;
 use std::ffi::OsString;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -83,15 +83,15 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
     let words = rc::split(args, home.as_deref().map(Path::new))?;
     let mut prove = match parse(&words.options)? {
         Parsed::Help => {
-            print!("{}", USAGE);
+            crate::say::out(USAGE)?;
             return Ok(0);
         }
         Parsed::Man => return show_manual(),
         Parsed::Version => {
-            println!(
+            outln!(
                 "proctor {} (as prove: options and output of TAP::Harness v3.44's prove)",
                 env!("CARGO_PKG_VERSION")
-            );
+            )?;
             return Ok(0);
         }
         Parsed::Run(p) => *p,
@@ -121,10 +121,11 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         names.reverse();
     }
     if prove.dry {
-        let mut out = io::stdout();
+        let mut list = String::new();
         for name in &names {
-            writeln!(out, "{}", name.display())?;
+            list.push_str(&format!("{}\n", name.display()));
         }
+        crate::say::out(list)?;
         return Ok(0);
     }
     if !prove.modules.is_empty() {
@@ -141,7 +142,9 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         }
     }
     if names.is_empty() {
-        render::no_tests(&mut io::stdout())?;
+        let mut summary = Vec::new();
+        render::no_tests(&mut summary)?;
+        crate::say::out(summary)?;
         // A run of nothing is a run: prove saves its state all the same.
         state.commit()?;
         return Ok(0);
@@ -183,9 +186,9 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         // prove dies after a bail-out: its message on stderr, status 255.
         Some(reason) => {
             if reason.is_empty() {
-                eprintln!("FAILED--Further testing stopped.");
+                errln!("FAILED--Further testing stopped.");
             } else {
-                eprintln!("FAILED--Further testing stopped: {}", reason);
+                errln!("FAILED--Further testing stopped: {}", reason);
             }
             255
         }
@@ -242,7 +245,7 @@ fn show_manual() -> Result<i32> {
     match std::process::Command::new("man").arg("proctor").status() {
         Ok(status) if status.success() => Ok(0),
         _ => {
-            print!("{}", USAGE);
+            crate::say::out(USAGE)?;
             Ok(0)
         }
     }

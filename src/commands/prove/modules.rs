@@ -9,7 +9,6 @@
 
 use crate::error::{Error, Result};
 use std::ffi::{OsStr, OsString};
-use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -69,8 +68,8 @@ pub fn load(perl: &Path, modules: &[String]) -> Result<()> {
             )));
         }
     };
-    std::io::stdout().write_all(printed)?;
-    std::io::stderr().write_all(&output.stderr)?;
+    crate::say::out(printed)?;
+    crate::say::err_bytes(&output.stderr);
     take_on(&pairs(environment));
     Ok(())
 }

@@ -199,7 +199,7 @@ impl State {
             return Vec::new();
         }
         if self.tests.is_empty() {
-            eprintln!("No saved state, selection will be empty");
+            errln!("No saved state, selection will be empty");
         }
         let mut by_sequence: Vec<(&String, &Record)> = self.tests.iter().collect();
         by_sequence.sort_by(|a, b| field(a.1, "seq", 1.0).total_cmp(&field(b.1, "seq", 1.0)));

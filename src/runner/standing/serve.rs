@@ -32,7 +32,7 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
     let mut process = match auditor::Process::start() {
         Ok(process) => process,
         Err(e) => {
-            eprintln!("proctor: auditor: unable to set up signals: {}", e);
+            errln!("proctor: auditor: unable to set up signals: {}", e);
             return auditor::EXIT_BROKEN;
         }
     };
@@ -245,7 +245,7 @@ fn settings(message: &[u8]) -> Option<(FirstWord, Plan)> {
         Ok(Some((plan, _))) => Some((first, plan)),
         Ok(None) => None,
         Err(e) => {
-            eprintln!("proctor: auditor: {}", e);
+            errln!("proctor: auditor: {}", e);
             None
         }
     }
@@ -264,7 +264,7 @@ fn audit(
     let spec = match job_from_json(&request["spec"]) {
         Ok(spec) => spec,
         Err(e) => {
-            eprintln!("proctor: auditor: {}", e);
+            errln!("proctor: auditor: {}", e);
             return None;
         }
     };

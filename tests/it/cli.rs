@@ -1,0 +1,103 @@
+//! The command line as a newcomer meets it: output into a pipe nobody reads.
+
+use crate::common::*;
+use std::os::unix::io::OwnedFd;
+use std::process::{Command, Stdio};
+
+/// The write end of a pipe whose reader has already exited, as in `| true`:
+/// every write to it fails with EPIPE.
+fn pipe_nobody_reads() -> OwnedFd {
+    let mut reader = Command::new("true")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let write_end = OwnedFd::from(reader.stdin.take().unwrap());
+    reader.wait().unwrap();
+    write_end
+}
+
+/// Runs proctor in the project with its stdout (and its stderr too when
+/// `both`) into a pipe nobody reads; its exit status.
+fn into_closed_pipe(p: &Project, args: &[&str], both: bool) -> i32 {
+    let out = pipe_nobody_reads();
+    let err = if both {
+        Stdio::from(out.try_clone().unwrap())
+    } else {
+        Stdio::null()
+    };
+    let status = Command::new(env!("CARGO_BIN_EXE_proctor"))
+        .args(args)
+        .current_dir(&p.dir)
+        .env("PROCTOR_STATE_DIR", p.state())
+        .env_remove("MAKELEVEL")
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(out))
+        .stderr(err)
+        .status()
+        .unwrap();
+    status
+        .code()
+        .unwrap_or_else(|| panic!("{:?} was killed: {:?}", args, status))
+}
+
+/// `proctor ARGS | head -c1`, by the shell: the reader takes a byte and goes.
+fn into_head(p: &Project, args: &[&str]) -> i32 {
+    let status = Command::new("bash")
+        .args(["-c", "\"$0\" \"$@\" 2>&1 | head -c1 >/dev/null; exit ${PIPESTATUS[0]}"])
+        .arg(env!("CARGO_BIN_EXE_proctor"))
+        .args(args)
+        .current_dir(&p.dir)
+        .env("PROCTOR_STATE_DIR", p.state())
+        .env_remove("MAKELEVEL")
+        .stdin(Stdio::null())
+        .status()
+        .unwrap();
+    status.code().unwrap()
+}
+
+/// Writing to a closed stdout or stderr ends no process early, and panics
+/// none (status 101, or 134 where a panic aborts): every command ends as it
+/// would have with someone reading, with its usual status.
+#[test]
+fn output_nobody_reads_changes_no_exit_status() {
+    let p = Project::new();
+    let marker = marker("closed-pipe");
+    let test = format!("t/{}.t", marker);
+    p.script(
+        &test,
+        "#!/bin/sh\necho 1..3\necho ok 1\necho '# a comment' >&2\necho ok 2\necho 'not ok 3'\n",
+    )
+    .script("t/ok.t", "#!/bin/sh\necho 1..1\necho ok 1\necho warning >&2\n");
+    let cases: &[(&[&str], i32)] = &[
+        (&[], 2),
+        (&["test", "--frob"], 2),
+        (&["bogus"], 2),
+        (&["--help"], 0),
+        (&["--version"], 0),
+        (&["test", "--exec", "", &test, "t/ok.t"], 1),
+        (&["test", "-v", "--exec", "", &test, "t/ok.t"], 1),
+        (&["test", "--log", "-", "--exec", "", &test, "t/ok.t"], 1),
+        (&["test", "--exec", "", "t/ok.t"], 0),
+        (&["replay"], 0),
+        (&["replay", "-v"], 0),
+        (&["failed", "-v"], 0),
+        (&["times"], 0),
+        (&["prove", "--exec", "", "t/ok.t"], 0),
+        (&["prove", "-D", "t"], 0),
+        (&["driver", "--help"], 0),
+    ];
+    for &(args, usual) in cases {
+        for both in [false, true] {
+            assert_eq!(
+                into_closed_pipe(&p, args, both),
+                usual,
+                "proctor {:?} into a closed pipe (stderr too: {})",
+                args,
+                both
+            );
+        }
+        assert_eq!(into_head(&p, args), usual, "proctor {:?} | head -c1", args);
+    }
+    assert!(!running(&marker), "a test or auditor is left running");
+}
