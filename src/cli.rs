@@ -8,7 +8,8 @@ use lexopt::prelude::*;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-pub const USAGE: &str = "\
+/// The commands, a line each: the start of `proctor --help`.
+const COMMANDS: &str = "\
 usage: proctor test [OPTIONS] [PATH...]   run tests (no PATH: t/)
        proctor failed [-v|--brief|--json] [LOG...]   the files that failed
        proctor replay [SHOW OPTIONS] [--follow] [LOG...]   show recorded runs again
@@ -18,8 +19,11 @@ usage: proctor test [OPTIONS] [PATH...]   run tests (no PATH: t/)
        proctor start [--preload MODULE]... [-j N] [-l] [-b] [-I DIR]   a persistent runner
        proctor run [OPTIONS] [PATH...]   like test, on the persistent runner
        proctor status | reload | stop    the persistent runner's state, restart its stage, end it
-       proctor --help | --version
+       proctor help [COMMAND]            a command's own options (or: proctor COMMAND --help)
+       proctor --version [-v]            the version; with -v, where this project's runs are kept
+";
 
+const TEST_OPTIONS: &str = "\
 test options:
   -j, --jobs N            run N tests at once (default: number of CPUs)
   -r, --recurse           search directories recursively for *.t
@@ -52,7 +56,9 @@ order and repetition:
 
 preloading:
       --preload MODULE    run perl tests in a perl that has MODULE loaded (repeatable)
+";
 
+const SHOW_OPTIONS: &str = "\
 show options (test and replay):
   -v, --verbose           every line of every test, as it comes, by file
   -q, --quiet             only failures and the summary
@@ -63,6 +69,119 @@ show options (test and replay):
       --color WHEN        auto, always or never (NO_COLOR is honoured)
       --colors LIST       status colors, e.g. P=050,F=500,A=025,R=155,T=433
 ";
+
+const STATE_DIR_OPTION: &str = "      --state-dir DIR     the project's state directory, where its runs are kept
+                          (default: $XDG_STATE_HOME/proctor/<project>)
+";
+
+const HELP_FOOTER: &str = "
+Each command's own options: proctor help COMMAND, or proctor COMMAND --help.
+";
+
+const TEST: &str = "\
+usage: proctor test [OPTIONS] [PATH...]
+Runs the test files named (a directory gives its *.t files; no PATH: t/), a few
+at a time, and exits 0 when each passed, 1 when one failed, 2 on a usage error.
+
+";
+
+const RUN: &str = "\
+usage: proctor run [OPTIONS] [PATH...]
+As proctor test, with the same options, output and exit status, on this
+project's persistent runner (see proctor help start).
+
+";
+
+const START: &str = "\
+usage: proctor start [--preload MODULE]... [-j N] [-l] [-b] [-I DIR] [--state-dir DIR]
+Starts this project's persistent runner, which keeps a perl with the MODULEs
+loaded for the runs of proctor run; proctor stop ends it.
+
+      --preload MODULE    keep a perl with MODULE loaded (repeatable)
+  -j, --jobs N            tests at once for a run that does not say
+  -l, --lib               add lib to the preloading perl's @INC
+  -b, --blib              add blib/lib and blib/arch to it
+  -I DIR                  add DIR to it (repeatable)
+";
+
+const STATUS: &str = "\
+usage: proctor status [--state-dir DIR]
+Shows this project's persistent runner: its pid, its stage and what it runs.
+
+";
+
+const RELOAD: &str = "\
+usage: proctor reload [--state-dir DIR]
+Starts the persistent runner's stage again before its next run, so that it
+preloads the modules afresh.
+
+";
+
+const STOP: &str = "\
+usage: proctor stop [--state-dir DIR]
+Ends this project's persistent runner and its stage, and waits until they have.
+
+";
+
+const FAILED: &str = "\
+usage: proctor failed [-v|--brief|--json] [--state-dir DIR] [LOG...]
+The files that failed in the last run (or in the event logs LOG), one a line, so
+that proctor test $(proctor failed) runs them again.
+
+  -v, --verbose           each file's reasons under it, even into a pipe
+      --brief             the names alone, even on a terminal
+      --json              a JSON array of {file, reasons, counts}
+";
+
+const REPLAY: &str = "\
+usage: proctor replay [SHOW OPTIONS] [-f|--follow] [--state-dir DIR] [LOG...]
+Shows the last run (or the event logs LOG, as one run: the shards of a suite)
+again as it was shown, and exits with its verdict.
+
+  -f, --follow            follow a log still being written until its run ends
+";
+
+const TIMES: &str = "\
+usage: proctor times [--state-dir DIR] [LOG...]
+Each file's time in the last run (or in the event logs LOG), slowest first:
+total, start-up (until its first output), run (until it exited) and audit
+(after it exited).
+
+";
+
+const HELP: &str = "\
+usage: proctor help [COMMAND]
+A command's usage and options: test, run, start, status, reload, stop, failed,
+replay, times, driver, prove, help. Without COMMAND, proctor's own.
+";
+
+/// The commands `proctor help` knows, as they are typed.
+pub const TOPICS: &[&str] = &[
+    "test", "run", "start", "status", "reload", "stop", "failed", "replay", "times", "driver",
+    "prove", "help",
+];
+
+/// The usage text of `command`, or proctor's own for `None`: each put
+/// together from the one copy of each part, so no two say different things.
+pub fn usage(command: Option<&str>) -> Option<String> {
+    let parts: &[&str] = match command {
+        None => &[COMMANDS, "\n", TEST_OPTIONS, "\n", SHOW_OPTIONS, HELP_FOOTER],
+        Some("test") => &[TEST, TEST_OPTIONS, "\n", SHOW_OPTIONS],
+        Some("run") => &[RUN, TEST_OPTIONS, "\n", SHOW_OPTIONS],
+        Some("start") => &[START, STATE_DIR_OPTION],
+        Some("status") => &[STATUS, STATE_DIR_OPTION],
+        Some("reload") => &[RELOAD, STATE_DIR_OPTION],
+        Some("stop") => &[STOP, STATE_DIR_OPTION],
+        Some("failed") => &[FAILED, STATE_DIR_OPTION],
+        Some("replay") => &[REPLAY, STATE_DIR_OPTION, "\n", SHOW_OPTIONS],
+        Some("times") => &[TIMES, STATE_DIR_OPTION],
+        Some("driver") => &[crate::commands::driver::USAGE],
+        Some("prove") => &[crate::commands::prove::USAGE],
+        Some("help") => &[HELP],
+        Some(_) => return None,
+    };
+    Some(parts.concat())
+}
 
 #[derive(Debug, PartialEq)]
 pub enum Command {
@@ -82,8 +201,18 @@ pub enum Command {
     Prove(Vec<OsString>),
     /// `proctor audit ...`: the auditor, exec'd by a stage (proctor-stage(7)).
     Audit(Vec<OsString>),
-    Help,
-    Version,
+    /// `--help`, `help`, `COMMAND --help`: the usage of the command, or
+    /// proctor's own (None).
+    Help(Option<String>),
+    Version(VersionArgs),
+}
+
+/// `proctor --version [-v]`.
+#[derive(Debug, Default, PartialEq)]
+pub struct VersionArgs {
+    /// Also where this project's state directory is, and what it holds.
+    pub verbose: bool,
+    pub state_dir: Option<PathBuf>,
 }
 
 /// How a run is shown: shared by `test` and `replay`.
@@ -195,8 +324,19 @@ fn next_word(parser: &mut lexopt::Parser) -> Result<Option<Word>> {
     })
 }
 
-fn unknown(flag: &str) -> Error {
-    Error::Usage(format!("invalid option '{}' (try 'proctor --help')", flag))
+/// An option `command` does not take ("": proctor's own, before a command).
+fn unknown(command: &str, flag: &str) -> Error {
+    let help = if command.is_empty() {
+        "proctor --help".to_string()
+    } else {
+        format!("proctor {} --help", command)
+    };
+    Error::Usage(format!("invalid option '{}' (try '{}')", flag, help))
+}
+
+/// Whether `flag` asks for the command's usage.
+fn is_help(flag: &str) -> bool {
+    flag == "-h" || flag == "--help"
 }
 
 /// Parses the process's own arguments.
@@ -226,28 +366,84 @@ where
     }
     let mut parser = lexopt::Parser::from_args(args);
     let command = match next_word(&mut parser)? {
-        None => return Err(Error::Usage(format!("no command given\n{}", USAGE))),
-        Some(Word::Flag(f)) if f == "--help" || f == "-h" => return Ok(Command::Help),
-        Some(Word::Flag(f)) if f == "--version" || f == "-V" => return Ok(Command::Version),
-        Some(Word::Flag(f)) => return Err(unknown(&f)),
+        None => {
+            return Err(Error::Usage(format!(
+                "no command given\n{}{}",
+                COMMANDS, HELP_FOOTER
+            )))
+        }
+        Some(Word::Flag(f)) if is_help(&f) => return Ok(Command::Help(None)),
+        Some(Word::Flag(f)) if f == "--version" || f == "-V" => {
+            return parse_version(&mut parser).map(Command::Version)
+        }
+        Some(Word::Flag(f)) => return Err(unknown("", &f)),
         Some(Word::Value(v)) => string(v)?,
     };
-    match command.as_str() {
-        "test" => parse_test(&mut parser).map(|t| Command::Test(Box::new(t))),
-        "run" => parse_test(&mut parser).map(|t| Command::Run(Box::new(t))),
-        "start" => parse_start(&mut parser).map(Command::Start),
-        "status" => parse_log(&mut parser, "status").map(Command::Status),
-        "reload" => parse_log(&mut parser, "reload").map(Command::Reload),
-        "stop" => parse_log(&mut parser, "stop").map(Command::Stop),
-        "failed" => parse_log(&mut parser, "failed").map(Command::Failed),
-        "replay" => parse_log(&mut parser, "replay").map(Command::Replay),
-        "times" => parse_log(&mut parser, "times").map(Command::Times),
-        "help" => Ok(Command::Help),
-        other => Err(Error::Usage(format!(
-            "unknown command '{}' (try 'proctor --help')",
-            other
-        ))),
+    // None from a command's parser: it was asked for its usage.
+    let parsed = match command.as_str() {
+        "test" => parse_test(&mut parser, "test")?.map(|t| Command::Test(Box::new(t))),
+        "run" => parse_test(&mut parser, "run")?.map(|t| Command::Run(Box::new(t))),
+        "start" => parse_start(&mut parser)?.map(Command::Start),
+        "status" => parse_log(&mut parser, "status")?.map(Command::Status),
+        "reload" => parse_log(&mut parser, "reload")?.map(Command::Reload),
+        "stop" => parse_log(&mut parser, "stop")?.map(Command::Stop),
+        "failed" => parse_log(&mut parser, "failed")?.map(Command::Failed),
+        "replay" => parse_log(&mut parser, "replay")?.map(Command::Replay),
+        "times" => parse_log(&mut parser, "times")?.map(Command::Times),
+        "help" => return parse_help(&mut parser).map(Command::Help),
+        other => {
+            return Err(Error::Usage(format!(
+                "unknown command '{}' (try 'proctor --help')",
+                other
+            )))
+        }
+    };
+    Ok(parsed.unwrap_or(Command::Help(Some(command))))
+}
+
+/// `proctor help [COMMAND]`.
+fn parse_help(parser: &mut lexopt::Parser) -> Result<Option<String>> {
+    let mut topic = None;
+    while let Some(word) = next_word(parser)? {
+        match word {
+            Word::Flag(f) if is_help(&f) => return Ok(Some("help".to_string())),
+            Word::Flag(f) => return Err(unknown("help", &f)),
+            Word::Value(v) if topic.is_none() => topic = Some(string(v)?),
+            Word::Value(v) => {
+                return Err(Error::Usage(format!(
+                    "help: one command at a time ('{}' is one too many)",
+                    PathBuf::from(v).display()
+                )))
+            }
+        }
     }
+    match topic {
+        Some(t) if !TOPICS.contains(&t.as_str()) => Err(Error::Usage(format!(
+            "help: there is no command '{}' (the commands: {})",
+            t,
+            TOPICS.join(", ")
+        ))),
+        other => Ok(other),
+    }
+}
+
+/// `proctor --version [-v] [--state-dir DIR]`.
+fn parse_version(parser: &mut lexopt::Parser) -> Result<VersionArgs> {
+    let mut args = VersionArgs::default();
+    while let Some(word) = next_word(parser)? {
+        match word {
+            Word::Flag(f) if f == "-v" || f == "--verbose" => args.verbose = true,
+            Word::Flag(f) if f == "--state-dir" => args.state_dir = Some(parser.value()?.into()),
+            Word::Flag(f) => return Err(unknown("", &f)),
+            Word::Value(v) => {
+                return Err(Error::Usage(format!(
+                    "--version: unexpected '{}' (it takes -v and --state-dir DIR)",
+                    PathBuf::from(v).display()
+                )))
+            }
+        }
+    }
+    Ok(args)
 }
 
 fn string(value: OsString) -> Result<String> {
@@ -286,7 +482,8 @@ fn parse_show(flag: &str, parser: &mut lexopt::Parser, show: &mut ShowArgs) -> R
     Ok(true)
 }
 
-fn parse_test(parser: &mut lexopt::Parser) -> Result<TestArgs> {
+/// `test` and `run`'s options; None when asked for its usage.
+fn parse_test(parser: &mut lexopt::Parser, command: &str) -> Result<Option<TestArgs>> {
     let mut args = TestArgs::default();
     while let Some(word) = next_word(parser)? {
         let flag = match word {
@@ -297,6 +494,7 @@ fn parse_test(parser: &mut lexopt::Parser) -> Result<TestArgs> {
             Word::Flag(flag) => flag,
         };
         match flag.as_str() {
+            help if is_help(help) => return Ok(None),
             "-j" | "--jobs" => args.jobs = Some(jobs(parser)?),
             "-r" | "--recurse" => args.recurse = true,
             "--ext" => args.extensions.push(value(parser)?),
@@ -392,26 +590,28 @@ fn parse_test(parser: &mut lexopt::Parser) -> Result<TestArgs> {
             }
             other => {
                 if !parse_show(other, parser, &mut args.show)? {
-                    return Err(unknown(other));
+                    return Err(unknown(command, other));
                 }
             }
         }
     }
-    Ok(args)
+    Ok(Some(args))
 }
 
-fn parse_start(parser: &mut lexopt::Parser) -> Result<StartArgs> {
+/// `start`'s options; None when asked for its usage.
+fn parse_start(parser: &mut lexopt::Parser) -> Result<Option<StartArgs>> {
     let mut args = StartArgs::default();
     while let Some(word) = next_word(parser)? {
         match word {
             Word::Flag(flag) => match flag.as_str() {
+                help if is_help(help) => return Ok(None),
                 "--preload" => args.preload.push(value(parser)?),
                 "-j" | "--jobs" => args.jobs = Some(jobs(parser)?),
                 "-l" | "--lib" => args.lib = true,
                 "-b" | "--blib" => args.blib = true,
                 "-I" => args.includes.push(parser.value()?.into()),
                 "--state-dir" => args.state_dir = Some(parser.value()?.into()),
-                other => return Err(unknown(other)),
+                other => return Err(unknown("start", other)),
             },
             Word::Value(v) => {
                 return Err(Error::Usage(format!(
@@ -421,7 +621,7 @@ fn parse_start(parser: &mut lexopt::Parser) -> Result<StartArgs> {
             }
         }
     }
-    Ok(args)
+    Ok(Some(args))
 }
 
 /// The value of -j: a positive whole number.
@@ -436,7 +636,9 @@ fn jobs(parser: &mut lexopt::Parser) -> Result<usize> {
     }
 }
 
-fn parse_log(parser: &mut lexopt::Parser, command: &str) -> Result<LogArgs> {
+/// The options of the commands that read logs or ask the persistent runner;
+/// None when asked for its usage.
+fn parse_log(parser: &mut lexopt::Parser, command: &str) -> Result<Option<LogArgs>> {
     let mut args = LogArgs::default();
     while let Some(word) = next_word(parser)? {
         let flag = match word {
@@ -447,16 +649,17 @@ fn parse_log(parser: &mut lexopt::Parser, command: &str) -> Result<LogArgs> {
             Word::Flag(flag) => flag,
         };
         match (command, flag.as_str()) {
+            (_, help) if is_help(help) => return Ok(None),
             (_, "--state-dir") => args.state_dir = Some(parser.value()?.into()),
             ("replay", "--follow") | ("replay", "-f") => args.follow = true,
             ("failed", "--brief") => args.brief = true,
             ("failed", "-v") | ("failed", "--verbose") => args.reasons = true,
             ("failed", "--json") => args.json = true,
             ("replay", other) if parse_show(other, parser, &mut args.show)? => {}
-            (_, other) => return Err(unknown(other)),
+            (_, other) => return Err(unknown(command, other)),
         }
     }
-    Ok(args)
+    Ok(Some(args))
 }
 
 #[cfg(test)]
@@ -602,27 +805,81 @@ mod tests {
         }
     }
 
-    /// Every long flag in the usage text is documented in the man page.
+    /// Every long flag in every command's usage is documented in the man page.
     #[test]
     fn every_long_flag_is_in_the_man_page() {
         let man = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/proctor.1"))
             .expect("man/proctor.1 is readable")
             .replace('\\', "");
-        let mut checked = 0;
-        for word in USAGE.split(|c: char| c.is_whitespace() || c == ',' || c == '|') {
-            if let Some(flag) = word
-                .trim_matches(|c| c == '[' || c == ']')
-                .strip_prefix("--")
-            {
-                let flag = flag.split('=').next().unwrap();
-                assert!(
-                    man.contains(&format!("--{}", flag)),
-                    "--{} is not in man/proctor.1",
-                    flag
-                );
-                checked += 1;
+        let topics = std::iter::once(None).chain(TOPICS.iter().map(|t| Some(*t)));
+        for topic in topics {
+            let usage = usage(topic).expect("every topic has a usage");
+            let mut checked = 0;
+            for word in usage.split(|c: char| c.is_whitespace() || c == ',' || c == '|') {
+                let word = word.trim_matches(|c| c == '[' || c == ']' || c == '(' || c == ')');
+                if let Some(flag) = word.strip_prefix("--").filter(|f| !f.is_empty()) {
+                    // The name alone: not its `=VALUE`, nor the end of a sentence.
+                    let flag = flag
+                        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                        .next()
+                        .unwrap();
+                    // The driver's "--option=VALUE" names no option.
+                    if flag == "option" {
+                        continue;
+                    }
+                    assert!(
+                        man.contains(&format!("--{}", flag)),
+                        "--{} (proctor help {}) is not in man/proctor.1",
+                        flag,
+                        topic.unwrap_or("")
+                    );
+                    checked += 1;
+                }
+            }
+            if topic != Some("help") {
+                assert!(checked >= 1, "no flags found in {:?}'s usage", topic);
             }
         }
-        assert!(checked >= 10, "only {} flags found in USAGE", checked);
+    }
+
+    #[test]
+    fn every_command_has_help() {
+        for topic in TOPICS {
+            for ask in [&[*topic, "--help"][..], &[*topic, "-h"], &["help", *topic]] {
+                let want = match *topic {
+                    // Their words go to them untouched; they answer --help themselves.
+                    "driver" | "prove" if ask[0] != "help" => continue,
+                    _ => Command::Help(Some(topic.to_string())),
+                };
+                assert_eq!(parse_from(ask.to_vec()).unwrap(), want, "{:?}", ask);
+            }
+            assert!(usage(Some(topic)).unwrap().contains(&format!("proctor {}", topic)));
+        }
+        assert_eq!(parse_from(["--help"]).unwrap(), Command::Help(None));
+        assert_eq!(parse_from(["help"]).unwrap(), Command::Help(None));
+        assert_eq!(
+            parse_from(["test", "-lh", "t/a.t"]).unwrap(),
+            Command::Help(Some("test".to_string()))
+        );
+        let err = parse_from(["help", "nosuch"]).unwrap_err();
+        assert_eq!(err.exit_status(), crate::error::EXIT_USAGE);
+        assert!(err.to_string().contains("'nosuch'"), "{}", err);
+        assert!(parse_from(["help", "test", "run"]).is_err());
+    }
+
+    #[test]
+    fn version_and_where_the_state_is() {
+        assert_eq!(
+            parse_from(["--version"]).unwrap(),
+            Command::Version(VersionArgs::default())
+        );
+        assert_eq!(
+            parse_from(["-V", "-v", "--state-dir", "s"]).unwrap(),
+            Command::Version(VersionArgs {
+                verbose: true,
+                state_dir: Some(PathBuf::from("s"))
+            })
+        );
+        assert!(parse_from(["--version", "-x"]).is_err());
     }
 }

@@ -63,14 +63,12 @@ fn main() {
         Command::Driver(args) => commands::driver::run(args),
         Command::Prove(args) => commands::prove::run(args),
         Command::Audit(args) => commands::audit::run(args),
-        Command::Help => {
-            say::out(cli::USAGE)?;
+        Command::Help(command) => {
+            // The parser let through only commands that have a usage.
+            say::out(cli::usage(command.as_deref()).unwrap_or_default())?;
             Ok(0)
         }
-        Command::Version => {
-            outln!("proctor {}", env!("CARGO_PKG_VERSION"))?;
-            Ok(0)
-        }
+        Command::Version(args) => commands::about::version(args),
     });
     let status = match outcome {
         Ok(status) => status,

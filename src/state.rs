@@ -23,25 +23,39 @@ const LOGS_KEPT: usize = 20;
 
 /// The state directory to use, before it is created.
 pub fn locate(explicit: Option<&Path>) -> PathBuf {
+    located(explicit).0
+}
+
+/// The state directory to use, and what chose it (for people: a flag, a
+/// variable, a default).
+pub fn located(explicit: Option<&Path>) -> (PathBuf, &'static str) {
     if let Some(dir) = explicit {
-        return dir.to_path_buf();
+        return (dir.to_path_buf(), "--state-dir");
     }
     if let Some(dir) = std::env::var_os("PROCTOR_STATE_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
+        return (PathBuf::from(dir), "PROCTOR_STATE_DIR");
     }
-    let base = match std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
-        Some(d) => PathBuf::from(d),
+    let (base, why) = match std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+        Some(d) => (PathBuf::from(d), "$XDG_STATE_HOME/proctor/<project>"),
         None => match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
-            Some(home) => PathBuf::from(home).join(".local/state"),
-            None => std::env::temp_dir(),
+            Some(home) => (
+                PathBuf::from(home).join(".local/state"),
+                "~/.local/state/proctor/<project>",
+            ),
+            None => (std::env::temp_dir(), "no HOME: the temporary directory"),
         },
     };
-    base.join("proctor").join(project_key())
+    (base.join("proctor").join(project_key()), why)
+}
+
+/// The project: the directory proctor was started in.
+pub fn project_dir() -> PathBuf {
+    std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"))
 }
 
 /// `<name>-<hash of the absolute path>` for the current directory.
 fn project_key() -> String {
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let cwd = project_dir();
     let name = cwd
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -29,8 +29,9 @@ fn paths(args: &LogArgs) -> Vec<PathBuf> {
 fn open(path: &Path, named: bool, follow: bool) -> Result<BufReader<File>> {
     let file = File::open(path).map_err(|e| match (e.kind(), named) {
         (io::ErrorKind::NotFound, false) => Error::Usage(format!(
-            "{}: no last run here (run 'proctor test' first, or name a LOG)",
-            path.display()
+            "no run recorded yet for {} (state directory {}); run proctor test first, or name a LOG",
+            state::project_dir().display(),
+            path.parent().unwrap_or(path).display()
         )),
         _ => Error::Usage(format!("{}: {}", path.display(), e)),
     })?;

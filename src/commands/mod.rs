@@ -1,5 +1,6 @@
 //! One module per command: each turns parsed arguments into work and an exit status.
 
+pub mod about;
 pub mod audit;
 pub mod driver;
 pub mod driver_log;

@@ -49,9 +49,9 @@ _proctor() {
         --event-timeout --leftovers --log --log-fd --no-log -k --keep --state-dir --norc --order -s --shuffle
         --failed --state --retry --retry-isolated --flaky-fails --partition --preload
         $show_flags -h --help"
-    local log_flags="--state-dir"
+    local log_flags="--state-dir -h --help"
     local driver_flags="--test-name --log-file --trs-file --color-tests --expect-failure
-        --enable-hard-errors --collect-skipped-logs --protocol --"
+        --enable-hard-errors --collect-skipped-logs --protocol -h --help --"
     local prove_flags="-v --verbose -q --quiet -Q --QUIET -f --failures -o --comments
         --directives -p --parse -l --lib -b --blib -I -r --recurse --ext -e --exec -m --merge
         -w -W -t -T -M --ignore-exit -j --jobs --timer -s --shuffle --reverse --state
@@ -61,7 +61,9 @@ _proctor() {
 
     case $cmd in
     '')
-        if [[ $cur == -* ]]; then
+        if [[ $prev == --version || $prev == -V ]]; then
+            COMPREPLY=($(compgen -W "-v --state-dir" -- "$cur"))
+        elif [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W "--help --version" -- "$cur"))
         else
             COMPREPLY=($(compgen -W "$commands" -- "$cur"))
@@ -90,13 +92,16 @@ _proctor() {
         -I | --state-dir) _proctor_dirs "$cur"; return ;;
         --preload) COMPREPLY=(); return ;;
         esac
-        COMPREPLY=($(compgen -W "--preload -j --jobs -l --lib -b --blib -I --state-dir" -- "$cur"))
+        COMPREPLY=($(compgen -W "--preload -j --jobs -l --lib -b --blib -I --state-dir -h --help" -- "$cur"))
         ;;
     status | reload | stop)
         case $prev in
         --state-dir) _proctor_dirs "$cur"; return ;;
         esac
-        COMPREPLY=($(compgen -W "--state-dir" -- "$cur"))
+        COMPREPLY=($(compgen -W "--state-dir -h --help" -- "$cur"))
+        ;;
+    help)
+        COMPREPLY=($(compgen -W "$commands" -- "$cur"))
         ;;
     failed | replay | times)
         case $prev in

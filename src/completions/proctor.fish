@@ -18,6 +18,8 @@ complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a times -d '
 complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a driver -d 'Automake custom test driver'
 complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a prove -d "prove's options and output"
 complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a help -d 'Show help'
+complete -c proctor -n "__fish_seen_subcommand_from test run start status reload stop failed replay times driver help" -s h -l help -d "Show the command's help"
+complete -c proctor -n "__fish_seen_subcommand_from help" -x -a "$commands"
 
 # proctor test
 set -l t "__fish_seen_subcommand_from test run"

@@ -1,4 +1,6 @@
-//! The command line as a newcomer meets it: output into a pipe nobody reads.
+//! The command line as a newcomer meets it: help for every command, what a
+//! command says when there is no run yet, output into a pipe nobody reads, and
+//! numbers too big for any process to take.
 
 use crate::common::*;
 use std::os::unix::io::OwnedFd;
@@ -74,6 +76,9 @@ fn output_nobody_reads_changes_no_exit_status() {
         (&["test", "--frob"], 2),
         (&["bogus"], 2),
         (&["--help"], 0),
+        (&["test", "--help"], 0),
+        (&["help", "times"], 0),
+        (&["--version", "-v"], 0),
         (&["--version"], 0),
         (&["test", "--exec", "", &test, "t/ok.t"], 1),
         (&["test", "-v", "--exec", "", &test, "t/ok.t"], 1),
@@ -100,4 +105,96 @@ fn output_nobody_reads_changes_no_exit_status() {
         assert_eq!(into_head(&p, args), usual, "proctor {:?} | head -c1", args);
     }
     assert!(!running(&marker), "a test or auditor is left running");
+}
+
+const COMMANDS: &[&str] = &[
+    "test", "run", "start", "status", "reload", "stop", "failed", "replay", "times", "driver",
+    "prove", "help",
+];
+
+/// Every command answers --help, -h and `proctor help COMMAND` alike: its
+/// own usage on stdout, nothing on stderr, status 0, and nothing run.
+#[test]
+fn every_command_has_its_own_help() {
+    let p = Project::new();
+    p.script("t/a.t", "#!/bin/sh\necho 1..1\necho ok 1\n");
+    for command in COMMANDS {
+        let asked = p.proctor(&["help", command]);
+        asked.expect_status(0);
+        let usage = asked.stdout();
+        assert!(
+            usage.starts_with(&format!("usage: proctor {}", command)),
+            "proctor help {}: {}",
+            command,
+            usage
+        );
+        assert_eq!(asked.stderr(), "", "proctor help {}", command);
+        for flag in ["--help", "-h"] {
+            let run = p.proctor(&[command, flag]);
+            run.expect_status(0);
+            assert_eq!(run.stdout(), usage, "proctor {} {}", command, flag);
+            assert_eq!(run.stderr(), "", "proctor {} {}", command, flag);
+        }
+    }
+    assert!(
+        !p.state().join("last.jsonl").exists(),
+        "asking for help ran the tests"
+    );
+    let general = p.proctor(&["help"]);
+    general.expect_status(0);
+    assert_eq!(general.stdout(), p.proctor(&["--help"]).stdout());
+    assert!(general.stdout().contains("proctor help COMMAND"));
+
+    let run = p.proctor(&["help", "nosuch"]);
+    run.expect_status(2);
+    assert_eq!(run.stderr().lines().count(), 1, "{}", run.stderr());
+    run.expect_stderr("no command 'nosuch'");
+    p.proctor(&["times", "--frob"])
+        .expect_status(2)
+        .expect_stderr("try 'proctor times --help'");
+}
+
+/// failed, times and replay with no run yet say so in one line, naming the
+/// project and where its runs would be; `--version -v` says where they are.
+#[test]
+fn where_the_runs_are_kept_and_when_there_is_none() {
+    let p = Project::new();
+    p.script("t/a.t", "#!/bin/sh\necho 1..1\necho ok 1\n");
+    let project = p.dir.canonicalize().unwrap();
+    for command in ["failed", "times", "replay"] {
+        let run = p.proctor(&[command]);
+        run.expect_status(2);
+        let err = run.stderr();
+        assert_eq!(err.lines().count(), 1, "proctor {}: {}", command, err);
+        let said = format!(
+            "no run recorded yet for {} (state directory {}); run proctor test first",
+            project.display(),
+            p.state().display()
+        );
+        assert!(err.contains(&said), "proctor {}: {}", command, err);
+    }
+    let before = p.proctor(&["--version", "-v"]);
+    before.expect_status(0);
+    assert!(
+        before.stdout().contains(&format!(
+            "state directory:  {} (PROCTOR_STATE_DIR)",
+            p.state().display()
+        )),
+        "{}",
+        before.stdout()
+    );
+    assert!(before.stdout().contains("no run recorded yet"), "{}", before.stdout());
+
+    p.proctor(&["test"]).expect_status(0);
+    let after = p.proctor(&["--version", "-v"]).stdout();
+    assert!(
+        after.contains(&format!(
+            "last run:         {}, which ended passing: 1 file, 1 passed, 0 failed",
+            p.state().join("last.jsonl").display()
+        )),
+        "{}",
+        after
+    );
+    let plain = p.proctor(&["--version"]).stdout();
+    assert_eq!(plain.lines().count(), 1, "{}", plain);
 }

@@ -604,7 +604,7 @@ fn the_recurse_hint_is_given_only_when_it_helps() {
 fn no_tests_is_an_error_not_a_pass() {
     let p = Project::new();
     usage_error(&p, &["test"], "no t/ directory");
-    usage_error(&p, &["failed"], "no last run here");
+    usage_error(&p, &["failed"], "no run recorded yet");
 }
 
 #[test]
