@@ -2,6 +2,7 @@
 //! syscalls, so every flag is unit-tested here next to the parser.
 
 use crate::error::{Error, Result};
+use crate::numbers;
 use crate::order::{Order, Partition};
 use crate::render::{ColorChoice, Palette};
 use lexopt::prelude::*;
@@ -341,11 +342,23 @@ fn is_help(flag: &str) -> bool {
 
 /// Parses the process's own arguments.
 pub fn parse() -> Result<Command> {
-    let (args, warnings) = crate::rc::with_rc(std::env::args_os().skip(1).collect());
+    let given: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let (args, warnings) = crate::rc::with_rc(given.clone());
     for w in warnings {
         errln!("proctor: warning: {}", w);
     }
-    parse_from(args)
+    let from_rc = args.len() != given.len();
+    parse_from(args).map_err(|e| {
+        // A word the user did not type: say where it came from.
+        if from_rc && parse_from(given).is_ok() {
+            Error::Usage(format!(
+                "{} (in .proctorrc or ~/.proctorrc; --norc reads neither)",
+                e
+            ))
+        } else {
+            e
+        }
+    })
 }
 
 /// Parses `args` (without the program name).
@@ -512,15 +525,10 @@ fn parse_test(parser: &mut lexopt::Parser, command: &str) -> Result<Option<TestA
             "-m" | "--merge" => args.merge = true,
             "--event-timeout" => {
                 let v = value(parser)?;
-                match v.parse::<f64>() {
-                    Ok(s) if s >= 0.0 && s.is_finite() => args.event_timeout = Some(s),
-                    _ => {
-                        return Err(Error::Usage(format!(
-                            "--event-timeout: '{}' is not a number of seconds",
-                            v
-                        )))
-                    }
-                }
+                args.event_timeout = Some(
+                    numbers::seconds(&v)
+                        .map_err(|why| Error::Usage(format!("--event-timeout: {}", why)))?,
+                );
             }
             "--leftovers" => {
                 let v = value(parser)?;
@@ -537,15 +545,9 @@ fn parse_test(parser: &mut lexopt::Parser, command: &str) -> Result<Option<TestA
             "--log" => args.log = Some(parser.value()?.into()),
             "--log-fd" => {
                 let v = value(parser)?;
-                match v.parse::<i32>() {
-                    Ok(fd) if fd >= 0 => args.log_fd = Some(fd),
-                    _ => {
-                        return Err(Error::Usage(format!(
-                            "--log-fd: '{}' is not a file descriptor number",
-                            v
-                        )))
-                    }
-                }
+                args.log_fd = Some(numbers::whole::<i32>(&v, 0).map_err(|why| {
+                    Error::Usage(format!("--log-fd: {} (a file descriptor number)", why))
+                })?);
             }
             "--no-log" => args.no_log = true,
             "-k" | "--keep" => args.keep = true,
@@ -572,15 +574,10 @@ fn parse_test(parser: &mut lexopt::Parser, command: &str) -> Result<Option<TestA
             }
             "--retry" => {
                 let v = value(parser)?;
-                match v.parse::<u32>() {
-                    Ok(n) => args.retry = Some(n),
-                    _ => {
-                        return Err(Error::Usage(format!(
-                            "--retry: '{}' is not a whole number",
-                            v
-                        )))
-                    }
-                }
+                args.retry = Some(
+                    numbers::whole::<u32>(&v, 0)
+                        .map_err(|why| Error::Usage(format!("--retry: {}", why)))?,
+                );
             }
             "--retry-isolated" => args.retry_isolated = true,
             "--preload" => args.preload.push(value(parser)?),
@@ -626,14 +623,8 @@ fn parse_start(parser: &mut lexopt::Parser) -> Result<Option<StartArgs>> {
 
 /// The value of -j: a positive whole number.
 fn jobs(parser: &mut lexopt::Parser) -> Result<usize> {
-    let v = value(parser)?;
-    match v.parse::<usize>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err(Error::Usage(format!(
-            "--jobs: '{}' is not a positive whole number",
-            v
-        ))),
-    }
+    numbers::whole::<usize>(&value(parser)?, 1)
+        .map_err(|why| Error::Usage(format!("--jobs: {}", why)))
 }
 
 /// The options of the commands that read logs or ask the persistent runner;

@@ -2,6 +2,7 @@
 //! with the names yath uses. Only the first few KiB are read; a header that does
 //! not parse is a warning naming the file and line, and the file still runs.
 
+use crate::numbers;
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
@@ -91,11 +92,9 @@ pub fn parse(head: &[u8], name: &str) -> (Headers, Vec<String>) {
             ))
         };
         match key {
-            "TIMEOUT-EVENT" => match arg
-                .and_then(|w| w.parse::<f64>().ok())
-                .filter(|s| *s >= 0.0 && s.is_finite())
-            {
-                Some(seconds) => headers.timeout_event = Some(seconds),
+            "TIMEOUT-EVENT" => match arg.map(numbers::seconds) {
+                Some(Ok(seconds)) => headers.timeout_event = Some(seconds),
+                Some(Err(why)) => bad(&why),
                 None => bad("needs a number of seconds"),
             },
             "CATEGORY-ISOLATION" => headers.category = Category::Isolation,
@@ -106,8 +105,9 @@ pub fn parse(head: &[u8], name: &str) -> (Headers, Vec<String>) {
             "DURATION-SHORT" => headers.duration = Some(DurationHint::Short),
             "NO-RETRY" => headers.retries = Some(0),
             "NO-PRELOAD" => headers.no_preload = true,
-            "JOB-SLOTS" => match arg.and_then(|w| w.parse::<usize>().ok()).filter(|n| *n > 0) {
-                Some(n) => headers.slots = Some(n),
+            "JOB-SLOTS" => match arg.map(|w| numbers::whole::<usize>(w, 1)) {
+                Some(Ok(n)) => headers.slots = Some(n),
+                Some(Err(why)) => bad(&format!("needs a positive number of slots: {}", why)),
                 None => bad("needs a positive number of slots"),
             },
             _ if key.starts_with("CONFLICTS-") => {
@@ -118,10 +118,15 @@ pub fn parse(head: &[u8], name: &str) -> (Headers, Vec<String>) {
                     headers.conflicts.push(conflict.to_string());
                 }
             }
-            _ if key.starts_with("RETRY-") => match key["RETRY-".len()..].parse::<u32>() {
-                Ok(n) => headers.retries = Some(n),
-                Err(_) => bad("needs a number of retries, as in HARNESS-RETRY-2"),
-            },
+            _ if key.starts_with("RETRY-") => {
+                match numbers::whole::<u32>(&key["RETRY-".len()..], 0) {
+                    Ok(n) => headers.retries = Some(n),
+                    Err(why) => bad(&format!(
+                        "needs a number of retries, as in HARNESS-RETRY-2: {}",
+                        why
+                    )),
+                }
+            }
             // Other names belong to yath features proctor does not have.
             _ => {}
         }
@@ -149,10 +154,37 @@ mod tests {
         assert_eq!(h, Headers::default());
         assert_eq!(
             w,
-            ["t/b.t:2: HARNESS-TIMEOUT-EVENT needs a number of seconds; ignored"]
+            ["t/b.t:2: HARNESS-TIMEOUT-EVENT 'soon' is not a number of seconds; ignored"]
         );
         let (_, w) = parse(b"# HARNESS-RETRY-x\n# HARNESS-JOB-SLOTS 0\n", "t/c.t");
         assert_eq!(w.len(), 2, "{:?}", w);
+    }
+
+    /// A number too big for any timeout, count or slot is a warning naming the
+    /// file, the line and the value, never a panic later.
+    #[test]
+    fn numbers_out_of_range_are_warnings() {
+        for value in ["1e300", "18446744073709551615", "1e19", "inf", "NaN", "-1"] {
+            let text = format!("# HARNESS-TIMEOUT-EVENT {}\n", value);
+            let (h, w) = parse(text.as_bytes(), "t/big.t");
+            assert_eq!(h.timeout_event, None, "{}", value);
+            assert_eq!(w.len(), 1, "{}: {:?}", value, w);
+            assert!(
+                w[0].starts_with(&format!("t/big.t:1: HARNESS-TIMEOUT-EVENT '{}' is ", value))
+                    && w[0].ends_with("; ignored"),
+                "{}",
+                w[0]
+            );
+        }
+        let (h, w) = parse(
+            b"# HARNESS-RETRY-99999999999\n# HARNESS-JOB-SLOTS 99999999999999999999999\n",
+            "t/many.t",
+        );
+        assert_eq!((h.retries, h.slots), (None, None));
+        assert_eq!(w.len(), 2, "{:?}", w);
+        assert!(w.iter().all(|w| w.contains("too big a number")), "{:?}", w);
+        let (h, w) = parse(b"# HARNESS-TIMEOUT-EVENT 1e9\n", "t/long.t");
+        assert_eq!((h.timeout_event, w.len()), (Some(1e9), 0));
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod event;
 mod headers;
 mod json;
 mod ljsonl;
+mod numbers;
 mod order;
 mod overlord;
 mod rc;

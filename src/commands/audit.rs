@@ -6,9 +6,9 @@
 
 use crate::auditor::{self, Config, Leftovers, Test};
 use crate::error::{Error, Result};
+use crate::numbers;
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::time::Duration;
 
 pub fn run(args: Vec<OsString>) -> Result<i32> {
     let mut file = None;
@@ -25,29 +25,26 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
     let mut words = args
         .into_iter()
         .map(|w| w.into_string().unwrap_or_default());
-    let number = |flag: &str, v: Option<String>| -> Result<i64> {
-        v.as_deref()
-            .and_then(|v| v.parse::<i64>().ok())
-            .ok_or_else(|| Error::Usage(format!("audit: {} needs a number", flag)))
+    // A pid names a process of its own (never 0, -1 or init, which a
+    // signal would take as a group or everyone); a descriptor is 0 or more.
+    let number = |flag: &str, v: Option<String>, least: i32| -> Result<i32> {
+        numbers::whole::<i32>(v.as_deref().unwrap_or(""), least)
+            .map_err(|why| Error::Usage(format!("audit: {}: {}", flag, why)))
     };
     while let Some(word) = words.next() {
         match word.as_str() {
             "--file" => file = words.next(),
             "--dir" => dir = words.next().map(PathBuf::from),
-            "--pid" => pid = Some(number("--pid", words.next())? as libc::pid_t),
-            "--stdout-fd" => stdout = Some(number("--stdout-fd", words.next())? as i32),
-            "--stderr-fd" => stderr = Some(number("--stderr-fd", words.next())? as i32),
-            "--lifeline-fd" => lifeline = Some(number("--lifeline-fd", words.next())? as i32),
+            "--pid" => pid = Some(number("--pid", words.next(), 2)? as libc::pid_t),
+            "--stdout-fd" => stdout = Some(number("--stdout-fd", words.next(), 0)?),
+            "--stderr-fd" => stderr = Some(number("--stderr-fd", words.next(), 0)?),
+            "--lifeline-fd" => lifeline = Some(number("--lifeline-fd", words.next(), 0)?),
             "--event-timeout" => {
-                let v = words.next();
-                let s = v
-                    .as_deref()
-                    .and_then(|v| v.parse::<f64>().ok())
-                    .filter(|s| *s >= 0.0);
-                event_timeout =
-                    Some(s.ok_or_else(|| {
-                        Error::Usage("audit: --event-timeout needs seconds".into())
-                    })?);
+                let v = words.next().unwrap_or_default();
+                event_timeout = Some(
+                    numbers::seconds(&v)
+                        .map_err(|why| Error::Usage(format!("audit: --event-timeout: {}", why)))?,
+                );
             }
             "--keep" => keep = true,
             "--leftovers" => {
@@ -89,9 +86,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
             stdout,
             stderr: stderr.filter(|&fd| fd != stdout),
         },
-        event_timeout: event_timeout
-            .filter(|s| *s > 0.0)
-            .map(Duration::from_secs_f64),
+        event_timeout: event_timeout.and_then(numbers::timeout),
         leftovers,
         keep,
         ignore_exit,

@@ -27,7 +27,6 @@ use std::ffi::OsString;
 use std::io;
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::time::Duration;
 
 pub const USAGE: &str = "\
 usage: proctor driver --test-name NAME --log-file PATH --trs-file PATH [OPTIONS]
@@ -183,15 +182,9 @@ where
             }
             Long("event-timeout") => {
                 let value = string(parser.value()?)?;
-                match value.parse::<f64>() {
-                    Ok(s) if s >= 0.0 && s.is_finite() => a.event_timeout = Some(s),
-                    _ => {
-                        return Err(Error::Usage(format!(
-                            "driver: --event-timeout: '{}' is not a number of seconds",
-                            value
-                        )))
-                    }
-                }
+                a.event_timeout = Some(crate::numbers::seconds(&value).map_err(|why| {
+                    Error::Usage(format!("driver: --event-timeout: {}", why))
+                })?);
             }
             Long("leftovers") => {
                 let value = string(parser.value()?)?;
@@ -428,11 +421,7 @@ fn session_for(args: &DriverArgs) -> Result<Session> {
         env: Launch::environment(&[], false),
         merge: args.merge,
         keep: false,
-        event_timeout: if event_timeout > 0.0 {
-            Some(Duration::from_secs_f64(event_timeout))
-        } else {
-            None
-        },
+        event_timeout: crate::numbers::timeout(event_timeout),
         leftovers: args.leftovers,
         perl_switches: Vec::new(),
         test_args: Vec::new(),

@@ -14,7 +14,6 @@ use crate::runner::{perl_dirs, JobSpec, Launch, Prefork, StageSpec};
 use crate::state;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// The default event timeout, in seconds.
 pub const EVENT_TIMEOUT: f64 = 60.0;
@@ -272,11 +271,7 @@ pub fn launch_for(args: &TestArgs, files: &[discover::TestFile]) -> Result<Launc
         env: Launch::environment(&perl_dirs, args.show.verbose),
         merge: args.merge,
         keep: args.keep,
-        event_timeout: if event_timeout > 0.0 {
-            Some(Duration::from_secs_f64(event_timeout))
-        } else {
-            None
-        },
+        event_timeout: crate::numbers::timeout(event_timeout),
         leftovers: args.leftovers.unwrap_or(Leftovers::WithRun),
         perl_switches: Vec::new(),
         test_args: Vec::new(),

@@ -693,7 +693,7 @@ fn ranges(numbers: &[u64]) -> Vec<String> {
     let mut start: Option<u64> = None;
     for (i, &n) in sorted.iter().enumerate() {
         let next = sorted.get(i + 1).copied();
-        if next == Some(n + 1) {
+        if next.is_some() && next == n.checked_add(1) {
             if start.is_none() {
                 start = Some(n);
             }

@@ -74,6 +74,14 @@ pub fn perl_dirs(lib: bool, blib: bool, includes: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 impl Launch {
+    /// A job's event timeout: its file's header's (0: none), else the run's.
+    pub fn event_timeout_of(&self, spec: &JobSpec) -> Option<Duration> {
+        match spec.headers.timeout_event {
+            Some(seconds) => crate::numbers::timeout(seconds),
+            None => self.event_timeout,
+        }
+    }
+
     /// The environment: the caller's, with PERL5LIB extended by `perl_dirs` and
     /// the variables prove exports.
     /// `verbose` adds HARNESS_IS_VERBOSE=1, as prove -v does.
@@ -225,11 +233,7 @@ impl Launch {
             place,
             test,
             command,
-            event_timeout: match spec.headers.timeout_event {
-                Some(s) if s > 0.0 => Some(Duration::from_secs_f64(s)),
-                Some(_) => None,
-                None => self.event_timeout,
-            },
+            event_timeout: self.event_timeout_of(spec),
             leftovers: self.leftovers,
             keep: self.keep,
             ignore_exit: self.ignore_exit,

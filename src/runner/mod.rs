@@ -593,7 +593,7 @@ impl Runner {
             // The auditor wrote will_retry on this try's job_end for the same reasons.
             let alone = self.retry_isolated;
             self.enqueue(Pending {
-                tries: done.tries + 1,
+                tries: done.tries.saturating_add(1),
                 alone,
                 ..done
             })?;

@@ -13,7 +13,6 @@ use std::ffi::CString;
 use std::io::{self, BufRead, Write};
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::time::Duration;
 
 impl Plan {
     /// The plan as JSON lines: the run's settings, then one line per job, so
@@ -102,7 +101,7 @@ impl Plan {
                 script: PERL_STAGE,
                 args: strings(&l["stage"]["args"]),
             }),
-            event_timeout: l["event_timeout"].as_f64().map(Duration::from_secs_f64),
+            event_timeout: l["event_timeout"].as_f64().and_then(crate::numbers::timeout),
             leftovers: l["leftovers"]
                 .as_str()
                 .and_then(Leftovers::parse)
@@ -117,7 +116,7 @@ impl Plan {
             slots: v["slots"].as_u64().unwrap_or(1) as usize,
             run_dir: path(&v["run_dir"]).ok_or("the plan has no run directory")?,
             launch,
-            retries: v["retries"].as_u64().unwrap_or(0) as u32,
+            retries: u32::try_from(v["retries"].as_u64().unwrap_or(0)).unwrap_or(u32::MAX),
             retry_isolated: v["retry_isolated"] == true,
             cwd: path(&v["cwd"]).ok_or("the plan has no directory to run in")?,
         };
@@ -208,7 +207,9 @@ pub(super) fn job_from_json(v: &Value) -> Result<JobSpec, String> {
             Some("short") => Some(DurationHint::Short),
             _ => None,
         },
-        retries: v["retries"].as_u64().map(|n| n as u32),
+        retries: v["retries"]
+            .as_u64()
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
         slots: v["slots"].as_u64().map(|n| n as usize),
         no_preload: v["no_preload"] == true,
         taint: match v["taint"].as_str() {
@@ -280,7 +281,7 @@ mod tests {
                     script: PERL_STAGE,
                     args: vec!["--preload".into(), "Test::More".into()],
                 }),
-                event_timeout: Some(Duration::from_secs(60)),
+                event_timeout: Some(std::time::Duration::from_secs(60)),
                 leftovers: Leftovers::WithTest,
                 perl_switches: vec!["-w".into()],
                 test_args: vec!["--fast".into()],
@@ -305,7 +306,10 @@ mod tests {
         assert_eq!(back.cwd, PathBuf::from("/tmp/project"));
         assert_eq!(back.launch.exec, plan.launch.exec);
         assert_eq!(back.launch.stage.unwrap().args, ["--preload", "Test::More"]);
-        assert_eq!(back.launch.event_timeout, Some(Duration::from_secs(60)));
+        assert_eq!(
+            back.launch.event_timeout,
+            Some(std::time::Duration::from_secs(60))
+        );
         assert_eq!(back.launch.leftovers, Leftovers::WithTest);
         assert_eq!(
             (

@@ -504,10 +504,15 @@ fn write_script(spec: &StageSpec, run_dir: &Path) -> io::Result<PathBuf> {
 fn parse(line: &[u8]) -> Option<Message> {
     let v: Value = serde_json::from_slice(line).ok()?;
     let job = match (v["job"].as_u64(), v["try"].as_u64()) {
-        (Some(j), Some(t)) => Some((j, t as u32)),
+        (Some(j), Some(t)) => Some((j, u32::try_from(t).ok()?)),
         _ => None,
     };
-    let pid = v["pid"].as_i64().unwrap_or(0) as libc::pid_t;
+    // A process of its own: 0, -1 or 1 would have a signal reach a whole
+    // group, everyone, or init.
+    let pid = v["pid"]
+        .as_i64()
+        .and_then(|p| libc::pid_t::try_from(p).ok())
+        .filter(|&p| p > 1);
     Some(match v["type"].as_str()? {
         "ready" => Message::Ready {
             preloaded: v["preloaded"]
@@ -522,10 +527,16 @@ fn parse(line: &[u8]) -> Option<Message> {
                 })
                 .collect(),
         },
-        "launched" => Message::Launched { job: job?, pid },
+        "launched" => match pid {
+            Some(pid) => Message::Launched { job: job?, pid },
+            None => Message::Error {
+                job: Some(job?),
+                message: format!("it said it launched the test as pid {}", v["pid"]),
+            },
+        },
         "done" => Message::Done {
             job: job?,
-            pid,
+            pid: pid?,
             status: v["status"].as_i64().map(|s| s as i32),
             signal: v["signal"].as_i64().map(|s| s as i32),
         },
@@ -586,5 +597,21 @@ mod tests {
             other => panic!("{:?}", other),
         }
         assert_eq!(parse(b"junk"), None);
+        for pid in ["0", "-1", "1", "4294967296", "\"77\"", "null"] {
+            let launched = format!(r#"{{"type":"launched","job":3,"try":1,"pid":{}}}"#, pid);
+            match parse(launched.as_bytes()) {
+                Some(Message::Error {
+                    job: Some((3, 1)),
+                    message,
+                }) => assert!(message.contains("pid"), "{}", message),
+                other => panic!("launched as pid {}: {:?}", pid, other),
+            }
+            let done = format!(r#"{{"type":"done","job":3,"try":1,"pid":{}}}"#, pid);
+            assert_eq!(parse(done.as_bytes()), None, "done as pid {}", pid);
+        }
+        assert_eq!(
+            parse(br#"{"type":"launched","job":3,"try":4294967296,"pid":77}"#),
+            None
+        );
     }
 }

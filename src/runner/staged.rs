@@ -220,13 +220,7 @@ impl Runner {
             p.spec.display.clone(),
         ];
         auditor.extend(["--dir".to_string(), dir.clone()]);
-        let timeout = p
-            .spec
-            .headers
-            .timeout_event
-            .map(Duration::from_secs_f64)
-            .or(self.plan_launch.event_timeout);
-        if let Some(t) = timeout {
+        if let Some(t) = self.plan_launch.event_timeout_of(&p.spec) {
             auditor.extend(["--event-timeout".to_string(), t.as_secs_f64().to_string()]);
         }
         if self.plan_launch.keep {

@@ -69,8 +69,18 @@ pub fn set_cpu_mask(mask: &[u8]) -> io::Result<()> {
     cvt(unsafe { libc::sched_setaffinity(0, mask.len(), mask.as_ptr().cast()) }).map(|_| ())
 }
 
+/// More CPUs than Linux numbers (NR_CPUS is at most 8192): a mask for a CPU
+/// beyond is refused, not allocated.
+const CPU_LIMIT: usize = 1 << 16;
+
 /// Keeps this process (and the children it forks from now on) on `cpu`.
 pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
+    if cpu >= CPU_LIMIT {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("no CPU {}", cpu),
+        ));
+    }
     let word = std::mem::size_of::<libc::c_ulong>();
     let mut mask = vec![0u8; (cpu / 8 / word + 1) * word];
     let (byte, bit) = mask_bit(cpu);

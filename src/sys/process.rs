@@ -281,6 +281,14 @@ pub fn reap_any() -> io::Result<Option<(libc::pid_t, ExitInfo)>> {
 
 /// Sends `signal` to one process.
 pub fn kill(pid: libc::pid_t, signal: i32) -> io::Result<()> {
+    // A pid read from a log or a message may be anything; these would signal
+    // a whole group, everyone, or init.
+    if pid <= 1 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "refusing to signal pid 0, -1 or 1",
+        ));
+    }
     // SAFETY: kill only sends a signal.
     cvt(unsafe { libc::kill(pid, signal) }).map(|_| ())
 }

@@ -46,7 +46,10 @@ fn into_closed_pipe(p: &Project, args: &[&str], both: bool) -> i32 {
 /// `proctor ARGS | head -c1`, by the shell: the reader takes a byte and goes.
 fn into_head(p: &Project, args: &[&str]) -> i32 {
     let status = Command::new("bash")
-        .args(["-c", "\"$0\" \"$@\" 2>&1 | head -c1 >/dev/null; exit ${PIPESTATUS[0]}"])
+        .args([
+            "-c",
+            "\"$0\" \"$@\" 2>&1 | head -c1 >/dev/null; exit ${PIPESTATUS[0]}",
+        ])
         .arg(env!("CARGO_BIN_EXE_proctor"))
         .args(args)
         .current_dir(&p.dir)
@@ -70,7 +73,10 @@ fn output_nobody_reads_changes_no_exit_status() {
         &test,
         "#!/bin/sh\necho 1..3\necho ok 1\necho '# a comment' >&2\necho ok 2\necho 'not ok 3'\n",
     )
-    .script("t/ok.t", "#!/bin/sh\necho 1..1\necho ok 1\necho warning >&2\n");
+    .script(
+        "t/ok.t",
+        "#!/bin/sh\necho 1..1\necho ok 1\necho warning >&2\n",
+    );
     let cases: &[(&[&str], i32)] = &[
         (&[], 2),
         (&["test", "--frob"], 2),
@@ -183,7 +189,11 @@ fn where_the_runs_are_kept_and_when_there_is_none() {
         "{}",
         before.stdout()
     );
-    assert!(before.stdout().contains("no run recorded yet"), "{}", before.stdout());
+    assert!(
+        before.stdout().contains("no run recorded yet"),
+        "{}",
+        before.stdout()
+    );
 
     p.proctor(&["test"]).expect_status(0);
     let after = p.proctor(&["--version", "-v"]).stdout();
@@ -197,4 +207,153 @@ fn where_the_runs_are_kept_and_when_there_is_none() {
     );
     let plain = p.proctor(&["--version"]).stdout();
     assert_eq!(plain.lines().count(), 1, "{}", plain);
+}
+
+/// A one-line usage error (status 2) that names `what`.
+fn refused(p: &Project, args: &[&str], what: &str) {
+    let run = p.proctor(args);
+    run.expect_status(2);
+    let err = run.stderr();
+    assert_eq!(err.lines().count(), 1, "proctor {:?}: {}", args, err);
+    assert!(
+        err.contains(what),
+        "proctor {:?}: expected {:?} in {}",
+        args,
+        what,
+        err
+    );
+}
+
+/// Numbers past what a process can take (Duration and Instant arithmetic
+/// panic past about 1.8e19 seconds) are refused where they are given, naming
+/// the flag; none reaches a process to abort it.
+#[test]
+fn numbers_too_big_are_usage_errors_naming_the_flag() {
+    let p = Project::new();
+    p.script("t/a.t", "#!/bin/sh\necho 1..1\necho ok 1\n");
+    for seconds in ["1e300", "18446744073709551615", "1e19", "inf"] {
+        let said = format!(
+            "--event-timeout: '{}' is more seconds than proctor waits",
+            seconds
+        );
+        refused(&p, &["test", "--event-timeout", seconds], &said);
+        refused(&p, &["run", "--event-timeout", seconds], &said);
+        refused(&p, &["prove", "--event-timeout", seconds, "t"], &said);
+        refused(
+            &p,
+            &[
+                "driver",
+                "--event-timeout",
+                seconds,
+                "--test-name",
+                "a",
+                "--log-file",
+                "a.log",
+                "--trs-file",
+                "a.trs",
+                "--",
+                "t/a.t",
+            ],
+            &format!("driver: {}", said),
+        );
+    }
+    refused(
+        &p,
+        &["test", "-j", "99999999999999999999"],
+        "--jobs: '99999999999999999999' is too big",
+    );
+    refused(
+        &p,
+        &["start", "-j", "99999999999999999999"],
+        "--jobs: '99999999999999999999' is too big",
+    );
+    refused(
+        &p,
+        &["test", "--retry", "4294967296"],
+        "--retry: '4294967296' is too big",
+    );
+    refused(
+        &p,
+        &["test", "--log-fd", "99999999999"],
+        "--log-fd: '99999999999' is too big",
+    );
+    refused(
+        &p,
+        &["prove", "-j", "99999999999999999999", "t"],
+        "'99999999999999999999' is too big",
+    );
+    // The longest timeout there is still runs the test.
+    p.proctor(&["test", "--event-timeout", "1e9", "--exec", ""])
+        .expect_status(0);
+
+    std::fs::write(p.dir.join(".proctorrc"), "--event-timeout 1e300\n").unwrap();
+    refused(
+        &p,
+        &["test"],
+        "(in .proctorrc or ~/.proctorrc; --norc reads neither)",
+    );
+    p.proctor(&["test", "--norc", "--exec", ""])
+        .expect_status(0);
+}
+
+/// The same in a header is a warning naming the file, the line and the
+/// header; the header is ignored and the file runs (and passes), where it was
+/// an abort, or a passing test failed as "auditor lost".
+#[test]
+fn a_header_number_too_big_is_a_warning_and_the_test_runs() {
+    let p = Project::new();
+    for (i, seconds) in ["1e300", "18446744073709551615", "1e19"].iter().enumerate() {
+        p.script(
+            &format!("t/big{}.t", i),
+            &format!(
+                "#!/bin/sh\n# HARNESS-TIMEOUT-EVENT {}\necho 1..1\necho ok 1\n",
+                seconds
+            ),
+        );
+    }
+    p.script(
+        "t/slots.t",
+        "#!/bin/sh\n# HARNESS-JOB-SLOTS 99999999999999999999\n# HARNESS-RETRY-99999999999\necho 1..1\necho ok 1\n",
+    );
+    let run = p.proctor(&["test", "--exec", ""]);
+    run.expect_status(0);
+    for (i, seconds) in ["1e300", "18446744073709551615", "1e19"].iter().enumerate() {
+        run.expect_stderr(&format!(
+            "proctor: warning: t/big{}.t:2: HARNESS-TIMEOUT-EVENT '{}' is more seconds than proctor waits",
+            i, seconds
+        ));
+    }
+    run.expect_stderr("t/slots.t:2: HARNESS-JOB-SLOTS needs a positive number of slots");
+    run.expect_stderr("t/slots.t:3: HARNESS-RETRY-99999999999 needs a number of retries");
+    assert_eq!(
+        results(&p.events()),
+        pairs(&[
+            ("t/big0.t", "pass"),
+            ("t/big1.t", "pass"),
+            ("t/big2.t", "pass"),
+            ("t/slots.t", "pass")
+        ])
+    );
+}
+
+/// The longest timeout a header may give goes whole through a preloaded
+/// stage to the auditor it starts (`proctor audit --event-timeout`).
+#[test]
+fn the_longest_header_timeout_reaches_a_preloaded_test() {
+    let p = Project::new();
+    p.script(
+        "t/long.t",
+        "# HARNESS-TIMEOUT-EVENT 1000000000\nprint \"1..1\\nok 1\\n\";\n",
+    );
+    let run = p.proctor(&["test", "--preload", "strict"]);
+    run.expect_status(0);
+    assert_eq!(run.stderr(), "", "{}", run.stderr());
+    let events = p.events();
+    assert_eq!(results(&events), pairs(&[("t/long.t", "pass")]));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "job_launch" && e["staged"] == true),
+        "the test did not run in the preloaded stage"
+    );
 }

@@ -283,7 +283,7 @@ fn bad_headers_and_state_warn_and_the_run_goes_on() {
     run.expect_status(0);
     assert!(
         run.stderr()
-            .contains("t/a.t:2: HARNESS-JOB-SLOTS needs a positive number of slots; ignored"),
+            .contains("t/a.t:2: HARNESS-JOB-SLOTS needs a positive number of slots: 'many' is not a whole number; ignored"),
         "{}",
         run.stderr()
     );

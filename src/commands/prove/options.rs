@@ -411,24 +411,16 @@ fn string(value: OsString) -> Result<String> {
 
 /// prove's `-j N`: 0 is prove's default of one job.
 fn jobs(value: &str, what: &str) -> Result<Option<usize>> {
-    match value.parse::<usize>() {
+    match crate::numbers::whole::<usize>(value, 0) {
         Ok(0) => Ok(None),
         Ok(n) => Ok(Some(n)),
-        _ => Err(Error::Usage(format!(
-            "{}: '{}' is not a whole number",
-            what, value
-        ))),
+        Err(why) => Err(Error::Usage(format!("{}: {}", what, why))),
     }
 }
 
 fn seconds(value: &str) -> Result<f64> {
-    match value.parse::<f64>() {
-        Ok(s) if s >= 0.0 && s.is_finite() => Ok(s),
-        _ => Err(Error::Usage(format!(
-            "--event-timeout: '{}' is not a number of seconds",
-            value
-        ))),
-    }
+    crate::numbers::seconds(value)
+        .map_err(|why| Error::Usage(format!("--event-timeout: {}", why)))
 }
 
 #[cfg(test)]
