@@ -357,3 +357,25 @@ fn the_longest_header_timeout_reaches_a_preloaded_test() {
         "the test did not run in the preloaded stage"
     );
 }
+
+/// prove's `.prove` is a file people and other tools edit: numbers in it too
+/// big for a counter are carried, not overflowed.
+#[test]
+fn a_prove_state_file_with_huge_numbers_is_read() {
+    let p = Project::new();
+    p.script("t/a.t", "#!/bin/sh\necho 1..1\necho ok 1\n");
+    std::fs::write(
+        p.dir.join(".prove"),
+        "---\ngeneration: 18446744073709551615\ntests:\n  t/a.t:\n    gen: 1\n    last_result: 0\n    \
+         seq: 1e300\n    total_passes: 1e300\nversion: 1\n...\n",
+    )
+    .unwrap();
+    let run = p.proctor(&["prove", "--state=save", "-e", "", "t"]);
+    run.expect_status(0);
+    let saved = std::fs::read_to_string(p.dir.join(".prove")).unwrap();
+    assert!(
+        saved.contains("total_passes: 18446744073709551615"),
+        "{}",
+        saved
+    );
+}

@@ -125,13 +125,14 @@ impl State {
                 record.insert("mtime".into(), scalar(mtime.to_string()));
             }
         }
-        self.next_sequence = self
+        // The file may say anything: no number in it may overflow.
+        self.next_sequence = (self
             .tests
             .values()
             .filter_map(|r| number(r.get("seq")))
-            .fold(0.0, f64::max) as u64
-            + 1;
-        self.generation += 1;
+            .fold(0.0, f64::max) as u64)
+            .saturating_add(1);
+        self.generation = self.generation.saturating_add(1);
         Ok(())
     }
 
@@ -261,7 +262,7 @@ impl State {
                 record.insert(k.to_string(), scalar(v));
             };
             set(record, "seq", self.next_sequence.to_string());
-            self.next_sequence += 1;
+            self.next_sequence = self.next_sequence.saturating_add(1);
             set(record, "gen", self.generation.to_string());
             set(record, "last_run_time", perl_number(seen.ended));
             set(record, "last_result", seen.result.to_string());
@@ -272,7 +273,7 @@ impl State {
             } else {
                 ("total_passes", "last_pass_time")
             };
-            let count = field(record, total, 0.0) as u64 + 1;
+            let count = (field(record, total, 0.0) as u64).saturating_add(1);
             set(record, total, count.to_string());
             set(record, last, perl_number(seen.ended));
         }
@@ -378,7 +379,7 @@ impl Renderer for Observer {
         let ended = v["stamp"].as_f64().unwrap_or_else(now);
         self.0.borrow_mut().push(Observed {
             name: v["file"].as_str().unwrap_or("").to_string(),
-            result: failed + u64::from(outcome == "fail"),
+            result: failed.saturating_add(u64::from(outcome == "fail")),
             todo: v["counts"]["todo"].as_u64().unwrap_or(0),
             elapsed: v["duration"].as_f64().unwrap_or(0.0),
             ended,
