@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::numbers;
-use crate::order::{Order, Partition};
+use crate::order::{Order, Share};
 use crate::render::{ColorChoice, Palette};
 use lexopt::prelude::*;
 use std::ffi::OsString;
@@ -53,7 +53,9 @@ order and repetition:
       --retry N           try a failing file up to N more times
       --retry-isolated    retries run last, one at a time
       --flaky-fails       a file that passes only on a retry fails the run
-      --partition P       slice:M/N or hash:M/N, this machine's share of the files
+      --partition P       slice:M/N or hash:M/N, this machine's share of the files;
+                          auto: the share the CI's own variables give (GitLab,
+                          CircleCI, Buildkite)
 
 preloading:
       --preload MODULE    run perl tests in a perl that has MODULE loaded (repeatable)
@@ -276,7 +278,7 @@ pub struct TestArgs {
     pub retry: Option<u32>,
     pub retry_isolated: bool,
     pub flaky_fails: bool,
-    pub partition: Option<Partition>,
+    pub partition: Option<Share>,
     /// `--preload MODULE`: run perl tests in a stage with these loaded.
     pub preload: Vec<String>,
     pub paths: Vec<PathBuf>,
@@ -583,7 +585,7 @@ fn parse_test(parser: &mut lexopt::Parser, command: &str) -> Result<Option<TestA
             "--preload" => args.preload.push(value(parser)?),
             "--flaky-fails" => args.flaky_fails = true,
             "--partition" => {
-                args.partition = Some(Partition::parse(&value(parser)?).map_err(Error::Usage)?)
+                args.partition = Some(Share::parse(&value(parser)?).map_err(Error::Usage)?)
             }
             other => {
                 if !parse_show(other, parser, &mut args.show)? {
@@ -727,11 +729,15 @@ mod tests {
         assert_eq!(t.state, ["failed", "slow"]);
         assert_eq!(
             t.partition,
-            Some(Partition {
+            Some(Share::Given(crate::order::Partition {
                 by_hash: true,
                 part: 1,
                 of: 2
-            })
+            }))
+        );
+        assert_eq!(
+            test_args(&["--partition", "auto"]).unwrap().partition,
+            Some(Share::FromCi)
         );
         assert!(t.show.really_quiet && t.show.timer);
         for (flags, message) in [

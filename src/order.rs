@@ -4,6 +4,7 @@
 
 use crate::discover::TestFile;
 use crate::headers::DurationHint;
+use crate::numbers;
 use std::collections::HashMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +46,57 @@ impl Order {
     }
 }
 
+/// What `--partition` asked for: a share given outright, or `auto`, the share
+/// the CI's own variables give (read when the run starts, not when parsed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Share {
+    Given(Partition),
+    FromCi,
+}
+
+impl Share {
+    pub fn parse(value: &str) -> Result<Share, String> {
+        if value == "auto" {
+            Ok(Share::FromCi)
+        } else {
+            Partition::parse(value).map(Share::Given)
+        }
+    }
+}
+
+/// One CI's variables for the jobs of a parallel job: the job's index, the
+/// first index it counts from, and how many jobs there are.
+struct CiShare {
+    ci: &'static str,
+    index: &'static str,
+    first: u64,
+    total: &'static str,
+}
+
+/// The CIs `--partition auto` knows, in the order they are looked for.
+/// GitLab counts its jobs from 1; CircleCI and Buildkite from 0 (each one's
+/// documentation of these variables).
+const CI_SHARES: &[CiShare] = &[
+    CiShare {
+        ci: "GitLab",
+        index: "CI_NODE_INDEX",
+        first: 1,
+        total: "CI_NODE_TOTAL",
+    },
+    CiShare {
+        ci: "CircleCI",
+        index: "CIRCLE_NODE_INDEX",
+        first: 0,
+        total: "CIRCLE_NODE_TOTAL",
+    },
+    CiShare {
+        ci: "Buildkite",
+        index: "BUILDKITE_PARALLEL_JOB",
+        first: 0,
+        total: "BUILDKITE_PARALLEL_JOB_COUNT",
+    },
+];
+
 /// `--partition slice:M/N` or `hash:M/N`: this machine's share of the files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Partition {
@@ -77,6 +129,74 @@ impl Partition {
             return Err(bad());
         }
         Ok(Partition { by_hash, part, of })
+    }
+
+    /// `--partition auto`: the slice of the files that is this job's in its
+    /// CI's parallel job, from the CI's variables (`var` reads one), and a
+    /// line saying which variables gave it. A variable set without its pair,
+    /// or out of range, is an error that names it; so is none at all.
+    pub fn from_ci(var: impl Fn(&str) -> Option<String>) -> Result<(Partition, String), String> {
+        let var = |name: &str| var(name).filter(|v| !v.is_empty());
+        for ci in CI_SHARES {
+            let (index, total) = match (var(ci.index), var(ci.total)) {
+                (None, None) => continue,
+                // GitLab sets its total, 1, on a job that is not parallel.
+                (None, Some(total)) if ci.first == 1 && total == "1" => {
+                    let whole = Partition {
+                        by_hash: false,
+                        part: 1,
+                        of: 1,
+                    };
+                    let from = format!(
+                        "all of it: {}=1 and no {}, not a parallel job",
+                        ci.total, ci.index
+                    );
+                    return Ok((whole, from));
+                }
+                (Some(_), None) => {
+                    return Err(format!(
+                        "--partition auto: {} is set but {} is not",
+                        ci.index, ci.total
+                    ))
+                }
+                (None, Some(_)) => {
+                    return Err(format!(
+                        "--partition auto: {} is set but {} is not",
+                        ci.total, ci.index
+                    ))
+                }
+                (Some(index), Some(total)) => (index, total),
+            };
+            let of = numbers::whole::<u64>(&total, 1)
+                .map_err(|why| format!("--partition auto: {}: {}", ci.total, why))?;
+            let at = numbers::whole::<u64>(&index, 0)
+                .map_err(|why| format!("--partition auto: {}: {}", ci.index, why))?;
+            let last = of - 1 + ci.first;
+            if at < ci.first || at > last {
+                return Err(format!(
+                    "--partition auto: {} is {}, not between {} and {} ({} counts from {}, and {} is {})",
+                    ci.index, at, ci.first, last, ci.ci, ci.first, ci.total, of
+                ));
+            }
+            let share = Partition {
+                by_hash: false,
+                part: at - ci.first + 1,
+                of,
+            };
+            let from = format!(
+                "slice:{}/{}, from {}'s {}={} and {}={}",
+                share.part, share.of, ci.ci, ci.index, at, ci.total, of
+            );
+            return Ok((share, from));
+        }
+        Err(format!(
+            "--partition auto: no CI parallel-job variables are set ({}); give slice:M/N instead",
+            CI_SHARES
+                .iter()
+                .map(|c| format!("{}'s {} and {}", c.ci, c.index, c.total))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
     }
 
     /// Keeps this partition's files. Slices count over the files sorted by path,
@@ -275,6 +395,96 @@ mod tests {
         }
         let slices = Partition::parse("slice:1/3").unwrap().select(all.clone());
         assert_eq!(names(&slices), ["t/a.t", "t/d.t", "t/g.t"]);
+    }
+
+    fn ci(vars: &[(&str, &str)]) -> Result<(Partition, String), String> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Partition::from_ci(|name| vars.get(name).cloned())
+    }
+
+    fn slice(part: u64, of: u64) -> Partition {
+        Partition {
+            by_hash: false,
+            part,
+            of,
+        }
+    }
+
+    #[test]
+    fn auto_takes_each_cis_share_counting_as_it_counts() {
+        let gitlab = ci(&[("CI_NODE_INDEX", "1"), ("CI_NODE_TOTAL", "4")]).unwrap();
+        assert_eq!(gitlab.0, slice(1, 4));
+        assert_eq!(
+            gitlab.1,
+            "slice:1/4, from GitLab's CI_NODE_INDEX=1 and CI_NODE_TOTAL=4"
+        );
+        let circle = ci(&[("CIRCLE_NODE_INDEX", "0"), ("CIRCLE_NODE_TOTAL", "4")]).unwrap();
+        assert_eq!(circle.0, slice(1, 4));
+        let buildkite = ci(&[
+            ("BUILDKITE_PARALLEL_JOB", "3"),
+            ("BUILDKITE_PARALLEL_JOB_COUNT", "4"),
+        ])
+        .unwrap();
+        assert_eq!(buildkite.0, slice(4, 4));
+        // A GitLab job that is not parallel has a total of 1 and no index.
+        assert_eq!(ci(&[("CI_NODE_TOTAL", "1")]).unwrap().0, slice(1, 1));
+        assert_eq!(Share::parse("auto"), Ok(Share::FromCi));
+        assert_eq!(Share::parse("slice:2/3"), Ok(Share::Given(slice(2, 3))));
+    }
+
+    #[test]
+    fn auto_says_what_is_wrong_with_the_cis_variables() {
+        for (vars, said) in [
+            (
+                &[][..],
+                "no CI parallel-job variables are set (GitLab's CI_NODE_INDEX",
+            ),
+            (
+                &[("CI_NODE_INDEX", "")][..],
+                "no CI parallel-job variables are set",
+            ),
+            (
+                &[("CI_NODE_INDEX", "0"), ("CI_NODE_TOTAL", "4")][..],
+                "CI_NODE_INDEX is 0, not between 1 and 4 (GitLab counts from 1",
+            ),
+            (
+                &[("CIRCLE_NODE_INDEX", "4"), ("CIRCLE_NODE_TOTAL", "4")][..],
+                "CIRCLE_NODE_INDEX is 4, not between 0 and 3 (CircleCI counts from 0",
+            ),
+            (
+                &[("CI_NODE_INDEX", "2")][..],
+                "CI_NODE_INDEX is set but CI_NODE_TOTAL is not",
+            ),
+            (
+                &[("CI_NODE_TOTAL", "3")][..],
+                "CI_NODE_TOTAL is set but CI_NODE_INDEX is not",
+            ),
+            (
+                &[
+                    ("BUILDKITE_PARALLEL_JOB", "x"),
+                    ("BUILDKITE_PARALLEL_JOB_COUNT", "2"),
+                ][..],
+                "BUILDKITE_PARALLEL_JOB: 'x' is not a whole number",
+            ),
+            (
+                &[("CIRCLE_NODE_INDEX", "0"), ("CIRCLE_NODE_TOTAL", "0")][..],
+                "CIRCLE_NODE_TOTAL: '0' is less than 1",
+            ),
+            (
+                &[
+                    ("CI_NODE_INDEX", "1"),
+                    ("CI_NODE_TOTAL", "99999999999999999999"),
+                ][..],
+                "CI_NODE_TOTAL: '99999999999999999999' is too big",
+            ),
+        ] {
+            let err = ci(vars).unwrap_err();
+            assert!(err.starts_with("--partition auto: "), "{}", err);
+            assert!(err.contains(said), "{:?}: {}", vars, err);
+        }
     }
 
     #[test]

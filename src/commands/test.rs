@@ -7,7 +7,7 @@ use crate::cli::TestArgs;
 use crate::commands::session::{self, Policy, Runner, Session};
 use crate::discover::{self, How, Search, TestFile};
 use crate::error::{Error, Result};
-use crate::order::{self, Known, Order};
+use crate::order::{self, Known, Order, Partition, Share};
 use crate::render;
 use crate::render::ColorChoice;
 use crate::runner::{perl_dirs, JobSpec, Launch, Prefork, StageSpec};
@@ -38,6 +38,17 @@ pub fn run_remote(mut args: TestArgs) -> Result<i32> {
 
 fn run_on(mut args: TestArgs, runner: Runner) -> Result<i32> {
     apply_harness_environment(&mut args);
+    let partition = match args.partition {
+        Some(Share::Given(partition)) => Some(partition),
+        Some(Share::FromCi) => {
+            let (partition, from) =
+                Partition::from_ci(|name| std::env::var(name).ok()).map_err(Error::Usage)?;
+            // A CI log then says which share this job ran.
+            errln!("proctor: partition {}", from);
+            Some(partition)
+        }
+        None => None,
+    };
     let state_dir = state::locate(args.state_dir.as_deref());
     if let (None, Runner::Remote(_)) = (args.jobs, &runner) {
         // Neither -j nor HARNESS_OPTIONS: what the runner was started with.
@@ -53,7 +64,7 @@ fn run_on(mut args: TestArgs, runner: Runner) -> Result<i32> {
         errln!("proctor: no test to run: nothing in the last run matches --failed or --state");
         return Ok(crate::error::EXIT_PASS);
     }
-    if let Some(partition) = args.partition {
+    if let Some(partition) = partition {
         files = partition.select(files);
         if files.is_empty() {
             errln!(

@@ -78,7 +78,7 @@ _proctor() {
         --leftovers) COMPREPLY=($(compgen -W "run test" -- "$cur")); return ;;
         --color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return ;;
         --state) COMPREPLY=($(compgen -W "failed passed all slow fast new save" -- "$cur")); return ;;
-        --partition) COMPREPLY=($(compgen -W "slice: hash:" -- "$cur")); return ;;
+        --partition) COMPREPLY=($(compgen -W "slice: hash: auto" -- "$cur")); return ;;
         --exec | --event-timeout | --preload | --colors | --ext) COMPREPLY=(); return ;;
         esac
         if [[ $cur == -* ]]; then

@@ -379,3 +379,110 @@ fn a_prove_state_file_with_huge_numbers_is_read() {
         saved
     );
 }
+
+const CI_VARIABLES: &[&str] = &[
+    "CI_NODE_INDEX",
+    "CI_NODE_TOTAL",
+    "CIRCLE_NODE_INDEX",
+    "CIRCLE_NODE_TOTAL",
+    "BUILDKITE_PARALLEL_JOB",
+    "BUILDKITE_PARALLEL_JOB_COUNT",
+];
+
+/// proctor in the project with only these CI variables set of those
+/// `--partition auto` reads (the tests may run in a CI of their own).
+fn in_ci(p: &Project, args: &[&str], vars: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_proctor"));
+    command
+        .args(args)
+        .current_dir(&p.dir)
+        .env("PROCTOR_STATE_DIR", p.state())
+        .env_remove("MAKELEVEL");
+    for var in CI_VARIABLES {
+        command.env_remove(var);
+    }
+    Run {
+        output: command.envs(vars.iter().copied()).output().unwrap(),
+    }
+}
+
+/// `--partition auto` in a GitLab `parallel: 2` job: each job runs its half,
+/// says which, and the two logs merge into one run again.
+#[test]
+fn partition_auto_takes_the_share_the_ci_gives() {
+    let p = Project::new();
+    for name in ["a", "b", "c", "d"] {
+        p.script(
+            &format!("t/{}.t", name),
+            &format!(
+                "#!/bin/sh\necho 1..1\necho '{}ok 1'\n",
+                if name == "c" { "not " } else { "" }
+            ),
+        );
+    }
+    let mut ran = Vec::new();
+    for (index, status) in [("1", 1), ("2", 0)] {
+        let log = format!("shard-{}.jsonl", index);
+        let run = in_ci(
+            &p,
+            &["test", "--partition", "auto", "--log", &log],
+            &[("CI_NODE_INDEX", index), ("CI_NODE_TOTAL", "2")],
+        );
+        run.expect_status(status);
+        run.expect_stderr(&format!(
+            "proctor: partition slice:{}/2, from GitLab's CI_NODE_INDEX={} and CI_NODE_TOTAL=2",
+            index, index
+        ));
+        ran.extend(results(&p.events()));
+    }
+    ran.sort();
+    assert_eq!(
+        ran,
+        pairs(&[
+            ("t/a.t", "pass"),
+            ("t/b.t", "pass"),
+            ("t/c.t", "fail"),
+            ("t/d.t", "pass")
+        ])
+    );
+    // CircleCI counts from 0: its job 1 of 2 is GitLab's 2 of 2.
+    let circle = in_ci(
+        &p,
+        &["test", "--partition", "auto"],
+        &[("CIRCLE_NODE_INDEX", "1"), ("CIRCLE_NODE_TOTAL", "2")],
+    );
+    circle.expect_status(0).expect_stderr("slice:2/2");
+
+    let merged = p.proctor(&["replay", "shard-1.jsonl", "shard-2.jsonl"]);
+    merged.expect_status(1);
+    assert!(
+        merged.stdout().contains("Files: 3 passed, 1 failed"),
+        "{}",
+        merged.stdout()
+    );
+    let failed = p.proctor(&["failed", "shard-1.jsonl", "shard-2.jsonl"]);
+    assert_eq!(failed.stdout(), "t/c.t\n");
+}
+
+#[test]
+fn partition_auto_without_a_ci_is_a_usage_error() {
+    let p = Project::new();
+    p.script("t/a.t", "#!/bin/sh\necho 1..1\necho ok 1\n");
+    for (vars, said) in [
+        (&[][..], "--partition auto: no CI parallel-job variables are set"),
+        (
+            &[("CIRCLE_NODE_INDEX", "2"), ("CIRCLE_NODE_TOTAL", "2")][..],
+            "--partition auto: CIRCLE_NODE_INDEX is 2, not between 0 and 1",
+        ),
+        (
+            &[("BUILDKITE_PARALLEL_JOB", "0")][..],
+            "--partition auto: BUILDKITE_PARALLEL_JOB is set but BUILDKITE_PARALLEL_JOB_COUNT is not",
+        ),
+    ] {
+        let run = in_ci(&p, &["test", "--partition", "auto"], vars);
+        run.expect_status(2);
+        assert_eq!(run.stderr().lines().count(), 1, "{}", run.stderr());
+        run.expect_stderr(said);
+    }
+    assert!(!p.state().join("last.jsonl").exists(), "a test ran");
+}
