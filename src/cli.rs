@@ -635,6 +635,14 @@ fn parse_log(parser: &mut lexopt::Parser, command: &str) -> Result<Option<LogArg
     let mut args = LogArgs::default();
     while let Some(word) = next_word(parser)? {
         let flag = match word {
+            // The persistent runner's commands take no LOG.
+            Word::Value(word) if matches!(command, "status" | "reload" | "stop") => {
+                return Err(Error::Usage(format!(
+                    "{}: unexpected '{}' (it takes --state-dir DIR only)",
+                    command,
+                    PathBuf::from(word).display()
+                )))
+            }
             Word::Value(path) => {
                 args.logs.push(path.into());
                 continue;
@@ -776,6 +784,10 @@ mod tests {
             2
         );
         assert_eq!(parse_from(["replay", "-x"]).unwrap_err().exit_status(), 2);
+        for command in ["status", "reload", "stop"] {
+            let err = parse_from([command, "now"]).unwrap_err();
+            assert!(err.to_string().contains("unexpected 'now'"), "{}", err);
+        }
     }
 
     #[test]
