@@ -18,7 +18,7 @@ const HARNESS_VARS: [&str; 6] = [
     "HARNESS_PERL_SWITCHES",
 ];
 
-fn have_prove() -> bool {
+pub(crate) fn have_prove() -> bool {
     if Path::new(PROVE).exists() {
         true
     } else {
@@ -84,7 +84,7 @@ fn normalize(text: &str) -> Vec<String> {
 }
 
 /// Runs both on the project and compares stdout line by line and the status.
-fn same_as_prove(project: &Project, args: &[&str]) -> Run {
+pub(crate) fn same_as_prove(project: &Project, args: &[&str]) -> Run {
     let ours = proctor_prove(project, args);
     let theirs = real_prove(project, args);
     compare(&ours, &theirs, args);
