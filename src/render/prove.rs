@@ -191,9 +191,11 @@ impl Prove {
             _ => {}
         }
         // prove reads TAP only at the start of a line: to it an indented
-        // comment or test point (a subtest's) is an unknown line.
+        // comment or test point (a subtest's) is an unknown line, and so is
+        // the `}` that ends a Test2 buffered subtest (a comment to proctor).
         let seen_as = match kind {
             Kind::Comment if text.starts_with('#') => kind,
+            Kind::Comment => Kind::Output,
             _ if nested => Kind::Output,
             _ => kind,
         };

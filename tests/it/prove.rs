@@ -258,6 +258,10 @@ fn a_subtests_lines_are_shown_as_prove_shows_them() {
     p.script(
         "t/sub.t",
         "#!/bin/sh\ncat <<'TAP'\n1..2\n# top comment\n# Subtest: inner\n    # inner comment\n    ok 1 # skip inner skip\n    not ok 2 - inner failure\n    1..2\nnot ok 1 - inner\nok 2 # skip top skip\nTAP\n",
+    )
+    .script(
+        "t/buffered.t",
+        "#!/bin/sh\ncat <<'TAP'\nok 1 - outer {\n    # inner comment\n    ok 1\n    1..1\n}\n1..1\nTAP\n",
     );
     for args in [&["-o"][..], &["-f"], &["--directives"], &["-v"]] {
         same_as_prove(&p, args).expect_status(1);
