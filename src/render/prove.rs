@@ -514,7 +514,7 @@ impl Prove {
 
 impl Renderer for Prove {
     fn interest(&self) -> Interest {
-        Interest::of(&[
+        let always = Interest::of(&[
             Kind::JobQueued,
             Kind::Output,
             Kind::Version,
@@ -526,7 +526,13 @@ impl Renderer for Prove {
             Kind::JobExit,
             Kind::JobEnd,
             Kind::RunEnd,
-        ])
+        ]);
+        // Lines that count for nothing, which only -v shows.
+        if self.style.verbosity > 0 {
+            always.union(Interest::of(&[Kind::Yaml, Kind::Pragma, Kind::Blank]))
+        } else {
+            always
+        }
     }
 
     fn event(&mut self, event: &mut Event) -> io::Result<()> {
@@ -535,12 +541,7 @@ impl Renderer for Prove {
                 let len = event.str("file").map_or(0, |f| f.chars().count());
                 self.longest = self.longest.max(len);
             }
-            Kind::Output
-            | Kind::Version
-            | Kind::Plan
-            | Kind::Assert
-            | Kind::Comment
-            | Kind::Bail => self.line(event)?,
+            kind if kind.is_line() => self.line(event)?,
             Kind::ParseError => self.parse_error(event),
             Kind::JobExit => self.job_exit(event),
             Kind::JobEnd => self.job_end(event)?,

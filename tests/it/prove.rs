@@ -163,6 +163,10 @@ fn mixed_suite() -> Project {
         "t/signal.t",
         "#!/bin/sh\necho 1..1\necho ok 1\nkill -SEGV $$\n",
     )
+    .script(
+        "t/yaml.t",
+        "#!/bin/sh\nprintf 'TAP version 13\\n1..1\\n\\n  \\nok 1\\n  ---\\n  got: 1\\n  ...\\npragma +strict\\n'\n",
+    )
     .script("t/noplan.t", "#!/bin/sh\necho ok 1\necho ok 2\n")
     .script("t/short.t", "#!/bin/sh\necho 1..3\necho ok 1\n")
     .script("t/empty.t", "#!/bin/sh\nexit 0\n")
