@@ -11,4 +11,4 @@ mod render;
 mod schedule;
 mod stage;
 mod terminal;
-mod verdicts;
+mod subtests;

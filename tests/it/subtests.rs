@@ -1,5 +1,6 @@
-//! Verdicts on TAP as real producers print it, where a strict reading of the
-//! specification would fail a file that prove passes.
+//! Subtests as real producers print them: verdicts where a strict reading of
+//! the specification would fail a file that prove passes, and what is quoted
+//! when one fails.
 
 use crate::common::*;
 use crate::prove::{have_prove, same_as_prove};
@@ -41,4 +42,29 @@ fn a_subtest_closed_under_another_name_passes_with_a_note() {
     if have_prove() {
         same_as_prove(&p, &[]).expect_status(0);
     }
+}
+
+#[test]
+fn a_failing_subtest_is_quoted_without_the_next_subtests_header() {
+    let p = Project::new();
+    p.script(
+        "t/two.t",
+        "#!/bin/sh\ncat <<'TAP'\n\
+# Subtest: first\n    ok 1 - one\n    not ok 2 - two\n    # two went wrong\n    1..2\n\
+not ok 1 - first\n# first went wrong\n\
+# Subtest: second\n    # a note of the second\n    ok 1 - three\n    1..1\n\
+ok 2 - second\n1..2\nTAP\n",
+    );
+    let run = p.proctor(&["test"]);
+    run.expect_status(1);
+    let out = run.stdout();
+    let quoted = "\
+t/two.t .. Failed 1/2 subtests
+        not ok 2 - two
+        # two went wrong
+    not ok 1 - first
+    # first went wrong
+    failed 1 of 2 tests: 1
+";
+    assert!(out.starts_with(quoted), "{}", out);
 }
