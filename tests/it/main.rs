@@ -12,3 +12,4 @@ mod render;
 mod schedule;
 mod stage;
 mod terminal;
+mod subtests;
