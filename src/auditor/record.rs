@@ -166,6 +166,9 @@ impl JobLog {
         json::write_str_field(out, "result", verdict.outcome.as_str());
         json::write_str_list_field(out, "reasons", &verdict.reasons);
         json::write_str_list_field(out, "notes", &verdict.notes);
+        if !verdict.remarks.is_empty() {
+            json::write_str_list_field(out, "remarks", &verdict.remarks);
+        }
         json::write_key(out, "counts");
         out.extend_from_slice(b"{\"planned\":");
         match summary.planned {

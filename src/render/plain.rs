@@ -229,6 +229,11 @@ impl<W: Write> Plain<W> {
         for note in &notes {
             writeln!(self.out, "    {}", note)?;
         }
+        if self.style.verbose {
+            for remark in strings("remarks") {
+                writeln!(self.out, "    {}", remark)?;
+            }
+        }
         if !failing {
             // What it said on stderr, as prove would have let it through.
             return self.quote(&job.stderr);

@@ -393,7 +393,7 @@ impl Parser {
                     named,
                     String::from_utf8_lossy(description)
                 );
-                self.note_at(k, note);
+                self.remark_at(k, note);
             }
             self.name.clear();
             self.name
@@ -714,15 +714,17 @@ impl Parser {
         }
     }
 
-    /// Records a warning about level `k`, which names its subtest as
+    /// Records a remark about level `k`, which names its subtest as
     /// [`Parser::error_at`] does.
-    fn note_at(&mut self, k: usize, message: String) {
+    fn remark_at(&mut self, k: usize, message: String) {
         let message = if k == 0 {
             message
         } else {
             format!("{}: {}", describe(&self.levels[k], k), message)
         };
-        self.warn(message);
+        if self.summary.remarks.len() < LISTED_NUMBERS {
+            self.summary.remarks.push(message);
+        }
     }
 
     fn warn(&mut self, message: String) {

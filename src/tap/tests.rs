@@ -367,9 +367,10 @@ fn a_closing_point_with_another_name_is_a_note_not_a_failure() {
     assert_eq!(recs[4]["subtest"], "alpha");
     assert_eq!(recs[4].get("subtest_error"), None);
     assert_eq!(
-        s.warnings,
+        s.remarks,
         ["test 1 closes subtest 'alpha' but names it 'beta'"]
     );
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
     // Still a failure when the subtest itself is broken.
     let s = summary("1..1\n# Subtest: alpha\n    1..1\n    not ok 1\nok 1 - beta\n");
     assert_eq!(s.failed.listed, [1]);
@@ -381,7 +382,7 @@ fn test2_closes_a_streamed_subtest_with_subtest_and_its_name() {
         "ok 1\n# Subtest: user says yes\n    ok 1\n    1..1\nok 2 - Subtest: user says yes\n1..2\n",
     );
     assert_clean(&s);
-    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    assert!(s.remarks.is_empty(), "{:?}", s.remarks);
 }
 
 #[test]
@@ -389,7 +390,7 @@ fn a_skipped_subtest_may_close_with_no_description() {
     let s = summary("1..2\nok 1\n# Subtest: skip all\n    1..0 # SKIP subtest with skip_all\nok 2 # skip subtest with skip_all\n");
     assert_clean(&s);
     assert_eq!((s.passed, s.skipped), (2, 1));
-    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    assert!(s.remarks.is_empty(), "{:?}", s.remarks);
 }
 
 #[test]
@@ -401,7 +402,7 @@ fn nested_subtests_closed_under_other_names_are_notes() {
     assert_clean(&s);
     assert_eq!((s.run, s.passed), (2, 2));
     assert_eq!(
-        s.warnings,
+        s.remarks,
         [
             "test 1 closes subtest 'subtest' but names it 't/757.t'",
             "subtest 'subtest': test 1 closes subtest 'subtest' but names it 't/757.t'",

@@ -24,14 +24,18 @@ ok 1\n\
 }
 
 #[test]
-fn a_subtest_closed_under_another_name_passes_with_a_note() {
+fn a_subtest_closed_under_another_name_passes_with_a_remark_under_v() {
     let p = subtests_named_otherwise();
+    let quiet = p.proctor(&["test"]);
+    quiet.expect_status(0);
+    assert!(!quiet.stdout().contains("closes subtest"), "{}", quiet.stdout());
     let run = p.proctor(&["test", "-v"]);
     run.expect_status(0);
     let events = p.events();
     let end = job_end(&events, "t/names.t");
     assert_eq!(end["result"], "pass", "{}", reasons(end));
-    let notes = end["notes"].to_string();
+    assert_eq!(end["notes"].as_array().unwrap().len(), 0, "{}", end);
+    let notes = end["remarks"].to_string();
     let outer = "test 4 closes subtest 'subtest' but names it 't/names.t'";
     let inner = "subtest 'subtest': test 1 closes subtest 'subtest' but names it 't/names.t'";
     assert!(notes.contains(outer), "{}", notes);
