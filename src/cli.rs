@@ -330,10 +330,7 @@ fn parse_test(parser: &mut lexopt::Parser) -> Result<TestArgs> {
                     // Nothing a test starts may outlive a run of proctor's own.
                     .filter(|l| *l != crate::auditor::Leftovers::Keep);
                 args.leftovers = Some(when.ok_or_else(|| {
-                    Error::Usage(format!(
-                        "--leftovers: '{}' is neither 'test' nor 'run'",
-                        v
-                    ))
+                    Error::Usage(format!("--leftovers: '{}' is neither 'test' nor 'run'", v))
                 })?)
             }
             "--log" => args.log = Some(parser.value()?.into()),

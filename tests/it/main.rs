@@ -11,5 +11,5 @@ mod prove;
 mod render;
 mod schedule;
 mod stage;
-mod terminal;
 mod subtests;
+mod terminal;

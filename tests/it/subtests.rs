@@ -28,7 +28,11 @@ fn a_subtest_closed_under_another_name_passes_with_a_remark_under_v() {
     let p = subtests_named_otherwise();
     let quiet = p.proctor(&["test"]);
     quiet.expect_status(0);
-    assert!(!quiet.stdout().contains("closes subtest"), "{}", quiet.stdout());
+    assert!(
+        !quiet.stdout().contains("closes subtest"),
+        "{}",
+        quiet.stdout()
+    );
     let run = p.proctor(&["test", "-v"]);
     run.expect_status(0);
     let events = p.events();
