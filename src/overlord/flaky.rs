@@ -82,7 +82,12 @@ mod tests {
     fn judge(flaky: &mut Flaky, line: &str) -> Option<Value> {
         let out = flaky.judge(&mut Event::new(line.as_bytes()))?;
         let mut event = Event::new(&out);
-        assert_eq!(event.job(), Some((3, 2)), "{}", String::from_utf8_lossy(&out));
+        assert_eq!(
+            event.job(),
+            Some((3, 2)),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
         Some(event.value().clone())
     }
 
@@ -94,7 +99,10 @@ mod tests {
         let mut flaky = Flaky::default();
         assert_eq!(judge(&mut flaky, FIRST), None);
         let end = judge(&mut flaky, SECOND).unwrap();
-        assert_eq!((&end["result"], &end["flaky"]), (&"pass".into(), &true.into()));
+        assert_eq!(
+            (&end["result"], &end["flaky"]),
+            (&"pass".into(), &true.into())
+        );
         assert_eq!(end["counts"]["run"], 1);
         assert_eq!(end["reasons"], serde_json::json!([]));
     }

@@ -1324,7 +1324,8 @@ try 1 failed: failed 1 of 1 tests: 1
             return;
         }
         let log = [
-            PASSING, FAILING, SKIP_ALL, TODO, SUBTESTS, SIGNALLED, CANCELLED, ESCAPES, FLAKY, RUN_END,
+            PASSING, FAILING, SKIP_ALL, TODO, SUBTESTS, SIGNALLED, CANCELLED, ESCAPES, FLAKY,
+            RUN_END,
         ]
         .concat();
         let path = temp_path();

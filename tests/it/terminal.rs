@@ -262,7 +262,10 @@ fn a_flaky_file_under_flaky_fails_counts_as_f_and_is_listed_once() {
     let m = marker("tmux-flaky");
     p.script("t/1-flaky.t", FLAKY).script(
         "t/2-slow.t",
-        &format!("#!/bin/sh\necho 1..1\nperl -e 'sleep 30' {}\necho ok 1\n", m),
+        &format!(
+            "#!/bin/sh\necho 1..1\nperl -e 'sleep 30' {}\necho ok 1\n",
+            m
+        ),
     );
     let tmux = match Tmux::start(&p, "flaky") {
         Some(t) => t,
