@@ -54,7 +54,6 @@ proctor's options:
       --protocol tap|exit            judge TAP (default), or the exit status
                                      alone: 0 pass, 77 skip, 99 error, else fail
       --event-timeout S              stop a test silent for S seconds (default: never)
-                                     (default 60, 0: never)
       --leftovers test|run|keep      what the test leaves running once it lets
                                      go of its output: ended with the test, at
                                      the driver's end, or left running (default,
