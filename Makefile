@@ -6,7 +6,8 @@
 #   make install         install binary and man pages (PREFIX, DESTDIR, BINDIR, MANDIR)
 #   make uninstall       remove what install put there
 #   make debian-check    unit tests with Debian 12's cargo/rustc 1.63 and librust-*-dev crates
-#   make man-check       lint man pages (man -l, mandoc -T lint when installed)
+#   make man-check       lint man pages (man -l, mandoc -T lint when installed), and
+#                        check them as rendered against proctor's --help (.ci/man-render-check)
 #   make examples-check  run the demo suite under prove(1), to keep it honest
 #   make package-check   vendored, offline, locked build installed into a DESTDIR and removed
 #   make bench           run bench/run, when there is one
@@ -25,6 +26,7 @@ ZSHCOMPDIR ?= $(DATADIR)/zsh/site-functions
 FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
 
 BIN := target/release/proctor
+DEBUG_BIN := target/debug/proctor
 SOURCES := Cargo.toml Cargo.lock $(shell find src -name '*.rs' 2>/dev/null)
 MAN1 := $(wildcard man/*.1)
 MAN7 := $(wildcard man/*.7)
@@ -90,7 +92,12 @@ endif
 debian-check:
 	.ci/debian-check --bins
 
-man-check:
+$(DEBUG_BIN): $(SOURCES)
+	$(CARGO) build
+
+# Lint finds bad requests; only the rendered text shows a missing line break or
+# a paragraph glued to the one before, so the pages are rendered and read too.
+man-check: $(DEBUG_BIN)
 	@for m in $(MAN1) $(MAN7); do \
 	  echo "man -l $$m"; \
 	  out=$$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$$m" 2>&1 >/dev/null) || exit 1; \
@@ -99,6 +106,7 @@ man-check:
 	    echo "mandoc -T lint $$m"; mandoc -T lint "$$m" || exit 1; \
 	  else echo "mandoc not installed: skipping its lint" >&2; fi; \
 	done
+	.ci/man-render-check $(DEBUG_BIN) $(MAN1) $(MAN7)
 
 examples-check:
 	prove examples/t

@@ -538,10 +538,7 @@ fn parse_test(parser: &mut lexopt::Parser, command: &str) -> Result<Option<TestA
                     // Nothing a test starts may outlive a run of proctor's own.
                     .filter(|l| *l != crate::auditor::Leftovers::Keep);
                 args.leftovers = Some(when.ok_or_else(|| {
-                    Error::Usage(format!(
-                        "--leftovers: '{}' is neither 'test' nor 'run'",
-                        v
-                    ))
+                    Error::Usage(format!("--leftovers: '{}' is neither 'test' nor 'run'", v))
                 })?)
             }
             "--log" => args.log = Some(parser.value()?.into()),

@@ -152,6 +152,32 @@ pub fn write_str_list_field<S: AsRef<str>>(out: &mut Vec<u8>, key: &str, items: 
     out.push(b']');
 }
 
+/// Appends `,"key":[{...},{...}]`, one object an item: `fields` writes an
+/// item's fields, each with its leading comma, and the first comma of each
+/// object is dropped.
+pub fn write_object_list_field<T>(
+    out: &mut Vec<u8>,
+    key: &str,
+    items: &[T],
+    mut fields: impl FnMut(&mut Vec<u8>, &T),
+) {
+    write_key(out, key);
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let start = out.len();
+        fields(out, item);
+        match out.get(start) {
+            Some(b',') => out[start] = b'{',
+            _ => out.insert(start, b'{'),
+        }
+        out.push(b'}');
+    }
+    out.push(b']');
+}
+
 /// Appends `,"key":n`.
 pub fn write_u64_field(out: &mut Vec<u8>, key: &str, n: u64) {
     write_key(out, key);
@@ -227,6 +253,22 @@ pub fn record_type(raw: &[u8]) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_list_of_objects_is_json() {
+        let mut out = b"{\"type\":\"x\"".to_vec();
+        write_object_list_field(&mut out, "list", &[1u64, 2], |out, n| {
+            write_u64_field(out, "n", *n);
+            write_str_field(out, "s", "a");
+        });
+        write_object_list_field(&mut out, "empty", &[0u64; 0], |_, _| {});
+        out.push(b'}');
+        let back: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            back,
+            serde_json::json!({"type": "x", "list": [{"n": 1, "s": "a"}, {"n": 2, "s": "a"}], "empty": []})
+        );
+    }
 
     #[test]
     fn strings_round_trip_through_serde() {

@@ -216,14 +216,15 @@ impl Process {
 
     /// Reaps the children earlier tests left running that have ended since.
     pub fn reap_left_running(&mut self) {
-        self.left_running.retain(|&pid| match sys::waitid_exited(pid) {
-            Ok(Some(_)) => {
-                sys::reap(pid);
-                false
-            }
-            Ok(None) => true,
-            Err(_) => false, // not ours any more
-        });
+        self.left_running
+            .retain(|&pid| match sys::waitid_exited(pid) {
+                Ok(Some(_)) => {
+                    sys::reap(pid);
+                    false
+                }
+                Ok(None) => true,
+                Err(_) => false, // not ours any more
+            });
     }
 
     /// Every child the clean-up after the next test must leave alone.

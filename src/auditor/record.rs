@@ -166,6 +166,9 @@ impl JobLog {
         json::write_str_field(out, "result", verdict.outcome.as_str());
         json::write_str_list_field(out, "reasons", &verdict.reasons);
         json::write_str_list_field(out, "notes", &verdict.notes);
+        if !verdict.remarks.is_empty() {
+            json::write_str_list_field(out, "remarks", &verdict.remarks);
+        }
         json::write_key(out, "counts");
         out.extend_from_slice(b"{\"planned\":");
         match summary.planned {
@@ -190,19 +193,11 @@ impl JobLog {
         json::write_f64_field(out, "duration", duration);
         json::write_bool_field(out, "will_retry", will_retry);
         if !left_running.is_empty() {
-            json::write_key(out, "left_running");
-            out.push(b'[');
-            for (i, p) in left_running.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(b"{\"pid\":");
-                out.extend_from_slice(p.pid.to_string().as_bytes());
+            json::write_object_list_field(out, "left_running", left_running, |out, p| {
+                json::write_u64_field(out, "pid", p.pid as u64);
                 json::write_str_field(out, "name", &p.name);
                 json::write_u64_field(out, "start", p.start);
-                out.push(b'}');
-            }
-            out.push(b']');
+            });
         }
         json::write_f64_field(out, "stamp", super::unix_now());
         self.emit()

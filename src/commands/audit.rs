@@ -52,7 +52,9 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
                     .next()
                     .as_deref()
                     .and_then(Leftovers::parse)
-                    .ok_or_else(|| Error::Usage("audit: --leftovers needs 'test' or 'run'".into()))?
+                    .ok_or_else(|| {
+                        Error::Usage("audit: --leftovers needs 'test' or 'run'".into())
+                    })?
             }
             "--ignore-exit" => ignore_exit = true,
             "--retry-on-fail" => retry_on_fail = true,

@@ -52,8 +52,7 @@ tap-driver.sh's options:
 proctor's options:
       --protocol tap|exit            judge TAP (default), or the exit status
                                      alone: 0 pass, 77 skip, 99 error, else fail
-      --event-timeout S              stop a test silent for S seconds (default
-                                     0: never, as Automake's drivers)
+      --event-timeout S              stop a test silent for S seconds (default: never)
       --leftovers test|run|keep      what the test leaves running once it lets
                                      go of its output: ended with the test, at
                                      the driver's end, or left running (default,

@@ -154,8 +154,10 @@ pub fn failed(args: LogArgs) -> Result<i32> {
             json::write_str(&mut out, file);
             out.extend_from_slice(
                 format!(
-                    ",\"reasons\":{},\"counts\":{}}}",
-                    end["reasons"], end["counts"]
+                    ",\"reasons\":{},\"counts\":{},\"flaky\":{}}}",
+                    end["reasons"],
+                    end["counts"],
+                    end["flaky"] == true
                 )
                 .as_bytes(),
             );
@@ -182,11 +184,12 @@ pub fn failed(args: LogArgs) -> Result<i32> {
     print(&text)
 }
 
-/// `proctor times`: each file's duration, slowest first, split into start-up (to
-/// its first output), run (to its exit) and audit (after its exit).
+/// `proctor times`: each try of each file, slowest first, its duration split into
+/// start-up (to its first output), run (to its exit) and audit (after its exit),
+/// with its result.
 pub fn times(args: LogArgs) -> Result<i32> {
     let mut exits: HashMap<(u64, u32), (f64, f64, f64)> = HashMap::new();
-    let mut rows: Vec<(f64, (f64, f64, f64), String)> = Vec::new();
+    let mut rows: Vec<(f64, (f64, f64, f64), String, String)> = Vec::new();
     each_event(&args, |event| {
         match event.kind() {
             Kind::JobExit => {
@@ -203,11 +206,8 @@ pub fn times(args: LogArgs) -> Result<i32> {
                     .and_then(|j| exits.remove(&j))
                     .unwrap_or_default();
                 let duration = event.f64("duration").unwrap_or(0.0);
-                rows.push((
-                    duration + split.2,
-                    split,
-                    event.str("file").unwrap_or("").to_string(),
-                ));
+                let result = event.str("result").unwrap_or("fail").to_string();
+                rows.push((duration + split.2, split, result, which_try(event)));
             }
             _ => {}
         }
@@ -215,16 +215,41 @@ pub fn times(args: LogArgs) -> Result<i32> {
     })?;
     rows.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
     let mut text = format!(
-        "{:>9} {:>9} {:>9} {:>9}  {}\n",
-        "total", "start-up", "run", "audit", "file"
+        "{:>9} {:>9} {:>9} {:>9}  {:<6} {}\n",
+        "total", "start-up", "run", "audit", "result", "file"
     );
-    for (total, (startup, run, audit), file) in rows {
+    for (total, (startup, run, audit), result, file) in rows {
         text.push_str(&format!(
-            "{:>8.3}s {:>8.3}s {:>8.3}s {:>8.3}s  {}\n",
-            total, startup, run, audit, file
+            "{:>8.3}s {:>8.3}s {:>8.3}s {:>8.3}s  {:<6} {}\n",
+            total, startup, run, audit, result, file
         ));
     }
     print(&text)
+}
+
+/// A job_end's file, and which try it was when the file was tried more than
+/// once: `t/a.t (try 1, tried again)`, `t/a.t (try 2, flaky)`.
+fn which_try(event: &mut Event) -> String {
+    let tries = event.job().map_or(1, |(_, t)| t);
+    let flaky = is_flaky(event);
+    let v = event.value();
+    let file = v["file"].as_str().unwrap_or("");
+    let retried = v["will_retry"] == true;
+    match (tries, retried, flaky) {
+        (1, false, _) => file.to_string(),
+        (_, true, _) => format!("{} (try {}, tried again)", file, tries),
+        (_, false, true) => format!("{} (try {}, flaky)", file, tries),
+        (_, false, false) => format!("{} (try {})", file, tries),
+    }
+}
+
+/// Whether a final job_end is of a file that passed only on a retry: the
+/// overlord says so in the record; a log written before it did shows it as a
+/// pass on a later try.
+fn is_flaky(event: &mut Event) -> bool {
+    let tries = event.job().map_or(1, |(_, t)| t);
+    let v = event.value();
+    v["flaky"] == true || (v["result"] == "pass" && tries > 1 && v["will_retry"] != true)
 }
 
 /// `proctor replay LOG...`: the run shown again, through the same renderers.

@@ -86,20 +86,12 @@ impl Leftovers {
 /// The run_end field that names what the run ended, or (`ended` false) what
 /// it left running.
 pub fn write_field(out: &mut Vec<u8>, left: &[Left], ended: bool) {
-    json::write_key(out, "left_running");
-    out.push(b'[');
-    for (i, l) in left.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(b"{\"pid\":");
-        out.extend_from_slice(l.pid.to_string().as_bytes());
+    json::write_object_list_field(out, "left_running", left, |out, l| {
+        json::write_u64_field(out, "pid", l.pid as u64);
         json::write_str_field(out, "name", &l.name);
         json::write_str_field(out, "file", &l.file);
         json::write_bool_field(out, "ended", ended);
-        out.push(b'}');
-    }
-    out.push(b']');
+    });
 }
 
 /// The roots, what descends from them, and the members of any group or

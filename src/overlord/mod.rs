@@ -4,8 +4,10 @@
 //! the totals, and removes each job's directory once its log is read (unless -k).
 //! A job whose log ends without the end marker fails as "auditor lost"; a runner
 //! that dies leaves every unfinished job failed as "runner lost". It decodes only
-//! job_end, job_exit and what renderers ask for.
+//! job_end, job_exit and what renderers ask for. The one record it does not carry
+//! through as written is the final job_end of a flaky file (see [`flaky`]).
 
+mod flaky;
 mod leftovers;
 mod segments;
 mod terminal;
@@ -79,6 +81,8 @@ struct Output {
     /// What any of them wants.
     interest: Interest,
     totals: Totals,
+    /// Says which files are flaky, and whether that fails them.
+    flaky: flaky::Flaky,
     /// What the tests left running, to end with the run.
     leftovers: leftovers::Leftovers,
     scratch: Vec<u8>,
@@ -90,6 +94,15 @@ struct Output {
 impl Output {
     /// Writes one event-log line and hands it to whoever wants it.
     fn emit(&mut self, line: &[u8]) {
+        let judged: Vec<u8>;
+        let mut event = Event::new(line);
+        if event.kind() == Kind::JobEnd {
+            if let Some(rewritten) = self.flaky.judge(&mut event) {
+                judged = rewritten;
+                event = Event::new(&judged);
+            }
+        }
+        let line = event.raw();
         for sink in &mut self.sinks {
             if self.sink_error.is_none() {
                 let result = sink
@@ -99,7 +112,6 @@ impl Output {
                 self.sink_error = sink.failed(result);
             }
         }
-        let mut event = Event::new(line);
         let kind = event.kind();
         match kind {
             Kind::JobEnd => {
@@ -225,6 +237,7 @@ impl Overlord {
                 interests,
                 interest,
                 totals: Totals::default(),
+                flaky: flaky::Flaky::default(),
                 leftovers: Default::default(),
                 scratch: Vec::with_capacity(4096),
                 sink_error: None,
@@ -249,7 +262,7 @@ impl Overlord {
 
     /// `--flaky-fails`: files that pass only on a retry fail the run.
     pub fn flaky_fails(mut self, yes: bool) -> Overlord {
-        self.out.totals.flaky_fails = yes;
+        self.out.flaky.fails = yes;
         self
     }
 

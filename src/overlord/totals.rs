@@ -18,10 +18,8 @@ pub struct Totals {
     pub bailed: Option<(String, String)>,
     /// Tries that failed and were tried again.
     pub retried: u64,
-    /// Files that passed only on a retry.
+    /// Files that passed only on a retry (failed, under `--flaky-fails`).
     pub flaky: Vec<String>,
-    /// `--flaky-fails`: such files fail the run.
-    pub flaky_fails: bool,
     /// Each file's final result and duration, for the project's state.
     pub results: Vec<FileResult>,
 }
@@ -36,7 +34,6 @@ pub struct FileResult {
 
 impl Totals {
     pub fn job_end(&mut self, event: &mut Event) {
-        let tries = event.job().map_or(1, |(_, t)| t);
         let v = event.value();
         if v["will_retry"] == true {
             // Not the file's last word: its next try will say.
@@ -45,7 +42,8 @@ impl Totals {
         }
         let file = v["file"].as_str().unwrap_or("").to_string();
         let result = v["result"].as_str().unwrap_or("fail").to_string();
-        if result == "pass" && tries > 1 {
+        // Judged already (see `flaky`): whether it fails is in its result.
+        if v["flaky"] == true {
             self.flaky.push(file.clone());
         }
         if result != "cancelled" {
@@ -86,12 +84,6 @@ impl Totals {
             && self.cancelled == 0
             && self.bailed.is_none()
             && !interrupted
-            && !self.flaky_failure()
-    }
-
-    /// `--flaky-fails` and some file passed only on a retry.
-    fn flaky_failure(&self) -> bool {
-        self.flaky_fails && !self.flaky.is_empty()
     }
 
     pub fn run_end_record(

@@ -368,6 +368,8 @@ struct End {
     result: String,
     reasons: Vec<String>,
     duration: f64,
+    /// Passed only on a retry (failed, if `result` says so: `--flaky-fails`).
+    flaky: bool,
 }
 
 pub struct Junit {
@@ -435,6 +437,7 @@ impl Junit {
                 })
                 .unwrap_or_default(),
             duration,
+            flaky: v["flaky"] == true,
         };
         self.suite(&job, &end)
     }
@@ -594,6 +597,7 @@ impl Renderer for Junit {
                         (Some(a), Some(b)) => (b - a).max(0.0),
                         _ => 0.0,
                     },
+                    flaky: false,
                 };
                 let result = self.suite(&job, &end);
                 self.fail(result);
@@ -671,7 +675,23 @@ fn render_suite(job: &Job, end: &End) -> (String, Counts) {
             .filter(|r| !is_points_reason(r))
             .collect();
         let failed = end.result != "pass" && end.result != "skip";
-        if failed && (!file_reasons.is_empty() || counts.failures == 0) {
+        if failed && end.flaky {
+            // Its points passed on the last try: the file failed by the rule.
+            counts.tests += 1;
+            counts.failures += 1;
+            testcase(&mut body, "(file)", 0.0);
+            let first = end.reasons.first().map_or("flaky", |r| r.as_str());
+            let _ = write!(
+                body,
+                ">\n      <failure message=\"{}\" type=\"flaky\">",
+                escape(first)
+            );
+            for r in &end.reasons {
+                escape_into(&mut body, r, false);
+                body.push('\n');
+            }
+            body.push_str("</failure>\n    </testcase>\n");
+        } else if failed && (!file_reasons.is_empty() || counts.failures == 0) {
             let reasons: Vec<&String> = if file_reasons.is_empty() {
                 end.reasons.iter().collect()
             } else {
@@ -1226,6 +1246,39 @@ killed by signal 9 (SIGKILL)
         );
     }
 
+    const FLAKY: &str = r##"
+        {"type":"job_launch","job":9,"try":1,"file":"t/flaky.t","stamp":1700000000.0}
+        {"type":"assert","job":9,"try":1,"ok":false,"number":1,"stream":"stdout","stamp":1700000000.0,"line":"not ok 1"}
+        {"type":"job_end","job":9,"try":1,"file":"t/flaky.t","result":"fail","reasons":["failed 1 of 1 tests: 1"],"duration":0.0,"will_retry":true}
+        {"type":"job_launch","job":9,"try":2,"file":"t/flaky.t","stamp":1700000000.0}
+        {"type":"assert","job":9,"try":2,"ok":true,"number":1,"stream":"stdout","stamp":1700000001.0,"line":"ok 1"}
+        {"type":"job_end","job":9,"try":2,"duration":1.0,"file":"t/flaky.t","flaky":true,"reasons":["flaky: failed, then passed on try 2; --flaky-fails makes that a failure","try 1 failed: failed 1 of 1 tests: 1"],"result":"fail","will_retry":false}
+        "##;
+
+    /// A file that passed only on a retry, failed by --flaky-fails: its final
+    /// try's points, and a failure of the file that says why.
+    #[test]
+    fn a_flaky_file_failed_by_the_rule() {
+        same(
+            &render(&format!("{}{}", FLAKY, RUN_END)),
+            &format!(
+                "{}{}",
+                HEAD,
+                r##"<testsuites name="proctor" tests="2" failures="1" errors="0" time="1.500">
+  <testsuite name="t/flaky.t" tests="2" failures="1" errors="0" skipped="0" time="1.000" timestamp="2023-11-14T22:13:20">
+    <testcase classname="t/flaky.t" name="1" time="1.000"/>
+    <testcase classname="t/flaky.t" name="(file)" time="0.000">
+      <failure message="flaky: failed, then passed on try 2; --flaky-fails makes that a failure" type="flaky">flaky: failed, then passed on try 2; --flaky-fails makes that a failure
+try 1 failed: failed 1 of 1 tests: 1
+</failure>
+    </testcase>
+  </testsuite>
+</testsuites>
+"##
+            ),
+        );
+    }
+
     #[test]
     fn output_is_capped_with_a_marker() {
         let mut c = Capped::new(10);
@@ -1271,7 +1324,8 @@ killed by signal 9 (SIGKILL)
             return;
         }
         let log = [
-            PASSING, FAILING, SKIP_ALL, TODO, SUBTESTS, SIGNALLED, CANCELLED, ESCAPES, RUN_END,
+            PASSING, FAILING, SKIP_ALL, TODO, SUBTESTS, SIGNALLED, CANCELLED, ESCAPES, FLAKY,
+            RUN_END,
         ]
         .concat();
         let path = temp_path();

@@ -166,7 +166,11 @@ impl<W: Write> Renderer for Live<W> {
         if self.status.event(event) {
             self.dirty = true;
         }
-        if kind == Kind::JobEnd && event.str("result") == Some("fail") {
+        // A try that will be retried is not a failure yet (it is back in T).
+        let final_failure = kind == Kind::JobEnd
+            && event.str("result") == Some("fail")
+            && event.value()["will_retry"] != true;
+        if final_failure {
             let file = event.str("file").unwrap_or("?").to_string();
             let reasons: Vec<String> = event.value()["reasons"]
                 .as_array()

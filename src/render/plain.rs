@@ -132,6 +132,9 @@ impl<W: Write> Plain<W> {
         }
         let stderr = kind == Kind::Output && event.str("stream") == Some("stderr");
         let todo = failed_point && event.str("directive") == Some("todo");
+        // A `# Subtest:` header opens the next subtest: it says nothing of
+        // the failure before it.
+        let opens_subtest = kind == Kind::Comment && event.str("subtest").is_some();
         let job = self.jobs.entry(job_id).or_default();
         if self.style.verbose {
             writeln!(self.out, "[{}] {}", job.file, line)?;
@@ -143,6 +146,10 @@ impl<W: Write> Plain<W> {
             Kind::Assert => {
                 job.after_failure = failed_point && !todo;
                 job.after_failure
+            }
+            Kind::Comment if opens_subtest => {
+                job.after_failure = false;
+                false
             }
             Kind::Yaml | Kind::Comment => job.after_failure,
             Kind::Bail => true,
@@ -221,6 +228,11 @@ impl<W: Write> Plain<W> {
         writeln!(self.out, "{} {} {}", file, dots, status)?;
         for note in &notes {
             writeln!(self.out, "    {}", note)?;
+        }
+        if self.style.verbose {
+            for remark in strings("remarks") {
+                writeln!(self.out, "    {}", remark)?;
+            }
         }
         if !failing {
             // What it said on stderr, as prove would have let it through.

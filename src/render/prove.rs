@@ -193,7 +193,16 @@ impl Prove {
             Kind::Bail if !nested => bail = Some(v["reason"].as_str().unwrap_or("").to_string()),
             _ => {}
         }
-        if self.shows(kind, not_ok, directive) {
+        // prove reads TAP only at the start of a line: to it an indented
+        // comment or test point (a subtest's) is an unknown line, and so is
+        // the `}` that ends a Test2 buffered subtest (a comment to proctor).
+        let seen_as = match kind {
+            Kind::Comment if text.starts_with('#') => kind,
+            Kind::Comment => Kind::Output,
+            _ if nested => Kind::Output,
+            _ => kind,
+        };
+        if self.shows(seen_as, not_ok, directive) {
             let file = self.files.entry(job).or_default();
             file.shown.push_str(text);
             file.shown.push('\n');
@@ -410,7 +419,9 @@ impl Prove {
         if total > 0 && total == passed && !self.problems {
             writeln!(self.out, "All tests successful.")?;
         }
-        if total != passed || self.problems {
+        // A TODO test that passed is no error, but prove still reports it.
+        let todo_passed = self.reported.iter().any(|r| !r.todo_passed.is_empty());
+        if total != passed || self.problems || todo_passed {
             write!(self.out, "\nTest Summary Report\n-------------------\n")?;
             let reported = std::mem::take(&mut self.reported);
             for r in &reported {
@@ -511,7 +522,7 @@ impl Prove {
 
 impl Renderer for Prove {
     fn interest(&self) -> Interest {
-        Interest::of(&[
+        let always = Interest::of(&[
             Kind::JobQueued,
             Kind::Output,
             Kind::Version,
@@ -523,7 +534,13 @@ impl Renderer for Prove {
             Kind::JobExit,
             Kind::JobEnd,
             Kind::RunEnd,
-        ])
+        ]);
+        // Lines that count for nothing, which only -v shows.
+        if self.style.verbosity > 0 {
+            always.union(Interest::of(&[Kind::Yaml, Kind::Pragma, Kind::Blank]))
+        } else {
+            always
+        }
     }
 
     fn event(&mut self, event: &mut Event) -> io::Result<()> {
@@ -532,12 +549,7 @@ impl Renderer for Prove {
                 let len = event.str("file").map_or(0, |f| f.chars().count());
                 self.longest = self.longest.max(len);
             }
-            Kind::Output
-            | Kind::Version
-            | Kind::Plan
-            | Kind::Assert
-            | Kind::Comment
-            | Kind::Bail => self.line(event)?,
+            kind if kind.is_line() => self.line(event)?,
             Kind::ParseError => self.parse_error(event),
             Kind::JobExit => self.job_exit(event),
             Kind::JobEnd => self.job_end(event)?,

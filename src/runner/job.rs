@@ -60,8 +60,10 @@ impl JobSpec {
 }
 
 /// The PERL5LIB directories of `-l` (lib), `-b` (blib/lib, blib/arch) and `-I`,
-/// in that order, as prove puts them.
+/// in that order, as prove puts them: made absolute from here, as prove does,
+/// so that a test that changes directory still finds its modules.
 pub fn perl_dirs(lib: bool, blib: bool, includes: &[PathBuf]) -> Vec<PathBuf> {
+    let here = std::env::current_dir().unwrap_or_default();
     let mut dirs: Vec<PathBuf> = Vec::new();
     if lib {
         dirs.push("lib".into());
@@ -70,7 +72,7 @@ pub fn perl_dirs(lib: bool, blib: bool, includes: &[PathBuf]) -> Vec<PathBuf> {
         dirs.extend([PathBuf::from("blib/lib"), PathBuf::from("blib/arch")]);
     }
     dirs.extend(includes.iter().cloned());
-    dirs
+    dirs.into_iter().map(|dir| here.join(dir)).collect()
 }
 
 impl Launch {

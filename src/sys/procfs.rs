@@ -128,7 +128,10 @@ mod tests {
         let me = std::process::id() as libc::pid_t;
         let stat = ProcStat::of(me).expect("our own stat");
         assert!(alive(me, stat.start));
-        assert!(!alive(me, stat.start + 1), "another start time is another process");
+        assert!(
+            !alive(me, stat.start + 1),
+            "another start time is another process"
+        );
         assert!(!descendants(&[me]).contains(&me));
     }
 }

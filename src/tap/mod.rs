@@ -93,4 +93,7 @@ pub struct Summary {
     /// Worth telling, never a failure: unterminated subtests or YAML blocks,
     /// tests out of order.
     pub warnings: Vec<String>,
+    /// Worth keeping in the log and showing under -v, and no more: a subtest
+    /// closed under a name other than its header's.
+    pub remarks: Vec<String>,
 }

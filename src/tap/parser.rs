@@ -385,7 +385,16 @@ impl Parser {
                 Text::Description => &self.description[..],
                 _ => b"",
             };
-            let problem = subtest_problem(&child, description);
+            let problem = child.end_problem();
+            if let Some(named) = name_mismatch(&child, description) {
+                let note = format!(
+                    "test {} closes {} but names it '{}'",
+                    c.number,
+                    named,
+                    String::from_utf8_lossy(description)
+                );
+                self.remark_at(k, note);
+            }
             self.name.clear();
             self.name
                 .extend_from_slice(child.name.as_deref().unwrap_or(b""));
@@ -476,7 +485,7 @@ impl Parser {
         self.name
             .extend_from_slice(child.name.as_deref().unwrap_or(b""));
         out.name = Text::Name;
-        if let Some(problem) = subtest_problem(&child, b"") {
+        if let Some(problem) = child.end_problem() {
             out.subtest_error = true;
             let msg = format!("test {}: its subtest is broken: {}", opener.number, problem);
             self.subtest_error = problem;
@@ -705,6 +714,19 @@ impl Parser {
         }
     }
 
+    /// Records a remark about level `k`, which names its subtest as
+    /// [`Parser::error_at`] does.
+    fn remark_at(&mut self, k: usize, message: String) {
+        let message = if k == 0 {
+            message
+        } else {
+            format!("{}: {}", describe(&self.levels[k], k), message)
+        };
+        if self.summary.remarks.len() < LISTED_NUMBERS {
+            self.summary.remarks.push(message);
+        }
+    }
+
     fn warn(&mut self, message: String) {
         if self.summary.warnings.len() < LISTED_NUMBERS {
             self.summary.warnings.push(message);
@@ -765,21 +787,23 @@ impl Parser {
     }
 }
 
-/// Why a subtest's document is broken, if it is: its own problems, or a closing
-/// description that differs from the name in its `# Subtest:` header.
-fn subtest_problem(child: &Level, description: &[u8]) -> Option<String> {
-    child.end_problem().or_else(|| match &child.name {
-        Some(name)
-            if child.opened_by.is_none() && !name.is_empty() && !same_name(name, description) =>
-        {
-            Some(format!(
-                "its header names it '{}' but the closing test point says '{}'",
-                String::from_utf8_lossy(name),
-                String::from_utf8_lossy(description)
-            ))
-        }
-        _ => None,
-    })
+/// The subtest, named for a note, when its closing test point does not repeat
+/// the name in its `# Subtest:` header. TAP 14 only says producers SHOULD
+/// repeat it, so this is never a problem. Two common shapes are not even worth
+/// a note: no description at all (Test::More's skipped subtest, `ok 3 # skip
+/// why`), and the name after `Subtest: ` (Test2's streamed subtests,
+/// `ok 3 - Subtest: name`).
+fn name_mismatch(child: &Level, description: &[u8]) -> Option<String> {
+    let name = child.name.as_deref().filter(|n| !n.is_empty())?;
+    let repeated = description.is_empty()
+        || same_name(name, description)
+        || description
+            .strip_prefix(b"Subtest: ")
+            .map_or(false, |rest| same_name(name, rest));
+    if repeated {
+        return None;
+    }
+    Some(format!("subtest '{}'", String::from_utf8_lossy(name)))
 }
 
 /// Whether a correlated test point's description matches its subtest's name

@@ -349,9 +349,6 @@ fn a_broken_subtest_fails_its_ok_parent() {
         s.parse_errors,
         ["test 1: its subtest is broken: subtest at depth 1: test 1 appears more than once"]
     );
-    // The closing point must carry the header's name.
-    let s = summary("1..1\n# Subtest: alpha\n    1..1\n    ok 1\nok 1 - beta\n");
-    assert_eq!(s.failed.listed, [1]);
     // A TODO parent may have a broken subtest.
     assert_clean(&summary(
         "1..1\n    not ok 1\n    1..1\nnot ok 1 - later # TODO\n",
@@ -360,6 +357,58 @@ fn a_broken_subtest_fails_its_ok_parent() {
     assert_clean(&summary(
         "1..1\n# Subtest: empty\n    1..0 # SKIP nothing here\nok 1 - empty\n",
     ));
+}
+
+#[test]
+fn a_closing_point_with_another_name_is_a_note_not_a_failure() {
+    let (recs, s) = records(b"1..1\n# Subtest: alpha\n    1..1\n    ok 1\nok 1 - beta\n");
+    assert_clean(&s);
+    assert_eq!(recs[4]["ok"], true);
+    assert_eq!(recs[4]["subtest"], "alpha");
+    assert_eq!(recs[4].get("subtest_error"), None);
+    assert_eq!(
+        s.remarks,
+        ["test 1 closes subtest 'alpha' but names it 'beta'"]
+    );
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    // Still a failure when the subtest itself is broken.
+    let s = summary("1..1\n# Subtest: alpha\n    1..1\n    not ok 1\nok 1 - beta\n");
+    assert_eq!(s.failed.listed, [1]);
+}
+
+#[test]
+fn test2_closes_a_streamed_subtest_with_subtest_and_its_name() {
+    let s = summary(
+        "ok 1\n# Subtest: user says yes\n    ok 1\n    1..1\nok 2 - Subtest: user says yes\n1..2\n",
+    );
+    assert_clean(&s);
+    assert!(s.remarks.is_empty(), "{:?}", s.remarks);
+}
+
+#[test]
+fn a_skipped_subtest_may_close_with_no_description() {
+    let s = summary("1..2\nok 1\n# Subtest: skip all\n    1..0 # SKIP subtest with skip_all\nok 2 # skip subtest with skip_all\n");
+    assert_clean(&s);
+    assert_eq!((s.passed, s.skipped), (2, 1));
+    assert!(s.remarks.is_empty(), "{:?}", s.remarks);
+}
+
+#[test]
+fn nested_subtests_closed_under_other_names_are_notes() {
+    // Test::Builder->reset inside a subtest, as in Test-More's
+    // t/regression/757-reset_in_subtest.t: every closing point names the file.
+    let tap = "# Subtest: subtest\n    ok 1\n    1..1\nok 1 - t/757.t\n# Subtest: subtest\n    # Subtest: subtest\n        ok 1\n        1..1\n    ok 1 - t/757.t\n    ok 2\n    1..2\nok 2 - t/757.t\n1..2\n";
+    let s = summary(tap);
+    assert_clean(&s);
+    assert_eq!((s.run, s.passed), (2, 2));
+    assert_eq!(
+        s.remarks,
+        [
+            "test 1 closes subtest 'subtest' but names it 't/757.t'",
+            "subtest 'subtest': test 1 closes subtest 'subtest' but names it 't/757.t'",
+            "test 2 closes subtest 'subtest' but names it 't/757.t'",
+        ]
+    );
 }
 
 #[test]

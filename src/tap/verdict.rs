@@ -12,9 +12,11 @@
 //!   prove sees indented lines as plain output and judges only the test point
 //!   that closes a subtest. proctor also fails that test point when the subtest
 //!   itself is broken (no plan, a count that differs from its plan, a failure,
-//!   a numbering error, a name that does not match its header), unless it is
-//!   TODO; TAP 14 allows this. A subtest no test point closes is output, not a
-//!   failure, as TAP 14 says.
+//!   a numbering error), unless it is TODO; TAP 14 allows this. A closing
+//!   test point that does not repeat the name of its `# Subtest:` header is
+//!   only a remark, shown under -v (TAP 14 says producers SHOULD repeat it;
+//!   Test2 writes `Subtest: name`, a skipped subtest often no description). A
+//!   subtest no test point closes is output, not a failure, as TAP 14 says.
 //! - A directive starts only at a `#` after whitespace (or after an escaped
 //!   backslash), so `page.html#skip` is a description; prove takes any
 //!   unescaped `#`. `\#` and `\\` are unescaped in descriptions and reasons.
@@ -65,6 +67,8 @@ pub struct Verdict {
     pub reasons: Vec<String>,
     /// Things worth telling that do not fail the file ("TODO passed: 3, 7").
     pub notes: Vec<String>,
+    /// Things only worth showing under -v (see [`Summary::remarks`]).
+    pub remarks: Vec<String>,
 }
 
 /// Judges a file as prove would, and as TAP 14 says where they differ (see the
@@ -135,6 +139,7 @@ pub fn judge(summary: &Summary, exit: &Exit) -> Verdict {
         outcome,
         reasons,
         notes,
+        remarks: summary.remarks.clone(),
     }
 }
 

@@ -310,3 +310,8 @@ pub fn assert_each_job_ends_once_as_itself(events: &[serde_json::Value]) {
         "every job ends once, as itself"
     );
 }
+
+/// A file that fails its first try and passes its second: it counts its tries
+/// in a file beside itself.
+pub const FLAKY: &str = "#!/bin/sh\necho 1..1\ncounter=\"$(dirname \"$0\")/tries\"\n\
+    echo x >> \"$counter\"\nif [ $(wc -l < \"$counter\") -gt 1 ]; then echo ok 1; else echo not ok 1; fi\n";

@@ -976,5 +976,8 @@ fn a_server_a_test_starts_outlives_the_driver_as_under_tap_driver() {
 
     drive(&p, "start.t", &["--leftovers", "run"]);
     let pid = p.read_trimmed("server.pid");
-    assert!(gone(&pid), "--leftovers run: the server outlived the driver");
+    assert!(
+        gone(&pid),
+        "--leftovers run: the server outlived the driver"
+    );
 }

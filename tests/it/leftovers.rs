@@ -68,7 +68,11 @@ fn expect_served_and_ended(p: &Project, m: &str, args: &[&str]) {
         start
     );
     let run_end = events.iter().find(|e| e["type"] == "run_end").unwrap();
-    assert_eq!(run_end["left_running"][0]["file"], "t/00-start.t", "{}", run_end);
+    assert_eq!(
+        run_end["left_running"][0]["file"], "t/00-start.t",
+        "{}",
+        run_end
+    );
     assert_eq!(run_end["left_running"][0]["pid"].to_string(), pid);
     let said = format!(
         "left running by t/00-start.t: pid {} (perl), ended with the run",
@@ -105,7 +109,14 @@ fn a_server_a_preloaded_test_starts_does_not_hold_its_output() {
     expect_served_and_ended(
         &p,
         &m,
-        &["test", "-j1", "--event-timeout", "5", "--preload", "Test::More"],
+        &[
+            "test",
+            "-j1",
+            "--event-timeout",
+            "5",
+            "--preload",
+            "Test::More",
+        ],
     );
 }
 

@@ -12,4 +12,5 @@ mod prove;
 mod render;
 mod schedule;
 mod stage;
+mod subtests;
 mod terminal;

@@ -21,7 +21,7 @@ const HARNESS_VARS: [&str; 9] = [
     "HARNESS_SUBCLASS",
 ];
 
-fn have_prove() -> bool {
+pub(crate) fn have_prove() -> bool {
     if Path::new(PROVE).exists() {
         true
     } else {
@@ -102,7 +102,7 @@ fn normalize(text: &str) -> Vec<String> {
 }
 
 /// Runs both on the project and compares stdout line by line and the status.
-fn same_as_prove(project: &Project, args: &[&str]) -> Run {
+pub(crate) fn same_as_prove(project: &Project, args: &[&str]) -> Run {
     let ours = proctor_prove(project, args);
     let theirs = real_prove(project, args);
     compare(&ours, &theirs, args);
@@ -181,6 +181,10 @@ fn mixed_suite() -> Project {
         "t/signal.t",
         "#!/bin/sh\necho 1..1\necho ok 1\nkill -SEGV $$\n",
     )
+    .script(
+        "t/yaml.t",
+        "#!/bin/sh\nprintf 'TAP version 13\\n1..1\\n\\n  \\nok 1\\n  ---\\n  got: 1\\n  ...\\npragma +strict\\n'\n",
+    )
     .script("t/noplan.t", "#!/bin/sh\necho ok 1\necho ok 2\n")
     .script("t/short.t", "#!/bin/sh\necho 1..3\necho ok 1\n")
     .script("t/empty.t", "#!/bin/sh\nexit 0\n")
@@ -230,6 +234,60 @@ fn a_mixed_suite_prints_what_prove_prints() {
         run.stderr()
     );
     assert!(!out.contains("sums went wrong"), "{}", out);
+}
+
+#[test]
+fn a_passing_todo_is_reported_when_everything_passes() {
+    if !have_prove() {
+        return;
+    }
+    let p = passing_suite();
+    p.script(
+        "t/todo.t",
+        "#!/bin/sh\necho 1..3\necho ok 1\necho 'ok 2 # TODO done early'\necho 'not ok 3 # TODO later'\n",
+    );
+    for args in [
+        &[][..],
+        &["t/todo.t"],
+        &["-q"],
+        &["--timer"],
+        &["-v", "t/todo.t"],
+    ] {
+        let run = same_as_prove(&p, args);
+        run.expect_status(0);
+        let out = run.stdout();
+        assert!(out.contains("  TODO passed:   2\n"), "{}", out);
+        assert!(out.contains("All tests successful.\n"), "{}", out);
+    }
+    // In parallel the files end in any order.
+    let run = proctor_prove(&p, &["-j2"]);
+    run.expect_status(0);
+    let mut ours = normalize(&run.stdout());
+    let mut theirs = normalize(&real_prove(&p, &["-j2"]).stdout());
+    ours.sort();
+    theirs.sort();
+    assert_eq!(ours, theirs);
+}
+
+#[test]
+fn a_subtests_lines_are_shown_as_prove_shows_them() {
+    if !have_prove() {
+        return;
+    }
+    // To prove a subtest's indented lines are not TAP: -o, -f and
+    // --directives leave them out, only -v shows them.
+    let p = Project::new();
+    p.script(
+        "t/sub.t",
+        "#!/bin/sh\ncat <<'TAP'\n1..2\n# top comment\n# Subtest: inner\n    # inner comment\n    ok 1 # skip inner skip\n    not ok 2 - inner failure\n    1..2\nnot ok 1 - inner\nok 2 # skip top skip\nTAP\n",
+    )
+    .script(
+        "t/buffered.t",
+        "#!/bin/sh\ncat <<'TAP'\nok 1 - outer {\n    # inner comment\n    ok 1\n    1..1\n}\n1..1\nTAP\n",
+    );
+    for args in [&["-o"][..], &["-f"], &["--directives"], &["-v"]] {
+        same_as_prove(&p, args).expect_status(1);
+    }
 }
 
 #[test]

@@ -21,12 +21,29 @@ fn launched_files(events: &[Value]) -> Vec<String> {
         .collect()
 }
 
+fn flaky_suite() -> Project {
+    let p = Project::new();
+    p.script("t/flaky.t", FLAKY)
+        .script("t/steady.t", "#!/bin/sh\necho 1..1\necho ok 1\n");
+    p
+}
+
+/// The row of `proctor times` for `file` with this note, split in columns.
+fn times_row(p: &Project, file: &str) -> Vec<String> {
+    let times = p.proctor(&["times"]);
+    times.expect_status(0);
+    let stdout = times.stdout();
+    let row = stdout
+        .lines()
+        .find(|l| l.contains(file))
+        .unwrap_or_else(|| panic!("no row for {}:\n{}", file, stdout));
+    row.split_whitespace().map(String::from).collect()
+}
+
 #[test]
 fn a_flaky_file_passes_on_retry_and_is_reported() {
-    let p = Project::new();
-    p.script("t/flaky.t", "#!/bin/sh\necho 1..1\nif [ -e tried ]; then echo ok 1; else : > tried; echo not ok 1; fi\n")
-        .script("t/steady.t", "#!/bin/sh\necho 1..1\necho ok 1\n");
-    let run = p.proctor(&["test", "--retry", "2"]);
+    let p = flaky_suite();
+    let run = p.proctor(&["test", "--retry", "2", "--junit", "junit.xml"]);
     run.expect_status(0);
     let out = run.stdout();
     assert!(
@@ -45,7 +62,7 @@ fn a_flaky_file_passes_on_retry_and_is_reported() {
         out
     );
     assert!(
-        out.ends_with("Files: 2 passed, 0 failed, 0 skipped\n"),
+        out.ends_with("Result: PASS\nFiles: 2 passed, 0 failed, 0 skipped\n"),
         "{}",
         out
     );
@@ -60,17 +77,191 @@ fn a_flaky_file_passes_on_retry_and_is_reported() {
         (Some(1), Some(true))
     );
     assert_eq!(
-        (ends[1]["try"].as_u64(), ends[1]["result"].as_str()),
-        (Some(2), Some("pass"))
+        (&ends[1]["try"], &ends[1]["result"], &ends[1]["flaky"]),
+        (&2.into(), &"pass".into(), &true.into())
     );
+    let end = events.last().unwrap();
+    assert_eq!(end["flaky"], serde_json::json!(["t/flaky.t"]));
     assert_eq!(
-        events.last().unwrap()["flaky"],
-        serde_json::json!(["t/flaky.t"])
+        (&end["result"], &end["files"]["failed"]),
+        (&"pass".into(), &0.into())
     );
 
-    std::fs::remove_file(p.dir.join("tried")).unwrap();
-    p.proctor(&["test", "--retry", "1", "--flaky-fails"])
-        .expect_status(1);
+    // Everything that reads the run says the same: a pass, named flaky.
+    assert_eq!(p.proctor(&["failed", "--brief"]).stdout(), "");
+    assert_eq!(
+        times_row(&p, "(try 2, flaky)")[4..],
+        ["pass", "t/flaky.t", "(try", "2,", "flaky)"]
+    );
+    assert_eq!(
+        times_row(&p, "(try 1, tried again)")[4..6],
+        ["fail", "t/flaky.t"]
+    );
+    let xml = std::fs::read_to_string(p.dir.join("junit.xml")).unwrap();
+    assert!(
+        xml.contains("<testsuites name=\"proctor\" tests=\"2\" failures=\"0\" errors=\"0\""),
+        "{}",
+        xml
+    );
+    let replay = p.proctor(&["replay"]);
+    replay.expect_status(0);
+    assert_eq!(replay.stdout(), out);
+}
+
+#[test]
+fn under_flaky_fails_a_flaky_file_is_a_failed_file_everywhere() {
+    let p = flaky_suite();
+    let run = p.proctor(&[
+        "test",
+        "--retry",
+        "1",
+        "--flaky-fails",
+        "--junit",
+        "junit.xml",
+    ]);
+    run.expect_status(1);
+    let out = run.stdout();
+    let rule = "flaky: failed, then passed on try 2; --flaky-fails makes that a failure";
+    assert!(
+        out.contains(&format!(
+            "t/flaky.t ... Failed: {}\n    try 1 failed: failed 1 of 1 tests: 1\n",
+            rule
+        )),
+        "{}",
+        out
+    );
+    assert!(
+        out.contains("\nTest Summary Report\n-------------------\nt/flaky.t "),
+        "{}",
+        out
+    );
+    assert!(
+        out.ends_with("Result: FAIL\nFiles: 1 passed, 1 failed, 0 skipped\n"),
+        "{}",
+        out
+    );
+
+    // The event log: the final job_end and run_end say it failed.
+    let events = p.events();
+    let last_try = events
+        .iter()
+        .filter(|e| e["type"] == "job_end" && e["file"] == "t/flaky.t")
+        .last()
+        .unwrap();
+    assert_eq!(
+        (&last_try["try"], &last_try["result"], &last_try["flaky"]),
+        (&2.into(), &"fail".into(), &true.into())
+    );
+    assert_eq!(
+        reasons(last_try),
+        format!("{} | try 1 failed: failed 1 of 1 tests: 1", rule)
+    );
+    let end = events.last().unwrap();
+    assert_eq!(end["type"], "run_end");
+    assert_eq!(
+        (
+            &end["result"],
+            &end["files"]["passed"],
+            &end["files"]["failed"]
+        ),
+        (&"fail".into(), &1.into(), &1.into())
+    );
+    assert_eq!(end["flaky"], serde_json::json!(["t/flaky.t"]));
+
+    // `failed`, in each of its forms.
+    assert_eq!(p.proctor(&["failed", "--brief"]).stdout(), "t/flaky.t\n");
+    assert_eq!(
+        p.proctor(&["failed", "-v"]).stdout(),
+        format!(
+            "t/flaky.t\n    {}\n    try 1 failed: failed 1 of 1 tests: 1\n",
+            rule
+        )
+    );
+    let json: Value = serde_json::from_str(&p.proctor(&["failed", "--json"]).stdout()).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 1, "{}", json);
+    assert_eq!(
+        (&json[0]["file"], &json[0]["flaky"]),
+        (&"t/flaky.t".into(), &true.into())
+    );
+    assert_eq!(json[0]["reasons"][0], rule);
+
+    // `times`: the failed try, and the flaky one, both failures.
+    assert_eq!(times_row(&p, "(try 2, flaky)")[4..6], ["fail", "t/flaky.t"]);
+    assert_eq!(times_row(&p, "t/steady.t")[4..], ["pass", "t/steady.t"]);
+
+    // JUnit: one failure, the file's, saying why.
+    let xml = std::fs::read_to_string(p.dir.join("junit.xml")).unwrap();
+    assert!(
+        xml.contains("<testsuites name=\"proctor\" tests=\"3\" failures=\"1\" errors=\"0\""),
+        "{}",
+        xml
+    );
+    assert!(
+        xml.contains("<testsuite name=\"t/flaky.t\" tests=\"2\" failures=\"1\" errors=\"0\""),
+        "{}",
+        xml
+    );
+    assert!(
+        xml.contains(&format!("<testcase classname=\"t/flaky.t\" name=\"(file)\" time=\"0.000\">\n      <failure message=\"{}\" type=\"flaky\">", rule)),
+        "{}",
+        xml
+    );
+
+    // The log shown again, and its JUnit made again, say the same.
+    let replay = p.proctor(&["replay", "--junit", "again.xml"]);
+    replay.expect_status(1);
+    assert_eq!(replay.stdout(), out);
+    let again = std::fs::read_to_string(p.dir.join("again.xml")).unwrap();
+    assert!(again.contains("failures=\"1\" errors=\"0\""), "{}", again);
+
+    // And the next `--failed` run takes it as a failed file.
+    let rerun = p.proctor(&["test", "--failed"]);
+    rerun.expect_status(0);
+    assert!(
+        rerun.stdout().contains("Files: 1 passed, 0 failed"),
+        "{}",
+        rerun.stdout()
+    );
+}
+
+/// A log written before job_end said `flaky`: its readers still read it, and
+/// still name the file flaky.
+#[test]
+fn a_log_from_before_flaky_was_recorded_still_reads() {
+    let p = Project::new();
+    let log = concat!(
+        r#"{"type":"run_start","stamp":1700000000.0}"#,
+        "\n",
+        r#"{"type":"job_launch","job":1,"try":1,"file":"t/flaky.t","stamp":1700000000.0}"#,
+        "\n",
+        r#"{"type":"job_end","job":1,"try":1,"file":"t/flaky.t","result":"fail","reasons":["failed 1 of 1 tests: 1"],"counts":{"run":1,"failed":1},"duration":0.1,"will_retry":true}"#,
+        "\n",
+        r#"{"type":"job_launch","job":1,"try":2,"file":"t/flaky.t","stamp":1700000000.0}"#,
+        "\n",
+        r#"{"type":"job_end","job":1,"try":2,"file":"t/flaky.t","result":"pass","reasons":[],"counts":{"run":1,"failed":0},"duration":0.1,"will_retry":false}"#,
+        "\n",
+        r#"{"type":"run_end","result":"pass","files":{"total":1,"passed":1,"failed":0,"skipped":0,"cancelled":0},"tests":{"run":1,"failed":0},"wall":0.3,"user":0,"system":0,"retried":1,"flaky":["t/flaky.t"],"bailed":null,"interrupted":null}"#,
+        "\n",
+    );
+    std::fs::write(p.dir.join("old.jsonl"), log).unwrap();
+    let replay = p.proctor(&["replay", "old.jsonl"]);
+    replay.expect_status(0);
+    assert!(
+        replay
+            .stdout()
+            .contains("t/flaky.t .. ok (flaky: passed on try 2)"),
+        "{}",
+        replay.stdout()
+    );
+    assert_eq!(p.proctor(&["failed", "old.jsonl"]).stdout(), "");
+    let times = p.proctor(&["times", "old.jsonl"]);
+    assert!(
+        times
+            .stdout()
+            .contains(" pass   t/flaky.t (try 2, flaky)\n"),
+        "{}",
+        times.stdout()
+    );
 }
 
 #[test]

@@ -255,3 +255,37 @@ fn f_lists_a_running_file_that_failed_already_and_q_says_it_stopped() {
     assert!(screen.contains("Stopped by the q key"), "{}", screen);
     wait_until("the test to end", || !running(&m));
 }
+
+#[test]
+fn a_flaky_file_under_flaky_fails_counts_as_f_and_is_listed_once() {
+    let p = Project::new();
+    let m = marker("tmux-flaky");
+    p.script("t/1-flaky.t", FLAKY).script(
+        "t/2-slow.t",
+        &format!(
+            "#!/bin/sh\necho 1..1\nperl -e 'sleep 30' {}\necho ok 1\n",
+            m
+        ),
+    );
+    let tmux = match Tmux::start(&p, "flaky") {
+        Some(t) => t,
+        None => return,
+    };
+    tmux.type_line(&format!(
+        "'{}' test -j2 --retry 1 --flaky-fails --exec ''; echo EXIT=$?",
+        env!("CARGO_BIN_EXE_proctor")
+    ));
+    tmux.wait_for("[P:0|F:1|A:0|R:1|T:0]", false);
+    tmux.keys(&["f"]);
+    let screen = tmux.wait_for("failures so far:", false);
+    // Its failed first try is not listed: it was tried again.
+    assert!(
+        screen.contains("failures so far:\n  t/1-flaky.t: flaky: failed, then passed on try 2;"),
+        "{}",
+        screen
+    );
+    assert_eq!(screen.matches("  t/1-flaky.t:").count(), 1, "{}", screen);
+    tmux.keys(&["q"]);
+    tmux.wait_for("EXIT=130", false);
+    wait_until("the test to end", || !running(&m));
+}
