@@ -73,7 +73,8 @@ show options (test and replay):
       --colors LIST       status colors, e.g. P=050,F=500,A=025,R=155,T=433
 ";
 
-const STATE_DIR_OPTION: &str = "      --state-dir DIR     the project's state directory, where its runs are kept
+const STATE_DIR_OPTION: &str =
+    "      --state-dir DIR     the project's state directory, where its runs are kept
                           (default: $XDG_STATE_HOME/proctor/<project>)
 ";
 
@@ -168,7 +169,14 @@ pub const TOPICS: &[&str] = &[
 /// together from the one copy of each part, so no two say different things.
 pub fn usage(command: Option<&str>) -> Option<String> {
     let parts: &[&str] = match command {
-        None => &[COMMANDS, "\n", TEST_OPTIONS, "\n", SHOW_OPTIONS, HELP_FOOTER],
+        None => &[
+            COMMANDS,
+            "\n",
+            TEST_OPTIONS,
+            "\n",
+            SHOW_OPTIONS,
+            HELP_FOOTER,
+        ],
         Some("test") => &[TEST, TEST_OPTIONS, "\n", SHOW_OPTIONS],
         Some("run") => &[RUN, TEST_OPTIONS, "\n", SHOW_OPTIONS],
         Some("start") => &[START, STATE_DIR_OPTION],
@@ -859,7 +867,9 @@ mod tests {
                 };
                 assert_eq!(parse_from(ask.to_vec()).unwrap(), want, "{:?}", ask);
             }
-            assert!(usage(Some(topic)).unwrap().contains(&format!("proctor {}", topic)));
+            assert!(usage(Some(topic))
+                .unwrap()
+                .contains(&format!("proctor {}", topic)));
         }
         assert_eq!(parse_from(["--help"]).unwrap(), Command::Help(None));
         assert_eq!(parse_from(["help"]).unwrap(), Command::Help(None));

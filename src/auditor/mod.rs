@@ -133,7 +133,8 @@ pub fn run(config: Config) -> i32 {
         Err(e) => {
             errln!(
                 "proctor: auditor for {}: unable to set up signals: {}",
-                config.file, e
+                config.file,
+                e
             );
             EXIT_BROKEN
         }
@@ -339,7 +340,8 @@ impl Process {
         let code = auditor.audit(&config, &self.signals).unwrap_or_else(|e| {
             errln!(
                 "proctor: auditor for {}: {}; its test was stopped",
-                config.file, e
+                config.file,
+                e
             );
             auditor.stopper.kill_everything();
             EXIT_BROKEN

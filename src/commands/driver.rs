@@ -181,9 +181,10 @@ where
             }
             Long("event-timeout") => {
                 let value = string(parser.value()?)?;
-                a.event_timeout = Some(crate::numbers::seconds(&value).map_err(|why| {
-                    Error::Usage(format!("driver: --event-timeout: {}", why))
-                })?);
+                a.event_timeout =
+                    Some(crate::numbers::seconds(&value).map_err(|why| {
+                        Error::Usage(format!("driver: --event-timeout: {}", why))
+                    })?);
             }
             Long("leftovers") => {
                 let value = string(parser.value()?)?;

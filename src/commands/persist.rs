@@ -277,7 +277,8 @@ fn answer(line: &str) -> Result<i32> {
             match v["running"].as_i64() {
                 Some(pid) => outln!(
                     "running: a run (runner pid {}), {} waiting",
-                    pid, v["queued"]
+                    pid,
+                    v["queued"]
                 )?,
                 None => outln!("running: nothing, {} waiting", v["queued"])?,
             }

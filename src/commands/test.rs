@@ -69,7 +69,8 @@ fn run_on(mut args: TestArgs, runner: Runner) -> Result<i32> {
         if files.is_empty() {
             errln!(
                 "proctor: partition {}/{} has no files in it",
-                partition.part, partition.of
+                partition.part,
+                partition.of
             );
             return Ok(crate::error::EXIT_PASS);
         }
@@ -193,7 +194,8 @@ fn choose_order(args: &TestArgs, files: &[TestFile], known: &HashMap<String, Kno
                 .unwrap_or(1);
             errln!(
                 "proctor: shuffled with seed {} (--order=shuffle={} repeats it)",
-                seed, seed
+                seed,
+                seed
             );
             return Order::Shuffle(seed);
         }

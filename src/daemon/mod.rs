@@ -358,7 +358,9 @@ fn own_perls(plan: &[u8], kept: Option<&Kept>, daemon: &Daemon) -> Option<Vec<u8
     let end = plan.iter().position(|&b| b == b'\n')?;
     let mut head: serde_json::Value = serde_json::from_slice(&plan[..end]).ok()?;
     let jobs = head["job_count"].as_u64()? as usize;
-    if jobs < runner::LAUNCHER_FROM_JOBS || KEPT_STAGE_COST * (jobs.min(u32::MAX as usize) as u32) < kept.ready_in {
+    if jobs < runner::LAUNCHER_FROM_JOBS
+        || KEPT_STAGE_COST * (jobs.min(u32::MAX as usize) as u32) < kept.ready_in
+    {
         return None;
     }
     let mut own = spec.clone();

@@ -101,7 +101,9 @@ impl Plan {
                 script: PERL_STAGE,
                 args: strings(&l["stage"]["args"]),
             }),
-            event_timeout: l["event_timeout"].as_f64().and_then(crate::numbers::timeout),
+            event_timeout: l["event_timeout"]
+                .as_f64()
+                .and_then(crate::numbers::timeout),
             leftovers: l["leftovers"]
                 .as_str()
                 .and_then(Leftovers::parse)

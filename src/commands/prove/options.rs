@@ -419,8 +419,7 @@ fn jobs(value: &str, what: &str) -> Result<Option<usize>> {
 }
 
 fn seconds(value: &str) -> Result<f64> {
-    crate::numbers::seconds(value)
-        .map_err(|why| Error::Usage(format!("--event-timeout: {}", why)))
+    crate::numbers::seconds(value).map_err(|why| Error::Usage(format!("--event-timeout: {}", why)))
 }
 
 #[cfg(test)]
