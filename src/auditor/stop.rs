@@ -313,7 +313,10 @@ impl Stopper {
         }
         let reaped = sys::reap_with_rusage(self.pid)?;
         if leave {
+            // One look at what is left: nothing is killed, so nothing more
+            // can come of it.
             self.leave_running();
+            return Ok(reaped);
         }
         for _ in 0..CLEANUP_ROUNDS {
             let children = self.adopted();
@@ -343,12 +346,16 @@ impl Stopper {
 
     /// Takes the living children the test left (none of them holds its output,
     /// or the audit would not be over) as left running, to be spared from here
-    /// on; the rest, zombies, are left for the reaping.
+    /// on, and reaps the rest, zombies.
     fn leave_running(&mut self) {
         for child in self.adopted() {
             let stat = match sys::ProcStat::of(child) {
                 Some(stat) if !stat.is_zombie() => stat,
-                _ => continue,
+                Some(_) => {
+                    sys::reap(child);
+                    continue;
+                }
+                None => continue, // reaped already
             };
             self.spared.push(child);
             self.left_running.push(LeftRunning {
