@@ -219,6 +219,8 @@ pub fn discover(
                 path.display(),
                 search.wanted(),
                 recurse_hint(path, search)
+                    .or_else(|| ext_hint(path))
+                    .unwrap_or_default()
             )));
         }
         for file in found {
@@ -228,19 +230,60 @@ pub fn discover(
     Ok(files)
 }
 
-/// " (use -r ...)" when -r would find files below `dir`, else nothing.
-fn recurse_hint(dir: &Path, search: &Search) -> &'static str {
+/// " (use -r ...)" when -r would find files below `dir`.
+fn recurse_hint(dir: &Path, search: &Search) -> Option<String> {
     if search.recurse {
-        return "";
+        return None;
     }
     let deeper = Search {
         recurse: true,
         ..search.clone()
     };
     match deeper.files_in(dir) {
-        Ok(found) if !found.is_empty() => " (use -r to search subdirectories)",
-        _ => "",
+        Ok(found) if !found.is_empty() => Some(" (use -r to search subdirectories)".into()),
+        _ => None,
     }
+}
+
+/// " (its executables: --ext .sh, --ext '')" when `dir` holds executable
+/// files, named as `--ext` would pick them: a C project's test programs, or
+/// shell scripts.
+fn ext_hint(dir: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut endings: Vec<String> = Vec::new();
+    for entry in fs::read_dir(dir).ok()?.flatten() {
+        let executable = entry.metadata().map_or(false, |m| {
+            m.is_file() && m.permissions().mode() & 0o111 != 0
+        });
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !executable || name.starts_with('.') {
+            continue;
+        }
+        let ending = match name.rfind('.') {
+            Some(dot) => name[dot..].to_string(),
+            None => String::new(),
+        };
+        if !endings.contains(&ending) {
+            endings.push(ending);
+        }
+    }
+    if endings.is_empty() {
+        return None;
+    }
+    endings.sort();
+    let flags: Vec<String> = endings
+        .iter()
+        .take(3)
+        .map(|e| {
+            if e.is_empty() {
+                "--ext ''".to_string()
+            } else {
+                format!("--ext {}", e)
+            }
+        })
+        .collect();
+    Some(format!(" (to run its executables: {})", flags.join(", ")))
 }
 
 /// `t/a.t` and `./t/a.t` are one file, to be run once.
@@ -437,6 +480,25 @@ mod tests {
         fs::create_dir_all(d.0.join("empty")).unwrap();
         let err = discover(&[d.0.join("empty")], &Search::default(), None).unwrap_err();
         assert!(err.to_string().contains("no test files (*.t)"), "{}", err);
+        assert!(!err.to_string().contains("--ext"), "{}", err);
+    }
+
+    #[test]
+    fn a_directory_of_executables_names_the_ext_that_would_run_them() {
+        let d = scratch("exe");
+        let dir = d.0.join("tests");
+        fs::create_dir_all(&dir).unwrap();
+        for (name, mode) in [("basic", 0o755), ("io.sh", 0o755), ("Makefile", 0o644)] {
+            fs::write(dir.join(name), "").unwrap();
+            fs::set_permissions(dir.join(name), fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let err = discover(&[dir], &Search::default(), None).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("no test files (*.t) in this directory (to run its executables: --ext '', --ext .sh)"),
+            "{}",
+            err
+        );
     }
 
     #[test]
