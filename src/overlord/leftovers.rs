@@ -33,10 +33,13 @@ pub struct Leftovers {
 }
 
 impl Leftovers {
-    /// Takes note of what a job_end names as left running.
-    pub fn job_end(&mut self, event: &mut Event) {
+    /// Takes note of what a job_end names as left running; true if anything.
+    pub fn job_end(&mut self, event: &mut Event) -> bool {
         let v = event.value();
         let file = v["file"].as_str().unwrap_or("");
+        let named = v["left_running"]
+            .as_array()
+            .map_or(false, |l| !l.is_empty());
         for p in v["left_running"].as_array().into_iter().flatten() {
             if let (Some(pid), Some(start)) = (p["pid"].as_i64(), p["start"].as_u64()) {
                 self.left.push(Left {
@@ -47,6 +50,7 @@ impl Leftovers {
                 });
             }
         }
+        named
     }
 
     /// Those still running now (the others ended by themselves), named as

@@ -164,3 +164,55 @@ fn a_child_that_exited_first_is_reaped_not_reported() {
         assert!(end["left_running"].is_null(), "{}", end);
     }
 }
+
+/// A suite whose first test starts a server that keeps a file in the test's
+/// TMPDIR (a socket, a pid file: File::Temp's tempdir is there) and names it
+/// in `where`; each later test checks that the file is still there.
+fn server_with_files(p: &Project, m: &str, uses: usize) {
+    let where_file = p.dir.join("where");
+    p.script(
+        "t/00-start.t",
+        &format!(
+            "#!/bin/sh\necho 1..1\nmkdir \"$TMPDIR/srv\"\necho \"$TMPDIR/srv/sock\" > {}\n\
+             setsid sh -c 'echo up > \"$TMPDIR/srv/sock\"; exec perl -e \"sleep 300\" {}' >/dev/null 2>&1 </dev/null &\n\
+             while ! test -s \"$TMPDIR/srv/sock\"; do sleep 0.01; done\necho ok 1 - started\n",
+            where_file.display(),
+            m
+        ),
+    );
+    for i in 0..uses {
+        p.script(
+            &format!("t/{:02}-use.t", 10 + i),
+            &format!(
+                "#!/bin/sh\necho 1..1\nif test -s \"$(cat {})\"; then echo ok 1 - its files are there; else echo not ok 1 - its files are gone; fi\n",
+                where_file.display()
+            ),
+        );
+    }
+}
+
+#[test]
+fn what_a_server_keeps_in_its_tests_tmpdir_stays_while_it_runs() {
+    // 2 files: the first auditor stands, and its TMPDIR is reused test after
+    // test; 20: a launcher's standing auditors.
+    for uses in [1, 19] {
+        let p = Project::new();
+        let m = marker("server-tmpdir");
+        server_with_files(&p, &m, uses);
+        let run = p.proctor(&["test", "-j1", "--exec", ""]);
+        let events = p.events();
+        for i in 0..uses {
+            let file = format!("t/{:02}-use.t", 10 + i);
+            assert_eq!(
+                job_end(&events, &file)["result"],
+                "pass",
+                "{} of {}: {}",
+                file,
+                uses + 1,
+                run.stdout()
+            );
+        }
+        run.expect_status(0);
+        assert!(!running(&m), "the server outlived the run");
+    }
+}
