@@ -216,3 +216,34 @@ fn what_a_server_keeps_in_its_tests_tmpdir_stays_while_it_runs() {
         assert!(!running(&m), "the server outlived the run");
     }
 }
+
+#[test]
+fn what_a_server_forks_and_leaves_is_never_taken_for_a_preloaded_test() {
+    // A server that keeps forking a child that forks a grandchild and exits:
+    // each grandchild comes to the auditor that took the server on, and exits
+    // there (status 3). While that auditor waits for its perl to start the
+    // next test, such an exit is no test's.
+    let p = Project::new();
+    let m = marker("server-orphans");
+    p.script(
+        "t/00-start.t",
+        &format!(
+            "print \"1..1\\n\";\nsystem(q{{setsid perl -e 'while (1) {{ my $c = fork; if (!$c) {{ if (!fork) {{ select undef, undef, undef, 0.002; exit 3 }} exit 0 }} waitpid $c, 0; select undef, undef, undef, 0.001 }}' {} >/dev/null 2>&1 </dev/null &}});\nprint \"ok 1 - started\\n\";\n",
+            m
+        ),
+    );
+    for i in 0..31 {
+        p.script(
+            &format!("t/{:02}-use.t", 10 + i),
+            "print \"1..1\\n\";\nselect undef, undef, undef, 0.02;\nprint \"ok 1\\n\";\n",
+        );
+    }
+    let run = p.proctor(&["test", "-j1", "--preload", "Test::More"]);
+    let failed: Vec<(String, String)> = results(&p.events())
+        .into_iter()
+        .filter(|(_, result)| result != "pass")
+        .collect();
+    assert!(failed.is_empty(), "{:?}\n{}", failed, run.stdout());
+    run.expect_status(0);
+    assert!(!running(&m), "the server outlived the run");
+}
