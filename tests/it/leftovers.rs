@@ -247,3 +247,29 @@ fn what_a_server_forks_and_leaves_is_never_taken_for_a_preloaded_test() {
     run.expect_status(0);
     assert!(!running(&m), "the server outlived the run");
 }
+
+#[test]
+fn what_a_server_starts_as_it_is_ended_ends_with_the_run_too() {
+    // On SIGTERM the server starts one more process and exits: that one is
+    // in the server's session, and the run ends it too.
+    let p = Project::new();
+    let m = marker("server-last-gasp");
+    p.script(
+        "t/00-start.t",
+        &format!(
+            "#!/bin/sh\necho 1..1\nsetsid sh -c 'trap \"perl -e \\\"sleep 300\\\" {} & exit 0\" TERM; while :; do sleep 0.05; done' >/dev/null 2>&1 </dev/null &\necho ok 1 - started\n",
+            m
+        ),
+    );
+    p.proctor(&["test", "-j1", "--exec", ""]).expect_status(0);
+    let events = p.events();
+    let run_end = events.iter().find(|e| e["type"] == "run_end").unwrap();
+    assert_eq!(
+        run_end["left_running"][0]["file"], "t/00-start.t",
+        "{}",
+        run_end
+    );
+    wait_until("what the server started as it ended is gone", || {
+        !running(&m)
+    });
+}
