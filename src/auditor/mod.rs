@@ -164,6 +164,9 @@ pub struct Process {
     /// Children that earlier tests left running until the run ends (see
     /// [`Leftovers::WithRun`]): no later test's clean-up touches them.
     left_running: Vec<libc::pid_t>,
+    /// The last test left something running in its TMPDIR, which stays as it
+    /// is until the run ends (see [`Process::tmp_held`]).
+    tmp_held: bool,
     /// An interrupt that came while a test was being started (see
     /// [`Process::interrupted`]), for the job it was started for.
     held: Option<i32>,
@@ -188,6 +191,7 @@ impl Process {
             log_failed: false,
             spared: None,
             left_running: Vec::new(),
+            tmp_held: false,
             held: None,
             stopped: false,
             paused: false,
@@ -226,6 +230,13 @@ impl Process {
                 Ok(None) => true,
                 Err(_) => false, // not ours any more
             });
+    }
+
+    /// Whether the last test left something running, and so its TMPDIR as it
+    /// was: what runs may be using it (a socket, a pid file), so the next test
+    /// needs another. True once per such test.
+    pub fn tmp_held(&mut self) -> bool {
+        std::mem::take(&mut self.tmp_held)
     }
 
     /// Every child the clean-up after the next test must leave alone.
@@ -361,7 +372,14 @@ impl Process {
             // segment it wrote nothing: the shared log goes on as it was.)
             let _ = std::fs::remove_file(&config.place.log);
         }
-        tidy_tmp(&config);
+        if auditor.stopper.left_running().is_empty() {
+            tidy_tmp(&config);
+        } else {
+            // Left for what still runs; it goes with the run directory, or
+            // (a standing auditor's, in the state directory) is emptied by
+            // the next run to take it.
+            self.tmp_held = true;
+        }
         code
     }
 }

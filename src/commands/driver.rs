@@ -142,7 +142,7 @@ where
     I::Item: Into<OsString>,
 {
     let mut a = DriverArgs::default();
-    let (options, command) = split_command(args.into_iter().map(Into::into).collect());
+    let (options, command) = split_command(args.into_iter().map(Into::into).collect())?;
     a.command = command;
     let mut parser = lexopt::Parser::from_args(options);
     while let Some(arg) = parser.next()? {
@@ -250,7 +250,9 @@ const TAKES_VALUE: &[&str] = &[
 /// starts after `--` or at the first word that is not an option (as in
 /// test-driver). Done by hand because Debian's lexopt 0.2.0 has no `raw_args`,
 /// and the command's own words (`perl -w`) must not be read as options.
-fn split_command(words: Vec<OsString>) -> (Vec<OsString>, Vec<OsString>) {
+/// A word that is not an option, followed by a `--`, is a stray value among
+/// the options (`--merge yes`): run, it would be some other program.
+fn split_command(words: Vec<OsString>) -> Result<(Vec<OsString>, Vec<OsString>)> {
     let mut i = 0;
     while i < words.len() {
         let word = words[i].to_string_lossy();
@@ -258,9 +260,16 @@ fn split_command(words: Vec<OsString>) -> (Vec<OsString>, Vec<OsString>) {
             let command = words[i + 1..].to_vec();
             let mut options = words;
             options.truncate(i);
-            return (options, command);
+            return Ok((options, command));
         }
         if !word.starts_with('-') || word == "-" {
+            if words[i + 1..].iter().any(|w| w == "--") {
+                return Err(Error::Usage(format!(
+                    "driver: '{}' is among the options, before the -- that starts the \
+                     test command (a value for a flag that takes none?)",
+                    word
+                )));
+            }
             break;
         }
         i += if TAKES_VALUE.contains(&word.as_ref()) {
@@ -272,7 +281,7 @@ fn split_command(words: Vec<OsString>) -> (Vec<OsString>, Vec<OsString>) {
     let i = i.min(words.len());
     let mut options = words;
     let command = options.split_off(i);
-    (options, command)
+    Ok((options, command))
 }
 
 pub fn run(args: Vec<OsString>) -> Result<i32> {
@@ -514,6 +523,28 @@ mod tests {
         ]);
         assert_eq!(a.command, ["./x", "-v"]);
         assert!(a.hard_errors && a.collect_skipped_logs && !a.color);
+    }
+
+    /// A word among the options, before the `--` that starts the command (a
+    /// value given to a flag that takes none: `--merge yes`), is not run as
+    /// the test: tap-driver.sh would run the command after `--`.
+    #[test]
+    fn a_stray_word_before_the_double_dash_is_a_usage_error() {
+        let err = parse(&[
+            "--test-name=x",
+            "--log-file=x.log",
+            "--trs-file=x.trs",
+            "--merge",
+            "yes",
+            "--",
+            "./x",
+        ])
+        .unwrap_err();
+        assert_eq!(err.exit_status(), crate::error::EXIT_USAGE, "{}", err);
+        assert_eq!(
+            err.to_string(),
+            "driver: 'yes' is among the options, before the -- that starts the test command (a value for a flag that takes none?)"
+        );
     }
 
     #[test]

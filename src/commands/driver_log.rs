@@ -121,15 +121,15 @@ fn now() -> u64 {
 /// sorted among the other logs by that time.
 fn make_run() -> Option<String> {
     let ours = std::env::var_os("MAKELEVEL")?;
-    let mut pid = Stat::of("self")?.ppid;
+    let mut pid = sys::ProcStat::of(std::process::id() as libc::pid_t)?.ppid;
     for _ in 0..MAX_DEPTH {
         if pid <= 1 {
             return None;
         }
-        let stat = Stat::of(&pid.to_string())?;
+        let stat = sys::ProcStat::of(pid)?;
         if make_level(pid)? != Some(ours.clone()) {
             return Some(state::id_at(
-                started_at(stat.started)?,
+                started_at(stat.start)?,
                 &format!("make{}", pid),
             ));
         }
@@ -138,30 +138,9 @@ fn make_run() -> Option<String> {
     None
 }
 
-/// What /proc/PID/stat says of a process that matters here.
-struct Stat {
-    ppid: u32,
-    /// Clock ticks from boot to its start.
-    started: u64,
-}
-
-impl Stat {
-    fn of(pid: &str) -> Option<Stat> {
-        let stat = fs::read_to_string(format!("/proc/{}/stat", pid)).ok()?;
-        // The fields after the command name, which may itself hold spaces and
-        // parentheses: the state, the parent's pid, ..., the start time (the
-        // 22nd field of the line, the 20th after the name).
-        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-        Some(Stat {
-            ppid: fields.get(1)?.parse().ok()?,
-            started: fields.get(19)?.parse().ok()?,
-        })
-    }
-}
-
 /// The MAKELEVEL a process was started with (`Some(None)` when it had none);
 /// `None` when that cannot be read.
-fn make_level(pid: u32) -> Option<Option<OsString>> {
+fn make_level(pid: libc::pid_t) -> Option<Option<OsString>> {
     let environ = fs::read(format!("/proc/{}/environ", pid)).ok()?;
     Some(
         environ
@@ -282,10 +261,9 @@ mod tests {
     }
 
     #[test]
-    fn this_process_has_a_start_and_a_parent() {
-        let me = Stat::of("self").unwrap();
-        assert!(me.ppid > 0);
-        assert!(started_at(me.started).unwrap() > 1_600_000_000);
+    fn this_process_started_after_boot() {
+        let me = sys::ProcStat::of(std::process::id() as libc::pid_t).unwrap();
+        assert!(started_at(me.start).unwrap() > 1_600_000_000);
     }
 
     #[test]

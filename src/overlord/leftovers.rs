@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 const GRACE: Duration = Duration::from_secs(2);
 /// How often the grace looks whether all are gone.
 const LOOK_EVERY: Duration = Duration::from_millis(10);
+/// Rounds of SIGKILL to what is found still running, before giving up on a
+/// fork bomb.
+const KILL_ROUNDS: usize = 10;
 
 /// One process a test left running.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,10 +36,13 @@ pub struct Leftovers {
 }
 
 impl Leftovers {
-    /// Takes note of what a job_end names as left running.
-    pub fn job_end(&mut self, event: &mut Event) {
+    /// Takes note of what a job_end names as left running; true if anything.
+    pub fn job_end(&mut self, event: &mut Event) -> bool {
         let v = event.value();
         let file = v["file"].as_str().unwrap_or("");
+        let named = v["left_running"]
+            .as_array()
+            .map_or(false, |l| !l.is_empty());
         for p in v["left_running"].as_array().into_iter().flatten() {
             if let (Some(pid), Some(start)) = (p["pid"].as_i64(), p["start"].as_u64()) {
                 self.left.push(Left {
@@ -47,6 +53,7 @@ impl Leftovers {
                 });
             }
         }
+        named
     }
 
     /// Those still running now (the others ended by themselves), named as
@@ -72,13 +79,28 @@ impl Leftovers {
             return running;
         }
         let roots: Vec<libc::pid_t> = running.iter().map(|l| l.pid).collect();
-        let targets = targets(&roots);
+        let led = led_by(&roots);
+        let mut targets = targets(&roots, &led);
         signal_all(&targets, libc::SIGTERM);
         let deadline = Instant::now() + GRACE;
         while Instant::now() < deadline && targets.iter().any(|t| sys::alive(t.pid, t.start)) {
             std::thread::sleep(LOOK_EVERY);
         }
-        signal_all(&targets, libc::SIGKILL);
+        // What they started as they ended (a server's last act on SIGTERM) is
+        // theirs too: looked for again from those still alive and in the
+        // groups and sessions the roots led, until no one new is found.
+        for _ in 0..KILL_ROUNDS {
+            let living: Vec<libc::pid_t> = targets
+                .iter()
+                .filter(|t| sys::alive(t.pid, t.start))
+                .map(|t| t.pid)
+                .collect();
+            targets = self::targets(&living, &led);
+            if targets.is_empty() {
+                break;
+            }
+            signal_all(&targets, libc::SIGKILL);
+        }
         running
     }
 }
@@ -94,22 +116,31 @@ pub fn write_field(out: &mut Vec<u8>, left: &[Left], ended: bool) {
     });
 }
 
-/// The roots, what descends from them, and the members of any group or
-/// session a root leads, as they are now.
-fn targets(roots: &[libc::pid_t]) -> Vec<ProcStat> {
+/// The process groups and sessions the roots lead: their members may have
+/// been reparented away from them, and outlive them.
+fn led_by(roots: &[libc::pid_t]) -> Vec<(Option<libc::pid_t>, Option<libc::pid_t>)> {
+    roots
+        .iter()
+        .filter_map(|&root| {
+            let stat = ProcStat::of(root)?;
+            let leads = |id: libc::pid_t| (id == root).then(|| root);
+            Some((leads(stat.pgrp), leads(stat.session)))
+        })
+        .filter(|led| *led != (None, None))
+        .collect()
+}
+
+/// The roots, what descends from them, and the members of the groups and
+/// sessions `led`, as they are now: the living, this process aside.
+fn targets(
+    roots: &[libc::pid_t],
+    led: &[(Option<libc::pid_t>, Option<libc::pid_t>)],
+) -> Vec<ProcStat> {
     let me = std::process::id() as libc::pid_t;
     let mut pids: Vec<libc::pid_t> = roots.to_vec();
     pids.extend(sys::descendants(roots));
-    for &root in roots {
-        if let Some(stat) = ProcStat::of(root) {
-            let leads = |id: libc::pid_t| id == root;
-            if leads(stat.pgrp) || leads(stat.session) {
-                pids.extend(sys::members_of(
-                    leads(stat.pgrp).then(|| root),
-                    leads(stat.session).then(|| root),
-                ));
-            }
-        }
+    for &(pgrp, session) in led {
+        pids.extend(sys::members_of(pgrp, session));
     }
     pids.sort_unstable();
     pids.dedup();

@@ -21,7 +21,7 @@ use crate::json;
 use crate::ljsonl::{Next, Tail};
 use crate::render::Renderer;
 use crate::sys::{self, SignalPipe};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Write};
 use std::os::unix::io::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
@@ -89,6 +89,9 @@ struct Output {
     sink_error: Option<String>,
     /// Jobs queued that have no job_end yet, with their file.
     open_jobs: BTreeMap<(u64, u32), String>,
+    /// Jobs whose test left something running, which may use its TMPDIR:
+    /// their directories stay until the run's is removed.
+    left_running: HashSet<(u64, u32)>,
 }
 
 impl Output {
@@ -119,7 +122,9 @@ impl Output {
                     self.open_jobs.remove(&job);
                 }
                 self.totals.job_end(&mut event);
-                self.leftovers.job_end(&mut event);
+                if self.leftovers.job_end(&mut event) {
+                    self.left_running.extend(event.job());
+                }
             }
             Kind::JobExit => self.totals.job_exit(&mut event),
             Kind::JobQueued => {
@@ -242,6 +247,7 @@ impl Overlord {
                 scratch: Vec::with_capacity(4096),
                 sink_error: None,
                 open_jobs: BTreeMap::new(),
+                left_running: HashSet::new(),
             },
             runner_log: None,
             runner_log_path: run_dir.join("runner.ljsonl"),
@@ -583,8 +589,10 @@ impl Overlord {
         if !self.keep {
             match &job.dir {
                 // The log is in it, as is whatever a kept TMPDIR still holds.
-                Some(dir) => crate::state::remove_dir_holding(dir, &job.log),
-                None => {
+                Some(dir) if !self.out.left_running.contains(&key) => {
+                    crate::state::remove_dir_holding(dir, &job.log)
+                }
+                _ => {
                     let _ = std::fs::remove_file(&job.log);
                 }
             }

@@ -139,7 +139,7 @@ impl OwnStage {
                 // jobs the perl is this process's only child): audited as it
                 // is, an exit with no output, not a perl that stopped answering.
                 let stage_pid = self.stage.as_ref().map(|s| s.pid);
-                if let Some(pid) = exited_test(process) {
+                if let Some(pid) = exited_test(process, stage_pid) {
                     if Some(pid) != stage_pid {
                         return Ok(Started {
                             pid,
@@ -395,14 +395,30 @@ fn killed(pid: libc::pid_t) -> Option<String> {
     None
 }
 
-/// A child that has exited and may be the test the perl was forking: any but
-/// those earlier tests left running, which are reaped here when they end.
-fn exited_test(process: &mut Process) -> Option<libc::pid_t> {
+/// A child that has exited and may be the test the perl was forking (or the
+/// perl itself). The test dies in the perl's process group: it leaves it only
+/// after it has said `launched`. Any other child is what earlier tests left
+/// running, or what that left in turn: orphans come to this process, as
+/// subreaper, and may exit at any time; they are reaped here, never taken
+/// for the test.
+fn exited_test(process: &mut Process, stage_pid: Option<libc::pid_t>) -> Option<libc::pid_t> {
+    let stage_group = stage_pid.and_then(sys::ProcStat::of).map(|s| s.pgrp);
     loop {
-        match sys::exited_child() {
-            Ok(Some(pid)) if process.left_running(pid) => process.reap_left_running(),
-            Ok(found) => return found,
-            Err(_) => return None,
+        let pid = match sys::exited_child() {
+            Ok(Some(pid)) => pid,
+            Ok(None) | Err(_) => return None,
+        };
+        if Some(pid) == stage_pid {
+            return Some(pid);
         }
+        if process.left_running(pid) {
+            process.reap_left_running();
+            continue;
+        }
+        let group = sys::ProcStat::of(pid).map(|s| s.pgrp);
+        if group.is_some() && group == stage_group {
+            return Some(pid);
+        }
+        sys::reap(pid);
     }
 }

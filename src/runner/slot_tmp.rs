@@ -61,6 +61,16 @@ pub fn make_ready(tmp: &Path) -> io::Result<()> {
     }
 }
 
+/// In the auditor whose test left something running in its TMPDIR (see
+/// `auditor::Process::tmp_held`): an empty TMPDIR for its next tests, in the
+/// run directory, so that it goes with the run. None when none can be made.
+pub fn another(run_dir: &Path, auditor: libc::pid_t, count: u32) -> Option<PathBuf> {
+    let path = run_dir.join(format!("tmp-{}-{}", auditor, count));
+    std::fs::create_dir_all(&path).ok()?;
+    make_ready(&path).ok()?;
+    Some(path)
+}
+
 /// In the auditor, after its last test: a TMPDIR in the run directory goes
 /// with the run; the state directory's stays, empty, for the next run.
 pub fn release(tmp: &Path, run_dir: &Path) {

@@ -164,3 +164,112 @@ fn a_child_that_exited_first_is_reaped_not_reported() {
         assert!(end["left_running"].is_null(), "{}", end);
     }
 }
+
+/// A suite whose first test starts a server that keeps a file in the test's
+/// TMPDIR (a socket, a pid file: File::Temp's tempdir is there) and names it
+/// in `where`; each later test checks that the file is still there.
+fn server_with_files(p: &Project, m: &str, uses: usize) {
+    let where_file = p.dir.join("where");
+    p.script(
+        "t/00-start.t",
+        &format!(
+            "#!/bin/sh\necho 1..1\nmkdir \"$TMPDIR/srv\"\necho \"$TMPDIR/srv/sock\" > {}\n\
+             setsid sh -c 'echo up > \"$TMPDIR/srv/sock\"; exec perl -e \"sleep 300\" {}' >/dev/null 2>&1 </dev/null &\n\
+             while ! test -s \"$TMPDIR/srv/sock\"; do sleep 0.01; done\necho ok 1 - started\n",
+            where_file.display(),
+            m
+        ),
+    );
+    for i in 0..uses {
+        p.script(
+            &format!("t/{:02}-use.t", 10 + i),
+            &format!(
+                "#!/bin/sh\necho 1..1\nif test -s \"$(cat {})\"; then echo ok 1 - its files are there; else echo not ok 1 - its files are gone; fi\n",
+                where_file.display()
+            ),
+        );
+    }
+}
+
+#[test]
+fn what_a_server_keeps_in_its_tests_tmpdir_stays_while_it_runs() {
+    // 2 files: the first auditor stands, and its TMPDIR is reused test after
+    // test; 20: a launcher's standing auditors.
+    for uses in [1, 19] {
+        let p = Project::new();
+        let m = marker("server-tmpdir");
+        server_with_files(&p, &m, uses);
+        let run = p.proctor(&["test", "-j1", "--exec", ""]);
+        let events = p.events();
+        for i in 0..uses {
+            let file = format!("t/{:02}-use.t", 10 + i);
+            assert_eq!(
+                job_end(&events, &file)["result"],
+                "pass",
+                "{} of {}: {}",
+                file,
+                uses + 1,
+                run.stdout()
+            );
+        }
+        run.expect_status(0);
+        assert!(!running(&m), "the server outlived the run");
+    }
+}
+
+#[test]
+fn what_a_server_forks_and_leaves_is_never_taken_for_a_preloaded_test() {
+    // A server that keeps forking a child that forks a grandchild and exits:
+    // each grandchild comes to the auditor that took the server on, and exits
+    // there (status 3). While that auditor waits for its perl to start the
+    // next test, such an exit is no test's.
+    let p = Project::new();
+    let m = marker("server-orphans");
+    p.script(
+        "t/00-start.t",
+        &format!(
+            "print \"1..1\\n\";\nsystem(q{{setsid perl -e 'while (1) {{ my $c = fork; if (!$c) {{ if (!fork) {{ select undef, undef, undef, 0.002; exit 3 }} exit 0 }} waitpid $c, 0; select undef, undef, undef, 0.001 }}' {} >/dev/null 2>&1 </dev/null &}});\nprint \"ok 1 - started\\n\";\n",
+            m
+        ),
+    );
+    for i in 0..31 {
+        p.script(
+            &format!("t/{:02}-use.t", 10 + i),
+            "print \"1..1\\n\";\nselect undef, undef, undef, 0.02;\nprint \"ok 1\\n\";\n",
+        );
+    }
+    let run = p.proctor(&["test", "-j1", "--preload", "Test::More"]);
+    let failed: Vec<(String, String)> = results(&p.events())
+        .into_iter()
+        .filter(|(_, result)| result != "pass")
+        .collect();
+    assert!(failed.is_empty(), "{:?}\n{}", failed, run.stdout());
+    run.expect_status(0);
+    assert!(!running(&m), "the server outlived the run");
+}
+
+#[test]
+fn what_a_server_starts_as_it_is_ended_ends_with_the_run_too() {
+    // On SIGTERM the server starts one more process and exits: that one is
+    // in the server's session, and the run ends it too.
+    let p = Project::new();
+    let m = marker("server-last-gasp");
+    p.script(
+        "t/00-start.t",
+        &format!(
+            "#!/bin/sh\necho 1..1\nsetsid sh -c 'trap \"perl -e \\\"sleep 300\\\" {} & exit 0\" TERM; while :; do sleep 0.05; done' >/dev/null 2>&1 </dev/null &\necho ok 1 - started\n",
+            m
+        ),
+    );
+    p.proctor(&["test", "-j1", "--exec", ""]).expect_status(0);
+    let events = p.events();
+    let run_end = events.iter().find(|e| e["type"] == "run_end").unwrap();
+    assert_eq!(
+        run_end["left_running"][0]["file"], "t/00-start.t",
+        "{}",
+        run_end
+    );
+    wait_until("what the server started as it ended is gone", || {
+        !running(&m)
+    });
+}

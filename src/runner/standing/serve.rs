@@ -64,8 +64,10 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
     // Ready before the first job comes: its TMPDIR, empty (an auditor of this
     // slot that died, or a run that was killed, may have left files), and its
     // log.
-    let tmp = first.tmp;
+    let slot_dir = first.tmp;
+    let mut tmp = slot_dir.clone();
     let _ = slot_tmp::make_ready(&tmp);
+    let mut tmps_held = 0;
     if !plan.launch.keep {
         process.open_segments(segment_log(&plan.run_dir, me));
     }
@@ -113,6 +115,14 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
             }
             None => auditor::EXIT_BROKEN,
         };
+        if process.tmp_held() {
+            // What the test left running keeps its TMPDIR: the next gets another.
+            tmps_held += 1;
+            tmp = slot_tmp::another(&plan.run_dir, me, tmps_held).unwrap_or_else(|| {
+                let _ = auditor::empty_dir(&tmp);
+                tmp
+            });
+        }
         bailed |= status == auditor::EXIT_BAIL;
         inbox.untold = Some(status);
         if !process.can_go_on() {
@@ -123,6 +133,11 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
     if inbox.tell(&mut own_stage) && process.can_go_on() {
         // The run is over: its TMPDIR is empty, as every job left it.
         slot_tmp::release(&tmp, &plan.run_dir);
+    }
+    if tmps_held > 0 {
+        // What was left running in it ends with the run: the next run to
+        // take the slot's TMPDIR would empty it, but need not.
+        let _ = auditor::empty_dir(&slot_dir);
     }
     if let Some(own_stage) = own_stage {
         own_stage.end();
