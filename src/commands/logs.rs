@@ -184,12 +184,15 @@ pub fn failed(args: LogArgs) -> Result<i32> {
     print(&text)
 }
 
+/// A try's start-up, run and audit times, in seconds.
+type Phases = (f64, f64, f64);
+
 /// `proctor times`: each try of each file, slowest first, its duration split into
 /// start-up (to its first output), run (to its exit) and audit (after its exit),
 /// with its result.
 pub fn times(args: LogArgs) -> Result<i32> {
-    let mut exits: HashMap<(u64, u32), (f64, f64, f64)> = HashMap::new();
-    let mut rows: Vec<(f64, (f64, f64, f64), String, String)> = Vec::new();
+    let mut exits: HashMap<(u64, u32), Phases> = HashMap::new();
+    let mut rows: Vec<(f64, Phases, String, String)> = Vec::new();
     each_event(&args, |event| {
         match event.kind() {
             Kind::JobExit => {

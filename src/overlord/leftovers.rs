@@ -123,7 +123,7 @@ fn led_by(roots: &[libc::pid_t]) -> Vec<(Option<libc::pid_t>, Option<libc::pid_t
         .iter()
         .filter_map(|&root| {
             let stat = ProcStat::of(root)?;
-            let leads = |id: libc::pid_t| (id == root).then(|| root);
+            let leads = |id: libc::pid_t| if id == root { Some(root) } else { None };
             Some((leads(stat.pgrp), leads(stat.session)))
         })
         .filter(|led| *led != (None, None))

@@ -145,8 +145,7 @@ fn under_flaky_fails_a_flaky_file_is_a_failed_file_everywhere() {
     let events = p.events();
     let last_try = events
         .iter()
-        .filter(|e| e["type"] == "job_end" && e["file"] == "t/flaky.t")
-        .last()
+        .rfind(|e| e["type"] == "job_end" && e["file"] == "t/flaky.t")
         .unwrap();
     assert_eq!(
         (&last_try["try"], &last_try["result"], &last_try["flaky"]),

@@ -132,10 +132,10 @@ fn walk(
         let path = join(dir, &name);
         match fs::metadata(&path) {
             Ok(meta) if meta.is_dir() => walk(&path, extensions, found, visited)?,
-            Ok(meta) if meta.is_file() => {
-                if extensions.iter().any(|e| name.as_bytes().ends_with(e)) {
-                    found.push(path);
-                }
+            Ok(meta)
+                if meta.is_file() && extensions.iter().any(|e| name.as_bytes().ends_with(e)) =>
+            {
+                found.push(path)
             }
             _ => {}
         }
