@@ -118,37 +118,34 @@ pub fn write_field(out: &mut Vec<u8>, left: &[Left], ended: bool) {
 
 /// The process groups and sessions the roots lead: their members may have
 /// been reparented away from them, and outlive them.
-fn led_by(roots: &[libc::pid_t]) -> Vec<(Option<libc::pid_t>, Option<libc::pid_t>)> {
-    roots
-        .iter()
-        .filter_map(|&root| {
-            let stat = ProcStat::of(root)?;
-            let leads = |id: libc::pid_t| if id == root { Some(root) } else { None };
-            Some((leads(stat.pgrp), leads(stat.session)))
-        })
-        .filter(|led| *led != (None, None))
-        .collect()
+struct Led {
+    groups: Vec<libc::pid_t>,
+    sessions: Vec<libc::pid_t>,
+}
+
+fn led_by(roots: &[libc::pid_t]) -> Led {
+    let mut led = Led {
+        groups: Vec::new(),
+        sessions: Vec::new(),
+    };
+    for stat in roots.iter().filter_map(|&root| ProcStat::of(root)) {
+        if stat.pgrp == stat.pid {
+            led.groups.push(stat.pid);
+        }
+        if stat.session == stat.pid {
+            led.sessions.push(stat.pid);
+        }
+    }
+    led
 }
 
 /// The roots, what descends from them, and the members of the groups and
 /// sessions `led`, as they are now: the living, this process aside.
-fn targets(
-    roots: &[libc::pid_t],
-    led: &[(Option<libc::pid_t>, Option<libc::pid_t>)],
-) -> Vec<ProcStat> {
+fn targets(roots: &[libc::pid_t], led: &Led) -> Vec<ProcStat> {
     let me = std::process::id() as libc::pid_t;
-    let mut pids: Vec<libc::pid_t> = roots.to_vec();
-    pids.extend(sys::descendants(roots));
-    for &(pgrp, session) in led {
-        pids.extend(sys::members_of(pgrp, session));
-    }
-    pids.sort_unstable();
-    pids.dedup();
-    pids.into_iter()
-        .filter(|&p| p != me)
-        .filter_map(ProcStat::of)
-        .filter(|s| !s.is_zombie())
-        .collect()
+    let mut family = sys::family(roots, &led.groups, &led.sessions);
+    family.retain(|s| s.pid != me);
+    family
 }
 
 fn signal_all(targets: &[ProcStat], signal: i32) {

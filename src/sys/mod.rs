@@ -18,7 +18,7 @@ pub use process::{
     reap_with_rusage, set_child_subreaper, set_process_name, setpgid, spawn, spawn_with, stop_self,
     waitid_exited, ExecSpec, ExitInfo, Fork, Rusage,
 };
-pub use procfs::{alive, descendants, members_of, ProcStat};
+pub use procfs::{alive, family, ProcStat};
 pub use signals::{ignore as ignore_signals, SignalPipe};
 
 use std::io;

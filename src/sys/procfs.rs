@@ -61,31 +61,33 @@ pub fn alive(pid: libc::pid_t, start: u64) -> bool {
     ProcStat::of(pid).map_or(false, |s| s.start == start && !s.is_zombie())
 }
 
-/// Every process below `roots` (their children, theirs, and so on), roots
-/// excluded, from one look at /proc.
-pub fn descendants(roots: &[libc::pid_t]) -> Vec<libc::pid_t> {
+/// The processes below `roots` (their children, theirs, and so on) and those
+/// in any of `groups` or `sessions`, roots included, from one look at /proc:
+/// the living (zombies aside), as they are now.
+pub fn family(
+    roots: &[libc::pid_t],
+    groups: &[libc::pid_t],
+    sessions: &[libc::pid_t],
+) -> Vec<ProcStat> {
+    let all: Vec<ProcStat> = every_process().filter(|s| !s.is_zombie()).collect();
     let mut children: HashMap<libc::pid_t, Vec<libc::pid_t>> = HashMap::new();
-    for stat in every_process() {
+    for stat in &all {
         children.entry(stat.ppid).or_default().push(stat.pid);
     }
-    let mut found = Vec::new();
-    let mut todo: Vec<libc::pid_t> = roots.to_vec();
+    let mut below: Vec<libc::pid_t> = roots.to_vec();
+    let mut todo = below.clone();
     while let Some(pid) = todo.pop() {
         for &child in children.get(&pid).map_or(&[][..], |c| &c[..]) {
-            if !found.contains(&child) && !roots.contains(&child) {
-                found.push(child);
+            if !below.contains(&child) {
+                below.push(child);
                 todo.push(child);
             }
         }
     }
-    found
-}
-
-/// The processes in process group `pgrp` or in session `session`.
-pub fn members_of(pgrp: Option<libc::pid_t>, session: Option<libc::pid_t>) -> Vec<libc::pid_t> {
-    every_process()
-        .filter(|s| Some(s.pgrp) == pgrp || Some(s.session) == session)
-        .map(|s| s.pid)
+    all.into_iter()
+        .filter(|s| {
+            below.contains(&s.pid) || groups.contains(&s.pgrp) || sessions.contains(&s.session)
+        })
         .collect()
 }
 
@@ -124,7 +126,7 @@ mod tests {
     }
 
     #[test]
-    fn this_process_is_alive_and_has_itself_as_no_descendant() {
+    fn this_process_is_alive_and_in_its_own_family() {
         let me = std::process::id() as libc::pid_t;
         let stat = ProcStat::of(me).expect("our own stat");
         assert!(alive(me, stat.start));
@@ -132,6 +134,10 @@ mod tests {
             !alive(me, stat.start + 1),
             "another start time is another process"
         );
-        assert!(!descendants(&[me]).contains(&me));
+        let pids = |f: Vec<ProcStat>| f.into_iter().map(|s| s.pid).collect::<Vec<_>>();
+        assert!(pids(family(&[me], &[], &[])).contains(&me));
+        assert!(pids(family(&[], &[stat.pgrp], &[])).contains(&me));
+        assert!(pids(family(&[], &[], &[stat.session])).contains(&me));
+        assert!(!pids(family(&[], &[], &[])).contains(&me));
     }
 }
