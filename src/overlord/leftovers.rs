@@ -79,8 +79,11 @@ impl Leftovers {
             return running;
         }
         let roots: Vec<libc::pid_t> = running.iter().map(|l| l.pid).collect();
-        let led = led_by(&roots);
-        let mut targets = targets(&roots, &led);
+        // Whoever of them leads a group or session, now or once it has got
+        // that far (a `setsid` still on its way to exec its server), has
+        // members that may have been reparented away from it.
+        let mut leaders = roots.clone();
+        let mut targets = targets(&roots, &mut leaders);
         signal_all(&targets, libc::SIGTERM);
         let deadline = Instant::now() + GRACE;
         while Instant::now() < deadline && targets.iter().any(|t| sys::alive(t.pid, t.start)) {
@@ -88,14 +91,14 @@ impl Leftovers {
         }
         // What they started as they ended (a server's last act on SIGTERM) is
         // theirs too: looked for again from those still alive and in the
-        // groups and sessions the roots led, until no one new is found.
+        // groups and sessions any of them led, until no one new is found.
         for _ in 0..KILL_ROUNDS {
             let living: Vec<libc::pid_t> = targets
                 .iter()
                 .filter(|t| sys::alive(t.pid, t.start))
                 .map(|t| t.pid)
                 .collect();
-            targets = self::targets(&living, &led);
+            targets = self::targets(&living, &mut leaders);
             if targets.is_empty() {
                 break;
             }
@@ -116,35 +119,19 @@ pub fn write_field(out: &mut Vec<u8>, left: &[Left], ended: bool) {
     });
 }
 
-/// The process groups and sessions the roots lead: their members may have
-/// been reparented away from them, and outlive them.
-struct Led {
-    groups: Vec<libc::pid_t>,
-    sessions: Vec<libc::pid_t>,
-}
-
-fn led_by(roots: &[libc::pid_t]) -> Led {
-    let mut led = Led {
-        groups: Vec::new(),
-        sessions: Vec::new(),
-    };
-    for stat in roots.iter().filter_map(|&root| ProcStat::of(root)) {
-        if stat.pgrp == stat.pid {
-            led.groups.push(stat.pid);
-        }
-        if stat.session == stat.pid {
-            led.sessions.push(stat.pid);
+/// The roots, what descends from them, and the members of the groups and
+/// sessions `leaders` lead, as they are now: the living, this process aside.
+/// Every one found is added to `leaders`: a group or session whose id is the
+/// pid of a living process is that process's own.
+fn targets(roots: &[libc::pid_t], leaders: &mut Vec<libc::pid_t>) -> Vec<ProcStat> {
+    let me = std::process::id() as libc::pid_t;
+    let mut family = sys::family(roots, leaders);
+    family.retain(|s| s.pid != me);
+    for s in &family {
+        if !leaders.contains(&s.pid) {
+            leaders.push(s.pid);
         }
     }
-    led
-}
-
-/// The roots, what descends from them, and the members of the groups and
-/// sessions `led`, as they are now: the living, this process aside.
-fn targets(roots: &[libc::pid_t], led: &Led) -> Vec<ProcStat> {
-    let me = std::process::id() as libc::pid_t;
-    let mut family = sys::family(roots, &led.groups, &led.sessions);
-    family.retain(|s| s.pid != me);
     family
 }
 

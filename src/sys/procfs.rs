@@ -62,13 +62,10 @@ pub fn alive(pid: libc::pid_t, start: u64) -> bool {
 }
 
 /// The processes below `roots` (their children, theirs, and so on) and those
-/// in any of `groups` or `sessions`, roots included, from one look at /proc:
-/// the living (zombies aside), as they are now.
-pub fn family(
-    roots: &[libc::pid_t],
-    groups: &[libc::pid_t],
-    sessions: &[libc::pid_t],
-) -> Vec<ProcStat> {
+/// in a process group or session whose id is one of `leaders`, roots
+/// included, from one look at /proc: the living (zombies aside), as they are
+/// now.
+pub fn family(roots: &[libc::pid_t], leaders: &[libc::pid_t]) -> Vec<ProcStat> {
     let all: Vec<ProcStat> = every_process().filter(|s| !s.is_zombie()).collect();
     let mut children: HashMap<libc::pid_t, Vec<libc::pid_t>> = HashMap::new();
     for stat in &all {
@@ -86,7 +83,7 @@ pub fn family(
     }
     all.into_iter()
         .filter(|s| {
-            below.contains(&s.pid) || groups.contains(&s.pgrp) || sessions.contains(&s.session)
+            below.contains(&s.pid) || leaders.contains(&s.pgrp) || leaders.contains(&s.session)
         })
         .collect()
 }
@@ -135,9 +132,9 @@ mod tests {
             "another start time is another process"
         );
         let pids = |f: Vec<ProcStat>| f.into_iter().map(|s| s.pid).collect::<Vec<_>>();
-        assert!(pids(family(&[me], &[], &[])).contains(&me));
-        assert!(pids(family(&[], &[stat.pgrp], &[])).contains(&me));
-        assert!(pids(family(&[], &[], &[stat.session])).contains(&me));
-        assert!(!pids(family(&[], &[], &[])).contains(&me));
+        assert!(pids(family(&[me], &[])).contains(&me));
+        assert!(pids(family(&[], &[stat.pgrp])).contains(&me));
+        assert!(pids(family(&[], &[stat.session])).contains(&me));
+        assert!(!pids(family(&[], &[])).contains(&me));
     }
 }
