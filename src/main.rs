@@ -17,6 +17,7 @@ mod discover;
 mod error;
 mod event;
 mod headers;
+mod job;
 mod json;
 mod ljsonl;
 mod numbers;
@@ -25,6 +26,7 @@ mod overlord;
 mod rc;
 mod render;
 mod runner;
+mod stage;
 mod state;
 #[allow(unsafe_code)]
 mod sys;

@@ -9,7 +9,10 @@
 //! status that tells the runner the verdict. It writes only in its job directory.
 
 mod lines;
+pub mod own_perl;
 mod record;
+pub mod slot_tmp;
+pub mod standing;
 mod stop;
 
 use crate::json;

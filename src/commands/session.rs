@@ -4,10 +4,12 @@
 
 use crate::daemon::Request;
 use crate::error::{Error, Result};
+use crate::job::plan::Plan;
+use crate::job::{JobSpec, Launch};
 use crate::json;
 use crate::overlord::{Keyboard, Overlord, Sink};
 use crate::render::Renderer;
-use crate::runner::{JobSpec, Launch, Plan, Prefork};
+use crate::runner::Prefork;
 use crate::state;
 use crate::sys::{self, SignalPipe};
 use std::fs::File;

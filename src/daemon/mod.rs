@@ -17,7 +17,8 @@ mod protocol;
 
 pub use protocol::{connect, Request};
 
-use crate::runner::{self, Stage, StageSpec};
+use crate::runner;
+use crate::stage::{Stage, StageSpec};
 use crate::sys::{self, Fork, SignalPipe};
 use std::collections::VecDeque;
 use std::ffi::CString;
@@ -370,7 +371,7 @@ fn own_perls(plan: &[u8], kept: Option<&Kept>, daemon: &Daemon) -> Option<Vec<u8
             .iter()
             .map(|d| format!("--include={}", d.to_string_lossy())),
     );
-    head["launch"]["stage"] = runner::stage_to_json(&own);
+    head["launch"]["stage"] = crate::job::plan::stage_to_json(&own);
     let mut rewritten = serde_json::to_vec(&head).ok()?;
     rewritten.extend_from_slice(&plan[end..]);
     Some(rewritten)

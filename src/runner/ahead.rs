@@ -14,7 +14,7 @@
 //! [`Queue::next_ahead`]: super::schedule::Queue::next_ahead
 
 use super::schedule::Pending;
-use super::standing::Sending;
+use super::slots::Sending;
 use super::{Runner, Stopping};
 use crate::auditor::{self, Place};
 use crate::sys::ExitInfo;

@@ -11,27 +11,21 @@
 //! Everything it writes is a record; it never formats text for people.
 
 mod ahead;
-mod job;
-mod launcher;
-mod plan;
 mod prefork;
 mod schedule;
-mod sibling;
-mod slot_tmp;
-mod stage;
-mod staged;
-mod standing;
+pub mod slots;
+mod stages;
 
 use crate::auditor;
+use crate::job::plan::Plan;
+use crate::job::Launch;
 use crate::json;
 use crate::ljsonl::Writer;
+use crate::stage::Stage;
 use crate::sys::{self, ExitInfo, Fork, SignalPipe};
-pub use job::{perl_dirs, JobSpec, Launch};
-pub use plan::stage_to_json;
 pub use prefork::Prefork;
 use schedule::{Occupancy, Pending, Queue};
-pub use stage::{Stage, StageSpec};
-use standing::Heard;
+use slots::Heard;
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::io;
@@ -39,20 +33,6 @@ use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
-
-/// What one run is made of, decided before the runner starts.
-pub struct Plan {
-    pub jobs: Vec<JobSpec>,
-    pub slots: usize,
-    pub run_dir: PathBuf,
-    pub launch: Launch,
-    /// `--retry N`: how often a failing file is tried again (headers may say otherwise).
-    pub retries: u32,
-    /// `--retry-isolated`: retries run last, one at a time.
-    pub retry_isolated: bool,
-    /// Where the tests run (the persistent runner's run is elsewhere).
-    pub cwd: PathBuf,
-}
 
 /// Why the runner stopped starting jobs.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -75,7 +55,7 @@ struct Runner {
     running: HashMap<libc::pid_t, Pending>,
     /// Jobs sent ahead to busy standing auditors, by their auditor's pid.
     ahead: HashMap<libc::pid_t, ahead::Ahead>,
-    standing: standing::Auditors,
+    standing: slots::Auditors,
     occupancy: Occupancy,
     retries: u32,
     retry_isolated: bool,
@@ -85,7 +65,7 @@ struct Runner {
     paused: bool,
     lifeline_read: OwnedFd,
     _lifeline_write: OwnedFd,
-    stages: staged::Stages,
+    stages: stages::Stages,
     /// A fork has failed in this run (said once).
     fork_failed: bool,
     /// Out of processes: look again shortly, whether or not a slot frees.
@@ -101,14 +81,14 @@ struct Runner {
 pub struct Early {
     lifeline_read: OwnedFd,
     lifeline_write: OwnedFd,
-    first: Option<standing::Waiting>,
+    first: Option<slots::Waiting>,
 }
 
 /// Sets up the lifeline and forks the first auditor (a fork that fails is not
 /// an error: the jobs then get auditors forked when they start).
 pub fn start_early() -> io::Result<Early> {
     let (lifeline_read, lifeline_write) = sys::pipe()?;
-    let first = standing::Waiting::fork(lifeline_read.as_raw_fd()).ok();
+    let first = slots::Waiting::fork(lifeline_read.as_raw_fd()).ok();
     Ok(Early {
         lifeline_read,
         lifeline_write,
@@ -120,7 +100,7 @@ pub fn start_early() -> io::Result<Early> {
 pub struct Prepared {
     lifeline_read: OwnedFd,
     lifeline_write: OwnedFd,
-    standing: standing::Auditors,
+    standing: slots::Auditors,
 }
 
 /// From this many jobs a launcher forks a standing auditor for every slot;
@@ -131,7 +111,7 @@ pub const LAUNCHER_FROM_JOBS: usize = 16;
 /// Whether standing auditors can have perls of their own here: the clone(2)
 /// of sibling mode, and /proc to hand a test its pipes through.
 pub fn siblings_possible() -> bool {
-    stage::SIBLINGS.is_some() && std::path::Path::new("/proc/self/fd").is_dir()
+    crate::stage::SIBLINGS.is_some() && std::path::Path::new("/proc/self/fd").is_dir()
 }
 
 /// Tells the first auditor the run's settings (`head`, the plan's first line,
@@ -142,7 +122,7 @@ pub fn siblings_possible() -> bool {
 fn prepare(early: Early, head: &[u8], plan: &Plan, jobs: usize, preload: bool) -> Prepared {
     let count = plan.slots.clamp(1, jobs.max(1));
     let siblings = preload && early.first.is_some() && siblings_possible();
-    let standing = standing::Auditors::start(
+    let standing = slots::Auditors::start(
         early.first,
         head,
         &plan.run_dir,
@@ -250,8 +230,8 @@ fn start(
     // The persistent runner's stage, ready already: the run starts none.
     let own_stage = external.is_none();
     let stages = match external {
-        Some((stage, env)) => staged::Stages::external(stage, &env, &plan.launch.env),
-        None => staged::Stages::new(stage),
+        Some((stage, env)) => stages::Stages::external(stage, &env, &plan.launch.env),
+        None => stages::Stages::new(stage),
     };
     let mut runner = Runner {
         plan_launch: plan.launch,
@@ -399,7 +379,7 @@ impl Runner {
         }
         let retry_on_fail = self.may_retry(&p);
         let own_log = self.own_log(&p)?;
-        let sending = standing::Sending {
+        let sending = slots::Sending {
             pending: &p,
             own_log: own_log.as_deref(),
             retry_on_fail,

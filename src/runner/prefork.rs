@@ -4,7 +4,7 @@
 //! program. It waits for its plan on a pipe; if none comes (the command failed
 //! first), it exits quietly.
 
-use super::Plan;
+use crate::job::plan::Plan;
 use crate::sys::{self, Fork};
 use std::io::{self, Write};
 use std::os::unix::io::{AsRawFd, OwnedFd};

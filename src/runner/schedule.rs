@@ -8,8 +8,8 @@
 //! also be sent ahead to a busy standing auditor, to start when its job ends:
 //! it counts as running for isolation, so an isolated job never meets it.
 
-use super::job::JobSpec;
 use crate::headers::Category;
+use crate::job::JobSpec;
 use std::collections::{HashMap, VecDeque};
 
 /// One try of one job, waiting.

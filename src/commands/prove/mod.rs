@@ -15,8 +15,8 @@ use crate::cli::TestArgs;
 use crate::commands::session::{self, Session};
 use crate::commands::test::{job_specs, launch_for};
 use crate::error::{Error, Result};
+use crate::job::Launch;
 use crate::render::prove::{self as render, Ending, Prove};
-use crate::runner::Launch;
 use options::{Parsed, ProveArgs};
 use std::cell::RefCell;
 use std::ffi::OsString;
@@ -222,7 +222,7 @@ fn launch(prove: &ProveArgs, files: &[crate::discover::TestFile]) -> Result<Laun
 
 /// The settings `proctor test` would take for this prove command line.
 fn test_args(prove: &ProveArgs) -> TestArgs {
-    let mut dirs: Vec<PathBuf> = crate::runner::perl_dirs(prove.lib, prove.blib, &prove.includes);
+    let mut dirs: Vec<PathBuf> = crate::job::perl_dirs(prove.lib, prove.blib, &prove.includes);
     if dirs.is_empty() {
         // HARNESS_PERL_SWITCHES's -I count only when prove has no libraries.
         dirs = prove.env_libs.clone();

@@ -25,7 +25,7 @@
 //! job fails as "auditor lost"; its later jobs get auditors forked for them alone.
 //!
 //! In a run that preloads (`--preload`), each auditor has a preloaded perl of
-//! its own ([`super::sibling`]) that forks its perl tests; what becomes of
+//! its own ([`crate::auditor::own_perl`]) that forks its perl tests; what becomes of
 //! that perl comes to the runner as records, in messages before a status.
 //! When such a run has one slot for each CPU it may use, each auditor and its
 //! perl keep to a CPU of their own: a test is forked, audited and reaped
@@ -33,19 +33,18 @@
 //! on one CPU while another idles. The tests themselves get all the run's
 //! CPUs back as they start.
 
-mod serve;
+mod launcher;
 
-pub use serve::become_auditor;
-
-use super::launcher::Launcher;
-use super::plan::job_to_json;
 use super::schedule::Pending;
-use super::slot_tmp::SlotTmp;
+use crate::auditor::slot_tmp::SlotTmp;
+use crate::auditor::standing::become_auditor;
 use crate::auditor::{self, Place};
+use crate::job::slot::{request, segment_log, withdrawal};
 use crate::sys::{self, Fork};
+use launcher::Launcher;
 use std::io;
 use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 struct Slot {
     /// The runner's end of the slot's socket pair (non-blocking).
@@ -219,7 +218,7 @@ impl Auditors {
 
     /// Sends a job to an idle auditor (forking one for its slot if need be)
     /// and returns that auditor's pid and where the job's log and TMPDIR are:
-    /// the TMPDIR the auditor reuses (see [`slot_tmp`]), and `own_log`,
+    /// the TMPDIR the auditor reuses (see [`crate::auditor::slot_tmp`]), and `own_log`,
     /// or without one the next segment of the auditor's log. None when no
     /// auditor can take it.
     pub fn send(&mut self, run_dir: &Path, job: &Sending) -> Option<(libc::pid_t, Place)> {
@@ -395,28 +394,4 @@ fn one_cpu_each(slots: usize) -> Vec<usize> {
         Ok(cpus) if cpus.len() == slots => cpus,
         _ => Vec::new(),
     }
-}
-
-/// The message that withdraws `job`, sent ahead, as it goes over the socket.
-fn withdrawal(job: (u64, u32)) -> String {
-    format!(r#"{{"withdraw":{},"try":{}}}"#, job.0, job.1)
-}
-
-/// The log whose segments are the jobs of the auditor `pid`.
-pub(super) fn segment_log(run_dir: &Path, pid: libc::pid_t) -> PathBuf {
-    run_dir.join(format!("auditor-{}.ljsonl", pid))
-}
-
-/// A job for the auditor `pid`, as it goes over the socket.
-fn request(pid: libc::pid_t, place: &Place, job: &Sending) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({
-        "auditor": pid,
-        "job": job.pending.job,
-        "try": job.pending.tries,
-        "log": place.log.to_string_lossy(),
-        "segment": place.log_segment,
-        "retry": job.retry_on_fail,
-        "spec": job_to_json(&job.pending.spec),
-    }))
-    .unwrap_or_default()
 }

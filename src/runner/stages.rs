@@ -8,9 +8,9 @@
 //! waits for it forever.
 
 use super::schedule::Pending;
-use super::stage::{EnvChange, Message, Stage, StageSpec};
 use super::{Runner, Stopping};
 use crate::json;
+use crate::stage::{EnvChange, Message, Stage, StageSpec};
 use crate::sys::{self, ExitInfo};
 use std::collections::HashMap;
 use std::ffi::CString;

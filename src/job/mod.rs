@@ -3,6 +3,9 @@
 //! A job the runner spawns itself goes through here; a job spawned by a stage will
 //! take the same [`auditor::Config`] over the stage protocol.
 
+pub mod plan;
+pub mod slot;
+
 use crate::auditor;
 use crate::discover::How;
 use crate::headers::Headers;
@@ -37,7 +40,7 @@ pub struct Launch {
     /// This program, for stages to exec as `proctor audit`.
     pub proctor: String,
     /// The stage for jobs marked `staged` (`--preload`).
-    pub stage: Option<super::StageSpec>,
+    pub stage: Option<crate::stage::StageSpec>,
     pub event_timeout: Option<Duration>,
     /// When what a test leaves running is ended.
     pub leftovers: auditor::Leftovers,

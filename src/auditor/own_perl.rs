@@ -10,10 +10,10 @@
 //! What becomes of it is told to the runner as `stage_ready` and `stage_exit`
 //! records, for the event log.
 
-use super::job::Launch;
-use super::stage::{SpawnFailure, Stage, StageSpec, SPAWN_TIMEOUT};
-use crate::auditor::Process;
+use super::Process;
+use crate::job::Launch;
 use crate::json;
+use crate::stage::{SpawnFailure, Stage, StageSpec, SPAWN_TIMEOUT};
 use crate::sys;
 use std::ffi::CString;
 use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
@@ -43,7 +43,7 @@ pub enum NotStarted {
     Failed(String),
 }
 
-pub struct OwnStage {
+pub struct OwnPerl {
     spec: StageSpec,
     run_dir: PathBuf,
     env: Rc<Vec<CString>>,
@@ -59,11 +59,11 @@ pub struct OwnStage {
     /// Records for the runner's log, not yet sent.
     notes: Vec<Vec<u8>>,
     /// The CPUs each test is given back: this auditor and its perl keep to
-    /// one of them (see [`super::standing`]).
+    /// one of them (see [`crate::auditor::standing`]).
     cpu_mask: Option<Vec<u8>>,
 }
 
-impl OwnStage {
+impl OwnPerl {
     /// The perl of the auditor of `slot`, for a run whose settings are
     /// `launch`; started now, not waited for.
     pub fn start(
@@ -72,8 +72,8 @@ impl OwnStage {
         lifeline: RawFd,
         slot: usize,
         cpu_mask: Option<Vec<u8>>,
-    ) -> Option<OwnStage> {
-        let mut own = OwnStage {
+    ) -> Option<OwnPerl> {
+        let mut own = OwnPerl {
             spec: launch.stage.clone()?,
             run_dir: run_dir.to_path_buf(),
             env: launch.env.clone(),

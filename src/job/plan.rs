@@ -2,17 +2,30 @@
 //! the process is small (every auditor it forks copies it, so its size is paid
 //! once per test), and reads its plan from a pipe once the session has made it.
 
-use super::job::{JobSpec, Launch};
-use super::stage::{StageSpec, PERL_STAGE};
-use super::Plan;
+use super::{JobSpec, Launch};
 use crate::auditor::Leftovers;
 use crate::discover::How;
 use crate::headers::{Category, DurationHint, Headers};
+use crate::stage::{StageSpec, PERL_STAGE};
 use serde_json::{json, Value};
 use std::ffi::CString;
 use std::io::{self, BufRead, Write};
 use std::path::PathBuf;
 use std::rc::Rc;
+
+/// What one run is made of, decided before the runner starts.
+pub struct Plan {
+    pub jobs: Vec<JobSpec>,
+    pub slots: usize,
+    pub run_dir: PathBuf,
+    pub launch: Launch,
+    /// `--retry N`: how often a failing file is tried again (headers may say otherwise).
+    pub retries: u32,
+    /// `--retry-isolated`: retries run last, one at a time.
+    pub retry_isolated: bool,
+    /// Where the tests run (the persistent runner's run is elsewhere).
+    pub cwd: PathBuf,
+}
 
 impl Plan {
     /// The plan as JSON lines: the run's settings, then one line per job, so
@@ -160,7 +173,7 @@ fn json_to_bytes(v: &Value) -> Vec<u8> {
     }
 }
 
-pub(super) fn job_to_json(j: &JobSpec) -> Value {
+pub fn job_to_json(j: &JobSpec) -> Value {
     let h = &j.headers;
     json!({
         "display": j.display,
@@ -178,7 +191,7 @@ pub(super) fn job_to_json(j: &JobSpec) -> Value {
     })
 }
 
-pub(super) fn job_from_json(v: &Value) -> Result<JobSpec, String> {
+pub fn job_from_json(v: &Value) -> Result<JobSpec, String> {
     let how = match &v["how"] {
         Value::String(s) if s == "perl" => How::Perl,
         Value::String(s) if s == "itself" => How::Itself,

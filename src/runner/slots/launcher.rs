@@ -4,12 +4,12 @@
 //! is shared copy-on-write, and both sides then fault on each page they write.
 //! The runner grows with its queue; the launcher is forked from it before the jobs
 //! are read and stays as it was. On request it forks a standing auditor (see
-//! [`super::standing`]) for one of the runner's slots. The child is forked with
+//! [`crate::auditor::standing`]) for one of the runner's slots. The child is forked with
 //! CLONE_PARENT, so it is the runner's child, not the launcher's: the runner reaps
 //! it and hears of its end as of its own, and a launcher that dies takes no
 //! auditor with it.
 
-use super::standing;
+use crate::auditor::standing;
 use crate::sys::{self, Fork};
 use std::io;
 use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};

@@ -42,7 +42,7 @@ pub struct StageSpec {
 }
 
 /// The Perl stage that ships inside proctor.
-pub const PERL_STAGE: &str = include_str!("../stage/perl_stage.pl");
+pub const PERL_STAGE: &str = include_str!("perl_stage.pl");
 
 impl StageSpec {
     /// The shipped Perl stage, run by `perl`, preloading `modules`.

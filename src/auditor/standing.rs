@@ -3,13 +3,12 @@
 //! ahead before it reports the last), audits each and reports its status.
 //! See the module above for the runner's side and the protocol.
 
-use super::{segment_log, withdrawal};
+use super::own_perl::{NotStarted, OwnPerl};
+use super::slot_tmp;
 use crate::auditor::{self, Place};
-use crate::runner::job::Launch;
-use crate::runner::plan::job_from_json;
-use crate::runner::sibling::{NotStarted, OwnStage};
-use crate::runner::slot_tmp;
-use crate::runner::Plan;
+use crate::job::plan::{job_from_json, Plan};
+use crate::job::slot::{segment_log, withdrawal};
+use crate::job::Launch;
 use crate::sys;
 use serde_json::Value;
 use std::collections::VecDeque;
@@ -49,7 +48,7 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
     }
     // Its perl preloads while the first job is on its way, on this auditor's
     // CPU if it has one; its tests get the run's CPUs back.
-    let mut own_stage = if first.siblings {
+    let mut own_perl = if first.siblings {
         let cpu_mask = first.cpu.and_then(|cpu| {
             let mask = sys::cpu_mask().ok()?;
             sys::pin_to_cpu(cpu).ok()?;
@@ -57,7 +56,7 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
             process.keep_to_cpu(cpu, mask.clone());
             Some(mask)
         });
-        OwnStage::start(&plan.launch, &plan.run_dir, lifeline, first.slot, cpu_mask)
+        OwnPerl::start(&plan.launch, &plan.run_dir, lifeline, first.slot, cpu_mask)
     } else {
         None
     };
@@ -79,9 +78,9 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
     };
     // It bailed out: the run ends, and it starts no other job.
     let mut bailed = false;
-    while let Some(request) = inbox.next(&mut own_stage) {
+    while let Some(request) = inbox.next(&mut own_perl) {
         if inbox.withdrawn(&request) || bailed || process.told_to_stop() {
-            if !inbox.tell(&mut own_stage) {
+            if !inbox.tell(&mut own_perl) {
                 break;
             }
             inbox.untold = Some(auditor::EXIT_WITHDRAWN);
@@ -97,7 +96,7 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
                 &request,
                 &tmp,
                 lifeline,
-                own_stage.as_mut().map(|own| (own, &mut process)),
+                own_perl.as_mut().map(|own| (own, &mut process)),
                 &mut || {
                     inbox.tell_status();
                 },
@@ -105,12 +104,12 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
         };
         // The test has started (in its perl) or is about to: now the runner
         // hears how the last one ended.
-        if !inbox.tell(&mut own_stage) {
+        if !inbox.tell(&mut own_perl) {
             break;
         }
         let status = match config {
             Some(config) => {
-                process.spare(own_stage.as_ref().and_then(OwnStage::pid));
+                process.spare(own_perl.as_ref().and_then(OwnPerl::pid));
                 process.audit(config)
             }
             None => auditor::EXIT_BROKEN,
@@ -126,11 +125,11 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
         bailed |= status == auditor::EXIT_BAIL;
         inbox.untold = Some(status);
         if !process.can_go_on() {
-            inbox.tell(&mut own_stage);
+            inbox.tell(&mut own_perl);
             break;
         }
     }
-    if inbox.tell(&mut own_stage) && process.can_go_on() {
+    if inbox.tell(&mut own_perl) && process.can_go_on() {
         // The run is over: its TMPDIR is empty, as every job left it.
         slot_tmp::release(&tmp, &plan.run_dir);
     }
@@ -139,8 +138,8 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
         // take the slot's TMPDIR would empty it, but need not.
         let _ = auditor::empty_dir(&slot_dir);
     }
-    if let Some(own_stage) = own_stage {
-        own_stage.end();
+    if let Some(own_perl) = own_perl {
+        own_perl.end();
     }
     0
 }
@@ -159,14 +158,14 @@ impl Inbox {
     /// The next request for this auditor; None once the runner has closed the
     /// socket (or is gone). With a status untold, it waits only after telling
     /// it.
-    fn next(&mut self, own_stage: &mut Option<OwnStage>) -> Option<Value> {
+    fn next(&mut self, own_perl: &mut Option<OwnPerl>) -> Option<Value> {
         loop {
             let message = match self.read.pop_front() {
                 Some(message) => message,
                 None if self.untold.is_some() => match sys::recv_message_now(self.socket) {
                     Ok(Some(message)) => message,
                     Ok(None) => {
-                        if !self.tell(own_stage) {
+                        if !self.tell(own_perl) {
                             return None;
                         }
                         continue;
@@ -211,13 +210,13 @@ impl Inbox {
 
     /// Tells the runner the untold status, after its perl's records; false
     /// when the runner is gone.
-    fn tell(&mut self, own_stage: &mut Option<OwnStage>) -> bool {
+    fn tell(&mut self, own_perl: &mut Option<OwnPerl>) -> bool {
         if self.untold.is_none() {
             return true;
         }
-        for note in own_stage
+        for note in own_perl
             .as_mut()
-            .map(OwnStage::take_notes)
+            .map(OwnPerl::take_notes)
             .unwrap_or_default()
         {
             let _ = sys::write(self.socket, &note);
@@ -273,7 +272,7 @@ fn audit(
     request: &Value,
     tmp: &Path,
     lifeline: RawFd,
-    own_stage: Option<(&mut OwnStage, &mut auditor::Process)>,
+    own_perl: Option<(&mut OwnPerl, &mut auditor::Process)>,
     before_waiting: &mut dyn FnMut(),
 ) -> Option<auditor::Config> {
     let spec = match job_from_json(&request["spec"]) {
@@ -290,15 +289,14 @@ fn audit(
         tmp: tmp.to_path_buf(),
         tmp_reused: true,
     };
-    let mut config = match (spec.staged, own_stage) {
-        (true, Some((own_stage, process))) => {
+    let mut config = match (spec.staged, own_perl) {
+        (true, Some((own_perl, process))) => {
             let job = (
                 request["job"].as_u64().unwrap_or(0),
                 request["try"].as_u64().unwrap_or(0) as u32,
             );
             let mut started_at = None;
-            let test = match own_stage.start_test(job, &spec.display, tmp, process, before_waiting)
-            {
+            let test = match own_perl.start_test(job, &spec.display, tmp, process, before_waiting) {
                 Ok(started) => {
                     started_at = Some(started.at);
                     auditor::Test::Adopted {
