@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::numbers;
 use crate::order::{Order, Share};
-use crate::render::{ColorChoice, Palette};
+use crate::render::{ColorChoice, Palette, ShowOptions};
 use lexopt::prelude::*;
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -226,37 +226,6 @@ pub struct VersionArgs {
     pub state_dir: Option<PathBuf>,
 }
 
-/// How a run is shown: shared by `test` and `replay`.
-#[derive(Debug, PartialEq)]
-pub struct ShowArgs {
-    pub verbose: bool,
-    pub quiet: bool,
-    /// `--qvf`: quiet, but the whole output of a failing file.
-    pub failure_output: bool,
-    pub junit: Option<PathBuf>,
-    /// `-Q`: only the summary.
-    pub really_quiet: bool,
-    /// `--timer`: each file's time on its line.
-    pub timer: bool,
-    pub color: ColorChoice,
-    pub colors: Option<Palette>,
-}
-
-impl Default for ShowArgs {
-    fn default() -> ShowArgs {
-        ShowArgs {
-            verbose: false,
-            quiet: false,
-            failure_output: false,
-            junit: None,
-            really_quiet: false,
-            timer: false,
-            color: ColorChoice::Auto,
-            colors: None,
-        }
-    }
-}
-
 #[derive(Debug, Default, PartialEq)]
 pub struct TestArgs {
     pub jobs: Option<usize>,
@@ -277,7 +246,7 @@ pub struct TestArgs {
     pub no_log: bool,
     pub keep: bool,
     pub state_dir: Option<PathBuf>,
-    pub show: ShowArgs,
+    pub show: ShowOptions,
     /// `--order`; `Some(None)` is a shuffle with a seed chosen now.
     pub order: Option<Option<Order>>,
     pub failed: bool,
@@ -309,7 +278,7 @@ pub struct LogArgs {
     /// The event logs to read (several: the shards of one suite); none: the last run.
     pub logs: Vec<PathBuf>,
     pub state_dir: Option<PathBuf>,
-    pub show: ShowArgs,
+    pub show: ShowOptions,
     /// replay: keep reading a log that is still growing, until its run ends.
     pub follow: bool,
     /// failed: names only, even on a terminal.
@@ -480,7 +449,7 @@ fn value(parser: &mut lexopt::Parser) -> Result<String> {
 }
 
 /// Takes a show flag; false when `flag` is not one.
-fn parse_show(flag: &str, parser: &mut lexopt::Parser, show: &mut ShowArgs) -> Result<bool> {
+fn parse_show(flag: &str, parser: &mut lexopt::Parser, show: &mut ShowOptions) -> Result<bool> {
     match flag {
         "-v" | "--verbose" => show.verbose = true,
         "-q" | "--quiet" => show.quiet = true,

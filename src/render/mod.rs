@@ -16,10 +16,10 @@ pub use live::Live;
 pub use palette::{ColorChoice, Palette};
 pub use plain::{Plain, Style};
 
-use crate::cli::ShowArgs;
 use crate::event::{Event, Interest};
 use crate::sys::terminal;
 use std::io::{self, Write};
+use std::path::PathBuf;
 
 pub trait Renderer {
     /// The event kinds this renderer wants.
@@ -48,11 +48,43 @@ pub trait Renderer {
     }
 }
 
+/// How a run is shown, as `test` and `replay` are told on their command line
+/// (which fills it in): the renderers' own settings.
+#[derive(Debug, PartialEq)]
+pub struct ShowOptions {
+    pub verbose: bool,
+    pub quiet: bool,
+    /// `--qvf`: quiet, but the whole output of a failing file.
+    pub failure_output: bool,
+    pub junit: Option<PathBuf>,
+    /// `-Q`: only the summary.
+    pub really_quiet: bool,
+    /// `--timer`: each file's time on its line.
+    pub timer: bool,
+    pub color: ColorChoice,
+    pub colors: Option<Palette>,
+}
+
+impl Default for ShowOptions {
+    fn default() -> ShowOptions {
+        ShowOptions {
+            verbose: false,
+            quiet: false,
+            failure_output: false,
+            junit: None,
+            really_quiet: false,
+            timer: false,
+            color: ColorChoice::Auto,
+            colors: None,
+        }
+    }
+}
+
 /// The renderers for a run, from the show flags: the live status line when the
 /// output is a terminal that takes color (and `live` is allowed), else the plain
 /// report; JUnit beside either. `on_stderr`: stdout carries the event log.
 /// Returns them, and whether the first is live.
-pub fn for_run(show: &ShowArgs, on_stderr: bool, live: bool) -> (Vec<Box<dyn Renderer>>, bool) {
+pub fn for_run(show: &ShowOptions, on_stderr: bool, live: bool) -> (Vec<Box<dyn Renderer>>, bool) {
     let fd = if on_stderr { 2 } else { 1 };
     let tty = terminal::isatty(fd);
     let palette = if show.color.wanted(tty) {
