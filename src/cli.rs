@@ -1,5 +1,6 @@
-//! The command line: a lexopt loop into plain structs. Validation only; no
-//! syscalls, so every flag is unit-tested here next to the parser.
+//! The command line: a lexopt loop into plain structs, and every command's
+//! usage text. Validation only; no syscalls, so every flag is unit-tested here
+//! next to the parser.
 
 use crate::error::{Error, Result};
 use crate::numbers;
@@ -159,6 +160,98 @@ A command's usage and options: test, run, start, status, reload, stop, failed,
 replay, times, driver, prove, help. Without COMMAND, proctor's own.
 ";
 
+/// `proctor driver --help`: the driver parses its own options (Automake's
+/// language, in commands::driver), but its usage is here with the others.
+pub const DRIVER_USAGE: &str = "\
+usage: proctor driver --test-name NAME --log-file PATH --trs-file PATH [OPTIONS]
+                      [--] TEST-COMMAND...
+Automake's custom test driver: in Makefile.am, LOG_DRIVER = proctor driver
+(or T_LOG_DRIVER for TEST_EXTENSIONS = .t). The last word of TEST-COMMAND is
+the test file; the words before it run it (LOG_COMPILER).
+
+Automake's options (each that takes a value also as --option=VALUE):
+      --test-name NAME               the test's name in results
+      --log-file PATH                where the test's output and results go
+      --trs-file PATH                where Automake's result metadata goes
+      --color-tests yes|no           color the result lines (default no)
+      --expect-failure yes|no        the test is in XFAIL_TESTS (default no)
+      --enable-hard-errors yes|no    exit status 99 is an ERROR (default yes)
+      --collect-skipped-logs yes|no  copy skipped tests' logs into test-suite.log
+                                     (default yes)
+tap-driver.sh's options:
+      --merge, --no-merge            parse stderr as TAP too (default no)
+      --ignore-exit                  a non-zero exit status is no error
+      --comments, --no-comments      show the test's # lines (default no)
+      --diagnostic-string STRING     what starts those lines (default #)
+proctor's options:
+      --protocol tap|exit            judge TAP (default), or the exit status
+                                     alone: 0 pass, 77 skip, 99 error, else fail
+      --event-timeout S              stop a test silent for S seconds (default: never)
+      --leftovers test|run|keep      what the test leaves running once it lets
+                                     go of its output: ended with the test, at
+                                     the driver's end, or left running (default,
+                                     as tap-driver.sh)
+      --log FILE                     also write the event log to FILE
+      --no-log                       keep no event log in the state directory
+      --state-dir DIR                keep logs in DIR
+";
+
+/// `proctor prove --help` (and `prove --help`): prove's options, parsed in
+/// commands::prove, told here with the others.
+pub const PROVE_USAGE: &str = "\
+usage: proctor prove [OPTIONS] [FILE|DIR...] [:: TEST-ARGS...]
+       prove [OPTIONS] [FILE|DIR...]      (proctor installed under the name prove)
+
+Runs test programs like prove(1) of Test::Harness 3.44, with prove's output.
+No FILE or DIR: t/ (with -r: the current directory). A FILE of - reads names
+from standard input. Options come from ~/.proverc and ./.proverc first.
+
+  -v, --verbose       print every line of each test's output
+  -q, --quiet         less output while tests run
+  -Q, --QUIET         only the summary
+  -f, --failures      show failing test points
+  -o, --comments      show comments
+      --directives    show test points with a SKIP or TODO directive
+  -p, --parse         show every parse error, not the first five
+  -l, --lib           add lib to PERL5LIB
+  -b, --blib          add blib/lib and blib/arch to PERL5LIB
+  -I DIR              add DIR to PERL5LIB (repeatable)
+  -r, --recurse       search directories recursively
+      --ext EXT       files in directories ending in EXT, not .t (repeatable)
+  -e, --exec CMD      run each file as `CMD file` ('' runs the file itself)
+  -m, --merge         send each test's stderr into its TAP
+  -w, -W              perl tests run with warnings (-W: all of them)
+  -t, -T              perl tests run in taint mode (-t: warnings only)
+      --ignore-exit   a test's exit status does not fail it
+  -j, --jobs N        run N tests at once (default 1, as prove)
+      --timer         time each test
+  -s, --shuffle       run the files in random order
+      --reverse       run the files in reverse order
+      --state WORDS   select and order files by earlier runs, kept in .prove:
+                      last, failed, passed, all, hot, todo, slow, fast, new,
+                      old, fresh, save (WORD:N takes the first N)
+      --statefile F   keep that state in F, not .prove
+  -D, --dry           list the files, run nothing
+      --rc FILE       read options from FILE too
+      --norc          read no .proverc (nor the --rc files before it)
+      --trap          print the summary when interrupted (proctor always does)
+  -c, --color, --nocolor, --count, --nocount
+                      accepted: the output has no colors and no running counts
+      --formatter TAP::Formatter::File, --tapversion 12|13
+                      accepted: that is what proctor does
+      --event-timeout S  proctor's own: stop a test silent for S seconds
+                      (default: never, as prove)
+  -h, --help          this text
+  -H, --man           the manual page
+  -V, --version       proctor's version
+
+  -M MODULE[=ARGS]    load MODULE as prove would; the tests get the environment
+                      it leaves (a module with a load method is refused)
+
+Refused, with the reason: -P, -a/--archive, --harness, --source, --rules,
+--normalize, other --formatter classes.
+";
+
 /// The commands `proctor help` knows, as they are typed.
 pub const TOPICS: &[&str] = &[
     "test", "run", "start", "status", "reload", "stop", "failed", "replay", "times", "driver",
@@ -186,8 +279,8 @@ pub fn usage(command: Option<&str>) -> Option<String> {
         Some("failed") => &[FAILED, STATE_DIR_OPTION],
         Some("replay") => &[REPLAY, STATE_DIR_OPTION, "\n", SHOW_OPTIONS],
         Some("times") => &[TIMES, STATE_DIR_OPTION],
-        Some("driver") => &[crate::commands::driver::USAGE],
-        Some("prove") => &[crate::commands::prove::USAGE],
+        Some("driver") => &[DRIVER_USAGE],
+        Some("prove") => &[PROVE_USAGE],
         Some("help") => &[HELP],
         Some(_) => return None,
     };

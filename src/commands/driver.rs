@@ -12,6 +12,7 @@
 //! it was stopped is kept.
 
 use crate::auditor::Leftovers;
+use crate::cli::DRIVER_USAGE;
 use crate::commands::driver_log::DriverLog;
 use crate::commands::session::{self, Session};
 use crate::commands::test::job_specs;
@@ -27,40 +28,6 @@ use std::ffi::OsString;
 use std::io;
 use std::path::PathBuf;
 use std::rc::Rc;
-
-pub const USAGE: &str = "\
-usage: proctor driver --test-name NAME --log-file PATH --trs-file PATH [OPTIONS]
-                      [--] TEST-COMMAND...
-Automake's custom test driver: in Makefile.am, LOG_DRIVER = proctor driver
-(or T_LOG_DRIVER for TEST_EXTENSIONS = .t). The last word of TEST-COMMAND is
-the test file; the words before it run it (LOG_COMPILER).
-
-Automake's options (each that takes a value also as --option=VALUE):
-      --test-name NAME               the test's name in results
-      --log-file PATH                where the test's output and results go
-      --trs-file PATH                where Automake's result metadata goes
-      --color-tests yes|no           color the result lines (default no)
-      --expect-failure yes|no        the test is in XFAIL_TESTS (default no)
-      --enable-hard-errors yes|no    exit status 99 is an ERROR (default yes)
-      --collect-skipped-logs yes|no  copy skipped tests' logs into test-suite.log
-                                     (default yes)
-tap-driver.sh's options:
-      --merge, --no-merge            parse stderr as TAP too (default no)
-      --ignore-exit                  a non-zero exit status is no error
-      --comments, --no-comments      show the test's # lines (default no)
-      --diagnostic-string STRING     what starts those lines (default #)
-proctor's options:
-      --protocol tap|exit            judge TAP (default), or the exit status
-                                     alone: 0 pass, 77 skip, 99 error, else fail
-      --event-timeout S              stop a test silent for S seconds (default: never)
-      --leftovers test|run|keep      what the test leaves running once it lets
-                                     go of its output: ended with the test, at
-                                     the driver's end, or left running (default,
-                                     as tap-driver.sh)
-      --log FILE                     also write the event log to FILE
-      --no-log                       keep no event log in the state directory
-      --state-dir DIR                keep logs in DIR
-";
 
 /// The driver's command line.
 #[derive(Debug, PartialEq)]
@@ -288,7 +255,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
     let args = match parse_from(args)? {
         Parsed::Run(a) => a,
         Parsed::Help => {
-            crate::say::out(USAGE)?;
+            crate::say::out(DRIVER_USAGE)?;
             return Ok(EXIT_PASS);
         }
     };
@@ -579,7 +546,7 @@ mod tests {
         let man = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/proctor.1"))
             .unwrap()
             .replace('\\', "");
-        for word in USAGE.split(|c: char| c.is_whitespace() || c == ',' || c == '|') {
+        for word in DRIVER_USAGE.split(|c: char| c.is_whitespace() || c == ',' || c == '|') {
             if let Some(flag) = word.strip_prefix("--") {
                 let flag = flag.split('=').next().unwrap();
                 if !flag.is_empty() && flag != "option" {

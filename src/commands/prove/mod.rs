@@ -11,7 +11,7 @@ mod rc;
 mod state;
 mod yamlish;
 
-use crate::cli::TestArgs;
+use crate::cli::{TestArgs, PROVE_USAGE};
 use crate::commands::session::{self, Session};
 use crate::commands::test::{job_specs, launch_for};
 use crate::error::{Error, Result};
@@ -24,66 +24,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-pub const USAGE: &str = "\
-usage: proctor prove [OPTIONS] [FILE|DIR...] [:: TEST-ARGS...]
-       prove [OPTIONS] [FILE|DIR...]      (proctor installed under the name prove)
-
-Runs test programs like prove(1) of Test::Harness 3.44, with prove's output.
-No FILE or DIR: t/ (with -r: the current directory). A FILE of - reads names
-from standard input. Options come from ~/.proverc and ./.proverc first.
-
-  -v, --verbose       print every line of each test's output
-  -q, --quiet         less output while tests run
-  -Q, --QUIET         only the summary
-  -f, --failures      show failing test points
-  -o, --comments      show comments
-      --directives    show test points with a SKIP or TODO directive
-  -p, --parse         show every parse error, not the first five
-  -l, --lib           add lib to PERL5LIB
-  -b, --blib          add blib/lib and blib/arch to PERL5LIB
-  -I DIR              add DIR to PERL5LIB (repeatable)
-  -r, --recurse       search directories recursively
-      --ext EXT       files in directories ending in EXT, not .t (repeatable)
-  -e, --exec CMD      run each file as `CMD file` ('' runs the file itself)
-  -m, --merge         send each test's stderr into its TAP
-  -w, -W              perl tests run with warnings (-W: all of them)
-  -t, -T              perl tests run in taint mode (-t: warnings only)
-      --ignore-exit   a test's exit status does not fail it
-  -j, --jobs N        run N tests at once (default 1, as prove)
-      --timer         time each test
-  -s, --shuffle       run the files in random order
-      --reverse       run the files in reverse order
-      --state WORDS   select and order files by earlier runs, kept in .prove:
-                      last, failed, passed, all, hot, todo, slow, fast, new,
-                      old, fresh, save (WORD:N takes the first N)
-      --statefile F   keep that state in F, not .prove
-  -D, --dry           list the files, run nothing
-      --rc FILE       read options from FILE too
-      --norc          read no .proverc (nor the --rc files before it)
-      --trap          print the summary when interrupted (proctor always does)
-  -c, --color, --nocolor, --count, --nocount
-                      accepted: the output has no colors and no running counts
-      --formatter TAP::Formatter::File, --tapversion 12|13
-                      accepted: that is what proctor does
-      --event-timeout S  proctor's own: stop a test silent for S seconds
-                      (default: never, as prove)
-  -h, --help          this text
-  -H, --man           the manual page
-  -V, --version       proctor's version
-
-  -M MODULE[=ARGS]    load MODULE as prove would; the tests get the environment
-                      it leaves (a module with a load method is refused)
-
-Refused, with the reason: -P, -a/--archive, --harness, --source, --rules,
---normalize, other --formatter classes.
-";
-
 pub fn run(args: Vec<OsString>) -> Result<i32> {
     let home = std::env::var_os("HOME").filter(|h| !h.is_empty());
     let words = rc::split(args, home.as_deref().map(Path::new))?;
     let mut prove = match parse(&words.options)? {
         Parsed::Help => {
-            crate::say::out(USAGE)?;
+            crate::say::out(PROVE_USAGE)?;
             return Ok(0);
         }
         Parsed::Man => return show_manual(),
@@ -245,7 +191,7 @@ fn show_manual() -> Result<i32> {
     match std::process::Command::new("man").arg("proctor").status() {
         Ok(status) if status.success() => Ok(0),
         _ => {
-            crate::say::out(USAGE)?;
+            crate::say::out(PROVE_USAGE)?;
             Ok(0)
         }
     }
@@ -321,7 +267,7 @@ mod tests {
             .replace('\\', "");
         let section = &man[man.find(".SH PROVE").expect("a PROVE section")..];
         let mut checked = 0;
-        for word in USAGE.split(|c: char| c.is_whitespace() || c == ',' || c == '/') {
+        for word in PROVE_USAGE.split(|c: char| c.is_whitespace() || c == ',' || c == '/') {
             if let Some(flag) = word.strip_prefix("--") {
                 let flag = flag.trim_end_matches(|c: char| !c.is_alphanumeric());
                 assert!(
