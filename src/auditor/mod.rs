@@ -17,7 +17,7 @@ mod stop;
 
 use crate::json;
 use crate::ljsonl::Writer;
-use crate::sys::{self, ExecSpec, ExitInfo, SignalPipe};
+use crate::sys::{self, unix_now, ExecSpec, ExitInfo, SignalPipe};
 use crate::tap::{self, Exit, Outcome, Parser};
 use lines::LineBuffer;
 use record::JobLog;
@@ -816,12 +816,4 @@ fn patiently_for<T>(patience: Duration, mut f: impl FnMut() -> io::Result<T>) ->
             other => return other,
         }
     }
-}
-
-/// Seconds since the epoch, for stamps that line up across processes.
-pub fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }

@@ -297,7 +297,7 @@ impl Overlord {
         let mut out = Vec::new();
         json::start_record(&mut out, "run_start");
         fields(&mut out);
-        json::write_f64_field(&mut out, "stamp", crate::auditor::unix_now());
+        json::write_f64_field(&mut out, "stamp", sys::unix_now());
         out.push(b'}');
         self.out.emit(&out);
         self.out.flush();

@@ -145,7 +145,7 @@ impl Totals {
         if !leftovers.is_empty() {
             super::leftovers::write_field(&mut out, leftovers, ended);
         }
-        json::write_f64_field(&mut out, "stamp", crate::auditor::unix_now());
+        json::write_f64_field(&mut out, "stamp", crate::sys::unix_now());
         out.push(b'}');
         out
     }

@@ -86,7 +86,7 @@ impl<W: Write> Live<W> {
         if self.finished {
             return self.out.flush();
         }
-        let now = crate::auditor::unix_now();
+        let now = crate::sys::unix_now();
         let second = now as u64;
         let due = self.last_draw.map_or(true, |t| t.elapsed() >= REDRAW_EVERY);
         if force || (due && (self.dirty || second != self.last_second)) {
@@ -122,7 +122,7 @@ impl<W: Write> Live<W> {
     }
 
     fn running_jobs(&mut self) -> String {
-        let now = crate::auditor::unix_now();
+        let now = crate::sys::unix_now();
         let mut s = String::from("running jobs:\n");
         if self.status.active.is_empty() {
             s.push_str("  (none)\n");

@@ -471,7 +471,7 @@ impl Runner {
             if p.spec.staged {
                 json::write_bool_field(out, "staged", true);
             }
-            json::write_f64_field(out, "stamp", auditor::unix_now());
+            json::write_f64_field(out, "stamp", sys::unix_now());
         })?;
         self.running.insert(pid, p);
         Ok(())

@@ -272,7 +272,7 @@ impl Runner {
                             json::write_u64_field(out, "pid", pid as u64);
                             json::write_str_field(out, "dir", &dir.to_string_lossy());
                             json::write_bool_field(out, "staged", true);
-                            json::write_f64_field(out, "stamp", crate::auditor::unix_now());
+                            json::write_f64_field(out, "stamp", sys::unix_now());
                         })?;
                         self.running.insert(pid, p);
                     }

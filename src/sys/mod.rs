@@ -328,6 +328,15 @@ pub fn self_cpu_times() -> (f64, f64) {
     (secs(ru.ru_utime), secs(ru.ru_stime))
 }
 
+/// Seconds since the epoch: the clock of every stamp in the logs, so that the
+/// stamps of different processes line up.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
 /// The local wall-clock time of day of `unix_secs`, as (hour, minute, second).
 pub fn local_time_of_day(unix_secs: i64) -> (u32, u32, u32) {
     let t = unix_secs as libc::time_t;
