@@ -9,7 +9,6 @@
 //! result and duration) and `runs/<run>/` (scratch).
 
 use crate::order::Known;
-use crate::overlord::FileResult;
 use std::collections::HashMap;
 use std::fs;
 use std::io;
@@ -317,6 +316,14 @@ pub fn load_known(state_dir: &Path) -> (HashMap<String, Known>, Option<String>) 
 /// a rewrite (a new file renamed over the old) costs a short run dearly.
 fn close_enough(known: f64, now: f64) -> bool {
     (now - known).abs() <= (known * 0.2).max(0.01)
+}
+
+/// How one file ended, for the durations and results kept between runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileResult {
+    pub file: String,
+    pub result: String,
+    pub duration: f64,
 }
 
 /// Adds this run's results to `files.jsonl`. A file that did not run keeps what

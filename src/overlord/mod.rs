@@ -14,12 +14,12 @@ mod terminal;
 mod totals;
 
 pub use terminal::Keyboard;
-pub use totals::FileResult;
 
 use crate::event::{splice_job, Event, Interest, Kind};
 use crate::json;
 use crate::ljsonl::{Next, Tail};
 use crate::render::Renderer;
+use crate::state::FileResult;
 use crate::sys::{self, SignalPipe};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Write};

@@ -3,6 +3,7 @@
 
 use crate::event::Event;
 use crate::json;
+use crate::state::FileResult;
 
 #[derive(Default)]
 pub struct Totals {
@@ -22,14 +23,6 @@ pub struct Totals {
     pub flaky: Vec<String>,
     /// Each file's final result and duration, for the project's state.
     pub results: Vec<FileResult>,
-}
-
-/// How one file ended, for the durations and results kept between runs.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FileResult {
-    pub file: String,
-    pub result: String,
-    pub duration: f64,
 }
 
 impl Totals {
