@@ -102,6 +102,10 @@ impl Interest {
     }
 }
 
+/// run_end's `interrupted` when the user pressed `q`: written by the overlord,
+/// read by the renderers, which say "Stopped" for it, not "Interrupted".
+pub const STOPPED_BY_KEY: &str = "the q key";
+
 /// One event, borrowed from a log line or a record buffer.
 pub struct Event<'a> {
     raw: &'a [u8],

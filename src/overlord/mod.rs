@@ -15,7 +15,7 @@ mod totals;
 
 pub use terminal::Keyboard;
 
-use crate::event::{splice_job, Event, Interest, Kind};
+use crate::event::{splice_job, Event, Interest, Kind, STOPPED_BY_KEY};
 use crate::json;
 use crate::ljsonl::{Next, Tail};
 use crate::render::Renderer;
@@ -27,9 +27,6 @@ use std::os::unix::io::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::Instant;
 use totals::Totals;
-
-/// run_end's `interrupted` when the user pressed `q`.
-pub const STOPPED_BY_KEY: &str = "the q key";
 
 /// How often live job logs are read when nothing else wakes the overlord.
 const TAIL_INTERVAL_MS: i32 = 100;

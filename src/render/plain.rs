@@ -9,7 +9,7 @@
 
 use super::palette::{Palette, Role};
 use super::Renderer;
-use crate::event::{Event, Interest, Kind};
+use crate::event::{Event, Interest, Kind, STOPPED_BY_KEY};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -314,7 +314,7 @@ impl<W: Write> Plain<W> {
             )?;
         }
         if let Some(why) = v["interrupted"].as_str() {
-            let verb = if why == crate::overlord::STOPPED_BY_KEY {
+            let verb = if why == STOPPED_BY_KEY {
                 "Stopped"
             } else {
                 "Interrupted"
