@@ -111,7 +111,7 @@ pub const LAUNCHER_FROM_JOBS: usize = 16;
 /// Whether standing auditors can have perls of their own here: the clone(2)
 /// of sibling mode, and /proc to hand a test its pipes through.
 pub fn siblings_possible() -> bool {
-    crate::stage::SIBLINGS.is_some() && std::path::Path::new("/proc/self/fd").is_dir()
+    sys::can_fork_siblings() && std::path::Path::new("/proc/self/fd").is_dir()
 }
 
 /// Tells the first auditor the run's settings (`head`, the plan's first line,
@@ -122,13 +122,17 @@ pub fn siblings_possible() -> bool {
 fn prepare(early: Early, head: &[u8], plan: &Plan, jobs: usize, preload: bool) -> Prepared {
     let count = plan.slots.clamp(1, jobs.max(1));
     let siblings = preload && early.first.is_some() && siblings_possible();
+    // The launcher forks each auditor as this process's child (a sibling of
+    // its own): where that cannot be, every job beside the first auditor's
+    // gets an auditor forked for it alone.
+    let launcher = sys::can_fork_siblings() && (jobs >= LAUNCHER_FROM_JOBS || siblings);
     let standing = slots::Auditors::start(
         early.first,
         head,
         &plan.run_dir,
         early.lifeline_read.as_raw_fd(),
         count,
-        jobs >= LAUNCHER_FROM_JOBS || siblings,
+        launcher,
         siblings,
     );
     Prepared {

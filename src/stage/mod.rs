@@ -21,15 +21,6 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a stage in sibling mode may take to answer a spawn.
 pub const SPAWN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The clone(2) system call, for a stage in sibling mode to fork its tests as
-/// its parent's children: where its first argument is the flags (the others
-/// are zero, so their order does not matter). None where that is not so, or
-/// there is no /proc to hand the pipes over through.
-#[cfg(all(target_os = "linux", not(target_arch = "s390x")))]
-pub const SIBLINGS: Option<libc::c_long> = Some(libc::SYS_clone);
-#[cfg(not(all(target_os = "linux", not(target_arch = "s390x"))))]
-pub const SIBLINGS: Option<libc::c_long> = None;
-
 /// How to start a stage.
 #[derive(Clone, Debug)]
 pub struct StageSpec {
@@ -119,8 +110,9 @@ impl Stage {
         Stage::start_with(spec, run_dir, env, lifeline, &madvise_arguments())
     }
 
-    /// Starts the stage in sibling mode (see [`SIBLINGS`]), as a child of this
-    /// process, whose children its tests will be.
+    /// Starts the stage in sibling mode, as a child of this process, whose
+    /// children its tests will be: it forks them with clone(2) as
+    /// [`sys::fork_sibling`] does, so only where that can.
     /// With `cpu_mask`, this process is kept to one CPU, and each test is
     /// given that mask back, the CPUs the run was given.
     pub fn start_siblings(
@@ -132,7 +124,7 @@ impl Stage {
     ) -> io::Result<Stage> {
         let clone = format!(
             "--clone-syscall={}",
-            SIBLINGS.ok_or(io::ErrorKind::Unsupported)?
+            sys::SIBLING_CLONE.ok_or(io::ErrorKind::Unsupported)?
         );
         let mut args = madvise_arguments();
         args.push(clone);

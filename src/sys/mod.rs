@@ -14,9 +14,9 @@ pub mod terminal;
 
 pub use cpus::{cpu_mask, cpus_in, pin_to_cpu, set_cpu_mask};
 pub use process::{
-    children_of_self, exited_child, fork, fork_sibling, kill, kill_group, reap, reap_any,
-    reap_with_rusage, set_child_subreaper, set_process_name, setpgid, spawn, spawn_with, stop_self,
-    waitid_exited, ExecSpec, ExitInfo, Fork, Rusage,
+    can_fork_siblings, children_of_self, exited_child, fork, fork_sibling, kill, kill_group, reap,
+    reap_any, reap_with_rusage, set_child_subreaper, set_process_name, setpgid, spawn, spawn_with,
+    stop_self, waitid_exited, ExecSpec, ExitInfo, Fork, Rusage, SIBLING_CLONE,
 };
 pub use procfs::{alive, family, ProcStat};
 pub use signals::{ignore as ignore_signals, SignalPipe};

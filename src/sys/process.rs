@@ -23,16 +23,33 @@ pub fn fork() -> io::Result<Fork> {
     }
 }
 
+/// The clone(2) system call as [`fork_sibling`] makes it, and as the Perl stage
+/// makes it in sibling mode (it is handed this number): flags first, every
+/// other argument zero, so their order does not matter. None where clone does
+/// not take its flags first (s390x takes the new stack first): there nothing
+/// forks siblings.
+#[cfg(all(target_os = "linux", not(target_arch = "s390x")))]
+pub const SIBLING_CLONE: Option<libc::c_long> = Some(libc::SYS_clone);
+#[cfg(not(all(target_os = "linux", not(target_arch = "s390x"))))]
+pub const SIBLING_CLONE: Option<libc::c_long> = None;
+
+/// Whether this platform can fork siblings (see [`fork_sibling`]).
+pub fn can_fork_siblings() -> bool {
+    SIBLING_CLONE.is_some()
+}
+
 /// Forks a child whose parent is this process's parent, not this process
 /// (clone with CLONE_PARENT): a small process can fork on another's behalf, and
 /// the other reaps the children and hears of their exits as its own. The caller
-/// must be single-threaded, as for [`fork`].
+/// must be single-threaded, as for [`fork`]. Where the platform cannot (see
+/// [`SIBLING_CLONE`]), an `Unsupported` error (ENOSYS).
 pub fn fork_sibling() -> io::Result<Fork> {
+    let clone = SIBLING_CLONE.ok_or_else(|| io::Error::from_raw_os_error(libc::ENOSYS))?;
     // SAFETY: a raw clone with no new stack behaves as fork; glibc's fork handlers
     // are skipped, which only matters to threaded programs (proctor has none).
     let ret = unsafe {
         libc::syscall(
-            libc::SYS_clone,
+            clone,
             (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong,
             0 as libc::c_ulong,
             0 as libc::c_ulong,
