@@ -22,7 +22,7 @@ use crate::job::Launch;
 use crate::json;
 use crate::ljsonl::Writer;
 use crate::stage::Stage;
-use crate::sys::{self, ExitInfo, Fork, SignalPipe};
+use crate::sys::{self, ExitInfo, Fork, PollSet, SignalPipe};
 pub use prefork::Prefork;
 use schedule::{Occupancy, Pending, Queue};
 use slots::Heard;
@@ -41,6 +41,18 @@ enum Stopping {
     Bail,
     Signal(i32),
     OverlordGone,
+}
+
+/// What the main loop waits on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Watched {
+    Signals,
+    /// The overlord's wake-up pipe.
+    Overlord,
+    /// The run's stage, while there is one.
+    Stage,
+    /// The standing auditors, one socket each.
+    Standing,
 }
 
 struct Runner {
@@ -299,6 +311,7 @@ impl Runner {
 
     fn main_loop(&mut self, signals: &SignalPipe, wake: RawFd) -> io::Result<()> {
         let mut overlord = Waker::new(wake);
+        let mut watched = PollSet::default();
         loop {
             self.retry_soon = false;
             while self.stopping == Stopping::No && !self.paused && !self.retry_soon {
@@ -318,43 +331,29 @@ impl Runner {
             if !busy && (self.queue.is_empty() || self.stopping != Stopping::No) {
                 return Ok(());
             }
-            let mut fds = vec![
-                sys::pollfd(signals, libc::POLLIN),
-                libc::pollfd {
-                    fd: wake,
-                    events: 0,
-                    revents: 0,
-                },
-            ];
-            let stage_slot = fds.len();
+            watched.clear();
+            watched.add(Watched::Signals, signals, libc::POLLIN);
+            // Nothing is read from it: only its hang-up is heard.
+            watched.add(Watched::Overlord, &wake, 0);
             if let Some(fd) = self.stages.fd() {
-                fds.push(libc::pollfd {
-                    fd,
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
+                watched.add(Watched::Stage, &fd, libc::POLLIN);
             }
-            let standing_from = fds.len();
-            fds.extend(self.standing.poll_fds().map(|fd| libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            }));
+            for fd in self.standing.poll_fds() {
+                watched.add(Watched::Standing, &fd, libc::POLLIN);
+            }
             let due = self.stages.due().into_iter().chain(overlord.due()).min();
-            sys::poll(&mut fds, poll_timeout(self.retry_soon, due))?;
-            if stage_slot < standing_from && fds[stage_slot].revents != 0 {
+            watched.poll(poll_timeout(self.retry_soon, due))?;
+            if watched.ready(Watched::Stage) {
                 self.stage_messages()?;
             }
-            for f in &fds[standing_from..] {
-                if f.revents != 0 {
-                    match self.standing.heard_on(f.fd) {
-                        Heard::Status(pid, status) => self.answered(pid, status)?,
-                        Heard::Note(record) => self.log.record(&record)?,
-                        Heard::Nothing => {}
-                    }
+            for fd in watched.ready_fds(Watched::Standing) {
+                match self.standing.heard_on(fd) {
+                    Heard::Status(pid, status) => self.answered(pid, status)?,
+                    Heard::Note(record) => self.log.record(&record)?,
+                    Heard::Nothing => {}
                 }
             }
-            if fds[1].revents & (libc::POLLERR | libc::POLLHUP) != 0
+            if watched.revents(Watched::Overlord) & (libc::POLLERR | libc::POLLHUP) != 0
                 && self.stopping != Stopping::OverlordGone
             {
                 // Nobody is left to read what we write: stop the tests and go.

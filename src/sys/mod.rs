@@ -6,6 +6,7 @@
 //! knows about tests, jobs or logs.
 
 mod cpus;
+mod poll;
 mod process;
 mod procfs;
 mod signals;
@@ -13,6 +14,7 @@ mod start;
 pub mod terminal;
 
 pub use cpus::{cpu_mask, cpus_in, pin_to_cpu, set_cpu_mask};
+pub use poll::{poll, pollfd, PollSet};
 pub use process::{
     can_fork_siblings, children_of_self, exited_child, fork, fork_sibling, kill, kill_group, reap,
     reap_any, reap_with_rusage, set_child_subreaper, set_process_name, setpgid, spawn, spawn_with,
@@ -128,19 +130,6 @@ pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
         cvt(libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK))?;
     }
     Ok(())
-}
-
-/// Waits for events on `fds`; `timeout_ms` < 0 waits forever. A signal that
-/// interrupts the wait is not an error: it returns 0 so the caller re-examines its
-/// self-pipe at once.
-pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
-    // SAFETY: the slice is valid for `fds.len()` pollfd entries for the call.
-    let ret = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
-    match cvt(ret) {
-        Ok(n) => Ok(n as usize),
-        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),
-        Err(e) => Err(e),
-    }
 }
 
 /// One `read(2)`, retried on `EINTR`. `Ok(0)` is end of file.
@@ -259,15 +248,6 @@ pub fn dup2(from: RawFd, to: RawFd) -> io::Result<()> {
 pub fn exit_now(code: i32) -> ! {
     // SAFETY: _exit never returns and touches no shared state.
     unsafe { libc::_exit(code) }
-}
-
-/// The descriptor of `fd`, for poll sets.
-pub fn pollfd(fd: &impl AsRawFd, events: libc::c_short) -> libc::pollfd {
-    libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events,
-        revents: 0,
-    }
 }
 
 /// Marks `fd` close-on-exec (`FD_CLOEXEC` through `F_SETFD`).
