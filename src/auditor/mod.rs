@@ -17,7 +17,7 @@ mod stop;
 
 use crate::json;
 use crate::ljsonl::Writer;
-use crate::sys::{self, unix_now, ExecSpec, ExitInfo, SignalPipe};
+use crate::sys::{self, unix_now, ExecSpec, ExitInfo, PollSet, SignalPipe};
 use crate::tap::{self, Exit, Outcome, Parser};
 use lines::LineBuffer;
 use record::JobLog;
@@ -118,6 +118,16 @@ struct Stream {
     fd: OwnedFd,
     name: &'static str,
     lines: LineBuffer,
+}
+
+/// What the auditor waits on while its test runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Watched {
+    /// The test's stdout or stderr, by its place in the streams still open.
+    Stream(usize),
+    Signals,
+    /// The runner's lifeline, until it hangs up.
+    Lifeline,
 }
 
 fn stream(fd: OwnedFd, name: &'static str) -> Stream {
@@ -593,38 +603,34 @@ impl Auditor {
         }
 
         let mut lifeline_open = true;
+        let mut watched = PollSet::default();
         while !self.stopper.done(streams.is_empty()) {
-            let mut fds: Vec<libc::pollfd> = streams
-                .iter()
-                .map(|s| sys::pollfd(&s.fd, libc::POLLIN))
-                .collect();
-            fds.push(sys::pollfd(signals, libc::POLLIN));
-            if lifeline_open {
-                fds.push(libc::pollfd {
-                    fd: config.lifeline,
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
+            watched.clear();
+            for (i, s) in streams.iter().enumerate() {
+                watched.add(Watched::Stream(i), &s.fd, libc::POLLIN);
             }
-            sys::poll(&mut fds, self.stopper.poll_timeout(streams.is_empty()))?;
+            watched.add(Watched::Signals, signals, libc::POLLIN);
+            if lifeline_open {
+                watched.add(Watched::Lifeline, &config.lifeline, libc::POLLIN);
+            }
+            watched.poll(self.stopper.poll_timeout(streams.is_empty()))?;
             let now_unix = unix_now();
             let stamp = json::Stamp::new(now_unix);
 
             let mut ended = Vec::new();
             for (i, stream) in streams.iter_mut().enumerate() {
-                if fds[i].revents != 0 {
+                if watched.ready(Watched::Stream(i)) {
                     self.stopper.activity();
                     if !self.read_stream(stream, &stamp)? {
                         ended.push(i);
                     }
                 }
             }
-            let signal_slot = streams.len();
             for i in ended.into_iter().rev() {
                 let mut stream = streams.remove(i);
                 self.end_stream(&mut stream, &stamp)?;
             }
-            if fds[signal_slot].revents != 0 {
+            if watched.ready(Watched::Signals) {
                 let signals = signals.drain();
                 // A pause whose SIGCONT came in the same batch is over: pausing
                 // now would wait for a SIGCONT that has come and gone.
@@ -650,7 +656,7 @@ impl Auditor {
                     self.stopper.pause();
                 }
             }
-            if lifeline_open && fds.last().map_or(false, |f| f.revents != 0) {
+            if watched.ready(Watched::Lifeline) {
                 lifeline_open = false;
                 self.stopper.stop(Stop::RunnerGone);
             }
