@@ -20,7 +20,7 @@ use crate::json;
 use crate::ljsonl::{Next, Tail};
 use crate::render::Renderer;
 use crate::state::FileResult;
-use crate::sys::{self, SignalPipe};
+use crate::sys::{self, PollSet, SignalPipe};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Write};
 use std::os::unix::io::{AsRawFd, OwnedFd};
@@ -30,6 +30,16 @@ use totals::Totals;
 
 /// How often live job logs are read when nothing else wakes the overlord.
 const TAIL_INTERVAL_MS: i32 = 100;
+
+/// What the overlord waits on between its reads of the logs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Watched {
+    /// The runner's wake-up channel, which closes when the runner ends.
+    Runner,
+    Signals,
+    /// The terminal's keys, when they are read.
+    Keyboard,
+}
 
 /// Where the event log goes: each sink gets every line.
 pub struct Sink {
@@ -310,24 +320,20 @@ impl Overlord {
     ) -> io::Result<i32> {
         sys::set_nonblocking(self.wake.as_raw_fd())?;
         let mut runner_done = false;
+        let mut watched = PollSet::default();
         while !runner_done {
-            let mut fds = vec![
-                sys::pollfd(&self.wake, libc::POLLIN),
-                sys::pollfd(signals, libc::POLLIN),
-            ];
+            watched.clear();
+            watched.add(Watched::Runner, &self.wake, libc::POLLIN);
+            watched.add(Watched::Signals, signals, libc::POLLIN);
             if let Some(k) = &self.keyboard {
-                fds.push(libc::pollfd {
-                    fd: k.fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
+                watched.add(Watched::Keyboard, &k.fd(), libc::POLLIN);
             }
             let live = !self.jobs.is_empty() || self.keyboard.is_some();
-            sys::poll(&mut fds, if live { TAIL_INTERVAL_MS } else { -1 })?;
-            if fds.get(2).map_or(false, |f| f.revents != 0) {
+            watched.poll(if live { TAIL_INTERVAL_MS } else { -1 })?;
+            if watched.ready(Watched::Keyboard) {
                 self.keys();
             }
-            if fds[0].revents != 0 {
+            if watched.ready(Watched::Runner) {
                 let mut buf = [0u8; 256];
                 loop {
                     match sys::read(self.wake.as_raw_fd(), &mut buf) {
