@@ -249,7 +249,6 @@ fn recurse_hint(dir: &Path, search: &Search) -> Option<String> {
 /// files, named as `--ext` would pick them: a C project's test programs, or
 /// shell scripts.
 fn ext_hint(dir: &Path) -> Option<String> {
-    use std::os::unix::fs::PermissionsExt;
     let mut endings: Vec<String> = Vec::new();
     for entry in fs::read_dir(dir).ok()?.flatten() {
         let executable = entry.metadata().map_or(false, |m| {

@@ -1,4 +1,4 @@
-//! The one error type, worded in the "unable to <do what>: <why>" voice, and the
+//! The one error type, worded in the `unable to <do what>: <why>` voice, and the
 //! exit status each kind of error maps to.
 
 use std::fmt;
