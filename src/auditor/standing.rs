@@ -317,7 +317,7 @@ fn audit(
     let spec = &request.spec;
     let place = Place {
         log: request.log.into_owned(),
-        log_segment: request.segment,
+        segment: request.segment.then_some(request.job),
         tmp: tmp.to_path_buf(),
         tmp_reused: true,
     };

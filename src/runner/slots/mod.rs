@@ -262,19 +262,20 @@ impl Auditors {
         job: &Sending,
     ) -> Option<(libc::pid_t, Place)> {
         let pid = self.slots[slot].pid?;
+        let key = (job.pending.job, job.pending.tries);
         let place = Place {
             log: job
                 .own_log
                 .map_or_else(|| segment::log_path(run_dir, pid), Path::to_path_buf),
-            log_segment: job.own_log.is_none(),
+            segment: job.own_log.is_none().then_some(key),
             tmp: self.slots[slot].tmp.path.clone(),
             tmp_reused: true,
         };
         let request = ToAuditor::Job(JobRequest {
             auditor: pid,
-            job: (job.pending.job, job.pending.tries),
+            job: key,
             log: Cow::Borrowed(&place.log),
-            segment: place.log_segment,
+            segment: place.segment.is_some(),
             retry_on_fail: job.retry_on_fail,
             spec: Cow::Borrowed(&job.pending.spec),
         });
