@@ -2,9 +2,11 @@
 //!
 //! Each record is `<decimal length>\n<JSON>\n`; a writer that finishes cleanly ends
 //! with the marker `0\nnull\n`. A standing auditor's log is a series of such
-//! logs, one a job, each with its own end marker (a segment). A reader takes a record only once all of its bytes
-//! are there, skips records without parsing them, and so tells a log still being
-//! written (no marker yet) from a finished one. It never decodes JSON itself.
+//! logs, one a job, each with its own end marker (a segment) and a first
+//! record naming its job (see [`crate::job::segment`]). A reader takes a
+//! record only once all of its bytes are there, skips records without parsing
+//! them, and so tells a log still being written (no marker yet) from a
+//! finished one. It never decodes JSON itself.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};

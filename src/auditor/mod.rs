@@ -72,8 +72,9 @@ pub enum Test {
 pub struct Place {
     pub log: PathBuf,
     /// The log is this auditor's, shared by its jobs: the job's log is the
-    /// next segment of it (see [`crate::ljsonl`]).
-    pub log_segment: bool,
+    /// next segment of it, which names the job and try given here (see
+    /// [`crate::job::segment`]).
+    pub segment: Option<(u64, u32)>,
     /// The test's TMPDIR, which exists.
     pub tmp: PathBuf,
     /// The TMPDIR is this auditor's, for one test after another: it is emptied
@@ -86,7 +87,7 @@ impl Place {
     pub fn own(log: PathBuf, tmp: PathBuf) -> Place {
         Place {
             log,
-            log_segment: false,
+            segment: None,
             tmp,
             tmp_reused: false,
         }
@@ -313,13 +314,15 @@ impl Process {
 
     /// The job's log: a file of its own, or the next segment of the shared one.
     fn job_log(&mut self, config: &Config) -> io::Result<JobLog> {
-        if !config.place.log_segment {
-            return JobLog::create(&config.place.log);
-        }
-        match self.segments.take() {
-            Some((path, writer)) if path == config.place.log => Ok(JobLog::segment(writer)),
-            _ => Writer::append(&config.place.log).map(JobLog::segment),
-        }
+        let job = match config.place.segment {
+            Some(job) => job,
+            None => return JobLog::create(&config.place.log),
+        };
+        let writer = match self.segments.take() {
+            Some((path, writer)) if path == config.place.log => writer,
+            _ => Writer::append(&config.place.log)?,
+        };
+        Ok(JobLog::segment(writer, job))
     }
 
     /// Audits one job to its end and returns its status (the `EXIT_` codes).
@@ -377,10 +380,10 @@ impl Process {
             .extend(auditor.stopper.left_running().iter().map(|p| p.pid));
         if code == EXIT_BROKEN {
             self.log_failed = true;
-        } else if config.place.log_segment {
+        } else if config.place.segment.is_some() {
             self.segments = Some((config.place.log.clone(), auditor.log.into_writer()));
         }
-        if code == EXIT_GIVE_BACK && !config.place.log_segment {
+        if code == EXIT_GIVE_BACK && config.place.segment.is_none() {
             // Nothing happened: the job starts again from scratch later. (As a
             // segment it wrote nothing: the shared log goes on as it was.)
             let _ = std::fs::remove_file(&config.place.log);

@@ -2,9 +2,11 @@
 //! test's output plus a few about the job itself. Every record starts with its
 //! type; a classified TAP line puts its own fields next (an assert's `"ok"`
 //! first), then stream, stamp and the line as it was. The job and try are not
-//! written here: the overlord puts them after the type when it carries a record
-//! into the event log.
+//! written in these records: the overlord puts them after the type when it
+//! carries a record into the event log. (A segment of a standing auditor's log
+//! names them once, in a first record that is the overlord's alone.)
 
+use crate::job::segment;
 use crate::json;
 use crate::ljsonl::Writer;
 use crate::sys::Rusage;
@@ -22,19 +24,27 @@ pub struct JobLog {
     writer: Writer,
     finished: bool,
     scratch: Vec<u8>,
+    /// A segment's job and try, not yet written: the segment's first record
+    /// names them (see [`crate::job::segment`]), once there is a segment at all.
+    unnamed: Option<(u64, u32)>,
 }
 
 impl JobLog {
     pub fn create(path: &Path) -> io::Result<JobLog> {
-        Ok(JobLog::segment(Writer::create(path)?))
+        Ok(JobLog::new(Writer::create(path)?, None))
     }
 
-    /// A job log written as the next segment of `writer`'s log.
-    pub fn segment(writer: Writer) -> JobLog {
+    /// The log of `job` (and try), written as the next segment of `writer`'s log.
+    pub fn segment(writer: Writer, job: (u64, u32)) -> JobLog {
+        JobLog::new(writer, Some(job))
+    }
+
+    fn new(writer: Writer, unnamed: Option<(u64, u32)>) -> JobLog {
         JobLog {
             writer,
             finished: false,
             scratch: Vec::with_capacity(4096),
+            unnamed,
         }
     }
 
@@ -51,7 +61,18 @@ impl JobLog {
                 "the job log is already finished",
             ));
         }
+        self.name_segment()?;
         self.writer.record(&self.scratch)
+    }
+
+    /// Begins a segment with the record that names its job: only when
+    /// something is written, as a job given back before it started writes no
+    /// segment at all.
+    fn name_segment(&mut self) -> io::Result<()> {
+        match self.unnamed.take() {
+            Some(job) => self.writer.record(segment::Head::new(job).as_bytes()),
+            None => Ok(()),
+        }
     }
 
     /// One line of the test's output. Stdout lines go through the TAP parser
@@ -213,6 +234,7 @@ impl JobLog {
             return Ok(());
         }
         self.finished = true;
+        self.name_segment()?;
         self.writer.end_segment()
     }
 }

@@ -6,14 +6,14 @@
 use super::own_perl::{NotStarted, OwnPerl};
 use super::slot_tmp;
 use crate::auditor::{self, Place};
-use crate::job::plan::{job_from_json, Plan};
-use crate::job::slot::{segment_log, withdrawal};
+use crate::job::plan::Plan;
+use crate::job::segment;
+use crate::job::slot::{FromAuditor, Introduction, JobKey, JobRequest, ToAuditor};
 use crate::job::Launch;
 use crate::sys;
-use serde_json::Value;
 use std::collections::VecDeque;
 use std::os::unix::io::{IntoRawFd, RawFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// In a freshly forked child: names it and keeps only its socket and the
 /// lifeline, then lives as a standing auditor. Returns its exit status.
@@ -36,7 +36,7 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
         }
     };
     let me = std::process::id() as libc::pid_t;
-    let (first, plan) = match sys::recv_message(socket).map(|m| settings(&m)) {
+    let (first, plan) = match sys::recv_message(socket).map(|m| introduced(&m)) {
         Ok(Some(settings)) => settings,
         // The run ended before it began, or the runner is gone.
         _ => return 0,
@@ -63,23 +63,25 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
     // Ready before the first job comes: its TMPDIR, empty (an auditor of this
     // slot that died, or a run that was killed, may have left files), and its
     // log.
-    let slot_dir = first.tmp;
+    let slot_dir = first.tmp.into_owned();
     let mut tmp = slot_dir.clone();
     let _ = slot_tmp::make_ready(&tmp);
     let mut tmps_held = 0;
     if !plan.launch.keep {
-        process.open_segments(segment_log(&plan.run_dir, me));
+        process.open_segments(segment::log_path(&plan.run_dir, me));
     }
     let mut inbox = Inbox {
         socket,
         me,
         read: VecDeque::new(),
         untold: None,
+        out: Vec::new(),
+        garbled: false,
     };
     // It bailed out: the run ends, and it starts no other job.
     let mut bailed = false;
     while let Some(request) = inbox.next(&mut own_perl) {
-        if inbox.withdrawn(&request) || bailed || process.told_to_stop() {
+        if inbox.withdrawn(request.job) || bailed || process.told_to_stop() {
             if !inbox.tell(&mut own_perl) {
                 break;
             }
@@ -93,7 +95,7 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
             let inbox = &mut inbox;
             audit(
                 &plan.launch,
-                &request,
+                request,
                 &tmp,
                 lifeline,
                 own_perl.as_mut().map(|own| (own, &mut process)),
@@ -107,13 +109,8 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
         if !inbox.tell(&mut own_perl) {
             break;
         }
-        let status = match config {
-            Some(config) => {
-                process.spare(own_perl.as_ref().and_then(OwnPerl::pid));
-                process.audit(config)
-            }
-            None => auditor::EXIT_BROKEN,
-        };
+        process.spare(own_perl.as_ref().and_then(OwnPerl::pid));
+        let status = process.audit(config);
         if process.tmp_held() {
             // What the test left running keeps its TMPDIR: the next gets another.
             tmps_held += 1;
@@ -141,7 +138,11 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
     if let Some(own_perl) = own_perl {
         own_perl.end();
     }
-    0
+    if inbox.garbled {
+        auditor::EXIT_BROKEN
+    } else {
+        0
+    }
 }
 
 /// A standing auditor's end of its socket: what it has read and not yet
@@ -150,61 +151,97 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
 struct Inbox {
     socket: RawFd,
     me: libc::pid_t,
-    read: VecDeque<Vec<u8>>,
+    read: VecDeque<ToAuditor<'static>>,
     untold: Option<i32>,
+    /// The message being sent: one buffer for every job.
+    out: Vec<u8>,
+    /// The runner said something that is not the protocol's: nothing after it
+    /// can be trusted (it may have been a job, or a withdrawal), so this
+    /// auditor ends, and its jobs go as a lost auditor's do.
+    garbled: bool,
+}
+
+/// What came on the socket.
+// A message is moved once, from the socket to the inbox: boxing it would
+// cost an allocation a job to save a copy.
+#[allow(clippy::large_enum_variant)]
+enum Incoming {
+    Message(ToAuditor<'static>),
+    /// Nothing yet (when not waiting).
+    Nothing,
+    /// The runner has closed its end, is gone, or is not to be trusted.
+    End,
 }
 
 impl Inbox {
     /// The next request for this auditor; None once the runner has closed the
     /// socket (or is gone). With a status untold, it waits only after telling
     /// it.
-    fn next(&mut self, own_perl: &mut Option<OwnPerl>) -> Option<Value> {
+    fn next(&mut self, own_perl: &mut Option<OwnPerl>) -> Option<JobRequest<'static>> {
         loop {
             let message = match self.read.pop_front() {
                 Some(message) => message,
-                None if self.untold.is_some() => match sys::recv_message_now(self.socket) {
-                    Ok(Some(message)) => message,
-                    Ok(None) => {
+                None => match self.receive(self.untold.is_none()) {
+                    Incoming::Message(message) => message,
+                    Incoming::Nothing => {
                         if !self.tell(own_perl) {
                             return None;
                         }
                         continue;
                     }
-                    Err(_) => return None,
+                    Incoming::End => return None,
                 },
-                None => sys::recv_message(self.socket).ok()?,
             };
-            if message.is_empty() {
-                return None;
-            }
-            let request: Value = serde_json::from_slice(&message).unwrap_or(Value::Null);
-            // Not a withdrawal (of a job already answered), nor a request
-            // left for an auditor of this slot that has died.
-            if request["auditor"].as_i64() == Some(self.me as i64) {
-                return Some(request);
+            match message {
+                ToAuditor::Job(request) if request.auditor == self.me => return Some(request),
+                // A withdrawal of a job already answered, or a request left
+                // for an auditor of this slot that has died.
+                _ => {}
             }
         }
     }
 
-    /// Whether the runner has withdrawn `request` since sending it: looks
-    /// through what has come meanwhile, keeping the rest for later.
-    fn withdrawn(&mut self, request: &Value) -> bool {
-        while let Ok(Some(message)) = sys::recv_message_now(self.socket) {
-            if message.is_empty() {
-                break; // the end: read again when the queue is done
-            }
+    /// Whether the runner has withdrawn `job` since sending it: looks through
+    /// what has come meanwhile, keeping the rest for later.
+    fn withdrawn(&mut self, job: JobKey) -> bool {
+        // At the end, the loop stops: read again when the queue is done.
+        while let Incoming::Message(message) = self.receive(false) {
             self.read.push_back(message);
         }
-        if self.read.is_empty() {
-            return false; // as after nearly every job
-        }
-        let withdrawal = withdrawal((
-            request["job"].as_u64().unwrap_or(0),
-            request["try"].as_u64().unwrap_or(0) as u32,
-        ));
-        match self.read.iter().position(|m| m == withdrawal.as_bytes()) {
+        // Nearly every job finds nothing read.
+        let withdrawal = self
+            .read
+            .iter()
+            .position(|m| *m == ToAuditor::Withdrawal(job));
+        match withdrawal {
             Some(at) => self.read.remove(at).is_some(),
             None => false,
+        }
+    }
+
+    /// The next message on the socket, waiting for it or not.
+    fn receive(&mut self, wait: bool) -> Incoming {
+        if self.garbled {
+            return Incoming::End;
+        }
+        let message = if wait {
+            sys::recv_message(self.socket).map(Some)
+        } else {
+            sys::recv_message_now(self.socket)
+        };
+        match message {
+            // An empty message is the end: the runner closed its end.
+            Ok(Some(message)) if message.is_empty() => Incoming::End,
+            Ok(Some(message)) => match ToAuditor::decode(&message) {
+                Ok(message) => Incoming::Message(message),
+                Err(e) => {
+                    errln!("proctor: auditor: {}", e);
+                    self.garbled = true;
+                    Incoming::End
+                }
+            },
+            Ok(None) => Incoming::Nothing,
+            Err(_) => Incoming::End,
         }
     }
 
@@ -219,7 +256,7 @@ impl Inbox {
             .map(OwnPerl::take_notes)
             .unwrap_or_default()
         {
-            let _ = sys::write(self.socket, &note);
+            self.say(&FromAuditor::Note(&note));
         }
         self.tell_status()
     }
@@ -227,36 +264,38 @@ impl Inbox {
     /// Tells the untold status alone (its perl's records follow later).
     fn tell_status(&mut self) -> bool {
         match self.untold.take() {
-            Some(status) => sys::write(self.socket, &status.to_ne_bytes()).is_ok(),
+            Some(status) => self.say(&FromAuditor::Status(status)),
             None => true,
         }
     }
+
+    /// Sends `message` to the runner; false when the runner is gone.
+    fn say(&mut self, message: &FromAuditor) -> bool {
+        self.out.clear();
+        message.encode(&mut self.out);
+        sys::write(self.socket, &self.out).is_ok()
+    }
 }
 
-/// What an auditor's first message says of its own slot.
-struct FirstWord {
-    slot: usize,
-    /// It preloads a perl of its own.
-    siblings: bool,
-    /// Its tests' TMPDIR.
-    tmp: PathBuf,
-    /// The CPU it keeps to, with its perl.
-    cpu: Option<usize>,
-}
-
-/// The auditor's slot and the run's settings, from its first message: a JSON
-/// line for the slot, then the plan's first line.
-fn settings(message: &[u8]) -> Option<(FirstWord, Plan)> {
-    let newline = message.iter().position(|&b| b == b'\n')?;
-    let first: Value = serde_json::from_slice(&message[..newline]).ok()?;
-    let first = FirstWord {
-        slot: first["slot"].as_u64()? as usize,
-        siblings: first["siblings"] == true,
-        tmp: PathBuf::from(first["tmp"].as_str()?),
-        cpu: first["cpu"].as_u64().map(|cpu| cpu as usize),
+/// The auditor's slot and the run's settings, from its first message (none
+/// when the run ended before it began).
+fn introduced(message: &[u8]) -> Option<(Introduction<'static>, Plan)> {
+    if message.is_empty() {
+        return None;
+    }
+    let introduction = match ToAuditor::decode(message) {
+        Ok(ToAuditor::Introduction(introduction)) => introduction,
+        Ok(_) => {
+            errln!("proctor: auditor: unable to start: its first message is not its introduction");
+            return None;
+        }
+        Err(e) => {
+            errln!("proctor: auditor: unable to start: {}", e);
+            return None;
+        }
     };
-    match Plan::read_head(&mut &message[newline + 1..]) {
-        Ok(Some((plan, _))) => Some((first, plan)),
+    match Plan::read_head(&mut &introduction.settings[..]) {
+        Ok(Some((plan, _))) => Some((introduction, plan)),
         Ok(None) => None,
         Err(e) => {
             errln!("proctor: auditor: {}", e);
@@ -269,32 +308,22 @@ fn settings(message: &[u8]) -> Option<(FirstWord, Plan)> {
 /// slot's); a staged job's test is forked here, by the auditor's own perl.
 fn audit(
     launch: &Launch,
-    request: &Value,
+    request: JobRequest,
     tmp: &Path,
     lifeline: RawFd,
     own_perl: Option<(&mut OwnPerl, &mut auditor::Process)>,
     before_waiting: &mut dyn FnMut(),
-) -> Option<auditor::Config> {
-    let spec = match job_from_json(&request["spec"]) {
-        Ok(spec) => spec,
-        Err(e) => {
-            errln!("proctor: auditor: {}", e);
-            return None;
-        }
-    };
-    let path = |key: &str| PathBuf::from(request[key].as_str().unwrap_or_default());
+) -> auditor::Config {
+    let spec = &request.spec;
     let place = Place {
-        log: path("log"),
-        log_segment: request["segment"] == true,
+        log: request.log.into_owned(),
+        segment: request.segment.then_some(request.job),
         tmp: tmp.to_path_buf(),
         tmp_reused: true,
     };
     let mut config = match (spec.staged, own_perl) {
         (true, Some((own_perl, process))) => {
-            let job = (
-                request["job"].as_u64().unwrap_or(0),
-                request["try"].as_u64().unwrap_or(0) as u32,
-            );
+            let job = request.job;
             let mut started_at = None;
             let test = match own_perl.start_test(job, &spec.display, tmp, process, before_waiting) {
                 Ok(started) => {
@@ -312,12 +341,12 @@ fn audit(
                     reason: format!("not run: {}", why),
                 },
             };
-            let mut config = launch.preloaded_config(&spec, place, lifeline, test);
+            let mut config = launch.preloaded_config(spec, place, lifeline, test);
             config.started = started_at;
             config
         }
-        _ => launch.auditor_config(&spec, place, lifeline),
+        _ => launch.auditor_config(spec, place, lifeline),
     };
-    config.retry_on_fail = request["retry"] == true;
-    Some(config)
+    config.retry_on_fail = request.retry_on_fail;
+    config
 }

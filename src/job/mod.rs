@@ -4,6 +4,7 @@
 //! take the same [`auditor::Config`] over the stage protocol.
 
 pub mod plan;
+pub mod segment;
 pub mod slot;
 
 use crate::auditor;
@@ -17,7 +18,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 /// One test file, as queued.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct JobSpec {
     pub display: String,
     pub path: PathBuf,

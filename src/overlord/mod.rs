@@ -503,7 +503,7 @@ impl Overlord {
                     (None, None) => PathBuf::new(),
                 };
                 let segment = event.value()["segment"] == true;
-                self.segments.launched(&log, job);
+                self.segments.launched(&log, job, segment);
                 self.out.emit(record);
                 let mut prefix = Vec::with_capacity(24);
                 json::write_u64_field(&mut prefix, "job", job.0);

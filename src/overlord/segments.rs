@@ -1,13 +1,16 @@
 //! Following job logs. A log is a job's own file, or a standing auditor's log
 //! holding a segment a job (each with its own end marker, as a whole job log
-//! ends), in the order the runner sent it the jobs: a job's own file is a log of
-//! one segment. The runner's job_launch records say which job's segment comes
-//! next in which log; a record is taken only once the job it belongs to is
-//! known, so a log that runs ahead of the runner's records waits. Logs are read
-//! a bounded piece at a time, so a fast one is never all in memory.
+//! ends): a job's own file is a log of one segment, its job's from the start,
+//! and each segment of an auditor's log names its job in its first record (see
+//! [`crate::job::segment`]), so the segments are taken by the jobs they name, in
+//! whatever order they come. A record is taken only once the runner's
+//! job_launch of its job has been read, so a log that runs ahead of the
+//! runner's records waits. Logs are read a bounded piece at a time, so a fast
+//! one is never all in memory.
 
+use crate::job::segment;
 use crate::ljsonl::{Next, Tail};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 type Key = (u64, u32);
@@ -20,8 +23,11 @@ pub struct Segments {
 #[derive(Default)]
 struct Log {
     tail: Option<Tail>,
-    /// Jobs whose segments are still to be read, oldest first.
-    jobs: VecDeque<Key>,
+    /// Jobs launched on it whose segments have not ended.
+    open: Vec<Key>,
+    /// The job whose segment is being read, as its first record names it;
+    /// None between segments.
+    reading: Option<Key>,
     /// A segment in it never ended: where the next one starts is unknown, so
     /// nothing more in it is anyone's (its jobs fail as lost, never pass on
     /// another job's records).
@@ -29,13 +35,14 @@ struct Log {
 }
 
 impl Segments {
-    /// The job's segment follows those already launched on `log`.
-    pub fn launched(&mut self, log: &Path, job: Key) {
-        self.logs
-            .entry(log.to_path_buf())
-            .or_default()
-            .jobs
-            .push_back(job);
+    /// The job's log is `log`: its own file, or (`shared`) a segment in its
+    /// auditor's log.
+    pub fn launched(&mut self, log: &Path, job: Key, shared: bool) {
+        let entry = self.logs.entry(log.to_path_buf()).or_default();
+        entry.open.push(job);
+        if !shared {
+            entry.reading = Some(job);
+        }
     }
 
     /// Reads what `log` has, handing each record to `each` with its job; true
@@ -45,52 +52,17 @@ impl Segments {
             Some(entry) => entry,
             None => return true,
         };
-        if entry.broken {
-            return !entry.jobs.contains(&job);
+        if !entry.broken {
+            entry.follow(log, &mut each);
         }
-        if entry.tail.is_none() {
-            match Tail::open(log) {
-                Ok(t) => entry.tail = Some(t),
-                // Not there yet: its auditor has not started writing.
-                Err(_) => return !entry.jobs.contains(&job),
-            }
-        }
-        let tail = entry.tail.as_mut().expect("opened above");
-        loop {
-            let read = match tail.read_some() {
-                Ok(n) => n,
-                Err(e) => {
-                    errln!("proctor: unable to read {}: {}", log.display(), e);
-                    break;
-                }
-            };
-            while let Some(&head) = entry.jobs.front() {
-                match tail.decoder.next_record() {
-                    Next::Record(r) => each(head, r),
-                    Next::Pending => break,
-                    Next::End => {
-                        entry.jobs.pop_front();
-                        tail.decoder.next_segment();
-                    }
-                    Next::Corrupt(why) => {
-                        errln!("proctor: {} is damaged: {}", log.display(), why);
-                        entry.broken = true;
-                        return !entry.jobs.contains(&job);
-                    }
-                }
-            }
-            if read == 0 {
-                break;
-            }
-        }
-        !entry.jobs.contains(&job)
+        !entry.open.contains(&job)
     }
 
-    /// A job given back before it started: it wrote nothing, and the next
-    /// segment is the next job's.
+    /// A job given back before it started: it wrote nothing, and no segment
+    /// will name it.
     pub fn withdraw(&mut self, log: &Path, job: Key) {
         if let Some(entry) = self.logs.get_mut(log) {
-            entry.jobs.retain(|&k| k != job);
+            entry.open.retain(|&k| k != job);
         }
     }
 
@@ -112,9 +84,71 @@ impl Segments {
     /// write): no later record of that log is anyone's.
     pub fn forget(&mut self, log: &Path, job: Key) {
         if let Some(entry) = self.logs.get_mut(log) {
-            entry.jobs.retain(|&k| k != job);
+            entry.open.retain(|&k| k != job);
             entry.broken = true;
             entry.tail = None;
+        }
+    }
+}
+
+impl Log {
+    /// Reads on in the log at `path`, handing each record to `each` with the
+    /// job whose segment it is in, until it has nothing more or its next
+    /// record is of a job not launched yet.
+    fn follow(&mut self, path: &Path, each: &mut impl FnMut(Key, &[u8])) {
+        if self.tail.is_none() {
+            match Tail::open(path) {
+                Ok(t) => self.tail = Some(t),
+                // Not there yet: its auditor has not started writing.
+                Err(_) => return,
+            }
+        }
+        let tail = self.tail.as_mut().expect("opened above");
+        loop {
+            let read = match tail.read_some() {
+                Ok(n) => n,
+                Err(e) => {
+                    errln!("proctor: unable to read {}: {}", path.display(), e);
+                    return;
+                }
+            };
+            loop {
+                if let Some(job) = self.reading {
+                    if !self.open.contains(&job) {
+                        // Its job_launch is still to come: read no more of
+                        // this log until then.
+                        return;
+                    }
+                }
+                let damage = match (tail.decoder.next_record(), self.reading) {
+                    (Next::Record(r), Some(job)) => {
+                        each(job, r);
+                        continue;
+                    }
+                    (Next::Record(r), None) => match segment::job_named(r) {
+                        Some(job) => {
+                            self.reading = Some(job);
+                            continue;
+                        }
+                        None => "a segment that does not name its job".to_string(),
+                    },
+                    (Next::Pending, _) => break,
+                    (Next::End, Some(job)) => {
+                        self.open.retain(|&k| k != job);
+                        self.reading = None;
+                        tail.decoder.next_segment();
+                        continue;
+                    }
+                    (Next::End, None) => "a segment with no records".to_string(),
+                    (Next::Corrupt(why), _) => why,
+                };
+                errln!("proctor: {} is damaged: {}", path.display(), damage);
+                self.broken = true;
+                return;
+            }
+            if read == 0 {
+                return;
+            }
         }
     }
 }
@@ -124,6 +158,49 @@ mod tests {
     use super::*;
     use crate::ljsonl::Writer;
 
+    /// A standing auditor's log in a directory of its own.
+    struct Fixture {
+        dir: PathBuf,
+        log: PathBuf,
+        writer: Writer,
+    }
+
+    impl Fixture {
+        fn new(name: &str) -> Fixture {
+            let dir = std::env::temp_dir().join(format!(
+                "proctor-segments-{}-{}",
+                name,
+                std::process::id()
+            ));
+            std::fs::create_dir_all(&dir).unwrap();
+            let log = dir.join("auditor-1.ljsonl");
+            let writer = Writer::append(&log).unwrap();
+            Fixture { dir, log, writer }
+        }
+
+        /// Begins `job`'s segment, as its auditor does, with one record.
+        fn begin(&mut self, job: Key, record: &str) {
+            let head = segment::Head::new(job);
+            self.writer.record(head.as_bytes()).unwrap();
+            self.record(record);
+        }
+
+        fn record(&mut self, record: &str) {
+            self.writer.record(record.as_bytes()).unwrap();
+            self.writer.flush().unwrap();
+        }
+
+        fn end(&mut self) {
+            self.writer.end_segment().unwrap();
+        }
+    }
+
+    impl Drop for Fixture {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
     fn collect(segments: &mut Segments, log: &Path, job: Key) -> (bool, Vec<(Key, String)>) {
         let mut seen = Vec::new();
         let done = segments.read(log, job, |k, r| {
@@ -132,54 +209,141 @@ mod tests {
         (done, seen)
     }
 
+    fn seen(job: Key, record: &str) -> Vec<(Key, String)> {
+        vec![(job, record.to_string())]
+    }
+
     #[test]
     fn records_go_to_the_job_whose_segment_they_are_in() {
-        let dir = std::env::temp_dir().join(format!("proctor-segments-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let log = dir.join("auditor-1.ljsonl");
-        let mut w = Writer::append(&log).unwrap();
-        w.record(b"{\"type\":\"a\"}").unwrap();
-        w.end_segment().unwrap();
-        w.record(b"{\"type\":\"b\"}").unwrap();
-        w.flush().unwrap();
+        let mut f = Fixture::new("records");
+        let log = f.log.clone();
+        f.begin((1, 1), "{\"type\":\"a\"}");
+        f.end();
+        f.begin((2, 1), "{\"type\":\"b\"}");
 
         let mut segments = Segments::default();
-        segments.launched(&log, (1, 1));
+        segments.launched(&log, (1, 1), true);
         // The second job is not launched yet: its record waits.
-        let (done, seen) = collect(&mut segments, &log, (1, 1));
+        let (done, got) = collect(&mut segments, &log, (1, 1));
         assert!(done);
-        assert_eq!(seen, vec![((1, 1), "{\"type\":\"a\"}".to_string())]);
+        assert_eq!(got, seen((1, 1), "{\"type\":\"a\"}"));
 
-        segments.launched(&log, (2, 1));
-        let (done, seen) = collect(&mut segments, &log, (2, 1));
+        segments.launched(&log, (2, 1), true);
+        let (done, got) = collect(&mut segments, &log, (2, 1));
         assert!(!done, "its segment has no end marker yet");
-        assert_eq!(seen, vec![((2, 1), "{\"type\":\"b\"}".to_string())]);
+        assert_eq!(got, seen((2, 1), "{\"type\":\"b\"}"));
 
-        w.end_segment().unwrap();
-        w.record(b"{\"type\":\"c\"}").unwrap();
-        w.flush().unwrap();
-        let (done, seen) = collect(&mut segments, &log, (2, 1));
+        f.end();
+        let (done, got) = collect(&mut segments, &log, (2, 1));
         assert!(done);
-        assert!(seen.is_empty(), "{:?}", seen);
+        assert!(got.is_empty(), "{:?}", got);
+    }
 
-        // A job given back wrote nothing: the next segment is the next job's.
-        segments.launched(&log, (3, 1));
+    #[test]
+    fn segments_go_to_the_jobs_they_name_whatever_the_launch_order() {
+        let mut f = Fixture::new("order");
+        let log = f.log.clone();
+        f.begin((2, 1), "{\"type\":\"b\"}");
+        f.end();
+        f.begin((1, 1), "{\"type\":\"a\"}");
+        f.end();
+
+        let mut segments = Segments::default();
+        segments.launched(&log, (1, 1), true);
+        segments.launched(&log, (2, 1), true);
+        let (done, got) = collect(&mut segments, &log, (1, 1));
+        assert!(done);
+        assert_eq!(
+            got,
+            [
+                seen((2, 1), "{\"type\":\"b\"}"),
+                seen((1, 1), "{\"type\":\"a\"}")
+            ]
+            .concat()
+        );
+        assert!(collect(&mut segments, &log, (2, 1)).0);
+    }
+
+    #[test]
+    fn a_job_given_back_has_no_segment_and_the_next_is_not_its() {
+        let mut f = Fixture::new("given-back");
+        let log = f.log.clone();
+        let mut segments = Segments::default();
+        segments.launched(&log, (3, 1), true);
         segments.withdraw(&log, (3, 1));
-        segments.launched(&log, (3, 2));
-        let (done, seen) = collect(&mut segments, &log, (3, 2));
+        assert!(collect(&mut segments, &log, (3, 1)).0);
+        segments.launched(&log, (4, 1), true);
+        f.begin((4, 1), "{\"type\":\"d\"}");
+        let (done, got) = collect(&mut segments, &log, (4, 1));
         assert!(!done);
-        assert_eq!(seen, vec![((3, 2), "{\"type\":\"c\"}".to_string())]);
+        assert_eq!(got, seen((4, 1), "{\"type\":\"d\"}"));
+    }
 
-        // A segment that never ends: nothing after it is anyone's, so a job
-        // sent after it cannot pass on another job's records.
+    #[test]
+    fn a_log_ahead_of_the_runner_waits_for_the_launch() {
+        let mut f = Fixture::new("ahead");
+        let log = f.log.clone();
+        f.begin((1, 1), "{\"type\":\"a\"}");
+        f.end();
+        f.begin((2, 1), "{\"type\":\"b\"}");
+        f.end();
+        let mut segments = Segments::default();
+        segments.launched(&log, (1, 1), true);
+        let (done, got) = collect(&mut segments, &log, (1, 1));
+        assert!(done);
+        assert_eq!(got, seen((1, 1), "{\"type\":\"a\"}"));
+        // Nothing of (2, 1) is anyone's until it is launched.
+        assert!(collect(&mut segments, &log, (1, 1)).1.is_empty());
+        segments.launched(&log, (2, 1), true);
+        let (done, got) = collect(&mut segments, &log, (2, 1));
+        assert!(done);
+        assert_eq!(got, seen((2, 1), "{\"type\":\"b\"}"));
+    }
+
+    #[test]
+    fn after_a_segment_that_never_ended_nothing_is_anyones() {
+        let mut f = Fixture::new("broken");
+        let log = f.log.clone();
+        let mut segments = Segments::default();
+        segments.launched(&log, (3, 2), true);
+        f.begin((3, 2), "{\"type\":\"c\"}");
+        assert!(!collect(&mut segments, &log, (3, 2)).0);
+        // Its auditor died: a job sent after it cannot pass on another
+        // job's records, even a segment that names it.
         segments.forget(&log, (3, 2));
-        segments.launched(&log, (4, 1));
-        w.end_segment().unwrap();
-        w.record(b"{\"type\":\"d\"}").unwrap();
-        w.end_segment().unwrap();
-        let (done, seen) = collect(&mut segments, &log, (4, 1));
+        segments.launched(&log, (4, 1), true);
+        f.end();
+        f.begin((4, 1), "{\"type\":\"d\"}");
+        f.end();
+        let (done, got) = collect(&mut segments, &log, (4, 1));
         assert!(!done, "a job after a broken segment is never complete");
-        assert!(seen.is_empty(), "{:?}", seen);
-        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(got.is_empty(), "{:?}", got);
+    }
+
+    #[test]
+    fn a_segment_that_names_no_job_breaks_the_log() {
+        let mut f = Fixture::new("unnamed");
+        let log = f.log.clone();
+        f.record("{\"type\":\"job_start\"}");
+        f.end();
+        let mut segments = Segments::default();
+        segments.launched(&log, (1, 1), true);
+        let (done, got) = collect(&mut segments, &log, (1, 1));
+        assert!(!done);
+        assert!(got.is_empty(), "{:?}", got);
+    }
+
+    #[test]
+    fn a_jobs_own_file_is_its_one_segment() {
+        let f = Fixture::new("own");
+        let own = f.dir.join("1-1.ljsonl");
+        let mut w = Writer::create(&own).unwrap();
+        w.record(b"{\"type\":\"a\"}").unwrap();
+        w.finish().unwrap();
+        let mut segments = Segments::default();
+        segments.launched(&own, (1, 1), false);
+        let (done, got) = collect(&mut segments, &own, (1, 1));
+        assert!(done);
+        assert_eq!(got, seen((1, 1), "{\"type\":\"a\"}"));
     }
 }

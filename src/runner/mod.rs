@@ -467,7 +467,7 @@ impl Runner {
             json::write_str_field(out, "file", &p.spec.display);
             json::write_u64_field(out, "pid", pid as u64);
             json::write_str_field(out, "log", &log);
-            if place.log_segment {
+            if place.segment.is_some() {
                 json::write_bool_field(out, "segment", true);
             }
             json::write_str_field(out, "tmp", &tmp);

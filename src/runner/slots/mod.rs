@@ -5,11 +5,11 @@
 //! Each slot has a socket pair of sequenced packets. The first slot's auditor is
 //! forked as soon as the runner exists, before the plan, so it is ready (its log
 //! open, its TMPDIR made) when the first job comes; the others are forked by the
-//! launcher, which holds the auditors' ends of the sockets. An auditor's first
-//! message is its slot and the plan's first line (the run's settings); then the
-//! runner sends it jobs (JSON requests naming the auditor's pid) and reads back
-//! a status for each, four bytes, as a per-job auditor's exit status would tell
-//! it. Between jobs an auditor holds nothing of the last one: the test and
+//! launcher, which holds the auditors' ends of the sockets. The messages are
+//! [`crate::job::slot`]'s: an auditor is first told its slot and the run's
+//! settings (an introduction); then the runner sends it jobs and reads back a
+//! status for each, as a per-job auditor's exit status would tell it. Between
+//! jobs an auditor holds nothing of the last one: the test and
 //! everything it started are gone, its pipes are closed, its log segment ended,
 //! its TMPDIR emptied.
 //!
@@ -39,9 +39,11 @@ use super::schedule::Pending;
 use crate::auditor::slot_tmp::SlotTmp;
 use crate::auditor::standing::become_auditor;
 use crate::auditor::{self, Place};
-use crate::job::slot::{request, segment_log, withdrawal};
+use crate::job::segment;
+use crate::job::slot::{FromAuditor, Introduction, JobRequest, ToAuditor};
 use crate::sys::{self, Fork};
 use launcher::Launcher;
+use std::borrow::Cow;
 use std::io;
 use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
@@ -60,6 +62,16 @@ struct Slot {
     /// its socket would reach the next one), and its jobs get auditors of their
     /// own.
     dead: bool,
+}
+
+impl Slot {
+    /// Sends `message` to its auditor, encoded in `buffer`; false when it was
+    /// not sent (a packet goes whole or not at all).
+    fn say(&self, message: &ToAuditor, buffer: &mut Vec<u8>) -> bool {
+        buffer.clear();
+        message.encode(buffer);
+        matches!(sys::write(self.socket.as_raw_fd(), buffer), Ok(n) if n == buffer.len())
+    }
 }
 
 /// A job as the runner sends it to a standing auditor.
@@ -111,6 +123,8 @@ pub struct Auditors {
     siblings: bool,
     /// The CPU each slot's auditor keeps to, by slot (none: they move freely).
     cpus: Vec<usize>,
+    /// The message being sent: one buffer for every job.
+    message: Vec<u8>,
 }
 
 /// What came from a busy auditor's socket.
@@ -132,6 +146,7 @@ impl Auditors {
             retired: Vec::new(),
             siblings: false,
             cpus: Vec::new(),
+            message: Vec::new(),
         }
     }
 
@@ -199,17 +214,14 @@ impl Auditors {
     /// Tells the auditor of `slot` its slot and the run's settings; one that
     /// cannot be told is let go.
     fn introduce(&mut self, slot: usize) {
-        let mut first = serde_json::to_vec(&serde_json::json!({
-            "slot": slot,
-            "siblings": self.siblings,
-            "tmp": self.slots[slot].tmp.path.to_string_lossy(),
-            "cpu": self.cpus.get(slot),
-        }))
-        .unwrap_or_default();
-        first.push(b'\n');
-        first.extend_from_slice(&self.head);
-        let sent = sys::write(self.slots[slot].socket.as_raw_fd(), &first);
-        if !matches!(sent, Ok(n) if n == first.len()) {
+        let introduction = ToAuditor::Introduction(Introduction {
+            slot,
+            siblings: self.siblings,
+            tmp: Cow::Borrowed(&self.slots[slot].tmp.path),
+            cpu: self.cpus.get(slot).copied(),
+            settings: Cow::Borrowed(&self.head),
+        });
+        if !self.slots[slot].say(&introduction, &mut self.message) {
             // Too long for one message (a huge environment): it ends when its
             // socket closes, at the end of the run.
             self.retire(slot);
@@ -250,29 +262,35 @@ impl Auditors {
         job: &Sending,
     ) -> Option<(libc::pid_t, Place)> {
         let pid = self.slots[slot].pid?;
+        let key = (job.pending.job, job.pending.tries);
         let place = Place {
             log: job
                 .own_log
-                .map_or_else(|| segment_log(run_dir, pid), Path::to_path_buf),
-            log_segment: job.own_log.is_none(),
+                .map_or_else(|| segment::log_path(run_dir, pid), Path::to_path_buf),
+            segment: job.own_log.is_none().then_some(key),
             tmp: self.slots[slot].tmp.path.clone(),
             tmp_reused: true,
         };
-        let request = request(pid, &place, job);
-        match sys::write(self.slots[slot].socket.as_raw_fd(), &request) {
-            Ok(n) if n == request.len() => {
-                self.slots[slot].unanswered += 1;
-                Some((pid, place))
-            }
-            _ => None,
+        let request = ToAuditor::Job(JobRequest {
+            auditor: pid,
+            job: key,
+            log: Cow::Borrowed(&place.log),
+            segment: place.segment.is_some(),
+            retry_on_fail: job.retry_on_fail,
+            spec: Cow::Borrowed(&job.pending.spec),
+        });
+        if !self.slots[slot].say(&request, &mut self.message) {
+            return None;
         }
+        self.slots[slot].unanswered += 1;
+        Some((pid, place))
     }
 
     /// Asks the auditor `pid` not to start `job`, sent ahead, if it has not
     /// yet: it answers that job either way, with its status or withdrawn.
     pub fn withdraw(&mut self, pid: libc::pid_t, job: (u64, u32)) {
         if let Some(slot) = self.slots.iter().find(|s| s.pid == Some(pid)) {
-            let _ = sys::write(slot.socket.as_raw_fd(), withdrawal(job).as_bytes());
+            slot.say(&ToAuditor::Withdrawal(job), &mut self.message);
         }
     }
 
@@ -316,12 +334,10 @@ impl Auditors {
             Ok(message) => message,
             Err(_) => return Heard::Nothing,
         };
-        if message.first() == Some(&b'{') {
-            return Heard::Note(message);
-        }
-        match (<[u8; 4]>::try_from(&message[..]), self.slots[i].pid) {
-            (Ok(status), Some(pid)) if self.slots[i].unanswered > 0 => {
-                let status = i32::from_ne_bytes(status);
+        // An empty message is no message: the auditor has closed its end.
+        match (FromAuditor::decode(&message), self.slots[i].pid) {
+            (Ok(FromAuditor::Note(record)), _) => Heard::Note(record.to_vec()),
+            (Ok(FromAuditor::Status(status)), Some(pid)) if self.slots[i].unanswered > 0 => {
                 self.slots[i].unanswered -= 1;
                 if status == auditor::EXIT_BROKEN {
                     // It could not do its job (its log, say): it takes no other.
