@@ -374,11 +374,7 @@ fn the_words_before_the_file_run_it() {
         "plain.t",
     ]);
     run.expect_status(0);
-    assert!(
-        run.stdout().contains("PASS: plain.t 1 - via sh"),
-        "{}",
-        run.stdout()
-    );
+    run.expect_stdout("PASS: plain.t 1 - via sh");
     // A program that is not there is the test's error, and both files exist.
     let run = p.proctor(&[
         "driver",
@@ -392,12 +388,7 @@ fn the_words_before_the_file_run_it() {
     run.expect_status(0);
     let trs = fs::read_to_string(p.dir.join("gone.trs")).unwrap();
     assert!(trs.contains(":global-test-result: ERROR\n"), "{}", trs);
-    assert!(
-        run.stdout()
-            .contains("exited with status 127 (command not found?)"),
-        "{}",
-        run.stdout()
-    );
+    run.expect_stdout("exited with status 127 (command not found?)");
 }
 
 /// Blank and whitespace-only lines, trailing blanks, a CRLF line and bytes that
@@ -641,7 +632,7 @@ fn bad_options_are_usage_errors() {
     assert!(!p.dir.join("x.trs").exists() && !p.dir.join("x.log").exists());
     let help = p.proctor(&["driver", "--help"]);
     help.expect_status(0);
-    assert!(help.stdout().contains("--trs-file"), "{}", help.stdout());
+    help.expect_stdout("--trs-file");
 }
 
 #[test]
