@@ -181,19 +181,11 @@ fn where_the_runs_are_kept_and_when_there_is_none() {
     }
     let before = p.proctor(&["--version", "-v"]);
     before.expect_status(0);
-    assert!(
-        before.stdout().contains(&format!(
-            "state directory:  {} (PROCTOR_STATE_DIR)",
-            p.state().display()
-        )),
-        "{}",
-        before.stdout()
-    );
-    assert!(
-        before.stdout().contains("no run recorded yet"),
-        "{}",
-        before.stdout()
-    );
+    before.expect_stdout(&format!(
+        "state directory:  {} (PROCTOR_STATE_DIR)",
+        p.state().display()
+    ));
+    before.expect_stdout("no run recorded yet");
 
     p.proctor(&["test"]).expect_status(0);
     let after = p.proctor(&["--version", "-v"]).stdout();
@@ -455,11 +447,7 @@ fn partition_auto_takes_the_share_the_ci_gives() {
 
     let merged = p.proctor(&["replay", "shard-1.jsonl", "shard-2.jsonl"]);
     merged.expect_status(1);
-    assert!(
-        merged.stdout().contains("Files: 3 passed, 1 failed"),
-        "{}",
-        merged.stdout()
-    );
+    merged.expect_stdout("Files: 3 passed, 1 failed");
     let failed = p.proctor(&["failed", "shard-1.jsonl", "shard-2.jsonl"]);
     assert_eq!(failed.stdout(), "t/c.t\n");
 }

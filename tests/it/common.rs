@@ -120,6 +120,12 @@ impl Run {
         self
     }
 
+    /// Asserts that its stdout says `what`.
+    pub fn expect_stdout(&self, what: &str) -> &Run {
+        assert!(self.stdout().contains(what), "{}", self.stdout());
+        self
+    }
+
     /// Asserts that its stderr says `what`.
     pub fn expect_stderr(&self, what: &str) -> &Run {
         assert!(self.stderr().contains(what), "{}", self.stderr());

@@ -398,12 +398,7 @@ fn bail_out_stops_a_run_of(count: usize) {
         "every queued job ends once"
     );
     assert_eq!(events.last().unwrap()["bailed"]["file"], "t/01-bail.t");
-    assert!(
-        run.stdout()
-            .contains("Bailed out in t/01-bail.t: no database"),
-        "{}",
-        run.stdout()
-    );
+    run.expect_stdout("Bailed out in t/01-bail.t: no database");
 }
 
 #[test]
@@ -535,11 +530,7 @@ fn bad_input_is_a_one_line_usage_error() {
         fs::set_permissions(p.dir.join("t/a.t"), fs::Permissions::from_mode(0o000)).unwrap();
         let run = p.proctor(&["test", "t/a.t"]);
         run.expect_status(1);
-        assert!(
-            run.stdout().contains("Can't open perl script"),
-            "{}",
-            run.stdout()
-        );
+        run.expect_stdout("Can't open perl script");
     }
 }
 
@@ -647,13 +638,7 @@ fn a_passing_tests_stderr_is_shown_under_its_line_unless_quiet() {
     );
     let shown = p.proctor(&["test", "--exec", ""]);
     shown.expect_status(0);
-    assert!(
-        shown
-            .stdout()
-            .contains("t/warns.t .. ok\n    Use of uninitialized value in concatenation\n"),
-        "{}",
-        shown.stdout()
-    );
+    shown.expect_stdout("t/warns.t .. ok\n    Use of uninitialized value in concatenation\n");
     for quiet in ["-q", "-Q"] {
         let hidden = p.proctor(&["test", "--exec", "", quiet]);
         hidden.expect_status(0);

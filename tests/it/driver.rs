@@ -9,6 +9,8 @@ use std::process::Command;
 
 /// One driver run on `./NAME`, with the files it wrote.
 struct Driven {
+    /// What the run is for: every failure message names it.
+    case: String,
     run: Run,
     trs: String,
     log: String,
@@ -28,7 +30,7 @@ impl Driven {
         self.trs
             .lines()
             .find_map(|l| l.strip_prefix(prefix.as_str()))
-            .unwrap_or_else(|| panic!("no :{}: in\n{}", name, self.trs))
+            .unwrap_or_else(|| panic!("[{}] no :{}: in\n{}", self.case, name, self.trs))
     }
 
     /// Checks the global result, recheck and copy-in-global-log fields.
@@ -40,7 +42,8 @@ impl Driven {
                 self.field("copy-in-global-log")
             ),
             (global, recheck, copy),
-            "--- trs\n{}--- log\n{}",
+            "[{}]\n--- trs\n{}--- log\n{}",
+            self.case,
             self.trs,
             self.log
         );
@@ -51,7 +54,8 @@ impl Driven {
         assert_eq!(
             self.results(),
             expected,
-            "--- trs\n{}--- log\n{}--- stdout\n{}--- stderr\n{}",
+            "[{}]\n--- trs\n{}--- log\n{}--- stdout\n{}--- stderr\n{}",
+            self.case,
             self.trs,
             self.log,
             self.run.stdout(),
@@ -64,7 +68,8 @@ impl Driven {
         let out = self.run.stdout();
         assert!(
             out.lines().any(|l| l == line),
-            "expected the line {:?} on stdout, got\n{}",
+            "[{}] expected the line {:?} on stdout, got\n{}",
+            self.case,
             line,
             out
         );
@@ -74,8 +79,75 @@ impl Driven {
     fn expect_log(&self, text: &str) -> &Driven {
         assert!(
             self.log.contains(text),
-            "expected {:?} in the log, got\n{}",
+            "[{}] expected {:?} in the log, got\n{}",
+            self.case,
             text,
+            self.log
+        );
+        self
+    }
+
+    /// Checks the .trs against `trs`: its test results in order, then, after
+    /// `/`, its global result, recheck and copy-in-global-log
+    /// (`"PASS FAIL / FAIL yes yes"`). A part left out is not checked.
+    fn expect_trs(&self, trs: &str) -> &Driven {
+        let (results, global) = trs.split_once('/').unwrap_or((trs, ""));
+        let results: Vec<&str> = results.split_whitespace().collect();
+        if !results.is_empty() {
+            self.expect_results(&results);
+        }
+        match global.split_whitespace().collect::<Vec<_>>()[..] {
+            [] => {}
+            [global, recheck, copy] => {
+                self.expect_global(global, recheck, copy);
+            }
+            _ => panic!("[{}] {:?}: the part after / takes 3 words", self.case, trs),
+        }
+        self
+    }
+
+    /// Checks one thing the run must have written, told by its first words:
+    /// `stdout: LINE` (a whole line of stdout), `log: TEXT` (in the .log),
+    /// `log is: TEXT` (the whole .log), `nowhere: TEXT` (neither on stdout
+    /// nor in the .log), `result: R` (`file`'s result in the state
+    /// directory's event log).
+    fn expect(&self, p: &Project, file: &str, expectation: &str) -> &Driven {
+        let (what, text) = expectation
+            .split_once(": ")
+            .unwrap_or_else(|| panic!("[{}] {:?} says nothing", self.case, expectation));
+        match what {
+            "stdout" => self.expect_stdout(text),
+            "log" => self.expect_log(text),
+            "nowhere" => self.expect_nowhere(text),
+            "log is" => {
+                assert_eq!(self.log, text, "[{}] the whole .log", self.case);
+                self
+            }
+            "result" => {
+                assert_eq!(
+                    results(&p.events()),
+                    pairs(&[(file, text)]),
+                    "[{}] the event log",
+                    self.case
+                );
+                self
+            }
+            _ => panic!(
+                "[{}] {:?}: unknown check {:?}",
+                self.case, expectation, what
+            ),
+        }
+    }
+
+    /// Checks that `text` is neither on stdout nor in the log.
+    fn expect_nowhere(&self, text: &str) -> &Driven {
+        let out = self.run.stdout();
+        assert!(
+            !out.contains(text) && !self.log.contains(text),
+            "[{}] expected no {:?}, got\n--- stdout\n{}--- log\n{}",
+            self.case,
+            text,
+            out,
             self.log
         );
         self
@@ -101,6 +173,9 @@ fn drive(p: &Project, name: &str, extra: &[&str]) -> Driven {
     let run = p.proctor(&args);
     run.expect_status(0);
     Driven {
+        case: format!("{} {}", name, extra.join(" "))
+            .trim_end()
+            .to_string(),
         trs: fs::read_to_string(p.dir.join(&trs)).expect("the .trs is written"),
         log: String::from_utf8_lossy(&fs::read(p.dir.join(&log)).expect("the .log is written"))
             .into_owned(),
@@ -112,217 +187,175 @@ fn script(p: &Project, name: &str, body: &str) {
     p.script(name, &format!("#!/bin/sh\n{}", body));
 }
 
-#[test]
-fn a_passing_test() {
-    let p = Project::new();
-    script(
-        &p,
-        "pass.t",
-        "echo 1..2\necho ok 1 - one\necho ok 2 - two\n",
-    );
-    let d = drive(&p, "pass.t", &[]);
-    d.expect_results(&["PASS", "PASS"])
-        .expect_global("PASS", "no", "no")
-        .expect_stdout("PASS: pass.t 1 - one")
-        .expect_stdout("PASS: pass.t 2 - two");
-    // As tap-driver.sh writes it: no closing line of test-driver's.
-    assert_eq!(
-        d.log,
-        "1..2\nok 1 - one\nPASS: pass.t 1 - one\nok 2 - two\nPASS: pass.t 2 - two\n"
-    );
-    // The event log is kept in the state directory, as with proctor test.
-    let events = p.events();
-    assert_eq!(results(&events), pairs(&[("pass.t", "pass")]));
-}
-
-#[test]
-fn failures_and_a_bad_exit() {
-    let p = Project::new();
-    script(
-        &p,
+/// The scripts the cases below run, each after its `#!/bin/sh` line.
+const SCRIPTS: &[(&str, &str)] = &[
+    ("pass.t", "echo 1..2\necho ok 1 - one\necho ok 2 - two\n"),
+    (
         "fail.t",
         "echo 1..2\necho ok 1\necho 'not ok 2 - sums'\necho '# sums went wrong' >&2\n",
-    );
-    drive(&p, "fail.t", &[])
-        .expect_results(&["PASS", "FAIL"])
-        .expect_global("FAIL", "yes", "yes")
-        .expect_stdout("FAIL: fail.t 2 - sums")
-        .expect_log("# sums went wrong\n")
-        // proctor's reasons follow the test's lines.
-        .expect_log("# proctor: failed 1 of 2 tests: 2\n");
-
-    // As tap-driver.sh, a non-zero exit is an error of its own (Test::More
-    // exits with the number of failures); --ignore-exit lets it pass.
-    script(&p, "exit.t", "echo 1..1\necho 'not ok 1'\nexit 1\n");
-    drive(&p, "exit.t", &[])
-        .expect_results(&["FAIL", "ERROR"])
-        .expect_global("ERROR", "yes", "yes")
-        .expect_stdout("ERROR: exit.t - exited with status 1");
-    drive(&p, "exit.t", &["--ignore-exit"]).expect_results(&["FAIL"]);
-}
-
-#[test]
-fn skip_all_and_collected_logs() {
-    let p = Project::new();
-    script(&p, "skip.t", "echo '1..0 # SKIP no database here'\n");
-    drive(&p, "skip.t", &[])
-        .expect_results(&["SKIP"])
-        .expect_global("SKIP", "no", "yes")
-        .expect_stdout("SKIP: skip.t - no database here");
-    drive(&p, "skip.t", &["--collect-skipped-logs", "no"]).expect_global("SKIP", "no", "no");
-    script(
-        &p,
+    ),
+    ("exit.t", "echo 1..1\necho 'not ok 1'\nexit 1\n"),
+    ("skip.t", "echo '1..0 # SKIP no database here'\n"),
+    (
         "points.t",
         "echo 1..2\necho 'ok 1 # skip no network'\necho ok 2\n",
-    );
-    drive(&p, "points.t", &[])
-        .expect_results(&["SKIP", "PASS"])
-        .expect_global("PASS", "no", "yes")
-        .expect_stdout("SKIP: points.t 1 # SKIP no network");
-}
-
-#[test]
-fn todo_points_are_expected_failures() {
-    let p = Project::new();
-    script(
-        &p,
+    ),
+    (
         "todo.t",
         "echo 1..3\necho 'not ok 1 - later # TODO not written'\necho 'ok 2 # TODO fixed already'\necho ok 3\n",
-    );
-    drive(&p, "todo.t", &[])
-        .expect_results(&["XFAIL", "XPASS", "PASS"])
-        .expect_global("FAIL", "yes", "yes")
-        .expect_stdout("XFAIL: todo.t 1 - later # TODO not written")
-        .expect_stdout("XPASS: todo.t 2 # TODO fixed already");
-    script(&p, "xfail.t", "echo 1..1\necho 'not ok 1 # TODO'\n");
-    drive(&p, "xfail.t", &[])
-        .expect_results(&["XFAIL"])
-        .expect_global("PASS", "no", "yes");
-}
-
-#[test]
-fn a_bail_out_is_an_error_and_ends_the_judging() {
-    let p = Project::new();
-    script(
-        &p,
+    ),
+    ("xfail.t", "echo 1..1\necho 'not ok 1 # TODO'\n"),
+    (
         "bail.t",
         "echo 1..3\necho ok 1\necho 'Bail out! disk full'\necho ok 2\nexit 255\n",
-    );
-    drive(&p, "bail.t", &[])
-        .expect_results(&["PASS", "ERROR"])
-        .expect_global("ERROR", "yes", "yes")
-        .expect_stdout("ERROR: bail.t - Bail out! disk full")
-        // Lines after the bail-out are still logged, not judged.
-        .expect_log("ERROR: bail.t - Bail out! disk full\nok 2\n");
-}
-
-#[test]
-fn plan_errors() {
-    let p = Project::new();
-    script(&p, "few.t", "echo 1..3\necho ok 1\n");
-    drive(&p, "few.t", &[])
-        .expect_results(&["PASS", "ERROR"])
-        .expect_stdout("ERROR: few.t - too few tests run (expected 3, got 1)");
-    script(&p, "noplan.t", "echo ok 1\n");
-    drive(&p, "noplan.t", &[])
-        .expect_results(&["PASS", "ERROR"])
-        .expect_stdout("ERROR: noplan.t - missing test plan");
-    script(&p, "order.t", "echo 1..2\necho ok 2\necho ok 1\n");
-    drive(&p, "order.t", &[])
-        .expect_results(&["ERROR", "ERROR"])
-        .expect_stdout("ERROR: order.t 2 # OUT-OF-ORDER (expecting 1)");
-}
-
-#[test]
-fn a_signal_is_an_error() {
-    let p = Project::new();
-    script(&p, "segv.t", "echo 1..2\necho ok 1\nkill -SEGV $$\n");
-    let d = drive(&p, "segv.t", &[]);
-    d.expect_results(&["PASS", "ERROR", "ERROR"])
-        .expect_global("ERROR", "yes", "yes")
-        .expect_stdout("ERROR: segv.t - terminated by signal 11 (SIGSEGV)")
-        .expect_log("# proctor: killed by signal 11 (SIGSEGV)");
-    assert!(!d.log.contains("(exit status:"), "{}", d.log);
-}
-
-#[test]
-fn tap_13_with_yaml() {
-    let p = Project::new();
-    script(
-        &p,
+    ),
+    ("few.t", "echo 1..3\necho ok 1\n"),
+    ("noplan.t", "echo ok 1\n"),
+    ("order.t", "echo 1..2\necho ok 2\necho ok 1\n"),
+    ("segv.t", "echo 1..2\necho ok 1\nkill -SEGV $$\n"),
+    (
         "yaml.t",
         "cat <<'EOF'\nTAP version 13\n1..2\nok 1 - parses\nnot ok 2 - sums\n  ---\n  message: 'got 3, wanted 4'\n  severity: fail\n  ...\nEOF\n",
-    );
-    drive(&p, "yaml.t", &[])
-        .expect_results(&["PASS", "FAIL"])
-        .expect_global("FAIL", "yes", "yes")
-        .expect_log("not ok 2 - sums\nFAIL: yaml.t 2 - sums\n  ---\n  message: 'got 3, wanted 4'\n  severity: fail\n  ...\n");
-}
-
-#[test]
-fn expect_failure_inverts_plain_points() {
-    let p = Project::new();
-    script(
-        &p,
+    ),
+    (
         "known.t",
         "echo 1..3\necho ok 1\necho 'not ok 2 - known bug'\necho 'not ok 3 # TODO'\n",
-    );
-    drive(&p, "known.t", &["--expect-failure", "yes"])
-        .expect_results(&["XPASS", "XFAIL", "XFAIL"])
-        .expect_global("FAIL", "yes", "yes")
-        .expect_stdout("XFAIL: known.t 2 - known bug");
-    script(&p, "bug.t", "echo 1..1\necho 'not ok 1 - known bug'\n");
-    drive(&p, "bug.t", &["--expect-failure=yes"])
-        .expect_results(&["XFAIL"])
-        .expect_global("PASS", "no", "yes");
-}
+    ),
+    ("bug.t", "echo 1..1\necho 'not ok 1 - known bug'\n"),
+    // For the exit protocol, which judges by the status alone: TAP-looking
+    // output must not matter.
+    ("e0", "echo 'not ok 1'\nexit 0\n"),
+    ("e77", "echo 'not ok 1'\nexit 77\n"),
+    ("e99", "echo 'not ok 1'\nexit 99\n"),
+    ("e1", "echo 'not ok 1'\nexit 1\n"),
+    ("c.t", "echo 1..2\necho ok 1\necho not ok 2\n"),
+];
 
-#[test]
-fn the_exit_protocol_judges_by_status_alone() {
-    let p = Project::new();
-    for (name, status) in [("e0", 0), ("e77", 77), ("e99", 99), ("e1", 1)] {
-        // TAP-looking output must not matter.
-        script(&p, name, &format!("echo 'not ok 1'\nexit {}\n", status));
+/// One driver run of a script in [`SCRIPTS`]: what it shows (a failure
+/// names it), the script, the driver's options, what its .trs must say (see
+/// [`Driven::expect_trs`]) and what else it must write (see
+/// [`Driven::expect`]).
+type Case = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static str,
+    &'static [&'static str],
+);
+
+/// Writes the script of `case`, drives it, and checks what the driver wrote.
+fn check(p: &Project, &(what, file, args, trs, expected): &Case) {
+    let body = SCRIPTS
+        .iter()
+        .find(|(name, _)| *name == file)
+        .unwrap_or_else(|| panic!("[{}] no script {} in SCRIPTS", what, file))
+        .1;
+    script(p, file, body);
+    let mut d = drive(p, file, args);
+    d.case = what.to_string();
+    d.expect_trs(trs);
+    for expectation in expected {
+        d.expect(p, file, expectation);
     }
-    let exit = ["--protocol", "exit"];
-    drive(&p, "e0", &exit)
-        .expect_results(&["PASS"])
-        .expect_global("PASS", "no", "no")
-        .expect_stdout("PASS: e0")
-        .expect_log("not ok 1\nPASS e0 (exit status: 0)\n");
-    drive(&p, "e77", &exit)
-        .expect_results(&["SKIP"])
-        .expect_global("SKIP", "no", "yes");
-    drive(&p, "e99", &exit)
-        .expect_results(&["ERROR"])
-        .expect_global("ERROR", "yes", "yes");
-    drive(&p, "e99", &["--protocol=exit", "--enable-hard-errors=no"]).expect_results(&["FAIL"]);
-    drive(&p, "e1", &exit)
-        .expect_results(&["FAIL"])
-        .expect_global("FAIL", "yes", "yes")
-        .expect_log("FAIL e1 (exit status: 1)\n");
-    drive(&p, "e1", &["--protocol=exit", "--expect-failure=yes"])
-        .expect_results(&["XFAIL"])
-        .expect_global("XFAIL", "no", "yes");
-    drive(&p, "e0", &["--protocol=exit", "--expect-failure=yes"])
-        .expect_results(&["XPASS"])
-        .expect_global("XPASS", "yes", "yes");
 }
 
-#[test]
-fn colors_are_automakes() {
-    let p = Project::new();
-    script(&p, "c.t", "echo 1..2\necho ok 1\necho not ok 2\n");
-    drive(&p, "c.t", &["--color-tests=yes"])
-        .expect_stdout("\x1b[0;32mPASS\x1b[m: c.t 1")
-        .expect_stdout("\x1b[0;31mFAIL\x1b[m: c.t 2")
+/// Each kind of result, as tap-driver.sh and test-driver judge it.
+#[rustfmt::skip]
+const CASES: &[Case] = &[
+    ("a passing test", "pass.t", &[], "PASS PASS / PASS no no", &[
+        "stdout: PASS: pass.t 1 - one",
+        "stdout: PASS: pass.t 2 - two",
+        // As tap-driver.sh writes it: no closing line of test-driver's.
+        "log is: 1..2\nok 1 - one\nPASS: pass.t 1 - one\nok 2 - two\nPASS: pass.t 2 - two\n",
+        // The event log is kept in the state directory, as with proctor test.
+        "result: pass",
+    ]),
+    ("a failing point", "fail.t", &[], "PASS FAIL / FAIL yes yes", &[
+        "stdout: FAIL: fail.t 2 - sums",
+        "log: # sums went wrong\n",
+        // proctor's reasons follow the test's lines.
+        "log: # proctor: failed 1 of 2 tests: 2\n",
+    ]),
+    // As tap-driver.sh (Test::More exits with the number of failures).
+    ("a non-zero exit is an error of its own", "exit.t", &[], "FAIL ERROR / ERROR yes yes",
+        &["stdout: ERROR: exit.t - exited with status 1"]),
+    ("--ignore-exit lets a non-zero exit pass", "exit.t", &["--ignore-exit"], "FAIL", &[]),
+    ("a skip-all", "skip.t", &[], "SKIP / SKIP no yes",
+        &["stdout: SKIP: skip.t - no database here"]),
+    ("a skip-all's log left out of the global log", "skip.t", &["--collect-skipped-logs", "no"],
+        "/ SKIP no no", &[]),
+    ("a skipped point", "points.t", &[], "SKIP PASS / PASS no yes",
+        &["stdout: SKIP: points.t 1 # SKIP no network"]),
+    ("TODO points are expected failures", "todo.t", &[], "XFAIL XPASS PASS / FAIL yes yes", &[
+        "stdout: XFAIL: todo.t 1 - later # TODO not written",
+        "stdout: XPASS: todo.t 2 # TODO fixed already",
+    ]),
+    ("an expected failure alone passes", "xfail.t", &[], "XFAIL / PASS no yes", &[]),
+    ("a bail-out is an error and ends the judging", "bail.t", &[], "PASS ERROR / ERROR yes yes", &[
+        "stdout: ERROR: bail.t - Bail out! disk full",
+        // Lines after the bail-out are still logged, not judged.
+        "log: ERROR: bail.t - Bail out! disk full\nok 2\n",
+    ]),
+    ("too few tests is an error", "few.t", &[], "PASS ERROR",
+        &["stdout: ERROR: few.t - too few tests run (expected 3, got 1)"]),
+    ("no plan is an error", "noplan.t", &[], "PASS ERROR",
+        &["stdout: ERROR: noplan.t - missing test plan"]),
+    ("points out of order are errors", "order.t", &[], "ERROR ERROR",
+        &["stdout: ERROR: order.t 2 # OUT-OF-ORDER (expecting 1)"]),
+    ("a signal is an error", "segv.t", &[], "PASS ERROR ERROR / ERROR yes yes", &[
+        "stdout: ERROR: segv.t - terminated by signal 11 (SIGSEGV)",
+        "log: # proctor: killed by signal 11 (SIGSEGV)",
+        "nowhere: (exit status:",
+    ]),
+    ("TAP 13 with YAML", "yaml.t", &[], "PASS FAIL / FAIL yes yes", &[
+        "log: not ok 2 - sums\nFAIL: yaml.t 2 - sums\n  ---\n  message: 'got 3, wanted 4'\n  \
+        severity: fail\n  ...\n",
+    ]),
+    ("--expect-failure inverts plain points", "known.t", &["--expect-failure", "yes"],
+        "XPASS XFAIL XFAIL / FAIL yes yes", &["stdout: XFAIL: known.t 2 - known bug"]),
+    ("--expect-failure=yes passes a failing file", "bug.t", &["--expect-failure=yes"],
+        "XFAIL / PASS no yes", &[]),
+    ("--protocol exit: status 0 passes", "e0", &["--protocol", "exit"], "PASS / PASS no no",
+        &["stdout: PASS: e0", "log: not ok 1\nPASS e0 (exit status: 0)\n"]),
+    ("--protocol exit: status 77 skips", "e77", &["--protocol", "exit"], "SKIP / SKIP no yes", &[]),
+    ("--protocol exit: status 99 is a hard error", "e99", &["--protocol", "exit"],
+        "ERROR / ERROR yes yes", &[]),
+    ("--protocol exit: status 99 without hard errors fails", "e99",
+        &["--protocol=exit", "--enable-hard-errors=no"], "FAIL", &[]),
+    ("--protocol exit: status 1 fails", "e1", &["--protocol", "exit"], "FAIL / FAIL yes yes",
+        &["log: FAIL e1 (exit status: 1)\n"]),
+    ("--protocol exit: status 1, expected to fail", "e1",
+        &["--protocol=exit", "--expect-failure=yes"],
+        "XFAIL / XFAIL no yes", &[]),
+    ("--protocol exit: status 0, expected to fail", "e0",
+        &["--protocol=exit", "--expect-failure=yes"],
+        "XPASS / XPASS yes yes", &[]),
+    ("colors are Automake's", "c.t", &["--color-tests=yes"], "", &[
+        "stdout: \x1b[0;32mPASS\x1b[m: c.t 1",
+        "stdout: \x1b[0;31mFAIL\x1b[m: c.t 2",
         // The log is for reading: never colored.
-        .expect_log("PASS: c.t 1\n");
-    let plain = drive(&p, "c.t", &["--color-tests", "no"]);
+        "log: PASS: c.t 1\n",
+    ]),
+    ("--color-tests no", "c.t", &["--color-tests", "no"], "", &["nowhere: \x1b"]),
+];
+
+/// Every case runs, whichever fails; each failure is told with its case.
+#[test]
+fn each_kind_of_result_as_automake_counts_it() {
+    let p = Project::new();
+    let failed: Vec<&str> = CASES
+        .iter()
+        .filter(|case| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&p, case))).is_err()
+        })
+        .map(|case| case.0)
+        .collect();
     assert!(
-        !plain.run.stdout().contains('\x1b'),
-        "{}",
-        plain.run.stdout()
+        failed.is_empty(),
+        "{} of {} cases failed (their messages are above): {:?}",
+        failed.len(),
+        CASES.len(),
+        failed
     );
 }
 
@@ -341,11 +374,7 @@ fn the_words_before_the_file_run_it() {
         "plain.t",
     ]);
     run.expect_status(0);
-    assert!(
-        run.stdout().contains("PASS: plain.t 1 - via sh"),
-        "{}",
-        run.stdout()
-    );
+    run.expect_stdout("PASS: plain.t 1 - via sh");
     // A program that is not there is the test's error, and both files exist.
     let run = p.proctor(&[
         "driver",
@@ -359,12 +388,7 @@ fn the_words_before_the_file_run_it() {
     run.expect_status(0);
     let trs = fs::read_to_string(p.dir.join("gone.trs")).unwrap();
     assert!(trs.contains(":global-test-result: ERROR\n"), "{}", trs);
-    assert!(
-        run.stdout()
-            .contains("exited with status 127 (command not found?)"),
-        "{}",
-        run.stdout()
-    );
+    run.expect_stdout("exited with status 127 (command not found?)");
 }
 
 /// Blank and whitespace-only lines, trailing blanks, a CRLF line and bytes that
@@ -561,72 +585,54 @@ fn the_same_files_as_tap_driver() {
 fn bad_options_are_usage_errors() {
     let p = Project::new();
     script(&p, "ok.t", "echo 1..1\necho ok 1\n");
-    for args in [
-        &[
-            "driver",
-            "--log-file",
-            "x.log",
-            "--trs-file",
-            "x.trs",
-            "--",
-            "./ok.t",
-        ][..],
-        &[
-            "driver",
-            "--test-name",
-            "x",
-            "--log-file",
-            "x.log",
-            "--trs-file",
-            "x.trs",
-        ][..],
-        &[
-            "driver",
-            "--test-name=x",
-            "--log-file=x.log",
-            "--trs-file=x.trs",
-            "--color-tests=maybe",
-            "--",
-            "./ok.t",
-        ][..],
-        &[
-            "driver",
-            "--test-name=x",
-            "--log-file=x.log",
-            "--trs-file=x.trs",
-            "--protocol",
-            "junit",
-            "--",
-            "./ok.t",
-        ][..],
-        &[
-            "driver",
-            "--test-name=x",
-            "--log-file=x.log",
-            "--trs-file=x.trs",
-            "--bogus",
-            "--",
-            "./ok.t",
-        ][..],
+    let named = "--test-name=x --log-file=x.log --trs-file=x.trs";
+    for (what, words) in [
+        (
+            "no --test-name",
+            "--log-file x.log --trs-file x.trs -- ./ok.t".to_string(),
+        ),
+        (
+            "no test command",
+            "--test-name x --log-file x.log --trs-file x.trs".to_string(),
+        ),
+        (
+            "a bad --color-tests",
+            format!("{} --color-tests=maybe -- ./ok.t", named),
+        ),
+        (
+            "an unknown protocol",
+            format!("{} --protocol junit -- ./ok.t", named),
+        ),
+        ("an unknown option", format!("{} --bogus -- ./ok.t", named)),
     ] {
-        let run = p.proctor(args);
-        run.expect_status(2);
+        let mut args = vec!["driver"];
+        args.extend(words.split(' '));
+        let run = p.proctor(&args);
+        assert_eq!(
+            run.status(),
+            2,
+            "[{}] the status; stderr:\n{}",
+            what,
+            run.stderr()
+        );
         assert_eq!(
             run.stderr().lines().count(),
             1,
-            "one line: {}",
+            "[{}] one line: {}",
+            what,
             run.stderr()
         );
         assert!(
             run.stderr().starts_with("proctor: driver: "),
-            "{}",
+            "[{}] {}",
+            what,
             run.stderr()
         );
     }
     assert!(!p.dir.join("x.trs").exists() && !p.dir.join("x.log").exists());
     let help = p.proctor(&["driver", "--help"]);
     help.expect_status(0);
-    assert!(help.stdout().contains("--trs-file"), "{}", help.stdout());
+    help.expect_stdout("--trs-file");
 }
 
 #[test]

@@ -178,11 +178,7 @@ fn ctrl_c_stops_the_run_and_keeps_the_log_whole() {
             count - 2
         );
         assert!(reasons(job_end(&events, "t/01.t")).contains("interrupted"));
-        assert!(
-            run.stdout().contains("Interrupted by SIGINT"),
-            "{}",
-            run.stdout()
-        );
+        run.expect_stdout("Interrupted by SIGINT");
         assert!(!running(&m), "a test is still running");
     }
 }
@@ -344,7 +340,7 @@ fn run_with_a_lost_auditor(kill_launcher: bool) {
     let run = p.proctor(&["test", "-j2", "--exec", "", "-v"]);
     run.expect_status(1);
     if kill_launcher {
-        assert!(run.stdout().contains("# killed"), "{}", run.stdout());
+        run.expect_stdout("# killed");
     }
     let events = p.events();
     assert_complete(&events);

@@ -78,7 +78,7 @@ fn expect_served_and_ended(p: &Project, m: &str, args: &[&str]) {
         "left running by t/00-start.t: pid {} (perl), ended with the run",
         pid
     );
-    assert!(run.stdout().contains(&said), "{}", run.stdout());
+    run.expect_stdout(&said);
 }
 
 #[test]

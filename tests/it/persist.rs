@@ -20,11 +20,7 @@ impl<'a> Started<'a> {
         }
         let run = p.proctor(&args);
         run.expect_status(0);
-        assert!(
-            run.stdout().contains("persistent runner started"),
-            "{}",
-            run.stdout()
-        );
+        run.expect_stdout("persistent runner started");
         Started { p }
     }
 }
@@ -83,11 +79,7 @@ fn runs_share_a_preloaded_runner_that_outlives_them() {
     );
     let status = p.proctor(&["status"]);
     status.expect_status(0);
-    assert!(
-        status.stdout().contains("stage: perl (pid"),
-        "{}",
-        status.stdout()
-    );
+    status.expect_stdout("stage: perl (pid");
 
     // A failing run ends only itself.
     p.script(
@@ -304,11 +296,7 @@ fn start_preloads_and_says_when_it_cannot() {
     let runner = Started::new(&p, true);
     let status = p.proctor(&["status"]);
     status.expect_status(0);
-    assert!(
-        status.stdout().contains("stage: perl (pid"),
-        "{}",
-        status.stdout()
-    );
+    status.expect_stdout("stage: perl (pid");
     // Stopped, it is gone: a start right after finds no runner in the way.
     p.proctor(&["stop"]).expect_status(0);
     let again = Started::new(&p, false);
@@ -344,7 +332,7 @@ fn a_run_ends_when_the_runners_perl_dies_under_its_test() {
     wait_until("the run to end", || run.child.try_wait().unwrap().is_some());
     let run = run.wait();
     run.expect_status(0);
-    assert!(run.stdout().contains("Files: 1 passed"), "{}", run.stdout());
+    run.expect_stdout("Files: 1 passed");
     drop(runner);
 }
 
@@ -617,10 +605,6 @@ fn a_client_that_says_nothing_yet_holds_up_no_other() {
     let idle = std::os::unix::net::UnixStream::connect(&socket).unwrap();
     let status = p.proctor(&["status"]);
     status.expect_status(0);
-    assert!(
-        status.stdout().contains("persistent runner: pid"),
-        "{}",
-        status.stdout()
-    );
+    status.expect_stdout("persistent runner: pid");
     drop(idle);
 }

@@ -368,11 +368,7 @@ fn no_tests_and_skipped_files_give_notests() {
     p.script("t/skip.t", "#!/bin/sh\necho '1..0 # SKIP nothing to do'\n")
         .script("t/bare.t", "#!/bin/sh\necho '1..0'\n");
     let run = same_as_prove(&p, &[]);
-    assert!(
-        run.stdout().contains("Result: NOTESTS\n"),
-        "{}",
-        run.stdout()
-    );
+    run.expect_stdout("Result: NOTESTS\n");
 }
 
 #[test]
@@ -436,7 +432,7 @@ fn options_are_honoured_or_refused_never_ignored() {
     }
     let help = proctor_prove(&p, &["-h"]);
     help.expect_status(0);
-    assert!(help.stdout().contains("--shuffle"), "{}", help.stdout());
+    help.expect_stdout("--shuffle");
     assert!(!help.stdout().contains("ignored"), "{}", help.stdout());
     if !have_prove() {
         return;
@@ -481,9 +477,9 @@ fn a_file_named_twice_runs_once() {
     }
     let p = passing_suite();
     let run = same_as_prove(&p, &["t/one.t", "t/one.t"]);
-    assert!(run.stdout().contains("Files=1,"), "{}", run.stdout());
+    run.expect_stdout("Files=1,");
     let run = same_as_prove(&p, &["t", "t/one.t"]);
-    assert!(run.stdout().contains("Files=3,"), "{}", run.stdout());
+    run.expect_stdout("Files=3,");
 }
 
 /// A test file perl cannot read fails alone; the others run. (As root every
@@ -533,29 +529,15 @@ fn an_unreadable_file_fails_alone_as_under_prove() {
     let proctor = env!("CARGO_BIN_EXE_proctor");
     let ours = go(proctor, &["prove"]);
     ours.expect_status(1);
-    assert!(
-        ours.stdout()
-            .contains("(Wstat: 3328 (exited 13) Tests: 0 Failed: 0)"),
-        "{}",
-        ours.stdout()
-    );
-    assert!(ours.stdout().contains("Files=4,"), "{}", ours.stdout());
+    ours.expect_stdout("(Wstat: 3328 (exited 13) Tests: 0 Failed: 0)");
+    ours.expect_stdout("Files=4,");
     if have_prove() {
         compare(&ours, &go(PROVE, &[]), &[]);
     }
     let test = go(proctor, &["test", "-j1", "t"]);
     test.expect_status(1);
-    assert!(
-        test.stdout()
-            .contains("Can't open perl script \"t/secret.t\""),
-        "{}",
-        test.stdout()
-    );
-    assert!(
-        test.stdout().contains("Files: 3 passed, 1 failed"),
-        "{}",
-        test.stdout()
-    );
+    test.expect_stdout("Can't open perl script \"t/secret.t\"");
+    test.expect_stdout("Files: 3 passed, 1 failed");
 }
 
 fn running_as_root() -> bool {
@@ -595,23 +577,11 @@ fn perl_switches_and_test_arguments_as_prove_gives_them() {
         "#!perl -T\nuse Here;\nprint \"1..1\\nok 1 - w=$^W taint=${^TAINT}\\n\";\n",
     );
     let run = same_as_prove(&p, &["-v", "-l", "-w", "t/w.t", "::", "x", "y"]);
-    assert!(
-        run.stdout().contains("ok 1 - w=1 taint=0 args=x y"),
-        "{}",
-        run.stdout()
-    );
+    run.expect_stdout("ok 1 - w=1 taint=0 args=x y");
     let run = same_as_prove(&p, &["-v", "-l", "-t", "t"]);
-    assert!(
-        run.stdout().contains("ok 1 - w=0 taint=-1"),
-        "{}",
-        run.stdout()
-    );
+    run.expect_stdout("ok 1 - w=0 taint=-1");
     let run = same_as_prove(&p, &["-v", "-l", "-W", "t/taint.t"]);
-    assert!(
-        run.stdout().contains("ok 1 - w=1 taint=1"),
-        "{}",
-        run.stdout()
-    );
+    run.expect_stdout("ok 1 - w=1 taint=1");
     let run = proctor_prove(&p, &["-t", "-T", "t"]);
     run.expect_status(2);
 }
@@ -634,11 +604,7 @@ fn modules_loaded_with_m_set_the_tests_environment() {
     );
     let args = ["-Mlib=inc", "-MSetEnv=a,b", "-v", "t/env.t"];
     let ours = proctor_prove_with(&p, &args, &[("GONE", "1")]);
-    assert!(
-        ours.stdout().contains("ok 1 - from=a+b gone=0"),
-        "{}",
-        ours.stdout()
-    );
+    ours.expect_stdout("ok 1 - from=a+b gone=0");
     let theirs = real_prove_with(&p, &args, &[("GONE", "1")]);
     compare(&ours, &theirs, &args);
     let run = proctor_prove(&p, &["-MNo::Such::Thing", "t"]);
@@ -660,7 +626,7 @@ fn ignore_exit_as_prove() {
     run.expect_status(0);
     let run = same_as_prove(&p, &["--ignore-exit", "t/exit.t", "t/fail.t"]);
     run.expect_status(1);
-    assert!(run.stdout().contains("t/exit.t .. ok"), "{}", run.stdout());
+    run.expect_stdout("t/exit.t .. ok");
 }
 
 /// ~/.proverc and ./.proverc come first; --rc adds one; --norc drops those
@@ -676,7 +642,7 @@ fn proverc_files_as_prove_reads_them() {
     let run = same_as_prove(&p, &["t/pass.t"]);
     assert!(!run.stdout().contains("t/pass.t .."), "{}", run.stdout());
     let run = same_as_prove(&p, &["--norc", "--rc", "verbose.rc"]);
-    assert!(run.stdout().contains("ok 2 - two"), "{}", run.stdout());
+    run.expect_stdout("ok 2 - two");
     same_as_prove(&p, &["--rc=verbose.rc", "--norc", "t/pass.t"]);
 }
 
@@ -701,13 +667,9 @@ fn state_is_kept_in_proves_own_file() {
     std::fs::write(p.dir.join("t/fail.t"), "#!/bin/sh\necho 1..1\necho ok 1\n").unwrap();
     // What proctor saved, prove reads, and the other way round.
     let theirs = real_prove(&p, &["--state=failed,save"]);
-    assert!(
-        theirs.stdout().contains("t/fail.t ..."),
-        "{}",
-        theirs.stdout()
-    );
+    theirs.expect_stdout("t/fail.t ...");
     let ours = proctor_prove(&p, &["-D", "--state=passed"]);
-    assert!(ours.stdout().contains("t/fail.t\n"), "{}", ours.stdout());
+    ours.expect_stdout("t/fail.t\n");
     same_as_prove(&p, &["-D", "--state=slow:2,hot,all"]);
     let bad = proctor_prove(&p, &["--state=fastest"]);
     bad.expect_status(2);

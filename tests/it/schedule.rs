@@ -216,11 +216,7 @@ fn under_flaky_fails_a_flaky_file_is_a_failed_file_everywhere() {
     // And the next `--failed` run takes it as a failed file.
     let rerun = p.proctor(&["test", "--failed"]);
     rerun.expect_status(0);
-    assert!(
-        rerun.stdout().contains("Files: 1 passed, 0 failed"),
-        "{}",
-        rerun.stdout()
-    );
+    rerun.expect_stdout("Files: 1 passed, 0 failed");
 }
 
 /// A log written before job_end said `flaky`: its readers still read it, and
@@ -245,22 +241,10 @@ fn a_log_from_before_flaky_was_recorded_still_reads() {
     std::fs::write(p.dir.join("old.jsonl"), log).unwrap();
     let replay = p.proctor(&["replay", "old.jsonl"]);
     replay.expect_status(0);
-    assert!(
-        replay
-            .stdout()
-            .contains("t/flaky.t .. ok (flaky: passed on try 2)"),
-        "{}",
-        replay.stdout()
-    );
+    replay.expect_stdout("t/flaky.t .. ok (flaky: passed on try 2)");
     assert_eq!(p.proctor(&["failed", "old.jsonl"]).stdout(), "");
     let times = p.proctor(&["times", "old.jsonl"]);
-    assert!(
-        times
-            .stdout()
-            .contains(" pass   t/flaky.t (try 2, flaky)\n"),
-        "{}",
-        times.stdout()
-    );
+    times.expect_stdout(" pass   t/flaky.t (try 2, flaky)\n");
 }
 
 #[test]
@@ -439,7 +423,7 @@ fn rc_files_and_prove_environment() {
         run.stdout()
     );
     let run = p.proctor(&["test", "--norc"]);
-    assert!(run.stdout().contains("t/a.t .. ok\n"), "{}", run.stdout());
+    run.expect_stdout("t/a.t .. ok\n");
     std::fs::write(p.dir.join(".proctorrc"), "--exec 'open\n").unwrap();
     let run = p.proctor(&["test"]);
     run.expect_status(0);

@@ -68,11 +68,7 @@ fn preloaded_tests_pass_and_stay_apart() {
         ])
     );
     assert!(reasons(job_end(&events, "t/5-dies.t")).contains("exited with status 255"));
-    assert!(
-        run.stdout().contains("broken on purpose"),
-        "{}",
-        run.stdout()
-    );
+    run.expect_stdout("broken on purpose");
     assert_eq!(staged_launches(&events), 5);
     assert!(events.iter().any(|e| e["type"] == "stage_ready"));
 }
@@ -638,11 +634,7 @@ fn an_end_block_older_than_the_stage_still_runs_in_a_preloaded_test() {
     );
     run.expect_status(0);
     assert_eq!(staged_launches(&p.events()), 1);
-    assert!(
-        run.stdout().contains("EndMark's END block ran"),
-        "{}",
-        run.stdout()
-    );
+    run.expect_stdout("EndMark's END block ran");
 }
 
 #[test]

@@ -46,7 +46,7 @@ fn a_subtest_closed_under_another_name_passes_with_a_remark_under_v() {
     assert!(notes.contains(inner), "{}", notes);
     assert!(!notes.contains("user says yes"), "{}", notes);
     assert!(!notes.contains("skip all"), "{}", notes);
-    assert!(run.stdout().contains(outer), "{}", run.stdout());
+    run.expect_stdout(outer);
     if have_prove() {
         same_as_prove(&p, &[]).expect_status(0);
     }
