@@ -6,7 +6,9 @@
 use crate::common::*;
 
 /// A suite whose first test starts a server in a session of its own (its pid
-/// in `server.pid`) and whose `uses` later tests check that it still runs.
+/// in `server.pid`), waits until it is up (has exec'd perl, so that the
+/// report names it as perl), and whose `uses` later tests check that it
+/// still runs.
 /// `perl`: the tests are perl files (so `--preload` forks them), else sh.
 fn server_suite(p: &Project, m: &str, uses: usize, perl: bool) {
     let pid_file = p.dir.join("server.pid");
@@ -14,7 +16,7 @@ fn server_suite(p: &Project, m: &str, uses: usize, perl: bool) {
         p.script(
             "t/00-start.t",
             &format!(
-                "print \"1..1\\n\";\nsystem(q{{setsid perl -e 'sleep 300' {} >/dev/null 2>&1 </dev/null & echo $! > {}}});\nprint \"ok 1 - started\\n\";\n",
+                "print \"1..1\\n\";\nsystem(q{{setsid perl -e 'sleep 300' {} >/dev/null 2>&1 </dev/null & echo $! > {}; while [ \"$(cat /proc/$!/comm)\" != perl ]; do sleep 0.01; done}});\nprint \"ok 1 - started\\n\";\n",
                 m,
                 pid_file.display()
             ),
@@ -23,7 +25,7 @@ fn server_suite(p: &Project, m: &str, uses: usize, perl: bool) {
         p.script(
             "t/00-start.t",
             &format!(
-                "#!/bin/sh\necho 1..1\nsetsid perl -e 'sleep 300' {} >/dev/null 2>&1 </dev/null &\necho $! > {}\necho ok 1 - started\n",
+                "#!/bin/sh\necho 1..1\nsetsid perl -e 'sleep 300' {} >/dev/null 2>&1 </dev/null &\necho $! > {}\nwhile [ \"$(cat /proc/$!/comm)\" != perl ]; do sleep 0.01; done\necho ok 1 - started\n",
                 m,
                 pid_file.display()
             ),
