@@ -5,10 +5,13 @@
 //! written here: the overlord puts them after the type when it carries a record
 //! into the event log.
 
+use crate::event::write::{self, Counts, JobEnd};
+use crate::event::LeftRunning;
 use crate::json;
 use crate::ljsonl::Writer;
 use crate::sys::Rusage;
 use crate::tap::{Exit, Parser, Summary, Verdict};
+use std::borrow::Cow;
 use std::io;
 use std::path::Path;
 
@@ -45,6 +48,11 @@ impl JobLog {
 
     fn emit(&mut self) -> io::Result<()> {
         self.scratch.push(b'}');
+        self.write_scratch()
+    }
+
+    /// Writes the record in `scratch`, whole.
+    fn write_scratch(&mut self) -> io::Result<()> {
         if self.finished {
             return Err(io::Error::new(
                 io::ErrorKind::Other,
@@ -157,50 +165,34 @@ impl JobLog {
         summary: &Summary,
         duration: f64,
         will_retry: bool,
-        left_running: &[super::LeftRunning],
+        left_running: &[LeftRunning],
     ) -> io::Result<()> {
-        let out = &mut self.scratch;
-        out.clear();
-        json::start_record(out, "job_end");
-        json::write_str_field(out, "file", file);
-        json::write_str_field(out, "result", verdict.outcome.as_str());
-        json::write_str_list_field(out, "reasons", &verdict.reasons);
-        json::write_str_list_field(out, "notes", &verdict.notes);
-        if !verdict.remarks.is_empty() {
-            json::write_str_list_field(out, "remarks", &verdict.remarks);
-        }
-        json::write_key(out, "counts");
-        out.extend_from_slice(b"{\"planned\":");
-        match summary.planned {
-            Some(n) => out.extend_from_slice(n.to_string().as_bytes()),
-            None => out.extend_from_slice(b"null"),
-        }
-        json::write_u64_field(out, "run", summary.run);
-        json::write_u64_field(out, "passed", summary.passed);
-        json::write_u64_field(out, "failed", summary.failed.count);
-        json::write_u64_field(out, "todo", summary.todo);
-        json::write_u64_field(out, "todo_passed", summary.todo_passed.count);
-        json::write_u64_field(out, "skipped", summary.skipped);
-        out.push(b'}');
-        if !summary.failed.listed.is_empty() {
-            json::write_key(out, "failed_tests");
-            out.extend_from_slice(
-                format!("{:?}", summary.failed.listed)
-                    .replace(' ', "")
-                    .as_bytes(),
-            );
-        }
-        json::write_f64_field(out, "duration", duration);
-        json::write_bool_field(out, "will_retry", will_retry);
-        if !left_running.is_empty() {
-            json::write_object_list_field(out, "left_running", left_running, |out, p| {
-                json::write_u64_field(out, "pid", p.pid as u64);
-                json::write_str_field(out, "name", &p.name);
-                json::write_u64_field(out, "start", p.start);
-            });
-        }
-        json::write_f64_field(out, "stamp", super::unix_now());
-        self.emit()
+        let end = JobEnd {
+            notes: Some(Cow::Borrowed(&verdict.notes)),
+            remarks: Cow::Borrowed(&verdict.remarks),
+            counts: Some(Counts {
+                planned: summary.planned,
+                run: summary.run,
+                passed: summary.passed,
+                failed: summary.failed.count,
+                todo: summary.todo,
+                todo_passed: summary.todo_passed.count,
+                skipped: summary.skipped,
+            }),
+            failed_tests: Cow::Borrowed(&summary.failed.listed),
+            duration,
+            will_retry,
+            left_running: Cow::Borrowed(left_running),
+            stamp: Some(super::unix_now()),
+            ..JobEnd::new(
+                file,
+                verdict.outcome.into(),
+                Cow::Borrowed(&verdict.reasons),
+            )
+        };
+        self.scratch.clear();
+        write::job_end(&mut self.scratch, &end);
+        self.write_scratch()
     }
 
     pub fn flush(&mut self) -> io::Result<()> {

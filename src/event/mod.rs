@@ -3,6 +3,13 @@
 //! and decodes them only when something asks for a field. It is read-only: a
 //! consumer that must change one works on a clone of [`Event::value`].
 
+pub mod read;
+mod result;
+pub mod write;
+
+pub use result::JobResult;
+pub use write::LeftRunning;
+
 use crate::json;
 use serde_json::Value;
 
@@ -140,6 +147,11 @@ impl<'a> Event<'a> {
         let raw = self.raw;
         self.value
             .get_or_insert_with(|| serde_json::from_slice(raw).unwrap_or(Value::Null))
+    }
+
+    /// The event as a job_end (its kind is the caller's to check).
+    pub fn job_end(&mut self) -> read::JobEnd<'_> {
+        read::JobEnd(self.value())
     }
 
     pub fn str(&mut self, key: &str) -> Option<&str> {

@@ -16,11 +16,13 @@ mod totals;
 pub use terminal::Keyboard;
 pub use totals::FileResult;
 
-use crate::event::{splice_job, Event, Interest, Kind};
+use crate::event::write::{self, JobEnd};
+use crate::event::{splice_job, Event, Interest, JobResult, Kind};
 use crate::json;
 use crate::ljsonl::{Next, Tail};
 use crate::render::Renderer;
 use crate::sys::{self, SignalPipe};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Write};
 use std::os::unix::io::{AsRawFd, OwnedFd};
@@ -162,14 +164,12 @@ impl Output {
 
     /// A job_end the job could not write itself.
     fn synthesize_end(&mut self, job: (u64, u32), file: &str, reason: &str) {
+        let end = JobEnd {
+            job: Some(job),
+            ..JobEnd::new(file, JobResult::Fail, Cow::Owned(vec![reason.to_string()]))
+        };
         let mut out = Vec::new();
-        json::start_record(&mut out, "job_end");
-        json::write_u64_field(&mut out, "job", job.0);
-        json::write_u64_field(&mut out, "try", job.1 as u64);
-        json::write_str_field(&mut out, "file", file);
-        json::write_str_field(&mut out, "result", "fail");
-        json::write_str_list_field(&mut out, "reasons", &[reason]);
-        out.extend_from_slice(b",\"duration\":0,\"will_retry\":false}");
+        write::job_end(&mut out, &end);
         self.emit(&out);
     }
 

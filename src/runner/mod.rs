@@ -17,6 +17,8 @@ pub mod slots;
 mod stages;
 
 use crate::auditor;
+use crate::event::write::{self, JobEnd};
+use crate::event::JobResult;
 use crate::job::plan::Plan;
 use crate::job::Launch;
 use crate::json;
@@ -26,6 +28,7 @@ use crate::sys::{self, ExitInfo, Fork, SignalPipe};
 pub use prefork::Prefork;
 use schedule::{Occupancy, Pending, Queue};
 use slots::Heard;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::io;
@@ -622,20 +625,24 @@ impl Runner {
     fn cancel_the_rest(&mut self) -> io::Result<()> {
         let reason = self.not_run();
         for p in self.queue.drain() {
-            self.end_unstarted(&p, "cancelled", reason)?;
+            self.end_unstarted(&p, JobResult::Cancelled, reason)?;
         }
         Ok(())
     }
 
     /// The one job_end of a job that never started (its auditor never ran).
-    fn end_unstarted(&mut self, p: &Pending, result: &str, reason: &str) -> io::Result<()> {
-        self.record("job_end", p.job, p.tries, |out| {
-            json::write_str_field(out, "file", &p.spec.display);
-            json::write_str_field(out, "result", result);
-            json::write_str_list_field(out, "reasons", &[reason]);
-            json::write_f64_field(out, "duration", 0.0);
-            json::write_bool_field(out, "will_retry", false);
-        })
+    fn end_unstarted(&mut self, p: &Pending, result: JobResult, reason: &str) -> io::Result<()> {
+        let end = JobEnd {
+            job: Some((p.job, p.tries)),
+            ..JobEnd::new(
+                &p.spec.display,
+                result,
+                Cow::Owned(vec![reason.to_string()]),
+            )
+        };
+        self.scratch.clear();
+        write::job_end(&mut self.scratch, &end);
+        self.log.record(&self.scratch)
     }
 
     fn record(

@@ -9,6 +9,7 @@
 
 use super::schedule::Pending;
 use super::{Runner, Stopping};
+use crate::event::JobResult;
 use crate::json;
 use crate::stage::{EnvChange, Message, Stage, StageSpec};
 use crate::sys::{self, ExitInfo};
@@ -452,7 +453,7 @@ impl Runner {
         let reason = self.not_run();
         for p in std::mem::take(&mut self.stages.spawning) {
             self.occupancy.remove(&p, self.slots);
-            self.end_unstarted(&p, "cancelled", reason)?;
+            self.end_unstarted(&p, JobResult::Cancelled, reason)?;
         }
         Ok(())
     }
@@ -475,7 +476,7 @@ impl Runner {
 
     /// A job its stage could not start still gets its one job_end, failed.
     fn fail_unstarted(&mut self, p: &Pending, reason: &str) -> io::Result<()> {
-        self.end_unstarted(p, "fail", reason)
+        self.end_unstarted(p, JobResult::Fail, reason)
     }
 
     fn record_stage(
