@@ -3,7 +3,7 @@
 
 use crate::cli::LogArgs;
 use crate::error::{Error, Result};
-use crate::event::{Event, Interest, Kind};
+use crate::event::{read, Event, Interest, JobResult, Kind};
 use crate::json;
 use crate::render;
 use crate::state;
@@ -121,19 +121,17 @@ pub fn failed(args: LogArgs) -> Result<i32> {
     let mut last: HashMap<String, Option<serde_json::Value>> = HashMap::new();
     each_event(&args, |event| {
         if event.kind() == Kind::JobEnd {
-            let file = event.str("file").unwrap_or("").to_string();
-            let failed = event.str("result") == Some("fail");
+            let end = event.job_end();
+            let file = end.file().unwrap_or("").to_string();
             if !last.contains_key(&file) {
                 order.push(file.clone());
             }
-            last.insert(
-                file,
-                if failed {
-                    Some(event.value().clone())
-                } else {
-                    None
-                },
-            );
+            let failed = if end.result() == JobResult::Fail {
+                Some(end.0.clone())
+            } else {
+                None
+            };
+            last.insert(file, failed);
         }
         Ok(())
     })?;
@@ -157,7 +155,7 @@ pub fn failed(args: LogArgs) -> Result<i32> {
                     ",\"reasons\":{},\"counts\":{},\"flaky\":{}}}",
                     end["reasons"],
                     end["counts"],
-                    end["flaky"] == true
+                    read::JobEnd(end).flaky()
                 )
                 .as_bytes(),
             );
@@ -175,8 +173,8 @@ pub fn failed(args: LogArgs) -> Result<i32> {
             // Reasons for people (a terminal, or -v); names alone for scripts.
             let reasons = args.reasons || (!args.brief && crate::sys::terminal::isatty(1));
             if reasons {
-                for reason in end["reasons"].as_array().into_iter().flatten() {
-                    text.push_str(&format!("    {}\n", reason.as_str().unwrap_or("")));
+                for reason in read::JobEnd(end).reasons() {
+                    text.push_str(&format!("    {}\n", reason));
                 }
             }
         }
@@ -192,7 +190,7 @@ type Phases = (f64, f64, f64);
 /// with its result.
 pub fn times(args: LogArgs) -> Result<i32> {
     let mut exits: HashMap<(u64, u32), Phases> = HashMap::new();
-    let mut rows: Vec<(f64, Phases, String, String)> = Vec::new();
+    let mut rows: Vec<(f64, Phases, JobResult, String)> = Vec::new();
     each_event(&args, |event| {
         match event.kind() {
             Kind::JobExit => {
@@ -203,13 +201,13 @@ pub fn times(args: LogArgs) -> Result<i32> {
                     exits.insert(job, (startup, (wall - startup).max(0.0), audit));
                 }
             }
-            Kind::JobEnd if event.str("result") != Some("cancelled") => {
+            Kind::JobEnd if event.job_end().result() != JobResult::Cancelled => {
                 let split = event
                     .job()
                     .and_then(|j| exits.remove(&j))
                     .unwrap_or_default();
-                let duration = event.f64("duration").unwrap_or(0.0);
-                let result = event.str("result").unwrap_or("fail").to_string();
+                let end = event.job_end();
+                let (duration, result) = (end.duration(), end.result());
                 rows.push((duration + split.2, split, result, which_try(event)));
             }
             _ => {}
@@ -224,7 +222,12 @@ pub fn times(args: LogArgs) -> Result<i32> {
     for (total, (startup, run, audit), result, file) in rows {
         text.push_str(&format!(
             "{:>8.3}s {:>8.3}s {:>8.3}s {:>8.3}s  {:<6} {}\n",
-            total, startup, run, audit, result, file
+            total,
+            startup,
+            run,
+            audit,
+            result.as_str(),
+            file
         ));
     }
     print(&text)
@@ -234,11 +237,9 @@ pub fn times(args: LogArgs) -> Result<i32> {
 /// once: `t/a.t (try 1, tried again)`, `t/a.t (try 2, flaky)`.
 fn which_try(event: &mut Event) -> String {
     let tries = event.job().map_or(1, |(_, t)| t);
-    let flaky = is_flaky(event);
-    let v = event.value();
-    let file = v["file"].as_str().unwrap_or("");
-    let retried = v["will_retry"] == true;
-    match (tries, retried, flaky) {
+    let end = event.job_end();
+    let file = end.file().unwrap_or("");
+    match (tries, end.will_retry(), is_flaky(end, tries)) {
         (1, false, _) => file.to_string(),
         (_, true, _) => format!("{} (try {}, tried again)", file, tries),
         (_, false, true) => format!("{} (try {}, flaky)", file, tries),
@@ -249,10 +250,8 @@ fn which_try(event: &mut Event) -> String {
 /// Whether a final job_end is of a file that passed only on a retry: the
 /// overlord says so in the record; a log written before it did shows it as a
 /// pass on a later try.
-fn is_flaky(event: &mut Event) -> bool {
-    let tries = event.job().map_or(1, |(_, t)| t);
-    let v = event.value();
-    v["flaky"] == true || (v["result"] == "pass" && tries > 1 && v["will_retry"] != true)
+fn is_flaky(end: read::JobEnd, tries: u32) -> bool {
+    end.flaky() || (end.result() == JobResult::Pass && tries > 1 && !end.will_retry())
 }
 
 /// `proctor replay LOG...`: the run shown again, through the same renderers.

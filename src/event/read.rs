@@ -56,6 +56,15 @@ impl<'a> JobEnd<'a> {
         strings(&self.0["reasons"])
     }
 
+    pub fn notes(self) -> impl Iterator<Item = &'a str> {
+        strings(&self.0["notes"])
+    }
+
+    /// What is worth showing under -v only (see `tap::Summary::remarks`).
+    pub fn remarks(self) -> impl Iterator<Item = &'a str> {
+        strings(&self.0["remarks"])
+    }
+
     pub fn counts(self) -> Counts {
         let counts = &self.0["counts"];
         Counts {

@@ -1,7 +1,7 @@
 //! The run's aggregate counts, kept from job_end and job_exit events, and the
 //! run_end record written from them.
 
-use crate::event::Event;
+use crate::event::{Event, JobResult};
 use crate::json;
 
 #[derive(Default)]
@@ -34,35 +34,35 @@ pub struct FileResult {
 
 impl Totals {
     pub fn job_end(&mut self, event: &mut Event) {
-        let v = event.value();
-        if v["will_retry"] == true {
+        let end = event.job_end();
+        if end.will_retry() {
             // Not the file's last word: its next try will say.
             self.retried += 1;
             return;
         }
-        let file = v["file"].as_str().unwrap_or("").to_string();
-        let result = v["result"].as_str().unwrap_or("fail").to_string();
+        let file = end.file().unwrap_or("").to_string();
+        let result = end.result();
         // Judged already (see `flaky`): whether it fails is in its result.
-        if v["flaky"] == true {
+        if end.flaky() {
             self.flaky.push(file.clone());
         }
-        if result != "cancelled" {
-            let duration = v["duration"].as_f64().unwrap_or(0.0);
+        if result != JobResult::Cancelled {
             self.results.push(FileResult {
                 file,
-                result,
-                duration,
+                result: result.as_str().to_string(),
+                duration: end.duration(),
             });
         }
         self.files += 1;
-        match v["result"].as_str() {
-            Some("pass") => self.passed += 1,
-            Some("skip") => self.skipped += 1,
-            Some("cancelled") => self.cancelled += 1,
-            _ => self.failed += 1,
+        match result {
+            JobResult::Pass => self.passed += 1,
+            JobResult::Skip => self.skipped += 1,
+            JobResult::Cancelled => self.cancelled += 1,
+            JobResult::Fail => self.failed += 1,
         }
-        self.tests_run += v["counts"]["run"].as_u64().unwrap_or(0);
-        self.tests_failed += v["counts"]["failed"].as_u64().unwrap_or(0);
+        let counts = end.counts();
+        self.tests_run += counts.run;
+        self.tests_failed += counts.failed;
     }
 
     pub fn job_exit(&mut self, event: &mut Event) {

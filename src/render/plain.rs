@@ -9,7 +9,7 @@
 
 use super::palette::{Palette, Role};
 use super::Renderer;
-use crate::event::{Event, Interest, Kind};
+use crate::event::{Event, Interest, JobResult, Kind};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -167,50 +167,39 @@ impl<W: Write> Plain<W> {
 
     fn job_end(&mut self, event: &mut Event) -> io::Result<()> {
         let job_id = event.job();
-        let value = event.value();
-        let file = value["file"].as_str().unwrap_or("?").to_string();
-        let result = value["result"].as_str().unwrap_or("fail").to_string();
-        let strings = |key: &str| -> Vec<String> {
-            value[key]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|r| r.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let reasons = strings("reasons");
-        let notes = strings("notes");
-        let run = value["counts"]["run"].as_u64().unwrap_or(0);
-        let failed = value["counts"]["failed"].as_u64().unwrap_or(0);
+        let end = event.job_end();
+        let file = end.file().unwrap_or("?").to_string();
+        let result = end.result();
+        let reasons: Vec<String> = end.reasons().map(String::from).collect();
+        let counts = end.counts();
+        let (run, failed) = (counts.run, counts.failed);
         let job = job_id
             .and_then(|j| self.jobs.remove(&j))
             .unwrap_or_default();
-        let will_retry = value["will_retry"] == true;
+        let will_retry = end.will_retry();
         let tries = job_id.map_or(1, |(_, t)| t);
-        let duration = value["duration"].as_f64().unwrap_or(0.0);
+        let duration = end.duration();
         // A try that will be retried is not the file's failure yet.
-        let failing = result == "fail" && !will_retry;
+        let failing = result == JobResult::Fail && !will_retry;
         if self.style.really_quiet || (self.style.quiet && !failing) {
             return Ok(());
         }
-        let status = match result.as_str() {
-            "pass" => self.paint(Role::Passed, "ok"),
-            "skip" => self.paint(
+        let status = match result {
+            JobResult::Pass => self.paint(Role::Passed, "ok"),
+            JobResult::Skip => self.paint(
                 Role::ToDo,
                 reasons.first().map_or("skipped", |r| r.as_str()),
             ),
-            "cancelled" => format!(
+            JobResult::Cancelled => format!(
                 "not run ({})",
                 reasons
                     .first()
                     .map_or("", |r| r.trim_start_matches("not run: "))
             ),
-            _ if failed > 0 => {
+            JobResult::Fail if failed > 0 => {
                 self.paint(Role::Failed, &format!("Failed {}/{} subtests", failed, run))
             }
-            _ => self.paint(
+            JobResult::Fail => self.paint(
                 Role::Failed,
                 &format!("Failed: {}", reasons.first().map_or("", |r| r.as_str())),
             ),
@@ -218,7 +207,7 @@ impl<W: Write> Plain<W> {
         let mut status = status;
         if will_retry {
             status.push_str(&format!(" (try {}; it will be tried again)", tries));
-        } else if result == "pass" && tries > 1 {
+        } else if result == JobResult::Pass && tries > 1 {
             status.push_str(&format!(" (flaky: passed on try {})", tries));
         }
         if self.style.timer {
@@ -226,11 +215,11 @@ impl<W: Write> Plain<W> {
         }
         let dots = ".".repeat(2 + self.width.saturating_sub(file.chars().count()));
         writeln!(self.out, "{} {} {}", file, dots, status)?;
-        for note in &notes {
+        for note in end.notes() {
             writeln!(self.out, "    {}", note)?;
         }
         if self.style.verbose {
-            for remark in strings("remarks") {
+            for remark in end.remarks() {
                 writeln!(self.out, "    {}", remark)?;
             }
         }
