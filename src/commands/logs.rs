@@ -3,6 +3,7 @@
 
 use crate::cli::LogArgs;
 use crate::error::{Error, Result};
+use crate::event::write::{self, FileTotals};
 use crate::event::{read, Event, Interest, JobResult, Kind};
 use crate::json;
 use crate::render;
@@ -270,7 +271,7 @@ pub fn replay(args: LogArgs) -> Result<i32> {
             Kind::RunStart if started => return Ok(()),
             Kind::RunStart => started = true,
             Kind::RunEnd => {
-                merged.add(event.value());
+                merged.add(event.run_end());
                 only_end = Some(event.raw().to_vec());
                 return Ok(());
             }
@@ -324,10 +325,17 @@ struct MergedEnd {
     /// How many runs; `"logs"` in the record, as for the shards it was made for.
     logs: u64,
     passed: bool,
-    sums: serde_json::Map<String, serde_json::Value>,
-    flaky: Vec<serde_json::Value>,
-    bailed: serde_json::Value,
-    interrupted: serde_json::Value,
+    files: FileTotals,
+    tests_run: u64,
+    tests_failed: u64,
+    wall: f64,
+    user: f64,
+    system: f64,
+    retried: u64,
+    flaky: Vec<String>,
+    /// The first bail-out's file and reason.
+    bailed: Option<(String, String)>,
+    interrupted: Option<String>,
 }
 
 impl Default for MergedEnd {
@@ -335,85 +343,71 @@ impl Default for MergedEnd {
         MergedEnd {
             logs: 0,
             passed: true,
-            sums: serde_json::Map::new(),
+            files: FileTotals::default(),
+            tests_run: 0,
+            tests_failed: 0,
+            wall: 0.0,
+            user: 0.0,
+            system: 0.0,
+            retried: 0,
             flaky: Vec::new(),
-            bailed: serde_json::Value::Null,
-            interrupted: serde_json::Value::Null,
+            bailed: None,
+            interrupted: None,
         }
     }
 }
 
 impl MergedEnd {
-    fn add(&mut self, end: &serde_json::Value) {
+    fn add(&mut self, end: read::RunEnd) {
         self.logs += 1;
-        self.passed &= end["result"] == "pass";
-        for key in [
-            "files.total",
-            "files.passed",
-            "files.failed",
-            "files.skipped",
-            "files.cancelled",
-            "tests.run",
-            "tests.failed",
-            "wall",
-            "user",
-            "system",
-            "retried",
-        ] {
-            let value = key
-                .split('.')
-                .fold(end, |v, k| &v[k])
-                .as_f64()
-                .unwrap_or(0.0);
-            let sum = self.sums.get(key).and_then(|v| v.as_f64()).unwrap_or(0.0) + value;
-            self.sums.insert(key.to_string(), sum.into());
+        self.passed &= end.result() == JobResult::Pass;
+        let files = end.files();
+        self.files.total += files.total;
+        self.files.passed += files.passed;
+        self.files.failed += files.failed;
+        self.files.skipped += files.skipped;
+        self.files.cancelled += files.cancelled;
+        self.tests_run += end.tests_run();
+        self.tests_failed += end.tests_failed();
+        self.wall += end.wall();
+        self.user += end.user();
+        self.system += end.system();
+        self.retried += end.retried();
+        self.flaky.extend(end.flaky().map(String::from));
+        if self.bailed.is_none() {
+            self.bailed = end
+                .bailed()
+                .map(|(file, reason)| (file.unwrap_or("").to_string(), reason.to_string()));
         }
-        self.flaky
-            .extend(end["flaky"].as_array().cloned().unwrap_or_default());
-        if self.bailed.is_null() {
-            self.bailed = end["bailed"].clone();
-        }
-        if self.interrupted.is_null() {
-            self.interrupted = end["interrupted"].clone();
+        if self.interrupted.is_none() {
+            self.interrupted = end.interrupted().map(String::from);
         }
     }
 
-    /// The merged run_end as a record line (its "type" first, as every record).
+    /// The merged run_end as a record line.
     fn record(&self) -> Vec<u8> {
-        let n = |key: &str| {
-            serde_json::Value::from(
-                self.sums.get(key).and_then(|v| v.as_f64()).unwrap_or(0.0) as u64
-            )
+        let end = write::RunEnd {
+            passed: self.passed,
+            files: self.files,
+            tests_run: self.tests_run,
+            tests_failed: self.tests_failed,
+            wall: self.wall,
+            user: self.user,
+            system: self.system,
+            retried: self.retried,
+            flaky: &self.flaky,
+            bailed: self
+                .bailed
+                .as_ref()
+                .map(|(file, reason)| (file.as_str(), reason.as_str())),
+            interrupted: self.interrupted.as_deref(),
+            harness_error: None,
+            left_running: &[],
+            logs: Some(self.logs),
+            stamp: None,
         };
-        let f = |key: &str| {
-            serde_json::Value::from(self.sums.get(key).and_then(|v| v.as_f64()).unwrap_or(0.0))
-        };
-        let mut end = serde_json::Map::new();
-        end.insert(
-            "result".into(),
-            if self.passed { "pass" } else { "fail" }.into(),
-        );
-        end.insert(
-            "files".into(),
-            serde_json::json!({"total": n("files.total"), "passed": n("files.passed"), "failed": n("files.failed"),
-                "skipped": n("files.skipped"), "cancelled": n("files.cancelled")}),
-        );
-        end.insert(
-            "tests".into(),
-            serde_json::json!({"run": n("tests.run"), "failed": n("tests.failed")}),
-        );
-        for key in ["wall", "user", "system"] {
-            end.insert(key.into(), f(key));
-        }
-        end.insert("retried".into(), n("retried"));
-        end.insert("flaky".into(), self.flaky.clone().into());
-        end.insert("bailed".into(), self.bailed.clone());
-        end.insert("interrupted".into(), self.interrupted.clone());
-        end.insert("logs".into(), self.logs.into());
-        // serde_json sorts keys, so the type goes in by hand.
-        let rest = serde_json::Value::Object(end).to_string();
-        let mut line = b"{\"type\":\"run_end\",".to_vec();
-        line.extend_from_slice(&rest.as_bytes()[1..]);
+        let mut line = Vec::with_capacity(512);
+        write::run_end(&mut line, &end);
         line
     }
 }

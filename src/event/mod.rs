@@ -154,6 +154,11 @@ impl<'a> Event<'a> {
         read::JobEnd(self.value())
     }
 
+    /// The event as a run_end (its kind is the caller's to check).
+    pub fn run_end(&mut self) -> read::RunEnd<'_> {
+        read::RunEnd(self.value())
+    }
+
     pub fn str(&mut self, key: &str) -> Option<&str> {
         self.value().get(key)?.as_str()
     }

@@ -4,7 +4,7 @@
 //! copies nothing, and a field that is missing reads as its writers' "none"
 //! (0, false, empty), as readers of older logs need.
 
-use super::write::{self, Automake, Counts, JobId, LeftRunning};
+use super::write::{self, Automake, Counts, FileTotals, JobId, LeftRunning, LeftWithRun};
 use super::JobResult;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -142,6 +142,85 @@ impl<'a> JobEnd<'a> {
     }
 }
 
+/// A run_end.
+#[derive(Clone, Copy)]
+pub struct RunEnd<'a>(pub &'a Value);
+
+impl<'a> RunEnd<'a> {
+    /// Pass or fail.
+    pub fn result(self) -> JobResult {
+        JobResult::of(self.0["result"].as_str())
+    }
+
+    pub fn files(self) -> FileTotals {
+        let files = &self.0["files"];
+        FileTotals {
+            total: number(&files["total"]),
+            passed: number(&files["passed"]),
+            failed: number(&files["failed"]),
+            skipped: number(&files["skipped"]),
+            cancelled: number(&files["cancelled"]),
+        }
+    }
+
+    pub fn tests_run(self) -> u64 {
+        number(&self.0["tests"]["run"])
+    }
+
+    pub fn tests_failed(self) -> u64 {
+        number(&self.0["tests"]["failed"])
+    }
+
+    pub fn wall(self) -> f64 {
+        seconds(&self.0["wall"])
+    }
+
+    pub fn user(self) -> f64 {
+        seconds(&self.0["user"])
+    }
+
+    pub fn system(self) -> f64 {
+        seconds(&self.0["system"])
+    }
+
+    pub fn retried(self) -> u64 {
+        number(&self.0["retried"])
+    }
+
+    /// The files that passed only on a retry.
+    pub fn flaky(self) -> impl Iterator<Item = &'a str> {
+        strings(&self.0["flaky"])
+    }
+
+    /// The file that bailed out (when the record names it), and why.
+    pub fn bailed(self) -> Option<(Option<&'a str>, &'a str)> {
+        let bail = self.0.get("bailed").filter(|b| !b.is_null())?;
+        Some((bail["file"].as_str(), bail["reason"].as_str().unwrap_or("")))
+    }
+
+    /// What stopped the run: a signal's name, or `overlord::STOPPED_BY_KEY`.
+    pub fn interrupted(self) -> Option<&'a str> {
+        self.0["interrupted"].as_str()
+    }
+
+    /// What the tests left running; one not named by its pid is passed over,
+    /// and one not said to be left running was ended with the run.
+    pub fn left_running(self) -> impl Iterator<Item = LeftWithRun<'a>> {
+        self.0["left_running"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|left| {
+                Some(LeftWithRun {
+                    pid: left["pid"].as_i64()? as libc::pid_t,
+                    name: left["name"].as_str().unwrap_or("?"),
+                    file: left["file"].as_str().unwrap_or("?"),
+                    ended: left["ended"] != false,
+                })
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,6 +239,63 @@ mod tests {
             write::job_end(&mut out, &JobEnd(&v).record());
             assert_eq!(String::from_utf8(out).unwrap(), record);
         }
+    }
+
+    #[test]
+    fn a_run_end_reads_back_as_written() {
+        let flaky = vec!["t/f.t".to_string()];
+        let left = [LeftWithRun {
+            pid: 9,
+            name: "sleep",
+            file: "t/h.t",
+            ended: false,
+        }];
+        let written = write::RunEnd {
+            passed: true,
+            files: FileTotals {
+                total: 5,
+                passed: 1,
+                failed: 2,
+                skipped: 1,
+                cancelled: 1,
+            },
+            tests_run: 7,
+            tests_failed: 3,
+            wall: 1.5,
+            user: 0.25,
+            system: 0.125,
+            retried: 2,
+            flaky: &flaky,
+            bailed: Some(("t/b.t", "db down")),
+            interrupted: Some("SIGTERM"),
+            harness_error: None,
+            left_running: &left,
+            logs: None,
+            stamp: None,
+        };
+        let mut out = Vec::new();
+        write::run_end(&mut out, &written);
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        let end = RunEnd(&v);
+        assert_eq!(end.result(), JobResult::Pass);
+        assert_eq!(end.files(), written.files);
+        assert_eq!((end.tests_run(), end.tests_failed()), (7, 3));
+        assert_eq!((end.wall(), end.user(), end.system()), (1.5, 0.25, 0.125));
+        assert_eq!(end.retried(), 2);
+        assert_eq!(end.flaky().collect::<Vec<_>>(), ["t/f.t"]);
+        assert_eq!(end.bailed(), Some((Some("t/b.t"), "db down")));
+        assert_eq!(end.interrupted(), Some("SIGTERM"));
+        assert_eq!(end.left_running().collect::<Vec<_>>(), left);
+    }
+
+    #[test]
+    fn a_run_end_without_its_fields_reads_as_nothing_happened() {
+        let v: Value = serde_json::from_str(r#"{"type":"run_end","bailed":null}"#).unwrap();
+        let end = RunEnd(&v);
+        assert_eq!(end.result(), JobResult::Fail);
+        assert_eq!(end.files(), FileTotals::default());
+        assert_eq!((end.bailed(), end.interrupted()), (None, None));
+        assert_eq!(end.left_running().count(), 0);
     }
 
     #[test]

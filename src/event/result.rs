@@ -41,6 +41,15 @@ impl JobResult {
     pub fn of(word: Option<&str>) -> JobResult {
         word.and_then(JobResult::parse).unwrap_or(JobResult::Fail)
     }
+
+    /// A whole run's result: it passed, or it did not.
+    pub fn of_run(passed: bool) -> JobResult {
+        if passed {
+            JobResult::Pass
+        } else {
+            JobResult::Fail
+        }
+    }
 }
 
 impl From<Outcome> for JobResult {

@@ -178,6 +178,108 @@ fn write_u64_list(out: &mut Vec<u8>, numbers: &[u64]) {
     out.push(b']');
 }
 
+/// How many files a run_end counts, by their result.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FileTotals {
+    pub total: u64,
+    pub passed: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    pub cancelled: u64,
+}
+
+/// What a run's tests left running, as its run_end names it: ended with the
+/// run, or (`ended` false) left running after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeftWithRun<'a> {
+    pub pid: libc::pid_t,
+    pub name: &'a str,
+    pub file: &'a str,
+    pub ended: bool,
+}
+
+/// A run_end: the run's totals and how it ended. The overlord writes one a
+/// run; `replay` one for several logs shown as one run (with `logs`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunEnd<'a> {
+    pub passed: bool,
+    pub files: FileTotals,
+    pub tests_run: u64,
+    pub tests_failed: u64,
+    pub wall: f64,
+    pub user: f64,
+    pub system: f64,
+    /// Tries that failed and were tried again.
+    pub retried: u64,
+    /// Files that passed only on a retry.
+    pub flaky: &'a [String],
+    /// The file that bailed out, and why.
+    pub bailed: Option<(&'a str, &'a str)>,
+    /// The signal (or key) that stopped the run.
+    pub interrupted: Option<&'a str>,
+    pub harness_error: Option<&'a str>,
+    pub left_running: &'a [LeftWithRun<'a>],
+    /// How many runs were added up into this one.
+    pub logs: Option<u64>,
+    pub stamp: Option<f64>,
+}
+
+pub fn run_end(out: &mut Vec<u8>, end: &RunEnd) {
+    json::start_record(out, "run_end");
+    json::write_str_field(out, "result", JobResult::of_run(end.passed).as_str());
+    json::write_key(out, "files");
+    out.extend_from_slice(b"{\"total\":");
+    json::write_u64(out, end.files.total);
+    json::write_u64_field(out, "passed", end.files.passed);
+    json::write_u64_field(out, "failed", end.files.failed);
+    json::write_u64_field(out, "skipped", end.files.skipped);
+    json::write_u64_field(out, "cancelled", end.files.cancelled);
+    out.push(b'}');
+    json::write_key(out, "tests");
+    out.extend_from_slice(b"{\"run\":");
+    json::write_u64(out, end.tests_run);
+    json::write_u64_field(out, "failed", end.tests_failed);
+    out.push(b'}');
+    json::write_f64_field(out, "wall", end.wall);
+    json::write_f64_field(out, "user", end.user);
+    json::write_f64_field(out, "system", end.system);
+    json::write_u64_field(out, "retried", end.retried);
+    json::write_str_list_field(out, "flaky", end.flaky);
+    json::write_key(out, "bailed");
+    match end.bailed {
+        Some((file, reason)) => {
+            out.extend_from_slice(b"{\"file\":");
+            json::write_str(out, file);
+            json::write_str_field(out, "reason", reason);
+            out.push(b'}');
+        }
+        None => out.extend_from_slice(b"null"),
+    }
+    json::write_key(out, "interrupted");
+    match end.interrupted {
+        Some(why) => json::write_str(out, why),
+        None => out.extend_from_slice(b"null"),
+    }
+    if let Some(e) = end.harness_error {
+        json::write_str_field(out, "harness_error", e);
+    }
+    if !end.left_running.is_empty() {
+        json::write_object_list_field(out, "left_running", end.left_running, |out, l| {
+            json::write_u64_field(out, "pid", l.pid as u64);
+            json::write_str_field(out, "name", l.name);
+            json::write_str_field(out, "file", l.file);
+            json::write_bool_field(out, "ended", l.ended);
+        });
+    }
+    if let Some(logs) = end.logs {
+        json::write_u64_field(out, "logs", logs);
+    }
+    if let Some(stamp) = end.stamp {
+        json::write_f64_field(out, "stamp", stamp);
+    }
+    out.push(b'}');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,6 +332,63 @@ mod tests {
         assert_eq!(
             written(&end),
             r#"{"type":"job_end","job":2,"try":1,"file":"bail/b.t","result":"cancelled","reasons":["not run: an earlier test bailed out"],"duration":0.000000,"will_retry":false}"#
+        );
+    }
+
+    #[test]
+    fn the_run_end() {
+        let flaky = strings(&["t/f.t"]);
+        let left = [LeftWithRun {
+            pid: 9,
+            name: "sleep",
+            file: "t/h.t",
+            ended: true,
+        }];
+        let mut end = RunEnd {
+            passed: false,
+            files: FileTotals {
+                total: 8,
+                passed: 3,
+                failed: 4,
+                skipped: 1,
+                cancelled: 0,
+            },
+            tests_run: 12,
+            tests_failed: 2,
+            wall: 0.5,
+            user: 0.25,
+            system: 0.0,
+            retried: 1,
+            flaky: &flaky,
+            bailed: Some(("bail/a.t", "broken db")),
+            interrupted: None,
+            harness_error: None,
+            left_running: &left,
+            logs: None,
+            stamp: Some(1.5),
+        };
+        let mut out = Vec::new();
+        run_end(&mut out, &end);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"type":"run_end","result":"fail","files":{"total":8,"passed":3,"failed":4,"skipped":1,"cancelled":0},"tests":{"run":12,"failed":2},"wall":0.500000,"user":0.250000,"system":0.000000,"retried":1,"flaky":["t/f.t"],"bailed":{"file":"bail/a.t","reason":"broken db"},"interrupted":null,"left_running":[{"pid":9,"name":"sleep","file":"t/h.t","ended":true}],"stamp":1.500000}"#
+        );
+        end = RunEnd {
+            passed: true,
+            flaky: &[],
+            bailed: None,
+            interrupted: Some("SIGINT"),
+            harness_error: Some("the runner died"),
+            left_running: &[],
+            logs: Some(2),
+            stamp: None,
+            ..end
+        };
+        let mut out = Vec::new();
+        run_end(&mut out, &end);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"type":"run_end","result":"pass","files":{"total":8,"passed":3,"failed":4,"skipped":1,"cancelled":0},"tests":{"run":12,"failed":2},"wall":0.500000,"user":0.250000,"system":0.000000,"retried":1,"flaky":[],"bailed":null,"interrupted":"SIGINT","harness_error":"the runner died","logs":2}"#
         );
     }
 

@@ -9,7 +9,6 @@
 //! leads, whose members may have been reparented away from it.
 
 use crate::event::Event;
-use crate::json;
 use crate::sys::{self, ProcStat};
 use std::time::{Duration, Instant};
 
@@ -100,17 +99,6 @@ impl Leftovers {
         }
         running
     }
-}
-
-/// The run_end field that names what the run ended, or (`ended` false) what
-/// it left running.
-pub fn write_field(out: &mut Vec<u8>, left: &[Left], ended: bool) {
-    json::write_object_list_field(out, "left_running", left, |out, l| {
-        json::write_u64_field(out, "pid", l.pid as u64);
-        json::write_str_field(out, "name", &l.name);
-        json::write_str_field(out, "file", &l.file);
-        json::write_bool_field(out, "ended", ended);
-    });
 }
 
 /// The roots, what descends from them, and the members of the groups and

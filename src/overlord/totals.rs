@@ -1,8 +1,8 @@
 //! The run's aggregate counts, kept from job_end and job_exit events, and the
 //! run_end record written from them.
 
+use crate::event::write::{self, FileTotals, LeftWithRun, RunEnd};
 use crate::event::{Event, JobResult};
-use crate::json;
 
 #[derive(Default)]
 pub struct Totals {
@@ -94,59 +94,43 @@ impl Totals {
         leftovers: &[super::leftovers::Left],
         ended: bool,
     ) -> Vec<u8> {
+        let left_running: Vec<LeftWithRun> = leftovers
+            .iter()
+            .map(|l| LeftWithRun {
+                pid: l.pid,
+                name: &l.name,
+                file: &l.file,
+                ended,
+            })
+            .collect();
+        let end = RunEnd {
+            passed: self.passed_run(interrupted.is_some()) && harness_error.is_none(),
+            files: FileTotals {
+                total: self.files,
+                passed: self.passed,
+                failed: self.failed,
+                skipped: self.skipped,
+                cancelled: self.cancelled,
+            },
+            tests_run: self.tests_run,
+            tests_failed: self.tests_failed,
+            wall,
+            user: self.user,
+            system: self.system,
+            retried: self.retried,
+            flaky: &self.flaky,
+            bailed: self
+                .bailed
+                .as_ref()
+                .map(|(file, reason)| (file.as_str(), reason.as_str())),
+            interrupted,
+            harness_error,
+            left_running: &left_running,
+            logs: None,
+            stamp: Some(crate::auditor::unix_now()),
+        };
         let mut out = Vec::with_capacity(512);
-        json::start_record(&mut out, "run_end");
-        let passed = self.passed_run(interrupted.is_some()) && harness_error.is_none();
-        json::write_str_field(&mut out, "result", if passed { "pass" } else { "fail" });
-        json::write_key(&mut out, "files");
-        out.extend_from_slice(b"{\"total\":");
-        out.extend_from_slice(self.files.to_string().as_bytes());
-        json::write_u64_field(&mut out, "passed", self.passed);
-        json::write_u64_field(&mut out, "failed", self.failed);
-        json::write_u64_field(&mut out, "skipped", self.skipped);
-        json::write_u64_field(&mut out, "cancelled", self.cancelled);
-        out.push(b'}');
-        json::write_key(&mut out, "tests");
-        out.extend_from_slice(b"{\"run\":");
-        out.extend_from_slice(self.tests_run.to_string().as_bytes());
-        json::write_u64_field(&mut out, "failed", self.tests_failed);
-        out.push(b'}');
-        json::write_f64_field(&mut out, "wall", wall);
-        json::write_f64_field(&mut out, "user", self.user);
-        json::write_f64_field(&mut out, "system", self.system);
-        json::write_u64_field(&mut out, "retried", self.retried);
-        json::write_key(&mut out, "flaky");
-        out.push(b'[');
-        for (i, f) in self.flaky.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            json::write_str(&mut out, f);
-        }
-        out.push(b']');
-        json::write_key(&mut out, "bailed");
-        match &self.bailed {
-            Some((file, reason)) => {
-                out.extend_from_slice(b"{\"file\":");
-                json::write_str(&mut out, file);
-                json::write_str_field(&mut out, "reason", reason);
-                out.push(b'}');
-            }
-            None => out.extend_from_slice(b"null"),
-        }
-        json::write_key(&mut out, "interrupted");
-        match interrupted {
-            Some(why) => json::write_str(&mut out, why),
-            None => out.extend_from_slice(b"null"),
-        }
-        if let Some(e) = harness_error {
-            json::write_str_field(&mut out, "harness_error", e);
-        }
-        if !leftovers.is_empty() {
-            super::leftovers::write_field(&mut out, leftovers, ended);
-        }
-        json::write_f64_field(&mut out, "stamp", crate::auditor::unix_now());
-        out.push(b'}');
+        write::run_end(&mut out, &end);
         out
     }
 }

@@ -10,7 +10,6 @@
 use super::palette::{Palette, Role};
 use super::Renderer;
 use crate::event::{Event, Interest, JobResult, Kind};
-use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{self, Write};
 
@@ -266,7 +265,7 @@ impl<W: Write> Plain<W> {
     }
 
     fn summary(&mut self, event: &mut Event) -> io::Result<()> {
-        let v = event.value().clone();
+        let end = event.run_end();
         if !self.failures.is_empty() {
             writeln!(self.out, "\nTest Summary Report\n-------------------")?;
             for f in &self.failures {
@@ -276,12 +275,7 @@ impl<W: Write> Plain<W> {
                 }
             }
         }
-        let flaky: Vec<&str> = v["flaky"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|f| f.as_str())
-            .collect();
+        let flaky: Vec<&str> = end.flaky().collect();
         if !flaky.is_empty() {
             writeln!(
                 self.out,
@@ -289,20 +283,19 @@ impl<W: Write> Plain<W> {
                 flaky.join(", ")
             )?;
         }
-        for line in super::ended_with_the_run(&v) {
+        for line in super::ended_with_the_run(end) {
             writeln!(self.out, "{}", line)?;
         }
-        let bailed = v.get("bailed").filter(|b| !b.is_null());
-        if let Some(bail) = bailed {
-            let file = bail["file"].as_str().unwrap_or("?");
+        let bailed = end.bailed();
+        if let Some((file, reason)) = bailed {
             writeln!(
                 self.out,
                 "Bailed out in {}: {}",
-                file,
-                bail["reason"].as_str().unwrap_or("")
+                file.unwrap_or("?"),
+                reason
             )?;
         }
-        if let Some(why) = v["interrupted"].as_str() {
+        if let Some(why) = end.interrupted() {
             let verb = if why == crate::overlord::STOPPED_BY_KEY {
                 "Stopped"
             } else {
@@ -312,26 +305,24 @@ impl<W: Write> Plain<W> {
         } else if let (Some(why), None) = (&self.stopped, bailed) {
             writeln!(self.out, "Stopped: {}", why)?;
         }
-        let files = &v["files"];
-        let n = |x: &Value| x.as_u64().unwrap_or(0);
-        let user = v["user"].as_f64().unwrap_or(0.0);
-        let system = v["system"].as_f64().unwrap_or(0.0);
+        let files = end.files();
+        let (user, system) = (end.user(), end.system());
         writeln!(
             self.out,
             "Files={}, Tests={}, {:.2} wallclock secs ({:.2} cusr {:.2} csys = {:.2} CPU)",
-            n(&files["total"]),
-            n(&v["tests"]["run"]),
-            v["wall"].as_f64().unwrap_or(0.0),
+            files.total,
+            end.tests_run(),
+            end.wall(),
             user,
             system,
             user + system
         )?;
-        if n(&files["cancelled"]) > 0 {
-            writeln!(self.out, "Not run: {} files", n(&files["cancelled"]))?;
+        if files.cancelled > 0 {
+            writeln!(self.out, "Not run: {} files", files.cancelled)?;
         }
-        let result = if n(&files["total"]) == 0 {
+        let result = if files.total == 0 {
             "NOTESTS".to_string()
-        } else if v["result"] == "pass" {
+        } else if end.result() == JobResult::Pass {
             self.paint(Role::Passed, "PASS")
         } else {
             self.paint(Role::Failed, "FAIL")
@@ -340,9 +331,7 @@ impl<W: Write> Plain<W> {
         writeln!(
             self.out,
             "Files: {} passed, {} failed, {} skipped",
-            n(&files["passed"]),
-            n(&files["failed"]),
-            n(&files["skipped"])
+            files.passed, files.failed, files.skipped
         )?;
         self.out.flush()
     }

@@ -398,16 +398,16 @@ impl Prove {
     }
 
     fn summary(&mut self, event: &mut Event) -> io::Result<()> {
-        let v = event.value().clone();
+        let end = event.run_end();
         // Not prove's own words: on stderr, beside the tests' stderr.
-        for line in super::ended_with_the_run(&v) {
+        for line in super::ended_with_the_run(end) {
             writeln!(self.err, "proctor: {}", line)?;
         }
         let (files, total, passed) = self.count;
         if self.style.timer {
             writeln!(self.out, "{}", clock())?;
         }
-        if v["interrupted"].is_string() {
+        if end.interrupted().is_some() {
             writeln!(self.out, "Test run interrupted!")?;
         }
         if total > 0 && total == passed && !self.problems {
@@ -422,10 +422,9 @@ impl Prove {
                 self.report(r)?;
             }
         }
-        let wall = v["wall"].as_f64().unwrap_or(0.0).max(0.0) as u64;
+        let wall = end.wall().max(0.0) as u64;
         let (usr, sys) = crate::sys::self_cpu_times();
-        let cusr = v["user"].as_f64().unwrap_or(0.0);
-        let csys = v["system"].as_f64().unwrap_or(0.0);
+        let (cusr, csys) = (end.user(), end.system());
         writeln!(
             self.out,
             "Files={}, Tests={}, {}",
