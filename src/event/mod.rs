@@ -1,7 +1,18 @@
 //! Events: the interface between the part that runs tests and the parts that show
-//! them. An event is one JSON object as written in the logs; it keeps its raw bytes
-//! and decodes them only when something asks for a field. It is read-only: a
-//! consumer that must change one works on a clone of [`Event::value`].
+//! them, and the schema of the logs they travel in. An event is one JSON object as
+//! written in the logs; it keeps its raw bytes and decodes them only when something
+//! asks for a field. It is read-only: a consumer that must change one works on a
+//! clone of [`Event::value`], or on a record read back through [`read`].
+//!
+//! This folder owns the schema: [`write`] holds the one writer of each record type
+//! proctor writes, [`read`] the typed readers of those many parts read, and
+//! [`JobResult`] the words of a `"result"`. Who writes what:
+//!
+//! | log | writer | records |
+//! |-----|--------|---------|
+//! | job log | auditor | a line record per line of output (TAP types, `output`), `parse_error`, `job_start`, `test_exit`, `job_exit`, `job_end` |
+//! | runner's log | runner | `job_queued`, `job_launch`, `job_requeued`, `job_done`, `job_end` (a job that never started), `runner_stop`, `stage_ready`, `stage_exit` (those of a standing auditor's own perl written by it, passed on by the runner) |
+//! | event log | overlord | `run_start`, every record above (a job's with its job and try), `job_end` (a lost job; a flaky file's last try, judged again), `run_end` |
 
 pub mod read;
 mod result;

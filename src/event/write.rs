@@ -11,6 +11,8 @@
 
 use super::JobResult;
 use crate::json;
+use crate::sys::ExitInfo;
+use crate::tap::{signal_name, Exit, Line};
 use std::borrow::Cow;
 
 /// One job's try, as the records name it.
@@ -20,10 +22,258 @@ pub type JobId = (u64, u32);
 /// (the auditor leaves them to the overlord, see [`super::splice_job`]).
 fn start(out: &mut Vec<u8>, kind: &str, job: Option<JobId>) {
     json::start_record(out, kind);
-    if let Some((job, tries)) = job {
-        json::write_u64_field(out, "job", job);
-        json::write_u64_field(out, "try", tries as u64);
+    if let Some(job) = job {
+        job_fields(out, job);
     }
+}
+
+/// `,"job":N,"try":M`, which follows the type of a job's record (the
+/// overlord puts it into the auditor's, see [`super::splice_job`]).
+pub fn job_fields(out: &mut Vec<u8>, (job, tries): JobId) {
+    json::write_u64_field(out, "job", job);
+    json::write_u64_field(out, "try", tries as u64);
+}
+
+// The job log: what an auditor writes of its job, without the job and try.
+
+/// A line of the test's stdout, as the TAP parser classified it: its type and
+/// own fields are the parser's (see the table in `tap`'s documentation), then
+/// come the stream, the stamp and the line as it was.
+#[inline]
+pub fn tap_line(
+    out: &mut Vec<u8>,
+    line: &Line,
+    stream: &str,
+    stamp: &json::Stamp,
+    raw: &[u8],
+    dropped: u64,
+) {
+    json::start_record(out, line.kind.event_type());
+    line.write_fields(out);
+    write_line_fields(out, stream, stamp, raw, dropped);
+}
+
+/// A line of output no parser read (stderr).
+#[inline]
+pub fn output(out: &mut Vec<u8>, stream: &str, stamp: &json::Stamp, raw: &[u8], dropped: u64) {
+    json::start_record(out, "output");
+    write_line_fields(out, stream, stamp, raw, dropped);
+}
+
+/// Where and when a line came, and the line as it was (`truncated`: how many
+/// bytes of it were dropped past the cap). Closes the record.
+#[inline]
+fn write_line_fields(
+    out: &mut Vec<u8>,
+    stream: &str,
+    stamp: &json::Stamp,
+    raw: &[u8],
+    dropped: u64,
+) {
+    json::write_str_field(out, "stream", stream);
+    stamp.write_field(out);
+    json::write_bytes_field(out, "line", raw);
+    if dropped > 0 {
+        json::write_u64_field(out, "truncated", dropped);
+    }
+    out.push(b'}');
+}
+
+pub fn parse_error(out: &mut Vec<u8>, message: &str, stamp: f64) {
+    json::start_record(out, "parse_error");
+    json::write_str_field(out, "message", message);
+    json::write_f64_field(out, "stamp", stamp);
+    out.push(b'}');
+}
+
+/// The test is started (`pid` 0: it never was, see `auditor`).
+pub fn job_start(out: &mut Vec<u8>, file: &str, pid: libc::pid_t, command: &[String], stamp: f64) {
+    json::start_record(out, "job_start");
+    json::write_str_field(out, "file", file);
+    json::write_u64_field(out, "pid", pid as u64);
+    json::write_str_list_field(out, "command", command);
+    json::write_f64_field(out, "stamp", stamp);
+    out.push(b'}');
+}
+
+/// The test has exited (it is not reaped yet): the job is now being audited.
+pub fn test_exit(out: &mut Vec<u8>, stamp: f64) {
+    json::start_record(out, "test_exit");
+    json::write_f64_field(out, "stamp", stamp);
+    out.push(b'}');
+}
+
+/// How the test ended, and what it cost.
+pub struct JobExit<'a> {
+    pub exit: &'a Exit,
+    /// From its start to its exit (or to the end of the audit).
+    pub wall: f64,
+    /// From its start to its first output.
+    pub startup: Option<f64>,
+    /// From its exit to the end of the audit.
+    pub audit: Option<f64>,
+    pub user: f64,
+    pub system: f64,
+    pub max_rss_kib: u64,
+    pub stamp: f64,
+}
+
+pub fn job_exit(out: &mut Vec<u8>, exit: &JobExit) {
+    json::start_record(out, "job_exit");
+    match exit.exit {
+        Exit::Code(code) => json::write_u64_field(out, "status", *code as u64),
+        Exit::Signal { signal, core } => {
+            json::write_u64_field(out, "signal", *signal as u64);
+            json::write_str_field(out, "signal_name", signal_name(*signal));
+            json::write_bool_field(out, "core", *core);
+        }
+    }
+    json::write_f64_field(out, "wall", exit.wall);
+    if let Some(s) = exit.startup {
+        json::write_f64_field(out, "startup", s);
+    }
+    if let Some(a) = exit.audit {
+        json::write_f64_field(out, "audit", a);
+    }
+    json::write_f64_field(out, "user", exit.user);
+    json::write_f64_field(out, "system", exit.system);
+    json::write_u64_field(out, "max_rss_kib", exit.max_rss_kib);
+    json::write_f64_field(out, "stamp", exit.stamp);
+    out.push(b'}');
+}
+
+// The runner's log: each job's way through the queue, and the stages.
+
+pub fn job_queued(out: &mut Vec<u8>, job: JobId, file: &str) {
+    start(out, "job_queued", Some(job));
+    json::write_str_field(out, "file", file);
+    out.push(b'}');
+}
+
+/// A job's auditor is running: where its log is, and what it has of its own.
+pub struct JobLaunch<'a> {
+    pub job: JobId,
+    pub file: &'a str,
+    /// The auditor's.
+    pub pid: libc::pid_t,
+    /// Its job log, unless it is `dir`'s `events.ljsonl`.
+    pub log: Option<&'a str>,
+    /// The log is a segment of a standing auditor's log.
+    pub segment: bool,
+    /// The job's own directory (a job a persistent runner's stage started).
+    pub dir: Option<&'a str>,
+    /// The test's TMPDIR.
+    pub tmp: Option<&'a str>,
+    /// The test runs in a preloaded perl.
+    pub staged: bool,
+    pub stamp: f64,
+}
+
+pub fn job_launch(out: &mut Vec<u8>, launch: &JobLaunch) {
+    start(out, "job_launch", Some(launch.job));
+    json::write_str_field(out, "file", launch.file);
+    json::write_u64_field(out, "pid", launch.pid as u64);
+    if let Some(log) = launch.log {
+        json::write_str_field(out, "log", log);
+    }
+    if launch.segment {
+        json::write_bool_field(out, "segment", true);
+    }
+    if let Some(dir) = launch.dir {
+        json::write_str_field(out, "dir", dir);
+    }
+    if let Some(tmp) = launch.tmp {
+        json::write_str_field(out, "tmp", tmp);
+    }
+    if launch.staged {
+        json::write_bool_field(out, "staged", true);
+    }
+    json::write_f64_field(out, "stamp", launch.stamp);
+    out.push(b'}');
+}
+
+/// The job goes back in the queue before its test started.
+pub fn job_requeued(out: &mut Vec<u8>, job: JobId, reason: &str) {
+    start(out, "job_requeued", Some(job));
+    json::write_str_field(out, "reason", reason);
+    out.push(b'}');
+}
+
+/// The job's auditor has ended: how, when it is known.
+pub fn job_done(out: &mut Vec<u8>, job: JobId, auditor: Option<&ExitInfo>) {
+    start(out, "job_done", Some(job));
+    match auditor {
+        Some(ExitInfo::Code(c)) => json::write_u64_field(out, "auditor_status", *c as u64),
+        Some(ExitInfo::Signal { signal, .. }) => {
+            json::write_u64_field(out, "auditor_signal", *signal as u64)
+        }
+        None => json::write_str_field(out, "auditor_status", "unknown"),
+    }
+    out.push(b'}');
+}
+
+/// The runner starts no more jobs, and stops those running.
+pub fn runner_stop(out: &mut Vec<u8>, reason: &str) {
+    json::start_record(out, "runner_stop");
+    json::write_str_field(out, "reason", reason);
+    out.push(b'}');
+}
+
+/// A stage is ready to start jobs. A standing auditor's own perl names its
+/// slot; the runner's stage does not.
+pub fn stage_ready(out: &mut Vec<u8>, stage: &str, pid: libc::pid_t, slot: Option<usize>) {
+    json::start_record(out, "stage_ready");
+    json::write_str_field(out, "stage", stage);
+    json::write_u64_field(out, "pid", pid as u64);
+    if let Some(slot) = slot {
+        json::write_u64_field(out, "slot", slot as u64);
+    }
+    out.push(b'}');
+}
+
+/// A stage is gone. A standing auditor's own perl names its pid and slot;
+/// the runner's stage neither.
+pub fn stage_exit(
+    out: &mut Vec<u8>,
+    stage: &str,
+    own: Option<(libc::pid_t, usize)>,
+    reason: Option<&str>,
+) {
+    json::start_record(out, "stage_exit");
+    json::write_str_field(out, "stage", stage);
+    if let Some((pid, slot)) = own {
+        json::write_u64_field(out, "pid", pid as u64);
+        json::write_u64_field(out, "slot", slot as u64);
+    }
+    if let Some(reason) = reason {
+        json::write_str_field(out, "reason", reason);
+    }
+    out.push(b'}');
+}
+
+// The event log: the overlord's own records, beside those it carries through.
+
+/// What the run is: the overlord's first record.
+pub struct RunStart<'a> {
+    pub version: &'a str,
+    pub id: &'a str,
+    pub cwd: &'a str,
+    /// How many jobs it has to run.
+    pub files: u64,
+    pub slots: u64,
+    pub run_dir: &'a str,
+}
+
+pub fn run_start(out: &mut Vec<u8>, run: &RunStart, stamp: f64) {
+    json::start_record(out, "run_start");
+    json::write_str_field(out, "version", run.version);
+    json::write_str_field(out, "id", run.id);
+    json::write_str_field(out, "cwd", run.cwd);
+    json::write_u64_field(out, "files", run.files);
+    json::write_u64_field(out, "slots", run.slots);
+    json::write_str_field(out, "run_dir", run.run_dir);
+    json::write_f64_field(out, "stamp", stamp);
+    out.push(b'}');
 }
 
 /// The TAP counts of a job_end: what the auditor's parser saw.
@@ -292,6 +542,158 @@ mod tests {
 
     fn strings(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Each writer's record, exactly.
+    fn check(write: impl FnOnce(&mut Vec<u8>), expected: &str) {
+        let mut out = Vec::new();
+        write(&mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+        serde_json::from_str::<serde_json::Value>(expected).expect("a record is JSON");
+    }
+
+    #[test]
+    fn the_job_log_records() {
+        let stamp = json::Stamp::new(2.5);
+        let mut parser = crate::tap::Parser::new();
+        let raw = b"not ok 2 - sums";
+        check(
+            |out| tap_line(out, &parser.line(raw), "stdout", &stamp, raw, 0),
+            r#"{"type":"assert","ok":false,"number":2,"description":"sums","stream":"stdout","stamp":2.500000,"line":"not ok 2 - sums"}"#,
+        );
+        check(
+            |out| output(out, "stderr", &stamp, b"oo\xffps", 10),
+            r#"{"type":"output","stream":"stderr","stamp":2.500000,"line":"oo�ps","line_hex":"6f6fff7073","truncated":10}"#,
+        );
+        check(
+            |out| parse_error(out, "test 4 is outside the plan 1..3", 1.0),
+            r#"{"type":"parse_error","message":"test 4 is outside the plan 1..3","stamp":1.000000}"#,
+        );
+        check(
+            |out| job_start(out, "t/a.t", 42, &["./t/a.t".to_string()], 1.0),
+            r#"{"type":"job_start","file":"t/a.t","pid":42,"command":["./t/a.t"],"stamp":1.000000}"#,
+        );
+        check(
+            |out| test_exit(out, 1.0),
+            r#"{"type":"test_exit","stamp":1.000000}"#,
+        );
+        let exited = JobExit {
+            exit: &Exit::Code(1),
+            wall: 0.5,
+            startup: Some(0.25),
+            audit: Some(0.125),
+            user: 0.0,
+            system: 0.0,
+            max_rss_kib: 1556,
+            stamp: 1.0,
+        };
+        check(
+            |out| job_exit(out, &exited),
+            r#"{"type":"job_exit","status":1,"wall":0.500000,"startup":0.250000,"audit":0.125000,"user":0.000000,"system":0.000000,"max_rss_kib":1556,"stamp":1.000000}"#,
+        );
+        let killed = JobExit {
+            exit: &Exit::Signal {
+                signal: 9,
+                core: false,
+            },
+            startup: None,
+            audit: None,
+            ..exited
+        };
+        check(
+            |out| job_exit(out, &killed),
+            r#"{"type":"job_exit","signal":9,"signal_name":"SIGKILL","core":false,"wall":0.500000,"user":0.000000,"system":0.000000,"max_rss_kib":1556,"stamp":1.000000}"#,
+        );
+    }
+
+    #[test]
+    fn the_runners_records() {
+        check(
+            |out| job_queued(out, (1, 2), "t/a.t"),
+            r#"{"type":"job_queued","job":1,"try":2,"file":"t/a.t"}"#,
+        );
+        let launched = JobLaunch {
+            job: (1, 1),
+            file: "t/a.t",
+            pid: 7,
+            log: Some("/run/auditor-6.ljsonl"),
+            segment: true,
+            dir: None,
+            tmp: Some("/s/tmp-0"),
+            staged: true,
+            stamp: 1.0,
+        };
+        check(
+            |out| job_launch(out, &launched),
+            r#"{"type":"job_launch","job":1,"try":1,"file":"t/a.t","pid":7,"log":"/run/auditor-6.ljsonl","segment":true,"tmp":"/s/tmp-0","staged":true,"stamp":1.000000}"#,
+        );
+        let staged = JobLaunch {
+            log: None,
+            segment: false,
+            dir: Some("/run/jobs/1-1"),
+            tmp: None,
+            ..launched
+        };
+        check(
+            |out| job_launch(out, &staged),
+            r#"{"type":"job_launch","job":1,"try":1,"file":"t/a.t","pid":7,"dir":"/run/jobs/1-1","staged":true,"stamp":1.000000}"#,
+        );
+        check(
+            |out| job_requeued(out, (3, 1), "not run yet: the run was paused"),
+            r#"{"type":"job_requeued","job":3,"try":1,"reason":"not run yet: the run was paused"}"#,
+        );
+        check(
+            |out| job_done(out, (1, 1), Some(&ExitInfo::Code(0))),
+            r#"{"type":"job_done","job":1,"try":1,"auditor_status":0}"#,
+        );
+        let killed = ExitInfo::Signal {
+            signal: 9,
+            core: false,
+        };
+        check(
+            |out| job_done(out, (1, 1), Some(&killed)),
+            r#"{"type":"job_done","job":1,"try":1,"auditor_signal":9}"#,
+        );
+        check(
+            |out| job_done(out, (1, 1), None),
+            r#"{"type":"job_done","job":1,"try":1,"auditor_status":"unknown"}"#,
+        );
+        check(
+            |out| runner_stop(out, "bail"),
+            r#"{"type":"runner_stop","reason":"bail"}"#,
+        );
+        check(
+            |out| stage_ready(out, "perl", 5, None),
+            r#"{"type":"stage_ready","stage":"perl","pid":5}"#,
+        );
+        check(
+            |out| stage_ready(out, "perl", 5, Some(0)),
+            r#"{"type":"stage_ready","stage":"perl","pid":5,"slot":0}"#,
+        );
+        check(
+            |out| stage_exit(out, "perl", None, None),
+            r#"{"type":"stage_exit","stage":"perl"}"#,
+        );
+        check(
+            |out| stage_exit(out, "perl", Some((5, 1)), Some("it exited")),
+            r#"{"type":"stage_exit","stage":"perl","pid":5,"slot":1,"reason":"it exited"}"#,
+        );
+    }
+
+    #[test]
+    fn the_run_start() {
+        let run = RunStart {
+            version: "0.1.0",
+            id: "20261127-000000-1",
+            cwd: "/tmp/gold",
+            files: 5,
+            slots: 1,
+            run_dir: "/tmp/run",
+        };
+        check(
+            |out| run_start(out, &run, 1.5),
+            r#"{"type":"run_start","version":"0.1.0","id":"20261127-000000-1","cwd":"/tmp/gold","files":5,"slots":1,"run_dir":"/tmp/run","stamp":1.500000}"#,
+        );
     }
 
     #[test]

@@ -18,7 +18,6 @@ pub use totals::FileResult;
 
 use crate::event::write::{self, JobEnd};
 use crate::event::{splice_job, Event, Interest, JobResult, Kind};
-use crate::json;
 use crate::ljsonl::{Next, Tail};
 use crate::render::Renderer;
 use crate::sys::{self, SignalPipe};
@@ -293,12 +292,9 @@ impl Overlord {
     }
 
     /// Writes the run_start record.
-    pub fn start(&mut self, fields: impl FnOnce(&mut Vec<u8>)) {
+    pub fn start(&mut self, run: &write::RunStart) {
         let mut out = Vec::new();
-        json::start_record(&mut out, "run_start");
-        fields(&mut out);
-        json::write_f64_field(&mut out, "stamp", crate::auditor::unix_now());
-        out.push(b'}');
+        write::run_start(&mut out, run, crate::auditor::unix_now());
         self.out.emit(&out);
         self.out.flush();
     }
@@ -503,8 +499,7 @@ impl Overlord {
                 self.segments.launched(&log, job);
                 self.out.emit(record);
                 let mut prefix = Vec::with_capacity(24);
-                json::write_u64_field(&mut prefix, "job", job.0);
-                json::write_u64_field(&mut prefix, "try", job.1 as u64);
+                write::job_fields(&mut prefix, job);
                 self.jobs.insert(
                     job,
                     LiveJob {
