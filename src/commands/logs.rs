@@ -196,10 +196,10 @@ pub fn times(args: LogArgs) -> Result<i32> {
         match event.kind() {
             Kind::JobExit => {
                 if let Some(job) = event.job() {
-                    let wall = event.f64("wall").unwrap_or(0.0);
-                    let startup = event.f64("startup").unwrap_or(0.0);
-                    let audit = event.f64("audit").unwrap_or(0.0);
-                    exits.insert(job, (startup, (wall - startup).max(0.0), audit));
+                    let exit = event.job_exit();
+                    let startup = exit.startup();
+                    let run = (exit.wall() - startup).max(0.0);
+                    exits.insert(job, (startup, run, exit.audit()));
                 }
             }
             Kind::JobEnd if event.job_end().result() != JobResult::Cancelled => {

@@ -165,6 +165,11 @@ impl<'a> Event<'a> {
         read::JobEnd(self.value())
     }
 
+    /// The event as a job_exit (its kind is the caller's to check).
+    pub fn job_exit(&mut self) -> read::JobExit<'_> {
+        read::JobExit(self.value())
+    }
+
     /// The event as a run_end (its kind is the caller's to check).
     pub fn run_end(&mut self) -> read::RunEnd<'_> {
         read::RunEnd(self.value())

@@ -142,6 +142,61 @@ impl<'a> JobEnd<'a> {
     }
 }
 
+/// How a test ended, as its job_exit says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit<'a> {
+    Code(u64),
+    Signal {
+        number: u64,
+        name: Option<&'a str>,
+        core: bool,
+    },
+    /// The record says neither.
+    Unknown,
+}
+
+/// A job_exit.
+#[derive(Clone, Copy)]
+pub struct JobExit<'a>(pub &'a Value);
+
+impl<'a> JobExit<'a> {
+    pub fn exit(self) -> Exit<'a> {
+        let v = self.0;
+        match (v["status"].as_u64(), v["signal"].as_u64()) {
+            (Some(code), _) => Exit::Code(code),
+            (_, Some(number)) => Exit::Signal {
+                number,
+                name: v["signal_name"].as_str(),
+                core: v["core"] == true,
+            },
+            _ => Exit::Unknown,
+        }
+    }
+
+    /// From the test's start to its exit.
+    pub fn wall(self) -> f64 {
+        seconds(&self.0["wall"])
+    }
+
+    /// From the test's start to its first output.
+    pub fn startup(self) -> f64 {
+        seconds(&self.0["startup"])
+    }
+
+    /// From the test's exit to the end of its audit.
+    pub fn audit(self) -> f64 {
+        seconds(&self.0["audit"])
+    }
+
+    pub fn user(self) -> f64 {
+        seconds(&self.0["user"])
+    }
+
+    pub fn system(self) -> f64 {
+        seconds(&self.0["system"])
+    }
+}
+
 /// A run_end.
 #[derive(Clone, Copy)]
 pub struct RunEnd<'a>(pub &'a Value);
@@ -239,6 +294,48 @@ mod tests {
             write::job_end(&mut out, &JobEnd(&v).record());
             assert_eq!(String::from_utf8(out).unwrap(), record);
         }
+    }
+
+    #[test]
+    fn a_job_exit_reads_back_as_written() {
+        for (exit, read) in [
+            (crate::tap::Exit::Code(3), Exit::Code(3)),
+            (
+                crate::tap::Exit::Signal {
+                    signal: 9,
+                    core: true,
+                },
+                Exit::Signal {
+                    number: 9,
+                    name: Some("SIGKILL"),
+                    core: true,
+                },
+            ),
+        ] {
+            let written = write::JobExit {
+                exit: &exit,
+                wall: 1.5,
+                startup: Some(0.25),
+                audit: Some(0.125),
+                user: 0.5,
+                system: 0.0625,
+                max_rss_kib: 10,
+                stamp: 7.0,
+            };
+            let mut out = Vec::new();
+            write::job_exit(&mut out, &written);
+            let v: Value = serde_json::from_slice(&out).unwrap();
+            let job_exit = JobExit(&v);
+            assert_eq!(job_exit.exit(), read);
+            assert_eq!(
+                (job_exit.wall(), job_exit.startup(), job_exit.audit()),
+                (1.5, 0.25, 0.125)
+            );
+            assert_eq!((job_exit.user(), job_exit.system()), (0.5, 0.0625));
+        }
+        let v: Value = serde_json::from_str(r#"{"type":"job_exit"}"#).unwrap();
+        assert_eq!(JobExit(&v).exit(), Exit::Unknown);
+        assert_eq!(JobExit(&v).startup(), 0.0);
     }
 
     #[test]

@@ -66,9 +66,9 @@ impl Totals {
     }
 
     pub fn job_exit(&mut self, event: &mut Event) {
-        let v = event.value();
-        self.user += v["user"].as_f64().unwrap_or(0.0);
-        self.system += v["system"].as_f64().unwrap_or(0.0);
+        let exit = event.job_exit();
+        self.user += exit.user();
+        self.system += exit.system();
     }
 
     pub fn bail(&mut self, file: &str, event: &mut Event) {

@@ -514,7 +514,7 @@ impl Report {
                 }
                 self.error(message);
             }
-            Kind::JobExit => self.ended = Some(ended_of(&v)),
+            Kind::JobExit => self.ended = Some(ended_of(read::JobExit(&v))),
             Kind::JobEnd if read::JobEnd(&v).will_retry() => self.retry(),
             Kind::JobEnd => self.judge(read::JobEnd(&v)),
             kind if kind.is_line() => self.comment(&v),
@@ -564,15 +564,15 @@ fn line_of(v: &Value) -> Vec<u8> {
     }
 }
 
-fn ended_of(v: &Value) -> Ended {
-    match (v["status"].as_u64(), v["signal"].as_u64()) {
-        (Some(code), _) => Ended::Code(code),
-        (_, Some(number)) => Ended::Signal {
+fn ended_of(exit: read::JobExit) -> Ended {
+    match exit.exit() {
+        read::Exit::Code(code) => Ended::Code(code),
+        read::Exit::Signal { number, name, core } => Ended::Signal {
             number,
-            name: v["signal_name"].as_str().unwrap_or("signal").to_string(),
-            core: v["core"] == true,
+            name: name.unwrap_or("signal").to_string(),
+            core,
         },
-        _ => Ended::Unknown,
+        read::Exit::Unknown => Ended::Unknown,
     }
 }
 

@@ -9,7 +9,7 @@
 
 use super::palette::{Palette, Role};
 use super::Renderer;
-use crate::event::{Event, Interest, JobResult, Kind};
+use crate::event::{read, Event, Interest, JobResult, Kind};
 use std::collections::HashMap;
 use std::io::{self, Write};
 
@@ -378,10 +378,11 @@ impl<W: Write> Renderer for Plain<W> {
             _ if kind.is_line() => self.line(event)?,
             Kind::JobExit => {
                 if let Some(job) = event.job() {
-                    let v = event.value();
-                    let exit = match (v["status"].as_u64(), v["signal_name"].as_str()) {
-                        (Some(s), _) if s != 0 => format!(" Exit: {}", s),
-                        (_, Some(sig)) => format!(" Signal: {}", sig),
+                    let exit = match event.job_exit().exit() {
+                        read::Exit::Code(s) if s != 0 => format!(" Exit: {}", s),
+                        read::Exit::Signal {
+                            name: Some(name), ..
+                        } => format!(" Signal: {}", name),
                         _ => String::new(),
                     };
                     self.jobs.entry(job).or_default().exit = exit;

@@ -11,7 +11,7 @@
 //! our stderr as it arrives, as prove lets it through. It owns nothing but text.
 
 use super::Renderer;
-use crate::event::{Event, Interest, JobResult, Kind};
+use crate::event::{read, Event, Interest, JobResult, Kind};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -239,17 +239,17 @@ impl Prove {
             Some(job) => job,
             None => return,
         };
-        let v = event.value();
-        let wait = match (v["status"].as_i64(), v["signal"].as_i64()) {
-            (Some(code), _) => Some((code & 0xff) << 8),
-            (_, Some(signal)) => Some(signal | if v["core"] == true { 0x80 } else { 0 }),
-            _ => None,
+        let exit = event.job_exit();
+        // As perl's $? has it.
+        let wait = match exit.exit() {
+            read::Exit::Code(code) => Some((code as i64 & 0xff) << 8),
+            read::Exit::Signal { number, core, .. } => {
+                Some(number as i64 | if core { 0x80 } else { 0 })
+            }
+            read::Exit::Unknown => None,
         };
-        let wall = v["wall"].as_f64().unwrap_or(0.0);
-        let cpu = (
-            v["user"].as_f64().unwrap_or(0.0),
-            v["system"].as_f64().unwrap_or(0.0),
-        );
+        let wall = exit.wall();
+        let cpu = (exit.user(), exit.system());
         let file = self.files.entry(job).or_default();
         file.wait = wait;
         file.wall = wall;
