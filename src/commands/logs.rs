@@ -3,7 +3,7 @@
 
 use crate::cli::LogArgs;
 use crate::error::{Error, Result};
-use crate::event::write::{self, FileTotals};
+use crate::event::write::{self, RunTotals};
 use crate::event::{read, Event, Interest, JobResult, Kind};
 use crate::json;
 use crate::render;
@@ -325,16 +325,8 @@ struct MergedEnd {
     /// How many runs; `"logs"` in the record, as for the shards it was made for.
     logs: u64,
     passed: bool,
-    files: FileTotals,
-    tests_run: u64,
-    tests_failed: u64,
+    totals: RunTotals,
     wall: f64,
-    user: f64,
-    system: f64,
-    retried: u64,
-    flaky: Vec<String>,
-    /// The first bail-out's file and reason.
-    bailed: Option<(String, String)>,
     interrupted: Option<String>,
 }
 
@@ -343,15 +335,8 @@ impl Default for MergedEnd {
         MergedEnd {
             logs: 0,
             passed: true,
-            files: FileTotals::default(),
-            tests_run: 0,
-            tests_failed: 0,
+            totals: RunTotals::default(),
             wall: 0.0,
-            user: 0.0,
-            system: 0.0,
-            retried: 0,
-            flaky: Vec::new(),
-            bailed: None,
             interrupted: None,
         }
     }
@@ -361,24 +346,8 @@ impl MergedEnd {
     fn add(&mut self, end: read::RunEnd) {
         self.logs += 1;
         self.passed &= end.result() == JobResult::Pass;
-        let files = end.files();
-        self.files.total += files.total;
-        self.files.passed += files.passed;
-        self.files.failed += files.failed;
-        self.files.skipped += files.skipped;
-        self.files.cancelled += files.cancelled;
-        self.tests_run += end.tests_run();
-        self.tests_failed += end.tests_failed();
+        self.totals.add(end.totals());
         self.wall += end.wall();
-        self.user += end.user();
-        self.system += end.system();
-        self.retried += end.retried();
-        self.flaky.extend(end.flaky().map(String::from));
-        if self.bailed.is_none() {
-            self.bailed = end
-                .bailed()
-                .map(|(file, reason)| (file.unwrap_or("").to_string(), reason.to_string()));
-        }
         if self.interrupted.is_none() {
             self.interrupted = end.interrupted().map(String::from);
         }
@@ -388,18 +357,8 @@ impl MergedEnd {
     fn record(&self) -> Vec<u8> {
         let end = write::RunEnd {
             passed: self.passed,
-            files: self.files,
-            tests_run: self.tests_run,
-            tests_failed: self.tests_failed,
+            totals: &self.totals,
             wall: self.wall,
-            user: self.user,
-            system: self.system,
-            retried: self.retried,
-            flaky: &self.flaky,
-            bailed: self
-                .bailed
-                .as_ref()
-                .map(|(file, reason)| (file.as_str(), reason.as_str())),
             interrupted: self.interrupted.as_deref(),
             harness_error: None,
             left_running: &[],

@@ -4,7 +4,9 @@
 //! copies nothing, and a field that is missing reads as its writers' "none"
 //! (0, false, empty), as readers of older logs need.
 
-use super::write::{self, Automake, Counts, FileTotals, JobId, LeftRunning, LeftWithRun};
+use super::write::{
+    self, Automake, Counts, FileTotals, JobId, LeftRunning, LeftWithRun, RunTotals,
+};
 use super::JobResult;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -247,6 +249,22 @@ impl<'a> RunEnd<'a> {
         strings(&self.0["flaky"])
     }
 
+    /// What it adds up.
+    pub fn totals(self) -> RunTotals {
+        RunTotals {
+            files: self.files(),
+            tests_run: self.tests_run(),
+            tests_failed: self.tests_failed(),
+            user: self.user(),
+            system: self.system(),
+            retried: self.retried(),
+            flaky: self.flaky().map(String::from).collect(),
+            bailed: self
+                .bailed()
+                .map(|(file, reason)| (file.unwrap_or("").to_string(), reason.to_string())),
+        }
+    }
+
     /// The file that bailed out (when the record names it), and why.
     pub fn bailed(self) -> Option<(Option<&'a str>, &'a str)> {
         let bail = self.0.get("bailed").filter(|b| !b.is_null())?;
@@ -340,15 +358,13 @@ mod tests {
 
     #[test]
     fn a_run_end_reads_back_as_written() {
-        let flaky = vec!["t/f.t".to_string()];
         let left = [LeftWithRun {
             pid: 9,
             name: "sleep",
             file: "t/h.t",
             ended: false,
         }];
-        let written = write::RunEnd {
-            passed: true,
+        let totals = RunTotals {
             files: FileTotals {
                 total: 5,
                 passed: 1,
@@ -358,12 +374,16 @@ mod tests {
             },
             tests_run: 7,
             tests_failed: 3,
-            wall: 1.5,
             user: 0.25,
             system: 0.125,
             retried: 2,
-            flaky: &flaky,
-            bailed: Some(("t/b.t", "db down")),
+            flaky: vec!["t/f.t".to_string()],
+            bailed: Some(("t/b.t".to_string(), "db down".to_string())),
+        };
+        let written = write::RunEnd {
+            passed: true,
+            totals: &totals,
+            wall: 1.5,
             interrupted: Some("SIGTERM"),
             harness_error: None,
             left_running: &left,
@@ -375,12 +395,8 @@ mod tests {
         let v: Value = serde_json::from_slice(&out).unwrap();
         let end = RunEnd(&v);
         assert_eq!(end.result(), JobResult::Pass);
-        assert_eq!(end.files(), written.files);
-        assert_eq!((end.tests_run(), end.tests_failed()), (7, 3));
-        assert_eq!((end.wall(), end.user(), end.system()), (1.5, 0.25, 0.125));
-        assert_eq!(end.retried(), 2);
-        assert_eq!(end.flaky().collect::<Vec<_>>(), ["t/f.t"]);
-        assert_eq!(end.bailed(), Some((Some("t/b.t"), "db down")));
+        assert_eq!(end.totals(), totals);
+        assert_eq!(end.wall(), 1.5);
         assert_eq!(end.interrupted(), Some("SIGTERM"));
         assert_eq!(end.left_running().collect::<Vec<_>>(), left);
     }

@@ -448,23 +448,51 @@ pub struct LeftWithRun<'a> {
     pub ended: bool,
 }
 
-/// A run_end: the run's totals and how it ended. The overlord writes one a
-/// run; `replay` one for several logs shown as one run (with `logs`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct RunEnd<'a> {
-    pub passed: bool,
+/// What a run_end adds up over the run's files.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunTotals {
     pub files: FileTotals,
     pub tests_run: u64,
     pub tests_failed: u64,
-    pub wall: f64,
+    /// The tests' CPU seconds.
     pub user: f64,
     pub system: f64,
     /// Tries that failed and were tried again.
     pub retried: u64,
     /// Files that passed only on a retry.
-    pub flaky: &'a [String],
-    /// The file that bailed out, and why.
-    pub bailed: Option<(&'a str, &'a str)>,
+    pub flaky: Vec<String>,
+    /// The first file that bailed out, and why.
+    pub bailed: Option<(String, String)>,
+}
+
+impl RunTotals {
+    /// Adds another run's totals to these (its bail-out counts only when
+    /// none came before).
+    pub fn add(&mut self, other: RunTotals) {
+        self.files.total += other.files.total;
+        self.files.passed += other.files.passed;
+        self.files.failed += other.files.failed;
+        self.files.skipped += other.files.skipped;
+        self.files.cancelled += other.files.cancelled;
+        self.tests_run += other.tests_run;
+        self.tests_failed += other.tests_failed;
+        self.user += other.user;
+        self.system += other.system;
+        self.retried += other.retried;
+        self.flaky.extend(other.flaky);
+        if self.bailed.is_none() {
+            self.bailed = other.bailed;
+        }
+    }
+}
+
+/// A run_end: the run's totals and how it ended. The overlord writes one a
+/// run; `replay` one for several logs shown as one run (with `logs`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunEnd<'a> {
+    pub passed: bool,
+    pub totals: &'a RunTotals,
+    pub wall: f64,
     /// The signal (or key) that stopped the run.
     pub interrupted: Option<&'a str>,
     pub harness_error: Option<&'a str>,
@@ -475,28 +503,29 @@ pub struct RunEnd<'a> {
 }
 
 pub fn run_end(out: &mut Vec<u8>, end: &RunEnd) {
+    let totals = end.totals;
     json::start_record(out, "run_end");
     json::write_str_field(out, "result", JobResult::of_run(end.passed).as_str());
     json::write_key(out, "files");
     out.extend_from_slice(b"{\"total\":");
-    json::write_u64(out, end.files.total);
-    json::write_u64_field(out, "passed", end.files.passed);
-    json::write_u64_field(out, "failed", end.files.failed);
-    json::write_u64_field(out, "skipped", end.files.skipped);
-    json::write_u64_field(out, "cancelled", end.files.cancelled);
+    json::write_u64(out, totals.files.total);
+    json::write_u64_field(out, "passed", totals.files.passed);
+    json::write_u64_field(out, "failed", totals.files.failed);
+    json::write_u64_field(out, "skipped", totals.files.skipped);
+    json::write_u64_field(out, "cancelled", totals.files.cancelled);
     out.push(b'}');
     json::write_key(out, "tests");
     out.extend_from_slice(b"{\"run\":");
-    json::write_u64(out, end.tests_run);
-    json::write_u64_field(out, "failed", end.tests_failed);
+    json::write_u64(out, totals.tests_run);
+    json::write_u64_field(out, "failed", totals.tests_failed);
     out.push(b'}');
     json::write_f64_field(out, "wall", end.wall);
-    json::write_f64_field(out, "user", end.user);
-    json::write_f64_field(out, "system", end.system);
-    json::write_u64_field(out, "retried", end.retried);
-    json::write_str_list_field(out, "flaky", end.flaky);
+    json::write_f64_field(out, "user", totals.user);
+    json::write_f64_field(out, "system", totals.system);
+    json::write_u64_field(out, "retried", totals.retried);
+    json::write_str_list_field(out, "flaky", &totals.flaky);
     json::write_key(out, "bailed");
-    match end.bailed {
+    match &totals.bailed {
         Some((file, reason)) => {
             out.extend_from_slice(b"{\"file\":");
             json::write_str(out, file);
@@ -739,15 +768,13 @@ mod tests {
 
     #[test]
     fn the_run_end() {
-        let flaky = strings(&["t/f.t"]);
         let left = [LeftWithRun {
             pid: 9,
             name: "sleep",
             file: "t/h.t",
             ended: true,
         }];
-        let mut end = RunEnd {
-            passed: false,
+        let totals = RunTotals {
             files: FileTotals {
                 total: 8,
                 passed: 3,
@@ -757,28 +784,34 @@ mod tests {
             },
             tests_run: 12,
             tests_failed: 2,
-            wall: 0.5,
             user: 0.25,
             system: 0.0,
             retried: 1,
-            flaky: &flaky,
-            bailed: Some(("bail/a.t", "broken db")),
+            flaky: strings(&["t/f.t"]),
+            bailed: Some(("bail/a.t".into(), "broken db".into())),
+        };
+        let end = RunEnd {
+            passed: false,
+            totals: &totals,
+            wall: 0.5,
             interrupted: None,
             harness_error: None,
             left_running: &left,
             logs: None,
             stamp: Some(1.5),
         };
-        let mut out = Vec::new();
-        run_end(&mut out, &end);
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            r#"{"type":"run_end","result":"fail","files":{"total":8,"passed":3,"failed":4,"skipped":1,"cancelled":0},"tests":{"run":12,"failed":2},"wall":0.500000,"user":0.250000,"system":0.000000,"retried":1,"flaky":["t/f.t"],"bailed":{"file":"bail/a.t","reason":"broken db"},"interrupted":null,"left_running":[{"pid":9,"name":"sleep","file":"t/h.t","ended":true}],"stamp":1.500000}"#
+        check(
+            |out| run_end(out, &end),
+            r#"{"type":"run_end","result":"fail","files":{"total":8,"passed":3,"failed":4,"skipped":1,"cancelled":0},"tests":{"run":12,"failed":2},"wall":0.500000,"user":0.250000,"system":0.000000,"retried":1,"flaky":["t/f.t"],"bailed":{"file":"bail/a.t","reason":"broken db"},"interrupted":null,"left_running":[{"pid":9,"name":"sleep","file":"t/h.t","ended":true}],"stamp":1.500000}"#,
         );
-        end = RunEnd {
-            passed: true,
-            flaky: &[],
+        let totals = RunTotals {
+            flaky: Vec::new(),
             bailed: None,
+            ..totals
+        };
+        let end = RunEnd {
+            passed: true,
+            totals: &totals,
             interrupted: Some("SIGINT"),
             harness_error: Some("the runner died"),
             left_running: &[],
@@ -786,12 +819,36 @@ mod tests {
             stamp: None,
             ..end
         };
-        let mut out = Vec::new();
-        run_end(&mut out, &end);
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            r#"{"type":"run_end","result":"pass","files":{"total":8,"passed":3,"failed":4,"skipped":1,"cancelled":0},"tests":{"run":12,"failed":2},"wall":0.500000,"user":0.250000,"system":0.000000,"retried":1,"flaky":[],"bailed":null,"interrupted":"SIGINT","harness_error":"the runner died","logs":2}"#
+        check(
+            |out| run_end(out, &end),
+            r#"{"type":"run_end","result":"pass","files":{"total":8,"passed":3,"failed":4,"skipped":1,"cancelled":0},"tests":{"run":12,"failed":2},"wall":0.500000,"user":0.250000,"system":0.000000,"retried":1,"flaky":[],"bailed":null,"interrupted":"SIGINT","harness_error":"the runner died","logs":2}"#,
         );
+    }
+
+    #[test]
+    fn runs_add_up_and_the_first_bail_out_stays() {
+        let run = |n: u64, bailed: &str| RunTotals {
+            files: FileTotals {
+                total: n,
+                passed: n,
+                failed: n,
+                skipped: n,
+                cancelled: n,
+            },
+            tests_run: n,
+            tests_failed: n,
+            user: n as f64,
+            system: n as f64,
+            retried: n,
+            flaky: vec![bailed.to_string()],
+            bailed: Some((bailed.to_string(), "why".to_string())),
+        };
+        let mut sum = RunTotals::default();
+        sum.add(run(1, "a.t"));
+        sum.add(run(2, "b.t"));
+        let mut three = run(3, "a.t");
+        three.flaky = strings(&["a.t", "b.t"]);
+        assert_eq!(sum, three);
     }
 
     #[test]
