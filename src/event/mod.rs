@@ -24,7 +24,7 @@ pub use write::LeftRunning;
 use crate::json;
 use serde_json::Value;
 
-/// The event types proctor writes. Types it does not know are `Other`.
+/// The event types readers tell apart; any other (the stages' records, say) is `Other`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     RunStart,
@@ -46,6 +46,7 @@ pub enum Kind {
     JobEnd,
     JobDone,
     JobRequeued,
+    RunnerStop,
     RunEnd,
     Other,
 }
@@ -72,6 +73,7 @@ impl Kind {
             b"job_end" => Kind::JobEnd,
             b"job_done" => Kind::JobDone,
             b"job_requeued" => Kind::JobRequeued,
+            b"runner_stop" => Kind::RunnerStop,
             b"run_end" => Kind::RunEnd,
             _ => Kind::Other,
         }
@@ -249,6 +251,35 @@ mod tests {
         assert!(e.value.is_none());
         assert_eq!(*e.value(), Value::Null);
         assert_eq!(Event::new(b"[1]").kind(), Kind::Other);
+    }
+
+    #[test]
+    fn every_type_a_reader_looks_for_has_its_kind() {
+        for t in [
+            "run_start",
+            "job_queued",
+            "job_launch",
+            "job_start",
+            "output",
+            "version",
+            "plan",
+            "assert",
+            "comment",
+            "bail",
+            "parse_error",
+            "yaml",
+            "pragma",
+            "blank",
+            "test_exit",
+            "job_exit",
+            "job_end",
+            "job_done",
+            "job_requeued",
+            "runner_stop",
+            "run_end",
+        ] {
+            assert_ne!(Kind::of_type(t.as_bytes()), Kind::Other, "{}", t);
+        }
     }
 
     #[test]

@@ -350,7 +350,7 @@ impl<W: Write> Renderer for Plain<W> {
             Kind::JobExit,
             Kind::JobEnd,
             Kind::RunEnd,
-            Kind::Other,
+            Kind::RunnerStop,
         ];
         let always = Interest::of(&ALWAYS);
         if self.style.verbose || self.style.failure_output {
@@ -390,7 +390,7 @@ impl<W: Write> Renderer for Plain<W> {
             }
             Kind::JobEnd => self.job_end(event)?,
             Kind::RunEnd => self.summary(event)?,
-            Kind::Other if event.raw().starts_with(b"{\"type\":\"runner_stop\"") => {
+            Kind::RunnerStop => {
                 self.stopped = event.str("reason").map(String::from);
             }
             _ => {}
