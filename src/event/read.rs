@@ -1,8 +1,9 @@
 //! Typed readers of the records whose fields many parts read: job_end (the
 //! overlord, every renderer, `failed`, `times`, prove's state), run_end and
-//! job_exit. Each is a view of the record as decoded by [`super::Event`]: it
-//! copies nothing, and a field that is missing reads as its writers' "none"
-//! (0, false, empty), as readers of older logs need.
+//! job_exit. Each is a view of the record as [`super::Event`] decoded it, on
+//! first use: it decodes nothing more, its fields are read as they are asked
+//! for, and a field that is missing reads as its writers' "none" (0, false,
+//! empty), as readers of older logs need.
 
 use super::write::{
     self, Automake, Counts, FileTotals, JobId, LeftRunning, LeftWithRun, RunTotals,
@@ -12,7 +13,7 @@ use serde_json::Value;
 use std::borrow::Cow;
 
 /// The strings of an array field, in order; anything else in it is passed over.
-pub fn strings(list: &Value) -> impl Iterator<Item = &str> {
+fn strings(list: &Value) -> impl Iterator<Item = &str> {
     list.as_array()
         .into_iter()
         .flatten()
