@@ -8,6 +8,7 @@
 //! `last.jsonl` (a hard link to the last run's log), `files.jsonl` (each file's last
 //! result and duration) and `runs/<run>/` (scratch).
 
+use crate::event::JobResult;
 use crate::order::Known;
 use std::collections::HashMap;
 use std::fs;
@@ -284,7 +285,7 @@ pub fn load_known(state_dir: &Path) -> (HashMap<String, Known>, Option<String>) 
                         r.file,
                         Known {
                             duration: Some(r.duration),
-                            failed: Some(r.result == "fail"),
+                            failed: Some(JobResult::parse(&r.result) == Some(JobResult::Fail)),
                         },
                     )
                 })

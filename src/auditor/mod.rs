@@ -25,7 +25,7 @@ use std::io;
 use std::os::unix::io::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-pub use stop::{LeftRunning, Leftovers};
+pub use stop::Leftovers;
 use stop::{Stop, Stopper};
 
 /// Auditor exit statuses: how the runner learns the verdict.

@@ -11,8 +11,8 @@
 //! records, for the event log.
 
 use super::Process;
+use crate::event::write;
 use crate::job::Launch;
-use crate::json;
 use crate::stage::{SpawnFailure, Stage, StageSpec, SPAWN_TIMEOUT};
 use crate::sys;
 use std::ffi::CString;
@@ -246,7 +246,7 @@ impl OwnPerl {
             match waited {
                 Some(Ok(Some(_))) => {
                     self.ready = true;
-                    self.note("stage_ready", pid, None);
+                    self.note_ready(pid);
                 }
                 // A signal, or the lifeline: the run is ending.
                 Some(Ok(None)) if self.stopping(process) => return Err(NotStarted::Interrupted),
@@ -267,7 +267,7 @@ impl OwnPerl {
                     if let Some(stage) = self.stage.take() {
                         stage.kill();
                     }
-                    self.note("stage_exit", pid, Some(&why));
+                    self.note_exit(pid, &why);
                     self.broken = Some(why);
                 }
                 None => {}
@@ -294,7 +294,7 @@ impl OwnPerl {
         if let Some(stage) = self.stage.take() {
             let pid = stage.pid;
             stage.kill();
-            self.note("stage_exit", pid, Some("the run was interrupted"));
+            self.note_exit(pid, "the run was interrupted");
         }
         self.ready = false;
         for child in sys::children_of_self() {
@@ -327,7 +327,7 @@ impl OwnPerl {
             stage.kill();
         }
         if let Some(pid) = pid {
-            self.note("stage_exit", pid, Some(why));
+            self.note_exit(pid, why);
         }
         self.ready = false;
         self.restarts += 1;
@@ -356,16 +356,17 @@ impl OwnPerl {
         std::thread::sleep(Duration::from_millis(100 << self.restarts));
     }
 
-    fn note(&mut self, kind: &str, pid: libc::pid_t, reason: Option<&str>) {
+    /// Keeps a record for the runner's log: the perl is ready.
+    fn note_ready(&mut self, pid: libc::pid_t) {
         let mut out = Vec::with_capacity(128);
-        json::start_record(&mut out, kind);
-        json::write_str_field(&mut out, "stage", &self.spec.name);
-        json::write_u64_field(&mut out, "pid", pid as u64);
-        json::write_u64_field(&mut out, "slot", self.slot as u64);
-        if let Some(reason) = reason {
-            json::write_str_field(&mut out, "reason", reason);
-        }
-        out.push(b'}');
+        write::stage_ready(&mut out, &self.spec.name, pid, Some(self.slot));
+        self.notes.push(out);
+    }
+
+    /// Keeps a record for the runner's log: the perl is gone, and why.
+    fn note_exit(&mut self, pid: libc::pid_t, why: &str) {
+        let mut out = Vec::with_capacity(128);
+        write::stage_exit(&mut out, &self.spec.name, Some((pid, self.slot)), Some(why));
         self.notes.push(out);
     }
 }

@@ -1,16 +1,18 @@
-//! The muxer's output: the job log records an auditor writes, one per line of the
-//! test's output plus a few about the job itself. Every record starts with its
-//! type; a classified TAP line puts its own fields next (an assert's `"ok"`
-//! first), then stream, stamp and the line as it was. The job and try are not
-//! written in these records: the overlord puts them after the type when it
-//! carries a record into the event log. (A segment of a standing auditor's log
-//! names them once, in a first record that is the overlord's alone.)
+//! The muxer's output: the job log an auditor writes, a record per line of the
+//! test's output plus a few about the job itself, each as `event::write` shapes
+//! it. The job and try are not written here: the overlord puts them after the
+//! type when it carries a record into the event log (a segment of a standing
+//! auditor's log names them once, in a first record that is the overlord's
+//! alone). Nothing is written after the end marker.
 
+use crate::event::write::{self, Counts, JobEnd, JobExit};
+use crate::event::LeftRunning;
 use crate::job::segment;
 use crate::json;
 use crate::ljsonl::Writer;
 use crate::sys::Rusage;
 use crate::tap::{Exit, Parser, Summary, Verdict};
+use std::borrow::Cow;
 use std::io;
 use std::path::Path;
 
@@ -53,8 +55,8 @@ impl JobLog {
         self.writer
     }
 
-    fn emit(&mut self) -> io::Result<()> {
-        self.scratch.push(b'}');
+    /// Writes the record `write` puts in the scratch buffer.
+    fn emit(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> io::Result<()> {
         if self.finished {
             return Err(io::Error::new(
                 io::ErrorKind::Other,
@@ -62,6 +64,8 @@ impl JobLog {
             ));
         }
         self.name_segment()?;
+        self.scratch.clear();
+        write(&mut self.scratch);
         self.writer.record(&self.scratch)
     }
 
@@ -85,38 +89,23 @@ impl JobLog {
         dropped: u64,
         parser: Option<&mut Parser>,
     ) -> io::Result<()> {
-        let out = &mut self.scratch;
-        out.clear();
         match parser {
             Some(parser) => {
-                {
-                    let line = parser.line(raw);
-                    json::start_record(out, line.kind.event_type());
-                    line.write_fields(out);
-                }
-                write_line_fields(out, stream, stamp, raw, dropped);
-                self.emit()?;
+                self.emit(|out| {
+                    write::tap_line(out, &parser.line(raw), stream, stamp, raw, dropped)
+                })?;
                 let errors: Vec<String> = parser.take_errors().collect();
                 for message in errors {
                     self.parse_error(&message)?;
                 }
                 Ok(())
             }
-            None => {
-                json::start_record(out, "output");
-                write_line_fields(out, stream, stamp, raw, dropped);
-                self.emit()
-            }
+            None => self.emit(|out| write::output(out, stream, stamp, raw, dropped)),
         }
     }
 
     pub fn parse_error(&mut self, message: &str) -> io::Result<()> {
-        let out = &mut self.scratch;
-        out.clear();
-        json::start_record(out, "parse_error");
-        json::write_str_field(out, "message", message);
-        json::write_f64_field(out, "stamp", super::unix_now());
-        self.emit()
+        self.emit(|out| write::parse_error(out, message, crate::sys::unix_now()))
     }
 
     pub fn job_start(
@@ -125,50 +114,27 @@ impl JobLog {
         pid: libc::pid_t,
         command: &[String],
     ) -> io::Result<()> {
-        let out = &mut self.scratch;
-        out.clear();
-        json::start_record(out, "job_start");
-        json::write_str_field(out, "file", file);
-        json::write_u64_field(out, "pid", pid as u64);
-        json::write_str_list_field(out, "command", command);
-        json::write_f64_field(out, "stamp", super::unix_now());
-        self.emit()?;
+        self.emit(|out| write::job_start(out, file, pid, command, crate::sys::unix_now()))?;
         self.flush()
     }
 
     /// The test has exited (it is not reaped yet): the job is now being audited.
     pub fn test_exit(&mut self, stamp: f64) -> io::Result<()> {
-        let out = &mut self.scratch;
-        out.clear();
-        json::start_record(out, "test_exit");
-        json::write_f64_field(out, "stamp", stamp);
-        self.emit()
+        self.emit(|out| write::test_exit(out, stamp))
     }
 
     pub fn job_exit(&mut self, exit: &Exit, times: &Times, usage: &Rusage) -> io::Result<()> {
-        let out = &mut self.scratch;
-        out.clear();
-        json::start_record(out, "job_exit");
-        match exit {
-            Exit::Code(code) => json::write_u64_field(out, "status", *code as u64),
-            Exit::Signal { signal, core } => {
-                json::write_u64_field(out, "signal", *signal as u64);
-                json::write_str_field(out, "signal_name", crate::tap::signal_name(*signal));
-                json::write_bool_field(out, "core", *core);
-            }
-        }
-        json::write_f64_field(out, "wall", times.wall);
-        if let Some(s) = times.startup {
-            json::write_f64_field(out, "startup", s);
-        }
-        if let Some(a) = times.audit {
-            json::write_f64_field(out, "audit", a);
-        }
-        json::write_f64_field(out, "user", usage.user);
-        json::write_f64_field(out, "system", usage.system);
-        json::write_u64_field(out, "max_rss_kib", usage.max_rss_kib.max(0) as u64);
-        json::write_f64_field(out, "stamp", super::unix_now());
-        self.emit()
+        let exit = JobExit {
+            exit,
+            wall: times.wall,
+            startup: times.startup,
+            audit: times.audit,
+            user: usage.user,
+            system: usage.system,
+            max_rss_kib: usage.max_rss_kib.max(0) as u64,
+            stamp: crate::sys::unix_now(),
+        };
+        self.emit(|out| write::job_exit(out, &exit))
     }
 
     pub fn job_end(
@@ -178,50 +144,32 @@ impl JobLog {
         summary: &Summary,
         duration: f64,
         will_retry: bool,
-        left_running: &[super::LeftRunning],
+        left_running: &[LeftRunning],
     ) -> io::Result<()> {
-        let out = &mut self.scratch;
-        out.clear();
-        json::start_record(out, "job_end");
-        json::write_str_field(out, "file", file);
-        json::write_str_field(out, "result", verdict.outcome.as_str());
-        json::write_str_list_field(out, "reasons", &verdict.reasons);
-        json::write_str_list_field(out, "notes", &verdict.notes);
-        if !verdict.remarks.is_empty() {
-            json::write_str_list_field(out, "remarks", &verdict.remarks);
-        }
-        json::write_key(out, "counts");
-        out.extend_from_slice(b"{\"planned\":");
-        match summary.planned {
-            Some(n) => out.extend_from_slice(n.to_string().as_bytes()),
-            None => out.extend_from_slice(b"null"),
-        }
-        json::write_u64_field(out, "run", summary.run);
-        json::write_u64_field(out, "passed", summary.passed);
-        json::write_u64_field(out, "failed", summary.failed.count);
-        json::write_u64_field(out, "todo", summary.todo);
-        json::write_u64_field(out, "todo_passed", summary.todo_passed.count);
-        json::write_u64_field(out, "skipped", summary.skipped);
-        out.push(b'}');
-        if !summary.failed.listed.is_empty() {
-            json::write_key(out, "failed_tests");
-            out.extend_from_slice(
-                format!("{:?}", summary.failed.listed)
-                    .replace(' ', "")
-                    .as_bytes(),
-            );
-        }
-        json::write_f64_field(out, "duration", duration);
-        json::write_bool_field(out, "will_retry", will_retry);
-        if !left_running.is_empty() {
-            json::write_object_list_field(out, "left_running", left_running, |out, p| {
-                json::write_u64_field(out, "pid", p.pid as u64);
-                json::write_str_field(out, "name", &p.name);
-                json::write_u64_field(out, "start", p.start);
-            });
-        }
-        json::write_f64_field(out, "stamp", super::unix_now());
-        self.emit()
+        let end = JobEnd {
+            notes: Some(Cow::Borrowed(&verdict.notes)),
+            remarks: Cow::Borrowed(&verdict.remarks),
+            counts: Some(Counts {
+                planned: summary.planned,
+                run: summary.run,
+                passed: summary.passed,
+                failed: summary.failed.count,
+                todo: summary.todo,
+                todo_passed: summary.todo_passed.count,
+                skipped: summary.skipped,
+            }),
+            failed_tests: Cow::Borrowed(&summary.failed.listed),
+            duration,
+            will_retry,
+            left_running: Cow::Borrowed(left_running),
+            stamp: Some(crate::sys::unix_now()),
+            ..JobEnd::new(
+                file,
+                verdict.outcome.into(),
+                Cow::Borrowed(&verdict.reasons),
+            )
+        };
+        self.emit(|out| write::job_end(out, &end))
     }
 
     pub fn flush(&mut self) -> io::Result<()> {
@@ -236,20 +184,5 @@ impl JobLog {
         self.finished = true;
         self.name_segment()?;
         self.writer.end_segment()
-    }
-}
-
-fn write_line_fields(
-    out: &mut Vec<u8>,
-    stream: &str,
-    stamp: &json::Stamp,
-    raw: &[u8],
-    dropped: u64,
-) {
-    json::write_str_field(out, "stream", stream);
-    stamp.write_field(out);
-    json::write_bytes_field(out, "line", raw);
-    if dropped > 0 {
-        json::write_u64_field(out, "truncated", dropped);
     }
 }

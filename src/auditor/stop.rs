@@ -13,6 +13,7 @@
 //! with [`Leftovers::WithRun`] it is left running and named in the job's end, for
 //! the overlord to end with the run. Zombies are reaped, never counted.
 
+use crate::event::LeftRunning;
 use crate::sys::{self, ExitInfo, Rusage};
 use std::io;
 use std::time::{Duration, Instant};
@@ -57,15 +58,6 @@ impl Leftovers {
             Leftovers::Keep => "keep",
         }
     }
-}
-
-/// A process a test left running, named so that it cannot be mistaken for
-/// another that later gets its pid.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LeftRunning {
-    pub pid: libc::pid_t,
-    pub name: String,
-    pub start: u64,
 }
 
 /// Why the auditor stopped the test.

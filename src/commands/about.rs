@@ -4,6 +4,7 @@
 
 use crate::cli::VersionArgs;
 use crate::error::Result;
+use crate::event::{read, JobResult};
 use crate::state;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -82,19 +83,19 @@ fn summary(mut file: File) -> String {
         .and_then(|line| serde_json::from_slice::<serde_json::Value>(line).ok());
     match end {
         Some(end) => {
-            let files = &end["files"];
-            let n = |key: &str| files[key].as_u64().unwrap_or(0);
+            let end = read::RunEnd(&end);
+            let files = end.files();
             format!(
                 "which ended {}: {} file{}, {} passed, {} failed, {} skipped",
-                match end["result"].as_str() {
-                    Some("pass") => "passing",
+                match end.result() {
+                    JobResult::Pass => "passing",
                     _ => "failing",
                 },
-                n("total"),
-                if n("total") == 1 { "" } else { "s" },
-                n("passed"),
-                n("failed"),
-                n("skipped")
+                files.total,
+                if files.total == 1 { "" } else { "s" },
+                files.passed,
+                files.failed,
+                files.skipped
             )
         }
         None => "with no summary at its end (still running, or stopped before it)".to_string(),

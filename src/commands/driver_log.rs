@@ -26,10 +26,13 @@
 //! proctor's own verdict stays beside it, under `"proctor"`.
 
 use crate::commands::session::Session;
+use crate::event::write::{self, Automake};
+use crate::event::{read, JobResult};
 use crate::json;
 use crate::state;
 use crate::sys;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
+use std::borrow::Cow;
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -196,11 +199,11 @@ fn whole_lines(file: &mut File) -> io::Result<u64> {
 }
 
 /// proctor's word for what Automake counts a test as.
-fn outcome_of(automake: &str) -> &'static str {
+fn outcome_of(automake: &str) -> JobResult {
     match automake {
-        "PASS" | "XFAIL" => "pass",
-        "SKIP" => "skip",
-        _ => "fail",
+        "PASS" | "XFAIL" => JobResult::Pass,
+        "SKIP" => JobResult::Skip,
+        _ => JobResult::Fail,
     }
 }
 
@@ -211,47 +214,33 @@ fn with_automakes_result(line: &[u8], automake: &str, why: &str) -> Option<Vec<u
     if json::record_type(line) != Some(&b"job_end"[..]) {
         return None;
     }
-    let mut end: Map<String, Value> = serde_json::from_slice(line).ok()?;
+    let v: Value = serde_json::from_slice(line).ok().filter(Value::is_object)?;
+    let end = read::JobEnd(&v);
     let outcome = outcome_of(automake);
-    if end.get("will_retry") == Some(&Value::Bool(true))
-        || end.get("result").and_then(Value::as_str) == Some(outcome)
-    {
+    if end.will_retry() || end.result() == outcome {
         return None;
     }
-    let proctors = json!({"result": end.remove("result"), "reasons": end.remove("reasons")});
-    let reasons = if outcome == "pass" {
+    let mut judged = end.record();
+    let reasons = if outcome == JobResult::Pass {
         Vec::new()
     } else {
         vec![format!("Automake's result: {} ({})", automake, why)]
     };
-    end.insert("result".into(), outcome.into());
-    end.insert("reasons".into(), reasons.into());
-    end.insert("automake".into(), automake.into());
-    end.insert("proctor".into(), proctors);
-    // The type, job and try first, where readers look for them without
-    // decoding the record; serde_json sorts the rest.
+    judged.automake = Some(Automake {
+        word: Cow::Borrowed(automake),
+        proctor: judged.result,
+        proctor_reasons: std::mem::replace(&mut judged.reasons, Cow::Owned(reasons)),
+    });
+    judged.result = outcome;
     let mut out = Vec::with_capacity(line.len() + 128);
-    json::start_record(&mut out, "job_end");
-    for key in ["job", "try"] {
-        if let Some(value) = end.remove(key) {
-            json::write_key(&mut out, key);
-            out.extend_from_slice(value.to_string().as_bytes());
-        }
-    }
-    end.remove("type");
-    let rest = Value::Object(end).to_string();
-    if rest.len() > 2 {
-        out.push(b',');
-        out.extend_from_slice(&rest.as_bytes()[1..]);
-    } else {
-        out.push(b'}');
-    }
+    write::job_end(&mut out, &judged);
     Some(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("proctor-{}-{}", name, std::process::id()));

@@ -3,7 +3,8 @@
 
 use crate::cli::LogArgs;
 use crate::error::{Error, Result};
-use crate::event::{Event, Interest, Kind};
+use crate::event::write::{self, RunTotals};
+use crate::event::{read, Event, Interest, JobResult, Kind};
 use crate::json;
 use crate::render;
 use crate::state;
@@ -121,19 +122,17 @@ pub fn failed(args: LogArgs) -> Result<i32> {
     let mut last: HashMap<String, Option<serde_json::Value>> = HashMap::new();
     each_event(&args, |event| {
         if event.kind() == Kind::JobEnd {
-            let file = event.str("file").unwrap_or("").to_string();
-            let failed = event.str("result") == Some("fail");
+            let end = event.job_end();
+            let file = end.file().unwrap_or("").to_string();
             if !last.contains_key(&file) {
                 order.push(file.clone());
             }
-            last.insert(
-                file,
-                if failed {
-                    Some(event.value().clone())
-                } else {
-                    None
-                },
-            );
+            let failed = if end.result() == JobResult::Fail {
+                Some(end.0.clone())
+            } else {
+                None
+            };
+            last.insert(file, failed);
         }
         Ok(())
     })?;
@@ -157,7 +156,7 @@ pub fn failed(args: LogArgs) -> Result<i32> {
                     ",\"reasons\":{},\"counts\":{},\"flaky\":{}}}",
                     end["reasons"],
                     end["counts"],
-                    end["flaky"] == true
+                    read::JobEnd(end).flaky()
                 )
                 .as_bytes(),
             );
@@ -175,8 +174,8 @@ pub fn failed(args: LogArgs) -> Result<i32> {
             // Reasons for people (a terminal, or -v); names alone for scripts.
             let reasons = args.reasons || (!args.brief && crate::sys::terminal::isatty(1));
             if reasons {
-                for reason in end["reasons"].as_array().into_iter().flatten() {
-                    text.push_str(&format!("    {}\n", reason.as_str().unwrap_or("")));
+                for reason in read::JobEnd(end).reasons() {
+                    text.push_str(&format!("    {}\n", reason));
                 }
             }
         }
@@ -192,24 +191,24 @@ type Phases = (f64, f64, f64);
 /// with its result.
 pub fn times(args: LogArgs) -> Result<i32> {
     let mut exits: HashMap<(u64, u32), Phases> = HashMap::new();
-    let mut rows: Vec<(f64, Phases, String, String)> = Vec::new();
+    let mut rows: Vec<(f64, Phases, JobResult, String)> = Vec::new();
     each_event(&args, |event| {
         match event.kind() {
             Kind::JobExit => {
                 if let Some(job) = event.job() {
-                    let wall = event.f64("wall").unwrap_or(0.0);
-                    let startup = event.f64("startup").unwrap_or(0.0);
-                    let audit = event.f64("audit").unwrap_or(0.0);
-                    exits.insert(job, (startup, (wall - startup).max(0.0), audit));
+                    let exit = event.job_exit();
+                    let startup = exit.startup();
+                    let run = (exit.wall() - startup).max(0.0);
+                    exits.insert(job, (startup, run, exit.audit()));
                 }
             }
-            Kind::JobEnd if event.str("result") != Some("cancelled") => {
+            Kind::JobEnd if event.job_end().result() != JobResult::Cancelled => {
                 let split = event
                     .job()
                     .and_then(|j| exits.remove(&j))
                     .unwrap_or_default();
-                let duration = event.f64("duration").unwrap_or(0.0);
-                let result = event.str("result").unwrap_or("fail").to_string();
+                let end = event.job_end();
+                let (duration, result) = (end.duration(), end.result());
                 rows.push((duration + split.2, split, result, which_try(event)));
             }
             _ => {}
@@ -224,7 +223,12 @@ pub fn times(args: LogArgs) -> Result<i32> {
     for (total, (startup, run, audit), result, file) in rows {
         text.push_str(&format!(
             "{:>8.3}s {:>8.3}s {:>8.3}s {:>8.3}s  {:<6} {}\n",
-            total, startup, run, audit, result, file
+            total,
+            startup,
+            run,
+            audit,
+            result.as_str(),
+            file
         ));
     }
     print(&text)
@@ -234,11 +238,9 @@ pub fn times(args: LogArgs) -> Result<i32> {
 /// once: `t/a.t (try 1, tried again)`, `t/a.t (try 2, flaky)`.
 fn which_try(event: &mut Event) -> String {
     let tries = event.job().map_or(1, |(_, t)| t);
-    let flaky = is_flaky(event);
-    let v = event.value();
-    let file = v["file"].as_str().unwrap_or("");
-    let retried = v["will_retry"] == true;
-    match (tries, retried, flaky) {
+    let end = event.job_end();
+    let file = end.file().unwrap_or("");
+    match (tries, end.will_retry(), is_flaky(end, tries)) {
         (1, false, _) => file.to_string(),
         (_, true, _) => format!("{} (try {}, tried again)", file, tries),
         (_, false, true) => format!("{} (try {}, flaky)", file, tries),
@@ -249,10 +251,8 @@ fn which_try(event: &mut Event) -> String {
 /// Whether a final job_end is of a file that passed only on a retry: the
 /// overlord says so in the record; a log written before it did shows it as a
 /// pass on a later try.
-fn is_flaky(event: &mut Event) -> bool {
-    let tries = event.job().map_or(1, |(_, t)| t);
-    let v = event.value();
-    v["flaky"] == true || (v["result"] == "pass" && tries > 1 && v["will_retry"] != true)
+fn is_flaky(end: read::JobEnd, tries: u32) -> bool {
+    end.flaky() || (end.result() == JobResult::Pass && tries > 1 && !end.will_retry())
 }
 
 /// `proctor replay LOG...`: the run shown again, through the same renderers.
@@ -271,7 +271,7 @@ pub fn replay(args: LogArgs) -> Result<i32> {
             Kind::RunStart if started => return Ok(()),
             Kind::RunStart => started = true,
             Kind::RunEnd => {
-                merged.add(event.value());
+                merged.add(event.run_end());
                 only_end = Some(event.raw().to_vec());
                 return Ok(());
             }
@@ -325,10 +325,9 @@ struct MergedEnd {
     /// How many runs; `"logs"` in the record, as for the shards it was made for.
     logs: u64,
     passed: bool,
-    sums: serde_json::Map<String, serde_json::Value>,
-    flaky: Vec<serde_json::Value>,
-    bailed: serde_json::Value,
-    interrupted: serde_json::Value,
+    totals: RunTotals,
+    wall: f64,
+    interrupted: Option<String>,
 }
 
 impl Default for MergedEnd {
@@ -336,85 +335,38 @@ impl Default for MergedEnd {
         MergedEnd {
             logs: 0,
             passed: true,
-            sums: serde_json::Map::new(),
-            flaky: Vec::new(),
-            bailed: serde_json::Value::Null,
-            interrupted: serde_json::Value::Null,
+            totals: RunTotals::default(),
+            wall: 0.0,
+            interrupted: None,
         }
     }
 }
 
 impl MergedEnd {
-    fn add(&mut self, end: &serde_json::Value) {
+    fn add(&mut self, end: read::RunEnd) {
         self.logs += 1;
-        self.passed &= end["result"] == "pass";
-        for key in [
-            "files.total",
-            "files.passed",
-            "files.failed",
-            "files.skipped",
-            "files.cancelled",
-            "tests.run",
-            "tests.failed",
-            "wall",
-            "user",
-            "system",
-            "retried",
-        ] {
-            let value = key
-                .split('.')
-                .fold(end, |v, k| &v[k])
-                .as_f64()
-                .unwrap_or(0.0);
-            let sum = self.sums.get(key).and_then(|v| v.as_f64()).unwrap_or(0.0) + value;
-            self.sums.insert(key.to_string(), sum.into());
-        }
-        self.flaky
-            .extend(end["flaky"].as_array().cloned().unwrap_or_default());
-        if self.bailed.is_null() {
-            self.bailed = end["bailed"].clone();
-        }
-        if self.interrupted.is_null() {
-            self.interrupted = end["interrupted"].clone();
+        self.passed &= end.result() == JobResult::Pass;
+        self.totals.add(end.totals());
+        self.wall += end.wall();
+        if self.interrupted.is_none() {
+            self.interrupted = end.interrupted().map(String::from);
         }
     }
 
-    /// The merged run_end as a record line (its "type" first, as every record).
+    /// The merged run_end as a record line.
     fn record(&self) -> Vec<u8> {
-        let n = |key: &str| {
-            serde_json::Value::from(
-                self.sums.get(key).and_then(|v| v.as_f64()).unwrap_or(0.0) as u64
-            )
+        let end = write::RunEnd {
+            passed: self.passed,
+            totals: &self.totals,
+            wall: self.wall,
+            interrupted: self.interrupted.as_deref(),
+            harness_error: None,
+            left_running: &[],
+            logs: Some(self.logs),
+            stamp: None,
         };
-        let f = |key: &str| {
-            serde_json::Value::from(self.sums.get(key).and_then(|v| v.as_f64()).unwrap_or(0.0))
-        };
-        let mut end = serde_json::Map::new();
-        end.insert(
-            "result".into(),
-            if self.passed { "pass" } else { "fail" }.into(),
-        );
-        end.insert(
-            "files".into(),
-            serde_json::json!({"total": n("files.total"), "passed": n("files.passed"), "failed": n("files.failed"),
-                "skipped": n("files.skipped"), "cancelled": n("files.cancelled")}),
-        );
-        end.insert(
-            "tests".into(),
-            serde_json::json!({"run": n("tests.run"), "failed": n("tests.failed")}),
-        );
-        for key in ["wall", "user", "system"] {
-            end.insert(key.into(), f(key));
-        }
-        end.insert("retried".into(), n("retried"));
-        end.insert("flaky".into(), self.flaky.clone().into());
-        end.insert("bailed".into(), self.bailed.clone());
-        end.insert("interrupted".into(), self.interrupted.clone());
-        end.insert("logs".into(), self.logs.into());
-        // serde_json sorts keys, so the type goes in by hand.
-        let rest = serde_json::Value::Object(end).to_string();
-        let mut line = b"{\"type\":\"run_end\",".to_vec();
-        line.extend_from_slice(&rest.as_bytes()[1..]);
+        let mut line = Vec::with_capacity(512);
+        write::run_end(&mut line, &end);
         line
     }
 }

@@ -4,9 +4,9 @@
 
 use crate::daemon::Request;
 use crate::error::{Error, Result};
+use crate::event::write::RunStart;
 use crate::job::plan::Plan;
 use crate::job::{JobSpec, Launch};
-use crate::json;
 use crate::overlord::{Keyboard, Overlord, Sink};
 use crate::render::Renderer;
 use crate::runner::Prefork;
@@ -157,13 +157,13 @@ pub fn run_with(
     .remote(remote)
     .flaky_fails(session.policy.flaky_fails)
     .end_leftovers(end_leftovers);
-    overlord.start(|out| {
-        json::write_str_field(out, "version", env!("CARGO_PKG_VERSION"));
-        json::write_str_field(out, "id", &paths.id);
-        json::write_str_field(out, "cwd", &cwd.to_string_lossy());
-        json::write_u64_field(out, "files", job_count as u64);
-        json::write_u64_field(out, "slots", slots as u64);
-        json::write_str_field(out, "run_dir", &paths.run_dir.to_string_lossy());
+    overlord.start(&RunStart {
+        version: env!("CARGO_PKG_VERSION"),
+        id: &paths.id,
+        cwd: &cwd.to_string_lossy(),
+        files: job_count as u64,
+        slots: slots as u64,
+        run_dir: &paths.run_dir.to_string_lossy(),
     });
     let exit_status = overlord
         .follow(&signals, |results| {

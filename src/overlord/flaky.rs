@@ -6,9 +6,9 @@
 //! `replay` and JUnit all read that record, so none of them judges again.
 //! It owns that decision only; it must not touch anything but job_end records.
 
-use crate::event::Event;
-use crate::json;
-use serde_json::Value;
+use crate::event::write;
+use crate::event::{Event, JobResult};
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 #[derive(Default)]
@@ -25,23 +25,26 @@ impl Flaky {
     /// turned out flaky; None to let it through as it is.
     pub fn judge(&mut self, event: &mut Event) -> Option<Vec<u8>> {
         let (job, tries) = event.job()?;
-        let v = event.value();
-        if v["will_retry"] == true {
-            let reason = v["reasons"][0].as_str().unwrap_or("failed").to_string();
+        let end = event.job_end();
+        if end.will_retry() {
+            let reason = end.reasons().next().unwrap_or("failed").to_string();
             self.retried.entry(job).or_default().push((tries, reason));
             return None;
         }
         let failures = self.retried.remove(&job).unwrap_or_default();
-        if tries < 2 || v["result"] != "pass" {
+        if tries < 2 || end.result() != JobResult::Pass {
             return None;
         }
-        let mut end = v.as_object()?.clone();
-        end.insert("flaky".into(), true.into());
+        let mut judged = end.record();
+        judged.job = Some((job, tries));
+        judged.flaky = true;
         if self.fails {
-            end.insert("result".into(), "fail".into());
-            end.insert("reasons".into(), reasons(tries, &failures).into());
+            judged.result = JobResult::Fail;
+            judged.reasons = Cow::Owned(reasons(tries, &failures));
         }
-        Some(record((job, tries), &end))
+        let mut out = Vec::with_capacity(512);
+        write::job_end(&mut out, &judged);
+        Some(out)
     }
 }
 
@@ -58,26 +61,10 @@ fn reasons(tries: u32, failures: &[(u32, String)]) -> Vec<String> {
     reasons
 }
 
-/// A job_end record from its fields, with the type, job and try first, where
-/// readers look for them.
-fn record(job: (u64, u32), fields: &serde_json::Map<String, Value>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(512);
-    json::start_record(&mut out, "job_end");
-    json::write_u64_field(&mut out, "job", job.0);
-    json::write_u64_field(&mut out, "try", job.1 as u64);
-    for (key, value) in fields {
-        if !matches!(key.as_str(), "type" | "job" | "try") {
-            json::write_key(&mut out, key);
-            out.extend_from_slice(value.to_string().as_bytes());
-        }
-    }
-    out.push(b'}');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn judge(flaky: &mut Flaky, line: &str) -> Option<Value> {
         let out = flaky.judge(&mut Event::new(line.as_bytes()))?;

@@ -9,7 +9,6 @@
 //! leads, whose members may have been reparented away from it.
 
 use crate::event::Event;
-use crate::json;
 use crate::sys::{self, ProcStat};
 use std::time::{Duration, Instant};
 
@@ -38,22 +37,16 @@ pub struct Leftovers {
 impl Leftovers {
     /// Takes note of what a job_end names as left running; true if anything.
     pub fn job_end(&mut self, event: &mut Event) -> bool {
-        let v = event.value();
-        let file = v["file"].as_str().unwrap_or("");
-        let named = v["left_running"]
-            .as_array()
-            .map_or(false, |l| !l.is_empty());
-        for p in v["left_running"].as_array().into_iter().flatten() {
-            if let (Some(pid), Some(start)) = (p["pid"].as_i64(), p["start"].as_u64()) {
-                self.left.push(Left {
-                    file: file.to_string(),
-                    pid: pid as libc::pid_t,
-                    name: p["name"].as_str().unwrap_or("").to_string(),
-                    start,
-                });
-            }
-        }
-        named
+        let end = event.job_end();
+        let file = end.file().unwrap_or("");
+        let before = self.left.len();
+        self.left.extend(end.left_running().map(|p| Left {
+            file: file.to_string(),
+            pid: p.pid,
+            name: p.name,
+            start: p.start,
+        }));
+        self.left.len() > before
     }
 
     /// Those still running now (the others ended by themselves), named as
@@ -106,17 +99,6 @@ impl Leftovers {
         }
         running
     }
-}
-
-/// The run_end field that names what the run ended, or (`ended` false) what
-/// it left running.
-pub fn write_field(out: &mut Vec<u8>, left: &[Left], ended: bool) {
-    json::write_object_list_field(out, "left_running", left, |out, l| {
-        json::write_u64_field(out, "pid", l.pid as u64);
-        json::write_str_field(out, "name", &l.name);
-        json::write_str_field(out, "file", &l.file);
-        json::write_bool_field(out, "ended", ended);
-    });
 }
 
 /// The roots, what descends from them, and the members of the groups and

@@ -15,12 +15,13 @@ mod totals;
 
 pub use terminal::Keyboard;
 
-use crate::event::{splice_job, Event, Interest, Kind, STOPPED_BY_KEY};
-use crate::json;
+use crate::event::write::{self, JobEnd};
+use crate::event::{splice_job, Event, Interest, JobResult, Kind, STOPPED_BY_KEY};
 use crate::ljsonl::{Next, Tail};
 use crate::render::Renderer;
 use crate::state::FileResult;
 use crate::sys::{self, PollSet, SignalPipe};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Write};
 use std::os::unix::io::{AsRawFd, OwnedFd};
@@ -169,14 +170,12 @@ impl Output {
 
     /// A job_end the job could not write itself.
     fn synthesize_end(&mut self, job: (u64, u32), file: &str, reason: &str) {
+        let end = JobEnd {
+            job: Some(job),
+            ..JobEnd::new(file, JobResult::Fail, Cow::Owned(vec![reason.to_string()]))
+        };
         let mut out = Vec::new();
-        json::start_record(&mut out, "job_end");
-        json::write_u64_field(&mut out, "job", job.0);
-        json::write_u64_field(&mut out, "try", job.1 as u64);
-        json::write_str_field(&mut out, "file", file);
-        json::write_str_field(&mut out, "result", "fail");
-        json::write_str_list_field(&mut out, "reasons", &[reason]);
-        out.extend_from_slice(b",\"duration\":0,\"will_retry\":false}");
+        write::job_end(&mut out, &end);
         self.emit(&out);
     }
 
@@ -300,12 +299,9 @@ impl Overlord {
     }
 
     /// Writes the run_start record.
-    pub fn start(&mut self, fields: impl FnOnce(&mut Vec<u8>)) {
+    pub fn start(&mut self, run: &write::RunStart) {
         let mut out = Vec::new();
-        json::start_record(&mut out, "run_start");
-        fields(&mut out);
-        json::write_f64_field(&mut out, "stamp", sys::unix_now());
-        out.push(b'}');
+        write::run_start(&mut out, run, crate::sys::unix_now());
         self.out.emit(&out);
         self.out.flush();
     }
@@ -506,8 +502,7 @@ impl Overlord {
                 self.segments.launched(&log, job, segment);
                 self.out.emit(record);
                 let mut prefix = Vec::with_capacity(24);
-                json::write_u64_field(&mut prefix, "job", job.0);
-                json::write_u64_field(&mut prefix, "try", job.1 as u64);
+                write::job_fields(&mut prefix, job);
                 self.jobs.insert(
                     job,
                     LiveJob {

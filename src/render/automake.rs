@@ -19,7 +19,7 @@
 
 use super::automake_line::{self as line, Directive, Point};
 use super::Renderer;
-use crate::event::{Event, Interest, Kind};
+use crate::event::{read, Event, Interest, JobResult, Kind};
 use serde_json::Value;
 use std::cell::RefCell;
 use std::fs::File;
@@ -290,7 +290,7 @@ impl Report {
 
     /// The test is over: the checks tap-driver.sh makes at the end of the
     /// stream, or the exit-status verdict.
-    fn judge(&mut self, end: &Value) {
+    fn judge(&mut self, end: read::JobEnd) {
         if self.judged {
             return;
         }
@@ -306,22 +306,16 @@ impl Report {
         let exited = matches!(self.ended, Some(Ended::Code(_)));
         let quiet = match self.opts.protocol {
             Protocol::Exit => exited,
-            Protocol::Tap => end["result"] == "skip",
+            Protocol::Tap => end.result() == JobResult::Skip,
         };
-        let reasons = if quiet {
-            Vec::new()
-        } else {
-            strings(&end["reasons"])
-        };
-        let notes = strings(&end["notes"]);
-        for line in reasons.iter().chain(notes.iter()) {
+        let reasons = end.reasons().filter(|_| !quiet);
+        for line in reasons.chain(end.notes()) {
             self.log_line(format!("# proctor: {}", line));
         }
-        for left in end["left_running"].as_array().into_iter().flatten() {
+        for left in end.left_running() {
             self.log_line(format!(
                 "# proctor: left running: pid {} ({})",
-                left["pid"],
-                left["name"].as_str().unwrap_or("?")
+                left.pid, left.name
             ));
         }
     }
@@ -344,7 +338,7 @@ impl Report {
         self.report(result, "");
     }
 
-    fn judge_tap(&mut self, end: &Value) {
+    fn judge_tap(&mut self, end: read::JobEnd) {
         if !self.bailed {
             if self.plan_seen == PlanSeen::No {
                 self.error("missing test plan");
@@ -367,8 +361,8 @@ impl Report {
         }
         // What proctor found wrong that tap-driver.sh would not see (a lost
         // auditor, a TAP error it does not check) must not read as a pass.
-        if end["result"] == "fail" && !self.flagged {
-            for reason in strings(&end["reasons"]) {
+        if end.result() == JobResult::Fail && !self.flagged {
+            for reason in end.reasons() {
                 let about_exit =
                     reason.starts_with("exited with status") || reason.starts_with("killed by");
                 if !(self.opts.ignore_exit && about_exit) {
@@ -520,9 +514,9 @@ impl Report {
                 }
                 self.error(message);
             }
-            Kind::JobExit => self.ended = Some(ended_of(&v)),
-            Kind::JobEnd if v["will_retry"] == true => self.retry(),
-            Kind::JobEnd => self.judge(&v),
+            Kind::JobExit => self.ended = Some(ended_of(read::JobExit(&v))),
+            Kind::JobEnd if read::JobEnd(&v).will_retry() => self.retry(),
+            Kind::JobEnd => self.judge(read::JobEnd(&v)),
             kind if kind.is_line() => self.comment(&v),
             _ => {}
         }
@@ -570,15 +564,15 @@ fn line_of(v: &Value) -> Vec<u8> {
     }
 }
 
-fn ended_of(v: &Value) -> Ended {
-    match (v["status"].as_u64(), v["signal"].as_u64()) {
-        (Some(code), _) => Ended::Code(code),
-        (_, Some(number)) => Ended::Signal {
+fn ended_of(exit: read::JobExit) -> Ended {
+    match exit.exit() {
+        read::Exit::Code(code) => Ended::Code(code),
+        read::Exit::Signal { number, name, core } => Ended::Signal {
             number,
-            name: v["signal_name"].as_str().unwrap_or("signal").to_string(),
-            core: v["core"] == true,
+            name: name.unwrap_or("signal").to_string(),
+            core,
         },
-        _ => Ended::Unknown,
+        read::Exit::Unknown => Ended::Unknown,
     }
 }
 
@@ -596,16 +590,6 @@ fn exit_message(ended: &Ended) -> Option<String> {
         )),
         Ended::Unknown => Some("exit status unknown".into()),
     }
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The renderer half: hands events to the shared report.

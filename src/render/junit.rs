@@ -13,8 +13,7 @@
 //! into `FILE.tmp` and renamed over `FILE`, so a reader never sees half a file.
 
 use super::Renderer;
-use crate::event::{Event, Interest, Kind};
-use serde_json::Value;
+use crate::event::{Event, Interest, JobResult, Kind};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs::{self, File};
@@ -365,7 +364,7 @@ struct Counts {
 
 /// What ended a job, from its job_end (or from the log ending first).
 struct End {
-    result: String,
+    result: JobResult,
     reasons: Vec<String>,
     duration: f64,
     /// Passed only on a retry (failed, if `result` says so: `--flaky-fails`).
@@ -411,33 +410,25 @@ impl Junit {
             None => return Ok(()),
         };
         let job = self.jobs.remove(&key);
-        let v = event.value();
-        if v["will_retry"].as_bool() == Some(true) {
+        let end = event.job_end();
+        if end.will_retry() {
             // Only the final try gets a testsuite.
             return Ok(());
         }
-        let file = v["file"].as_str().unwrap_or("?");
+        let file = end.file().unwrap_or("?");
         let mut job = job.unwrap_or_else(|| Job::new(file));
         if job.file == "?" {
             job.file = file.to_string();
         }
-        let duration = v["duration"].as_f64().unwrap_or(0.0);
+        let duration = end.duration();
         if job.start.is_none() {
-            job.start = v["stamp"].as_f64().map(|s| s - duration);
+            job.start = end.stamp().map(|s| s - duration);
         }
         let end = End {
-            result: v["result"].as_str().unwrap_or("fail").to_string(),
-            reasons: v["reasons"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(String::from)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            result: end.result(),
+            reasons: end.reasons().map(String::from).collect(),
             duration,
-            flaky: v["flaky"] == true,
+            flaky: end.flaky(),
         };
         self.suite(&job, &end)
     }
@@ -591,7 +582,7 @@ impl Renderer for Junit {
             open.sort_by_key(|(k, _)| *k);
             for (_, job) in open {
                 let end = End {
-                    result: "fail".to_string(),
+                    result: JobResult::Fail,
                     reasons: vec!["the log ends before this test ended".to_string()],
                     duration: match (job.start, job.last_stamp) {
                         (Some(a), Some(b)) => (b - a).max(0.0),
@@ -630,7 +621,8 @@ fn render_suite(job: &Job, end: &End) -> (String, Counts) {
             time
         );
     };
-    if end.result == "cancelled" || (end.result == "skip" && job.cases.is_empty()) {
+    if end.result == JobResult::Cancelled || (end.result == JobResult::Skip && job.cases.is_empty())
+    {
         let why = end.reasons.first().map_or("", |r| r.as_str());
         let why = why.strip_prefix("skipped: ").unwrap_or(why);
         testcase(&mut body, "(file)", end.duration);
@@ -674,7 +666,7 @@ fn render_suite(job: &Job, end: &End) -> (String, Counts) {
             .iter()
             .filter(|r| !is_points_reason(r))
             .collect();
-        let failed = end.result != "pass" && end.result != "skip";
+        let failed = !matches!(end.result, JobResult::Pass | JobResult::Skip);
         if failed && end.flaky {
             // Its points passed on the last try: the file failed by the rule.
             counts.tests += 1;

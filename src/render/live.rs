@@ -7,7 +7,7 @@ use super::palette::Palette;
 use super::plain::{Plain, Style};
 use super::status::Status;
 use super::Renderer;
-use crate::event::{Event, Interest, Kind};
+use crate::event::{Event, Interest, JobResult, Kind};
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 use termion::clear;
@@ -166,22 +166,15 @@ impl<W: Write> Renderer for Live<W> {
         if self.status.event(event) {
             self.dirty = true;
         }
-        // A try that will be retried is not a failure yet (it is back in T).
-        let final_failure = kind == Kind::JobEnd
-            && event.str("result") == Some("fail")
-            && event.value()["will_retry"] != true;
-        if final_failure {
-            let file = event.str("file").unwrap_or("?").to_string();
-            let reasons: Vec<String> = event.value()["reasons"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|r| r.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default();
-            self.failures
-                .push(format!("  {}: {}", file, reasons.join("; ")));
+        if kind == Kind::JobEnd {
+            let end = event.job_end();
+            // A try that will be retried is not a failure yet (it is back in T).
+            if end.result() == JobResult::Fail && !end.will_retry() {
+                let reasons: Vec<&str> = end.reasons().collect();
+                let file = end.file().unwrap_or("?");
+                self.failures
+                    .push(format!("  {}: {}", file, reasons.join("; ")));
+            }
         }
         if self.report.interest().contains(kind) {
             self.report.event(event)?;

@@ -16,7 +16,7 @@ pub use live::Live;
 pub use palette::{ColorChoice, Palette};
 pub use plain::{Plain, Style};
 
-use crate::event::{Event, Interest};
+use crate::event::{read, Event, Interest};
 use crate::sys::terminal;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -119,21 +119,19 @@ pub fn for_run(show: &ShowOptions, on_stderr: bool, live: bool) -> (Vec<Box<dyn 
 
 /// What the run ended of what its tests had left running (or left running
 /// after it), a line each, from run_end's `left_running`.
-pub fn ended_with_the_run(run_end: &serde_json::Value) -> Vec<String> {
-    run_end["left_running"]
-        .as_array()
-        .into_iter()
-        .flatten()
+pub fn ended_with_the_run(run_end: read::RunEnd) -> Vec<String> {
+    run_end
+        .left_running()
         .map(|left| {
             format!(
                 "left running by {}: pid {} ({}), {}",
-                left["file"].as_str().unwrap_or("?"),
-                left["pid"],
-                left["name"].as_str().unwrap_or("?"),
-                if left["ended"] == false {
-                    "still running after the run"
-                } else {
+                left.file,
+                left.pid,
+                left.name,
+                if left.ended {
                     "ended with the run"
+                } else {
+                    "still running after the run"
                 }
             )
         })

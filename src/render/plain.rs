@@ -9,8 +9,7 @@
 
 use super::palette::{Palette, Role};
 use super::Renderer;
-use crate::event::{Event, Interest, Kind, STOPPED_BY_KEY};
-use serde_json::Value;
+use crate::event::{read, Event, Interest, JobResult, Kind, STOPPED_BY_KEY};
 use std::collections::HashMap;
 use std::io::{self, Write};
 
@@ -167,50 +166,39 @@ impl<W: Write> Plain<W> {
 
     fn job_end(&mut self, event: &mut Event) -> io::Result<()> {
         let job_id = event.job();
-        let value = event.value();
-        let file = value["file"].as_str().unwrap_or("?").to_string();
-        let result = value["result"].as_str().unwrap_or("fail").to_string();
-        let strings = |key: &str| -> Vec<String> {
-            value[key]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|r| r.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let reasons = strings("reasons");
-        let notes = strings("notes");
-        let run = value["counts"]["run"].as_u64().unwrap_or(0);
-        let failed = value["counts"]["failed"].as_u64().unwrap_or(0);
+        let end = event.job_end();
+        let file = end.file().unwrap_or("?").to_string();
+        let result = end.result();
+        let reasons: Vec<String> = end.reasons().map(String::from).collect();
+        let counts = end.counts();
+        let (run, failed) = (counts.run, counts.failed);
         let job = job_id
             .and_then(|j| self.jobs.remove(&j))
             .unwrap_or_default();
-        let will_retry = value["will_retry"] == true;
+        let will_retry = end.will_retry();
         let tries = job_id.map_or(1, |(_, t)| t);
-        let duration = value["duration"].as_f64().unwrap_or(0.0);
+        let duration = end.duration();
         // A try that will be retried is not the file's failure yet.
-        let failing = result == "fail" && !will_retry;
+        let failing = result == JobResult::Fail && !will_retry;
         if self.style.really_quiet || (self.style.quiet && !failing) {
             return Ok(());
         }
-        let status = match result.as_str() {
-            "pass" => self.paint(Role::Passed, "ok"),
-            "skip" => self.paint(
+        let status = match result {
+            JobResult::Pass => self.paint(Role::Passed, "ok"),
+            JobResult::Skip => self.paint(
                 Role::ToDo,
                 reasons.first().map_or("skipped", |r| r.as_str()),
             ),
-            "cancelled" => format!(
+            JobResult::Cancelled => format!(
                 "not run ({})",
                 reasons
                     .first()
                     .map_or("", |r| r.trim_start_matches("not run: "))
             ),
-            _ if failed > 0 => {
+            JobResult::Fail if failed > 0 => {
                 self.paint(Role::Failed, &format!("Failed {}/{} subtests", failed, run))
             }
-            _ => self.paint(
+            JobResult::Fail => self.paint(
                 Role::Failed,
                 &format!("Failed: {}", reasons.first().map_or("", |r| r.as_str())),
             ),
@@ -218,7 +206,7 @@ impl<W: Write> Plain<W> {
         let mut status = status;
         if will_retry {
             status.push_str(&format!(" (try {}; it will be tried again)", tries));
-        } else if result == "pass" && tries > 1 {
+        } else if result == JobResult::Pass && tries > 1 {
             status.push_str(&format!(" (flaky: passed on try {})", tries));
         }
         if self.style.timer {
@@ -226,11 +214,11 @@ impl<W: Write> Plain<W> {
         }
         let dots = ".".repeat(2 + self.width.saturating_sub(file.chars().count()));
         writeln!(self.out, "{} {} {}", file, dots, status)?;
-        for note in &notes {
+        for note in end.notes() {
             writeln!(self.out, "    {}", note)?;
         }
         if self.style.verbose {
-            for remark in strings("remarks") {
+            for remark in end.remarks() {
                 writeln!(self.out, "    {}", remark)?;
             }
         }
@@ -277,7 +265,7 @@ impl<W: Write> Plain<W> {
     }
 
     fn summary(&mut self, event: &mut Event) -> io::Result<()> {
-        let v = event.value().clone();
+        let end = event.run_end();
         if !self.failures.is_empty() {
             writeln!(self.out, "\nTest Summary Report\n-------------------")?;
             for f in &self.failures {
@@ -287,12 +275,7 @@ impl<W: Write> Plain<W> {
                 }
             }
         }
-        let flaky: Vec<&str> = v["flaky"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|f| f.as_str())
-            .collect();
+        let flaky: Vec<&str> = end.flaky().collect();
         if !flaky.is_empty() {
             writeln!(
                 self.out,
@@ -300,20 +283,19 @@ impl<W: Write> Plain<W> {
                 flaky.join(", ")
             )?;
         }
-        for line in super::ended_with_the_run(&v) {
+        for line in super::ended_with_the_run(end) {
             writeln!(self.out, "{}", line)?;
         }
-        let bailed = v.get("bailed").filter(|b| !b.is_null());
-        if let Some(bail) = bailed {
-            let file = bail["file"].as_str().unwrap_or("?");
+        let bailed = end.bailed();
+        if let Some((file, reason)) = bailed {
             writeln!(
                 self.out,
                 "Bailed out in {}: {}",
-                file,
-                bail["reason"].as_str().unwrap_or("")
+                file.unwrap_or("?"),
+                reason
             )?;
         }
-        if let Some(why) = v["interrupted"].as_str() {
+        if let Some(why) = end.interrupted() {
             let verb = if why == STOPPED_BY_KEY {
                 "Stopped"
             } else {
@@ -323,26 +305,24 @@ impl<W: Write> Plain<W> {
         } else if let (Some(why), None) = (&self.stopped, bailed) {
             writeln!(self.out, "Stopped: {}", why)?;
         }
-        let files = &v["files"];
-        let n = |x: &Value| x.as_u64().unwrap_or(0);
-        let user = v["user"].as_f64().unwrap_or(0.0);
-        let system = v["system"].as_f64().unwrap_or(0.0);
+        let files = end.files();
+        let (user, system) = (end.user(), end.system());
         writeln!(
             self.out,
             "Files={}, Tests={}, {:.2} wallclock secs ({:.2} cusr {:.2} csys = {:.2} CPU)",
-            n(&files["total"]),
-            n(&v["tests"]["run"]),
-            v["wall"].as_f64().unwrap_or(0.0),
+            files.total,
+            end.tests_run(),
+            end.wall(),
             user,
             system,
             user + system
         )?;
-        if n(&files["cancelled"]) > 0 {
-            writeln!(self.out, "Not run: {} files", n(&files["cancelled"]))?;
+        if files.cancelled > 0 {
+            writeln!(self.out, "Not run: {} files", files.cancelled)?;
         }
-        let result = if n(&files["total"]) == 0 {
+        let result = if files.total == 0 {
             "NOTESTS".to_string()
-        } else if v["result"] == "pass" {
+        } else if end.result() == JobResult::Pass {
             self.paint(Role::Passed, "PASS")
         } else {
             self.paint(Role::Failed, "FAIL")
@@ -351,9 +331,7 @@ impl<W: Write> Plain<W> {
         writeln!(
             self.out,
             "Files: {} passed, {} failed, {} skipped",
-            n(&files["passed"]),
-            n(&files["failed"]),
-            n(&files["skipped"])
+            files.passed, files.failed, files.skipped
         )?;
         self.out.flush()
     }
@@ -372,7 +350,7 @@ impl<W: Write> Renderer for Plain<W> {
             Kind::JobExit,
             Kind::JobEnd,
             Kind::RunEnd,
-            Kind::Other,
+            Kind::RunnerStop,
         ];
         let always = Interest::of(&ALWAYS);
         if self.style.verbose || self.style.failure_output {
@@ -400,10 +378,11 @@ impl<W: Write> Renderer for Plain<W> {
             _ if kind.is_line() => self.line(event)?,
             Kind::JobExit => {
                 if let Some(job) = event.job() {
-                    let v = event.value();
-                    let exit = match (v["status"].as_u64(), v["signal_name"].as_str()) {
-                        (Some(s), _) if s != 0 => format!(" Exit: {}", s),
-                        (_, Some(sig)) => format!(" Signal: {}", sig),
+                    let exit = match event.job_exit().exit() {
+                        read::Exit::Code(s) if s != 0 => format!(" Exit: {}", s),
+                        read::Exit::Signal {
+                            name: Some(name), ..
+                        } => format!(" Signal: {}", name),
                         _ => String::new(),
                     };
                     self.jobs.entry(job).or_default().exit = exit;
@@ -411,7 +390,7 @@ impl<W: Write> Renderer for Plain<W> {
             }
             Kind::JobEnd => self.job_end(event)?,
             Kind::RunEnd => self.summary(event)?,
-            Kind::Other if event.raw().starts_with(b"{\"type\":\"runner_stop\"") => {
+            Kind::RunnerStop => {
                 self.stopped = event.str("reason").map(String::from);
             }
             _ => {}

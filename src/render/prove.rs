@@ -11,7 +11,7 @@
 //! our stderr as it arrives, as prove lets it through. It owns nothing but text.
 
 use super::Renderer;
-use crate::event::{Event, Interest, Kind};
+use crate::event::{read, Event, Interest, JobResult, Kind};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -239,17 +239,17 @@ impl Prove {
             Some(job) => job,
             None => return,
         };
-        let v = event.value();
-        let wait = match (v["status"].as_i64(), v["signal"].as_i64()) {
-            (Some(code), _) => Some((code & 0xff) << 8),
-            (_, Some(signal)) => Some(signal | if v["core"] == true { 0x80 } else { 0 }),
-            _ => None,
+        let exit = event.job_exit();
+        // As perl's $? has it.
+        let wait = match exit.exit() {
+            read::Exit::Code(code) => Some((code as i64 & 0xff) << 8),
+            read::Exit::Signal { number, core, .. } => {
+                Some(number as i64 | if core { 0x80 } else { 0 })
+            }
+            read::Exit::Unknown => None,
         };
-        let wall = v["wall"].as_f64().unwrap_or(0.0);
-        let cpu = (
-            v["user"].as_f64().unwrap_or(0.0),
-            v["system"].as_f64().unwrap_or(0.0),
-        );
+        let wall = exit.wall();
+        let cpu = (exit.user(), exit.system());
         let file = self.files.entry(job).or_default();
         file.wait = wait;
         file.wall = wall;
@@ -259,22 +259,22 @@ impl Prove {
     fn job_end(&mut self, event: &mut Event) -> io::Result<()> {
         let job = event.job();
         let mut file = job.and_then(|j| self.files.remove(&j)).unwrap_or_default();
-        let v = event.value();
-        let result = v["result"].as_str().unwrap_or("fail");
+        let end = event.job_end();
+        let result = end.result();
         // Files never started (after a bail-out or an interrupt) are not shown;
         // nor are those ending after a bail-out, which prove never waits for.
-        if result == "cancelled" || (self.bailed_job.is_some() && self.bailed_job != job) {
+        if result == JobResult::Cancelled || (self.bailed_job.is_some() && self.bailed_job != job) {
             return Ok(());
         }
-        let name = v["file"].as_str().unwrap_or("?").to_string();
+        let name = end.file().unwrap_or("?").to_string();
         let exit = file.wait.unwrap_or(0) >> 8;
         let mut problems = !file.failed.is_empty()
             || !file.errors.is_empty()
             || (file.wait.unwrap_or(0) != 0 && !self.style.ignore_exit);
-        let planned = v["counts"]["planned"].as_u64();
+        let planned = end.counts().planned;
         let bailed_here = self.bailed_job.is_some() && self.bailed_job == job;
-        if result == "fail" && !problems && bailed_here && planned.map_or(false, |p| p != file.run)
-        {
+        let failed = result == JobResult::Fail;
+        if failed && !problems && bailed_here && planned.map_or(false, |p| p != file.run) {
             // prove still checks the plan of the file that bailed out.
             file.errors.push(format!(
                 "Bad plan.  You planned {} tests but ran {}.",
@@ -283,16 +283,10 @@ impl Prove {
             ));
             problems = true;
         }
-        if result == "fail" && !problems {
+        if failed && !problems {
             // proctor failed the file for a reason prove has no words for
             // (auditor lost, a bail-out after a complete plan...).
-            file.errors.extend(
-                v["reasons"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|r| r.as_str().map(String::from)),
-            );
+            file.errors.extend(end.reasons().map(String::from));
             if file.errors.is_empty() {
                 file.errors.push("failed".to_string());
             }
@@ -404,16 +398,16 @@ impl Prove {
     }
 
     fn summary(&mut self, event: &mut Event) -> io::Result<()> {
-        let v = event.value().clone();
+        let end = event.run_end();
         // Not prove's own words: on stderr, beside the tests' stderr.
-        for line in super::ended_with_the_run(&v) {
+        for line in super::ended_with_the_run(end) {
             writeln!(self.err, "proctor: {}", line)?;
         }
         let (files, total, passed) = self.count;
         if self.style.timer {
             writeln!(self.out, "{}", clock())?;
         }
-        if v["interrupted"].is_string() {
+        if end.interrupted().is_some() {
             writeln!(self.out, "Test run interrupted!")?;
         }
         if total > 0 && total == passed && !self.problems {
@@ -428,10 +422,9 @@ impl Prove {
                 self.report(r)?;
             }
         }
-        let wall = v["wall"].as_f64().unwrap_or(0.0).max(0.0) as u64;
+        let wall = end.wall().max(0.0) as u64;
         let (usr, sys) = crate::sys::self_cpu_times();
-        let cusr = v["user"].as_f64().unwrap_or(0.0);
-        let csys = v["system"].as_f64().unwrap_or(0.0);
+        let (cusr, csys) = (end.user(), end.system());
         writeln!(
             self.out,
             "Files={}, Tests={}, {}",

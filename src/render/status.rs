@@ -5,7 +5,7 @@
 //! is still finishing), R running, T to do (queued, or waiting for a retry).
 
 use super::palette::{Palette, Role};
-use crate::event::{Event, Kind};
+use crate::event::{Event, JobResult, Kind};
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -93,13 +93,13 @@ impl Status {
                 _ => false,
             },
             (Kind::JobEnd, job) => {
-                let retried = event.value()["will_retry"] == true;
-                match event.str("result") {
+                let end = event.job_end();
+                match end.result() {
                     // Back to T when the runner queues its next try.
-                    _ if retried => {}
-                    Some("pass") | Some("skip") => self.counts.passed += 1,
-                    Some("cancelled") => self.counts.todo = self.counts.todo.saturating_sub(1),
-                    _ => self.counts.failed += 1,
+                    _ if end.will_retry() => {}
+                    JobResult::Pass | JobResult::Skip => self.counts.passed += 1,
+                    JobResult::Cancelled => self.counts.todo = self.counts.todo.saturating_sub(1),
+                    JobResult::Fail => self.counts.failed += 1,
                 }
                 if let Some(a) = job.and_then(|j| self.active.remove(&j)) {
                     if a.exited {

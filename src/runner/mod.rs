@@ -17,15 +17,17 @@ pub mod slots;
 mod stages;
 
 use crate::auditor;
+use crate::event::write::{self, JobEnd, JobLaunch};
+use crate::event::JobResult;
 use crate::job::plan::Plan;
 use crate::job::Launch;
-use crate::json;
 use crate::ljsonl::Writer;
 use crate::stage::Stage;
 use crate::sys::{self, ExitInfo, Fork, PollSet, SignalPipe};
 pub use prefork::Prefork;
 use schedule::{Occupancy, Pending, Queue};
 use slots::Heard;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::io;
@@ -296,9 +298,7 @@ fn start(
 impl Runner {
     /// Queues one try of a job, and says so in the log.
     fn enqueue(&mut self, p: Pending) -> io::Result<()> {
-        self.record("job_queued", p.job, p.tries, |out| {
-            json::write_str_field(out, "file", &p.spec.display)
-        })?;
+        self.record(|out| write::job_queued(out, (p.job, p.tries), &p.spec.display))?;
         self.queue.push(p);
         Ok(())
     }
@@ -463,19 +463,18 @@ impl Runner {
     /// The job's auditor runs as `pid`: its slot is taken already.
     fn started(&mut self, pid: libc::pid_t, p: Pending, place: &auditor::Place) -> io::Result<()> {
         let (log, tmp) = (place.log.to_string_lossy(), place.tmp.to_string_lossy());
-        self.record("job_launch", p.job, p.tries, |out| {
-            json::write_str_field(out, "file", &p.spec.display);
-            json::write_u64_field(out, "pid", pid as u64);
-            json::write_str_field(out, "log", &log);
-            if place.segment.is_some() {
-                json::write_bool_field(out, "segment", true);
-            }
-            json::write_str_field(out, "tmp", &tmp);
-            if p.spec.staged {
-                json::write_bool_field(out, "staged", true);
-            }
-            json::write_f64_field(out, "stamp", sys::unix_now());
-        })?;
+        let launch = JobLaunch {
+            job: (p.job, p.tries),
+            file: &p.spec.display,
+            pid,
+            log: Some(&log),
+            segment: place.segment.is_some(),
+            dir: None,
+            tmp: Some(&tmp),
+            staged: p.spec.staged,
+            stamp: sys::unix_now(),
+        };
+        self.record(|out| write::job_launch(out, &launch))?;
         self.running.insert(pid, p);
         Ok(())
     }
@@ -544,29 +543,20 @@ impl Runner {
         if exit == Some(ExitInfo::Code(auditor::EXIT_WITHDRAWN)) {
             // Sent ahead, and not started after all: the run paused or stopped.
             let reason = self.not_run();
-            self.record("job_requeued", done.job, done.tries, |out| {
-                json::write_str_field(out, "reason", reason)
-            })?;
+            self.record(|out| write::job_requeued(out, (done.job, done.tries), reason))?;
             self.queue.put_back(done);
             return Ok(());
         }
         if exit == Some(ExitInfo::Code(auditor::EXIT_GIVE_BACK)) {
             // Out of processes before the test could start: again later, with no
             // more jobs at once than are running now.
-            self.record("job_requeued", done.job, done.tries, |out| {
-                json::write_str_field(out, "reason", "no process to start the test with")
-            })?;
+            let reason = "no process to start the test with";
+            self.record(|out| write::job_requeued(out, (done.job, done.tries), reason))?;
             self.slots = self.running.len().max(1).min(self.slots);
             self.queue.put_back(done);
             return Ok(());
         }
-        self.record("job_done", done.job, done.tries, |out| match exit {
-            Some(ExitInfo::Code(c)) => json::write_u64_field(out, "auditor_status", c as u64),
-            Some(ExitInfo::Signal { signal, .. }) => {
-                json::write_u64_field(out, "auditor_signal", signal as u64)
-            }
-            None => json::write_str_field(out, "auditor_status", "unknown"),
-        })?;
+        self.record(|out| write::job_done(out, (done.job, done.tries), exit.as_ref()))?;
         if exit == Some(ExitInfo::Code(auditor::EXIT_BAIL)) {
             self.stop(Stopping::Bail)?;
         } else if exit == Some(ExitInfo::Code(auditor::EXIT_FAIL))
@@ -596,11 +586,7 @@ impl Runner {
             Stopping::OverlordGone => "overlord gone".to_string(),
             Stopping::No => return Ok(()),
         };
-        self.scratch.clear();
-        json::start_record(&mut self.scratch, "runner_stop");
-        json::write_str_field(&mut self.scratch, "reason", &reason);
-        self.scratch.push(b'}');
-        self.log.record(&self.scratch)?;
+        self.record(|out| write::runner_stop(out, &reason))?;
         // And the auditors of jobs ahead: one withdrawn by a pause may have
         // started before the withdrawal came, and runs unbeknown.
         let ahead = self.ahead.keys().filter(|p| !self.running.contains_key(p));
@@ -625,37 +611,29 @@ impl Runner {
     fn cancel_the_rest(&mut self) -> io::Result<()> {
         let reason = self.not_run();
         for p in self.queue.drain() {
-            self.end_unstarted(&p, "cancelled", reason)?;
+            self.end_unstarted(&p, JobResult::Cancelled, reason)?;
         }
         Ok(())
     }
 
     /// The one job_end of a job that never started (its auditor never ran).
-    fn end_unstarted(&mut self, p: &Pending, result: &str, reason: &str) -> io::Result<()> {
-        self.record("job_end", p.job, p.tries, |out| {
-            json::write_str_field(out, "file", &p.spec.display);
-            json::write_str_field(out, "result", result);
-            json::write_str_list_field(out, "reasons", &[reason]);
-            json::write_f64_field(out, "duration", 0.0);
-            json::write_bool_field(out, "will_retry", false);
-        })
+    fn end_unstarted(&mut self, p: &Pending, result: JobResult, reason: &str) -> io::Result<()> {
+        let end = JobEnd {
+            job: Some((p.job, p.tries)),
+            ..JobEnd::new(
+                &p.spec.display,
+                result,
+                Cow::Owned(vec![reason.to_string()]),
+            )
+        };
+        self.record(|out| write::job_end(out, &end))
     }
 
-    fn record(
-        &mut self,
-        kind: &str,
-        job: u64,
-        tries: u32,
-        fields: impl FnOnce(&mut Vec<u8>),
-    ) -> io::Result<()> {
-        let out = &mut self.scratch;
-        out.clear();
-        json::start_record(out, kind);
-        json::write_u64_field(out, "job", job);
-        json::write_u64_field(out, "try", tries as u64);
-        fields(out);
-        out.push(b'}');
-        self.log.record(out)
+    /// Writes the record `write` puts in the scratch buffer to the log.
+    fn record(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> io::Result<()> {
+        self.scratch.clear();
+        write(&mut self.scratch);
+        self.log.record(&self.scratch)
     }
 }
 

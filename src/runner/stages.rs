@@ -9,7 +9,8 @@
 
 use super::schedule::Pending;
 use super::{Runner, Stopping};
-use crate::json;
+use crate::event::write::{self, JobLaunch};
+use crate::event::JobResult;
 use crate::stage::{EnvChange, Message, Stage, StageSpec};
 use crate::sys::{self, ExitInfo};
 use std::collections::HashMap;
@@ -267,13 +268,19 @@ impl Runner {
                 Message::Launched { job, pid } => {
                     if let Some(p) = self.stages.answered(job) {
                         let dir = self.job_file(&p, "");
-                        self.record("job_launch", job.0, job.1, |out| {
-                            json::write_str_field(out, "file", &p.spec.display);
-                            json::write_u64_field(out, "pid", pid as u64);
-                            json::write_str_field(out, "dir", &dir.to_string_lossy());
-                            json::write_bool_field(out, "staged", true);
-                            json::write_f64_field(out, "stamp", sys::unix_now());
-                        })?;
+                        let dir = dir.to_string_lossy();
+                        let launch = JobLaunch {
+                            job,
+                            file: &p.spec.display,
+                            pid,
+                            log: None,
+                            segment: false,
+                            dir: Some(&dir),
+                            tmp: None,
+                            staged: true,
+                            stamp: crate::sys::unix_now(),
+                        };
+                        self.record(|out| write::job_launch(out, &launch))?;
                         self.running.insert(pid, p);
                     }
                 }
@@ -340,9 +347,7 @@ impl Runner {
         };
         self.stages.ready = true;
         let name = self.stages.name();
-        self.record_stage("stage_ready", &name, |out| {
-            json::write_u64_field(out, "pid", pid as u64)
-        })?;
+        self.record(|out| write::stage_ready(out, &name, pid, None))?;
         let waiting = std::mem::take(&mut self.stages.spawning);
         for p in &waiting {
             self.send_spawn(p)?;
@@ -359,9 +364,7 @@ impl Runner {
             stage.kill();
         }
         let name = self.stages.name();
-        self.record_stage("stage_exit", &name, |out| {
-            json::write_str_field(out, "reason", &why)
-        })?;
+        self.record(|out| write::stage_exit(out, &name, None, Some(&why)))?;
         self.stage_broken(why)
     }
 
@@ -391,7 +394,7 @@ impl Runner {
             return self.not_ready(stage.exited_early());
         }
         let name = stage.spec.name.clone();
-        self.record_stage("stage_exit", &name, |_| {})?;
+        self.record(|out| write::stage_exit(out, &name, None, None))?;
         // Auditors it started live on as this process's children (it is a
         // subreaper); one it reaped without telling has left no process.
         let gone: Vec<libc::pid_t> = self
@@ -445,14 +448,13 @@ impl Runner {
         if let Some(stage) = self.stages.take() {
             stage.kill();
             let name = self.stages.name();
-            self.record_stage("stage_exit", &name, |out| {
-                json::write_str_field(out, "reason", "not ready when the run stopped")
-            })?;
+            let reason = "not ready when the run stopped";
+            self.record(|out| write::stage_exit(out, &name, None, Some(reason)))?;
         }
         let reason = self.not_run();
         for p in std::mem::take(&mut self.stages.spawning) {
             self.occupancy.remove(&p, self.slots);
-            self.end_unstarted(&p, "cancelled", reason)?;
+            self.end_unstarted(&p, JobResult::Cancelled, reason)?;
         }
         Ok(())
     }
@@ -475,22 +477,7 @@ impl Runner {
 
     /// A job its stage could not start still gets its one job_end, failed.
     fn fail_unstarted(&mut self, p: &Pending, reason: &str) -> io::Result<()> {
-        self.end_unstarted(p, "fail", reason)
-    }
-
-    fn record_stage(
-        &mut self,
-        kind: &str,
-        name: &str,
-        fields: impl FnOnce(&mut Vec<u8>),
-    ) -> io::Result<()> {
-        let out = &mut self.scratch;
-        out.clear();
-        json::start_record(out, kind);
-        json::write_str_field(out, "stage", name);
-        fields(out);
-        out.push(b'}');
-        self.log.record(out)
+        self.end_unstarted(p, JobResult::Fail, reason)
     }
 }
 

@@ -50,16 +50,6 @@ pub enum Outcome {
     Skip,
 }
 
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Pass => "pass",
-            Outcome::Fail => "fail",
-            Outcome::Skip => "skip",
-        }
-    }
-}
-
 #[derive(Clone, Debug)]
 pub struct Verdict {
     pub outcome: Outcome,

@@ -205,3 +205,33 @@ fn junit_beside_the_report() {
         Err(_) => eprintln!("note: xmllint is not installed; the schema check is skipped"),
     }
 }
+
+/// A run its runner stopped (a signal sent to the runner alone) says why,
+/// from the runner_stop record, when nothing else does.
+#[test]
+fn replay_says_why_the_runner_stopped() {
+    let p = Project::new();
+    let log = p.dir.join("stopped.jsonl");
+    std::fs::write(
+        &log,
+        [
+            r#"{"type":"run_start","version":"0.1.0","id":"x","cwd":"/tmp","files":1,"slots":1,"run_dir":"/tmp/run","stamp":1.0}"#,
+            r#"{"type":"job_queued","job":1,"try":1,"file":"t/a.t"}"#,
+            r#"{"type":"runner_stop","reason":"signal SIGTERM"}"#,
+            r#"{"type":"job_end","job":1,"try":1,"file":"t/a.t","result":"cancelled","reasons":["not run: the run was interrupted"],"duration":0.000000,"will_retry":false}"#,
+            r#"{"type":"run_end","result":"fail","files":{"total":1,"passed":0,"failed":0,"skipped":0,"cancelled":1},"tests":{"run":0,"failed":0},"wall":0.1,"user":0,"system":0,"retried":0,"flaky":[],"bailed":null,"interrupted":null,"stamp":2.0}"#,
+        ]
+        .join("\n")
+            + "\n",
+    )
+    .unwrap();
+    let run = p.proctor(&["replay", "--color=never", log.to_str().unwrap()]);
+    run.expect_status(1);
+    assert!(
+        run.stdout()
+            .contains("t/a.t .. not run (the run was interrupted)\n")
+            && run.stdout().contains("\nStopped: signal SIGTERM\n"),
+        "{}",
+        run.stdout()
+    );
+}

@@ -6,7 +6,7 @@
 
 use super::yamlish::{self, Node};
 use crate::error::{Error, Result};
-use crate::event::{Event, Interest, Kind};
+use crate::event::{Event, Interest, JobResult, Kind};
 use crate::render::Renderer;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -369,20 +369,21 @@ impl Renderer for Observer {
     }
 
     fn event(&mut self, event: &mut Event) -> io::Result<()> {
-        let v = event.value();
-        let outcome = v["result"].as_str().unwrap_or("fail");
-        if !matches!(outcome, "pass" | "fail" | "skip") {
+        let end = event.job_end();
+        let result = end.result();
+        if result == JobResult::Cancelled {
             // Never run (after a bail-out or an interrupt): nothing to note.
             return Ok(());
         }
-        let failed = v["counts"]["failed"].as_u64().unwrap_or(0);
-        let ended = v["stamp"].as_f64().unwrap_or_else(now);
+        let counts = end.counts();
         self.0.borrow_mut().push(Observed {
-            name: v["file"].as_str().unwrap_or("").to_string(),
-            result: failed.saturating_add(u64::from(outcome == "fail")),
-            todo: v["counts"]["todo"].as_u64().unwrap_or(0),
-            elapsed: v["duration"].as_f64().unwrap_or(0.0),
-            ended,
+            name: end.file().unwrap_or("").to_string(),
+            result: counts
+                .failed
+                .saturating_add(u64::from(result == JobResult::Fail)),
+            todo: counts.todo,
+            elapsed: end.duration(),
+            ended: end.stamp().unwrap_or_else(now),
         });
         Ok(())
     }

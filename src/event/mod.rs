@@ -1,12 +1,30 @@
 //! Events: the interface between the part that runs tests and the parts that show
-//! them. An event is one JSON object as written in the logs; it keeps its raw bytes
-//! and decodes them only when something asks for a field. It is read-only: a
-//! consumer that must change one works on a clone of [`Event::value`].
+//! them, and the schema of the logs they travel in. An event is one JSON object as
+//! written in the logs; it keeps its raw bytes and decodes them only when something
+//! asks for a field. It is read-only: a consumer that must change one works on a
+//! clone of [`Event::value`], or on a record read back through [`read`].
+//!
+//! This folder owns the schema: [`write`] holds the one writer of each record type
+//! proctor writes, [`read`] the typed readers of those many parts read, and
+//! [`JobResult`] the words of a `"result"`. Who writes what:
+//!
+//! | log | writer | records |
+//! |-----|--------|---------|
+//! | job log | auditor | a line record per line of output (TAP types, `output`), `parse_error`, `job_start`, `test_exit`, `job_exit`, `job_end` |
+//! | runner's log | runner | `job_queued`, `job_launch`, `job_requeued`, `job_done`, `job_end` (a job that never started), `runner_stop`, `stage_ready`, `stage_exit` (those of a standing auditor's own perl written by it, passed on by the runner) |
+//! | event log | overlord | `run_start`, every record above (a job's with its job and try), `job_end` (a lost job; a flaky file's last try, judged again), `run_end` |
+
+pub mod read;
+mod result;
+pub mod write;
+
+pub use result::JobResult;
+pub use write::LeftRunning;
 
 use crate::json;
 use serde_json::Value;
 
-/// The event types proctor writes. Types it does not know are `Other`.
+/// The event types readers tell apart; any other (the stages' records, say) is `Other`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     RunStart,
@@ -28,6 +46,7 @@ pub enum Kind {
     JobEnd,
     JobDone,
     JobRequeued,
+    RunnerStop,
     RunEnd,
     Other,
 }
@@ -54,6 +73,7 @@ impl Kind {
             b"job_end" => Kind::JobEnd,
             b"job_done" => Kind::JobDone,
             b"job_requeued" => Kind::JobRequeued,
+            b"runner_stop" => Kind::RunnerStop,
             b"run_end" => Kind::RunEnd,
             _ => Kind::Other,
         }
@@ -146,6 +166,21 @@ impl<'a> Event<'a> {
             .get_or_insert_with(|| serde_json::from_slice(raw).unwrap_or(Value::Null))
     }
 
+    /// The event as a job_end (its kind is the caller's to check).
+    pub fn job_end(&mut self) -> read::JobEnd<'_> {
+        read::JobEnd(self.value())
+    }
+
+    /// The event as a job_exit (its kind is the caller's to check).
+    pub fn job_exit(&mut self) -> read::JobExit<'_> {
+        read::JobExit(self.value())
+    }
+
+    /// The event as a run_end (its kind is the caller's to check).
+    pub fn run_end(&mut self) -> read::RunEnd<'_> {
+        read::RunEnd(self.value())
+    }
+
     pub fn str(&mut self, key: &str) -> Option<&str> {
         self.value().get(key)?.as_str()
     }
@@ -220,6 +255,35 @@ mod tests {
         assert!(e.value.is_none());
         assert_eq!(*e.value(), Value::Null);
         assert_eq!(Event::new(b"[1]").kind(), Kind::Other);
+    }
+
+    #[test]
+    fn every_type_a_reader_looks_for_has_its_kind() {
+        for t in [
+            "run_start",
+            "job_queued",
+            "job_launch",
+            "job_start",
+            "output",
+            "version",
+            "plan",
+            "assert",
+            "comment",
+            "bail",
+            "parse_error",
+            "yaml",
+            "pragma",
+            "blank",
+            "test_exit",
+            "job_exit",
+            "job_end",
+            "job_done",
+            "job_requeued",
+            "runner_stop",
+            "run_end",
+        ] {
+            assert_ne!(Kind::of_type(t.as_bytes()), Kind::Other, "{}", t);
+        }
     }
 
     #[test]
