@@ -333,7 +333,7 @@ pub struct TestArgs {
     pub merge: bool,
     pub event_timeout: Option<f64>,
     /// `--leftovers`: when what a test leaves running is ended (None: with the run).
-    pub leftovers: Option<crate::auditor::Leftovers>,
+    pub leftovers: Option<crate::job::audit::Leftovers>,
     pub log: Option<PathBuf>,
     pub log_fd: Option<i32>,
     pub no_log: bool,
@@ -604,9 +604,9 @@ fn parse_test(parser: &mut lexopt::Parser, command: &str) -> Result<Option<TestA
             }
             "--leftovers" => {
                 let v = value(parser)?;
-                let when = crate::auditor::Leftovers::parse(&v)
+                let when = crate::job::audit::Leftovers::parse(&v)
                     // Nothing a test starts may outlive a run of proctor's own.
-                    .filter(|l| *l != crate::auditor::Leftovers::Keep);
+                    .filter(|l| *l != crate::job::audit::Leftovers::Keep);
                 args.leftovers = Some(when.ok_or_else(|| {
                     Error::Usage(format!("--leftovers: '{}' is neither 'test' nor 'run'", v))
                 })?)

@@ -2,7 +2,7 @@
 //!
 //! Records are written straight into a byte buffer, without building a
 //! `serde_json::Value` per line. Strings that are not valid UTF-8 are written
-//! lossily, and the exact bytes go beside them in hex (see [`write_line_fields`]),
+//! lossily, and the exact bytes go beside them in hex (see `event::write`'s line records),
 //! so the log stays valid JSON and loses nothing.
 
 use std::io::Write;

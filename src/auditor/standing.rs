@@ -6,6 +6,7 @@
 use super::own_perl::{NotStarted, OwnPerl};
 use super::slot_tmp;
 use crate::auditor::{self, Place};
+use crate::job::audit;
 use crate::job::plan::Plan;
 use crate::job::segment;
 use crate::job::slot::{FromAuditor, Introduction, JobKey, JobRequest, ToAuditor};
@@ -21,7 +22,7 @@ pub fn become_auditor(socket: RawFd, lifeline: RawFd) -> i32 {
     sys::set_process_name("proctor-audit");
     match sys::keep_fds(&[socket, lifeline]) {
         Ok(fds) => work(fds[0], fds[1]),
-        Err(_) => auditor::EXIT_BROKEN,
+        Err(_) => audit::EXIT_BROKEN,
     }
 }
 
@@ -32,7 +33,7 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
         Ok(process) => process,
         Err(e) => {
             errln!("proctor: auditor: unable to set up signals: {}", e);
-            return auditor::EXIT_BROKEN;
+            return audit::EXIT_BROKEN;
         }
     };
     let me = std::process::id() as libc::pid_t;
@@ -85,7 +86,7 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
             if !inbox.tell(&mut own_perl) {
                 break;
             }
-            inbox.untold = Some(auditor::EXIT_WITHDRAWN);
+            inbox.untold = Some(audit::EXIT_WITHDRAWN);
             continue;
         }
         // A perl that must get ready first (started again, or still
@@ -119,7 +120,7 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
                 tmp
             });
         }
-        bailed |= status == auditor::EXIT_BAIL;
+        bailed |= status == audit::EXIT_BAIL;
         inbox.untold = Some(status);
         if !process.can_go_on() {
             inbox.tell(&mut own_perl);
@@ -139,7 +140,7 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
         own_perl.end();
     }
     if inbox.garbled {
-        auditor::EXIT_BROKEN
+        audit::EXIT_BROKEN
     } else {
         0
     }
@@ -313,7 +314,7 @@ fn audit(
     lifeline: RawFd,
     own_perl: Option<(&mut OwnPerl, &mut auditor::Process)>,
     before_waiting: &mut dyn FnMut(),
-) -> auditor::Config {
+) -> audit::Config {
     let spec = &request.spec;
     let place = Place {
         log: request.log.into_owned(),
@@ -328,16 +329,16 @@ fn audit(
             let test = match own_perl.start_test(job, &spec.display, tmp, process, before_waiting) {
                 Ok(started) => {
                     started_at = Some(started.at);
-                    auditor::Test::Adopted {
+                    audit::Test::Adopted {
                         pid: started.pid,
                         stdout: started.stdout.into_raw_fd(),
                         stderr: started.stderr.map(IntoRawFd::into_raw_fd),
                     }
                 }
-                Err(NotStarted::Interrupted) => auditor::Test::NotStarted {
+                Err(NotStarted::Interrupted) => audit::Test::NotStarted {
                     reason: "not run: the run was interrupted".to_string(),
                 },
-                Err(NotStarted::Failed(why)) => auditor::Test::NotStarted {
+                Err(NotStarted::Failed(why)) => audit::Test::NotStarted {
                     reason: format!("not run: {}", why),
                 },
             };

@@ -14,6 +14,7 @@
 //! the overlord to end with the run. Zombies are reaped, never counted.
 
 use crate::event::LeftRunning;
+use crate::job::audit::Leftovers;
 use crate::sys::{self, ExitInfo, Rusage};
 use std::io;
 use std::time::{Duration, Instant};
@@ -26,39 +27,6 @@ const GIVE_UP: Duration = Duration::from_secs(1);
 const LEAK_GRACE: Duration = Duration::from_millis(250);
 /// Rounds of killing adopted descendants before giving up on a fork bomb.
 const CLEANUP_ROUNDS: usize = 100;
-
-/// When the processes a test leaves running, once they let go of its output,
-/// are ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Leftovers {
-    /// When the test's audit ends, with a note naming them.
-    WithTest,
-    /// When the run ends: until then they are the suite's own business.
-    WithRun,
-    /// Never: they outlive the run, as tap-driver.sh leaves them (the
-    /// driver's run is one test of a `make check`, whose end it cannot see).
-    Keep,
-}
-
-impl Leftovers {
-    /// The word of `--leftovers`.
-    pub fn parse(word: &str) -> Option<Leftovers> {
-        match word {
-            "test" => Some(Leftovers::WithTest),
-            "run" => Some(Leftovers::WithRun),
-            "keep" => Some(Leftovers::Keep),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Leftovers::WithTest => "test",
-            Leftovers::WithRun => "run",
-            Leftovers::Keep => "keep",
-        }
-    }
-}
 
 /// Why the auditor stopped the test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,8 +4,10 @@
 //! same auditor the runner forks for jobs without a stage. Not for people: its
 //! options are the stage protocol's (proctor-stage(7)).
 
-use crate::auditor::{self, Config, Leftovers, Test};
+use crate::auditor;
 use crate::error::{Error, Result};
+use crate::job::audit;
+use crate::job::audit::{Config, Leftovers, Test};
 use crate::numbers;
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -82,7 +84,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
     let config = Config {
         command: vec!["perl (preloaded)".to_string(), file.clone()],
         file,
-        place: auditor::Place::own(dir.join("events.ljsonl"), dir.join("tmp")),
+        place: audit::Place::own(dir.join("events.ljsonl"), dir.join("tmp")),
         test: Test::Adopted {
             pid: pid.ok_or_else(|| missing("--pid"))?,
             stdout,

@@ -11,13 +11,13 @@
 //! result is never mistaken for a finished one, and what the test printed before
 //! it was stopped is kept.
 
-use crate::auditor::Leftovers;
 use crate::cli::DRIVER_USAGE;
 use crate::commands::driver_log::DriverLog;
 use crate::commands::session::{self, Session};
 use crate::commands::test::job_specs;
 use crate::discover::{self, How, TestFile};
 use crate::error::{Error, Result, EXIT_FAIL, EXIT_PASS};
+use crate::job::audit::Leftovers;
 use crate::job::Launch;
 use crate::render::automake::{Automake, Options, Protocol, Report};
 use crate::render::Renderer;

@@ -100,7 +100,7 @@ pub fn run_with(
     .map_err(|e| Error::io("set up signal handling", e))?;
     let job_count = session.jobs.len();
     let slots = session.slots;
-    let end_leftovers = session.launch.leftovers != crate::auditor::Leftovers::Keep;
+    let end_leftovers = session.launch.leftovers != crate::job::audit::Leftovers::Keep;
     let cwd = std::env::current_dir().map_err(|e| Error::io("find the current directory", e))?;
     let plan = Plan {
         jobs: session.jobs,

@@ -2,11 +2,11 @@
 //! and this machine's share, decide how each runs, and hand the run to the
 //! session with the renderers the flags ask for.
 
-use crate::auditor::Leftovers;
 use crate::cli::TestArgs;
 use crate::commands::session::{self, Policy, Runner, Session};
 use crate::discover::{self, How, Search, TestFile};
 use crate::error::{Error, Result};
+use crate::job::audit::Leftovers;
 use crate::job::{perl_dirs, JobSpec, Launch};
 use crate::order::{self, Known, Order, Partition, Share};
 use crate::render;

@@ -4,7 +4,7 @@
 //! asks for a field. It is read-only: a consumer that must change one works on a
 //! clone of [`Event::value`], or on a record read back through [`read`].
 //!
-//! This folder owns the schema: [`write`] holds the one writer of each record type
+//! This folder owns the schema: [`mod@write`] holds the one writer of each record type
 //! proctor writes, [`read`] the typed readers of those many parts read, and
 //! [`JobResult`] the words of a `"result"`. Who writes what:
 //!

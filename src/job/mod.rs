@@ -1,13 +1,13 @@
 //! How a job is started: the command line and environment of each test, built
 //! once per run, so that per job the runner only adds the job's TMPDIR and forks.
 //! A job the runner spawns itself goes through here; a job spawned by a stage will
-//! take the same [`auditor::Config`] over the stage protocol.
+//! take the same [`audit::Config`] over the stage protocol.
 
+pub mod audit;
 pub mod plan;
 pub mod segment;
 pub mod slot;
 
-use crate::auditor;
 use crate::discover::How;
 use crate::headers::Headers;
 use crate::sys::ExecSpec;
@@ -44,7 +44,7 @@ pub struct Launch {
     pub stage: Option<crate::stage::StageSpec>,
     pub event_timeout: Option<Duration>,
     /// When what a test leaves running is ended.
-    pub leftovers: auditor::Leftovers,
+    pub leftovers: audit::Leftovers,
     /// Switches for perl before each perl test's name (prove's `-w`, `-T`...).
     pub perl_switches: Vec<String>,
     /// Words after each test's name (prove's `::`); not for preloaded tests.
@@ -161,9 +161,9 @@ impl Launch {
     pub fn auditor_config(
         &self,
         spec: &JobSpec,
-        place: auditor::Place,
+        place: audit::Place,
         lifeline: i32,
-    ) -> auditor::Config {
+    ) -> audit::Config {
         // Only a file run as itself needs `./`; perl gets the path as given, as
         // under prove, so diagnostics name it the same way.
         let file = if spec.how == How::Itself {
@@ -202,7 +202,7 @@ impl Launch {
             self.env.clone(),
             vec![tmpdir],
         );
-        let test = auditor::Test::Spawn {
+        let test = audit::Test::Spawn {
             spec: spec_exec,
             merge: self.merge,
         };
@@ -218,10 +218,10 @@ impl Launch {
     pub fn preloaded_config(
         &self,
         spec: &JobSpec,
-        place: auditor::Place,
+        place: audit::Place,
         lifeline: i32,
-        test: auditor::Test,
-    ) -> auditor::Config {
+        test: audit::Test,
+    ) -> audit::Config {
         let command = vec!["perl (preloaded)".to_string(), spec.display.clone()];
         self.config(spec, place, lifeline, test, command)
     }
@@ -229,12 +229,12 @@ impl Launch {
     fn config(
         &self,
         spec: &JobSpec,
-        place: auditor::Place,
+        place: audit::Place,
         lifeline: i32,
-        test: auditor::Test,
+        test: audit::Test,
         command: Vec<String>,
-    ) -> auditor::Config {
-        auditor::Config {
+    ) -> audit::Config {
+        audit::Config {
             file: spec.display.clone(),
             place,
             test,

@@ -3,9 +3,9 @@
 //! once per test), and reads its plan from a pipe once the session has made it.
 
 use super::{JobSpec, Launch};
-use crate::auditor::Leftovers;
 use crate::discover::How;
 use crate::headers::{Category, DurationHint, Headers};
+use crate::job::audit::Leftovers;
 use crate::stage::{StageSpec, PERL_STAGE};
 use serde_json::{json, Value};
 use std::ffi::CString;

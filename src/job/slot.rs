@@ -381,7 +381,7 @@ mod tests {
 
     #[test]
     fn a_status_survives_the_trip() {
-        for status in [0, 1, crate::auditor::EXIT_WITHDRAWN, -1] {
+        for status in [0, 1, crate::job::audit::EXIT_WITHDRAWN, -1] {
             let message = FromAuditor::Status(status);
             assert_eq!(FromAuditor::decode(&from_auditor(&message)), Ok(message));
         }

@@ -1,5 +1,5 @@
 //! What the tests left running for the rest of the run (a server one test
-//! starts for the next ones; see `auditor::Leftovers::WithRun`), gathered from
+//! starts for the next ones; see `job::audit::Leftovers::WithRun`), gathered from
 //! their job_end records and ended when the run ends, so that nothing a test
 //! started outlives the run.
 //!

@@ -224,7 +224,7 @@ pub struct Overlord {
     /// Starting new jobs is paused (the `p` key).
     paused: bool,
     /// What the tests left running is ended with the run (see
-    /// `auditor::Leftovers`).
+    /// `audit::Leftovers`).
     end_leftovers: bool,
 }
 

@@ -16,7 +16,8 @@
 use super::schedule::Pending;
 use super::slots::Sending;
 use super::{Runner, Stopping};
-use crate::auditor::{self, Place};
+use crate::job::audit;
+use crate::job::audit::Place;
 use crate::sys::ExitInfo;
 use std::io;
 
@@ -78,7 +79,7 @@ impl Runner {
     pub(super) fn answered(&mut self, pid: libc::pid_t, status: i32) -> io::Result<()> {
         if !self.running.contains_key(&pid) {
             return match self.ahead.remove(&pid) {
-                Some(a) if status == auditor::EXIT_WITHDRAWN => {
+                Some(a) if status == audit::EXIT_WITHDRAWN => {
                     self.queue.put_back(a.p);
                     Ok(())
                 }
@@ -91,7 +92,7 @@ impl Runner {
             };
         }
         self.auditor_done(pid, Some(ExitInfo::Code(status)))?;
-        if matches!(status, auditor::EXIT_BAIL | auditor::EXIT_BROKEN) {
+        if matches!(status, audit::EXIT_BAIL | audit::EXIT_BROKEN) {
             // It starts no other job.
             self.take_back_ahead(pid);
             return Ok(());

@@ -19,6 +19,7 @@ mod stages;
 use crate::auditor;
 use crate::event::write::{self, JobEnd, JobLaunch};
 use crate::event::JobResult;
+use crate::job::audit;
 use crate::job::plan::Plan;
 use crate::job::Launch;
 use crate::ljsonl::Writer;
@@ -402,7 +403,7 @@ impl Runner {
         if std::fs::create_dir(&tmp).is_err() {
             std::fs::create_dir_all(&tmp)?;
         }
-        self.fork_auditor(p, auditor::Place::own(log, tmp), retry_on_fail)
+        self.fork_auditor(p, audit::Place::own(log, tmp), retry_on_fail)
     }
 
     /// With -k every job keeps a log file of its own; otherwise a standing
@@ -437,7 +438,7 @@ impl Runner {
     fn fork_auditor(
         &mut self,
         p: Pending,
-        place: auditor::Place,
+        place: audit::Place,
         retry_on_fail: bool,
     ) -> io::Result<()> {
         let mut config =
@@ -447,8 +448,8 @@ impl Runner {
         match sys::fork() {
             Ok(Fork::Child) => {
                 let code = match sys::keep_only_fd(config.lifeline) {
-                    Ok(lifeline) => auditor::run(auditor::Config { lifeline, ..config }),
-                    Err(_) => auditor::EXIT_BROKEN,
+                    Ok(lifeline) => auditor::run(audit::Config { lifeline, ..config }),
+                    Err(_) => audit::EXIT_BROKEN,
                 };
                 sys::exit_now(code)
             }
@@ -461,7 +462,7 @@ impl Runner {
     }
 
     /// The job's auditor runs as `pid`: its slot is taken already.
-    fn started(&mut self, pid: libc::pid_t, p: Pending, place: &auditor::Place) -> io::Result<()> {
+    fn started(&mut self, pid: libc::pid_t, p: Pending, place: &audit::Place) -> io::Result<()> {
         let (log, tmp) = (place.log.to_string_lossy(), place.tmp.to_string_lossy());
         let launch = JobLaunch {
             job: (p.job, p.tries),
@@ -540,14 +541,14 @@ impl Runner {
             None => return Ok(()), // an orphan adopted as subreaper, or an idle auditor
         };
         self.occupancy.remove(&done, self.slots);
-        if exit == Some(ExitInfo::Code(auditor::EXIT_WITHDRAWN)) {
+        if exit == Some(ExitInfo::Code(audit::EXIT_WITHDRAWN)) {
             // Sent ahead, and not started after all: the run paused or stopped.
             let reason = self.not_run();
             self.record(|out| write::job_requeued(out, (done.job, done.tries), reason))?;
             self.queue.put_back(done);
             return Ok(());
         }
-        if exit == Some(ExitInfo::Code(auditor::EXIT_GIVE_BACK)) {
+        if exit == Some(ExitInfo::Code(audit::EXIT_GIVE_BACK)) {
             // Out of processes before the test could start: again later, with no
             // more jobs at once than are running now.
             let reason = "no process to start the test with";
@@ -557,9 +558,9 @@ impl Runner {
             return Ok(());
         }
         self.record(|out| write::job_done(out, (done.job, done.tries), exit.as_ref()))?;
-        if exit == Some(ExitInfo::Code(auditor::EXIT_BAIL)) {
+        if exit == Some(ExitInfo::Code(audit::EXIT_BAIL)) {
             self.stop(Stopping::Bail)?;
-        } else if exit == Some(ExitInfo::Code(auditor::EXIT_FAIL))
+        } else if exit == Some(ExitInfo::Code(audit::EXIT_FAIL))
             && self.stopping == Stopping::No
             && self.may_retry(&done)
         {

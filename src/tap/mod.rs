@@ -8,7 +8,7 @@
 //! per parser does not grow with the number of lines read: every buffer is
 //! capped, and test numbers are listed only up to a limit.
 //!
-//! Every line gets exactly one record, whose type is [`Kind::event_type`]:
+//! Every line gets exactly one record, whose type is [`line::Kind::event_type`]:
 //!
 //! | kind      | type      | fields written by [`Line::write_fields`] |
 //! |-----------|-----------|-------------------------------------------|

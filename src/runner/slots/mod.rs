@@ -17,7 +17,7 @@
 //! ends, before it tells that job's status: the next test starts without a
 //! round trip through the runner. The runner can take a job sent ahead back
 //! (a withdrawal, when the run pauses or stops); an auditor answers a job it
-//! did not start with [`auditor::EXIT_WITHDRAWN`]. One that has bailed out or
+//! did not start with [`audit::EXIT_WITHDRAWN`]. One that has bailed out or
 //! been told to stop starts no other job.
 //!
 //! A slot whose auditor dies, or reports that it could not do its job, stays
@@ -38,7 +38,8 @@ mod launcher;
 use super::schedule::Pending;
 use crate::auditor::slot_tmp::SlotTmp;
 use crate::auditor::standing::become_auditor;
-use crate::auditor::{self, Place};
+use crate::job::audit;
+use crate::job::audit::Place;
 use crate::job::segment;
 use crate::job::slot::{FromAuditor, Introduction, JobRequest, ToAuditor};
 use crate::sys::{self, Fork};
@@ -339,7 +340,7 @@ impl Auditors {
             (Ok(FromAuditor::Note(record)), _) => Heard::Note(record.to_vec()),
             (Ok(FromAuditor::Status(status)), Some(pid)) if self.slots[i].unanswered > 0 => {
                 self.slots[i].unanswered -= 1;
-                if status == auditor::EXIT_BROKEN {
+                if status == audit::EXIT_BROKEN {
                     // It could not do its job (its log, say): it takes no other.
                     self.retire(i);
                 }
