@@ -246,7 +246,7 @@ pub fn mark_last(state_dir: &Path, log: &Path) -> io::Result<()> {
 /// A line each, so a big suite is never one big JSON tree in memory.
 struct Record {
     file: String,
-    result: String,
+    result: JobResult,
     duration: f64,
 }
 
@@ -254,7 +254,8 @@ fn parse_record(line: &str) -> Option<Record> {
     let v: serde_json::Value = serde_json::from_str(line).ok()?;
     Some(Record {
         file: v["file"].as_str()?.to_string(),
-        result: v["result"].as_str()?.to_string(),
+        // A word proctor never writes: not its file.
+        result: JobResult::parse(v["result"].as_str()?)?,
         duration: v["duration"].as_f64()?,
     })
 }
@@ -285,7 +286,7 @@ pub fn load_known(state_dir: &Path) -> (HashMap<String, Known>, Option<String>) 
                         r.file,
                         Known {
                             duration: Some(r.duration),
-                            failed: Some(JobResult::parse(&r.result) == Some(JobResult::Fail)),
+                            failed: Some(r.result == JobResult::Fail),
                         },
                     )
                 })
@@ -323,7 +324,7 @@ fn close_enough(known: f64, now: f64) -> bool {
 #[derive(Clone, Debug, PartialEq)]
 pub struct FileResult {
     pub file: String,
-    pub result: String,
+    pub result: JobResult,
     pub duration: f64,
 }
 
@@ -356,15 +357,15 @@ pub fn save_results(state_dir: &Path, results: &[FileResult]) -> io::Result<()> 
     let mut line = Vec::with_capacity(256);
     let old = records
         .iter()
-        .map(|r| (r.file.as_str(), r.result.as_str(), r.duration));
+        .map(|r| (r.file.as_str(), r.result, r.duration));
     let new = results
         .iter()
-        .map(|r| (r.file.as_str(), r.result.as_str(), r.duration));
+        .map(|r| (r.file.as_str(), r.result, r.duration));
     for (file, result, duration) in old.chain(new) {
         line.clear();
         line.extend_from_slice(b"{\"file\":");
         crate::json::write_str(&mut line, file);
-        crate::json::write_str_field(&mut line, "result", result);
+        crate::json::write_str_field(&mut line, "result", result.as_str());
         crate::json::write_f64_field(&mut line, "duration", duration);
         line.extend_from_slice(b"}\n");
         io::Write::write_all(&mut out, &line)?;
@@ -390,13 +391,20 @@ mod tests {
     fn results_are_kept_between_runs() {
         let dir = std::env::temp_dir().join(format!("proctor-state-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
-        let r = |file: &str, result: &str, duration: f64| FileResult {
+        let r = |file: &str, result: JobResult, duration: f64| FileResult {
             file: file.into(),
-            result: result.into(),
+            result,
             duration,
         };
-        save_results(&dir, &[r("t/a.t", "pass", 1.5), r("t/b.t", "fail", 0.5)]).unwrap();
-        save_results(&dir, &[r("t/b.t", "pass", 0.25)]).unwrap();
+        save_results(
+            &dir,
+            &[
+                r("t/a.t", JobResult::Pass, 1.5),
+                r("t/b.t", JobResult::Fail, 0.5),
+            ],
+        )
+        .unwrap();
+        save_results(&dir, &[r("t/b.t", JobResult::Pass, 0.25)]).unwrap();
         let (known, warning) = load_known(&dir);
         assert_eq!(warning, None);
         assert_eq!(
@@ -432,25 +440,25 @@ mod tests {
         use std::os::unix::fs::MetadataExt;
         let dir = std::env::temp_dir().join(format!("proctor-rewrite-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
-        let r = |result: &str, duration: f64| FileResult {
+        let r = |result: JobResult, duration: f64| FileResult {
             file: "t/a.t".into(),
-            result: result.into(),
+            result,
             duration,
         };
         let inode = || fs::metadata(dir.join(FILES)).unwrap().ino();
-        save_results(&dir, &[r("pass", 1.0)]).unwrap();
+        save_results(&dir, &[r(JobResult::Pass, 1.0)]).unwrap();
         let first = inode();
-        save_results(&dir, &[r("pass", 1.1)]).unwrap();
-        save_results(&dir, &[r("pass", 0.85)]).unwrap();
+        save_results(&dir, &[r(JobResult::Pass, 1.1)]).unwrap();
+        save_results(&dir, &[r(JobResult::Pass, 0.85)]).unwrap();
         assert_eq!(inode(), first, "a duration within a fifth keeps the file");
         let (known, _) = load_known(&dir);
         assert_eq!(known["t/a.t"].duration, Some(1.0));
 
-        save_results(&dir, &[r("fail", 1.0)]).unwrap();
+        save_results(&dir, &[r(JobResult::Fail, 1.0)]).unwrap();
         let second = inode();
         assert_ne!(second, first, "a changed result rewrites the file");
         assert_eq!(load_known(&dir).0["t/a.t"].failed, Some(true));
-        save_results(&dir, &[r("fail", 1.5)]).unwrap();
+        save_results(&dir, &[r(JobResult::Fail, 1.5)]).unwrap();
         assert_ne!(inode(), second, "a duration half as long again rewrites it");
         assert_eq!(load_known(&dir).0["t/a.t"].duration, Some(1.5));
         fs::remove_dir_all(&dir).unwrap();

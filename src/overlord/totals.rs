@@ -31,7 +31,7 @@ impl Totals {
         if result != JobResult::Cancelled {
             self.results.push(FileResult {
                 file,
-                result: result.as_str().to_string(),
+                result,
                 duration: end.duration(),
             });
         }
