@@ -383,29 +383,19 @@ pub fn find_program(program: &str) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::ScratchDir;
 
-    struct Dir(PathBuf);
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-
-    fn scratch(name: &str) -> Dir {
-        let d =
-            std::env::temp_dir().join(format!("proctor-discover-{}-{}", name, std::process::id()));
-        let _ = fs::remove_dir_all(&d);
-        fs::create_dir_all(d.join("t/sub")).unwrap();
-        for f in ["t/b.t", "t/a.t", "t/sub/c.t", "t/notes.txt"] {
-            fs::write(d.join(f), "").unwrap();
-        }
-        Dir(d)
+    fn scratch(name: &str) -> ScratchDir {
+        ScratchDir::with_files(
+            &format!("discover-{}", name),
+            &["t/b.t", "t/a.t", "t/sub/c.t", "t/notes.txt"],
+        )
     }
 
     #[test]
     fn directories_give_sorted_t_files() {
         let d = scratch("sorted");
-        let t = d.0.join("t");
+        let t = d.path().join("t");
         let names = |files: Vec<TestFile>| {
             files
                 .into_iter()
@@ -426,19 +416,19 @@ mod tests {
     fn files_keep_the_given_order_and_choose_perl() {
         let d = scratch("order");
         let files = discover(
-            &[d.0.join("t/b.t"), d.0.join("t/a.t")],
+            &[d.path().join("t/b.t"), d.path().join("t/a.t")],
             &Search::default(),
             None,
         )
         .unwrap();
-        assert_eq!(files[0].path, d.0.join("t/b.t"));
+        assert_eq!(files[0].path, d.path().join("t/b.t"));
         assert_eq!(files[0].how, How::Perl);
     }
 
     #[test]
     fn taint_switches() {
         let d = scratch("taint");
-        let f = d.0.join("t/a.t");
+        let f = d.path().join("t/a.t");
         for (line, want) in [
             ("#!perl -T", Some("-T")),
             ("#!/usr/bin/perl -wt", Some("-t")),
@@ -455,7 +445,7 @@ mod tests {
     #[test]
     fn a_shebang_a_preloaded_perl_cannot_honour_is_no_preload() {
         let d = scratch("preload");
-        let f = d.0.join("t/a.t");
+        let f = d.path().join("t/a.t");
         for (head, no_preload) in [
             ("#!perl -T\n", true),
             ("#!/bin/sh\n", true),
@@ -472,12 +462,12 @@ mod tests {
     #[test]
     fn bad_paths_are_usage_errors() {
         let d = scratch("bad");
-        let err = discover(&[d.0.join("nope.t")], &Search::default(), None).unwrap_err();
+        let err = discover(&[d.path().join("nope.t")], &Search::default(), None).unwrap_err();
         assert!(err.to_string().contains("nope.t: no such file"), "{}", err);
-        let err = discover(&[d.0.join("t/notes.txt")], &Search::default(), None).unwrap_err();
+        let err = discover(&[d.path().join("t/notes.txt")], &Search::default(), None).unwrap_err();
         assert!(err.to_string().contains("not executable"), "{}", err);
-        fs::create_dir_all(d.0.join("empty")).unwrap();
-        let err = discover(&[d.0.join("empty")], &Search::default(), None).unwrap_err();
+        fs::create_dir_all(d.path().join("empty")).unwrap();
+        let err = discover(&[d.path().join("empty")], &Search::default(), None).unwrap_err();
         assert!(err.to_string().contains("no test files (*.t)"), "{}", err);
         assert!(!err.to_string().contains("--ext"), "{}", err);
     }
@@ -485,7 +475,7 @@ mod tests {
     #[test]
     fn a_directory_of_executables_names_the_ext_that_would_run_them() {
         let d = scratch("exe");
-        let dir = d.0.join("tests");
+        let dir = d.path().join("tests");
         fs::create_dir_all(&dir).unwrap();
         for (name, mode) in [("basic", 0o755), ("io.sh", 0o755), ("Makefile", 0o644)] {
             fs::write(dir.join(name), "").unwrap();
@@ -503,7 +493,7 @@ mod tests {
     #[test]
     fn extensions_choose_the_files_and_empty_means_executables_without_a_dot() {
         let d = scratch("ext");
-        let t = d.0.join("t");
+        let t = d.path().join("t");
         for (name, mode) in [
             ("x.sh", 0o755),
             ("y.test", 0o644),
@@ -534,7 +524,7 @@ mod tests {
     #[test]
     fn the_recurse_hint_only_when_recursing_would_find_something() {
         let d = scratch("hint");
-        let t = d.0.join("t");
+        let t = d.path().join("t");
         let err = discover(
             std::slice::from_ref(&t),
             &Search::new(false, &[".sh".into()]),
@@ -558,7 +548,7 @@ mod tests {
     #[test]
     fn a_file_named_twice_runs_once() {
         let d = scratch("twice");
-        let t = d.0.join("t");
+        let t = d.path().join("t");
         let files = discover(
             &[t.join("b.t"), t.clone(), t.join(".").join("b.t")],
             &Search::default(),

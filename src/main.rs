@@ -8,6 +8,8 @@
 
 #[macro_use]
 mod say;
+#[cfg(test)]
+mod scratch;
 
 mod auditor;
 mod cli;

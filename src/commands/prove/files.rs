@@ -237,39 +237,22 @@ fn binary(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    struct Dir(PathBuf);
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::scratch::ScratchDir;
 
     /// A tree of empty files, with a current directory of its own: the names
     /// prove gives are relative, so each case runs there.
-    fn tree(name: &str, files: &[&str]) -> Dir {
-        let d = std::env::temp_dir().join(format!(
-            "proctor-provefiles-{}-{}",
-            name,
-            std::process::id()
-        ));
-        let _ = fs::remove_dir_all(&d);
-        for f in files {
-            let path = d.join(f);
-            fs::create_dir_all(path.parent().unwrap()).unwrap();
-            fs::write(path, "").unwrap();
-        }
-        Dir(d)
+    fn tree(name: &str, files: &[&str]) -> ScratchDir {
+        ScratchDir::with_files(&format!("provefiles-{}", name), files)
     }
 
-    fn found(d: &Dir, args: &[&str], recurse: bool, ext: &[&str]) -> Vec<String> {
+    fn found(d: &ScratchDir, args: &[&str], recurse: bool, ext: &[&str]) -> Vec<String> {
         let ext: Vec<String> = ext.iter().map(|e| e.to_string()).collect();
-        let args: Vec<PathBuf> = args.iter().map(|a| d.0.join(a)).collect();
+        let args: Vec<PathBuf> = args.iter().map(|a| d.path().join(a)).collect();
         let search = Search {
             recurse,
             extensions: &ext,
         };
-        let prefix = format!("{}/", d.0.display());
+        let prefix = format!("{}/", d.path().display());
         names(&args, Vec::new(), false, &search, &mut io_empty())
             .unwrap()
             .into_iter()
@@ -329,7 +312,7 @@ mod tests {
         assert_eq!(canonical(Path::new(".")), PathBuf::from("."));
         assert_eq!(canonical(Path::new("/")), PathBuf::from("/"));
         let d = tree("slash", &["t/a.t"]);
-        let top = format!("{}/t//", d.0.display());
+        let top = format!("{}/t//", d.path().display());
         let names = below(
             Path::new(&top),
             &Search {
@@ -350,7 +333,7 @@ mod tests {
         };
         let mut input = std::io::Cursor::new(b"t/z.t\nt/a.t\n".to_vec());
         let got = names(
-            &[PathBuf::from("-"), d.0.join("t/a.t")],
+            &[PathBuf::from("-"), d.path().join("t/a.t")],
             Vec::new(),
             false,
             &search,
@@ -360,7 +343,7 @@ mod tests {
         assert_eq!(
             got,
             [
-                d.0.join("t/a.t"),
+                d.path().join("t/a.t"),
                 PathBuf::from("t/z.t"),
                 PathBuf::from("t/a.t")
             ]
@@ -370,9 +353,9 @@ mod tests {
     #[test]
     fn perl_runs_all_but_executable_binaries() {
         let d = tree("how", &[]);
-        fs::create_dir_all(&d.0).unwrap();
+        fs::create_dir_all(d.path()).unwrap();
         let file = |name: &str, body: &[u8], mode: u32| {
-            let p = d.0.join(name);
+            let p = d.path().join(name);
             fs::write(&p, body).unwrap();
             fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
             p
@@ -394,9 +377,9 @@ mod tests {
             how(file("d.t", b"print 1", 0o644), Some(&["sh".to_string()])).unwrap(),
             How::Command(vec!["sh".to_string()])
         );
-        let err = how(d.0.join("d.t"), Some(&[])).unwrap_err();
+        let err = how(d.path().join("d.t"), Some(&[])).unwrap_err();
         assert!(err.to_string().contains("is not executable"), "{}", err);
-        let err = how(d.0.join("nope.t"), None).unwrap_err();
+        let err = how(d.path().join("nope.t"), None).unwrap_err();
         assert!(err.to_string().contains("nope.t: no such file"), "{}", err);
     }
 }
