@@ -889,6 +889,15 @@ mod tests {
 
     const HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
+    /// `events`, then the run's end, render as the XML head and `body`.
+    #[track_caller]
+    fn renders_as(events: &str, body: &str) {
+        same(
+            &render(&format!("{}{}", events, RUN_END)),
+            &format!("{}{}", HEAD, body),
+        );
+    }
+
     // 1700000000 is 2023-11-14T22:13:20 UTC.
     const PASSING: &str = r##"
         {"type":"job_queued","job":1,"try":1,"file":"t/pass.t"}
@@ -908,12 +917,9 @@ mod tests {
 
     #[test]
     fn passing_file() {
-        same(
-            &render(&format!("{}{}", PASSING, RUN_END)),
-            &format!(
-                "{}{}",
-                HEAD,
-                r##"<testsuites name="proctor" tests="2" failures="0" errors="0" time="1.500">
+        renders_as(
+            PASSING,
+            r##"<testsuites name="proctor" tests="2" failures="0" errors="0" time="1.500">
   <testsuite name="t/pass.t" tests="2" failures="0" errors="0" skipped="0" time="1.000" timestamp="2023-11-14T22:13:20">
     <testcase classname="t/pass.t" name="1 - first" time="0.250"/>
     <testcase classname="t/pass.t" name="2" time="0.500"/>
@@ -924,8 +930,7 @@ mod tests {
 </system-err>
   </testsuite>
 </testsuites>
-"##
-            ),
+"##,
         );
     }
 
@@ -1017,20 +1022,16 @@ not yaml
 
     #[test]
     fn skip_all() {
-        same(
-            &render(&format!("{}{}", SKIP_ALL, RUN_END)),
-            &format!(
-                "{}{}",
-                HEAD,
-                r##"<testsuites name="proctor" tests="1" failures="0" errors="0" time="1.500">
+        renders_as(
+            SKIP_ALL,
+            r##"<testsuites name="proctor" tests="1" failures="0" errors="0" time="1.500">
   <testsuite name="t/skipall.t" tests="1" failures="0" errors="0" skipped="1" time="0.125" timestamp="2023-11-14T22:13:20">
     <testcase classname="t/skipall.t" name="(file)" time="0.125">
       <skipped message="no network"/>
     </testcase>
   </testsuite>
 </testsuites>
-"##
-            ),
+"##,
         );
     }
 
@@ -1047,12 +1048,9 @@ not yaml
     /// neither fails the suite; a SKIP point is skipped.
     #[test]
     fn todo_and_skip_points() {
-        same(
-            &render(&format!("{}{}", TODO, RUN_END)),
-            &format!(
-                "{}{}",
-                HEAD,
-                r##"<testsuites name="proctor" tests="3" failures="0" errors="0" time="1.500">
+        renders_as(
+            TODO,
+            r##"<testsuites name="proctor" tests="3" failures="0" errors="0" time="1.500">
   <testsuite name="t/todo.t" tests="3" failures="0" errors="0" skipped="2" time="0.000" timestamp="2023-11-14T22:13:20">
     <testcase classname="t/todo.t" name="1 - later" time="0.000">
       <skipped message="TODO not yet"/>
@@ -1065,8 +1063,7 @@ not yaml
 </system-out>
   </testsuite>
 </testsuites>
-"##
-            ),
+"##,
         );
     }
 
@@ -1088,12 +1085,9 @@ not yaml
     /// or, for a subtest without one, from the closing parent point.
     #[test]
     fn subtests() {
-        same(
-            &render(&format!("{}{}", SUBTESTS, RUN_END)),
-            &format!(
-                "{}{}",
-                HEAD,
-                r##"<testsuites name="proctor" tests="6" failures="3" errors="0" time="1.500">
+        renders_as(
+            SUBTESTS,
+            r##"<testsuites name="proctor" tests="6" failures="3" errors="0" time="1.500">
   <testsuite name="t/sub.t" tests="6" failures="3" errors="0" skipped="0" time="0.000" timestamp="2023-11-14T22:13:20">
     <testcase classname="t/sub.t" name="outer &gt; 1 - inner a" time="0.000"/>
     <testcase classname="t/sub.t" name="outer &gt; deep &gt; 1 - deepest" time="0.000">
@@ -1115,8 +1109,7 @@ not yaml
 </system-out>
   </testsuite>
 </testsuites>
-"##
-            ),
+"##,
         );
     }
 
@@ -1130,12 +1123,9 @@ not yaml
     /// What fails a file beyond its points is an `<error>` on a `(file)` case.
     #[test]
     fn file_level_failure() {
-        same(
-            &render(&format!("{}{}", SIGNALLED, RUN_END)),
-            &format!(
-                "{}{}",
-                HEAD,
-                r##"<testsuites name="proctor" tests="2" failures="0" errors="1" time="1.500">
+        renders_as(
+            SIGNALLED,
+            r##"<testsuites name="proctor" tests="2" failures="0" errors="1" time="1.500">
   <testsuite name="t/sig.t" tests="2" failures="0" errors="1" skipped="0" time="0.750" timestamp="2023-11-14T22:13:20">
     <testcase classname="t/sig.t" name="1 - before" time="0.500"/>
     <testcase classname="t/sig.t" name="(file)" time="0.000">
@@ -1145,8 +1135,7 @@ killed by signal 9 (SIGKILL)
     </testcase>
   </testsuite>
 </testsuites>
-"##
-            ),
+"##,
         );
     }
 
@@ -1157,20 +1146,16 @@ killed by signal 9 (SIGKILL)
 
     #[test]
     fn cancelled_job() {
-        same(
-            &render(&format!("{}{}", CANCELLED, RUN_END)),
-            &format!(
-                "{}{}",
-                HEAD,
-                r##"<testsuites name="proctor" tests="1" failures="0" errors="0" time="1.500">
+        renders_as(
+            CANCELLED,
+            r##"<testsuites name="proctor" tests="1" failures="0" errors="0" time="1.500">
   <testsuite name="t/never.t" tests="1" failures="0" errors="0" skipped="1" time="0.000">
     <testcase classname="t/never.t" name="(file)" time="0.000">
       <skipped message="not run: an earlier test bailed out"/>
     </testcase>
   </testsuite>
 </testsuites>
-"##
-            ),
+"##,
         );
     }
 
@@ -1183,12 +1168,9 @@ killed by signal 9 (SIGKILL)
 
     #[test]
     fn escaping() {
-        same(
-            &render(&format!("{}{}", ESCAPES, RUN_END)),
-            &format!(
-                "{}{}",
-                HEAD,
-                r##"<testsuites name="proctor" tests="2" failures="1" errors="1" time="1.500">
+        renders_as(
+            ESCAPES,
+            r##"<testsuites name="proctor" tests="2" failures="1" errors="1" time="1.500">
   <testsuite name="t/&lt;&amp;&quot;&apos;&gt;.t" tests="2" failures="1" errors="1" skipped="0" time="0.000" timestamp="2023-11-14T22:13:20">
     <testcase classname="t/&lt;&amp;&quot;&apos;&gt;.t" name="1 - a&lt;b &amp; &quot;c&quot; &apos;d&apos;red&#9;tab" time="0.000">
       <failure message="not ok 1 - a&lt;b &amp; &quot;c&quot; &apos;d&apos;red&#9;tab" type="not ok">not ok 1 - a&lt;b &amp; &quot;c&quot; &apos;d&apos;red	tab
@@ -1203,8 +1185,7 @@ killed by signal 9 (SIGKILL)
 </system-err>
   </testsuite>
 </testsuites>
-"##
-            ),
+"##,
         );
     }
 
@@ -1251,12 +1232,9 @@ killed by signal 9 (SIGKILL)
     /// try's points, and a failure of the file that says why.
     #[test]
     fn a_flaky_file_failed_by_the_rule() {
-        same(
-            &render(&format!("{}{}", FLAKY, RUN_END)),
-            &format!(
-                "{}{}",
-                HEAD,
-                r##"<testsuites name="proctor" tests="2" failures="1" errors="0" time="1.500">
+        renders_as(
+            FLAKY,
+            r##"<testsuites name="proctor" tests="2" failures="1" errors="0" time="1.500">
   <testsuite name="t/flaky.t" tests="2" failures="1" errors="0" skipped="0" time="1.000" timestamp="2023-11-14T22:13:20">
     <testcase classname="t/flaky.t" name="1" time="1.000"/>
     <testcase classname="t/flaky.t" name="(file)" time="0.000">
@@ -1266,8 +1244,7 @@ try 1 failed: failed 1 of 1 tests: 1
     </testcase>
   </testsuite>
 </testsuites>
-"##
-            ),
+"##,
         );
     }
 
