@@ -121,6 +121,7 @@ pub fn failed(args: LogArgs) -> Result<i32> {
     let mut order: Vec<String> = Vec::new();
     let mut last: HashMap<String, Option<serde_json::Value>> = HashMap::new();
     each_event(&args, |event| {
+        say_harness_error(event);
         if event.kind() == Kind::JobEnd {
             let end = event.job_end();
             let file = end.file().unwrap_or("").to_string();
@@ -183,6 +184,16 @@ pub fn failed(args: LogArgs) -> Result<i32> {
     print(&text)
 }
 
+/// A run that failed for the harness's sake (its runner lost, say) is said
+/// on stderr: its jobs' results are not all its tests would have given.
+fn say_harness_error(event: &mut Event) {
+    if event.kind() == Kind::RunEnd {
+        if let Some(error) = event.run_end().harness_error() {
+            errln!("proctor: the run ended in a harness error: {}", error);
+        }
+    }
+}
+
 /// A try's start-up, run and audit times, in seconds.
 type Phases = (f64, f64, f64);
 
@@ -193,6 +204,7 @@ pub fn times(args: LogArgs) -> Result<i32> {
     let mut exits: HashMap<(u64, u32), Phases> = HashMap::new();
     let mut rows: Vec<(f64, Phases, JobResult, String)> = Vec::new();
     each_event(&args, |event| {
+        say_harness_error(event);
         match event.kind() {
             Kind::JobExit => {
                 if let Some(job) = event.job() {

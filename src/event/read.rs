@@ -277,6 +277,12 @@ impl<'a> RunEnd<'a> {
         self.0["interrupted"].as_str()
     }
 
+    /// What went wrong with the harness itself (the runner lost, the log
+    /// unwritable), which failed the run whatever its tests did.
+    pub fn harness_error(self) -> Option<&'a str> {
+        self.0["harness_error"].as_str()
+    }
+
     /// What the tests left running; one not named by its pid is passed over,
     /// and one not said to be left running was ended with the run.
     pub fn left_running(self) -> impl Iterator<Item = LeftWithRun<'a>> {
@@ -386,7 +392,7 @@ mod tests {
             totals: &totals,
             wall: 1.5,
             interrupted: Some("SIGTERM"),
-            harness_error: None,
+            harness_error: Some("runner lost"),
             left_running: &left,
             logs: None,
             stamp: None,
@@ -399,6 +405,7 @@ mod tests {
         assert_eq!(end.totals(), totals);
         assert_eq!(end.wall(), 1.5);
         assert_eq!(end.interrupted(), Some("SIGTERM"));
+        assert_eq!(end.harness_error(), Some("runner lost"));
         assert_eq!(end.left_running().collect::<Vec<_>>(), left);
     }
 

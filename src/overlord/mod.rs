@@ -213,6 +213,10 @@ pub struct Overlord {
     runner_log_path: PathBuf,
     runner_pid: libc::pid_t,
     runner_exited: bool,
+    /// How the local runner ended, once reaped: said when it died too soon.
+    runner_end: Option<sys::ExitInfo>,
+    /// The runner died before its log ended: what run_end says went wrong.
+    runner_lost: Option<String>,
     wake: OwnedFd,
     jobs: HashMap<(u64, u32), LiveJob>,
     segments: segments::Segments,
@@ -259,6 +263,8 @@ impl Overlord {
             runner_log_path: run_dir.join("runner.ljsonl"),
             runner_pid,
             runner_exited: false,
+            runner_end: None,
+            runner_lost: None,
             wake,
             jobs: HashMap::new(),
             segments: segments::Segments::default(),
@@ -442,9 +448,10 @@ impl Overlord {
     }
 
     fn reap_runner(&mut self) -> io::Result<()> {
-        while let Some((pid, _)) = sys::reap_any()? {
+        while let Some((pid, how)) = sys::reap_any()? {
             if pid == self.runner_pid {
                 self.runner_exited = true;
+                self.runner_end = Some(how);
             }
         }
         Ok(())
@@ -598,7 +605,6 @@ impl Overlord {
     }
 
     fn runner_lost(&mut self) {
-        errln!("proctor: the runner died before finishing its log");
         let open: Vec<((u64, u32), String)> = self
             .out
             .open_jobs
@@ -621,15 +627,25 @@ impl Overlord {
                 );
             }
         }
-        if self.out.sink_error.is_none() {
-            self.out.sink_error = Some("the runner died".to_string());
-        }
+        // Not a sink's failure: the log can still be written, and its
+        // run_end says why the run ended here.
+        self.runner_lost = Some(match self.runner_end.as_ref().and_then(lost_how) {
+            Some(how) => format!(
+                "runner lost: the runner died ({}) before finishing its log",
+                how
+            ),
+            None => "runner lost: the runner died before finishing its log".to_string(),
+        });
     }
 
     /// Writes run_end, ends the renderers, and returns the exit status.
     fn finish(mut self) -> i32 {
         let wall = self.started.elapsed().as_secs_f64();
-        let harness_error = self.out.sink_error.clone();
+        let harness_error = self
+            .out
+            .sink_error
+            .clone()
+            .or_else(|| self.runner_lost.clone());
         // Every job has ended: what they left running ends with the run.
         let ended = if self.end_leftovers {
             self.out.leftovers.end_all()
@@ -666,6 +682,17 @@ impl Overlord {
         } else {
             crate::error::EXIT_FAIL
         }
+    }
+}
+
+/// How a runner that died too soon ended, in words; an exit status 0 says nothing.
+fn lost_how(end: &sys::ExitInfo) -> Option<String> {
+    match *end {
+        sys::ExitInfo::Signal { signal, .. } => {
+            Some(format!("killed by {}", crate::tap::signal_name(signal)))
+        }
+        sys::ExitInfo::Code(0) => None,
+        sys::ExitInfo::Code(code) => Some(format!("exit status {}", code)),
     }
 }
 

@@ -305,6 +305,9 @@ impl<W: Write> Plain<W> {
         } else if let (Some(why), None) = (&self.stopped, bailed) {
             writeln!(self.out, "Stopped: {}", why)?;
         }
+        if let Some(error) = end.harness_error() {
+            writeln!(self.out, "Harness error: {}", error)?;
+        }
         let files = end.files();
         let (user, system) = (end.user(), end.system());
         writeln!(
