@@ -10,7 +10,9 @@ use crate::job::audit;
 use crate::job::audit::{Config, Leftovers, Test};
 use crate::numbers;
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::io::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
 
 pub fn run(args: Vec<OsString>) -> Result<i32> {
     let mut file = None;
@@ -19,6 +21,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
     let mut stdout = None;
     let mut stderr = None;
     let mut lifeline = None;
+    let mut runner_lifeline = None;
     let mut event_timeout = None;
     let mut keep = false;
     let mut leftovers = Leftovers::WithRun;
@@ -41,6 +44,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
             "--stdout-fd" => stdout = Some(number("--stdout-fd", words.next(), 0)?),
             "--stderr-fd" => stderr = Some(number("--stderr-fd", words.next(), 0)?),
             "--lifeline-fd" => lifeline = Some(number("--lifeline-fd", words.next(), 0)?),
+            "--runner-lifeline" => runner_lifeline = words.next().map(PathBuf::from),
             "--event-timeout" => {
                 let v = words.next().unwrap_or_default();
                 event_timeout = Some(
@@ -81,6 +85,20 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
     // The lifeline stays open here but must not reach the test's descendants.
     let lifeline_fd = crate::sys::take_fd(lifeline)
         .map_err(|e| Error::Usage(format!("audit: --lifeline-fd: {}", e)))?;
+    let runner_lifeline = match runner_lifeline {
+        Some(path) => Some(open_runner_lifeline(&path).map_err(|e| {
+            Error::Usage(format!(
+                "audit: --runner-lifeline: unable to open it: {}",
+                e
+            ))
+        })?),
+        None => None,
+    };
+    let both = match &runner_lifeline {
+        Some(runner) => watch_both(&lifeline_fd, runner)?,
+        None => None,
+    };
+    let watched = both.as_ref().unwrap_or(&lifeline_fd).as_raw_fd();
     let config = Config {
         command: vec!["perl (preloaded)".to_string(), file.clone()],
         file,
@@ -94,11 +112,41 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         leftovers,
         keep,
         ignore_exit,
-        lifeline: std::os::unix::io::AsRawFd::as_raw_fd(&lifeline_fd),
+        lifeline: watched,
         retry_on_fail,
         started: None,
     };
     let code = auditor::run(config);
-    drop(lifeline_fd);
+    // Watched through `both` until here: the epoll forgets a descriptor closed.
+    drop((both, lifeline_fd, runner_lifeline));
     Ok(code)
+}
+
+/// The lifeline of the run's runner, when the kept stage, which holds only
+/// the persistent runner's, started this auditor for a run: opened through
+/// /proc from the runner's own read end. A runner already gone leaves it
+/// unopened, and a pipe whose writer is gone stands in for it.
+fn open_runner_lifeline(path: &Path) -> std::io::Result<OwnedFd> {
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path);
+    match opened {
+        Ok(file) => Ok(OwnedFd::from(file)),
+        Err(_) => crate::sys::pipe().map(|(read, _write)| read),
+    }
+}
+
+/// One descriptor that hangs up with either lifeline, so the test ends with
+/// whichever runner goes first; None where the system has no such thing
+/// (the persistent runner's lifeline alone is watched then).
+fn watch_both(persistent: &OwnedFd, runner: &OwnedFd) -> Result<Option<OwnedFd>> {
+    match crate::sys::either_lifeline(persistent.as_raw_fd(), runner.as_raw_fd()) {
+        Ok(both) => Ok(Some(both)),
+        Err(e) if e.kind() == std::io::ErrorKind::Unsupported => Ok(None),
+        Err(e) => Err(Error::Usage(format!(
+            "audit: --runner-lifeline: unable to watch it: {}",
+            e
+        ))),
+    }
 }

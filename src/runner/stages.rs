@@ -237,6 +237,18 @@ impl Runner {
         if self.may_retry(p) {
             auditor.push("--retry-on-fail".into());
         }
+        if self.stages.external {
+            // The kept stage hands its auditors the persistent runner's
+            // lifeline; this run's is theirs to watch as well.
+            auditor.extend([
+                "--runner-lifeline".to_string(),
+                format!(
+                    "/proc/{}/fd/{}",
+                    std::process::id(),
+                    self.lifeline_read.as_raw_fd()
+                ),
+            ]);
+        }
         let merge = self.plan_launch.merge;
         if let Some(stage) = &mut self.stages.stage {
             // A write to a stage that just died fails; its death is handled when

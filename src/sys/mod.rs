@@ -6,6 +6,7 @@
 //! knows about tests, jobs or logs.
 
 mod cpus;
+mod lifelines;
 mod poll;
 mod process;
 mod procfs;
@@ -14,6 +15,7 @@ mod start;
 pub mod terminal;
 
 pub use cpus::{cpu_mask, cpus_in, pin_to_cpu, set_cpu_mask};
+pub use lifelines::either_lifeline;
 pub use poll::{poll, pollfd, PollSet};
 pub use process::{
     can_fork_siblings, children_of_self, exited_child, fork, fork_sibling, kill, kill_group, reap,

@@ -321,3 +321,17 @@ pub fn assert_each_job_ends_once_as_itself(events: &[serde_json::Value]) {
 /// in a file beside itself.
 pub const FLAKY: &str = "#!/bin/sh\necho 1..1\ncounter=\"$(dirname \"$0\")/tries\"\n\
     echo x >> \"$counter\"\nif [ $(wc -l < \"$counter\") -gt 1 ]; then echo ok 1; else echo not ok 1; fi\n";
+
+/// The pids of `pid`'s children named `name` (their comm).
+pub fn children_named(pid: &str, name: &str) -> Vec<String> {
+    let path = format!("/proc/{0}/task/{0}/children", pid);
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter(|c| {
+            let comm = std::fs::read_to_string(format!("/proc/{}/comm", c));
+            comm.map_or(false, |comm| comm.trim() == name)
+        })
+        .map(String::from)
+        .collect()
+}

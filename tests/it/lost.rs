@@ -4,20 +4,6 @@
 use crate::common::*;
 use serde_json::Value;
 
-/// The pids of `pid`'s children named `name`.
-fn children_named(pid: u32, name: &str) -> Vec<String> {
-    let path = format!("/proc/{}/task/{}/children", pid, pid);
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter(|c| {
-            let comm = std::fs::read_to_string(format!("/proc/{}/comm", c));
-            comm.map_or(false, |comm| comm.trim() == name)
-        })
-        .map(String::from)
-        .collect()
-}
-
 #[test]
 fn a_killed_runner_leaves_a_log_that_ends_saying_so() {
     let p = Project::new();
@@ -44,7 +30,7 @@ fn a_killed_runner_leaves_a_log_that_ends_saying_so() {
             == 2
     });
     // The runner is the command process's child named proctor.
-    let runner = children_named(run.pid(), "proctor");
+    let runner = children_named(&run.pid().to_string(), "proctor");
     assert_eq!(runner.len(), 1, "{:?}", runner);
     kill("KILL", &runner[0]);
     let run = run.wait();

@@ -608,3 +608,31 @@ fn a_client_that_says_nothing_yet_holds_up_no_other() {
     status.expect_stdout("persistent runner: pid");
     drop(idle);
 }
+
+/// The kept stage's auditors hold the persistent runner's lifeline; one
+/// started for a run ends its test when that run's runner dies too.
+#[test]
+fn a_killed_runs_runner_takes_its_preloaded_tests_with_it() {
+    let p = Project::new();
+    p.script(
+        "t/slow.t",
+        "use Test::More;\nok(1);\nopen my $f, '>', 'pid' or die;\nprint $f $$;\n\
+         close $f;\nsleep 300;\ndone_testing;\n",
+    );
+    let _runner = Started::new(&p, true);
+    let run = p.spawn(&["run", "t"]);
+    p.wait_for_file("pid");
+    wait_until("the test to write its pid", || {
+        !p.read_trimmed("pid").is_empty()
+    });
+    let test = p.read_trimmed("pid");
+    let daemon = runner_pid(&p);
+    // The run's runner is the daemon's child named proctor (its stage is perl).
+    let runs_runner = children_named(&daemon, "proctor");
+    assert_eq!(runs_runner.len(), 1, "{:?}", runs_runner);
+    kill("KILL", &runs_runner[0]);
+    wait_until("the preloaded test to end with its run's runner", || {
+        gone(&test)
+    });
+    run.wait().expect_status(3);
+}
