@@ -7,6 +7,7 @@ mod core;
 mod driver;
 mod faults;
 mod leftovers;
+mod order;
 mod persist;
 mod prove;
 mod render;
