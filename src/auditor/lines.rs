@@ -25,18 +25,22 @@ impl LineBuffer {
     pub fn split(&mut self, chunk: &[u8], mut each: impl FnMut(&[u8], u64)) {
         let mut rest = chunk;
         while let Some(at) = find_newline(rest) {
-            let piece = &rest[..at];
-            if self.pending.is_empty() && self.dropped == 0 {
-                each(piece, 0);
-            } else {
-                self.append(piece);
-                each(&self.pending, self.dropped);
-                self.pending.clear();
-                self.dropped = 0;
-            }
+            self.end_line(&rest[..at], &mut each);
             rest = &rest[at + 1..];
         }
         self.append(rest);
+    }
+
+    /// Hands over the line that `piece` (up to its newline) ends.
+    fn end_line(&mut self, piece: &[u8], each: &mut impl FnMut(&[u8], u64)) {
+        if self.pending.is_empty() && self.dropped == 0 {
+            each(piece, 0);
+        } else {
+            self.append(piece);
+            each(&self.pending, self.dropped);
+            self.pending.clear();
+            self.dropped = 0;
+        }
     }
 
     /// Hands over a last line that had no newline, at end of file.
@@ -74,11 +78,11 @@ pub fn split_interleaved(
             // a0 / len0 <= a1 / len1, without division.
             (Some(a), Some(b)) => usize::from(a * sides[1].len() > b * sides[0].len()),
         };
-        let line = sides[side].take_line();
-        buffers[side].split(line, |l, d| each(side, l, d));
+        let piece = sides[side].take_line();
+        buffers[side].end_line(piece, &mut |l, d| each(side, l, d));
     }
-    for (side, (buffer, rest)) in buffers.iter_mut().zip(sides.iter()).enumerate() {
-        buffer.split(rest.rest(), |l, d| each(side, l, d));
+    for (buffer, side) in buffers.iter_mut().zip(sides.iter()) {
+        buffer.append(side.rest());
     }
 }
 
@@ -114,9 +118,10 @@ impl<'a> Side<'a> {
         self.next_end.map(|end| (self.at + end) as u64)
     }
 
+    /// The next whole line, without its newline.
     fn take_line(&mut self) -> &'a [u8] {
         let end = self.next_end.unwrap_or(self.at);
-        let line = &self.chunk[self.at..end];
+        let line = &self.chunk[self.at..end.saturating_sub(1).max(self.at)];
         self.at = end;
         self.find_next();
         line
