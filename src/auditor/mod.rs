@@ -32,6 +32,9 @@ use stop::{Stop, Stopper};
 
 /// The most read from a pipe at once (a pipe holds 64 KiB by default).
 const MAX_CHUNK: usize = 64 * 1024;
+/// The first read's size: small, as most tests print little, and a forked
+/// auditor pays to zero every page of it.
+const FIRST_CHUNK: usize = 4096;
 
 /// How many of the test's last output lines a timeout reason quotes.
 const LAST_LINES: usize = 3;
@@ -275,9 +278,8 @@ impl Process {
             started: Instant::now(),
             first_output: None,
             stopper: Stopper::new(config.event_timeout, self.spared(), config.leftovers),
-            // Small at first: most tests print little, and a forked auditor pays to
-            // zero every page of it. It grows when the test is chatty.
-            chunk: vec![0u8; 4096],
+            chunk: vec![0u8; FIRST_CHUNK],
+            err_chunk: Vec::new(),
             last_lines: Default::default(),
             extra_reasons: Vec::new(),
             not_started: false,
@@ -405,6 +407,9 @@ struct Auditor {
     first_output: Option<Instant>,
     stopper: Stopper,
     chunk: Vec<u8>,
+    /// Where stderr is read when stdout is read in the same round (allocated
+    /// the first time that happens).
+    err_chunk: Vec<u8>,
     last_lines: LastLines,
     extra_reasons: Vec<String>,
     /// The test never started (see [`Test::NotStarted`]).
@@ -544,10 +549,21 @@ impl Auditor {
             let stamp = json::Stamp::new(now_unix);
 
             let mut ended = Vec::new();
-            for (i, stream) in streams.iter_mut().enumerate() {
-                if watched.ready(Watched::Stream(i)) {
-                    self.stopper.activity();
-                    if !self.read_stream(stream, &stamp)? {
+            let ready: Vec<usize> = (0..streams.len())
+                .filter(|&i| watched.ready(Watched::Stream(i)))
+                .collect();
+            if !ready.is_empty() {
+                self.stopper.activity();
+            }
+            if ready.len() == 2 {
+                // Both at once: which came first is lost, so they are read
+                // together and interleaved (see lines::split_interleaved).
+                let (out, err) = streams.split_at_mut(1);
+                let open = self.read_both(&mut out[0], &mut err[0], &stamp)?;
+                ended.extend((0..2).filter(|&i| !open[i]));
+            } else {
+                for i in ready {
+                    if !self.read_stream(&mut streams[i], &stamp)? {
                         ended.push(i);
                     }
                 }
@@ -599,18 +615,12 @@ impl Auditor {
 
     /// Reads what the stream has; false at end of file.
     fn read_stream(&mut self, stream: &mut Stream, stamp: &json::Stamp) -> io::Result<bool> {
-        let n = match sys::read(stream.fd.as_raw_fd(), &mut self.chunk) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
-            Err(e) => return Err(e),
+        let n = match fill(stream, &mut self.chunk)? {
+            Some(0) => return Ok(false),
+            Some(n) => n,
+            None => return Ok(true),
         };
-        if n == 0 {
-            return Ok(false);
-        }
-        let full = n == self.chunk.len();
-        if self.first_output.is_none() {
-            self.first_output = Some(Instant::now());
-        }
+        self.output_came();
         let mut parser = if stream.name == "stdout" {
             Some(&mut self.parser)
         } else {
@@ -625,11 +635,53 @@ impl Auditor {
                 result = log.line(stream.name, stamp, line, dropped, parser.as_deref_mut());
             }
         });
-        if full && self.chunk.len() < MAX_CHUNK {
-            let bigger = self.chunk.len() * 4;
-            self.chunk.resize(bigger, 0);
-        }
+        grow_if_filled(&mut self.chunk, n);
         result.map(|_| true)
+    }
+
+    /// Reads what stdout (`out`) and stderr (`err`) have, both ready in the
+    /// same round, and logs their lines interleaved; whether each is still open.
+    fn read_both(
+        &mut self,
+        out: &mut Stream,
+        err: &mut Stream,
+        stamp: &json::Stamp,
+    ) -> io::Result<[bool; 2]> {
+        let out_n = fill(out, &mut self.chunk)?;
+        let err_n = fill(err, &mut self.err_chunk)?;
+        let (out_len, err_len) = (out_n.unwrap_or(0), err_n.unwrap_or(0));
+        if out_len + err_len > 0 {
+            self.output_came();
+        }
+        let parser = &mut self.parser;
+        let log = &mut self.log;
+        let last_lines = &mut self.last_lines;
+        let names = [out.name, err.name];
+        let mut result = Ok(());
+        lines::split_interleaved(
+            (&mut out.lines, &self.chunk[..out_len]),
+            (&mut err.lines, &self.err_chunk[..err_len]),
+            |side, line, dropped| {
+                if result.is_ok() {
+                    last_lines.push(line);
+                    let parser = if names[side] == "stdout" {
+                        Some(&mut *parser)
+                    } else {
+                        None
+                    };
+                    result = log.line(names[side], stamp, line, dropped, parser);
+                }
+            },
+        );
+        grow_if_filled(&mut self.chunk, out_len);
+        grow_if_filled(&mut self.err_chunk, err_len);
+        result.map(|_| [out_n != Some(0), err_n != Some(0)])
+    }
+
+    fn output_came(&mut self) {
+        if self.first_output.is_none() {
+            self.first_output = Some(Instant::now());
+        }
     }
 
     /// A stream hit end of file: its last line may have had no newline.
@@ -709,6 +761,28 @@ impl Auditor {
             Outcome::Skip => EXIT_SKIP,
             Outcome::Fail => EXIT_FAIL,
         })
+    }
+}
+
+/// Reads what `stream` has into `buffer`: None when it had nothing after all,
+/// Some(0) at end of file.
+fn fill(stream: &Stream, buffer: &mut Vec<u8>) -> io::Result<Option<usize>> {
+    if buffer.is_empty() {
+        buffer.resize(FIRST_CHUNK, 0);
+    }
+    match sys::read(stream.fd.as_raw_fd(), buffer) {
+        Ok(n) => Ok(Some(n)),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A read that filled `buffer` says the test is chatty: the next reads are
+/// bigger, up to [`MAX_CHUNK`].
+fn grow_if_filled(buffer: &mut Vec<u8>, read: usize) {
+    if read == buffer.len() && buffer.len() < MAX_CHUNK {
+        let bigger = buffer.len() * 4;
+        buffer.resize(bigger, 0);
     }
 }
 

@@ -8,6 +8,7 @@ mod driver;
 mod faults;
 mod leftovers;
 mod lost;
+mod order;
 mod persist;
 mod prove;
 mod render;
