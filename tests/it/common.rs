@@ -25,11 +25,22 @@ impl Project {
         Project { dir }
     }
 
-    /// Writes an executable file.
+    /// Writes an executable file. Its final copy is written by a child
+    /// process: had this process opened it for writing, a child another test
+    /// thread forks at that moment could hold it open until its exec, and
+    /// running the script then fails with "Text file busy".
     pub fn script(&self, name: &str, body: &str) -> &Project {
         let path = self.dir.join(name);
         fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(&path, body).unwrap();
+        let draft = path.with_extension("draft");
+        fs::write(&draft, body).unwrap();
+        let copied = Command::new("cp")
+            .arg(&draft)
+            .arg(&path)
+            .status()
+            .expect("cp runs");
+        assert!(copied.success(), "cp {} {}", draft.display(), path.display());
+        fs::remove_file(&draft).unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
         self
     }
