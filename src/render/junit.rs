@@ -101,6 +101,9 @@ struct Job {
     file: String,
     start: Option<f64>,
     last_stamp: Option<f64>,
+    /// The stamp of the job's last line record that had one: a line record
+    /// without its own was read at the same time.
+    line_stamp: Option<f64>,
     cases: Vec<Case>,
     /// Subtest names; `None` until known (a subtest without a `# Subtest:` line
     /// is named by its closing parent point).
@@ -122,6 +125,7 @@ impl Job {
             file: file.to_string(),
             start: None,
             last_stamp: None,
+            line_stamp: None,
             cases: Vec::new(),
             names: Vec::new(),
             levels: Vec::new(),
@@ -165,7 +169,7 @@ impl Job {
         let directive = v["directive"].as_str().unwrap_or("");
         let reason = v["reason"].as_str().unwrap_or("");
         let line = v["line"].as_str().unwrap_or("").trim();
-        let stamp = v["stamp"].as_f64();
+        let stamp = self.line_stamp;
         // A point at this depth closes the deeper subtests; the one right below
         // is its own, and is named after it if no `# Subtest:` line named it.
         if self.levels.len() > depth {
@@ -395,6 +399,14 @@ impl Junit {
         }
     }
 
+    fn line_stamp(&mut self, event: &mut Event) {
+        if let Some(stamp) = event.f64("stamp") {
+            if let Some(job) = self.job(event) {
+                job.line_stamp = Some(stamp);
+            }
+        }
+    }
+
     fn job(&mut self, event: &mut Event) -> Option<&mut Job> {
         let key = event.job()?;
         Some(
@@ -500,16 +512,9 @@ impl Junit {
 
 impl Renderer for Junit {
     fn interest(&self) -> Interest {
-        Interest::of(&[
-            Kind::JobLaunch,
-            Kind::JobStart,
-            Kind::Output,
-            Kind::Comment,
-            Kind::Assert,
-            Kind::Yaml,
-            Kind::JobEnd,
-            Kind::RunEnd,
-        ])
+        // Every kind of line, for the stamps the points are timed by.
+        Interest::of(&[Kind::JobLaunch, Kind::JobStart, Kind::JobEnd, Kind::RunEnd])
+            .union(Interest::of(&Kind::LINES))
     }
 
     /// Write errors are kept for `finish`, so a full disk is said once, not per
@@ -517,6 +522,9 @@ impl Renderer for Junit {
     fn event(&mut self, event: &mut Event) -> io::Result<()> {
         if self.error.is_some() {
             return Ok(());
+        }
+        if event.kind().is_line() {
+            self.line_stamp(event);
         }
         match event.kind() {
             Kind::JobLaunch | Kind::JobStart => {

@@ -37,7 +37,7 @@ mod tests;
 mod verdict;
 mod yaml;
 
-pub use line::{Directive, Line};
+pub use line::{stated, Directive, Line};
 pub use parser::Parser;
 pub use verdict::{judge, signal_name, Exit, Outcome, Verdict};
 

@@ -626,7 +626,7 @@ fn merge_reads_tap_from_stderr_too() {
     let events = p.events();
     assert!(events
         .iter()
-        .any(|e| e["type"] == "assert" && e["description"] == "from stderr"));
+        .any(|e| e["type"] == "assert" && e["line"] == "ok 2 - from stderr"));
 }
 
 #[test]
