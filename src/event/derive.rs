@@ -78,3 +78,45 @@ fn insert_bytes(record: &mut Map<String, Value>, key: &str, bytes: &[u8]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::event::Event;
+    use serde_json::json;
+
+    fn read(record: &str) -> serde_json::Value {
+        Event::new(record.as_bytes()).value().clone()
+    }
+
+    #[test]
+    fn a_small_assert_reads_as_it_was_parsed() {
+        assert_eq!(
+            read(
+                r#"{"type":"assert","job":1,"try":1,"ok":false,"depth":1,"line":"    not ok 7 - a \\# b # TODO later {"}"#
+            ),
+            json!({"type": "assert", "job": 1, "try": 1, "ok": false, "number": 7,
+                   "description": "a # b", "directive": "todo", "reason": "later {",
+                   "depth": 1, "stream": "stdout", "line": "    not ok 7 - a \\# b # TODO later {"})
+        );
+        assert_eq!(
+            read(r#"{"type":"assert","number":4,"opens_subtest":true,"line":"ok - name {\r"}"#)
+                ["description"],
+            "name"
+        );
+        let exact =
+            read(r#"{"type":"assert","line":"ok 1 - \ufffd","line_hex":"6f6b2031202d20ff"}"#);
+        assert_eq!(
+            (&exact["description"], &exact["description_hex"]),
+            (&json!("\u{fffd}"), &json!("ff"))
+        );
+    }
+
+    #[test]
+    fn a_whole_record_is_left_as_it_is() {
+        let whole = r#"{"type":"assert","ok":true,"number":2,"description":"x","segments":2,"stream":"stderr","line":"junk\rok 2 - x # skip"}"#;
+        assert_eq!(
+            read(whole),
+            serde_json::from_str::<serde_json::Value>(whole).unwrap()
+        );
+    }
+}
