@@ -6,7 +6,8 @@
 //!
 //! This folder owns the schema: [`mod@write`] holds the one writer of each record type
 //! proctor writes, [`read`] the typed readers of those many parts read, and
-//! [`JobResult`] the words of a `"result"`. Who writes what:
+//! [`JobResult`] the words of a `"result"`, [`derive`] what a line record leaves
+//! to its line, put back on decoding. Who writes what:
 //!
 //! | log | writer | records |
 //! |-----|--------|---------|
