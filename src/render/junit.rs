@@ -923,6 +923,32 @@ mod tests {
 
     const RUN_END: &str = r##"{"type":"run_end","result":"pass","files":{"total":1},"wall":1.5,"stamp":1700000001.5}"##;
 
+    /// A line record without a stamp was read with the job's previous line
+    /// that has one (even one of a kind not shown, like the plan): a point is
+    /// timed as if it had its stamp.
+    #[test]
+    fn points_take_the_stamp_of_the_line_read_with_them() {
+        let whole = r##"
+            {"type":"job_start","job":1,"try":1,"file":"t/a.t","pid":8,"stamp":1700000000.0}
+            {"type":"plan","job":1,"try":1,"count":2,"stream":"stdout","stamp":1700000000.25,"line":"1..2"}
+            {"type":"assert","job":1,"try":1,"ok":true,"number":1,"description":"a","stream":"stdout","stamp":1700000000.25,"line":"ok 1 - a"}
+            {"type":"blank","job":1,"try":1,"stream":"stdout","stamp":1700000000.75,"line":""}
+            {"type":"assert","job":1,"try":1,"ok":true,"number":2,"description":"b","stream":"stdout","stamp":1700000000.75,"line":"ok 2 - b"}
+            {"type":"job_end","job":1,"try":1,"file":"t/a.t","result":"pass","reasons":[],"notes":[],"counts":{"planned":2,"run":2,"passed":2,"failed":0,"todo":0,"todo_passed":0,"skipped":0},"duration":1.0,"will_retry":false,"stamp":1700000001.0}
+        "##;
+        let small = r##"
+            {"type":"job_start","job":1,"try":1,"file":"t/a.t","pid":8,"stamp":1700000000.0}
+            {"type":"plan","job":1,"try":1,"count":2,"stamp":1700000000.25,"line":"1..2"}
+            {"type":"assert","job":1,"try":1,"line":"ok 1 - a"}
+            {"type":"blank","job":1,"try":1,"stamp":1700000000.75,"line":""}
+            {"type":"assert","job":1,"try":1,"line":"ok 2 - b"}
+            {"type":"job_end","job":1,"try":1,"file":"t/a.t","result":"pass","reasons":[],"notes":[],"counts":{"planned":2,"run":2,"passed":2,"failed":0,"todo":0,"todo_passed":0,"skipped":0},"duration":1.0,"will_retry":false,"stamp":1700000001.0}
+        "##;
+        let xml = render(&format!("{}{}", small, RUN_END));
+        same(&xml, &render(&format!("{}{}", whole, RUN_END)));
+        assert!(xml.contains(r#"name="2 - b" time="0.500""#), "{}", xml);
+    }
+
     #[test]
     fn passing_file() {
         renders_as(
