@@ -232,6 +232,11 @@ impl Stamp {
     pub fn write_field(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.text);
     }
+
+    /// The field as written, to tell two stamps apart.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.text
+    }
 }
 
 /// Starts a record: `{"type":"<kind>"`. Every record begins this way so a reader

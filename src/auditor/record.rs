@@ -29,6 +29,9 @@ pub struct JobLog {
     /// A segment's job and try, not yet written: the segment's first record
     /// names them (see [`crate::job::segment`]), once there is a segment at all.
     unnamed: Option<(u64, u32)>,
+    /// The stamp of the last line record written: a line read in the same
+    /// wake-up leaves it out (see `write::tap_line`).
+    line_stamp: Vec<u8>,
 }
 
 impl JobLog {
@@ -47,6 +50,7 @@ impl JobLog {
             finished: false,
             scratch: Vec::with_capacity(4096),
             unnamed,
+            line_stamp: Vec::new(),
         }
     }
 
@@ -89,6 +93,13 @@ impl JobLog {
         dropped: u64,
         parser: Option<&mut Parser>,
     ) -> io::Result<()> {
+        let stamp = if stamp.as_bytes() == &self.line_stamp[..] {
+            None
+        } else {
+            self.line_stamp.clear();
+            self.line_stamp.extend_from_slice(stamp.as_bytes());
+            Some(stamp)
+        };
         match parser {
             Some(parser) => {
                 self.emit(|out| {

@@ -6,7 +6,8 @@
 //!
 //! This folder owns the schema: [`mod@write`] holds the one writer of each record type
 //! proctor writes, [`read`] the typed readers of those many parts read, and
-//! [`JobResult`] the words of a `"result"`. Who writes what:
+//! [`JobResult`] the words of a `"result"`, [`derive`] what a line record leaves
+//! to its line, put back on decoding. Who writes what:
 //!
 //! | log | writer | records |
 //! |-----|--------|---------|
@@ -14,6 +15,7 @@
 //! | runner's log | runner | `job_queued`, `job_launch`, `job_requeued`, `job_done`, `job_end` (a job that never started), `runner_stop`, `stage_ready`, `stage_exit` (those of a standing auditor's own perl written by it, passed on by the runner) |
 //! | event log | overlord | `run_start`, every record above (a job's with its job and try), `job_end` (a lost job; a flaky file's last try, judged again), `run_end` |
 
+pub mod derive;
 pub mod read;
 mod result;
 pub mod write;
@@ -158,12 +160,18 @@ impl<'a> Event<'a> {
         job_of(self.raw)
     }
 
-    /// The whole event, decoded on first use. A record that does not decode reads
-    /// as `null`.
+    /// The whole event, decoded on first use, with the fields a line record
+    /// leaves to its line put back (see [`derive`]). A record that does not
+    /// decode reads as `null`.
     pub fn value(&mut self) -> &Value {
-        let raw = self.raw;
-        self.value
-            .get_or_insert_with(|| serde_json::from_slice(raw).unwrap_or(Value::Null))
+        let (raw, kind) = (self.raw, self.kind);
+        self.value.get_or_insert_with(|| {
+            let mut value = serde_json::from_slice(raw).unwrap_or(Value::Null);
+            if kind.is_line() {
+                derive::fill(kind, &mut value);
+            }
+            value
+        })
     }
 
     /// The event as a job_end (its kind is the caller's to check).

@@ -44,7 +44,7 @@ pub fn tap_line(
     out: &mut Vec<u8>,
     line: &Line,
     stream: &str,
-    stamp: &json::Stamp,
+    stamp: Option<&json::Stamp>,
     raw: &[u8],
     dropped: u64,
 ) {
@@ -55,23 +55,36 @@ pub fn tap_line(
 
 /// A line of output no parser read (stderr).
 #[inline]
-pub fn output(out: &mut Vec<u8>, stream: &str, stamp: &json::Stamp, raw: &[u8], dropped: u64) {
+pub fn output(
+    out: &mut Vec<u8>,
+    stream: &str,
+    stamp: Option<&json::Stamp>,
+    raw: &[u8],
+    dropped: u64,
+) {
     json::start_record(out, "output");
     write_line_fields(out, stream, stamp, raw, dropped);
 }
 
 /// Where and when a line came, and the line as it was (`truncated`: how many
-/// bytes of it were dropped past the cap). Closes the record.
+/// bytes of it were dropped past the cap). Closes the record. These records
+/// are most of a log, so what is usual is left out: the stream when it is
+/// stdout, and the stamp when it is the previous line record's of the job
+/// (the caller's to say, as `None`).
 #[inline]
 fn write_line_fields(
     out: &mut Vec<u8>,
     stream: &str,
-    stamp: &json::Stamp,
+    stamp: Option<&json::Stamp>,
     raw: &[u8],
     dropped: u64,
 ) {
-    json::write_str_field(out, "stream", stream);
-    stamp.write_field(out);
+    if stream != super::derive::DEFAULT_STREAM {
+        json::write_str_field(out, "stream", stream);
+    }
+    if let Some(stamp) = stamp {
+        stamp.write_field(out);
+    }
     json::write_bytes_field(out, "line", raw);
     if dropped > 0 {
         json::write_u64_field(out, "truncated", dropped);
@@ -587,11 +600,16 @@ mod tests {
         let mut parser = crate::tap::Parser::new();
         let raw = b"not ok 2 - sums";
         check(
-            |out| tap_line(out, &parser.line(raw), "stdout", &stamp, raw, 0),
-            r#"{"type":"assert","ok":false,"number":2,"description":"sums","stream":"stdout","stamp":2.500000,"line":"not ok 2 - sums"}"#,
+            |out| tap_line(out, &parser.line(raw), "stdout", Some(&stamp), raw, 0),
+            r#"{"type":"assert","ok":false,"stamp":2.500000,"line":"not ok 2 - sums"}"#,
+        );
+        let raw = b"ok - more # TODO";
+        check(
+            |out| tap_line(out, &parser.line(raw), "stdout", None, raw, 0),
+            r#"{"type":"assert","number":3,"line":"ok - more # TODO"}"#,
         );
         check(
-            |out| output(out, "stderr", &stamp, b"oo\xffps", 10),
+            |out| output(out, "stderr", Some(&stamp), b"oo\xffps", 10),
             r#"{"type":"output","stream":"stderr","stamp":2.500000,"line":"oo�ps","line_hex":"6f6fff7073","truncated":10}"#,
         );
         check(

@@ -101,6 +101,9 @@ struct Job {
     file: String,
     start: Option<f64>,
     last_stamp: Option<f64>,
+    /// The stamp of the job's last line record that had one: a line record
+    /// without its own was read at the same time.
+    line_stamp: Option<f64>,
     cases: Vec<Case>,
     /// Subtest names; `None` until known (a subtest without a `# Subtest:` line
     /// is named by its closing parent point).
@@ -122,6 +125,7 @@ impl Job {
             file: file.to_string(),
             start: None,
             last_stamp: None,
+            line_stamp: None,
             cases: Vec::new(),
             names: Vec::new(),
             levels: Vec::new(),
@@ -165,7 +169,7 @@ impl Job {
         let directive = v["directive"].as_str().unwrap_or("");
         let reason = v["reason"].as_str().unwrap_or("");
         let line = v["line"].as_str().unwrap_or("").trim();
-        let stamp = v["stamp"].as_f64();
+        let stamp = self.line_stamp;
         // A point at this depth closes the deeper subtests; the one right below
         // is its own, and is named after it if no `# Subtest:` line named it.
         if self.levels.len() > depth {
@@ -395,6 +399,14 @@ impl Junit {
         }
     }
 
+    fn line_stamp(&mut self, event: &mut Event) {
+        if let Some(stamp) = event.f64("stamp") {
+            if let Some(job) = self.job(event) {
+                job.line_stamp = Some(stamp);
+            }
+        }
+    }
+
     fn job(&mut self, event: &mut Event) -> Option<&mut Job> {
         let key = event.job()?;
         Some(
@@ -500,16 +512,9 @@ impl Junit {
 
 impl Renderer for Junit {
     fn interest(&self) -> Interest {
-        Interest::of(&[
-            Kind::JobLaunch,
-            Kind::JobStart,
-            Kind::Output,
-            Kind::Comment,
-            Kind::Assert,
-            Kind::Yaml,
-            Kind::JobEnd,
-            Kind::RunEnd,
-        ])
+        // Every kind of line, for the stamps the points are timed by.
+        Interest::of(&[Kind::JobLaunch, Kind::JobStart, Kind::JobEnd, Kind::RunEnd])
+            .union(Interest::of(&Kind::LINES))
     }
 
     /// Write errors are kept for `finish`, so a full disk is said once, not per
@@ -517,6 +522,9 @@ impl Renderer for Junit {
     fn event(&mut self, event: &mut Event) -> io::Result<()> {
         if self.error.is_some() {
             return Ok(());
+        }
+        if event.kind().is_line() {
+            self.line_stamp(event);
         }
         match event.kind() {
             Kind::JobLaunch | Kind::JobStart => {
@@ -914,6 +922,32 @@ mod tests {
     "##;
 
     const RUN_END: &str = r##"{"type":"run_end","result":"pass","files":{"total":1},"wall":1.5,"stamp":1700000001.5}"##;
+
+    /// A line record without a stamp was read with the job's previous line
+    /// that has one (even one of a kind not shown, like the plan): a point is
+    /// timed as if it had its stamp.
+    #[test]
+    fn points_take_the_stamp_of_the_line_read_with_them() {
+        let whole = r##"
+            {"type":"job_start","job":1,"try":1,"file":"t/a.t","pid":8,"stamp":1700000000.0}
+            {"type":"plan","job":1,"try":1,"count":2,"stream":"stdout","stamp":1700000000.25,"line":"1..2"}
+            {"type":"assert","job":1,"try":1,"ok":true,"number":1,"description":"a","stream":"stdout","stamp":1700000000.25,"line":"ok 1 - a"}
+            {"type":"blank","job":1,"try":1,"stream":"stdout","stamp":1700000000.75,"line":""}
+            {"type":"assert","job":1,"try":1,"ok":true,"number":2,"description":"b","stream":"stdout","stamp":1700000000.75,"line":"ok 2 - b"}
+            {"type":"job_end","job":1,"try":1,"file":"t/a.t","result":"pass","reasons":[],"notes":[],"counts":{"planned":2,"run":2,"passed":2,"failed":0,"todo":0,"todo_passed":0,"skipped":0},"duration":1.0,"will_retry":false,"stamp":1700000001.0}
+        "##;
+        let small = r##"
+            {"type":"job_start","job":1,"try":1,"file":"t/a.t","pid":8,"stamp":1700000000.0}
+            {"type":"plan","job":1,"try":1,"count":2,"stamp":1700000000.25,"line":"1..2"}
+            {"type":"assert","job":1,"try":1,"line":"ok 1 - a"}
+            {"type":"blank","job":1,"try":1,"stamp":1700000000.75,"line":""}
+            {"type":"assert","job":1,"try":1,"line":"ok 2 - b"}
+            {"type":"job_end","job":1,"try":1,"file":"t/a.t","result":"pass","reasons":[],"notes":[],"counts":{"planned":2,"run":2,"passed":2,"failed":0,"todo":0,"todo_passed":0,"skipped":0},"duration":1.0,"will_retry":false,"stamp":1700000001.0}
+        "##;
+        let xml = render(&format!("{}{}", small, RUN_END));
+        same(&xml, &render(&format!("{}{}", whole, RUN_END)));
+        assert!(xml.contains(r#"name="2 - b" time="0.500""#), "{}", xml);
+    }
 
     #[test]
     fn passing_file() {

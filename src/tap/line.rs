@@ -3,6 +3,7 @@
 //!
 //! It owns the record's shape only; what a line means is the parser's business.
 
+use super::syntax;
 use crate::json;
 use serde_json::Value;
 
@@ -63,6 +64,8 @@ pub struct Line<'a> {
     pub reported_ok: bool,
     /// The test number (given or implied); for YAML, that of its test point.
     pub number: u64,
+    /// An assert's number is the one its line states (not implied).
+    pub number_stated: bool,
     /// A plan's count.
     pub count: u64,
     pub description: &'a [u8],
@@ -95,21 +98,23 @@ pub struct Line<'a> {
 }
 
 impl<'a> Line<'a> {
-    /// Appends this line's own fields as `,"key":value` pairs. For an assert the
-    /// first pair is always `"ok"`, so a reader can tell a failure by its bytes.
+    /// Appends this line's own fields as `,"key":value` pairs. A failed assert's
+    /// first pair is `"ok":false`, so a reader can tell a failure by its bytes;
+    /// a passing one has no `"ok"`. An assert's number (when the line states
+    /// it), description, directive and reason are left out: they are the
+    /// line's own, and `event::derive` reads them from it again when asked.
+    /// Only a line a lone CR split keeps them, as its record's line is not the
+    /// piece they were read from.
     pub fn write_fields(&self, out: &mut Vec<u8>) {
         match self.kind {
             Kind::Assert => {
-                json::write_bool_field(out, "ok", self.ok);
-                json::write_u64_field(out, "number", self.number);
-                json::write_bytes_field(out, "description", self.description);
-                if let Some(d) = self.directive {
-                    json::write_str_field(
-                        out,
-                        "directive",
-                        if d == Directive::Skip { "skip" } else { "todo" },
-                    );
-                    json::write_bytes_field(out, "reason", self.reason);
+                if !self.ok {
+                    json::write_bool_field(out, "ok", false);
+                }
+                if self.segments > 1 {
+                    self.write_parts(out);
+                } else if !self.number_stated {
+                    json::write_u64_field(out, "number", self.number);
                 }
                 if self.duplicate {
                     json::write_bool_field(out, "duplicate", true);
@@ -178,4 +183,59 @@ impl<'a> Line<'a> {
             json::write_u64_field(out, "segments", self.segments as u64);
         }
     }
+
+    /// An assert's parts as read, for a record whose line cannot give them back.
+    fn write_parts(&self, out: &mut Vec<u8>) {
+        json::write_u64_field(out, "number", self.number);
+        json::write_bytes_field(out, "description", self.description);
+        if let Some(d) = self.directive {
+            json::write_str_field(
+                out,
+                "directive",
+                if d == Directive::Skip { "skip" } else { "todo" },
+            );
+            json::write_bytes_field(out, "reason", self.reason);
+        }
+    }
+}
+
+/// What an assert's line says of itself, read again from the line alone: its
+/// parts as [`Line`] had them when its record was written (see
+/// [`Line::write_fields`]), for a line no lone CR split.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Stated {
+    pub ok: bool,
+    pub number: Option<u64>,
+    pub description: Vec<u8>,
+    pub directive: Option<Directive>,
+    pub reason: Vec<u8>,
+}
+
+/// Reads an assert's `raw` line (as written in its record) the way the parser
+/// read it: trailing CRs and indentation off, a Test2 opening brace off when
+/// the record says the point opens a subtest, escapes undone.
+pub fn stated(raw: &[u8], opens_subtest: bool) -> Option<Stated> {
+    let mut end = raw.len();
+    while end > 0 && raw[end - 1] == b'\r' {
+        end -= 1;
+    }
+    let body = &raw[..end];
+    let tp = syntax::test_point(&body[syntax::indentation(body)..])?;
+    let description = match tp.description.strip_suffix(b"{") {
+        Some(d) if opens_subtest => syntax::trim_end(d),
+        _ => tp.description,
+    };
+    Some(Stated {
+        ok: tp.ok,
+        number: tp.number,
+        description: unescaped(description),
+        directive: tp.directive,
+        reason: unescaped(tp.reason),
+    })
+}
+
+fn unescaped(field: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(field.len());
+    syntax::unescape(field, &mut out);
+    out
 }

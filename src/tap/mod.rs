@@ -14,7 +14,7 @@
 //! |-----------|-----------|-------------------------------------------|
 //! | Version   | `version` | version |
 //! | Plan      | `plan`    | count, reason (if a comment), skip_all (if `1..0`) |
-//! | Assert    | `assert`  | ok (always first), number, description, directive + reason, duplicate, unplanned, subtest + subtest_error + reported_ok (a point closing a subtest), opens_subtest (`ok 3 - name {`) |
+//! | Assert    | `assert`  | ok (first, only when false), number (only when implied), duplicate, unplanned, subtest + subtest_error + reported_ok (a point closing a subtest), opens_subtest (`ok 3 - name {`); what the line states (number, description, directive + reason) [`stated`] reads again from it, and only a line a lone CR split writes |
 //! | Yaml      | `yaml`    | number (of its test point); on the closing `...` also yaml (JSON, or the text it could not read), yaml_error, yaml_truncated |
 //! | Subtest   | `comment` | subtest (the name from `# Subtest: name`) |
 //! | SubtestEnd | `comment` | subtest_end (name), number, subtest_error: the `}` of a Test2 buffered subtest |
@@ -37,7 +37,7 @@ mod tests;
 mod verdict;
 mod yaml;
 
-pub use line::{Directive, Line};
+pub use line::{stated, Directive, Line};
 pub use parser::Parser;
 pub use verdict::{judge, signal_name, Exit, Outcome, Verdict};
 

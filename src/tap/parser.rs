@@ -45,6 +45,7 @@ struct Out {
     version: u32,
     ok: bool,
     reported_ok: bool,
+    number_stated: bool,
     number: u64,
     count: u64,
     description: Text,
@@ -70,6 +71,7 @@ impl Out {
             version: 0,
             ok: false,
             reported_ok: false,
+            number_stated: false,
             number: 0,
             count: 0,
             description: Text::Empty,
@@ -192,6 +194,7 @@ impl Parser {
             version: out.version,
             ok: out.ok,
             reported_ok: out.reported_ok,
+            number_stated: out.number_stated,
             number: out.number,
             count: out.count,
             description: text(out.description),
@@ -375,6 +378,7 @@ impl Parser {
         let mut c = level.count(tp.ok, tp.number, tp.directive);
         let planned = level.planned.unwrap_or(0);
         out.number = c.number;
+        out.number_stated = tp.number == Some(c.number);
         out.duplicate = c.duplicate;
         out.unplanned = c.unplanned;
 

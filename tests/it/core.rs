@@ -186,6 +186,34 @@ fn every_job_record_carries_its_job_and_the_log_is_in_order() {
     );
 }
 
+/// A test's TAP is most of a big log: a record per line must stay near the
+/// line's own size (the 1M-line case of bench/run measures the same ratio).
+#[test]
+fn the_event_log_is_at_most_twice_the_tests_output() {
+    let p = Project::new();
+    p.script(
+        "t/big.t",
+        "#!/usr/bin/perl\nprint \"1..20000\\n\";\nprintf \"ok %d - a description of test point %07d\\n\", $_, $_ for 1..20000;\n",
+    );
+    let output = Command::new(p.dir.join("t/big.t")).output().unwrap().stdout;
+    assert_eq!(output.iter().filter(|&&b| b == b'\n').count(), 20_001);
+    let log = p.dir.join("big.jsonl");
+    p.proctor(&["test", "--exec", "", "--log", log.to_str().unwrap()])
+        .expect_status(0);
+    let size = fs::metadata(&log).unwrap().len();
+    assert!(
+        size <= 2 * output.len() as u64,
+        "a log of {} bytes for {} bytes of output",
+        size,
+        output.len()
+    );
+    let asserts = events_of(&fs::read(&log).unwrap())
+        .into_iter()
+        .filter(|e| e["type"] == "assert")
+        .count();
+    assert_eq!(asserts, 20_000);
+}
+
 /// proctor starts without std's start-up (sys/start.rs), so what it took from
 /// it is checked here: closed standard descriptors are reopened on /dev/null
 /// (or the run's own files would become stdout and stderr), and a stdout
@@ -626,7 +654,7 @@ fn merge_reads_tap_from_stderr_too() {
     let events = p.events();
     assert!(events
         .iter()
-        .any(|e| e["type"] == "assert" && e["description"] == "from stderr"));
+        .any(|e| e["type"] == "assert" && e["line"] == "ok 2 - from stderr"));
 }
 
 #[test]
