@@ -18,11 +18,30 @@ pub struct Project {
 
 impl Project {
     pub fn new() -> Project {
+        Project::under(&std::env::temp_dir())
+    }
+
+    fn under(base: &Path) -> Project {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("proctor-it-{}-{}", std::process::id(), n));
+        let dir = base.join(format!("proctor-it-{}-{}", std::process::id(), n));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         Project { dir }
+    }
+
+    /// A project another user can enter and run proctor in, and the copy of
+    /// proctor in it they can run. Under /tmp itself, not TMPDIR, which may be
+    /// private; the build's own binary may sit in a checkout others cannot enter.
+    pub fn open_to_anyone() -> (Project, PathBuf) {
+        let p = Project::under(Path::new("/tmp"));
+        fs::set_permissions(&p.dir, fs::Permissions::from_mode(0o777)).unwrap();
+        let bin = p.dir.join("bin");
+        fs::create_dir(&bin).unwrap();
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+        let proctor = bin.join("proctor");
+        fs::copy(env!("CARGO_BIN_EXE_proctor"), &proctor).unwrap();
+        fs::set_permissions(&proctor, fs::Permissions::from_mode(0o755)).unwrap();
+        (p, proctor)
     }
 
     /// Writes an executable file.
@@ -55,6 +74,8 @@ impl Project {
             .args(args)
             .current_dir(dir)
             .env("PROCTOR_STATE_DIR", self.state())
+            // Not the user's: their ~/.proctorrc would change every run.
+            .env("HOME", self.dir.join("home"))
             .env_remove("NO_COLOR")
             // A make above the tests (proctor's own make check) is not one
             // that `proctor driver` should take its runs to belong to.

@@ -12,5 +12,6 @@ mod prove;
 mod render;
 mod schedule;
 mod stage;
+mod state;
 mod subtests;
 mod terminal;
