@@ -24,7 +24,7 @@ pub fn version(args: VersionArgs) -> Result<i32> {
 
 /// Where the state directory is, why there, and what it holds.
 fn state_report(explicit: Option<&Path>) -> String {
-    let (dir, why) = state::located(explicit);
+    let state::Location { dir, why, .. } = state::located(explicit);
     let mut lines = vec![
         format!("project:          {}", state::project_dir().display()),
         format!("state directory:  {} ({})", dir.display(), why),

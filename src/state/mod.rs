@@ -103,7 +103,11 @@ pub fn new_run(
             );
             let private = place::private(why.clone(), &project_key());
             make_run_dir(&private, &id)?;
-            warning = Some(format!("{}; keeping this run in {}", why, private.dir.display()));
+            warning = Some(format!(
+                "{}; keeping this run in {}",
+                why,
+                private.dir.display()
+            ));
             private.dir
         }
         Err(e) => return Err(e),

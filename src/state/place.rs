@@ -160,7 +160,9 @@ mod tests {
         make_private(&private).unwrap();
         fs::set_permissions(&private, fs::Permissions::from_mode(0o755)).unwrap();
         let refused = make_private(&private).unwrap_err();
-        assert!(refused.to_string().contains("not a directory of this user's alone"));
+        assert!(refused
+            .to_string()
+            .contains("not a directory of this user's alone"));
         let link = dir.path().join("link");
         fs::set_permissions(&private, fs::Permissions::from_mode(0o700)).unwrap();
         std::os::unix::fs::symlink(&private, &link).unwrap();

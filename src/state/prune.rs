@@ -81,7 +81,11 @@ pub fn sweep_runs(runs: &Path, own: &str) {
 /// Whether the process named by a run id's last part (`<date>-<time>-<pid>`)
 /// is gone. A name that is not a run's is never taken for one.
 fn process_gone(id: &str) -> bool {
-    let pid = match id.rsplit('-').next().and_then(|p| p.parse::<libc::pid_t>().ok()) {
+    let pid = match id
+        .rsplit('-')
+        .next()
+        .and_then(|p| p.parse::<libc::pid_t>().ok())
+    {
         Some(pid) if pid > 1 && id.contains('-') => pid,
         _ => return false,
     };

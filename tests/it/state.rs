@@ -92,7 +92,7 @@ fn a_private_directory_open_to_others_is_passed_over() {
 
 /// `<name>-<hash>` of the project's state directory in the private one.
 fn state_name(p: &Project) -> String {
-    let about = without_state_dir(&p, &p.dir.join("nonexistent"), &["--version", "-v"])
+    let about = without_state_dir(p, &p.dir.join("nonexistent"), &["--version", "-v"])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&about.stdout).into_owned();
@@ -158,7 +158,8 @@ fn the_next_run_removes_what_a_killed_run_left() {
     assert!(runs(&p).contains(&left[0]));
 
     p.script("t/wait.t", "#!/bin/sh\necho 1..1\necho ok 1\n");
-    p.proctor(&["test", "--norc", "-k", "t/wait.t"]).expect_status(0);
+    p.proctor(&["test", "--norc", "-k", "t/wait.t"])
+        .expect_status(0);
     let now = runs(&p);
     assert!(!now.contains(&left[0]), "{:?}", now);
     assert_eq!(now.len(), 1, "the -k run's own stays: {:?}", now);
@@ -175,7 +176,11 @@ fn old_logs_go_beyond_the_size_kept() {
     p.script("t/ok.t", "#!/bin/sh\necho 1..1\necho ok 1\n");
     p.proctor(&["test", "t"]).expect_status(0);
     let logs = p.state().join("logs");
-    for old in ["20000101-000000-1", "20000102-000000-1", "20000103-000000-1"] {
+    for old in [
+        "20000101-000000-1",
+        "20000102-000000-1",
+        "20000103-000000-1",
+    ] {
         fs::write(logs.join(format!("{}.jsonl", old)), vec![b'\n'; 5000]).unwrap();
     }
     fs::write(p.dir.join(".proctorrc"), "--state-size 4K\n").unwrap();
