@@ -772,7 +772,7 @@ fn bash_completes_commands_flags_and_values() {
     }
     assert_eq!(
         bash_complete(dir, &["proctor", "test", "--state-"]),
-        ["--state-dir"]
+        ["--state-dir", "--state-size"]
     );
     // -I takes directories, --log files, -j numbers.
     assert_eq!(bash_complete(dir, &["proctor", "test", "-I", "l"]), ["lib"]);
