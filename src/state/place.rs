@@ -57,9 +57,14 @@ pub fn located(explicit: Option<&Path>, project: &str) -> Location {
 }
 
 /// The state directory in the private directory, for `why` HOME would not do.
+/// The private directory is made here, so that whatever makes the state
+/// directory next (a run, a driver's log, a persistent runner) finds it closed.
 pub fn private(why: String, project: &str) -> Location {
+    let private = private_dir();
+    // Not made, it is refused when a run makes its state directory there.
+    let _ = make_private(&private);
     Location {
-        dir: private_dir().join(project),
+        dir: private.join(project),
         why: "no usable HOME: $TMPDIR/proctor-$UID/<project>",
         fallback: Some(why),
     }
