@@ -34,7 +34,7 @@ pub fn locate(explicit: Option<&Path>) -> PathBuf {
 
 /// The state directory to use, and what chose it.
 pub fn located(explicit: Option<&Path>) -> Location {
-    place::located(explicit, &project_key())
+    place::located(explicit, project_key)
 }
 
 /// The project: the directory proctor was started in.

@@ -28,7 +28,9 @@ pub struct Location {
     pub fallback: Option<String>,
 }
 
-pub fn located(explicit: Option<&Path>, project: &str) -> Location {
+/// `project` names the project's state directory; asked only when the
+/// directory is not named outright (it costs a getcwd).
+pub fn located(explicit: Option<&Path>, project: impl Fn() -> String) -> Location {
     let named = |dir: PathBuf, why| Location {
         dir,
         why,
@@ -42,17 +44,17 @@ pub fn located(explicit: Option<&Path>, project: &str) -> Location {
     }
     if let Some(base) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
         return named(
-            Path::new(&base).join("proctor").join(project),
+            Path::new(&base).join("proctor").join(project()),
             "$XDG_STATE_HOME/proctor/<project>",
         );
     }
     let in_home = match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
-        Some(home) => in_home(Path::new(&home), project),
+        Some(home) => in_home(Path::new(&home), &project()),
         None => Err("HOME is not set".to_string()),
     };
     match in_home {
         Ok(dir) => named(dir, "~/.local/state/proctor/<project>"),
-        Err(why) => private(why, project),
+        Err(why) => private(why, &project()),
     }
 }
 
