@@ -43,6 +43,7 @@ test options:
       --no-log            keep no event log in the state directory
   -k, --keep              keep job directories and their logs
       --state-dir DIR     keep logs in DIR (default: $XDG_STATE_HOME/proctor/<project>)
+      --state-size SIZE   keep at most SIZE of event logs there (default 256M; K, M, G)
       --norc              read no .proctorrc (the project's, then ~/.proctorrc)
 
 order and repetition:
@@ -339,6 +340,8 @@ pub struct TestArgs {
     pub no_log: bool,
     pub keep: bool,
     pub state_dir: Option<PathBuf>,
+    /// `--state-size`: bytes of event logs the state directory keeps.
+    pub state_size: Option<u64>,
     pub show: ShowOptions,
     /// `--order`; `Some(None)` is a shuffle with a seed chosen now.
     pub order: Option<Option<Order>>,
@@ -371,6 +374,8 @@ pub struct LogArgs {
     /// The event logs to read (several: the shards of one suite); none: the last run.
     pub logs: Vec<PathBuf>,
     pub state_dir: Option<PathBuf>,
+    /// `--state-size`: bytes of event logs the state directory keeps.
+    pub state_size: Option<u64>,
     pub show: ShowOptions,
     /// replay: keep reading a log that is still growing, until its run ends.
     pub follow: bool,
@@ -621,6 +626,13 @@ fn parse_test(parser: &mut lexopt::Parser, command: &str) -> Result<Option<TestA
             "--no-log" => args.no_log = true,
             "-k" | "--keep" => args.keep = true,
             "--state-dir" => args.state_dir = Some(parser.value()?.into()),
+            "--state-size" => {
+                let v = value(parser)?;
+                args.state_size = Some(
+                    numbers::size(&v)
+                        .map_err(|why| Error::Usage(format!("--state-size: {}", why)))?,
+                );
+            }
             // Read before parsing (see rc.rs); here it only has to be allowed.
             "--norc" => {}
             "--order" => args.order = Some(Order::parse(&value(parser)?).map_err(Error::Usage)?),

@@ -55,9 +55,40 @@ where
     }
 }
 
+/// A size in bytes: a whole number, with K, M or G for KiB, MiB or GiB.
+pub fn size(text: &str) -> Result<u64, String> {
+    let (digits, shift) = match text.char_indices().last() {
+        Some((at, 'K')) | Some((at, 'k')) => (&text[..at], 10),
+        Some((at, 'M')) | Some((at, 'm')) => (&text[..at], 20),
+        Some((at, 'G')) | Some((at, 'g')) => (&text[..at], 30),
+        _ => (text, 0),
+    };
+    let n = whole::<u64>(digits, 0).map_err(|_| {
+        format!(
+            "'{}' is not a size (a whole number of bytes, or with K, M or G)",
+            text
+        )
+    })?;
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("'{}' is too big a size", text))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_take_k_m_and_g() {
+        assert_eq!(size("0"), Ok(0));
+        assert_eq!(size("512"), Ok(512));
+        assert_eq!(size("4K"), Ok(4096));
+        assert_eq!(size("100M"), Ok(100 << 20));
+        assert_eq!(size("2g"), Ok(2 << 30));
+        for bad in ["", "M", "1.5G", "-1", "10T", " 1"] {
+            assert!(size(bad).is_err(), "{:?}", bad);
+        }
+        assert!(size("99999999999G").unwrap_err().contains("too big"));
+    }
 
     #[test]
     fn seconds_are_0_or_more_and_bounded() {

@@ -24,10 +24,11 @@ pub fn version(args: VersionArgs) -> Result<i32> {
 
 /// Where the state directory is, why there, and what it holds.
 fn state_report(explicit: Option<&Path>) -> String {
-    let (dir, why) = state::located(explicit);
+    let state::Location { dir, why, fallback } = state::located(explicit);
+    let because = fallback.map(|f| format!(": {}", f)).unwrap_or_default();
     let mut lines = vec![
         format!("project:          {}", state::project_dir().display()),
-        format!("state directory:  {} ({})", dir.display(), why),
+        format!("state directory:  {} ({}{})", dir.display(), why, because),
     ];
     if !dir.is_dir() {
         lines.push("                  not made yet: no run recorded yet".to_string());

@@ -409,6 +409,7 @@ fn session_for(args: &DriverArgs) -> Result<Session> {
         slots: 1,
         state_dir: args.state_dir.clone(),
         keep_log: !args.no_log,
+        state_size: crate::state::LOGS_SIZE,
         extra_log: args.log.clone(),
         log_fd: None,
         keep: false,

@@ -108,7 +108,7 @@ impl DriverLog {
         out.flush()?;
         drop(out);
         drop(shared);
-        state::mark_last(&self.state_dir, &self.log)
+        state::mark_last(&self.state_dir, &self.log, state::LOGS_SIZE)
     }
 }
 

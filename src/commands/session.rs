@@ -38,6 +38,8 @@ pub struct Session {
     pub state_dir: Option<PathBuf>,
     /// Whether the state directory gets an event log (not with `--no-log`).
     pub keep_log: bool,
+    /// `--state-size`: how many bytes of event logs the state directory keeps.
+    pub state_size: u64,
     /// `--log FILE`: another copy of the event log (`-` for stdout).
     pub extra_log: Option<PathBuf>,
     /// `--log-fd N`: another copy of the event log, to a descriptor.
@@ -75,13 +77,15 @@ pub fn run_with(
     renderers: Vec<Box<dyn Renderer>>,
     runner: Runner,
 ) -> Result<i32> {
-    let state_dir = state::locate(session.state_dir.as_deref());
-    let (paths, warning) = state::new_run(state_dir.clone(), session.keep_log).map_err(|e| {
-        Error::io(
-            format!("create a run directory under {}", state_dir.display()),
-            e,
-        )
-    })?;
+    let location = state::located(session.state_dir.as_deref());
+    let state_dir = location.dir.clone();
+    let (paths, warning) =
+        state::new_run(location, session.keep, session.keep_log).map_err(|e| {
+            Error::io(
+                format!("create a run directory under {}", state_dir.display()),
+                e,
+            )
+        })?;
     if let Some(w) = warning {
         errln!("proctor: warning: {}", w);
     }
@@ -128,10 +132,11 @@ pub fn run_with(
         Runner::Remote(stream) => send_remote(stream, &plan)?,
     };
     drop(plan);
-    // While the runner starts the first jobs: the link to this run's log, and
-    // the oldest logs pruned.
+    // While the runner starts the first jobs: the link to this run's log, the
+    // oldest logs pruned, and what killed runs left removed.
+    state::sweep_runs(&paths);
     if let Some(log) = &paths.log {
-        if let Err(e) = state::mark_last(&paths.state_dir, log) {
+        if let Err(e) = state::mark_last(&paths.state_dir, log, session.state_size) {
             errln!(
                 "proctor: warning: unable to mark {} as the last run: {}",
                 log.display(),

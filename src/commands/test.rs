@@ -108,6 +108,7 @@ fn run_on(mut args: TestArgs, runner: Runner) -> Result<i32> {
         slots,
         state_dir: args.state_dir.clone(),
         keep_log: !args.no_log,
+        state_size: args.state_size.unwrap_or(state::LOGS_SIZE),
         extra_log: args.log.clone(),
         log_fd: args.log_fd,
         keep: args.keep,

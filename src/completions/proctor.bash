@@ -46,7 +46,7 @@ _proctor() {
     local commands="test run start status reload stop failed replay times driver prove help"
     local show_flags="-v --verbose -q --quiet --qvf -Q --QUIET --timer --junit --color --colors"
     local test_flags="-j --jobs -r --recurse --ext -l --lib -b --blib -I --exec -m --merge
-        --event-timeout --leftovers --log --log-fd --no-log -k --keep --state-dir --norc --order -s --shuffle
+        --event-timeout --leftovers --log --log-fd --no-log -k --keep --state-dir --state-size --norc --order -s --shuffle
         --failed --state --retry --retry-isolated --flaky-fails --partition --preload
         $show_flags -h --help"
     local log_flags="--state-dir -h --help"
@@ -79,7 +79,7 @@ _proctor() {
         --color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return ;;
         --state) COMPREPLY=($(compgen -W "failed passed all slow fast new save" -- "$cur")); return ;;
         --partition) COMPREPLY=($(compgen -W "slice: hash: auto" -- "$cur")); return ;;
-        --exec | --event-timeout | --preload | --colors | --ext) COMPREPLY=(); return ;;
+        --exec | --event-timeout | --preload | --colors | --ext | --state-size) COMPREPLY=(); return ;;
         esac
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W "$test_flags" -- "$cur"))

@@ -402,6 +402,17 @@ pub fn lock_exclusive(fd: &impl AsRawFd) -> io::Result<()> {
     }
 }
 
+/// Whether this process may make entries in directory `path` (access(2)).
+pub fn writable_dir(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let path = match std::ffi::CString::new(path.as_os_str().as_bytes()) {
+        Ok(p) => p,
+        Err(_) => return false,
+    };
+    // SAFETY: access only reads the NUL-terminated path it is given.
+    unsafe { libc::access(path.as_ptr(), libc::W_OK | libc::X_OK) == 0 }
+}
+
 /// How many clock ticks make a second, the unit of the start times in /proc.
 pub fn clock_ticks_per_second() -> u64 {
     // SAFETY: sysconf only reads a system setting.

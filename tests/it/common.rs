@@ -18,28 +18,40 @@ pub struct Project {
 
 impl Project {
     pub fn new() -> Project {
+        Project::under(&std::env::temp_dir())
+    }
+
+    fn under(base: &Path) -> Project {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("proctor-it-{}-{}", std::process::id(), n));
+        let dir = base.join(format!("proctor-it-{}-{}", std::process::id(), n));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         Project { dir }
     }
 
-    /// Writes an executable file. Its final copy is written by a child
-    /// process: had this process opened it for writing, a child another test
-    /// thread forks at that moment could hold it open until its exec, and
-    /// running the script then fails with "Text file busy".
+    /// A project another user can enter and run proctor in, and the copy of
+    /// proctor in it they can run. Under /tmp itself, not TMPDIR, which may be
+    /// private; the build's own binary may sit in a checkout others cannot enter.
+    pub fn open_to_anyone() -> (Project, PathBuf) {
+        let p = Project::under(Path::new("/tmp"));
+        fs::set_permissions(&p.dir, fs::Permissions::from_mode(0o777)).unwrap();
+        let bin = p.dir.join("bin");
+        fs::create_dir(&bin).unwrap();
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+        let proctor = bin.join("proctor");
+        copy_in_a_child(Path::new(env!("CARGO_BIN_EXE_proctor")), &proctor);
+        fs::set_permissions(&proctor, fs::Permissions::from_mode(0o755)).unwrap();
+        (p, proctor)
+    }
+
+    /// Writes an executable file (its final copy by a child process, see
+    /// [`copy_in_a_child`]).
     pub fn script(&self, name: &str, body: &str) -> &Project {
         let path = self.dir.join(name);
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         let draft = path.with_extension("draft");
         fs::write(&draft, body).unwrap();
-        let copied = Command::new("cp")
-            .arg(&draft)
-            .arg(&path)
-            .status()
-            .expect("cp runs");
-        assert!(copied.success(), "cp {} {}", draft.display(), path.display());
+        copy_in_a_child(&draft, &path);
         fs::remove_file(&draft).unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
         self
@@ -66,6 +78,8 @@ impl Project {
             .args(args)
             .current_dir(dir)
             .env("PROCTOR_STATE_DIR", self.state())
+            // Not the user's: their ~/.proctorrc would change every run.
+            .env("HOME", self.dir.join("home"))
             .env_remove("NO_COLOR")
             // A make above the tests (proctor's own make check) is not one
             // that `proctor driver` should take its runs to belong to.
@@ -345,4 +359,17 @@ pub fn children_named(pid: &str, name: &str) -> Vec<String> {
         })
         .map(String::from)
         .collect()
+}
+
+/// Copies a file that will be run, in a child process: had this process
+/// opened the copy for writing, a child another test thread forks at that
+/// moment could hold it open until its exec, and running the copy would fail
+/// with "Text file busy".
+pub fn copy_in_a_child(from: &Path, to: &Path) {
+    let copied = Command::new("cp")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("cp runs");
+    assert!(copied.success(), "cp {} {}", from.display(), to.display());
 }

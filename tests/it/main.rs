@@ -14,5 +14,6 @@ mod prove;
 mod render;
 mod schedule;
 mod stage;
+mod state;
 mod subtests;
 mod terminal;

@@ -142,7 +142,10 @@ fn compare(ours: &Run, theirs: &Run, args: &[&str]) {
 }
 
 fn passing_suite() -> Project {
-    let p = Project::new();
+    with_passing_files(Project::new())
+}
+
+fn with_passing_files(p: Project) -> Project {
     p.script(
         "t/one.t",
         "#!/bin/sh\necho 1..2\necho ok 1 - one\necho ok 2 - two\n",
@@ -487,7 +490,8 @@ fn a_file_named_twice_runs_once() {
 #[test]
 fn an_unreadable_file_fails_alone_as_under_prove() {
     use std::os::unix::fs::PermissionsExt;
-    let p = passing_suite();
+    let (p, proctor) = Project::open_to_anyone();
+    let p = with_passing_files(p);
     p.script("t/secret.t", "print \"1..1\\nok 1\\n\";\n");
     let as_user: Vec<&str> = if running_as_root() {
         if !Path::new("/usr/bin/setpriv").exists() {
@@ -503,7 +507,6 @@ fn an_unreadable_file_fails_alone_as_under_prove() {
     } else {
         Vec::new()
     };
-    std::fs::set_permissions(&p.dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     std::fs::set_permissions(
         p.dir.join("t/secret.t"),
         std::fs::Permissions::from_mode(0o000),
@@ -526,7 +529,7 @@ fn an_unreadable_file_fails_alone_as_under_prove() {
             output: cmd.output().unwrap(),
         }
     };
-    let proctor = env!("CARGO_BIN_EXE_proctor");
+    let proctor = proctor.to_str().unwrap();
     let ours = go(proctor, &["prove"]);
     ours.expect_status(1);
     ours.expect_stdout("(Wstat: 3328 (exited 13) Tests: 0 Failed: 0)");
@@ -769,7 +772,7 @@ fn bash_completes_commands_flags_and_values() {
     }
     assert_eq!(
         bash_complete(dir, &["proctor", "test", "--state-"]),
-        ["--state-dir"]
+        ["--state-dir", "--state-size"]
     );
     // -I takes directories, --log files, -j numbers.
     assert_eq!(bash_complete(dir, &["proctor", "test", "-I", "l"]), ["lib"]);

@@ -110,6 +110,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         slots: prove.jobs.unwrap_or(1),
         state_dir: None,
         keep_log: true,
+        state_size: crate::state::LOGS_SIZE,
         extra_log: None,
         log_fd: None,
         keep: false,

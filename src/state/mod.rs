@@ -3,49 +3,38 @@
 //!
 //! `--state-dir DIR` or `PROCTOR_STATE_DIR` names it outright; otherwise it is
 //! `$XDG_STATE_HOME/proctor/<project>/` (default `~/.local/state/proctor/...`),
-//! where `<project>` is the project directory's name and a hash of its absolute
-//! path. Inside: `logs/<run>.jsonl` (event logs, the newest few kept),
-//! `last.jsonl` (a hard link to the last run's log), `files.jsonl` (each file's last
-//! result and duration) and `runs/<run>/` (scratch).
+//! or, without a HOME that can hold it, `$TMPDIR/proctor-$UID/<project>/` (see
+//! place.rs), where `<project>` is the project directory's name and a hash of
+//! its absolute path. Inside: `logs/<run>.jsonl` (event logs, the newest few
+//! kept, see prune.rs), `last.jsonl` (a hard link to the last run's log),
+//! `files.jsonl` (each file's last result and duration) and `runs/<run>/`
+//! (scratch).
+
+mod place;
+mod prune;
 
 use crate::event::JobResult;
 use crate::order::Known;
 use std::collections::HashMap;
 use std::fs;
 use std::io;
+use std::os::unix::io::OwnedFd;
 use std::path::{Path, PathBuf};
+
+pub use place::Location;
+pub use prune::LOGS_SIZE;
 
 /// What is known of each file between runs.
 const FILES: &str = "files.jsonl";
 
-/// How many event logs a state directory keeps.
-const LOGS_KEPT: usize = 20;
-
 /// The state directory to use, before it is created.
 pub fn locate(explicit: Option<&Path>) -> PathBuf {
-    located(explicit).0
+    located(explicit).dir
 }
 
-/// The state directory to use, and what chose it (for people: a flag, a
-/// variable, a default).
-pub fn located(explicit: Option<&Path>) -> (PathBuf, &'static str) {
-    if let Some(dir) = explicit {
-        return (dir.to_path_buf(), "--state-dir");
-    }
-    if let Some(dir) = std::env::var_os("PROCTOR_STATE_DIR").filter(|d| !d.is_empty()) {
-        return (PathBuf::from(dir), "PROCTOR_STATE_DIR");
-    }
-    let (base, why) = match std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
-        Some(d) => (PathBuf::from(d), "$XDG_STATE_HOME/proctor/<project>"),
-        None => match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
-            Some(home) => (
-                PathBuf::from(home).join(".local/state"),
-                "~/.local/state/proctor/<project>",
-            ),
-            None => (std::env::temp_dir(), "no HOME: the temporary directory"),
-        },
-    };
-    (base.join("proctor").join(project_key()), why)
+/// The state directory to use, and what chose it.
+pub fn located(explicit: Option<&Path>) -> Location {
+    place::located(explicit, project_key)
 }
 
 /// The project: the directory proctor was started in.
@@ -80,30 +69,51 @@ pub struct RunPaths {
     /// The event log, or `None` with `--no-log`.
     pub log: Option<PathBuf>,
     pub state_dir: PathBuf,
+    /// The lock on `run_dir` that says this run is live, while it is open.
+    _live: Option<OwnedFd>,
 }
 
-/// Creates the directory of a new run. When the state directory cannot be
-/// created the run goes to a temporary directory, and the warning says so.
-pub fn new_run(state_dir: PathBuf, keep_log: bool) -> io::Result<(RunPaths, Option<String>)> {
+/// Creates the directory of a new run; `keep` (`-k`) keeps it after the run.
+/// A state directory that cannot be created sends the run to the private one
+/// (see place.rs); the warning says so, as it does the first time a state
+/// directory is made there.
+pub fn new_run(
+    location: Location,
+    keep: bool,
+    keep_log: bool,
+) -> io::Result<(RunPaths, Option<String>)> {
     let id = run_id();
     let mut warning = None;
-    // One mkdir once the state directory exists: every file-system operation
-    // counts in a short run (see bench/README.md, case d).
-    let state_dir = match make_run_dir(&state_dir, &id) {
-        Ok(()) => state_dir,
-        Err(e) => {
-            let fallback = std::env::temp_dir().join(format!("proctor-{}", id));
-            warning = Some(format!(
-                "cannot use state directory {}: {}; keeping this run in {}",
-                state_dir.display(),
-                e,
-                fallback.display()
-            ));
-            make_run_dir(&fallback, &id)?;
-            fallback
+    let state_dir = match make_run_dir(&location, &id) {
+        Ok(made_state_dir) => {
+            if let (true, Some(why)) = (made_state_dir, &location.fallback) {
+                warning = Some(format!(
+                    "{}: keeping proctor's state in {}",
+                    why,
+                    location.dir.display()
+                ));
+            }
+            location.dir
         }
+        Err(e) if location.fallback.is_none() => {
+            let why = format!(
+                "cannot use state directory {}: {}",
+                location.dir.display(),
+                e
+            );
+            let private = place::private(why.clone(), &project_key());
+            make_run_dir(&private, &id)?;
+            warning = Some(format!(
+                "{}; keeping this run in {}",
+                why,
+                private.dir.display()
+            ));
+            private.dir
+        }
+        Err(e) => return Err(e),
     };
     let run_dir = state_dir.join("runs").join(&id);
+    let live = prune::hold_run(&run_dir, keep)?;
     let log = if keep_log {
         Some(state_dir.join("logs").join(format!("{}.jsonl", id)))
     } else {
@@ -115,25 +125,41 @@ pub fn new_run(state_dir: PathBuf, keep_log: bool) -> io::Result<(RunPaths, Opti
             run_dir,
             log,
             state_dir,
+            _live: live,
         },
         warning,
     ))
 }
 
-/// `runs/<id>` in `state_dir`, with `runs/` and `logs/` made first when the
-/// run directory's parent is missing (a new state directory).
-fn make_run_dir(state_dir: &Path, id: &str) -> io::Result<()> {
+/// `runs/<id>` in the state directory, with `runs/` and `logs/` made first
+/// when the run directory's parent is missing (a new state directory, made in
+/// the private directory after checking it). Whether it made the state
+/// directory.
+fn make_run_dir(location: &Location, id: &str) -> io::Result<bool> {
+    let state_dir = &location.dir;
     let run_dir = state_dir.join("runs").join(id);
+    // One mkdir once the state directory exists: every file-system operation
+    // counts in a short run (see bench/README.md, case d).
     match fs::create_dir(&run_dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && run_dir.is_dir() => Ok(()),
+        Ok(()) => Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && run_dir.is_dir() => Ok(false),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let made = !state_dir.is_dir();
+            if let (Some(_), Some(private)) = (&location.fallback, state_dir.parent()) {
+                place::make_private(private)?;
+            }
             fs::create_dir_all(state_dir.join("runs"))?;
             fs::create_dir_all(state_dir.join("logs"))?;
-            fs::create_dir_all(&run_dir)
+            fs::create_dir_all(&run_dir)?;
+            Ok(made)
         }
         Err(e) => Err(e),
     }
+}
+
+/// Removes what killed runs left in the state directory's `runs/`.
+pub fn sweep_runs(paths: &RunPaths) {
+    prune::sweep_runs(&paths.state_dir.join("runs"), &paths.id);
 }
 
 /// Creates a run's event log in `logs/`, making `logs/` again when it was
@@ -210,9 +236,10 @@ pub fn last_log(state_dir: &Path) -> PathBuf {
     state_dir.join("last.jsonl")
 }
 
-/// Points `last.jsonl` at `log` and drops the oldest logs beyond the few kept.
-/// Failures here lose no result, so they are only reported.
-pub fn mark_last(state_dir: &Path, log: &Path) -> io::Result<()> {
+/// Points `last.jsonl` at `log` and drops the oldest logs beyond the few kept
+/// and beyond `size` bytes in all. Failures here lose no result, so they are
+/// only reported.
+pub fn mark_last(state_dir: &Path, log: &Path, size: u64) -> io::Result<()> {
     let link = last_log(state_dir);
     let tmp = state_dir.join(format!(".last.{}", std::process::id()));
     // A hard link allocates no inode (a symlink does, and frees the last
@@ -229,17 +256,7 @@ pub fn mark_last(state_dir: &Path, log: &Path) -> io::Result<()> {
     // A rename between two links to one file does nothing and leaves the
     // temporary name: so it goes when a make check's drivers mark its log again.
     let _ = fs::remove_file(&tmp);
-    let mut logs: Vec<PathBuf> = fs::read_dir(state_dir.join("logs"))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().map_or(false, |e| e == "jsonl"))
-        .collect();
-    if logs.len() > LOGS_KEPT {
-        logs.sort();
-        for old in &logs[..logs.len() - LOGS_KEPT] {
-            let _ = fs::remove_file(old);
-        }
-    }
-    Ok(())
+    prune::prune_logs(&state_dir.join("logs"), log, size)
 }
 
 /// One file's record in `files.jsonl`: `{"file":..,"result":..,"duration":..}`.
@@ -477,17 +494,17 @@ mod tests {
     fn the_last_log_is_a_link_to_the_log() {
         use std::os::unix::fs::MetadataExt;
         let dir = std::env::temp_dir().join(format!("proctor-last-{}", std::process::id()));
-        let (paths, warning) = new_run(dir.clone(), true).unwrap();
+        let (paths, warning) = new_run(located(Some(&dir)), false, true).unwrap();
         assert_eq!(warning, None);
         let log = paths.log.unwrap();
         create_log(&log).unwrap();
-        mark_last(&dir, &log).unwrap();
+        mark_last(&dir, &log, LOGS_SIZE).unwrap();
         assert_eq!(
             fs::metadata(last_log(&dir)).unwrap().ino(),
             fs::metadata(&log).unwrap().ino()
         );
         // Marked again, it leaves no temporary name behind.
-        mark_last(&dir, &log).unwrap();
+        mark_last(&dir, &log, LOGS_SIZE).unwrap();
         let names: Vec<String> = fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
