@@ -24,7 +24,7 @@ print "ok 2\n"; {between}
 }
 
 /// The lines of the one test's output, as the event log has them, each with
-/// its stream.
+/// its stream (a record without one is stdout's).
 fn logged_lines(project: &Project) -> Vec<String> {
     project
         .events()
@@ -33,7 +33,7 @@ fn logged_lines(project: &Project) -> Vec<String> {
         .map(|e| {
             format!(
                 "{} {}",
-                e["stream"].as_str().unwrap(),
+                e["stream"].as_str().unwrap_or("stdout"),
                 e["line"].as_str().unwrap()
             )
         })
