@@ -9,7 +9,7 @@
 //! finished one. It never decodes JSON itself.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 const END_MARKER: &[u8] = b"0\nnull\n";
@@ -99,6 +99,8 @@ pub struct Decoder {
     buf: Vec<u8>,
     start: usize,
     ended: bool,
+    /// Bytes of the log dropped from the front of `buf`.
+    dropped: u64,
 }
 
 impl Decoder {
@@ -106,11 +108,18 @@ impl Decoder {
     fn compact(&mut self) {
         if self.start > 0 && self.start == self.buf.len() {
             self.buf.clear();
-            self.start = 0;
         } else if self.start > 64 * 1024 && self.start * 2 > self.buf.len() {
             self.buf.drain(..self.start);
-            self.start = 0;
+        } else {
+            return;
         }
+        self.dropped += self.start as u64;
+        self.start = 0;
+    }
+
+    /// Where in the log the next record starts: the bytes taken so far.
+    pub fn offset(&self) -> u64 {
+        self.dropped + self.start as u64
     }
 
     /// Adds bytes read from the log.
@@ -211,9 +220,21 @@ const MAX_READ: usize = 256 * 1024;
 
 impl Tail {
     pub fn open(path: &Path) -> io::Result<Tail> {
+        Tail::open_at(path, 0)
+    }
+
+    /// Opens a log to read from `offset`, where a record (or a segment) starts.
+    pub fn open_at(path: &Path, offset: u64) -> io::Result<Tail> {
+        let mut file = File::open(path)?;
+        if offset > 0 {
+            file.seek(SeekFrom::Start(offset))?;
+        }
         Ok(Tail {
-            file: File::open(path)?,
-            decoder: Decoder::default(),
+            file,
+            decoder: Decoder {
+                dropped: offset,
+                ..Decoder::default()
+            },
             want: FIRST_READ,
         })
     }

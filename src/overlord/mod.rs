@@ -9,6 +9,7 @@
 
 mod flaky;
 mod leftovers;
+mod replay;
 mod segments;
 mod terminal;
 mod totals;
@@ -88,6 +89,9 @@ struct Output {
     interests: Vec<Interest>,
     /// What any of them wants.
     interest: Interest,
+    /// The renderers that asked for a replay of the job that just ended, with
+    /// what they want of it.
+    replays: Vec<(usize, Interest)>,
     totals: Totals,
     /// Says which files are flaky, and whether that fails them.
     flaky: flaky::Flaky,
@@ -105,6 +109,12 @@ struct Output {
 impl Output {
     /// Writes one event-log line and hands it to whoever wants it.
     fn emit(&mut self, line: &[u8]) {
+        self.emit_from(line, None);
+    }
+
+    /// Writes one event-log line and hands it to whoever wants it; a job_end
+    /// also to whoever asks for a replay of its job, from `log`.
+    fn emit_from(&mut self, line: &[u8], log: Option<&replay::JobLog>) {
         let judged: Vec<u8>;
         let mut event = Event::new(line);
         if event.kind() == Kind::JobEnd {
@@ -156,27 +166,50 @@ impl Output {
                 }
             }
         }
+        if kind == Kind::JobEnd {
+            self.replay(&mut event, log);
+        }
+    }
+
+    /// Asks the renderers whether they want the ended job replayed, and
+    /// replays it to those that do, before its log can be deleted.
+    fn replay(&mut self, end: &mut Event, log: Option<&replay::JobLog>) {
+        self.replays.clear();
+        for (i, r) in self.renderers.iter_mut().enumerate() {
+            if let Some(wanted) = r.wants_replay(end) {
+                self.replays.push((i, wanted));
+            }
+        }
+        if !self.replays.is_empty() {
+            replay::replay(&mut self.renderers, &self.replays, log);
+        }
     }
 
     /// Emits a job record from a job log, with its job's `prefix` (the job and
     /// try) put after the type.
-    fn emit_job_record(&mut self, record: &[u8], prefix: &[u8]) {
+    fn emit_job_record(&mut self, record: &[u8], log: &replay::JobLog) {
         let mut line = std::mem::take(&mut self.scratch);
         line.clear();
-        splice_job(&mut line, record, prefix);
-        self.emit(&line);
+        splice_job(&mut line, record, log.prefix);
+        self.emit_from(&line, Some(log));
         self.scratch = line;
     }
 
-    /// A job_end the job could not write itself.
-    fn synthesize_end(&mut self, job: (u64, u32), file: &str, reason: &str) {
+    /// A job_end the job could not write itself; `log` is what it wrote.
+    fn synthesize_end(
+        &mut self,
+        job: (u64, u32),
+        file: &str,
+        reason: &str,
+        log: Option<&replay::JobLog>,
+    ) {
         let end = JobEnd {
             job: Some(job),
             ..JobEnd::new(file, JobResult::Fail, Cow::Owned(vec![reason.to_string()]))
         };
         let mut out = Vec::new();
         write::job_end(&mut out, &end);
-        self.emit(&out);
+        self.emit_from(&out, log);
     }
 
     /// Calls `f` on every renderer; a renderer that cannot write is reported once
@@ -241,6 +274,10 @@ impl Overlord {
         wake: OwnedFd,
         keep: bool,
     ) -> Overlord {
+        let mut renderers = renderers;
+        for r in &mut renderers {
+            r.replays_offered();
+        }
         let interests: Vec<Interest> = renderers.iter().map(|r| r.interest()).collect();
         let interest = interests
             .iter()
@@ -251,6 +288,7 @@ impl Overlord {
                 renderers,
                 interests,
                 interest,
+                replays: Vec::new(),
                 totals: Totals::default(),
                 flaky: flaky::Flaky::default(),
                 leftovers: Default::default(),
@@ -556,9 +594,14 @@ impl Overlord {
             Some(j) => &j.log,
             None => return false,
         };
-        self.segments.read(log, key, |of, record| {
+        self.segments.read(log, key, |of, start, record| {
             if let Some(j) = jobs.get(&of) {
-                out.emit_job_record(record, &j.prefix);
+                let log = replay::JobLog {
+                    path: &j.log,
+                    start,
+                    prefix: &j.prefix,
+                };
+                out.emit_job_record(record, &log);
             }
         })
     }
@@ -581,7 +624,16 @@ impl Overlord {
                 "auditor lost: its log ends without the end marker (auditor {})",
                 how
             );
-            self.out.synthesize_end(key, &job.file, &reason);
+            let log = self
+                .segments
+                .start_of(&job.log, key)
+                .map(|start| replay::JobLog {
+                    path: &job.log,
+                    start,
+                    prefix: &job.prefix,
+                });
+            self.out
+                .synthesize_end(key, &job.file, &reason, log.as_ref());
         }
         if job.segment {
             // Shared with the auditor's other jobs: removed at the end.
@@ -620,10 +672,21 @@ impl Overlord {
                 }
             }
             if self.out.open_jobs.contains_key(&key) {
+                let segments = &self.segments;
+                let log = self.jobs.get(&key).and_then(|live| {
+                    segments
+                        .start_of(&live.log, key)
+                        .map(|start| replay::JobLog {
+                            path: &live.log,
+                            start,
+                            prefix: &live.prefix,
+                        })
+                });
                 self.out.synthesize_end(
                     key,
                     &file,
                     "runner lost: the runner died before this job finished",
+                    log.as_ref(),
                 );
             }
         }

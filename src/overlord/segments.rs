@@ -28,6 +28,8 @@ struct Log {
     /// The job whose segment is being read, as its first record names it;
     /// None between segments.
     reading: Option<Key>,
+    /// Where the records of the segment being read start, to replay them from.
+    reading_from: u64,
     /// A segment in it never ended: where the next one starts is unknown, so
     /// nothing more in it is anyone's (its jobs fail as lost, never pass on
     /// another job's records).
@@ -45,9 +47,10 @@ impl Segments {
         }
     }
 
-    /// Reads what `log` has, handing each record to `each` with its job; true
-    /// once `job`'s segment has ended. Errors are said and end the reading.
-    pub fn read(&mut self, log: &Path, job: Key, mut each: impl FnMut(Key, &[u8])) -> bool {
+    /// Reads what `log` has, handing each record to `each` with its job and
+    /// where that job's records start in the log; true once `job`'s segment
+    /// has ended. Errors are said and end the reading.
+    pub fn read(&mut self, log: &Path, job: Key, mut each: impl FnMut(Key, u64, &[u8])) -> bool {
         let entry = match self.logs.get_mut(log) {
             Some(entry) => entry,
             None => return true,
@@ -56,6 +59,16 @@ impl Segments {
             entry.follow(log, &mut each);
         }
         !entry.open.contains(&job)
+    }
+
+    /// Where `job`'s records start in `log`, once they have begun there.
+    pub fn start_of(&self, log: &Path, job: Key) -> Option<u64> {
+        let entry = self.logs.get(log)?;
+        if entry.reading == Some(job) {
+            Some(entry.reading_from)
+        } else {
+            None
+        }
     }
 
     /// A job given back before it started: it wrote nothing, and no segment
@@ -95,7 +108,7 @@ impl Log {
     /// Reads on in the log at `path`, handing each record to `each` with the
     /// job whose segment it is in, until it has nothing more or its next
     /// record is of a job not launched yet.
-    fn follow(&mut self, path: &Path, each: &mut impl FnMut(Key, &[u8])) {
+    fn follow(&mut self, path: &Path, each: &mut impl FnMut(Key, u64, &[u8])) {
         if self.tail.is_none() {
             match Tail::open(path) {
                 Ok(t) => self.tail = Some(t),
@@ -122,12 +135,13 @@ impl Log {
                 }
                 let damage = match (tail.decoder.next_record(), self.reading) {
                     (Next::Record(r), Some(job)) => {
-                        each(job, r);
+                        each(job, self.reading_from, r);
                         continue;
                     }
                     (Next::Record(r), None) => match segment::job_named(r) {
                         Some(job) => {
                             self.reading = Some(job);
+                            self.reading_from = tail.decoder.offset();
                             continue;
                         }
                         None => "a segment that does not name its job".to_string(),
@@ -203,7 +217,7 @@ mod tests {
 
     fn collect(segments: &mut Segments, log: &Path, job: Key) -> (bool, Vec<(Key, String)>) {
         let mut seen = Vec::new();
-        let done = segments.read(log, job, |k, r| {
+        let done = segments.read(log, job, |k, _, r| {
             seen.push((k, String::from_utf8_lossy(r).into_owned()))
         });
         (done, seen)
@@ -331,6 +345,36 @@ mod tests {
         let (done, got) = collect(&mut segments, &log, (1, 1));
         assert!(!done);
         assert!(got.is_empty(), "{:?}", got);
+    }
+
+    #[test]
+    fn each_record_comes_with_where_its_jobs_records_start() {
+        let mut f = Fixture::new("start");
+        let log = f.log.clone();
+        f.begin((1, 1), "{\"type\":\"a\"}");
+        f.end();
+        f.begin((2, 1), "{\"type\":\"b\"}");
+        f.record("{\"type\":\"c\"}");
+        f.end();
+        let mut segments = Segments::default();
+        segments.launched(&log, (1, 1), true);
+        segments.launched(&log, (2, 1), true);
+        let mut starts = Vec::new();
+        segments.read(&log, (2, 1), |k, start, _| starts.push((k, start)));
+        assert_eq!(starts.len(), 3);
+        assert_eq!(starts[1], starts[2], "one start a segment");
+        // Read back from there: the second job's records, and only them.
+        let mut tail = Tail::open_at(&log, starts[1].1).unwrap();
+        tail.read_some().unwrap();
+        assert_eq!(
+            tail.decoder.next_record(),
+            Next::Record(b"{\"type\":\"b\"}")
+        );
+        assert_eq!(
+            tail.decoder.next_record(),
+            Next::Record(b"{\"type\":\"c\"}")
+        );
+        assert_eq!(tail.decoder.next_record(), Next::End);
     }
 
     #[test]

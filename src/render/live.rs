@@ -188,6 +188,25 @@ impl<W: Write> Renderer for Live<W> {
         self.draw(false)
     }
 
+    fn replays_offered(&mut self) {
+        self.report.replays_offered();
+    }
+
+    fn wants_replay(&mut self, end: &mut Event) -> Option<Interest> {
+        self.report.wants_replay(end)
+    }
+
+    fn replayed(&mut self, event: &mut Event) -> io::Result<()> {
+        self.report.replayed(event)?;
+        self.flush_report()
+    }
+
+    fn replay_end(&mut self) -> io::Result<()> {
+        self.report.replay_end()?;
+        self.flush_report()?;
+        self.draw(false)
+    }
+
     fn finish(&mut self, complete: bool) -> io::Result<()> {
         self.report.finish(complete)?;
         self.clear_status()?;

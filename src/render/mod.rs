@@ -29,6 +29,26 @@ pub trait Renderer {
     /// The log ended; `complete` is false when it had no run_end (the run is still
     /// going, or was killed).
     fn finish(&mut self, complete: bool) -> io::Result<()>;
+    /// The host will replay a finished job's records from its log when asked
+    /// (see `wants_replay`), so nothing need be kept for after a job ends.
+    /// The overlord offers it before asking `interest`; `proctor replay`
+    /// does not.
+    fn replays_offered(&mut self) {}
+    /// A job ended (its job_end was just handed to `event`): the kinds of its
+    /// records this renderer wants again, read back from the job's log before
+    /// it is deleted, each handed to `replayed`, then `replay_end`. Asked
+    /// only of a renderer that was offered replays.
+    fn wants_replay(&mut self, _end: &mut Event) -> Option<Interest> {
+        None
+    }
+    /// One record of the replayed job, in log order.
+    fn replayed(&mut self, _event: &mut Event) -> io::Result<()> {
+        Ok(())
+    }
+    /// The replayed job's records are all handed over.
+    fn replay_end(&mut self) -> io::Result<()> {
+        Ok(())
+    }
     /// Called about ten times a second while the run goes on.
     fn tick(&mut self) -> io::Result<()> {
         Ok(())

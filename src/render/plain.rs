@@ -15,7 +15,8 @@ use std::io::{self, Write};
 
 /// How many lines of a failing job's diagnostics are kept; the rest are counted.
 const DETAIL_LINES: usize = 40;
-/// How much of a job's output `--qvf` keeps for when it fails.
+/// How much of a job's output `--qvf` keeps for when it fails, when it cannot
+/// be replayed from the job's log (`proctor replay`).
 const QVF_BYTES: usize = 1 << 20;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -57,7 +58,7 @@ struct Job {
     detail: Kept,
     /// Its stderr alone, shown even when it passes.
     stderr: Kept,
-    /// Everything, for `--qvf`.
+    /// Everything, for `--qvf` when it cannot be replayed.
     output: Kept,
     /// The last point failed: its YAML and comments are its diagnostics.
     after_failure: bool,
@@ -77,6 +78,12 @@ pub struct Plain<W: Write> {
     jobs: HashMap<(u64, u32), Job>,
     failures: Vec<Failure>,
     stopped: Option<String>,
+    /// Finished jobs can be replayed from their logs (see
+    /// [`Renderer::replays_offered`]): `--qvf` keeps nothing.
+    replays: bool,
+    /// A failed file whose output `--qvf` is having replayed, and how many of
+    /// its reasons are already on its line: the rest follow the output.
+    replaying: Option<(Failure, usize)>,
 }
 
 impl<W: Write> Plain<W> {
@@ -88,7 +95,14 @@ impl<W: Write> Plain<W> {
             jobs: HashMap::new(),
             failures: Vec::new(),
             stopped: None,
+            replays: false,
+            replaying: None,
         }
+    }
+
+    /// `--qvf` keeps each job's output, having no way to read it back.
+    fn keeps_output(&self) -> bool {
+        self.style.failure_output && !self.replays
     }
 
     /// The writer, e.g. to take what was rendered into a buffer.
@@ -117,28 +131,25 @@ impl<W: Write> Plain<W> {
         // Passing points are told by their bytes, without decoding.
         let failed_point = kind == Kind::Assert && failed_assert(event.raw());
         let wants_text =
-            self.style.verbose || self.style.failure_output || failed_point || kind != Kind::Assert;
+            self.style.verbose || self.keeps_output() || failed_point || kind != Kind::Assert;
         if !wants_text {
             if let Some(job) = self.jobs.get_mut(&job_id) {
                 job.after_failure = false;
             }
             return Ok(());
         }
-        let mut line = event.str("line").unwrap_or("").to_string();
-        if let Some(cut) = event.u64("truncated") {
-            // The auditor keeps the first MiB of a line: say what is missing.
-            line.push_str(&format!(" [line cut: {} more bytes not kept]", cut));
-        }
+        let line = line_text(event);
         let stderr = kind == Kind::Output && event.str("stream") == Some("stderr");
         let todo = failed_point && event.str("directive") == Some("todo");
         // A `# Subtest:` header opens the next subtest: it says nothing of
         // the failure before it.
         let opens_subtest = kind == Kind::Comment && event.str("subtest").is_some();
+        let keeps_output = self.keeps_output();
         let job = self.jobs.entry(job_id).or_default();
         if self.style.verbose {
             writeln!(self.out, "[{}] {}", job.file, line)?;
         }
-        if self.style.failure_output {
+        if keeps_output {
             job.output.push(line.clone(), usize::MAX, QVF_BYTES);
         }
         let diagnostic = match kind {
@@ -231,21 +242,32 @@ impl<W: Write> Plain<W> {
         } else {
             &job.detail
         };
-        // With -v the lines were just shown as they came.
-        if !self.style.verbose {
-            self.quote(shown)?;
-        }
         // The first reason is already on the file's line when no point failed.
         let skip = if failed == 0 { 1 } else { 0 };
-        for reason in reasons.iter().skip(skip) {
+        let failure = Failure {
+            file,
+            counts: format!("Tests: {} Failed: {}{}", run, failed, job.exit),
+            reasons,
+        };
+        // With -v the lines were just shown as they came.
+        if !self.style.verbose {
+            if self.style.failure_output && self.replays {
+                // Its output comes back from its log (`replayed`), then the rest.
+                self.replaying = Some((failure, skip));
+                return Ok(());
+            }
+            self.quote(shown)?;
+        }
+        self.failed_file(failure, skip)
+    }
+
+    /// The reasons a file failed, after what it printed, and the file kept for
+    /// the summary.
+    fn failed_file(&mut self, failure: Failure, skip: usize) -> io::Result<()> {
+        for reason in failure.reasons.iter().skip(skip) {
             writeln!(self.out, "    {}", reason)?;
         }
-        let counts = format!("Tests: {} Failed: {}{}", run, failed, job.exit);
-        self.failures.push(Failure {
-            file,
-            counts,
-            reasons,
-        });
+        self.failures.push(failure);
         Ok(())
     }
 
@@ -356,7 +378,7 @@ impl<W: Write> Renderer for Plain<W> {
             Kind::RunnerStop,
         ];
         let always = Interest::of(&ALWAYS);
-        if self.style.verbose || self.style.failure_output {
+        if self.style.verbose || self.keeps_output() {
             always.union(Interest::of(&Kind::LINES))
         } else {
             always
@@ -401,6 +423,25 @@ impl<W: Write> Renderer for Plain<W> {
         Ok(())
     }
 
+    fn replays_offered(&mut self) {
+        self.replays = true;
+    }
+
+    fn wants_replay(&mut self, _end: &mut Event) -> Option<Interest> {
+        self.replaying.as_ref().map(|_| Interest::of(&Kind::LINES))
+    }
+
+    fn replayed(&mut self, event: &mut Event) -> io::Result<()> {
+        writeln!(self.out, "    {}", line_text(event))
+    }
+
+    fn replay_end(&mut self) -> io::Result<()> {
+        match self.replaying.take() {
+            Some((failure, skip)) => self.failed_file(failure, skip),
+            None => Ok(()),
+        }
+    }
+
     fn finish(&mut self, complete: bool) -> io::Result<()> {
         if !complete {
             writeln!(
@@ -410,6 +451,16 @@ impl<W: Write> Renderer for Plain<W> {
         }
         self.out.flush()
     }
+}
+
+/// A line record's text, as the test printed it.
+fn line_text(event: &mut Event) -> String {
+    let mut line = event.str("line").unwrap_or("").to_string();
+    if let Some(cut) = event.u64("truncated") {
+        // The auditor keeps the first MiB of a line: say what is missing.
+        line.push_str(&format!(" [line cut: {} more bytes not kept]", cut));
+    }
+    line
 }
 
 /// Whether an assert record is a failure, from its bytes: the `"ok"` field comes

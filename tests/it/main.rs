@@ -11,6 +11,7 @@ mod lost;
 mod order;
 mod persist;
 mod prove;
+mod qvf;
 mod render;
 mod schedule;
 mod stage;
