@@ -174,6 +174,12 @@ impl<'a> Event<'a> {
         })
     }
 
+    /// Whether anything has decoded it yet.
+    #[cfg(test)]
+    pub fn decoded(&self) -> bool {
+        self.value.is_some()
+    }
+
     /// The event as a job_end (its kind is the caller's to check).
     pub fn job_end(&mut self) -> read::JobEnd<'_> {
         read::JobEnd(self.value())

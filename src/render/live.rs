@@ -148,12 +148,18 @@ impl<W: Write> Live<W> {
 
 impl<W: Write> Renderer for Live<W> {
     fn interest(&self) -> Interest {
-        // Every line, always: `v` turns verbose output on in the middle of a run.
+        // What the status line counts, and every line, always, undecoded
+        // unless the report wants it: the `s` key shows each running job's
+        // last line, and `v` turns verbose output on in the middle of a run.
         let own = Interest::of(&[
             Kind::RunStart,
+            Kind::JobQueued,
+            Kind::JobLaunch,
             Kind::JobStart,
             Kind::TestExit,
             Kind::JobRequeued,
+            Kind::JobEnd,
+            Kind::RunEnd,
         ]);
         self.report
             .interest()
@@ -259,4 +265,67 @@ fn terminal_width() -> usize {
         .map(|(cols, _)| cols as usize)
         .unwrap_or(80)
         .max(20)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hands `live` each record, and says which of them it decoded.
+    fn decoded_of(live: &mut Live<Vec<u8>>, records: &[&str]) -> Vec<String> {
+        let mut decoded = Vec::new();
+        for record in records {
+            let mut event = Event::new(record.as_bytes());
+            if live.interest().contains(event.kind()) {
+                live.event(&mut event).unwrap();
+            }
+            if event.decoded() {
+                decoded.push(record.to_string());
+            }
+        }
+        decoded
+    }
+
+    const LAUNCH: &str = r##"{"type":"job_launch","job":1,"try":1,"file":"t/a.t","stamp":1.0}"##;
+    /// Lines that change no count and are no failure's diagnostics.
+    const CHATTER: [&str; 7] = [
+        r##"{"type":"version","job":1,"try":1,"line":"TAP version 14","version":14}"##,
+        r##"{"type":"plan","job":1,"try":1,"line":"1..2","start":1,"end":2}"##,
+        r##"{"type":"comment","job":1,"try":1,"line":"# hello"}"##,
+        r##"{"type":"output","job":1,"try":1,"line":"some text"}"##,
+        r##"{"type":"assert","job":1,"try":1,"ok":true,"number":1,"line":"ok 1"}"##,
+        r##"{"type":"yaml","job":1,"try":1,"line":"  ---"}"##,
+        r##"{"type":"blank","job":1,"try":1,"line":""}"##,
+    ];
+
+    #[test]
+    fn the_status_line_alone_decodes_no_line() {
+        let style = Style {
+            really_quiet: true,
+            ..Style::default()
+        };
+        let mut live = Live::new(Vec::new(), style, Palette::default_colors());
+        let mut records = vec![LAUNCH];
+        records.extend_from_slice(&CHATTER);
+        records.push(r##"{"type":"output","job":1,"try":1,"stream":"stderr","line":"oops"}"##);
+        let decoded = decoded_of(&mut live, &records);
+        assert_eq!(decoded, [LAUNCH], "only the launch (its file and start)");
+    }
+
+    #[test]
+    fn the_report_decodes_comments_and_yaml_only_after_a_failure() {
+        let mut live = Live::new(Vec::new(), Style::default(), Palette::default_colors());
+        let mut records = vec![LAUNCH];
+        records.extend_from_slice(&CHATTER);
+        let decoded = decoded_of(&mut live, &records);
+        // Its output may be stderr, which a passing file shows.
+        assert_eq!(decoded, [LAUNCH, CHATTER[3]]);
+        let failed =
+            r##"{"type":"assert","job":1,"try":1,"ok":false,"number":2,"line":"not ok 2"}"##;
+        let diagnostic = r##"{"type":"comment","job":1,"try":1,"line":"#   Failed test"}"##;
+        assert_eq!(
+            decoded_of(&mut live, &[failed, diagnostic]),
+            [failed, diagnostic]
+        );
+    }
 }

@@ -130,12 +130,17 @@ impl<W: Write> Plain<W> {
         };
         // Passing points are told by their bytes, without decoding.
         let failed_point = kind == Kind::Assert && failed_assert(event.raw());
-        let wants_text =
-            self.style.verbose || self.keeps_output() || failed_point || kind != Kind::Assert;
+        let shows_all = self.style.verbose || self.keeps_output();
+        let wants_text = shows_all || failed_point || kind != Kind::Assert;
         if !wants_text {
             if let Some(job) = self.jobs.get_mut(&job_id) {
                 job.after_failure = false;
             }
+            return Ok(());
+        }
+        // YAML and comments matter only as a failure's diagnostics.
+        let after_failure = self.jobs.get(&job_id).map_or(false, |j| j.after_failure);
+        if !shows_all && matches!(kind, Kind::Yaml | Kind::Comment) && !after_failure {
             return Ok(());
         }
         let line = line_text(event);
@@ -364,6 +369,7 @@ impl<W: Write> Plain<W> {
 
 impl<W: Write> Renderer for Plain<W> {
     fn interest(&self) -> Interest {
+        const QUIETLY: [Kind; 2] = [Kind::RunEnd, Kind::RunnerStop];
         const ALWAYS: [Kind; 11] = [
             Kind::JobQueued,
             Kind::JobLaunch,
@@ -380,6 +386,9 @@ impl<W: Write> Renderer for Plain<W> {
         let always = Interest::of(&ALWAYS);
         if self.style.verbose || self.keeps_output() {
             always.union(Interest::of(&Kind::LINES))
+        } else if self.style.really_quiet {
+            // The summary alone: it is all in run_end.
+            Interest::of(&QUIETLY)
         } else {
             always
         }
