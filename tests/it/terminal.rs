@@ -289,3 +289,26 @@ fn a_flaky_file_under_flaky_fails_counts_as_f_and_is_listed_once() {
     tmux.wait_for("EXIT=130", false);
     wait_until("the test to end", || !running(&m));
 }
+
+#[test]
+fn qvf_on_the_status_line_shows_a_failing_files_output_replayed() {
+    let p = Project::new();
+    p.script(
+        "t/chatty.t",
+        "#!/bin/sh\necho 1..1\nfor i in 1 2 3; do echo \"# said $i\"; done\necho 'not ok 1 - last'\n",
+    );
+    let tmux = match Tmux::start(&p, "qvf") {
+        Some(t) => t,
+        None => return,
+    };
+    tmux.type_line(&format!(
+        "'{}' test --qvf --exec ''; echo EXIT=$?",
+        env!("CARGO_BIN_EXE_proctor")
+    ));
+    let screen = tmux.wait_for("EXIT=1", false);
+    assert!(
+        screen.contains("t/chatty.t .. Failed 1/1 subtests\n    1..1\n    # said 1\n    # said 2\n    # said 3\n    not ok 1 - last\n"),
+        "{}",
+        screen
+    );
+}
