@@ -13,6 +13,9 @@ $| = 1; select STDERR; $| = 1; select STDOUT;
 # How much of what was written to the pipe behind $fh proctor has not read yet.
 sub unread {{ my $fh = shift; my $n = pack "L", 0; ioctl($fh, 0x541B, $n) or die "FIONREAD: $!"; unpack "L", $n }}
 sub drained {{ my $fh = shift; for (1 .. 60000) {{ return if !unread($fh); select undef, undef, undef, 0.001 }} die "never read" }}
+# Stops proctor (the auditor, this test's parent) and waits until it is stopped:
+# kill returns before the signal has taken the process off its CPU.
+sub stop_parent {{ my $p = getppid; kill 'STOP', $p; for (1 .. 60000) {{ open my $f, '<', "/proc/$p/stat" or die; my $st = <$f>; return if $st =~ /\) T /; select undef, undef, undef, 0.001 }} die "never stopped" }}
 print "1..2\n";
 drained(\*STDOUT);
 print "ok 1\n"; {between}
@@ -91,7 +94,7 @@ fn lines_on_both_pipes_at_once_are_interleaved_by_position() {
     // half-way through stdout's.
     let (logged, shown) = run_with(
         &warning_between("")
-            .replace("print \"ok 1", "kill 'STOP', getppid; print \"ok 1")
+            .replace("print \"ok 1", "stop_parent(); print \"ok 1")
             .replace(
                 "print \"ok 2\\n\"; ",
                 "print \"ok 2\\n\"; kill 'CONT', getppid;",
