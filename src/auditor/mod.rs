@@ -549,23 +549,22 @@ impl Auditor {
             let stamp = json::Stamp::new(now_unix);
 
             let mut ended = Vec::new();
-            let ready: Vec<usize> = (0..streams.len())
-                .filter(|&i| watched.ready(Watched::Stream(i)))
-                .collect();
-            if !ready.is_empty() {
+            // At most two streams (stdout, stderr): which are ready, without
+            // a list made each round.
+            let ready = |i: usize| i < streams.len() && watched.ready(Watched::Stream(i));
+            let (first, second) = (ready(0), ready(1));
+            if first || second {
                 self.stopper.activity();
             }
-            if ready.len() == 2 {
+            if first && second {
                 // Both at once: which came first is lost, so they are read
                 // together and interleaved (see lines::split_interleaved).
                 let (out, err) = streams.split_at_mut(1);
                 let open = self.read_both(&mut out[0], &mut err[0], &stamp)?;
                 ended.extend((0..2).filter(|&i| !open[i]));
-            } else {
-                for i in ready {
-                    if !self.read_stream(&mut streams[i], &stamp)? {
-                        ended.push(i);
-                    }
+            } else if let Some(i) = [first, second].iter().position(|&r| r) {
+                if !self.read_stream(&mut streams[i], &stamp)? {
+                    ended.push(i);
                 }
             }
             for i in ended.into_iter().rev() {
