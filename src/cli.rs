@@ -61,6 +61,8 @@ order and repetition:
 
 preloading:
       --preload MODULE    run perl tests in a perl that has MODULE loaded (repeatable)
+      --preload-verify    run each preloaded file that passes again without preload
+      --preload-recheck   preload again the files that failed preloaded before
 ";
 
 const SHOW_OPTIONS: &str = "\
@@ -354,6 +356,10 @@ pub struct TestArgs {
     pub partition: Option<Share>,
     /// `--preload MODULE`: run perl tests in a stage with these loaded.
     pub preload: Vec<String>,
+    /// `--preload-verify`: a preloaded pass is checked without preload.
+    pub preload_verify: bool,
+    /// `--preload-recheck`: files remembered as failing preloaded are preloaded.
+    pub preload_recheck: bool,
     pub paths: Vec<PathBuf>,
 }
 
@@ -662,6 +668,8 @@ fn parse_test(parser: &mut lexopt::Parser, command: &str) -> Result<Option<TestA
             }
             "--retry-isolated" => args.retry_isolated = true,
             "--preload" => args.preload.push(value(parser)?),
+            "--preload-verify" => args.preload_verify = true,
+            "--preload-recheck" => args.preload_recheck = true,
             "--flaky-fails" => args.flaky_fails = true,
             "--partition" => {
                 args.partition = Some(Share::parse(&value(parser)?).map_err(Error::Usage)?)

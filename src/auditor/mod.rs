@@ -741,9 +741,11 @@ impl Auditor {
         if !self.not_started {
             self.log.job_exit(&exit, &times, &usage)?;
         }
-        let will_retry = config.retry_on_fail
-            && verdict.outcome == Outcome::Fail
-            && summary.bail.is_none()
+        let will_retry = match verdict.outcome {
+            Outcome::Fail => config.retry.on_fail,
+            Outcome::Pass => config.retry.on_pass,
+            Outcome::Skip => false,
+        } && summary.bail.is_none()
             && !self.stopper.interrupted();
         self.log.job_end(
             &config.file,

@@ -322,7 +322,8 @@ fn audit(
         tmp: tmp.to_path_buf(),
         tmp_reused: true,
     };
-    let mut config = match (spec.staged, own_perl) {
+    let retry = request.retry;
+    match (spec.staged, own_perl) {
         (true, Some((own_perl, process))) => {
             let job = request.job;
             let mut started_at = None;
@@ -342,12 +343,10 @@ fn audit(
                     reason: format!("not run: {}", why),
                 },
             };
-            let mut config = launch.preloaded_config(spec, place, lifeline, test);
+            let mut config = launch.preloaded_config(spec, place, lifeline, retry, test);
             config.started = started_at;
             config
         }
-        _ => launch.auditor_config(spec, place, lifeline),
-    };
-    config.retry_on_fail = request.retry_on_fail;
-    config
+        _ => launch.auditor_config(spec, place, lifeline, retry),
+    }
 }

@@ -26,7 +26,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
     let mut keep = false;
     let mut leftovers = Leftovers::WithRun;
     let mut ignore_exit = false;
-    let mut retry_on_fail = false;
+    let mut retry = audit::Retry::default();
     let mut words = args
         .into_iter()
         .map(|w| w.into_string().unwrap_or_default());
@@ -63,7 +63,8 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
                     })?
             }
             "--ignore-exit" => ignore_exit = true,
-            "--retry-on-fail" => retry_on_fail = true,
+            "--retry-on-fail" => retry.on_fail = true,
+            "--retry-on-pass" => retry.on_pass = true,
             other => {
                 return Err(Error::Usage(format!(
                     "audit: unknown option '{}' (see proctor-stage(7))",
@@ -113,7 +114,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         keep,
         ignore_exit,
         lifeline: watched,
-        retry_on_fail,
+        retry,
         started: None,
     };
     let code = auditor::run(config);

@@ -415,6 +415,7 @@ fn session_for(args: &DriverArgs) -> Result<Session> {
         keep: false,
         keyboard: false,
         policy: Default::default(),
+        fallback: None,
     })
 }
 

@@ -262,9 +262,13 @@ fn which_try(event: &mut Event) -> String {
 
 /// Whether a final job_end is of a file that passed only on a retry: the
 /// overlord says so in the record; a log written before it did shows it as a
-/// pass on a later try.
+/// pass on a later try (one that failed only preloaded is not flaky).
 fn is_flaky(end: read::JobEnd, tries: u32) -> bool {
-    end.flaky() || (end.result() == JobResult::Pass && tries > 1 && !end.will_retry())
+    end.flaky()
+        || (end.result() == JobResult::Pass
+            && tries > 1
+            && !end.will_retry()
+            && !end.fails_preloaded())
 }
 
 /// `proctor replay LOG...`: the run shown again, through the same renderers.

@@ -25,6 +25,8 @@ pub struct Policy {
     pub retries: u32,
     /// `--retry-isolated`: retries run last, one at a time.
     pub retry_isolated: bool,
+    /// `--preload-verify`: a preloaded file that passes is run again without.
+    pub preload_verify: bool,
     /// `--flaky-fails`: a file that passed only on a retry fails the run.
     pub flaky_fails: bool,
 }
@@ -49,6 +51,9 @@ pub struct Session {
     /// Read keys from the terminal (the live renderer is showing the run).
     pub keyboard: bool,
     pub policy: Policy,
+    /// The files held back from preload, when the run may preload: it
+    /// learns from this run's results.
+    pub fallback: Option<state::Fallback>,
 }
 
 impl Session {
@@ -113,6 +118,7 @@ pub fn run_with(
         launch: session.launch,
         retries: session.policy.retries,
         retry_isolated: session.policy.retry_isolated,
+        preload_verify: session.policy.preload_verify,
         cwd: cwd.clone(),
     };
     let remote = matches!(runner, Runner::Remote(_));
@@ -170,11 +176,16 @@ pub fn run_with(
         slots: slots as u64,
         run_dir: &paths.run_dir.to_string_lossy(),
     });
+    let fallback = session.fallback;
     let exit_status = overlord
         .follow(&signals, |results| {
-            // Durations and results for the next run's order and --failed; a
-            // state directory that cannot be written only loses that.
+            // Durations and results for the next run's order and --failed,
+            // and what failed preloaded; a state directory that cannot be
+            // written only loses that.
             let _ = state::save_results(&paths.state_dir, results);
+            if let Some(fallback) = fallback {
+                let _ = fallback.save(results);
+            }
         })
         .map_err(|e| Error::io("follow the run", e))?;
     if !session.keep {

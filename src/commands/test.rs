@@ -89,6 +89,13 @@ fn run_on(mut args: TestArgs, runner: Runner) -> Result<i32> {
             .unwrap_or(1)
     });
     let mut jobs = job_specs(files);
+    // The persistent runner preloads as it was started: its runs hold back
+    // too (a file held back there is one that failed in its perl).
+    let fallback = if launch.stage.is_some() || matches!(runner, Runner::Remote(_)) {
+        Some(hold_back(&state_dir, &mut jobs, args.preload_recheck))
+    } else {
+        None
+    };
     if launch.stage.is_some() {
         for job in &mut jobs {
             job.staged = job.preloadable();
@@ -116,10 +123,30 @@ fn run_on(mut args: TestArgs, runner: Runner) -> Result<i32> {
         policy: Policy {
             retries: args.retry.unwrap_or(0),
             retry_isolated: args.retry_isolated,
+            preload_verify: args.preload_verify,
             flaky_fails: args.flaky_fails,
         },
+        fallback,
     };
     session::run_with(session, renderers, runner)
+}
+
+/// Marks the files that failed preloaded before, and have not changed since,
+/// not to be preloaded (unless `recheck`), and says once how many there are.
+fn hold_back(state_dir: &std::path::Path, jobs: &mut [JobSpec], recheck: bool) -> state::Fallback {
+    let (mut fallback, warning) = state::Fallback::load(state_dir);
+    if let Some(w) = warning {
+        errln!("proctor: warning: {}", w);
+    }
+    for job in jobs.iter_mut().filter(|j| j.preloadable()) {
+        job.headers.no_preload = fallback.holds_back(&job.display, recheck);
+    }
+    match fallback.held_back() {
+        0 => {}
+        1 => errln!("proctor: 1 file runs without preload: it failed preloaded before (--preload-recheck preloads it)"),
+        n => errln!("proctor: {} files run without preload: they failed preloaded before (--preload-recheck preloads them)", n),
+    }
+    fallback
 }
 
 /// prove's environment variables, where the command line said nothing:

@@ -50,6 +50,8 @@ complete -c proctor -n $t -l retry-isolated -d 'Retries run last, one at a time'
 complete -c proctor -n $t -l flaky-fails -d 'A file that passes only on a retry fails the run'
 complete -c proctor -n $t -l partition -x -a 'auto' -d 'slice:M/N, hash:M/N or auto'
 complete -c proctor -n $t -l preload -x -d 'Run perl tests in a perl with MODULE loaded'
+complete -c proctor -n $t -l preload-verify -d 'Run each preloaded file that passes again without preload'
+complete -c proctor -n $t -l preload-recheck -d 'Preload again the files that failed preloaded before'
 complete -c proctor -n $t -s v -l verbose -d 'Every line of every test'
 complete -c proctor -n $t -s q -l quiet -d 'Only failures and the summary'
 complete -c proctor -n $t -l qvf -d "Quiet, but a failing file's whole output"

@@ -55,6 +55,11 @@ impl<'a> JobEnd<'a> {
         self.0["flaky"] == true
     }
 
+    /// It failed preloaded and passed without (see `overlord::preload`).
+    pub fn fails_preloaded(self) -> bool {
+        self.0["fails_preloaded"] == true
+    }
+
     pub fn reasons(self) -> impl Iterator<Item = &'a str> {
         strings(&self.0["reasons"])
     }
@@ -133,6 +138,7 @@ impl<'a> JobEnd<'a> {
             duration: self.duration(),
             will_retry: self.will_retry(),
             flaky: self.flaky(),
+            fails_preloaded: self.fails_preloaded(),
             left_running: Cow::Owned(self.left_running().collect()),
             automake,
             stamp: self.stamp(),

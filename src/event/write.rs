@@ -341,6 +341,8 @@ pub struct JobEnd<'a> {
     pub will_retry: bool,
     /// It passed only on a retry (see `overlord::flaky`).
     pub flaky: bool,
+    /// It failed preloaded and passed without (see `overlord::preload`).
+    pub fails_preloaded: bool,
     pub left_running: Cow<'a, [LeftRunning]>,
     pub automake: Option<Automake<'a>>,
     pub stamp: Option<f64>,
@@ -361,6 +363,7 @@ impl<'a> JobEnd<'a> {
             duration: 0.0,
             will_retry: false,
             flaky: false,
+            fails_preloaded: false,
             left_running: Cow::Borrowed(&[]),
             automake: None,
             stamp: None,
@@ -391,6 +394,9 @@ pub fn job_end(out: &mut Vec<u8>, end: &JobEnd) {
     json::write_bool_field(out, "will_retry", end.will_retry);
     if end.flaky {
         json::write_bool_field(out, "flaky", true);
+    }
+    if end.fails_preloaded {
+        json::write_bool_field(out, "fails_preloaded", true);
     }
     if !end.left_running.is_empty() {
         json::write_object_list_field(out, "left_running", &end.left_running, |out, p| {
@@ -877,6 +883,7 @@ mod tests {
             remarks: Cow::Owned(strings(&["a remark"])),
             counts: Some(Counts::default()),
             flaky: true,
+            fails_preloaded: true,
             automake: Some(Automake {
                 word: Cow::Borrowed("XFAIL"),
                 proctor: JobResult::Fail,
@@ -887,7 +894,7 @@ mod tests {
         };
         assert_eq!(
             written(&end),
-            r#"{"type":"job_end","job":1,"try":2,"file":"x.t","result":"pass","reasons":[],"notes":["TODO passed: 2"],"remarks":["a remark"],"counts":{"planned":null,"run":0,"passed":0,"failed":0,"todo":0,"todo_passed":0,"skipped":0},"duration":0.000000,"will_retry":false,"flaky":true,"automake":"XFAIL","proctor":{"result":"fail","reasons":["no plan"]},"stamp":1.500000}"#
+            r#"{"type":"job_end","job":1,"try":2,"file":"x.t","result":"pass","reasons":[],"notes":["TODO passed: 2"],"remarks":["a remark"],"counts":{"planned":null,"run":0,"passed":0,"failed":0,"todo":0,"todo_passed":0,"skipped":0},"duration":0.000000,"will_retry":false,"flaky":true,"fails_preloaded":true,"automake":"XFAIL","proctor":{"result":"fail","reasons":["no plan"]},"stamp":1.500000}"#
         );
     }
 }

@@ -81,8 +81,8 @@ pub struct Config {
     pub ignore_exit: bool,
     /// The read end of the runner's lifeline pipe.
     pub lifeline: RawFd,
-    /// The runner will try this job again if this try fails (and was not stopped).
-    pub retry_on_fail: bool,
+    /// Whether the runner will try this job again, as this try ends.
+    pub retry: Retry,
     /// When the test was started, if before the auditor took it (a stage
     /// forked it); its wall time counts from there.
     pub started: Option<Instant>,
@@ -119,4 +119,15 @@ impl Leftovers {
             Leftovers::Keep => "keep",
         }
     }
+}
+
+/// When the runner tries a job again, as its auditor must say in the try's
+/// `job_end` (`will_retry`): on a failure (`--retry`, or a preloaded try,
+/// which is tried again without preload), and on a pass (`--preload-verify`:
+/// a preloaded pass is checked without preload). Never after a bail-out or
+/// an interrupt, which stop the run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Retry {
+    pub on_fail: bool,
+    pub on_pass: bool,
 }

@@ -163,6 +163,7 @@ impl Launch {
         spec: &JobSpec,
         place: audit::Place,
         lifeline: i32,
+        retry: audit::Retry,
     ) -> audit::Config {
         // Only a file run as itself needs `./`; perl gets the path as given, as
         // under prove, so diagnostics name it the same way.
@@ -210,7 +211,7 @@ impl Launch {
             .iter()
             .map(|c| c.to_string_lossy().into_owned())
             .collect();
-        self.config(spec, place, lifeline, test, command)
+        self.config(spec, place, (lifeline, retry), test, command)
     }
 
     /// The configuration of a job whose test a preloaded perl started: `test`
@@ -220,17 +221,20 @@ impl Launch {
         spec: &JobSpec,
         place: audit::Place,
         lifeline: i32,
+        retry: audit::Retry,
         test: audit::Test,
     ) -> audit::Config {
         let command = vec!["perl (preloaded)".to_string(), spec.display.clone()];
-        self.config(spec, place, lifeline, test, command)
+        self.config(spec, place, (lifeline, retry), test, command)
     }
 
+    /// With the lifeline, when the runner tries the job again (which
+    /// every caller must say: a default would quietly lose a retry).
     fn config(
         &self,
         spec: &JobSpec,
         place: audit::Place,
-        lifeline: i32,
+        (lifeline, retry): (i32, audit::Retry),
         test: audit::Test,
         command: Vec<String>,
     ) -> audit::Config {
@@ -244,7 +248,7 @@ impl Launch {
             keep: self.keep,
             ignore_exit: self.ignore_exit,
             lifeline,
-            retry_on_fail: false,
+            retry,
             started: None,
         }
     }

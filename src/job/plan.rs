@@ -23,6 +23,8 @@ pub struct Plan {
     pub retries: u32,
     /// `--retry-isolated`: retries run last, one at a time.
     pub retry_isolated: bool,
+    /// `--preload-verify`: preloaded files that pass are run again without.
+    pub preload_verify: bool,
     /// Where the tests run (the persistent runner's run is elsewhere).
     pub cwd: PathBuf,
 }
@@ -39,6 +41,7 @@ impl Plan {
             "run_dir": self.run_dir.to_string_lossy(),
             "retries": self.retries,
             "retry_isolated": self.retry_isolated,
+            "preload_verify": self.preload_verify,
             "cwd": self.cwd.to_string_lossy(),
             "launch": {
                 "perl": l.perl.as_ref().map(|p| p.to_string_lossy().into_owned()),
@@ -133,6 +136,7 @@ impl Plan {
             launch,
             retries: u32::try_from(v["retries"].as_u64().unwrap_or(0)).unwrap_or(u32::MAX),
             retry_isolated: v["retry_isolated"] == true,
+            preload_verify: v["preload_verify"] == true,
             cwd: path(&v["cwd"]).ok_or("the plan has no directory to run in")?,
         };
         Ok(Some((plan, job_count)))
@@ -304,6 +308,7 @@ mod tests {
             },
             retries: 2,
             retry_isolated: true,
+            preload_verify: true,
             cwd: "/tmp/project".into(),
         };
         let mut bytes = Vec::new();
@@ -315,8 +320,8 @@ mod tests {
             (true, &How::Command(vec!["sh".into(), "-x".into()]))
         );
         assert_eq!(
-            (back.slots, back.retries, back.retry_isolated),
-            (3, 2, true)
+            (back.slots, back.retries, back.retry_isolated, back.preload_verify),
+            (3, 2, true, true)
         );
         assert_eq!(back.cwd, PathBuf::from("/tmp/project"));
         assert_eq!(back.launch.exec, plan.launch.exec);

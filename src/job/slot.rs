@@ -9,6 +9,7 @@
 //! An empty packet is no message: the other end has closed its socket.
 
 use super::plan::{job_from_json, job_to_json};
+use super::audit::Retry;
 use super::JobSpec;
 use std::borrow::Cow;
 use std::ffi::OsStr;
@@ -55,8 +56,8 @@ pub struct JobRequest<'a> {
     /// The log is the auditor's own, shared by its jobs: this job's log is
     /// the next segment of it (see [`super::segment`]).
     pub segment: bool,
-    /// The runner will try it again if it fails.
-    pub retry_on_fail: bool,
+    /// When the runner will try it again.
+    pub retry: Retry,
     pub spec: Cow<'a, JobSpec>,
 }
 
@@ -88,6 +89,7 @@ const NOTE: u8 = b'N';
 /// [`JobRequest`]'s flags.
 const SEGMENT: u8 = 1;
 const RETRY_ON_FAIL: u8 = 2;
+const RETRY_ON_PASS: u8 = 4;
 
 /// The CPU of an auditor that keeps to none.
 const NO_CPU: u32 = u32::MAX;
@@ -112,8 +114,11 @@ impl ToAuditor<'_> {
                 if j.segment {
                     flags |= SEGMENT;
                 }
-                if j.retry_on_fail {
+                if j.retry.on_fail {
                     flags |= RETRY_ON_FAIL;
+                }
+                if j.retry.on_pass {
+                    flags |= RETRY_ON_PASS;
                 }
                 out.push(flags);
                 put_bytes(out, j.log.as_os_str().as_bytes());
@@ -148,7 +153,7 @@ impl ToAuditor<'_> {
                 let auditor = fields.i32()?;
                 let job = fields.key()?;
                 let flags = fields.u8()?;
-                if flags & !(SEGMENT | RETRY_ON_FAIL) != 0 {
+                if flags & !(SEGMENT | RETRY_ON_FAIL | RETRY_ON_PASS) != 0 {
                     return Err(Malformed(format!("unknown job flags {:#x}", flags)));
                 }
                 let log = fields.path()?;
@@ -161,7 +166,10 @@ impl ToAuditor<'_> {
                     job,
                     log: Cow::Owned(log),
                     segment: flags & SEGMENT != 0,
-                    retry_on_fail: flags & RETRY_ON_FAIL != 0,
+                    retry: Retry {
+                        on_fail: flags & RETRY_ON_FAIL != 0,
+                        on_pass: flags & RETRY_ON_PASS != 0,
+                    },
                     spec: Cow::Owned(spec),
                 })
             }
@@ -306,7 +314,10 @@ mod tests {
             job: (7, 2),
             log: Cow::Owned(PathBuf::from("/run/auditor-4242.ljsonl")),
             segment: true,
-            retry_on_fail: true,
+            retry: Retry {
+                on_fail: true,
+                on_pass: true,
+            },
             spec: Cow::Owned(spec()),
         })
     }
@@ -354,7 +365,7 @@ mod tests {
             job: (7, 2),
             log: Cow::Borrowed(&log),
             segment: false,
-            retry_on_fail: false,
+            retry: Retry::default(),
             spec: Cow::Borrowed(&spec),
         });
         assert_eq!(ToAuditor::decode(&to_auditor(&message)), Ok(message));

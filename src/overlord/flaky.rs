@@ -22,17 +22,21 @@ pub struct Flaky {
 
 impl Flaky {
     /// Looks at a job_end. Returns the record that replaces it when the file
-    /// turned out flaky; None to let it through as it is.
-    pub fn judge(&mut self, event: &mut Event) -> Option<Vec<u8>> {
+    /// turned out flaky; None to let it through as it is. `preloaded`: the
+    /// try ran in a preloaded perl, whose failure tells of preload, not of
+    /// flakiness (see `preload`), and which is tried again on a pass too.
+    pub fn judge(&mut self, event: &mut Event, preloaded: bool) -> Option<Vec<u8>> {
         let (job, tries) = event.job()?;
         let end = event.job_end();
         if end.will_retry() {
-            let reason = end.reasons().next().unwrap_or("failed").to_string();
-            self.retried.entry(job).or_default().push((tries, reason));
+            if !preloaded {
+                let reason = end.reasons().next().unwrap_or("failed").to_string();
+                self.retried.entry(job).or_default().push((tries, reason));
+            }
             return None;
         }
         let failures = self.retried.remove(&job).unwrap_or_default();
-        if tries < 2 || end.result() != JobResult::Pass {
+        if failures.is_empty() || end.result() != JobResult::Pass {
             return None;
         }
         let mut judged = end.record();
@@ -67,7 +71,7 @@ mod tests {
     use serde_json::Value;
 
     fn judge(flaky: &mut Flaky, line: &str) -> Option<Value> {
-        let out = flaky.judge(&mut Event::new(line.as_bytes()))?;
+        let out = flaky.judge(&mut Event::new(line.as_bytes()), false)?;
         let mut event = Event::new(&out);
         assert_eq!(
             event.job(),
@@ -120,10 +124,22 @@ mod tests {
             ..Flaky::default()
         };
         let pass = SECOND.replace("\"try\":2", "\"try\":1");
-        assert!(flaky.judge(&mut Event::new(pass.as_bytes())).is_none());
+        assert!(flaky.judge(&mut Event::new(pass.as_bytes()), false).is_none());
         judge(&mut flaky, FIRST);
         let fail = SECOND.replace("\"pass\"", "\"fail\"");
-        assert!(flaky.judge(&mut Event::new(fail.as_bytes())).is_none());
+        assert!(flaky.judge(&mut Event::new(fail.as_bytes()), false).is_none());
+        assert!(flaky.retried.is_empty());
+    }
+
+    #[test]
+    fn a_pass_after_a_preloaded_failure_is_not_flaky() {
+        let mut flaky = Flaky::default();
+        assert!(flaky
+            .judge(&mut Event::new(FIRST.as_bytes()), true)
+            .is_none());
+        assert!(flaky
+            .judge(&mut Event::new(SECOND.as_bytes()), false)
+            .is_none());
         assert!(flaky.retried.is_empty());
     }
 }

@@ -5,10 +5,12 @@
 //! A job whose log ends without the end marker fails as "auditor lost"; a runner
 //! that dies leaves every unfinished job failed as "runner lost". It decodes only
 //! job_end, job_exit and what renderers ask for. The one record it does not carry
-//! through as written is the final job_end of a flaky file (see [`flaky`]).
+//! through as written is the final job_end of a flaky file (see [`flaky`]) or
+//! of one that preload judged otherwise (see [`preload`]).
 
 mod flaky;
 mod leftovers;
+mod preload;
 mod replay;
 mod segments;
 mod terminal;
@@ -95,6 +97,8 @@ struct Output {
     totals: Totals,
     /// Says which files are flaky, and whether that fails them.
     flaky: flaky::Flaky,
+    /// Says which files preload judged otherwise than a fresh perl.
+    preload: preload::Preload,
     /// What the tests left running, to end with the run.
     leftovers: leftovers::Leftovers,
     scratch: Vec<u8>,
@@ -115,12 +119,17 @@ impl Output {
     /// Writes one event-log line and hands it to whoever wants it; a job_end
     /// also to whoever asks for a replay of its job, from `log`.
     fn emit_from(&mut self, line: &[u8], log: Option<&replay::JobLog>) {
-        let judged: Vec<u8>;
+        let (judged_by_preload, judged_flaky): (Vec<u8>, Vec<u8>);
         let mut event = Event::new(line);
         if event.kind() == Kind::JobEnd {
-            if let Some(rewritten) = self.flaky.judge(&mut event) {
-                judged = rewritten;
-                event = Event::new(&judged);
+            let (preloaded, rewritten) = self.preload.judge(&mut event);
+            if let Some(rewritten) = rewritten {
+                judged_by_preload = rewritten;
+                event = Event::new(&judged_by_preload);
+            }
+            if let Some(rewritten) = self.flaky.judge(&mut event, preloaded) {
+                judged_flaky = rewritten;
+                event = Event::new(&judged_flaky);
             }
         }
         let line = event.raw();
@@ -291,6 +300,7 @@ impl Overlord {
                 replays: Vec::new(),
                 totals: Totals::default(),
                 flaky: flaky::Flaky::default(),
+                preload: preload::Preload::default(),
                 leftovers: Default::default(),
                 scratch: Vec::with_capacity(4096),
                 sink_error: None,
@@ -544,6 +554,8 @@ impl Overlord {
                     (None, None) => PathBuf::new(),
                 };
                 let segment = event.value()["segment"] == true;
+                let staged = event.value()["staged"] == true;
+                self.out.preload.launched(job, staged);
                 self.segments.launched(&log, job, segment);
                 self.out.emit(record);
                 let mut prefix = Vec::with_capacity(24);

@@ -33,6 +33,7 @@ impl Totals {
                 file,
                 result,
                 duration: end.duration(),
+                fails_preloaded: end.fails_preloaded(),
             });
         }
         run.files.total += 1;

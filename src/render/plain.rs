@@ -63,6 +63,8 @@ struct Job {
     /// The last point failed: its YAML and comments are its diagnostics.
     after_failure: bool,
     exit: String,
+    /// A preloaded perl ran it: tried again, it runs without.
+    preloaded: bool,
 }
 
 struct Failure {
@@ -220,9 +222,11 @@ impl<W: Write> Plain<W> {
             ),
         };
         let mut status = status;
-        if will_retry {
+        if will_retry && job.preloaded {
+            status.push_str(" (preloaded; tried again without preload)");
+        } else if will_retry {
             status.push_str(&format!(" (try {}; it will be tried again)", tries));
-        } else if result == JobResult::Pass && tries > 1 {
+        } else if end.flaky() {
             status.push_str(&format!(" (flaky: passed on try {})", tries));
         }
         if self.style.timer {
@@ -405,8 +409,11 @@ impl<W: Write> Renderer for Plain<W> {
             Kind::JobLaunch => {
                 let file = event.str("file").unwrap_or("").to_string();
                 self.width = self.width.max(file.chars().count());
+                let preloaded = event.value()["staged"] == true;
                 if let Some(job) = event.job() {
-                    self.jobs.entry(job).or_default().file = file;
+                    let entry = self.jobs.entry(job).or_default();
+                    entry.file = file;
+                    entry.preloaded = preloaded;
                 }
             }
             _ if kind.is_line() => self.line(event)?,

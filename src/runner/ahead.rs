@@ -47,7 +47,7 @@ impl Runner {
                 let sending = Sending {
                     pending: &p,
                     own_log: own_log.as_deref(),
-                    retry_on_fail: self.may_retry(&p),
+                    retry: self.retry_of(&p),
                 };
                 let ahead = &self.ahead;
                 self.standing

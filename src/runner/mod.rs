@@ -74,6 +74,8 @@ struct Runner {
     occupancy: Occupancy,
     retries: u32,
     retry_isolated: bool,
+    /// `--preload-verify`: a preloaded try that passes is tried again without.
+    preload_verify: bool,
     slots: usize,
     stopping: Stopping,
     /// SIGUSR1 pauses starting new jobs (the `p` key), SIGUSR2 resumes.
@@ -265,6 +267,7 @@ fn start(
         occupancy: Occupancy::default(),
         retries: plan.retries,
         retry_isolated: plan.retry_isolated,
+        preload_verify: plan.preload_verify,
         slots: plan.slots.max(1),
         stopping: Stopping::No,
         paused: false,
@@ -284,6 +287,7 @@ fn start(
             tries: 1,
             spec,
             alone: false,
+            uncounted: 0,
         })?;
     }
     runner.main_loop(&signals, wake)?;
@@ -304,10 +308,46 @@ impl Runner {
         Ok(())
     }
 
-    /// How many times this job may still be tried after the try it is on.
+    /// Whether `--retry` (or the file's header) allows another try after
+    /// the one it is on.
     fn may_retry(&self, p: &Pending) -> bool {
         let allowed = p.spec.headers.retries.unwrap_or(self.retries);
-        p.tries <= allowed
+        p.tries - p.uncounted <= allowed
+    }
+
+    /// When this try is tried again: a preloaded try that fails is, at once
+    /// and without preload, so that a file's verdict is the one it has
+    /// without; under `--preload-verify` one that passes is as well.
+    fn retry_of(&self, p: &Pending) -> audit::Retry {
+        audit::Retry {
+            on_fail: p.spec.staged || self.may_retry(p),
+            on_pass: p.spec.staged && self.preload_verify,
+        }
+    }
+
+    /// The next try of a job whose try ended with `status`, if it has one:
+    /// as [`Runner::retry_of`] said to its auditor.
+    fn next_try(&self, done: Pending, status: i32) -> Option<Pending> {
+        let again = match status {
+            audit::EXIT_FAIL => self.retry_of(&done).on_fail,
+            audit::EXIT_PASS => self.retry_of(&done).on_pass,
+            _ => false,
+        };
+        if !again || self.stopping != Stopping::No {
+            return None;
+        }
+        let mut next = Pending {
+            tries: done.tries.saturating_add(1),
+            ..done
+        };
+        if next.spec.staged {
+            // Not a retry: the same try again, without preload, at once.
+            next.spec.staged = false;
+            next.uncounted += 1;
+        } else {
+            next.alone = self.retry_isolated;
+        }
+        Some(next)
     }
 
     fn main_loop(&mut self, signals: &SignalPipe, wake: RawFd) -> io::Result<()> {
@@ -381,12 +421,12 @@ impl Runner {
         if p.spec.staged && !self.standing.siblings() {
             return self.launch_staged(p);
         }
-        let retry_on_fail = self.may_retry(&p);
+        let retry = self.retry_of(&p);
         let own_log = self.own_log(&p)?;
         let sending = slots::Sending {
             pending: &p,
             own_log: own_log.as_deref(),
-            retry_on_fail,
+            retry,
         };
         if let Some((pid, place)) = self.standing.send(&self.run_dir, &sending) {
             self.occupancy.add(&p, self.slots);
@@ -403,7 +443,7 @@ impl Runner {
         if std::fs::create_dir(&tmp).is_err() {
             std::fs::create_dir_all(&tmp)?;
         }
-        self.fork_auditor(p, audit::Place::own(log, tmp), retry_on_fail)
+        self.fork_auditor(p, audit::Place::own(log, tmp), retry)
     }
 
     /// With -k every job keeps a log file of its own; otherwise a standing
@@ -439,12 +479,14 @@ impl Runner {
         &mut self,
         p: Pending,
         place: audit::Place,
-        retry_on_fail: bool,
+        retry: audit::Retry,
     ) -> io::Result<()> {
-        let mut config =
-            self.plan_launch
-                .auditor_config(&p.spec, place.clone(), self.lifeline_read.as_raw_fd());
-        config.retry_on_fail = retry_on_fail;
+        let config = self.plan_launch.auditor_config(
+            &p.spec,
+            place.clone(),
+            self.lifeline_read.as_raw_fd(),
+            retry,
+        );
         match sys::fork() {
             Ok(Fork::Child) => {
                 let code = match sys::keep_only_fd(config.lifeline) {
@@ -558,19 +600,15 @@ impl Runner {
             return Ok(());
         }
         self.record(|out| write::job_done(out, (done.job, done.tries), exit.as_ref()))?;
-        if exit == Some(ExitInfo::Code(audit::EXIT_BAIL)) {
-            self.stop(Stopping::Bail)?;
-        } else if exit == Some(ExitInfo::Code(audit::EXIT_FAIL))
-            && self.stopping == Stopping::No
-            && self.may_retry(&done)
-        {
+        match exit {
+            Some(ExitInfo::Code(audit::EXIT_BAIL)) => self.stop(Stopping::Bail)?,
             // The auditor wrote will_retry on this try's job_end for the same reasons.
-            let alone = self.retry_isolated;
-            self.enqueue(Pending {
-                tries: done.tries.saturating_add(1),
-                alone,
-                ..done
-            })?;
+            Some(ExitInfo::Code(status)) => {
+                if let Some(next) = self.next_try(done, status) {
+                    self.enqueue(next)?;
+                }
+            }
+            _ => {}
         }
         Ok(())
     }

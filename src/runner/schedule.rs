@@ -20,6 +20,9 @@ pub struct Pending {
     pub spec: JobSpec,
     /// A retry that must run alone.
     pub alone: bool,
+    /// Tries that `--retry` does not count: those without preload that
+    /// follow a preloaded try.
+    pub uncounted: u32,
 }
 
 impl Pending {
@@ -176,6 +179,7 @@ mod tests {
             tries: 1,
             spec,
             alone: false,
+            uncounted: 0,
         }
     }
 

@@ -234,8 +234,12 @@ impl Runner {
         if self.plan_launch.ignore_exit {
             auditor.push("--ignore-exit".into());
         }
-        if self.may_retry(p) {
+        let retry = self.retry_of(p);
+        if retry.on_fail {
             auditor.push("--retry-on-fail".into());
+        }
+        if retry.on_pass {
+            auditor.push("--retry-on-pass".into());
         }
         if self.stages.external {
             // The kept stage hands its auditors the persistent runner's

@@ -7,9 +7,11 @@
 //! place.rs), where `<project>` is the project directory's name and a hash of
 //! its absolute path. Inside: `logs/<run>.jsonl` (event logs, the newest few
 //! kept, see prune.rs), `last.jsonl` (a hard link to the last run's log),
-//! `files.jsonl` (each file's last result and duration) and `runs/<run>/`
-//! (scratch).
+//! `files.jsonl` (each file's last result and duration),
+//! `fails-preloaded.jsonl` (files held back from preload, see fallback.rs)
+//! and `runs/<run>/` (scratch).
 
+mod fallback;
 mod place;
 mod prune;
 
@@ -21,6 +23,7 @@ use std::io;
 use std::os::unix::io::OwnedFd;
 use std::path::{Path, PathBuf};
 
+pub use fallback::Fallback;
 pub use place::Location;
 pub use prune::LOGS_SIZE;
 
@@ -343,6 +346,8 @@ pub struct FileResult {
     pub file: String,
     pub result: JobResult,
     pub duration: f64,
+    /// It failed preloaded and passed without (see `Fallback`).
+    pub fails_preloaded: bool,
 }
 
 /// Adds this run's results to `files.jsonl`. A file that did not run keeps what
@@ -412,6 +417,7 @@ mod tests {
             file: file.into(),
             result,
             duration,
+            fails_preloaded: false,
         };
         save_results(
             &dir,
@@ -461,6 +467,7 @@ mod tests {
             file: "t/a.t".into(),
             result,
             duration,
+            fails_preloaded: false,
         };
         let inode = || fs::metadata(dir.join(FILES)).unwrap().ino();
         save_results(&dir, &[r(JobResult::Pass, 1.0)]).unwrap();

@@ -116,6 +116,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         keep: false,
         keyboard: false,
         policy: Default::default(),
+        fallback: None,
     };
     let ending = Rc::new(RefCell::new(Ending::default()));
     let mut style = prove.style.clone();

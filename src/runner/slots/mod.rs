@@ -80,8 +80,8 @@ pub struct Sending<'a> {
     pub pending: &'a Pending,
     /// Its log file of its own (-k); None: the next segment of its auditor's.
     pub own_log: Option<&'a Path>,
-    /// The runner will try it again if it fails.
-    pub retry_on_fail: bool,
+    /// When the runner will try it again.
+    pub retry: audit::Retry,
 }
 
 /// A standing auditor forked before the run's settings are known, waiting for
@@ -277,7 +277,7 @@ impl Auditors {
             job: key,
             log: Cow::Borrowed(&place.log),
             segment: place.segment.is_some(),
-            retry_on_fail: job.retry_on_fail,
+            retry: job.retry,
             spec: Cow::Borrowed(&job.pending.spec),
         });
         if !self.slots[slot].say(&request, &mut self.message) {
