@@ -320,7 +320,12 @@ mod tests {
             (true, &How::Command(vec!["sh".into(), "-x".into()]))
         );
         assert_eq!(
-            (back.slots, back.retries, back.retry_isolated, back.preload_verify),
+            (
+                back.slots,
+                back.retries,
+                back.retry_isolated,
+                back.preload_verify
+            ),
             (3, 2, true, true)
         );
         assert_eq!(back.cwd, PathBuf::from("/tmp/project"));

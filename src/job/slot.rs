@@ -8,8 +8,8 @@
 //! so that a job costs its sender one buffer it reuses and no JSON tree.
 //! An empty packet is no message: the other end has closed its socket.
 
-use super::plan::{job_from_json, job_to_json};
 use super::audit::Retry;
+use super::plan::{job_from_json, job_to_json};
 use super::JobSpec;
 use std::borrow::Cow;
 use std::ffi::OsStr;

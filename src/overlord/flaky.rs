@@ -124,10 +124,14 @@ mod tests {
             ..Flaky::default()
         };
         let pass = SECOND.replace("\"try\":2", "\"try\":1");
-        assert!(flaky.judge(&mut Event::new(pass.as_bytes()), false).is_none());
+        assert!(flaky
+            .judge(&mut Event::new(pass.as_bytes()), false)
+            .is_none());
         judge(&mut flaky, FIRST);
         let fail = SECOND.replace("\"pass\"", "\"fail\"");
-        assert!(flaky.judge(&mut Event::new(fail.as_bytes()), false).is_none());
+        assert!(flaky
+            .judge(&mut Event::new(fail.as_bytes()), false)
+            .is_none());
         assert!(flaky.retried.is_empty());
     }
 

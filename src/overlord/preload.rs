@@ -192,7 +192,10 @@ mod tests {
             (false, None)
         );
         let last = PLAIN_PASS.replace("\"try\":2", "\"try\":3");
-        assert_eq!(preload.judge(&mut Event::new(last.as_bytes())), (false, None));
+        assert_eq!(
+            preload.judge(&mut Event::new(last.as_bytes())),
+            (false, None)
+        );
         assert!(preload.shown.is_empty());
     }
 

@@ -185,9 +185,7 @@ mod tests {
         let name = t.to_string_lossy().into_owned();
         let (fallback, warning) = Fallback::load(dir);
         assert_eq!(warning, None);
-        fallback
-            .save(&[result(&t, JobResult::Pass, true)])
-            .unwrap();
+        fallback.save(&[result(&t, JobResult::Pass, true)]).unwrap();
         let (mut fallback, _) = Fallback::load(dir);
         assert!(fallback.holds_back(&name, false));
         assert_eq!(fallback.held_back(), 1);
@@ -201,23 +199,36 @@ mod tests {
             .save(&[result(&t, JobResult::Pass, false)])
             .unwrap();
         let (mut fallback, _) = Fallback::load(dir);
-        assert!(!fallback.holds_back(&name, false), "forgotten once it passed preloaded");
+        assert!(
+            !fallback.holds_back(&name, false),
+            "forgotten once it passed preloaded"
+        );
         assert!(!dir.join(FILE).exists());
         fallback.save(&[result(&t, JobResult::Pass, true)]).unwrap();
         fs::write(&t, "ok 1\nok 2\n").unwrap();
         let (mut fallback, _) = Fallback::load(dir);
-        assert!(!fallback.holds_back(&name, false), "changed: preloaded again");
+        assert!(
+            !fallback.holds_back(&name, false),
+            "changed: preloaded again"
+        );
     }
 
     #[test]
     fn a_file_that_is_not_ours_is_a_warning_naming_it() {
         let scratch = crate::scratch::ScratchDir::new("fallback-bad");
         let dir = scratch.path();
-        fs::write(dir.join(FILE), "{\"file\":\"a.t\",\"mtime\":1,\"size\":2}\nnonsense\n").unwrap();
+        fs::write(
+            dir.join(FILE),
+            "{\"file\":\"a.t\",\"mtime\":1,\"size\":2}\nnonsense\n",
+        )
+        .unwrap();
         let (mut fallback, warning) = Fallback::load(dir);
         let warning = warning.unwrap();
         assert!(
-            warning.contains(&format!("{}:2: not a proctor state file", dir.join(FILE).display())),
+            warning.contains(&format!(
+                "{}:2: not a proctor state file",
+                dir.join(FILE).display()
+            )),
             "{}",
             warning
         );

@@ -10,6 +10,7 @@ mod leftovers;
 mod lost;
 mod order;
 mod persist;
+mod preload_fallback;
 mod prove;
 mod qvf;
 mod render;
