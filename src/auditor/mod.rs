@@ -16,7 +16,8 @@ pub mod standing;
 mod stop;
 
 use crate::job::audit::{
-    Config, Place, Test, EXIT_BAIL, EXIT_BROKEN, EXIT_FAIL, EXIT_GIVE_BACK, EXIT_PASS, EXIT_SKIP,
+    Config, Place, Test, EXIT_BAIL, EXIT_BROKEN, EXIT_FAIL, EXIT_GIVE_BACK, EXIT_NOT_STARTED,
+    EXIT_PASS, EXIT_SKIP,
 };
 use crate::json;
 use crate::ljsonl::Writer;
@@ -741,9 +742,10 @@ impl Auditor {
         if !self.not_started {
             self.log.job_exit(&exit, &times, &usage)?;
         }
+        let retry = config.retry;
         let will_retry = match verdict.outcome {
-            Outcome::Fail => config.retry.on_fail,
-            Outcome::Pass => config.retry.on_pass,
+            Outcome::Fail => retry.on_fail || (retry.plain_on_fail && !self.not_started),
+            Outcome::Pass => retry.plain_on_pass,
             Outcome::Skip => false,
         } && summary.bail.is_none()
             && !self.stopper.interrupted();
@@ -760,6 +762,7 @@ impl Auditor {
             _ if summary.bail.is_some() => EXIT_BAIL,
             Outcome::Pass => EXIT_PASS,
             Outcome::Skip => EXIT_SKIP,
+            Outcome::Fail if self.not_started => EXIT_NOT_STARTED,
             Outcome::Fail => EXIT_FAIL,
         })
     }

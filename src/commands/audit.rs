@@ -64,7 +64,8 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
             }
             "--ignore-exit" => ignore_exit = true,
             "--retry-on-fail" => retry.on_fail = true,
-            "--retry-on-pass" => retry.on_pass = true,
+            "--plain-on-fail" => retry.plain_on_fail = true,
+            "--plain-on-pass" => retry.plain_on_pass = true,
             other => {
                 return Err(Error::Usage(format!(
                     "audit: unknown option '{}' (see proctor-stage(7))",

@@ -23,6 +23,11 @@ pub const EXIT_GIVE_BACK: i32 = 5;
 /// A standing auditor's answer for a job sent ahead that it did not start: the
 /// runner withdrew it, or the auditor takes no more jobs.
 pub const EXIT_WITHDRAWN: i32 = 6;
+/// A failure of the preloaded perl, not of the test: it could not start the
+/// test (a module it cannot load, a perl given up). Tried again only as
+/// `--retry` allows, never without preload: that would pass every file of a
+/// run that preloads a module that does not exist.
+pub const EXIT_NOT_STARTED: i32 = 7;
 
 /// How the test comes to be.
 pub enum Test {
@@ -122,12 +127,15 @@ impl Leftovers {
 }
 
 /// When the runner tries a job again, as its auditor must say in the try's
-/// `job_end` (`will_retry`): on a failure (`--retry`, or a preloaded try,
-/// which is tried again without preload), and on a pass (`--preload-verify`:
-/// a preloaded pass is checked without preload). Never after a bail-out or
-/// an interrupt, which stop the run.
+/// `job_end` (`will_retry`). Never after a bail-out or an interrupt, which
+/// stop the run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Retry {
+    /// On a failure: `--retry` allows another try.
     pub on_fail: bool,
-    pub on_pass: bool,
+    /// On a failure of its test (not [`EXIT_NOT_STARTED`]): a preloaded try
+    /// is tried again without preload.
+    pub plain_on_fail: bool,
+    /// On a pass: a preloaded try under `--preload-verify`.
+    pub plain_on_pass: bool,
 }

@@ -89,7 +89,8 @@ const NOTE: u8 = b'N';
 /// [`JobRequest`]'s flags.
 const SEGMENT: u8 = 1;
 const RETRY_ON_FAIL: u8 = 2;
-const RETRY_ON_PASS: u8 = 4;
+const PLAIN_ON_FAIL: u8 = 4;
+const PLAIN_ON_PASS: u8 = 8;
 
 /// The CPU of an auditor that keeps to none.
 const NO_CPU: u32 = u32::MAX;
@@ -117,8 +118,11 @@ impl ToAuditor<'_> {
                 if j.retry.on_fail {
                     flags |= RETRY_ON_FAIL;
                 }
-                if j.retry.on_pass {
-                    flags |= RETRY_ON_PASS;
+                if j.retry.plain_on_fail {
+                    flags |= PLAIN_ON_FAIL;
+                }
+                if j.retry.plain_on_pass {
+                    flags |= PLAIN_ON_PASS;
                 }
                 out.push(flags);
                 put_bytes(out, j.log.as_os_str().as_bytes());
@@ -153,7 +157,7 @@ impl ToAuditor<'_> {
                 let auditor = fields.i32()?;
                 let job = fields.key()?;
                 let flags = fields.u8()?;
-                if flags & !(SEGMENT | RETRY_ON_FAIL | RETRY_ON_PASS) != 0 {
+                if flags & !(SEGMENT | RETRY_ON_FAIL | PLAIN_ON_FAIL | PLAIN_ON_PASS) != 0 {
                     return Err(Malformed(format!("unknown job flags {:#x}", flags)));
                 }
                 let log = fields.path()?;
@@ -168,7 +172,8 @@ impl ToAuditor<'_> {
                     segment: flags & SEGMENT != 0,
                     retry: Retry {
                         on_fail: flags & RETRY_ON_FAIL != 0,
-                        on_pass: flags & RETRY_ON_PASS != 0,
+                        plain_on_fail: flags & PLAIN_ON_FAIL != 0,
+                        plain_on_pass: flags & PLAIN_ON_PASS != 0,
                     },
                     spec: Cow::Owned(spec),
                 })
@@ -316,7 +321,8 @@ mod tests {
             segment: true,
             retry: Retry {
                 on_fail: true,
-                on_pass: true,
+                plain_on_fail: false,
+                plain_on_pass: true,
             },
             spec: Cow::Owned(spec()),
         })

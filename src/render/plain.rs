@@ -10,7 +10,7 @@
 use super::palette::{Palette, Role};
 use super::Renderer;
 use crate::event::{read, Event, Interest, JobResult, Kind, STOPPED_BY_KEY};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 
 /// How many lines of a failing job's diagnostics are kept; the rest are counted.
@@ -78,6 +78,9 @@ pub struct Plain<W: Write> {
     style: Style,
     width: usize,
     jobs: HashMap<(u64, u32), Job>,
+    /// Jobs an earlier try of which ran preloaded and was tried again
+    /// without: a later pass is not flaky (see `overlord::preload`).
+    preloaded_before: HashSet<u64>,
     failures: Vec<Failure>,
     stopped: Option<String>,
     /// Finished jobs can be replayed from their logs (see
@@ -95,6 +98,7 @@ impl<W: Write> Plain<W> {
             style,
             width: 0,
             jobs: HashMap::new(),
+            preloaded_before: HashSet::new(),
             failures: Vec::new(),
             stopped: None,
             replays: false,
@@ -222,11 +226,16 @@ impl<W: Write> Plain<W> {
             ),
         };
         let mut status = status;
-        if will_retry && job.preloaded {
-            status.push_str(" (preloaded; tried again without preload)");
-        } else if will_retry {
-            status.push_str(&format!(" (try {}; it will be tried again)", tries));
-        } else if end.flaky() {
+        let job_number = job_id.map_or(0, |(j, _)| j);
+        if will_retry {
+            let how = if job.preloaded { ", preloaded" } else { "" };
+            status.push_str(&format!(" (try {}{}; it will be tried again)", tries, how));
+            if job.preloaded {
+                self.preloaded_before.insert(job_number);
+            }
+        } else if self.preloaded_before.remove(&job_number) && !end.flaky() {
+            // Tried again without preload: not a retry.
+        } else if result == JobResult::Pass && tries > 1 {
             status.push_str(&format!(" (flaky: passed on try {})", tries));
         }
         if self.style.timer {

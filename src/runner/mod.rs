@@ -315,32 +315,35 @@ impl Runner {
         p.tries - p.uncounted <= allowed
     }
 
-    /// When this try is tried again: a preloaded try that fails is, at once
-    /// and without preload, so that a file's verdict is the one it has
+    /// When this try is tried again: a preloaded try whose test fails is, at
+    /// once and without preload, so that a file's verdict is the one it has
     /// without; under `--preload-verify` one that passes is as well.
     fn retry_of(&self, p: &Pending) -> audit::Retry {
         audit::Retry {
-            on_fail: p.spec.staged || self.may_retry(p),
-            on_pass: p.spec.staged && self.preload_verify,
+            on_fail: self.may_retry(p),
+            plain_on_fail: p.spec.staged,
+            plain_on_pass: p.spec.staged && self.preload_verify,
         }
     }
 
     /// The next try of a job whose try ended with `status`, if it has one:
     /// as [`Runner::retry_of`] said to its auditor.
     fn next_try(&self, done: Pending, status: i32) -> Option<Pending> {
-        let again = match status {
-            audit::EXIT_FAIL => self.retry_of(&done).on_fail,
-            audit::EXIT_PASS => self.retry_of(&done).on_pass,
-            _ => false,
-        };
-        if !again || self.stopping != Stopping::No {
+        if self.stopping != Stopping::No {
             return None;
         }
+        let retry = self.retry_of(&done);
+        let plain = match status {
+            audit::EXIT_FAIL if retry.plain_on_fail => true,
+            audit::EXIT_PASS if retry.plain_on_pass => true,
+            audit::EXIT_FAIL | audit::EXIT_NOT_STARTED if retry.on_fail => false,
+            _ => return None,
+        };
         let mut next = Pending {
             tries: done.tries.saturating_add(1),
             ..done
         };
-        if next.spec.staged {
+        if plain {
             // Not a retry: the same try again, without preload, at once.
             next.spec.staged = false;
             next.uncounted += 1;

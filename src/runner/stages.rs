@@ -238,8 +238,11 @@ impl Runner {
         if retry.on_fail {
             auditor.push("--retry-on-fail".into());
         }
-        if retry.on_pass {
-            auditor.push("--retry-on-pass".into());
+        if retry.plain_on_fail {
+            auditor.push("--plain-on-fail".into());
+        }
+        if retry.plain_on_pass {
+            auditor.push("--plain-on-pass".into());
         }
         if self.stages.external {
             // The kept stage hands its auditors the persistent runner's
