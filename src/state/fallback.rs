@@ -49,28 +49,12 @@ impl Fallback {
     /// naming the file when it is not one proctor wrote.
     pub fn load(state_dir: &Path) -> (Fallback, Option<String>) {
         let path = state_dir.join(FILE);
-        let (remembered, warning) = match fs::read_to_string(&path) {
-            Ok(text) => match parse(&text) {
-                Ok(remembered) => (remembered, None),
-                Err(line) => (
-                    HashMap::new(),
-                    Some(format!(
-                        "{}:{}: not a proctor state file; it is ignored and will be rewritten",
-                        path.display(),
-                        line
-                    )),
-                ),
-            },
-            Err(e) if e.kind() == io::ErrorKind::NotFound => (HashMap::new(), None),
-            Err(e) => (
-                HashMap::new(),
-                Some(format!(
-                    "{}: {}; files that failed preloaded are preloaded again",
-                    path.display(),
-                    e
-                )),
-            ),
-        };
+        let read = fs::read_to_string(&path).map(|text| parse(&text));
+        let (remembered, warning) = super::read_or_warn(
+            &path,
+            read,
+            "files that failed preloaded are preloaded again",
+        );
         let fallback = Fallback {
             path,
             remembered,

@@ -297,9 +297,9 @@ fn read_records(path: &Path) -> io::Result<Result<Vec<Record>, usize>> {
 /// `files.jsonl` in the state directory.
 pub fn load_known(state_dir: &Path) -> (HashMap<String, Known>, Option<String>) {
     let path = state_dir.join(FILES);
-    match read_records(&path) {
-        Ok(Ok(records)) => {
-            let known = records
+    let read = read_records(&path).map(|records| {
+        records.map(|records| {
+            records
                 .into_iter()
                 .map(|r| {
                     (
@@ -310,25 +310,34 @@ pub fn load_known(state_dir: &Path) -> (HashMap<String, Known>, Option<String>) 
                         },
                     )
                 })
-                .collect();
-            (known, None)
-        }
+                .collect()
+        })
+    });
+    read_or_warn(&path, read, "earlier durations are not used")
+}
+
+/// What was read of the state file `path`, or nothing and a warning naming
+/// it (and what is `lost`); nothing and no warning when it is not there yet.
+/// `read`: its contents, or the number of its first line proctor did not write.
+fn read_or_warn<T: Default>(
+    path: &Path,
+    read: io::Result<Result<T, usize>>,
+    lost: &str,
+) -> (T, Option<String>) {
+    match read {
+        Ok(Ok(contents)) => (contents, None),
         Ok(Err(line)) => (
-            HashMap::new(),
+            T::default(),
             Some(format!(
                 "{}:{}: not a proctor state file; it is ignored and will be rewritten",
                 path.display(),
                 line
             )),
         ),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => (HashMap::new(), None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => (T::default(), None),
         Err(e) => (
-            HashMap::new(),
-            Some(format!(
-                "{}: {}; earlier durations are not used",
-                path.display(),
-                e
-            )),
+            T::default(),
+            Some(format!("{}: {}; {}", path.display(), e, lost)),
         ),
     }
 }
