@@ -8,7 +8,7 @@ use crate::event::{read, Event, Interest, JobResult, Kind};
 use crate::json;
 use crate::render;
 use crate::state;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -203,9 +203,18 @@ type Phases = (f64, f64, f64);
 pub fn times(args: LogArgs) -> Result<i32> {
     let mut exits: HashMap<(u64, u32), Phases> = HashMap::new();
     let mut rows: Vec<(f64, Phases, JobResult, String)> = Vec::new();
+    // The tries that ran preloaded, and the jobs one of whose tries did.
+    let mut preloaded: HashSet<(u64, u32)> = HashSet::new();
+    let mut preloaded_jobs: HashSet<u64> = HashSet::new();
     each_event(&args, |event| {
         say_harness_error(event);
         match event.kind() {
+            Kind::JobLaunch if event.value()["staged"] == true => {
+                if let Some(job) = event.job() {
+                    preloaded.insert(job);
+                    preloaded_jobs.insert(job.0);
+                }
+            }
             Kind::JobExit => {
                 if let Some(job) = event.job() {
                     let exit = event.job_exit();
@@ -221,7 +230,12 @@ pub fn times(args: LogArgs) -> Result<i32> {
                     .unwrap_or_default();
                 let end = event.job_end();
                 let (duration, result) = (end.duration(), end.result());
-                rows.push((duration + split.2, split, result, which_try(event)));
+                let job = event.job().unwrap_or_default();
+                let how = Preloaded {
+                    this_try: preloaded.remove(&job),
+                    a_try: preloaded_jobs.contains(&job.0),
+                };
+                rows.push((duration + split.2, split, result, which_try(event, how)));
             }
             _ => {}
         }
@@ -246,14 +260,26 @@ pub fn times(args: LogArgs) -> Result<i32> {
     print(&text)
 }
 
+/// Whether a try ran preloaded, and whether one of its file's did.
+struct Preloaded {
+    this_try: bool,
+    a_try: bool,
+}
+
 /// A job_end's file, and which try it was when the file was tried more than
-/// once: `t/a.t (try 1, tried again)`, `t/a.t (try 2, flaky)`.
-fn which_try(event: &mut Event) -> String {
+/// once: `t/a.t (try 1, tried again)`, `t/a.t (try 2, flaky)`,
+/// `t/a.t (try 1, preloaded, tried again)`.
+fn which_try(event: &mut Event, preloaded: Preloaded) -> String {
     let tries = event.job().map_or(1, |(_, t)| t);
     let end = event.job_end();
     let file = end.file().unwrap_or("");
-    match (tries, end.will_retry(), is_flaky(end, tries)) {
+    // A pass after a preloaded try is flaky only when the overlord says so.
+    let flaky = end.flaky() || (!preloaded.a_try && is_flaky(end, tries));
+    match (tries, end.will_retry(), flaky) {
         (1, false, _) => file.to_string(),
+        (_, true, _) if preloaded.this_try => {
+            format!("{} (try {}, preloaded, tried again)", file, tries)
+        }
         (_, true, _) => format!("{} (try {}, tried again)", file, tries),
         (_, false, true) => format!("{} (try {}, flaky)", file, tries),
         (_, false, false) => format!("{} (try {})", file, tries),
@@ -262,13 +288,9 @@ fn which_try(event: &mut Event) -> String {
 
 /// Whether a final job_end is of a file that passed only on a retry: the
 /// overlord says so in the record; a log written before it did shows it as a
-/// pass on a later try (one that failed only preloaded is not flaky).
+/// pass on a later try.
 fn is_flaky(end: read::JobEnd, tries: u32) -> bool {
-    end.flaky()
-        || (end.result() == JobResult::Pass
-            && tries > 1
-            && !end.will_retry()
-            && !end.fails_preloaded())
+    end.flaky() || (end.result() == JobResult::Pass && tries > 1 && !end.will_retry())
 }
 
 /// `proctor replay LOG...`: the run shown again, through the same renderers.

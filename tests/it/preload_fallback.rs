@@ -179,6 +179,12 @@ fn preload_verify_fails_a_file_that_passes_only_preloaded() {
         tried(&[(true, "pass", true), (false, "pass", false)])
     );
     assert_eq!(last_end(&events, "t/fine.t")["flaky"], Value::Null);
+    let times = p.proctor(&["times"]).stdout();
+    assert!(
+        times.contains("t/fine.t (try 1, preloaded, tried again)") && !times.contains("flaky"),
+        "{}",
+        times
+    );
     assert_eq!(p.proctor(&["failed"]).stdout(), "t/lazy.t\n");
     let run_end = events.last().unwrap();
     assert_eq!(
