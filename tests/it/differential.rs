@@ -113,7 +113,7 @@ fn prove_verdicts(p: &Project, streams: &BTreeMap<String, Stream>) -> BTreeMap<S
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/differential/prove-verdicts.pl");
     let mut cmd = in_own_group("perl");
     cmd.arg(script).arg("prove.out").args(streams.keys());
-    let (status, _, stderr) = run_bounded(p, cmd, "prove");
+    let (status, _, stderr) = run_bounded(p, cmd, "prove", streams.len());
     assert_eq!(status, Some(0), "prove-verdicts.pl failed:\n{}", stderr);
     fs::read_to_string(p.dir.join("prove.out"))
         .unwrap()
@@ -156,7 +156,7 @@ fn proctor_run(p: &Project, files: &[&str]) -> BTreeMap<String, (String, String)
         .args(files)
         .env("PROCTOR_STATE_DIR", p.state())
         .env("HOME", p.dir.join("home"));
-    let (status, stdout, stderr) = run_bounded(p, cmd, "proctor");
+    let (status, stdout, stderr) = run_bounded(p, cmd, "proctor", files.len());
     let said = format!("--- stdout\n{}--- stderr\n{}", stdout, stderr);
     assert!(!stderr.contains("panicked"), "proctor panicked:\n{}", said);
     assert!(
@@ -210,7 +210,12 @@ fn in_own_group(program: &str) -> Command {
 /// Runs `cmd` in the project with its output in files, ended (its whole
 /// process group) if it runs past a generous bound: a hang fails the check.
 /// Gives the exit status (None for a signal), stdout and stderr.
-fn run_bounded(p: &Project, mut cmd: Command, name: &str) -> (Option<i32>, String, String) {
+fn run_bounded(
+    p: &Project,
+    mut cmd: Command,
+    name: &str,
+    files: usize,
+) -> (Option<i32>, String, String) {
     use std::os::unix::process::ExitStatusExt;
     let out = p.dir.join(format!("{}.stdout", name));
     let err = p.dir.join(format!("{}.stderr", name));
@@ -221,7 +226,9 @@ fn run_bounded(p: &Project, mut cmd: Command, name: &str) -> (Option<i32>, Strin
         .stderr(fs::File::create(&err).unwrap())
         .spawn()
         .unwrap();
-    let bound = Duration::from_secs(900);
+    // A minute, and a tenth of a second a file: ten times what a loaded
+    // machine needs, and still a bound a hang reaches in minutes.
+    let bound = Duration::from_millis(60_000 + 100 * files as u64);
     let start = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {

@@ -94,6 +94,12 @@ impl<'r> Builder<'r> {
                 });
                 format!("{}1..{}{}", indent, count, tail)
             }
+            2 if self.rng.chance(30) => {
+                self.kind("plan-huge");
+                self.rng
+                    .pick(&["1..18446744073709551616", "1..99999999999"])
+                    .to_string()
+            }
             _ => format!("1..{}", count),
         };
         self.line(plan);
