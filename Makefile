@@ -11,6 +11,7 @@
 #   make examples-check  run the demo suite under prove(1), to keep it honest
 #   make package-check   vendored, offline, locked build installed into a DESTDIR and removed
 #   make bench           run bench/run, when there is one
+#   make differential    verdicts against prove's on random TAP (SEED, COUNT)
 #   make clean           remove target/
 
 CARGO ?= cargo
@@ -36,7 +37,7 @@ DEMO_FLAGS ?=
 # Extra arguments for cargo test in `make check`, e.g. CHECK_FLAGS='-- --nocapture'
 CHECK_FLAGS ?=
 
-.PHONY: all check demo install uninstall debian-check man-check examples-check package-check bench clean
+.PHONY: all check demo install uninstall debian-check man-check examples-check package-check bench differential clean
 
 all:
 	$(CARGO) build --release
@@ -130,6 +131,13 @@ package-check:
 
 bench:
 	@if [ -x bench/run ]; then bench/run $(BENCH_FLAGS); else echo "bench: no bench/run yet"; fi
+
+# make check compares a fixed set of 300 streams; this one any seed and count,
+# e.g. make differential SEED=7 COUNT=5000 (about 20 s a thousand streams).
+SEED ?= 21
+COUNT ?= 300
+differential:
+	PROCTOR_DIFF_SEED=$(SEED) PROCTOR_DIFF_COUNT=$(COUNT) $(CARGO) test --test it differential -- --nocapture
 
 clean:
 	$(CARGO) clean

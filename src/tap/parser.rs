@@ -626,12 +626,7 @@ impl Parser {
             return Some(out);
         }
         if syntax::indentation(s) < block.indent {
-            let number = anchor.number;
-            self.close_yaml();
-            self.warn(format!(
-                "the YAML block of test {} has no closing '...'",
-                number
-            ));
+            self.end_unterminated_yaml();
             return None;
         }
         let content = &s[block.indent..];
@@ -643,6 +638,27 @@ impl Parser {
         }
         push_capped(&mut self.yaml_text, &mut block.dropped, content);
         Some(out)
+    }
+
+    /// Closes the open YAML block that a less indented line or the end of the
+    /// stream cut short. Under a version line (TAP 13 or 14, where YAML is
+    /// TAP) that is a parse error, as prove has it; before TAP 13 prove reads
+    /// no YAML, so proctor only warns.
+    fn end_unterminated_yaml(&mut self) {
+        let anchor = match &self.yaml {
+            Some(block) => block.anchor,
+            None => return,
+        };
+        self.close_yaml();
+        let message = format!(
+            "the YAML block of test {} has no closing '...'",
+            anchor.number
+        );
+        if self.summary.version >= 13 {
+            self.error_at(anchor.depth, message);
+        } else {
+            self.warn(message);
+        }
     }
 
     /// Reads the collected block into `yaml_value`, or keeps it as text.
@@ -763,13 +779,8 @@ impl Parser {
     /// Ends the stream: closes what is open, checks the plan against what ran
     /// and returns the summary. Errors found here are also in `take_errors`.
     pub fn finish(&mut self) -> Summary {
-        if let Some(block) = &self.yaml {
-            let number = block.anchor.number;
-            self.close_yaml();
-            self.warn(format!(
-                "the YAML block of test {} has no closing '...'",
-                number
-            ));
+        if self.yaml.is_some() {
+            self.end_unterminated_yaml();
         }
         while self.depth() > 0 {
             self.abandon();

@@ -265,6 +265,32 @@ fn unterminated_yaml_ends_at_a_less_indented_line() {
 }
 
 #[test]
+fn unterminated_yaml_is_an_error_once_tap_13_is_declared() {
+    // prove reads YAML only under a version line, and then a block without its
+    // `...` is a parse error, whether a less indented line or the end cuts it.
+    let s = summary("TAP version 13\n1..2\nnot ok 1\n  ---\n  a: 1\nok 2\n");
+    assert_eq!(
+        s.parse_errors,
+        ["the YAML block of test 1 has no closing '...'"]
+    );
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    let s = summary("TAP version 14\n1..1\nok 1\n  ---\n  a: 1\n");
+    assert_eq!(
+        s.parse_errors,
+        ["the YAML block of test 1 has no closing '...'"]
+    );
+}
+
+#[test]
+fn two_skip_all_plans_are_two_plans() {
+    let s = summary("1..0 # skip\n1..0 # skip\n");
+    assert_eq!(
+        s.parse_errors,
+        ["more than one plan: another plan 1..0 at line 2"]
+    );
+}
+
+#[test]
 fn yaml_needs_a_test_point_before_it() {
     assert_eq!(
         types("1..1\n  ---\n  ...\nok\n"),

@@ -4,6 +4,7 @@
 mod cli;
 mod common;
 mod core;
+mod differential;
 mod driver;
 mod faults;
 mod leftovers;
@@ -18,4 +19,5 @@ mod schedule;
 mod stage;
 mod state;
 mod subtests;
+mod tap_streams;
 mod terminal;
