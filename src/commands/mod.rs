@@ -6,6 +6,7 @@ pub mod driver;
 pub mod driver_log;
 pub mod logs;
 pub mod persist;
+pub mod preload_auto;
 pub mod prove;
 pub mod session;
 pub mod test;

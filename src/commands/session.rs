@@ -171,10 +171,12 @@ pub fn run_with(
         run_dir: &paths.run_dir.to_string_lossy(),
     });
     let exit_status = overlord
-        .follow(&signals, |results| {
-            // Durations and results for the next run's order and --failed; a
-            // state directory that cannot be written only loses that.
+        .follow(&signals, |results, modules| {
+            // Durations and results for the next run's order and --failed,
+            // what each file loaded for --preload auto; a state directory
+            // that cannot be written only loses that.
             let _ = state::save_results(&paths.state_dir, results);
+            let _ = state::modules::save(&paths.state_dir, modules);
         })
         .map_err(|e| Error::io("follow the run", e))?;
     if !session.keep {

@@ -246,6 +246,7 @@ impl Launch {
             lifeline,
             retry_on_fail: false,
             started: None,
+            modules_report: None,
         }
     }
 }

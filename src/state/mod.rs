@@ -10,6 +10,7 @@
 //! `files.jsonl` (each file's last result and duration) and `runs/<run>/`
 //! (scratch).
 
+pub mod modules;
 mod place;
 mod prune;
 
