@@ -10,6 +10,7 @@ mod leftovers;
 mod lost;
 mod order;
 mod persist;
+mod preload_auto;
 mod prove;
 mod qvf;
 mod render;
