@@ -5,6 +5,7 @@ pub mod audit;
 pub mod driver;
 pub mod driver_log;
 pub mod logs;
+pub mod modules;
 pub mod persist;
 pub mod preload_auto;
 pub mod prove;

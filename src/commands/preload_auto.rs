@@ -41,25 +41,24 @@ fn provided_by_project(module: &str, includes: &[PathBuf]) -> bool {
 /// those given by name) and has it record what each test loads; says what
 /// it chose, and why, on stderr.
 pub fn apply(
-    stage: StageSpec,
+    stage: &mut StageSpec,
     jobs: &[JobSpec],
     state_dir: &Path,
     includes: &[PathBuf],
     project: &[PathBuf],
-) -> StageSpec {
+) {
     let (known, warning) = modules::load(state_dir);
     if let Some(w) = warning {
         errln!("proctor: warning: {}", w);
     }
     let choice = choose_for(jobs, &known, includes);
     errln!("proctor: --preload auto: {}", explain(&choice));
-    let mut stage = stage;
     for (module, _) in &choice.modules {
         if !stage.args.iter().any(|a| a == module) {
             stage.args.extend(["--preload".to_string(), module.clone()]);
         }
     }
-    stage.recording(project)
+    stage.record_modules(project);
 }
 
 /// What auto preloads for the staged `jobs`, from what is known.
@@ -70,7 +69,13 @@ pub fn choose_for(jobs: &[JobSpec], known: &[FileModules], includes: &[PathBuf])
         .filter(|j| j.staged)
         .filter_map(|j| by_file.get(j.display.as_str()).copied())
         .collect();
-    modules::choose(&lists, |m| provided_by_project(m, includes))
+    choose_from(&lists, includes)
+}
+
+/// What auto preloads for files whose lists are `lists`, in run order, the
+/// run's -I directories being `includes`.
+pub fn choose_from(lists: &[&FileModules], includes: &[PathBuf]) -> Choice {
+    modules::choose(lists, |m| provided_by_project(m, includes))
 }
 
 fn explain(choice: &Choice) -> String {

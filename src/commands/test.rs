@@ -100,15 +100,9 @@ fn run_on(mut args: TestArgs, runner: Runner) -> Result<i32> {
         // No file would run in it: no perl preloads for nothing.
         launch.stage = None;
     }
-    if let (true, Some(stage)) = (auto, launch.stage.take()) {
+    if let Some(stage) = launch.stage.as_mut().filter(|_| auto) {
         let project = preload_auto::project_dirs(args.lib, args.blib, &args.includes);
-        launch.stage = Some(preload_auto::apply(
-            stage,
-            &jobs,
-            &state_dir,
-            &args.includes,
-            &project,
-        ));
+        preload_auto::apply(stage, &jobs, &state_dir, &args.includes, &project);
     }
 
     let log_on_stdout = args.log.as_deref() == Some(std::path::Path::new("-"));

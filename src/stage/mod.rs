@@ -49,15 +49,14 @@ impl StageSpec {
         }
     }
 
-    /// The same stage, having each test report the modules it loaded, a
+    /// Has each test report the modules it loaded, a
     /// module from under one of `project_dirs` marked as the project's
     /// (`--preload auto`, see `crate::auditor::loaded`).
-    pub fn recording(mut self, project_dirs: &[PathBuf]) -> StageSpec {
+    pub fn record_modules(&mut self, project_dirs: &[PathBuf]) {
         self.args.push(RECORD_MODULES.to_string());
         for dir in project_dirs {
             self.args.push(format!("--project-dir={}", dir.display()));
         }
-        self
     }
 
     pub fn records_modules(&self) -> bool {

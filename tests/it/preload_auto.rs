@@ -26,7 +26,10 @@ fn project() -> Project {
     }
     p.script("proj/lib/Shadow.pm", "package Shadow;\n1;\n");
     p.script("proj/t/lib/Mine.pm", "package Mine;\n1;\n");
-    p.script("proj/t/a.t", &file_using(&["Common", "Rare", "Mine", "Shadow"]));
+    p.script(
+        "proj/t/a.t",
+        &file_using(&["Common", "Rare", "Mine", "Shadow"]),
+    );
     p.script("proj/t/b.t", &file_using(&["Common", "Mine", "Shadow"]));
     p.script("proj/t/c.t", &file_using(&["Mine", "Common", "Shadow"]));
     p
@@ -63,14 +66,32 @@ fn a_first_run_records_what_each_file_loaded_and_the_next_preloads_what_half_did
         events.iter().filter(|e| e["type"] == "modules").collect();
     assert_eq!(modules.len(), 3, "{:?}", modules);
     let a = job_end(&events, "t/a.t")["job"].clone();
-    let of_a = modules.iter().find(|m| m["job"] == a).expect("a.t's record");
-    assert_eq!(of_a["modules"], serde_json::json!(["Common", "Rare", "Mine", "Shadow"]));
+    let of_a = modules
+        .iter()
+        .find(|m| m["job"] == a)
+        .expect("a.t's record");
+    assert_eq!(
+        of_a["modules"],
+        serde_json::json!(["Common", "Rare", "Mine", "Shadow"])
+    );
     assert_eq!(of_a["project"], serde_json::json!(["Mine"]));
     for file in ["t/a.t", "t/b.t", "t/c.t"] {
         assert_eq!(loaded_before(&events, file), "", "{}", file);
     }
-    let kept = fs::read_to_string(p.state().join("modules.jsonl")).expect("the state keeps the lists");
+    let kept =
+        fs::read_to_string(p.state().join("modules.jsonl")).expect("the state keeps the lists");
     assert_eq!(kept.lines().count(), 3, "{}", kept);
+
+    let listed = p.proctor_in(&p.dir.join("proj"), &["modules", "t/a.t"], &[]);
+    listed.expect_status(0);
+    assert_eq!(
+        listed.stdout(),
+        "t/a.t:\n  Common\n  Rare\n  Mine  (project)\n  Shadow\n"
+    );
+    let chosen = p.proctor_in(&p.dir.join("proj"), &["modules"], &[]);
+    chosen.expect_status(0).expect_stdout("      3  Common\n");
+    chosen.expect_stdout("  never  Shadow  (the project has its own)\n");
+    assert!(!chosen.stdout().contains("Rare"), "{}", chosen.stdout());
 
     let second = auto_run(&p);
     second.expect_status(0).expect_stderr(
@@ -90,22 +111,33 @@ fn the_run_s_own_stage_records_too() {
         "print \"1..1\\nok 1\\n\";\nkill 'KILL', getppid();\nsleep 5;\n",
     );
     for i in 1..=20 {
-        p.script(&format!("t/{:02}.t", i), "use Data::Dumper;\nselect undef, undef, undef, 0.05;\nprint \"1..1\\nok 1\\n\";\n");
+        p.script(
+            &format!("t/{:02}.t", i),
+            "use Data::Dumper;\nselect undef, undef, undef, 0.05;\nprint \"1..1\\nok 1\\n\";\n",
+        );
     }
-    p.proctor(&["test", "-j2", "--preload", "auto"]).expect_status(1);
+    p.proctor(&["test", "-j2", "--preload", "auto"])
+        .expect_status(1);
     let events = p.events();
     let in_the_run_s_stage: Vec<&serde_json::Value> = events
         .iter()
         .filter(|e| e["type"] == "job_launch" && e["dir"].is_string())
         .collect();
-    assert!(!in_the_run_s_stage.is_empty(), "no job ran in the run's stage");
+    assert!(
+        !in_the_run_s_stage.is_empty(),
+        "no job ran in the run's stage"
+    );
     for launch in in_the_run_s_stage {
         let record = events
             .iter()
             .find(|e| e["type"] == "modules" && e["job"] == launch["job"]);
         let record = record.unwrap_or_else(|| panic!("no modules record for {}", launch["file"]));
         assert!(
-            record["modules"].as_array().unwrap().iter().any(|m| m == "Data::Dumper"),
+            record["modules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m == "Data::Dumper"),
             "{:?}",
             record
         );
@@ -116,7 +148,16 @@ fn the_run_s_own_stage_records_too() {
 fn auto_without_perl_files_runs_them_plain_and_says_nothing() {
     let p = Project::new();
     p.script("t/a.t", "#!/bin/sh\necho 1..1\necho ok 1\n");
-    let run = p.proctor(&["test", "--ext", ".t", "--exec", "sh", "--preload", "auto", "t"]);
+    let run = p.proctor(&[
+        "test",
+        "--ext",
+        ".t",
+        "--exec",
+        "sh",
+        "--preload",
+        "auto",
+        "t",
+    ]);
     run.expect_status(0);
     assert!(!run.stderr().contains("--preload auto"), "{}", run.stderr());
     assert!(!p.state().join("modules.jsonl").exists());
@@ -128,8 +169,17 @@ fn a_state_file_that_is_not_proctor_s_is_named_in_a_warning() {
     fs::create_dir_all(p.state()).unwrap();
     fs::write(p.state().join("modules.jsonl"), "not json\n").unwrap();
     let run = auto_run(&p);
-    run.expect_status(0).expect_stderr("modules.jsonl:1: not a proctor state file");
+    run.expect_status(0)
+        .expect_stderr("modules.jsonl:1: not a proctor state file");
     run.expect_stderr("nothing known yet");
+}
+
+#[test]
+fn modules_of_a_file_never_recorded_is_an_error_naming_it() {
+    let p = Project::new();
+    p.proctor(&["modules", "t/none.t"])
+        .expect_status(1)
+        .expect_stderr("t/none.t: nothing known of what it loads");
 }
 
 #[test]
