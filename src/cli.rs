@@ -62,6 +62,8 @@ order and repetition:
 
 preloading:
       --preload MODULE    run perl tests in a perl that has MODULE loaded (repeatable)
+      --preload auto      preload what at least half the perl files loaded in
+                          earlier runs, never the project's (proctor modules)
 ";
 
 const SHOW_OPTIONS: &str = "\
