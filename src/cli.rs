@@ -16,6 +16,7 @@ usage: proctor test [OPTIONS] [PATH...]   run tests (no PATH: t/)
        proctor failed [-v|--brief|--json] [LOG...]   the files that failed
        proctor replay [SHOW OPTIONS] [--follow] [LOG...]   show recorded runs again
        proctor times [LOG...]            per-file durations, slowest first
+       proctor modules [FILE...]         what each perl file loaded (--preload auto)
        proctor driver [AUTOMAKE OPTIONS] -- TEST   Automake's test driver
        proctor prove [PROVE OPTIONS] [PATH...]     prove's options and output
        proctor start [--preload MODULE]... [-j N] [-l] [-b] [-I DIR]   a persistent runner
@@ -61,6 +62,8 @@ order and repetition:
 
 preloading:
       --preload MODULE    run perl tests in a perl that has MODULE loaded (repeatable)
+      --preload auto      preload what at least half the perl files loaded in
+                          earlier runs, never the project's (proctor modules)
       --preload-verify    run each preloaded file that passes again without preload
       --preload-recheck   preload again the files that failed preloaded before
 ";
@@ -157,10 +160,19 @@ total, start-up (until its first output), run (until it exited) and audit
 
 ";
 
+const MODULES: &str = "\
+usage: proctor modules [--state-dir DIR] [FILE...]
+What --preload auto knows: the modules each FILE loaded when it last ran
+preloaded under --preload auto, in the order first loaded, the project's
+marked; without FILE, the modules auto would preload now for the files known
+(those at least half of them loaded), with how many files loaded each.
+
+";
+
 const HELP: &str = "\
 usage: proctor help [COMMAND]
 A command's usage and options: test, run, start, status, reload, stop, failed,
-replay, times, driver, prove, help. Without COMMAND, proctor's own.
+replay, times, modules, driver, prove, help. Without COMMAND, proctor's own.
 ";
 
 /// `proctor driver --help`: the driver parses its own options (Automake's
@@ -257,8 +269,8 @@ Refused, with the reason: -P, -a/--archive, --harness, --source, --rules,
 
 /// The commands `proctor help` knows, as they are typed.
 pub const TOPICS: &[&str] = &[
-    "test", "run", "start", "status", "reload", "stop", "failed", "replay", "times", "driver",
-    "prove", "help",
+    "test", "run", "start", "status", "reload", "stop", "failed", "replay", "times", "modules",
+    "driver", "prove", "help",
 ];
 
 /// The usage text of `command`, or proctor's own for `None`: each put
@@ -282,6 +294,7 @@ pub fn usage(command: Option<&str>) -> Option<String> {
         Some("failed") => &[FAILED, STATE_DIR_OPTION],
         Some("replay") => &[REPLAY, STATE_DIR_OPTION, "\n", SHOW_OPTIONS],
         Some("times") => &[TIMES, STATE_DIR_OPTION],
+        Some("modules") => &[MODULES, STATE_DIR_OPTION],
         Some("driver") => &[DRIVER_USAGE],
         Some("prove") => &[PROVE_USAGE],
         Some("help") => &[HELP],
@@ -302,6 +315,8 @@ pub enum Command {
     Failed(LogArgs),
     Replay(LogArgs),
     Times(LogArgs),
+    /// `proctor modules [FILE...]`: what --preload auto knows (FILEs in `logs`).
+    Modules(LogArgs),
     /// `proctor driver ...`: Automake's test driver protocol; its own options.
     Driver(Vec<OsString>),
     /// `proctor prove ...`: prove's options and output.
@@ -486,6 +501,7 @@ where
         "failed" => parse_log(&mut parser, "failed")?.map(Command::Failed),
         "replay" => parse_log(&mut parser, "replay")?.map(Command::Replay),
         "times" => parse_log(&mut parser, "times")?.map(Command::Times),
+        "modules" => parse_log(&mut parser, "modules")?.map(Command::Modules),
         "help" => return parse_help(&mut parser).map(Command::Help),
         other => {
             return Err(Error::Usage(format!(

@@ -65,6 +65,7 @@ fn main() {
         Command::Failed(args) => commands::logs::failed(args),
         Command::Replay(args) => commands::logs::replay(args),
         Command::Times(args) => commands::logs::times(args),
+        Command::Modules(args) => commands::modules::run(args),
         Command::Driver(args) => commands::driver::run(args),
         Command::Prove(args) => commands::prove::run(args),
         Command::Audit(args) => commands::audit::run(args),

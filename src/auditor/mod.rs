@@ -9,6 +9,7 @@
 //! status that tells the runner the verdict. It writes only in its job directory.
 
 mod lines;
+pub mod loaded;
 pub mod own_perl;
 mod record;
 pub mod slot_tmp;
@@ -749,6 +750,9 @@ impl Auditor {
             Outcome::Skip => false,
         } && summary.bail.is_none()
             && !self.stopper.interrupted();
+        if let Some(loaded) = config.modules_report.as_deref().and_then(loaded::take) {
+            self.log.modules(&loaded)?;
+        }
         self.log.job_end(
             &config.file,
             &verdict,

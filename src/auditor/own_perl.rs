@@ -64,6 +64,15 @@ pub struct OwnPerl {
 }
 
 impl OwnPerl {
+    /// Where its test `pid` reports what it loaded, when this perl records that.
+    pub fn modules_report(&self, pid: libc::pid_t) -> Option<PathBuf> {
+        if self.spec.records_modules() {
+            Some(super::loaded::report_path(&self.run_dir, pid))
+        } else {
+            None
+        }
+    }
+
     /// The perl of the auditor of `slot`, for a run whose settings are
     /// `launch`; started now, not waited for.
     pub fn start(

@@ -148,6 +148,10 @@ impl JobLog {
         self.emit(|out| write::job_exit(out, &exit))
     }
 
+    pub fn modules(&mut self, loaded: &super::loaded::Loaded) -> io::Result<()> {
+        self.emit(|out| write::modules(out, &loaded.modules, &loaded.project))
+    }
+
     pub fn job_end(
         &mut self,
         file: &str,

@@ -343,8 +343,13 @@ fn audit(
                     reason: format!("not run: {}", why),
                 },
             };
+            let reported = match &test {
+                audit::Test::Adopted { pid, .. } => own_perl.modules_report(*pid),
+                _ => None,
+            };
             let mut config = launch.preloaded_config(spec, place, lifeline, retry, test);
             config.started = started_at;
+            config.modules_report = reported;
             config
         }
         _ => launch.auditor_config(spec, place, lifeline, retry),

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 pub fn run(args: Vec<OsString>) -> Result<i32> {
     let mut file = None;
     let mut dir = None;
+    let mut modules_dir: Option<PathBuf> = None;
     let mut pid = None;
     let mut stdout = None;
     let mut stderr = None;
@@ -40,6 +41,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         match word.as_str() {
             "--file" => file = words.next(),
             "--dir" => dir = words.next().map(PathBuf::from),
+            "--modules-dir" => modules_dir = words.next().map(PathBuf::from),
             "--pid" => pid = Some(number("--pid", words.next(), 2)? as libc::pid_t),
             "--stdout-fd" => stdout = Some(number("--stdout-fd", words.next(), 0)?),
             "--stderr-fd" => stderr = Some(number("--stderr-fd", words.next(), 0)?),
@@ -101,12 +103,13 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         None => None,
     };
     let watched = both.as_ref().unwrap_or(&lifeline_fd).as_raw_fd();
+    let test_pid = pid.ok_or_else(|| missing("--pid"))?;
     let config = Config {
         command: vec!["perl (preloaded)".to_string(), file.clone()],
         file,
         place: audit::Place::own(dir.join("events.ljsonl"), dir.join("tmp")),
         test: Test::Adopted {
-            pid: pid.ok_or_else(|| missing("--pid"))?,
+            pid: test_pid,
             stdout,
             stderr: stderr.filter(|&fd| fd != stdout),
         },
@@ -117,6 +120,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         lifeline: watched,
         retry,
         started: None,
+        modules_report: modules_dir.map(|d| auditor::loaded::report_path(&d, test_pid)),
     };
     let code = auditor::run(config);
     // Watched through `both` until here: the epoll forgets a descriptor closed.

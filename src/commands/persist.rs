@@ -16,6 +16,11 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::{Duration, Instant};
 
 pub fn start(args: StartArgs) -> Result<i32> {
+    if args.preload.iter().any(|m| m == super::preload_auto::AUTO) {
+        return Err(Error::Usage(
+            "--preload auto: only proctor test chooses modules; give proctor start the modules by name".into(),
+        ));
+    }
     let state_dir = state::locate(args.state_dir.as_deref());
     let dir = daemon::dir(&state_dir);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;

@@ -178,14 +178,15 @@ pub fn run_with(
     });
     let fallback = session.fallback;
     let exit_status = overlord
-        .follow(&signals, |results| {
+        .follow(&signals, |results, modules| {
             // Durations and results for the next run's order and --failed,
-            // and what failed preloaded; a state directory that cannot be
-            // written only loses that.
+            // what failed preloaded, and what each file loaded for --preload
+            // auto; a state directory that cannot be written only loses that.
             let _ = state::save_results(&paths.state_dir, results);
             if let Some(fallback) = fallback {
                 let _ = fallback.save(results);
             }
+            let _ = state::modules::save(&paths.state_dir, modules);
         })
         .map_err(|e| Error::io("follow the run", e))?;
     if !session.keep {

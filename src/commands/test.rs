@@ -3,6 +3,7 @@
 //! session with the renderers the flags ask for.
 
 use crate::cli::TestArgs;
+use crate::commands::preload_auto;
 use crate::commands::session::{self, Policy, Runner, Session};
 use crate::discover::{self, How, Search, TestFile};
 use crate::error::{Error, Result};
@@ -40,6 +41,7 @@ pub fn run_remote(mut args: TestArgs) -> Result<i32> {
 
 fn run_on(mut args: TestArgs, runner: Runner) -> Result<i32> {
     apply_harness_environment(&mut args);
+    let auto = preload_auto::take_auto(&mut args.preload);
     let partition = match args.partition {
         Some(Share::Given(partition)) => Some(partition),
         Some(Share::FromCi) => {
@@ -82,7 +84,7 @@ fn run_on(mut args: TestArgs, runner: Runner) -> Result<i32> {
     // and go with the job.
     order::arrange(&mut files, order, &known, |f| f.headers.duration, modified);
     drop(known);
-    let mut launch = launch_for(&args, &files)?;
+    let mut launch = launch_for(&args, &files, auto)?;
     let slots = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -104,6 +106,10 @@ fn run_on(mut args: TestArgs, runner: Runner) -> Result<i32> {
     if !jobs.iter().any(|j| j.staged) {
         // No file would run in it: no perl preloads for nothing.
         launch.stage = None;
+    }
+    if let Some(stage) = launch.stage.as_mut().filter(|_| auto) {
+        let project = preload_auto::project_dirs(args.lib, args.blib, &args.includes);
+        preload_auto::apply(stage, &jobs, &state_dir, &args.includes, &project);
     }
 
     let log_on_stdout = args.log.as_deref() == Some(std::path::Path::new("-"));
@@ -274,7 +280,9 @@ pub fn job_specs(files: Vec<discover::TestFile>) -> Vec<JobSpec> {
 }
 
 /// What every job shares: interpreters found once, the environment built once.
-pub fn launch_for(args: &TestArgs, files: &[discover::TestFile]) -> Result<Launch> {
+/// `auto`: `--preload auto` was given, so a perl stage runs even with no
+/// module named (see `preload_auto`).
+pub fn launch_for(args: &TestArgs, files: &[discover::TestFile], auto: bool) -> Result<Launch> {
     let perl = if files.iter().any(|f| f.how == How::Perl) {
         Some(discover::find_program("perl").ok_or_else(|| {
             Error::Usage(format!(
@@ -296,7 +304,7 @@ pub fn launch_for(args: &TestArgs, files: &[discover::TestFile]) -> Result<Launc
     };
     let perl_dirs = perl_dirs(args.lib, args.blib, &args.includes);
     let event_timeout = args.event_timeout.unwrap_or(EVENT_TIMEOUT);
-    let stage = if args.preload.is_empty() {
+    let stage = if args.preload.is_empty() && !auto {
         None
     } else {
         let perl = match &perl {

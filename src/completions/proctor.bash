@@ -43,7 +43,7 @@ _proctor() {
         done
     fi
 
-    local commands="test run start status reload stop failed replay times driver prove help"
+    local commands="test run start status reload stop failed replay times modules driver prove help"
     local show_flags="-v --verbose -q --quiet --qvf -Q --QUIET --timer --junit --color --colors"
     local test_flags="-j --jobs -r --recurse --ext -l --lib -b --blib -I --exec -m --merge
         --event-timeout --leftovers --log --log-fd --no-log -k --keep --state-dir --state-size --norc --order -s --shuffle
@@ -103,7 +103,7 @@ _proctor() {
     help)
         COMPREPLY=($(compgen -W "$commands" -- "$cur"))
         ;;
-    failed | replay | times)
+    failed | replay | times | modules)
         case $prev in
         --state-dir) _proctor_dirs "$cur"; return ;;
         --junit) _proctor_files "$cur"; return ;;

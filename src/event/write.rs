@@ -109,6 +109,15 @@ pub fn job_start(out: &mut Vec<u8>, file: &str, pid: libc::pid_t, command: &[Str
     out.push(b'}');
 }
 
+/// The modules a preloaded test loaded, in the order first required, and
+/// those of them from the project (`--preload auto`).
+pub fn modules(out: &mut Vec<u8>, modules: &[String], project: &[String]) {
+    json::start_record(out, "modules");
+    json::write_str_list_field(out, "modules", modules);
+    json::write_str_list_field(out, "project", project);
+    out.push(b'}');
+}
+
 /// The test has exited (it is not reaped yet): the job is now being audited.
 pub fn test_exit(out: &mut Vec<u8>, stamp: f64) {
     json::start_record(out, "test_exit");

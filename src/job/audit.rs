@@ -91,6 +91,9 @@ pub struct Config {
     /// When the test was started, if before the auditor took it (a stage
     /// forked it); its wall time counts from there.
     pub started: Option<Instant>,
+    /// Where its test reports the modules it loaded, if it does
+    /// (`crate::auditor::loaded`).
+    pub modules_report: Option<PathBuf>,
 }
 
 /// When the processes a test leaves running, once they let go of its output,

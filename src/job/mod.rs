@@ -250,6 +250,7 @@ impl Launch {
             lifeline,
             retry,
             started: None,
+            modules_report: None,
         }
     }
 }

@@ -22,6 +22,7 @@ use crate::event::write::{self, JobEnd};
 use crate::event::{splice_job, Event, Interest, JobResult, Kind, STOPPED_BY_KEY};
 use crate::ljsonl::{Next, Tail};
 use crate::render::Renderer;
+use crate::state::modules::FileModules;
 use crate::state::FileResult;
 use crate::sys::{self, PollSet, SignalPipe};
 use std::borrow::Cow;
@@ -154,6 +155,12 @@ impl Output {
                 }
             }
             Kind::JobExit => self.totals.job_exit(&mut event),
+            Kind::Modules => {
+                if let Some(file) = event.job().and_then(|job| self.open_jobs.get(&job)) {
+                    let file = file.clone();
+                    self.totals.modules(file, &mut event);
+                }
+            }
             Kind::JobQueued => {
                 if let (Some(job), Some(file)) = (event.job(), event.str("file").map(String::from))
                 {
@@ -366,7 +373,7 @@ impl Overlord {
     pub fn follow(
         mut self,
         signals: &SignalPipe,
-        at_end: impl FnOnce(&[FileResult]),
+        at_end: impl FnOnce(&[FileResult], &[FileModules]),
     ) -> io::Result<i32> {
         sys::set_nonblocking(self.wake.as_raw_fd())?;
         let mut runner_done = false;
@@ -428,7 +435,7 @@ impl Overlord {
                 let _ = sys::kill(self.runner_pid, libc::SIGTERM);
             }
         }
-        at_end(&self.out.totals.results);
+        at_end(&self.out.totals.results, &self.out.totals.modules);
         if !self.keep {
             self.segments.remove_all();
         }

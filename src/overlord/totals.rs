@@ -3,6 +3,7 @@
 
 use crate::event::write::{self, LeftWithRun, RunEnd, RunTotals};
 use crate::event::{Event, JobResult};
+use crate::state::modules::FileModules;
 use crate::state::FileResult;
 
 #[derive(Default)]
@@ -11,6 +12,9 @@ pub struct Totals {
     pub run: RunTotals,
     /// Each file's final result and duration, for the project's state.
     pub results: Vec<FileResult>,
+    /// What each preloaded file loaded, when its stage recorded it
+    /// (`--preload auto`), for the project's state.
+    pub modules: Vec<FileModules>,
 }
 
 impl Totals {
@@ -46,6 +50,24 @@ impl Totals {
         let counts = end.counts();
         run.tests_run += counts.run;
         run.tests_failed += counts.failed;
+    }
+
+    pub fn modules(&mut self, file: String, event: &mut Event) {
+        let strings = |v: &serde_json::Value| -> Vec<String> {
+            v.as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let v = event.value();
+        self.modules.push(FileModules {
+            file,
+            modules: strings(&v["modules"]),
+            project: strings(&v["project"]),
+        });
     }
 
     pub fn job_exit(&mut self, event: &mut Event) {

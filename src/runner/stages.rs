@@ -221,6 +221,15 @@ impl Runner {
             p.spec.display.clone(),
         ];
         auditor.extend(["--dir".to_string(), dir.clone()]);
+        if self
+            .plan_launch
+            .stage
+            .as_ref()
+            .map_or(false, |s| s.records_modules())
+        {
+            let run_dir = self.run_dir.to_string_lossy().into_owned();
+            auditor.extend(["--modules-dir".to_string(), run_dir]);
+        }
         if let Some(t) = self.plan_launch.event_timeout_of(&p.spec) {
             auditor.extend(["--event-timeout".to_string(), t.as_secs_f64().to_string()]);
         }

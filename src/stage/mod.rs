@@ -48,7 +48,23 @@ impl StageSpec {
                 .collect(),
         }
     }
+
+    /// Has each test report the modules it loaded, a
+    /// module from under one of `project_dirs` marked as the project's
+    /// (`--preload auto`, see `crate::auditor::loaded`).
+    pub fn record_modules(&mut self, project_dirs: &[PathBuf]) {
+        self.args.push(RECORD_MODULES.to_string());
+        for dir in project_dirs {
+            self.args.push(format!("--project-dir={}", dir.display()));
+        }
+    }
+
+    pub fn records_modules(&self) -> bool {
+        self.args.iter().any(|a| a == RECORD_MODULES)
+    }
 }
+
+const RECORD_MODULES: &str = "--record-modules";
 
 /// What a stage said.
 #[derive(Debug, PartialEq)]

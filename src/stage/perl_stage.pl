@@ -83,14 +83,22 @@ my %stage = (
     fresh_signals => {},    # %SIG entries a fresh perl sets (FPE => 'IGNORE')
     signals     => [],      # %SIG names not at their default in the stage
     last_end    => 0,       # whether our END block is the last to run
+    record_dir  => undef,   # --record-modules: where each test reports what it loaded
+    record_base => {},      #   %INC before preloading: the stage's own, not reported
+    project_dirs => [],     #   --project-dir: a module from under one is the project's
+    test_pid    => 0,       #   the test process (its children do not report)
 );
+
+# --record-modules: each file a require looked for, in order, the stage's
+# preloads first (note_require).
+my @required;
 
 # Set in the test process only: the END block below ends it.
 my $in_test = 0;
 
 # Compiled with the stage, before any preloaded module's END block, so it
 # runs after all of them (and after the test's own): the test's last word.
-END { finish_test() if $in_test }
+END { report_modules() if $in_test && $stage{record_dir}; finish_test() if $in_test }
 
 # Auditors started and not yet reaped: pid => [job, try].
 my %auditors;
@@ -136,6 +144,7 @@ sub run_stage {
     $stage{start_dir} = POSIX::getcwd();
 
     share_test_more_keys();
+    start_recording_requires() if $stage{record_dir};
     preload_modules(@preload);
     capture_start_state();
     prepare_test2();
@@ -226,6 +235,13 @@ sub parse_arguments {
         elsif ($arg =~ /\A--cpu-mask=([0-9]+):((?:[0-9a-f]{2})+)\z/) {
             # The stage keeps to one CPU; each test gets these CPUs back.
             $stage{cpu_mask} = [0 + $1, pack 'H*', $2];
+        }
+        elsif ($arg eq '--record-modules') {
+            # Beside this script, in the run directory the auditors read.
+            ($stage{record_dir} = __FILE__) =~ s{/[^/]*\z}{};
+        }
+        elsif ($arg =~ /\A--project-dir=(.+)\z/s) {
+            push @{ $stage{project_dirs} }, $1;
         }
         elsif ($arg =~ /\A--drop-env=(.+)\z/s) {
             delete $ENV{$1};    # the runner's setting for this perl's start alone
@@ -785,6 +801,7 @@ sub run_test {
     my ($test) = @_;
     my $file = $test->{spawn}{file};
     $in_test = 1;
+    $stage{test_pid} = $$ if $stage{record_dir};
 
     my $ready = eval { clean_slate($test); 1 };
     if (!$ready) {
@@ -1111,6 +1128,55 @@ sub hand_over_test_file {
     $stage{source} = undef;
     my $line_directive = qq{#line 1 "$wanted"\n};
     return (\$line_directive, $source);
+}
+
+# --- what a test loaded (--record-modules, for --preload auto) ---------------
+
+# First in @INC, before anything is preloaded: it sees each require that
+# reaches it as it starts, so the order is the order of first loading.
+sub start_recording_requires {
+    $stage{record_base} = { map { $_ => 1 } keys %INC };
+    $stage{record_dir} = "$stage{start_dir}/$stage{record_dir}" if rindex($stage{record_dir}, '/', 0) != 0;
+    unshift @INC, \&note_require;
+}
+
+sub note_require {
+    push @required, $_[1];
+    return;    # nothing found here: perl looks on
+}
+
+# In the test's END (ours, the last): the modules it has loaded, in the
+# order first required, then those loaded past the hook (from a directory
+# put before it in @INC), each marked `p` when it came from the project.
+# Written whole under a name the auditor never reads, then renamed.
+sub report_modules {
+    return unless $$ == $stage{test_pid};
+    my $base = $stage{record_base};
+    my %seen;
+    my @files = grep { !$base->{$_} && defined $INC{$_} && !$seen{$_}++ } @required;
+    push @files, sort grep { !$base->{$_} && defined $INC{$_} && !$seen{$_}++ } keys %INC;
+    my $report = '';
+    for my $file (@files) {
+        next unless $file =~ m{\A(?:\w+/)*\w+\.pm\z};
+        (my $module = substr $file, 0, -3) =~ s{/}{::}g;
+        $report .= (from_project($INC{$file}) ? 'p ' : '- ') . "$module\n";
+    }
+    my $path = "$stage{record_dir}/modules-$$";
+    local ($!, $?);
+    open my $out, '>', "$path.part" or return;
+    print {$out} $report;
+    close $out and rename "$path.part", $path;
+}
+
+# A module is the project's when found through a relative directory, under
+# the run's directory or one of its -I/-l/-b directories, or by a hook.
+sub from_project {
+    my ($path) = @_;
+    return 1 if ref $path || rindex($path, '/', 0) != 0;
+    for my $dir (@{ $stage{project_dirs} }) {
+        return 1 if rindex($path, "$dir/", 0) == 0;
+    }
+    return 0;
 }
 
 # --- helpers -----------------------------------------------------------------

@@ -12,6 +12,7 @@
 //! and `runs/<run>/` (scratch).
 
 mod fallback;
+pub mod modules;
 mod place;
 mod prune;
 

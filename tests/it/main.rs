@@ -12,6 +12,7 @@ mod lost;
 mod order;
 mod persist;
 mod preload_fallback;
+mod preload_auto;
 mod prove;
 mod qvf;
 mod render;

@@ -156,7 +156,7 @@ fn parse(options: &[OsString]) -> Result<Parsed> {
 /// unless asked for one (prove waits for a silent test forever).
 fn launch(prove: &ProveArgs, files: &[crate::discover::TestFile]) -> Result<Launch> {
     let test_args = test_args(prove);
-    let mut launch = launch_for(&test_args, files)?;
+    let mut launch = launch_for(&test_args, files, false)?;
     if let (Some(perl), Some(_)) = (&prove.perl, &launch.perl) {
         // HARNESS_PERL: the perl prove runs perl tests with.
         let found = crate::discover::find_program(&perl.to_string_lossy());
