@@ -57,8 +57,10 @@ my $CLONE_FLAGS = 0x00008000 | POSIX::SIGCHLD();
 my $MADV_COLLAPSE = 25;
 my $HUGE_PAGE = 2 * 1024 * 1024;
 
-# How much of a test file one read takes, looking for "__END__" (see
-# mentions_end): small, so the pages it writes (and copies) are few.
+# How much of a test file run_test reads first (for its #! line), and how
+# much each further read takes looking for "__END__" (see mentions_end):
+# small, so the pages they write (and copy) are few.
+my $HEAD_BYTES = 512;
 my $CHUNK_BYTES = 8192;
 
 # State captured once, at start-up and after preloading, that every test
@@ -808,7 +810,8 @@ sub run_test {
     # never reach a stage). sysread, not readline: a readline would leave
     # $source as the last-read handle, and the test's die messages would
     # end in ", <$source> line 1."
-    sysread $source, my $head, 512;
+    my $head;
+    sysread $source, $head, $HEAD_BYTES;
     if (defined $head && rindex($head, '#!', 0) == 0) {
         my ($first_line) = $head =~ /\A([^\n]*)/;
         $^W = 1 if $first_line =~ /\A#!.*\bperl\S*(?:\s+-[a-zA-Z]+)*?\s+-[lsTtWX]*w[lsTtWX]*(?:\s|\z)/;
@@ -1141,6 +1144,7 @@ sub hand_over_test_file {
 sub mentions_end {
     my ($source, $head) = @_;
     return 1 if index($head, '__END__') >= 0;
+    return 0 if length $head < $HEAD_BYTES;    # all of it
     my ($tail, $chunk) = (substr($head, -6), '');
     while (sysread $source, $chunk, $CHUNK_BYTES) {
         return 1 if index($tail . $chunk, '__END__') >= 0;
