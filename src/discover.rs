@@ -332,12 +332,18 @@ fn taint_switch(head: &[u8]) -> Option<&'static str> {
 const SHEBANG_BYTES: usize = 256;
 
 /// Whether a perl test whose file starts with `head` may run in a preloaded
-/// perl: no taint switch, and no `#!` line naming another interpreter (perl,
-/// given such a file, execs that interpreter on it, as prove relies on).
+/// perl: no `#!` line naming another interpreter (perl, given such a file,
+/// execs that interpreter on it, as prove relies on), and no switch on a
+/// perl `#!` line but `-w`, the one the stage honours (perl honours them
+/// all: `-l`, `-0`, `-W`, `-X`, `-s`, ... and fails a file with `-C`).
 fn preloadable(head: &[u8]) -> bool {
     match shebang(&head[..head.len().min(SHEBANG_BYTES)]) {
         None => true,
-        Some(line) => taint_switch_of(line).is_none() && line.windows(4).any(|w| w == b"perl"),
+        Some(line) => {
+            let mut words = line[2..].split(|b| b.is_ascii_whitespace());
+            words.any(|w| w.windows(4).any(|p| p == b"perl"))
+                && words.all(|w| !w.starts_with(b"-") || w[1..].iter().all(|&b| b == b'w'))
+        }
     }
 }
 
@@ -452,6 +458,14 @@ mod tests {
             ("#!/usr/bin/env perl -w\n", false),
             ("use strict;\n", false),
             ("#!perl\n# HARNESS-NO-PRELOAD\n", true),
+            ("#!perl -w\n", false),
+            ("#!/usr/bin/perl -l\n", true),
+            ("#!perl -w -0777\n", true),
+            ("#!perl -CS\n", true),
+            ("#!perl -W\n", true),
+            ("#!perl -X\n", true),
+            ("#!perl -s\n", true),
+            ("#!perl -wT\n", true),
         ] {
             fs::write(&f, head).unwrap();
             let file = TestFile::read(f.clone(), How::Perl).unwrap();

@@ -57,6 +57,12 @@ my $CLONE_FLAGS = 0x00008000 | POSIX::SIGCHLD();
 my $MADV_COLLAPSE = 25;
 my $HUGE_PAGE = 2 * 1024 * 1024;
 
+# How much of a test file run_test reads first (for its #! line), and how
+# much each further read takes looking for "__END__" (see mentions_end):
+# small, so the pages they write (and copy) are few.
+my $HEAD_BYTES = 512;
+my $CHUNK_BYTES = 8192;
+
 # State captured once, at start-up and after preloading, that every test
 # starts from.
 my %stage = (
@@ -68,7 +74,9 @@ my %stage = (
     inbox       => '',      #   what came from the auditor, not yet read
     test        => undef,   #   the test to fork: { spawn => the spawn }
     source      => undef,   # in a test: its file, open, for the @INC hook
-    source_file => undef,   #   and its name
+    source_file => undef,   #   and the name the hook answers to
+    end         => undef,   #   a file compiled through watch_for_end: where
+                            #   the lexer stopped, and a copy of the file
     fd_dir      => '',      #   /proc/<auditor>/fd/, where a test finds its pipes
     madvise     => 0,       # the madvise(2) syscall number, to collapse the heap
     fcntl       => 0,       # the fcntl(2) syscall number, for close-on-exec by number
@@ -819,14 +827,16 @@ sub run_test {
     # never reach a stage). sysread, not readline: a readline would leave
     # $source as the last-read handle, and the test's die messages would
     # end in ", <$source> line 1."
-    sysread $source, my $head, 512;
+    my $head;
+    sysread $source, $head, $HEAD_BYTES;
     if (defined $head && rindex($head, '#!', 0) == 0) {
         my ($first_line) = $head =~ /\A([^\n]*)/;
         $^W = 1 if $first_line =~ /\A#!.*\bperl\S*(?:\s+-[a-zA-Z]+)*?\s+-[lsTtWX]*w[lsTtWX]*(?:\s|\z)/;
     }
+    my $may_end = mentions_end($source, $head // '');
     sysseek $source, 0, 0;
 
-    load_test_file($file, $source);
+    load_test_file($file, $source, $may_end);
     # Not reached: load_test_file exits.
 }
 
@@ -1126,8 +1136,64 @@ sub hand_over_test_file {
     return unless $source && $wanted eq $stage{source_file};
     @INC = grep { !(ref $_ && $_ == \&hand_over_test_file) } @INC;
     $stage{source} = undef;
-    my $line_directive = qq{#line 1 "$wanted"\n};
-    return (\$line_directive, $source);
+    (my $file = $wanted) =~ s{\AProctor-Stage/}{};
+    my $line_directive = qq{#line 1 "$file"\n};
+    return (\$line_directive, $source) unless $stage{end};
+    # Compiled through watch_for_end, and opening main::DATA once compiled
+    # (a UNITCHECK block runs then, before any of the file does). Perl
+    # takes $source for its own and closes it: the copy shares its file.
+    open $stage{end}{copy}, '<&', $source or return (\$line_directive, $source);
+    my $prefix = "UNITCHECK { Proctor::Stage::open_main_data() }\n$line_directive";
+    return (\$prefix, $source, \&watch_for_end);
+}
+
+# --- __END__ -------------------------------------------------------------------
+
+# `perl FILE` opens main::DATA on the script where its lexer meets __END__;
+# a required file's lexer stops there and opens nothing. Only the lexer
+# knows a token from the same text in POD, a string or a heredoc, so a file
+# that holds the text at all is compiled through watch_for_end, a source
+# filter that notes where each line it hands on begins and ends: once the
+# file is compiled, the last one is the line the lexer stopped in.
+
+# Whether "__END__" is anywhere in the file, from its head on (the head
+# read, the rest read in one reused buffer).
+sub mentions_end {
+    my ($source, $head) = @_;
+    return 1 if index($head, '__END__') >= 0;
+    return 0 if length $head < $HEAD_BYTES;    # all of it
+    my ($tail, $chunk) = (substr($head, -6), '');
+    while (sysread $source, $chunk, $CHUNK_BYTES) {
+        return 1 if index($tail . $chunk, '__END__') >= 0;
+        $tail = substr $chunk, -6;
+    }
+    return 0;
+}
+
+# The source filter: the line is in $_, as perl read it.
+sub watch_for_end {
+    my $end = $stage{end};
+    $end->{line_start} = $end->{line_end};
+    $end->{line_end} += length;
+    # `use utf8` in force where __END__ is gives main::DATA a :utf8 layer.
+    $end->{utf8} = $^H & 0x00800000;
+    return length() ? 1 : 0;
+}
+
+sub open_main_data {
+    my $end = delete $stage{end};
+    my $copy = $end->{copy};
+    # (By name: *main::DATA written here would make the glob in every test.)
+    my $data = do { no strict 'refs'; \*{"main::DATA"} };
+    return if defined fileno $data;    # __DATA__, in package main
+    sysseek $copy, $end->{line_start}, 0 or return;
+    sysread $copy, my $line, $end->{line_end} - $end->{line_start};
+    # The filter has seen every line when the file ends in POD that
+    # mentions __END__: that is no token, and perl would open nothing.
+    return unless defined $line && $line =~ /(?:\A|[\s;}])__END__\b/;
+    *$data = *$copy{IO};
+    seek $data, $end->{line_end}, 0;
+    binmode $data, ':utf8' if $end->{utf8};
 }
 
 # --- what a test loaded (--record-modules, for --preload auto) ---------------
@@ -1344,19 +1410,25 @@ sub set_nonblocking {
 
 # Runs the test file as `perl FILE` would, then exits.
 sub load_test_file {
-    my ($file, $source) = @_;
+    my ($file, $source, $may_end) = @_;
 
     # `do` looks a relative name up in @INC, which no longer holds '.'. A
     # one-shot @INC hook hands perl the open file, with a #line so that
     # __FILE__, caller and warnings name the file as given; it removes itself
-    # before the file compiles, so the test sees its own @INC.
-    my $name = $file;
-    if ($file !~ m{\A\.{0,2}/|["\n]}) {
-        @stage{qw(source source_file)} = ($source, $file);
+    # before the file compiles, so the test sees its own @INC. A name `do`
+    # would not look up (/..., ./...) is asked for under a prefix that it
+    # does, so the hook hands over the file all the same.
+    my $name = $file =~ m{\A\.{0,2}/} ? "Proctor-Stage/$file" : $file;
+    if ($file !~ /["\n]/) {
+        @stage{qw(source source_file)} = ($source, $name);
+        $stage{end} = { line_start => 0, line_end => 0 } if $may_end;
         unshift @INC, \&hand_over_test_file;
     }
     elsif ($file !~ m{\A\.{0,2}/}) {
         $name = "./$file";    # a name #line cannot carry: settle for ./
+    }
+    else {
+        $name = $file;
     }
 
     # A clean $@, $! and $_, and the empty pattern reset (see "The empty

@@ -84,7 +84,9 @@ fn preloaded_tests_pass_and_stay_apart() {
 fn files_that_must_not_be_preloaded_run_as_plain_perl() {
     let p = Project::new();
     p.script("t/taint.t", "#!perl -T\nuse Test::More tests => 1;\nok(${^TAINT}, 'taint mode is on');\n")
-        .script("t/plain.t", "# HARNESS-NO-PRELOAD\nuse Test::More tests => 1;\nok(!$INC{'Test/Builder.pm'} || 1, 'runs');\n");
+        .script("t/plain.t", "# HARNESS-NO-PRELOAD\nuse Test::More tests => 1;\nok(!$INC{'Test/Builder.pm'} || 1, 'runs');\n")
+        // perl honours every switch on the #! line; the stage only -w.
+        .script("t/switches.t", "#!perl -l\nprint '1..1';\nprint 'ok 1 - -l ends each print';\n");
     p.proctor(&["test", "--preload", "Test::More"])
         .expect_status(0);
     let events = p.events();
@@ -969,4 +971,160 @@ fn a_pause_while_a_test_is_being_started_holds_that_test() {
     );
     run.expect_status(0);
     assert!(p.dir.join("ran").exists());
+}
+
+/// The lines each file wrote to stdout, by file, as the event log has them.
+fn stdout_lines_by_file(events: &[serde_json::Value]) -> Vec<(String, Vec<String>)> {
+    let mut files: Vec<(u64, String, Vec<String>)> = events
+        .iter()
+        .filter(|e| e["type"] == "job_launch")
+        .map(|e| {
+            (
+                e["job"].as_u64().unwrap(),
+                e["file"].as_str().unwrap().to_string(),
+                vec![],
+            )
+        })
+        .collect();
+    for e in events
+        .iter()
+        .filter(|e| e["line"].is_string() && e["stream"] != "stderr")
+    {
+        let job = e["job"].as_u64();
+        if let Some(file) = files.iter_mut().find(|f| Some(f.0) == job) {
+            file.2.push(e["line"].as_str().unwrap().to_string());
+        }
+    }
+    let mut by_file: Vec<(String, Vec<String>)> =
+        files.into_iter().map(|(_, f, l)| (f, l)).collect();
+    by_file.sort();
+    by_file
+}
+
+/// Runs each (name, body) as t/NAME.t under `perl FILE` and preloaded, and
+/// checks that each wrote the same lines to stdout both ways.
+fn assert_preloaded_output_is_perls(cases: &[(&str, &str)]) -> Project {
+    let p = Project::new();
+    for (name, body) in cases {
+        p.script(&format!("t/{}.t", name), body);
+    }
+    let mut expected: Vec<(String, Vec<String>)> = cases
+        .iter()
+        .map(|(name, _)| {
+            let file = format!("t/{}.t", name);
+            let out = Command::new("perl")
+                .arg(&file)
+                .current_dir(&p.dir)
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap();
+            let lines = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(|l| l.trim_end_matches('\r').to_string())
+                .collect();
+            (file, lines)
+        })
+        .collect();
+    expected.sort();
+    p.proctor(&["test", "-j2", "--preload", "Test::More", "t"]);
+    let events = p.events();
+    assert_eq!(
+        staged_launches(&events),
+        cases.len(),
+        "every file ran preloaded"
+    );
+    let got: Vec<(String, Vec<String>)> = stdout_lines_by_file(&events)
+        .into_iter()
+        .map(|(f, lines)| {
+            (
+                f,
+                lines
+                    .iter()
+                    .map(|l| l.trim_end_matches('\r').to_string())
+                    .collect(),
+            )
+        })
+        .collect();
+    for ((file, want), (_, have)) in expected.iter().zip(&got) {
+        assert_eq!(have, want, "{}", file);
+    }
+    assert_eq!(got.len(), expected.len());
+    p
+}
+
+/// A top-level file's `__END__` opens main::DATA under `perl FILE`, where
+/// the lexer meets it as a token (not in POD or a heredoc), whatever the
+/// package; `__DATA__` opens the package's own.
+#[test]
+fn a_preloaded_test_reads_main_data_after_end_as_perl_file_does() {
+    let p = assert_preloaded_output_is_perls(&[
+        (
+            "package",
+            "print \"1..1\\n\";\npackage Foo;\nmy @l = <main::DATA>;\nprint \"ok 1 - \", scalar(@l), \" lines, first $l[0]\";\n__END__\ndata one\ndata two\n",
+        ),
+        (
+            "data",
+            "print \"1..2\\n\";\nprint \"ok 1 - main::DATA \", (defined fileno(main::DATA) ? 'open' : 'closed'), \"\\n\";\n\
+             package Foo;\nprint \"ok 2 - \", scalar <Foo::DATA>;\n__DATA__\nFoo's own\n",
+        ),
+        (
+            "pod_heredoc",
+            "print \"1..1\\n\";\n\n=pod\n\n__END__\n\n=cut\n\nmy $x = <<'E';\n__END__\nE\nprint \"ok 1 - \", scalar <DATA>;\n__END__\nafter the real one\n",
+        ),
+        (
+            "crlf",
+            "print \"1..1\\n\";\r\nmy $l = <DATA>;\r\n$l =~ s/\\r/CR/;\r\nprint \"ok 1 - $l\";\r\n__END__\r\ncrlf data\r\n",
+        ),
+        (
+            "tell_seek",
+            "print \"1..3\\n\";\nprint \"ok 1 - tell \", tell(DATA), \"\\n\";\nmy $first = <DATA>;\nprint \"ok 2 - $. $first\";\n\
+             seek DATA, 0, 0;\nprint \"ok 3 - again \", scalar <DATA>;\n__END__\nthe data\n",
+        ),
+        (
+            "utf8",
+            "use utf8;\nprint \"1..1\\n\";\nmy $l = <DATA>;\nprint \"ok 1 - length \", length($l), \"\\n\";\n__END__\n\u{e9}t\u{e9}\n",
+        ),
+        (
+            "mid_line",
+            "print \"1..1\\n\"; print \"ok 1 - \", scalar <DATA>; __END__ rest of the line\nnext line\n",
+        ),
+        (
+            "in_a_string",
+            "print \"1..1\\n\";\nmy $s = '__END__';\nprint \"ok 1 - DATA \", (defined fileno(DATA) ? 'open' : 'closed'), \"\\n\";\n",
+        ),
+        (
+            "pod_at_the_end",
+            "print \"1..1\\n\";\nprint \"ok 1 - DATA \", (defined fileno(DATA) ? 'open' : 'closed'), \"\\n\";\n\n=pod\n\n__END__\n",
+        ),
+        (
+            "begin",
+            "BEGIN { print \"1..2\\nok 1 - in BEGIN DATA \", (defined fileno(DATA) ? 'open' : 'closed'), \"\\n\" }\n\
+             print \"ok 2 - \", scalar <DATA>;\n__END__\nlate\n",
+        ),
+        (
+            "test_more",
+            "use Test::More;\nmy @l = <DATA>;\nis(scalar @l, 2, 'two lines');\nis($l[1], \"two\\n\", 'the second');\ndone_testing;\n__END__\none\ntwo\n",
+        ),
+    ]);
+    // A name perl's `do` would not look up in @INC.
+    let file = p.dir.join("t/test_more.t");
+    p.proctor(&["test", "--preload", "Test::More", file.to_str().unwrap()])
+        .expect_status(0);
+    assert_eq!(staged_launches(&p.events()), 1);
+}
+
+/// The yath headers hold for a preloaded file as for any other.
+#[test]
+fn a_preloaded_file_keeps_its_harness_headers() {
+    let p = Project::new();
+    p.script(
+        "t/silent.t",
+        "# HARNESS-TIMEOUT-EVENT 1\n# HARNESS-NO-RETRY\nuse Test::More;\nok(1);\nsleep 60;\ndone_testing;\n",
+    );
+    p.proctor(&["test", "--preload", "Test::More", "--retry", "2"])
+        .expect_status(1);
+    let events = p.events();
+    assert_eq!(staged_launches(&events), 1, "it ran preloaded, once");
+    let why = reasons(job_end(&events, "t/silent.t"));
+    assert!(why.contains("no output for 1 s"), "{}", why);
 }
