@@ -91,7 +91,7 @@ fn explain(choice: &Choice) -> String {
         );
     }
     format!(
-        "{} {} that at least half of the {} perl {} loaded in earlier runs (the event log's modules records list what each loaded)",
+        "{} {} that at least half of the {} perl {} loaded in earlier runs (proctor modules lists them)",
         chosen,
         if chosen == 1 { "module" } else { "modules" },
         choice.files,
