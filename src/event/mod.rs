@@ -6,7 +6,7 @@
 //!
 //! This folder owns the schema: [`mod@write`] holds the one writer of each record type
 //! proctor writes, [`read`] the typed readers of those many parts read, and
-//! [`JobResult`] the words of a `"result"`, [`derive`] what a line record leaves
+//! [`JobResult`] the words of a `"result"`, [`derive`](mod@derive) what a line record leaves
 //! to its line, put back on decoding. Who writes what:
 //!
 //! | log | writer | records |
@@ -163,7 +163,7 @@ impl<'a> Event<'a> {
     }
 
     /// The whole event, decoded on first use, with the fields a line record
-    /// leaves to its line put back (see [`derive`]). A record that does not
+    /// leaves to its line put back (see [`derive`](mod@derive)). A record that does not
     /// decode reads as `null`.
     pub fn value(&mut self) -> &Value {
         let (raw, kind) = (self.raw, self.kind);

@@ -195,13 +195,13 @@ mod tests {
     fn a_run_replaces_only_its_own_files_lists() {
         let scratch = crate::scratch::ScratchDir::new("modules-state");
         let dir = scratch.path();
-        save(&dir, &[list("a.t", &["A"], &[]), list("b.t", &["B"], &[])]).unwrap();
+        save(dir, &[list("a.t", &["A"], &[]), list("b.t", &["B"], &[])]).unwrap();
         save(
-            &dir,
+            dir,
             &[list("b.t", &["C"], &["C"]), list("b.t", &["D"], &[])],
         )
         .unwrap();
-        let (kept, warning) = load(&dir);
+        let (kept, warning) = load(dir);
         assert!(warning.is_none());
         assert_eq!(kept, [list("a.t", &["A"], &[]), list("b.t", &["D"], &[])]);
     }
