@@ -55,6 +55,7 @@ order and repetition:
       --state WORDS       prove's: failed, passed, all, slow, fast, new, save
       --retry N           try a failing file up to N more times
       --retry-isolated    retries run last, one at a time
+      --explain FILE      print FILE's settings and where each came from; run nothing
       --flaky-fails       a file that passes only on a retry fails the run
       --partition P       slice:M/N or hash:M/N, this machine's share of the files;
                           auto: the share the CI's own variables give (GitLab,
@@ -350,6 +351,12 @@ pub struct TestArgs {
     pub exec: Option<Vec<String>>,
     pub merge: bool,
     pub event_timeout: Option<f64>,
+    /// `--event-timeout` as typed, not from an rc file: it beats path sections.
+    pub typed_event_timeout: Option<f64>,
+    /// `.proctorrc`'s path sections.
+    pub sections: Vec<crate::rc_sections::Section>,
+    /// `--explain FILE`: say where FILE's settings come from; run nothing.
+    pub explain: Option<PathBuf>,
     /// `--leftovers`: when what a test leaves running is ended (None: with the run).
     pub leftovers: Option<crate::job::audit::Leftovers>,
     pub log: Option<PathBuf>,
@@ -441,12 +448,14 @@ fn is_help(flag: &str) -> bool {
 /// Parses the process's own arguments.
 pub fn parse() -> Result<Command> {
     let given: Vec<OsString> = std::env::args_os().skip(1).collect();
-    let (args, warnings) = crate::rc::with_rc(given.clone());
-    for w in warnings {
+    let rc = crate::rc::with_rc(given.clone()).map_err(Error::Usage)?;
+    for w in rc.warnings {
         errln!("proctor: warning: {}", w);
     }
+    let args = rc.args;
     let from_rc = args.len() != given.len();
-    parse_from(args).map_err(|e| {
+    let typed = parse_from(given.clone());
+    let parsed = parse_from(args).map_err(|e| {
         // A word the user did not type: say where it came from.
         if from_rc && parse_from(given).is_ok() {
             Error::Usage(format!(
@@ -456,7 +465,15 @@ pub fn parse() -> Result<Command> {
         } else {
             e
         }
-    })
+    });
+    match (parsed, typed) {
+        (Ok(Command::Test(mut t)), Ok(Command::Test(typed))) => {
+            t.sections = rc.sections;
+            t.typed_event_timeout = typed.event_timeout;
+            Ok(Command::Test(t))
+        }
+        (parsed, _) => parsed,
+    }
 }
 
 /// Parses `args` (without the program name).
@@ -683,6 +700,7 @@ fn parse_test(parser: &mut lexopt::Parser, command: &str) -> Result<Option<TestA
                 );
             }
             "--retry-isolated" => args.retry_isolated = true,
+            "--explain" => args.explain = Some(PathBuf::from(value(parser)?)),
             "--preload" => args.preload.push(value(parser)?),
             "--preload-verify" => args.preload_verify = true,
             "--preload-recheck" => args.preload_recheck = true,

@@ -22,6 +22,9 @@ use std::path::PathBuf;
 pub const EVENT_TIMEOUT: f64 = 60.0;
 
 pub fn run(args: TestArgs) -> Result<i32> {
+    if let Some(file) = &args.explain {
+        return explain(&args, file);
+    }
     // First, while this process is small: the runner forks every auditor from
     // its own copy of it.
     let runner = Prefork::start().map_err(|e| Error::io("start the runner", e))?;
@@ -63,6 +66,7 @@ fn run_on(mut args: TestArgs, runner: Runner) -> Result<i32> {
         errln!("proctor: warning: {}", w);
     }
     let mut files = select(&args, &known)?;
+    put_sections_over_headers(&args, &mut files);
     if files.is_empty() {
         // Only a selection by earlier results can come up empty: the user asked.
         errln!("proctor: no test to run: nothing in the last run matches --failed or --state");
@@ -135,6 +139,51 @@ fn run_on(mut args: TestArgs, runner: Runner) -> Result<i32> {
         fallback,
     };
     session::run_with(session, renderers, runner)
+}
+
+/// `--explain FILE`: where each of FILE's settings comes from; nothing runs.
+fn explain(args: &TestArgs, file: &std::path::Path) -> Result<i32> {
+    let head =
+        crate::headers::head(file).map_err(|e| Error::io(format!("read {}", file.display()), e))?;
+    let name = file.to_string_lossy();
+    let text = crate::rc_sections::explain(
+        &name,
+        &head,
+        &args.sections,
+        args.typed_event_timeout,
+        (args.event_timeout, args.retry),
+    );
+    crate::say::out(format!("{}:\n{}", name, text))?;
+    Ok(crate::error::EXIT_PASS)
+}
+
+/// `.proctorrc`'s path sections over each file's headers, and a typed
+/// `--event-timeout` over both; a section that matches no file is a warning.
+fn put_sections_over_headers(args: &TestArgs, files: &mut [TestFile]) {
+    let mut matched = vec![false; args.sections.len()];
+    for file in files.iter_mut() {
+        let hits = crate::rc_sections::apply(
+            &args.sections,
+            &file.path.to_string_lossy(),
+            &mut file.headers,
+        );
+        for (m, hit) in matched.iter_mut().zip(hits) {
+            *m |= hit;
+        }
+        if let Some(t) = args.typed_event_timeout {
+            file.headers.timeout_event = Some(t);
+        }
+    }
+    for (section, hit) in args.sections.iter().zip(matched) {
+        if !hit {
+            errln!(
+                "proctor: warning: {}:{}: [{}] matches no test file of this run",
+                section.file,
+                section.line,
+                section.glob
+            );
+        }
+    }
 }
 
 /// Marks the files that failed preloaded before, and have not changed since,

@@ -48,6 +48,7 @@ complete -c proctor -n $t -l failed -d 'Run only what failed in the last run'
 complete -c proctor -n $t -l state -x -a 'failed passed all slow fast new save' -d "prove's state words"
 complete -c proctor -n $t -l retry -x -d 'Try a failing file up to N more times'
 complete -c proctor -n $t -l retry-isolated -d 'Retries run last, one at a time'
+complete -c proctor -n $t -l explain -r -F -d 'Print a file\'s settings and their origins'
 complete -c proctor -n $t -l flaky-fails -d 'A file that passes only on a retry fails the run'
 complete -c proctor -n $t -l partition -x -a 'auto' -d 'slice:M/N, hash:M/N or auto'
 complete -c proctor -n $t -l preload -x -d 'Run perl tests in a perl with MODULE loaded'

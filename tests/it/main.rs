@@ -15,6 +15,7 @@ mod preload_auto;
 mod preload_fallback;
 mod prove;
 mod qvf;
+mod rc_sections;
 mod render;
 mod schedule;
 mod stage;
