@@ -33,6 +33,13 @@ pub fn run(args: TestArgs) -> Result<i32> {
 
 /// `proctor run`: the same, on the project's persistent runner.
 pub fn run_remote(mut args: TestArgs) -> Result<i32> {
+    if args.explain.is_some() {
+        // It reads no .proctorrc, so it has no sections to explain; and a
+        // flag that means "run nothing" must not start a run.
+        return Err(Error::Usage(
+            "--explain: proctor run reads no .proctorrc; use proctor test --explain FILE".into(),
+        ));
+    }
     if !args.preload.is_empty() {
         errln!("proctor: warning: --preload is the persistent runner's (proctor start --preload); ignored here");
         args.preload.clear();

@@ -111,3 +111,15 @@ fn a_glob_matching_no_file_is_a_warning_naming_its_line() {
         "proctor: warning: .proctorrc:5: [nothing/**] matches no test file of this run",
     );
 }
+
+/// `proctor run` reads no .proctorrc: its `--explain` is refused, and
+/// nothing runs (no persistent runner is even asked).
+#[test]
+fn run_refuses_explain_and_runs_nothing() {
+    let p = Project::new();
+    p.script("t/net/dns.t", QUICK);
+    rc(&p, "[t/net/*.t]\nevent-timeout = 5\n");
+    p.proctor(&["run", "--explain", "t/net/dns.t"])
+        .expect_status(2)
+        .expect_stderr("use proctor test --explain FILE");
+}
