@@ -179,8 +179,7 @@ pub fn origin(
         .iter()
         .filter(|s| glob::matches(&s.glob, path))
         .flat_map(|s| s.settings.iter().map(move |(line, set)| (s, *line, set)))
-        .filter(|(_, _, set)| set.key() == key)
-        .last();
+        .rfind(|(_, _, set)| set.key() == key);
     if let Some((s, line, _)) = from_section {
         return format!("{}:{} [{}]", s.file, line, s.glob);
     }
@@ -216,6 +215,44 @@ fn header_line(key: &str, head: &[u8]) -> Option<usize> {
         }
     }
     found
+}
+
+/// `--explain FILE`: FILE's settings, one a line, each with where it came from.
+/// `typed`: `--event-timeout` on the command line; `run`: the run's event
+/// timeout and retries (from the rc files' words, or the command line).
+pub fn explain(
+    path: &str,
+    head: &[u8],
+    sections: &[Section],
+    typed: Option<f64>,
+    run: (Option<f64>, Option<u32>),
+) -> String {
+    let (mut settings, _) = headers::parse(head, path);
+    apply(sections, path, &mut settings);
+    if let Some(t) = typed {
+        settings.timeout_event = Some(t);
+    }
+    let timeout = settings.timeout_event.or(run.0);
+    let values = [
+        timeout.map_or("60 (0: never)".to_string(), |t| t.to_string()),
+        settings.retries.or(run.1).unwrap_or(0).to_string(),
+        format!("{:?}", settings.category).to_lowercase(),
+        settings.conflicts.join(" "),
+        settings.slots.unwrap_or(1).to_string(),
+        settings
+            .duration
+            .map_or("unknown".to_string(), |d| format!("{:?}", d).to_lowercase()),
+        if settings.no_preload { "yes" } else { "no" }.to_string(),
+    ];
+    let mut out = String::new();
+    for (key, value) in KEYS.iter().zip(values.iter()) {
+        let typed_here = *key == "event-timeout" && typed.is_some();
+        let in_words =
+            (*key == "event-timeout" && run.0.is_some()) || (*key == "retries" && run.1.is_some());
+        let from = origin(key, sections, path, head, typed_here, in_words);
+        out.push_str(&format!("{} = {}  ({})\n", key, value, from));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -265,42 +302,4 @@ mod tests {
             "unable to read rc:1: a setting before any [GLOB] line"
         );
     }
-}
-
-/// `--explain FILE`: FILE's settings, one a line, each with where it came from.
-/// `typed`: `--event-timeout` on the command line; `run`: the run's event
-/// timeout and retries (from the rc files' words, or the command line).
-pub fn explain(
-    path: &str,
-    head: &[u8],
-    sections: &[Section],
-    typed: Option<f64>,
-    run: (Option<f64>, Option<u32>),
-) -> String {
-    let (mut settings, _) = headers::parse(head, path);
-    apply(sections, path, &mut settings);
-    if let Some(t) = typed {
-        settings.timeout_event = Some(t);
-    }
-    let timeout = settings.timeout_event.or(run.0);
-    let values = [
-        timeout.map_or("60 (0: never)".to_string(), |t| t.to_string()),
-        settings.retries.or(run.1).unwrap_or(0).to_string(),
-        format!("{:?}", settings.category).to_lowercase(),
-        settings.conflicts.join(" "),
-        settings.slots.unwrap_or(1).to_string(),
-        settings
-            .duration
-            .map_or("unknown".to_string(), |d| format!("{:?}", d).to_lowercase()),
-        if settings.no_preload { "yes" } else { "no" }.to_string(),
-    ];
-    let mut out = String::new();
-    for (key, value) in KEYS.iter().zip(values.iter()) {
-        let typed_here = *key == "event-timeout" && typed.is_some();
-        let in_words =
-            (*key == "event-timeout" && run.0.is_some()) || (*key == "retries" && run.1.is_some());
-        let from = origin(key, sections, path, head, typed_here, in_words);
-        out.push_str(&format!("{} = {}  ({})\n", key, value, from));
-    }
-    out
 }

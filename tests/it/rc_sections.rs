@@ -66,7 +66,7 @@ fn a_section_beats_the_header_which_beats_the_rc_words() {
         .expect_stdout("job-slots = 2  (header line 3)\n")
         .expect_stdout("category = general  (default)\n");
     assert!(
-        p.state().join("last.jsonl").exists() == false,
+        !p.state().join("last.jsonl").exists(),
         "--explain ran nothing"
     );
     rc(&p, "--retry 4\n");
