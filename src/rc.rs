@@ -39,20 +39,22 @@ pub fn with_rc(args: Vec<OsString>) -> Result<Rc, String> {
     let mut sections = Vec::new();
     for file in files {
         match std::fs::read_to_string(&file) {
-            Ok(text) => match parse(&text) {
-                Ok(w) => {
-                    let (before, from) = split_at_sections(&text);
-                    let name = file.display().to_string();
-                    sections.extend(rc_sections::parse(&name, &from, before.len() + 1)?);
-                    words.extend(w)
+            Ok(text) => {
+                let (before, from) = split_at_sections(&text);
+                match parse_words(&before) {
+                    Ok(w) => {
+                        let name = file.display().to_string();
+                        sections.extend(rc_sections::parse(&name, &from, before.len() + 1)?);
+                        words.extend(w)
+                    }
+                    Err((line, why)) => warnings.push(format!(
+                        "{}:{}: {}; the file is ignored",
+                        file.display(),
+                        line,
+                        why
+                    )),
                 }
-                Err((line, why)) => warnings.push(format!(
-                    "{}:{}: {}; the file is ignored",
-                    file.display(),
-                    line,
-                    why
-                )),
-            },
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => warnings.push(format!("{}: {}; the file is ignored", file.display(), e)),
         }
@@ -80,9 +82,16 @@ fn split_at_sections(text: &str) -> (Vec<&str>, Vec<&str>) {
 }
 
 /// The words of an rc file, or the line and reason it cannot be read.
+#[cfg(test)]
 fn parse(text: &str) -> Result<Vec<String>, (usize, &'static str)> {
+    parse_words(&split_at_sections(text).0)
+}
+
+/// The words of an rc file's lines before its sections, or the line and
+/// reason they cannot be read.
+fn parse_words(lines: &[&str]) -> Result<Vec<String>, (usize, &'static str)> {
     let mut words = Vec::new();
-    for (n, line) in split_at_sections(text).0.into_iter().enumerate() {
+    for (n, line) in lines.iter().enumerate() {
         let mut word: Option<String> = None;
         let mut chars = line.chars();
         while let Some(c) = chars.next() {
