@@ -56,6 +56,7 @@ order and repetition:
       --retry N           try a failing file up to N more times
       --retry-isolated    retries run last, one at a time
       --explain FILE      print FILE's settings and where each came from; run nothing
+      --strict            a .proctorrc section matching no file is an error
       --flaky-fails       a file that passes only on a retry fails the run
       --partition P       slice:M/N or hash:M/N, this machine's share of the files;
                           auto: the share the CI's own variables give (GitLab,
@@ -338,6 +339,24 @@ pub struct VersionArgs {
     pub state_dir: Option<PathBuf>,
 }
 
+/// Where the run-wide flags that a path section or header may overrule were
+/// given: typed, or in which rc file's words.
+#[derive(Debug, Default, PartialEq)]
+pub struct FlagOrigins {
+    pub typed: Vec<&'static str>,
+    pub rc_words: Vec<(String, Vec<String>)>,
+}
+
+impl FlagOrigins {
+    /// `command line`, `FILE words`, or None: `flag` was not given.
+    pub fn of(&self, flag: &str) -> Option<String> {
+        if self.typed.contains(&flag) {
+            return Some("command line".to_string());
+        }
+        crate::rc::word_origin(&self.rc_words, flag)
+    }
+}
+
 #[derive(Debug, Default, PartialEq)]
 pub struct TestArgs {
     pub jobs: Option<usize>,
@@ -355,6 +374,10 @@ pub struct TestArgs {
     pub typed_event_timeout: Option<f64>,
     /// `.proctorrc`'s path sections.
     pub sections: Vec<crate::rc_sections::Section>,
+    /// `--strict`: a path section that matches no file is an error.
+    pub strict: bool,
+    /// Where `--exec`, `--retry` and `--event-timeout` were given, for `--explain`.
+    pub flag_origins: FlagOrigins,
     /// `--explain FILE`: say where FILE's settings come from; run nothing.
     pub explain: Option<PathBuf>,
     /// `--leftovers`: when what a test leaves running is ended (None: with the run).
@@ -466,12 +489,23 @@ pub fn parse() -> Result<Command> {
             e
         }
     });
+    let with_rc = |mut t: Box<TestArgs>, typed: Box<TestArgs>| {
+        t.sections = rc.sections;
+        t.typed_event_timeout = typed.event_timeout;
+        let given = [
+            ("--exec", typed.exec.is_some()),
+            ("--retry", typed.retry.is_some()),
+            ("--event-timeout", typed.event_timeout.is_some()),
+        ];
+        t.flag_origins = FlagOrigins {
+            typed: given.iter().filter(|(_, g)| *g).map(|(f, _)| *f).collect(),
+            rc_words: rc.words,
+        };
+        t
+    };
     match (parsed, typed) {
-        (Ok(Command::Test(mut t)), Ok(Command::Test(typed))) => {
-            t.sections = rc.sections;
-            t.typed_event_timeout = typed.event_timeout;
-            Ok(Command::Test(t))
-        }
+        (Ok(Command::Test(t)), Ok(Command::Test(typed))) => Ok(Command::Test(with_rc(t, typed))),
+        (Ok(Command::Run(t)), Ok(Command::Run(typed))) => Ok(Command::Run(with_rc(t, typed))),
         (parsed, _) => parsed,
     }
 }
@@ -674,6 +708,7 @@ fn parse_test(parser: &mut lexopt::Parser, command: &str) -> Result<Option<TestA
             }
             // Read before parsing (see rc.rs); here it only has to be allowed.
             "--norc" => {}
+            "--strict" => args.strict = true,
             "--order" => args.order = Some(Order::parse(&value(parser)?).map_err(Error::Usage)?),
             "-s" | "--shuffle" => args.order = Some(None),
             "--failed" => args.failed = true,

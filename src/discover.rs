@@ -10,6 +10,7 @@
 
 use crate::error::{Error, Result};
 use crate::headers::Headers;
+use crate::rc_sections::Section;
 use std::collections::HashSet;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
@@ -179,10 +180,13 @@ impl Search {
 }
 
 /// The test files for `paths`, in run order, each with how it runs.
+/// `sections`: `.proctorrc`'s, whose `exec` says how a file runs before the
+/// rest of them are put over it (`rc_sections::put_over`).
 pub fn discover(
     paths: &[PathBuf],
     search: &Search,
     exec: Option<&[String]>,
+    sections: &[Section],
 ) -> Result<Vec<TestFile>> {
     let default = [PathBuf::from("t")];
     let given = if paths.is_empty() {
@@ -194,7 +198,7 @@ pub fn discover(
     let mut seen = HashSet::new();
     let mut add = |file: PathBuf, files: &mut Vec<TestFile>| -> Result<()> {
         if seen.insert(same_file_key(&file)) {
-            files.push(classify(file, exec)?);
+            files.push(classify(file, exec, sections)?);
         }
         Ok(())
     };
@@ -292,7 +296,7 @@ fn same_file_key(path: &Path) -> PathBuf {
         .collect()
 }
 
-fn classify(path: PathBuf, exec: Option<&[String]>) -> Result<TestFile> {
+fn classify(path: PathBuf, exec: Option<&[String]>, sections: &[Section]) -> Result<TestFile> {
     let meta =
         fs::metadata(&path).map_err(|e| Error::Usage(format!("{}: {}", path.display(), e)))?;
     if meta.is_dir() {
@@ -313,6 +317,7 @@ fn classify(path: PathBuf, exec: Option<&[String]>) -> Result<TestFile> {
         }
         None => How::Itself,
     };
+    let how = crate::rc_sections::how_for(sections, &path.to_string_lossy()).unwrap_or(how);
     if how == How::Itself && meta.permissions().mode() & 0o111 == 0 {
         return Err(Error::Usage(format!(
             "{}: is not executable (chmod +x it, or run it through an interpreter with --exec)",
@@ -409,11 +414,12 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(
-            names(discover(std::slice::from_ref(&t), &Search::default(), None).unwrap()),
+            names(discover(std::slice::from_ref(&t), &Search::default(), None, &[]).unwrap()),
             [PathBuf::from("a.t"), PathBuf::from("b.t")]
         );
         assert_eq!(
-            names(discover(std::slice::from_ref(&t), &Search::new(true, &[]), None).unwrap()).len(),
+            names(discover(std::slice::from_ref(&t), &Search::new(true, &[]), None, &[]).unwrap())
+                .len(),
             3
         );
     }
@@ -425,6 +431,7 @@ mod tests {
             &[d.path().join("t/b.t"), d.path().join("t/a.t")],
             &Search::default(),
             None,
+            &[],
         )
         .unwrap();
         assert_eq!(files[0].path, d.path().join("t/b.t"));
@@ -476,12 +483,18 @@ mod tests {
     #[test]
     fn bad_paths_are_usage_errors() {
         let d = scratch("bad");
-        let err = discover(&[d.path().join("nope.t")], &Search::default(), None).unwrap_err();
+        let err = discover(&[d.path().join("nope.t")], &Search::default(), None, &[]).unwrap_err();
         assert!(err.to_string().contains("nope.t: no such file"), "{}", err);
-        let err = discover(&[d.path().join("t/notes.txt")], &Search::default(), None).unwrap_err();
+        let err = discover(
+            &[d.path().join("t/notes.txt")],
+            &Search::default(),
+            None,
+            &[],
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("not executable"), "{}", err);
         fs::create_dir_all(d.path().join("empty")).unwrap();
-        let err = discover(&[d.path().join("empty")], &Search::default(), None).unwrap_err();
+        let err = discover(&[d.path().join("empty")], &Search::default(), None, &[]).unwrap_err();
         assert!(err.to_string().contains("no test files (*.t)"), "{}", err);
         assert!(!err.to_string().contains("--ext"), "{}", err);
     }
@@ -495,7 +508,7 @@ mod tests {
             fs::write(dir.join(name), "").unwrap();
             fs::set_permissions(dir.join(name), fs::Permissions::from_mode(mode)).unwrap();
         }
-        let err = discover(&[dir], &Search::default(), None).unwrap_err();
+        let err = discover(&[dir], &Search::default(), None, &[]).unwrap_err();
         assert!(
             err.to_string()
                 .ends_with("no test files (*.t) in this directory (to run its executables: --ext '', --ext .sh)"),
@@ -523,6 +536,7 @@ mod tests {
                 std::slice::from_ref(&t),
                 &Search::new(false, &exts),
                 Some(&["sh".to_string()]),
+                &[],
             )
             .unwrap()
             .into_iter()
@@ -543,6 +557,7 @@ mod tests {
             std::slice::from_ref(&t),
             &Search::new(false, &[".sh".into()]),
             None,
+            &[],
         )
         .unwrap_err()
         .to_string();
@@ -553,7 +568,7 @@ mod tests {
         );
         fs::remove_file(t.join("a.t")).unwrap();
         fs::remove_file(t.join("b.t")).unwrap();
-        let err = discover(std::slice::from_ref(&t), &Search::default(), None)
+        let err = discover(std::slice::from_ref(&t), &Search::default(), None, &[])
             .unwrap_err()
             .to_string();
         assert!(err.contains("(use -r to search subdirectories)"), "{}", err);
@@ -567,6 +582,7 @@ mod tests {
             &[t.join("b.t"), t.clone(), t.join(".").join("b.t")],
             &Search::default(),
             None,
+            &[],
         )
         .unwrap();
         let names: Vec<PathBuf> = files.into_iter().map(|f| f.path).collect();

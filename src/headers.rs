@@ -49,6 +49,9 @@ pub struct Headers {
     /// `-T` or `-t` on the `#!` line, for perl's command line (read with
     /// the headers, so the file is not read again to start it).
     pub taint: Option<&'static str>,
+    /// `NAME=VALUE` for the test's environment, from `.proctorrc` sections
+    /// (no header sets them): over the caller's, and the file is not preloaded.
+    pub env: Vec<String>,
 }
 
 /// The start of `path`, where its headers are (and its `#!` line).

@@ -371,17 +371,35 @@ fn session_for(args: &DriverArgs) -> Result<Session> {
     } else {
         How::Command(prefix.to_vec())
     };
+    let mut test = TestFile::read(PathBuf::from(file), how)
+        .map_err(|e| Error::Usage(format!("{}: cannot be read: {}", file, e)))?;
+    // The project's .proctorrc is the one where make runs, Automake's
+    // current directory; its sections say what the file's headers may.
+    let (sections, warnings) = crate::rc::sections_only().map_err(Error::Usage)?;
+    for w in warnings {
+        errln!("proctor: warning: {}", w);
+    }
+    let matching: Vec<_> = sections
+        .into_iter()
+        .filter(|s| crate::glob::matches(&s.glob, file))
+        .collect();
+    crate::rc_sections::put_over(
+        &matching,
+        std::slice::from_mut(&mut test),
+        args.event_timeout,
+        false,
+    )
+    .map_err(Error::Usage)?;
     // A program that is not there fails as the test's exit status 127, as it
     // would under Automake's own drivers, rather than as a usage error.
-    let exec = if prefix.is_empty() {
-        None
-    } else {
-        let program =
-            discover::find_program(&prefix[0]).unwrap_or_else(|| prefix[0].clone().into());
-        Some((program, prefix.to_vec()))
+    let commands = match &test.how {
+        How::Command(words) => {
+            let program =
+                discover::find_program(&words[0]).unwrap_or_else(|| words[0].clone().into());
+            vec![(program, words.clone())]
+        }
+        _ => Vec::new(),
     };
-    let test = TestFile::read(PathBuf::from(file), how)
-        .map_err(|e| Error::Usage(format!("{}: cannot be read: {}", file, e)))?;
     let mut jobs = job_specs(vec![test]);
     if let Some(name) = &args.test_name {
         jobs[0].display = name.clone();
@@ -391,7 +409,7 @@ fn session_for(args: &DriverArgs) -> Result<Session> {
     let event_timeout = args.event_timeout.unwrap_or(0.0);
     let launch = Launch {
         perl: None,
-        exec,
+        commands,
         proctor: Launch::this_program(),
         stage: None,
         env: Launch::environment(&[], false),

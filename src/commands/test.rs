@@ -33,12 +33,8 @@ pub fn run(args: TestArgs) -> Result<i32> {
 
 /// `proctor run`: the same, on the project's persistent runner.
 pub fn run_remote(mut args: TestArgs) -> Result<i32> {
-    if args.explain.is_some() {
-        // It reads no .proctorrc, so it has no sections to explain; and a
-        // flag that means "run nothing" must not start a run.
-        return Err(Error::Usage(
-            "--explain: proctor run reads no .proctorrc; use proctor test --explain FILE".into(),
-        ));
+    if let Some(file) = &args.explain {
+        return explain(&args, file);
     }
     if !args.preload.is_empty() {
         errln!("proctor: warning: --preload is the persistent runner's (proctor start --preload); ignored here");
@@ -73,7 +69,13 @@ fn run_on(mut args: TestArgs, runner: Runner) -> Result<i32> {
         errln!("proctor: warning: {}", w);
     }
     let mut files = select(&args, &known)?;
-    put_sections_over_headers(&args, &mut files);
+    crate::rc_sections::put_over(
+        &args.sections,
+        &mut files,
+        args.typed_event_timeout,
+        args.strict,
+    )
+    .map_err(Error::Usage)?;
     if files.is_empty() {
         // Only a selection by earlier results can come up empty: the user asked.
         errln!("proctor: no test to run: nothing in the last run matches --failed or --state");
@@ -152,45 +154,22 @@ fn run_on(mut args: TestArgs, runner: Runner) -> Result<i32> {
 fn explain(args: &TestArgs, file: &std::path::Path) -> Result<i32> {
     let head =
         crate::headers::head(file).map_err(|e| Error::io(format!("read {}", file.display()), e))?;
-    let name = file.to_string_lossy();
-    let text = crate::rc_sections::explain(
-        &name,
-        &head,
+    let found = discover::discover(
+        &[file.to_path_buf()],
+        &Search::default(),
+        args.exec.as_deref(),
         &args.sections,
-        args.typed_event_timeout,
-        (args.event_timeout, args.retry),
-    );
-    crate::say::out(format!("{}:\n{}", name, text))?;
+    )?;
+    let origin = |flag: &str| args.flag_origins.of(flag);
+    let run = crate::rc_sections::RunWide {
+        typed_event_timeout: args.typed_event_timeout,
+        event_timeout: args.event_timeout,
+        retries: args.retry,
+        flag_origin: &origin,
+    };
+    let text = crate::rc_sections::explain(&found[0], &head, &args.sections, &run);
+    crate::say::out(format!("{}:\n{}", file.to_string_lossy(), text))?;
     Ok(crate::error::EXIT_PASS)
-}
-
-/// `.proctorrc`'s path sections over each file's headers, and a typed
-/// `--event-timeout` over both; a section that matches no file is a warning.
-fn put_sections_over_headers(args: &TestArgs, files: &mut [TestFile]) {
-    let mut matched = vec![false; args.sections.len()];
-    for file in files.iter_mut() {
-        let hits = crate::rc_sections::apply(
-            &args.sections,
-            &file.path.to_string_lossy(),
-            &mut file.headers,
-        );
-        for (m, hit) in matched.iter_mut().zip(hits) {
-            *m |= hit;
-        }
-        if let Some(t) = args.typed_event_timeout {
-            file.headers.timeout_event = Some(t);
-        }
-    }
-    for (section, hit) in args.sections.iter().zip(matched) {
-        if !hit {
-            errln!(
-                "proctor: warning: {}:{}: [{}] matches no test file of this run",
-                section.file,
-                section.line,
-                section.glob
-            );
-        }
-    }
 }
 
 /// Marks the files that failed preloaded before, and have not changed since,
@@ -251,12 +230,14 @@ fn select(args: &TestArgs, known: &HashMap<String, Known>) -> Result<Vec<TestFil
         None
     };
     let wanted = match by_result {
-        None => return discover::discover(&args.paths, &search, args.exec.as_deref()),
+        None => {
+            return discover::discover(&args.paths, &search, args.exec.as_deref(), &args.sections)
+        }
         Some(failed) => failed,
     };
     let matches = |path: &str| known.get(path).and_then(|k| k.failed) == Some(wanted);
     if !args.paths.is_empty() {
-        let found = discover::discover(&args.paths, &search, args.exec.as_deref())?;
+        let found = discover::discover(&args.paths, &search, args.exec.as_deref(), &args.sections)?;
         return Ok(found
             .into_iter()
             .filter(|f| matches(&f.path.to_string_lossy()))
@@ -271,7 +252,12 @@ fn select(args: &TestArgs, known: &HashMap<String, Known>) -> Result<Vec<TestFil
     if paths.is_empty() {
         return Ok(Vec::new());
     }
-    discover::discover(&paths, &Search::default(), args.exec.as_deref())
+    discover::discover(
+        &paths,
+        &Search::default(),
+        args.exec.as_deref(),
+        &args.sections,
+    )
 }
 
 /// `--order`, prove's ordering `--state` words, or longest first once durations
@@ -349,15 +335,12 @@ pub fn launch_for(args: &TestArgs, files: &[discover::TestFile], auto: bool) -> 
     } else {
         None
     };
-    let exec = match &args.exec {
-        Some(cmd) if !cmd.is_empty() => {
-            let program = discover::find_program(&cmd[0]).ok_or_else(|| {
-                Error::Usage(format!("--exec: '{}' is not a program in PATH", cmd[0]))
-            })?;
-            Some((program, cmd.clone()))
-        }
-        _ => None,
-    };
+    // --exec's program must be there even when sections give every file
+    // another; theirs were checked with the sections.
+    let exec = args.exec.as_ref().map(|words| How::Command(words.clone()));
+    let commands = Launch::commands_of(exec.iter().chain(files.iter().map(|f| &f.how))).map_err(
+        |program| Error::Usage(format!("--exec: '{}' is not a program in PATH", program)),
+    )?;
     let perl_dirs = perl_dirs(args.lib, args.blib, &args.includes);
     let event_timeout = args.event_timeout.unwrap_or(EVENT_TIMEOUT);
     let stage = if args.preload.is_empty() && !auto {
@@ -372,7 +355,7 @@ pub fn launch_for(args: &TestArgs, files: &[discover::TestFile], auto: bool) -> 
     };
     Ok(Launch {
         perl,
-        exec,
+        commands,
         proctor: Launch::this_program(),
         stage,
         env: Launch::environment(&perl_dirs, args.show.verbose),

@@ -47,7 +47,7 @@ _proctor() {
     local show_flags="-v --verbose -q --quiet --qvf -Q --QUIET --timer --junit --color --colors"
     local test_flags="-j --jobs -r --recurse --ext -l --lib -b --blib -I --exec -m --merge
         --event-timeout --leftovers --log --log-fd --no-log -k --keep --state-dir --state-size --norc --order -s --shuffle
-        --failed --state --retry --retry-isolated --explain --flaky-fails --partition --preload --preload-verify --preload-recheck
+        --failed --state --retry --retry-isolated --explain --strict --flaky-fails --partition --preload --preload-verify --preload-recheck
         $show_flags -h --help"
     local log_flags="--state-dir -h --help"
     local driver_flags="--test-name --log-file --trs-file --color-tests --expect-failure

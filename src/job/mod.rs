@@ -32,8 +32,9 @@ pub struct JobSpec {
 pub struct Launch {
     /// perl, when some file runs through it.
     pub perl: Option<PathBuf>,
-    /// The resolved program of `--exec CMD`, and CMD's arguments.
-    pub exec: Option<(PathBuf, Vec<String>)>,
+    /// Each command files are given to (`--exec CMD`, a `.proctorrc`
+    /// section's `exec`): its program, found in PATH once, and its words.
+    pub commands: Vec<(PathBuf, Vec<String>)>,
     /// The environment every test gets, less TMPDIR (shared by every job).
     pub env: Rc<Vec<CString>>,
     pub merge: bool,
@@ -57,9 +58,10 @@ impl JobSpec {
     /// Whether a preloaded perl may run it: a perl test that does not opt out
     /// with `# HARNESS-NO-PRELOAD`, ask for taint mode (which a running perl
     /// cannot turn on) or name another interpreter on its `#!` line (both
-    /// read with its headers, as `no_preload`).
+    /// read with its headers, as `no_preload`), and whose environment is the
+    /// run's (the preloaded perl started with that).
     pub fn preloadable(&self) -> bool {
-        self.how == How::Perl && !self.headers.no_preload
+        self.how == How::Perl && !self.headers.no_preload && self.headers.env.is_empty()
     }
 }
 
@@ -80,6 +82,25 @@ pub fn perl_dirs(lib: bool, blib: bool, includes: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 impl Launch {
+    /// Each command of `hows` once, its program found in PATH; an error names
+    /// the first program that is not there.
+    pub fn commands_of<'a>(
+        hows: impl Iterator<Item = &'a How>,
+    ) -> Result<Vec<(PathBuf, Vec<String>)>, String> {
+        let mut commands: Vec<(PathBuf, Vec<String>)> = Vec::new();
+        for how in hows {
+            if let How::Command(words) = how {
+                if words.is_empty() || commands.iter().any(|(_, w)| w == words) {
+                    continue;
+                }
+                let program =
+                    crate::discover::find_program(&words[0]).ok_or_else(|| words[0].clone())?;
+                commands.push((program, words.clone()));
+            }
+        }
+        Ok(commands)
+    }
+
     /// A job's event timeout: its file's header's (0: none), else the run's.
     pub fn event_timeout_of(&self, spec: &JobSpec) -> Option<Duration> {
         match spec.headers.timeout_event {
@@ -187,21 +208,26 @@ impl Launch {
                 (perl, command)
             }
             How::Itself => (file.clone(), vec![]),
-            How::Command(_) => {
-                let (program, args) = self.exec.clone().unwrap_or_default();
+            How::Command(words) => {
+                let program = self
+                    .commands
+                    .iter()
+                    .find(|(_, w)| w == words)
+                    .map_or_else(|| PathBuf::from(&words[0]), |(p, _)| p.clone());
                 let mut command = vec![program.clone().into_os_string()];
-                command.extend(args.into_iter().skip(1).map(OsString::from));
+                command.extend(words.iter().skip(1).map(OsString::from));
                 (program, command)
             }
         };
         command.push(file.into_os_string());
         command.extend(self.test_args.iter().map(OsString::from));
-        let tmpdir = pair(b"TMPDIR", place.tmp.as_os_str().as_bytes());
+        let mut extra_env = vec![pair(b"TMPDIR", place.tmp.as_os_str().as_bytes())];
+        extra_env.extend(spec.headers.env.iter().map(|p| cstring(p.into())));
         let spec_exec = ExecSpec::new(
             cstring(program.into_os_string()),
             command.iter().cloned().map(cstring).collect(),
             self.env.clone(),
-            vec![tmpdir],
+            extra_env,
         );
         let test = audit::Test::Spawn {
             spec: spec_exec,

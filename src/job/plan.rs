@@ -45,7 +45,7 @@ impl Plan {
             "cwd": self.cwd.to_string_lossy(),
             "launch": {
                 "perl": l.perl.as_ref().map(|p| p.to_string_lossy().into_owned()),
-                "exec": l.exec.as_ref().map(|(p, args)| json!({"program": p.to_string_lossy(), "args": args})),
+                "commands": l.commands.iter().map(|(p, args)| json!({"program": p.to_string_lossy(), "args": args})).collect::<Vec<_>>(),
                 "merge": l.merge,
                 "keep": l.keep,
                 "proctor": l.proctor,
@@ -106,7 +106,12 @@ impl Plan {
             .collect();
         let launch = Launch {
             perl: path(&l["perl"]),
-            exec: path(&l["exec"]["program"]).map(|p| (p, strings(&l["exec"]["args"]))),
+            commands: l["commands"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| path(&c["program"]).map(|p| (p, strings(&c["args"]))))
+                .collect(),
             env: Rc::new(env),
             merge: l["merge"] == true,
             keep: l["keep"] == true,
@@ -192,6 +197,7 @@ pub fn job_to_json(j: &JobSpec) -> Value {
         "slots": h.slots,
         "no_preload": h.no_preload,
         "taint": h.taint,
+        "env": h.env,
     })
 }
 
@@ -231,6 +237,12 @@ pub fn job_from_json(v: &Value) -> Result<JobSpec, String> {
             .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
         slots: v["slots"].as_u64().map(|n| n as usize),
         no_preload: v["no_preload"] == true,
+        env: v["env"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.as_str().map(String::from))
+            .collect(),
         taint: match v["taint"].as_str() {
             Some("-T") => Some("-T"),
             Some("-t") => Some("-t"),
@@ -264,6 +276,7 @@ mod tests {
             slots: Some(2),
             no_preload: true,
             taint: Some("-T"),
+            env: vec!["LC_ALL=C".into()],
         };
         let plan = Plan {
             jobs: vec![
@@ -286,7 +299,7 @@ mod tests {
             run_dir: "/tmp/run".into(),
             launch: Launch {
                 perl: Some("/usr/bin/perl".into()),
-                exec: Some(("/bin/sh".into(), vec!["sh".into(), "-x".into()])),
+                commands: vec![("/bin/sh".into(), vec!["sh".into(), "-x".into()])],
                 env: Rc::new(vec![
                     CString::new("A=1").unwrap(),
                     CString::new(b"B=\xff".to_vec()).unwrap(),
@@ -329,7 +342,7 @@ mod tests {
             (3, 2, true, true)
         );
         assert_eq!(back.cwd, PathBuf::from("/tmp/project"));
-        assert_eq!(back.launch.exec, plan.launch.exec);
+        assert_eq!(back.launch.commands, plan.launch.commands);
         assert_eq!(back.launch.stage.unwrap().args, ["--preload", "Test::More"]);
         assert_eq!(
             back.launch.event_timeout,

@@ -79,7 +79,7 @@ pub struct ExecSpec {
 impl ExecSpec {
     /// `program` must be a path (already looked up in PATH); `argv[0]` is what the
     /// program sees as its name; the environment is `env` and then `extra_env`,
-    /// each entry `KEY=VALUE`.
+    /// each entry `KEY=VALUE`; a name in both takes `extra_env`'s value.
     pub fn new(
         program: CString,
         argv: Vec<CString>,
@@ -88,8 +88,13 @@ impl ExecSpec {
     ) -> ExecSpec {
         let mut argv_ptrs: Vec<_> = argv.iter().map(|a| a.as_ptr()).collect();
         argv_ptrs.push(ptr::null());
+        let overridden = |e: &&CString| {
+            // Beyond TMPDIR (never in `env`), extra variables are rare.
+            extra_env.len() > 1 && extra_env.iter().any(|x| same_name(x, e))
+        };
         let mut envp_ptrs: Vec<_> = env
             .iter()
+            .filter(|e| !overridden(e))
             .chain(extra_env.iter())
             .map(|e| e.as_ptr())
             .collect();
@@ -103,6 +108,15 @@ impl ExecSpec {
             envp_ptrs,
         }
     }
+}
+
+/// Whether two `KEY=VALUE` entries are of one KEY.
+fn same_name(a: &CString, b: &CString) -> bool {
+    fn name(e: &CString) -> &[u8] {
+        let bytes = e.as_bytes();
+        &bytes[..bytes.iter().position(|&c| c == b'=').unwrap_or(bytes.len())]
+    }
+    name(a) == name(b)
 }
 
 /// Starts `spec` as a new process in a process group of its own, with the given

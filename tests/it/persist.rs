@@ -637,3 +637,27 @@ fn a_killed_runs_runner_takes_its_preloaded_tests_with_it() {
     });
     run.wait().expect_status(3);
 }
+
+/// `proctor run` reads .proctorrc as `proctor test` does, but for a
+/// `--preload` meant for `proctor test` (its runner preloads as started).
+#[test]
+fn a_run_reads_the_proctorrc_as_test_does() {
+    let p = Project::new();
+    p.script("t/a.t", "print qq{1..1\\nok 1 - [$ENV{MODE}]\\n};\n")
+        .script("t/quiet.t", "sleep 3; print qq{1..1\\nok 1\\n};\n");
+    std::fs::write(
+        p.dir.join(".proctorrc"),
+        "--preload Test::More -v\n[t/a.t]\nenv = MODE=fast\n[t/quiet.t]\nevent-timeout = 0.5\n",
+    )
+    .unwrap();
+    let runner = Started::new(&p, false);
+    let run = p.proctor(&["run"]);
+    run.expect_status(1).expect_stdout("ok 1 - [fast]");
+    assert!(!run.stderr().contains("--preload"), "{}", run.stderr());
+    let why = reasons(job_end(&p.events(), "t/quiet.t"));
+    assert!(why.contains("no output for 0.5 s"), "{}", why);
+    p.proctor(&["run", "--explain", "t/a.t"])
+        .expect_status(0)
+        .expect_stdout("env = MODE=fast  (.proctorrc:3 [t/a.t])\n");
+    drop(runner);
+}

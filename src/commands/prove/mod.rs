@@ -95,10 +95,17 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         state.commit()?;
         return Ok(0);
     }
-    let files = names
+    let mut files = names
         .into_iter()
         .map(|name| files::test_file(name, prove.exec.as_deref()))
         .collect::<Result<Vec<_>>>()?;
+    // prove has no such file: without a .proctorrc, this is prove's run.
+    let (sections, warnings) = crate::rc::sections_only().map_err(Error::Usage)?;
+    for w in warnings {
+        errln!("proctor: warning: {}", w);
+    }
+    crate::rc_sections::put_over(&sections, &mut files, prove.event_timeout, false)
+        .map_err(Error::Usage)?;
     if prove.verbose_flag {
         // prove tells the tests it is verbose.
         std::env::set_var("TEST_VERBOSE", "1");
