@@ -472,9 +472,7 @@ fn is_help(flag: &str) -> bool {
 pub fn parse() -> Result<Command> {
     let given: Vec<OsString> = std::env::args_os().skip(1).collect();
     let rc = crate::rc::with_rc(given.clone()).map_err(Error::Usage)?;
-    for w in rc.warnings {
-        errln!("proctor: warning: {}", w);
-    }
+    crate::rc::warn(&rc.warnings);
     let args = rc.args;
     let from_rc = args.len() != given.len();
     let typed = parse_from(given.clone());

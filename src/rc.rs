@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 pub struct Rc {
     /// The arguments with the rc files' words put in after the command.
     pub args: Vec<OsString>,
-    /// What could not be read (the run goes on without it).
+    /// The rc files that could not be read, and why (the run goes on
+    /// without them: see [`warn`]).
     pub warnings: Vec<String>,
     /// The path sections, `~/.proctorrc`'s first.
     pub sections: Vec<Section>,
@@ -64,6 +65,13 @@ pub fn sections_only() -> Result<(Vec<Section>, Vec<String>), String> {
     Ok((rc.sections, rc.warnings))
 }
 
+/// Says on stderr which rc files are ignored, and why.
+pub fn warn(unread: &[String]) {
+    for why in unread {
+        errln!("proctor: warning: {}; the file is ignored", why);
+    }
+}
+
 /// `~/.proctorrc`, then the project's: the one in the current directory.
 fn rc_files() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = Vec::new();
@@ -88,15 +96,11 @@ fn read(files: &[PathBuf]) -> Result<Rc, String> {
                             .extend(rc_sections::parse(&name, &from, before.len() + 1)?);
                         rc.words.push((name, w));
                     }
-                    Err((line, why)) => rc
-                        .warnings
-                        .push(format!("{}:{}: {}; the file is ignored", name, line, why)),
+                    Err((line, why)) => rc.warnings.push(format!("{}:{}: {}", name, line, why)),
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => rc
-                .warnings
-                .push(format!("{}: {}; the file is ignored", name, e)),
+            Err(e) => rc.warnings.push(format!("{}: {}", name, e)),
         }
     }
     Ok(rc)

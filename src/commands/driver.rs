@@ -376,9 +376,7 @@ fn session_for(args: &DriverArgs) -> Result<Session> {
     // The project's .proctorrc is the one where make runs, Automake's
     // current directory; its sections say what the file's headers may.
     let (sections, warnings) = crate::rc::sections_only().map_err(Error::Usage)?;
-    for w in warnings {
-        errln!("proctor: warning: {}", w);
-    }
+    crate::rc::warn(&warnings);
     let matching: Vec<_> = sections
         .into_iter()
         .filter(|s| crate::glob::matches(&s.glob, file))

@@ -226,6 +226,10 @@ fn strict_makes_a_glob_that_matches_nothing_an_error() {
             "proctor: .proctorrc:4: [nothing/**] matches no test file of this run (--strict)",
         );
     assert!(!p.state().join("last.jsonl").exists(), "nothing ran");
+    rc(&p, "--exec 'sh\n");
+    p.proctor(&["test", "--strict", "t"])
+        .expect_status(2)
+        .expect_stderr("proctor: .proctorrc:1: a quote is not closed (--strict)");
 }
 
 #[test]

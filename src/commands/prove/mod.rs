@@ -101,9 +101,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         .collect::<Result<Vec<_>>>()?;
     // prove has no such file: without a .proctorrc, this is prove's run.
     let (sections, warnings) = crate::rc::sections_only().map_err(Error::Usage)?;
-    for w in warnings {
-        errln!("proctor: warning: {}", w);
-    }
+    crate::rc::warn(&warnings);
     crate::rc_sections::put_over(&sections, &mut files, prove.event_timeout, false)
         .map_err(Error::Usage)?;
     if prove.verbose_flag {
