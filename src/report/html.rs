@@ -71,10 +71,26 @@ fn has_section(file: &File) -> bool {
     last.result == JobResult::Fail || (file.failure.is_some() && last.result == JobResult::Pass)
 }
 
+/// A run's own verdict; for several (shards, or runs over time), whether
+/// no file's last result failed and every run ended without a bail-out, an
+/// interruption or a harness error.
+fn verdict(report: &Report) -> bool {
+    match report.runs.as_slice() {
+        [run] => run.end.as_ref().map_or(false, |e| e.passed),
+        runs => {
+            report.count(JobResult::Fail) == 0
+                && runs.iter().all(|r| {
+                    r.end.as_ref().map_or(false, |e| {
+                        e.bailed.is_none() && e.interrupted.is_none() && e.harness_error.is_none()
+                    })
+                })
+        }
+    }
+}
+
 /// Writes the whole page.
 pub fn write(out: &mut dyn Write, report: &Report) -> io::Result<()> {
-    let passed = report.runs.iter().all(|r| r.end.as_ref().map_or(false, |e| e.passed))
-        && report.count(JobResult::Fail) == 0;
+    let passed = verdict(report);
     let verdict = if passed { "PASS" } else { "FAIL" };
     let ids: Vec<&str> = report.runs.iter().map(|r| r.id.as_str()).collect();
     writeln!(out, "<!DOCTYPE html>")?;
