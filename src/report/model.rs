@@ -107,7 +107,8 @@ pub struct Failure {
 pub struct File {
     pub name: String,
     pub tries: Vec<Try>,
-    pub failure: Option<Failure>,
+    /// Boxed: few files have one.
+    pub failure: Option<Box<Failure>>,
 }
 
 impl File {
@@ -304,7 +305,8 @@ impl Report {
         }
         self.files.push(File {
             name: name.clone(),
-            tries: Vec::new(),
+            // Most files are tried once; a Vec would start with room for four.
+            tries: Vec::with_capacity(1),
             failure: None,
         });
         self.by_name.insert(name, self.files.len() - 1);
@@ -320,12 +322,12 @@ impl Report {
             }
             self.failures_kept += 1;
         }
-        file.failure = Some(Failure {
+        file.failure = Some(Box::new(Failure {
             run,
             try_number,
             points: active.points,
             output: active.output,
-        });
+        }));
     }
 
     /// A file that failed in an earlier run and passes now is no failure of
