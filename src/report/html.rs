@@ -166,6 +166,7 @@ svg.timeline .pass rect { fill: var(--p); } svg.timeline .fail rect { fill: var(
 svg.timeline .retry rect { fill: var(--f); fill-opacity: .45; }
 svg.timeline .skip rect { fill: #b0b4ba; } svg.timeline .cancelled rect { fill: var(--t); }
 svg.timeline rect.audit { fill: var(--a); fill-opacity: .35; }
+svg.timeline rect { stroke: #fff; stroke-width: .25; }
 svg.timeline g:hover rect { stroke: #1d1f23; stroke-width: 1; }
 svg.timeline text { font-size: 10px; fill: #666; }
 svg.timeline text.lane { text-anchor: end; }

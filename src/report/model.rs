@@ -126,10 +126,51 @@ impl File {
 struct Active {
     launch: f64,
     exit: Option<f64>,
-    points: Vec<Point>,
-    /// Whether the lines now coming follow a failed point (its diagnostics).
-    in_point: bool,
+    points: Points,
     output: Tail,
+}
+
+/// The failed points of a try under way, each with the diagnostics that go
+/// with it: the comments after it on stdout, and those on stderr. stderr is
+/// read apart from stdout, so its diagnostics may come after later points
+/// (they go with the last failed one) or before their own (those that come
+/// before any failed point go with the first).
+#[derive(Default)]
+struct Points {
+    points: Vec<Point>,
+    /// Whether the stdout lines now coming follow a failed point.
+    in_point: bool,
+    early: Vec<String>,
+}
+
+impl Points {
+    fn failed(&mut self, line: &str) {
+        if self.points.len() < POINTS {
+            self.points.push(Point {
+                line: line.to_string(),
+                diagnostics: std::mem::take(&mut self.early),
+            });
+            self.in_point = true;
+        }
+    }
+
+    fn diagnostic(&mut self, stderr: bool, line: &str) {
+        let goes_to = match self.points.last_mut() {
+            Some(point) if stderr || self.in_point => &mut point.diagnostics,
+            None if stderr => &mut self.early,
+            _ => return,
+        };
+        if goes_to.len() < DIAGNOSTIC_LINES {
+            goes_to.push(line.to_string());
+        }
+    }
+
+    /// Any other line: one on stdout ends the diagnostics of a point.
+    fn other(&mut self, stderr: bool) {
+        if !stderr {
+            self.in_point = false;
+        }
+    }
 }
 
 /// Everything the page needs.
@@ -212,8 +253,7 @@ impl Report {
                 Active {
                     launch: at,
                     exit: None,
-                    points: Vec::new(),
-                    in_point: false,
+                    points: Points::default(),
                     output: Tail::default(),
                 },
             );
@@ -238,22 +278,12 @@ impl Report {
         let stderr = v["stream"] == "stderr";
         let failed = kind == Kind::Assert && v["ok"] == false && v["directive"] != "todo";
         let diagnostic = kind == Kind::Comment || (stderr && text.trim_start().starts_with('#'));
-        if failed && active.points.len() < POINTS {
-            active.points.push(Point {
-                line: text.clone(),
-                diagnostics: Vec::new(),
-            });
-            active.in_point = true;
-        } else if diagnostic && (active.in_point || stderr) {
-            // stderr is read apart from stdout, so its diagnostics may come
-            // after later points: they go with the last failed one.
-            if let Some(point) = active.points.last_mut() {
-                if point.diagnostics.len() < DIAGNOSTIC_LINES {
-                    point.diagnostics.push(text.clone());
-                }
-            }
-        } else if !stderr {
-            active.in_point = false;
+        if failed {
+            active.points.failed(&text);
+        } else if diagnostic {
+            active.points.diagnostic(stderr, &text);
+        } else {
+            active.points.other(stderr);
         }
         active.output.push(stderr, text);
     }
@@ -325,7 +355,7 @@ impl Report {
         file.failure = Some(Box::new(Failure {
             run,
             try_number,
-            points: active.points,
+            points: active.points.points,
             output: active.output,
         }));
     }
@@ -414,6 +444,19 @@ mod tests {
         let t = b.last();
         assert_eq!((t.launch, t.exit, t.end), (Some(0.5), Some(1.0), 2.0));
         assert_eq!(t.failed_tests, [1]);
+    }
+
+    #[test]
+    fn diagnostics_on_stderr_go_with_their_point_whichever_came_first() {
+        let mut points = Points::default();
+        points.diagnostic(true, "#   Failed test 'a'");
+        points.other(false);
+        points.failed("not ok 2 - a");
+        points.other(false);
+        points.diagnostic(false, "# a stdout comment after an ok");
+        points.diagnostic(true, "#   got: 3");
+        let point = &points.points[0];
+        assert_eq!(point.diagnostics, ["#   Failed test 'a'", "#   got: 3"]);
     }
 
     #[test]
