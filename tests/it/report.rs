@@ -95,6 +95,10 @@ fn a_real_run_then_its_report() {
         "#!/bin/sh\necho 1..1\necho ok 1\necho PASSING-OUTPUT-MARK\n",
     );
     p.proctor(&["test", "--exec", "", "-j2", "t"]).expect_status(1);
+    // A page whose run's log the state directory no longer keeps goes.
+    let stale = p.state().join("reports/19990101-000000-1.html");
+    fs::create_dir_all(stale.parent().unwrap()).unwrap();
+    fs::write(&stale, "").unwrap();
     let run = p.proctor(&["report"]);
     run.expect_status(0);
     let path = PathBuf::from(run.stdout().trim_end());
@@ -103,6 +107,7 @@ fn a_real_run_then_its_report() {
         "{}",
         path.display()
     );
+    assert!(!stale.exists());
     let html = fs::read_to_string(&path).unwrap();
     assert!(html.contains("FAILING-OUTPUT-MARK"), "{}", html);
     assert!(!html.contains("PASSING-OUTPUT-MARK"), "{}", html);
