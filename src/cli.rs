@@ -16,6 +16,7 @@ usage: proctor test [OPTIONS] [PATH...]   run tests (no PATH: t/)
        proctor failed [-v|--brief|--json] [LOG...]   the files that failed
        proctor replay [SHOW OPTIONS] [--follow] [LOG...]   show recorded runs again
        proctor times [LOG...]            per-file durations, slowest first
+       proctor report [--html FILE] [LOG...]   the run as an HTML page
        proctor modules [FILE...]         what each perl file loaded (--preload auto)
        proctor driver [AUTOMAKE OPTIONS] -- TEST   Automake's test driver
        proctor prove [PROVE OPTIONS] [PATH...]     prove's options and output
@@ -162,6 +163,16 @@ total, start-up (until its first output), run (until it exited) and audit
 
 ";
 
+const REPORT: &str = "\
+usage: proctor report [--html FILE] [--state-dir DIR] [LOG...]
+The last run (or the event logs LOG, merged) as one HTML page that needs
+nothing else to be read: the summary, a timeline of the slots, the slowest
+files, and each failing file with its reasons and output. Without --html it
+goes into the state directory's reports/, and its path is printed.
+
+      --html FILE         write the page to FILE (-: standard output)
+";
+
 const MODULES: &str = "\
 usage: proctor modules [--state-dir DIR] [FILE...]
 What --preload auto knows: the modules each FILE loaded when it last ran
@@ -174,7 +185,7 @@ marked; without FILE, the modules auto would preload now for the files known
 const HELP: &str = "\
 usage: proctor help [COMMAND]
 A command's usage and options: test, run, start, status, reload, stop, failed,
-replay, times, modules, driver, prove, help. Without COMMAND, proctor's own.
+replay, times, report, modules, driver, prove, help. Without COMMAND, proctor's own.
 ";
 
 /// `proctor driver --help`: the driver parses its own options (Automake's
@@ -271,8 +282,8 @@ Refused, with the reason: -P, -a/--archive, --harness, --source, --rules,
 
 /// The commands `proctor help` knows, as they are typed.
 pub const TOPICS: &[&str] = &[
-    "test", "run", "start", "status", "reload", "stop", "failed", "replay", "times", "modules",
-    "driver", "prove", "help",
+    "test", "run", "start", "status", "reload", "stop", "failed", "replay", "times", "report",
+    "modules", "driver", "prove", "help",
 ];
 
 /// The usage text of `command`, or proctor's own for `None`: each put
@@ -296,6 +307,7 @@ pub fn usage(command: Option<&str>) -> Option<String> {
         Some("failed") => &[FAILED, STATE_DIR_OPTION],
         Some("replay") => &[REPLAY, STATE_DIR_OPTION, "\n", SHOW_OPTIONS],
         Some("times") => &[TIMES, STATE_DIR_OPTION],
+        Some("report") => &[REPORT, STATE_DIR_OPTION],
         Some("modules") => &[MODULES, STATE_DIR_OPTION],
         Some("driver") => &[DRIVER_USAGE],
         Some("prove") => &[PROVE_USAGE],
@@ -317,6 +329,7 @@ pub enum Command {
     Failed(LogArgs),
     Replay(LogArgs),
     Times(LogArgs),
+    Report(LogArgs),
     /// `proctor modules [FILE...]`: what --preload auto knows (FILEs in `logs`).
     Modules(LogArgs),
     /// `proctor driver ...`: Automake's test driver protocol; its own options.
@@ -436,6 +449,8 @@ pub struct LogArgs {
     pub reasons: bool,
     /// failed: JSON.
     pub json: bool,
+    /// report: where the page goes (`-`: stdout); none: the state directory.
+    pub html: Option<PathBuf>,
 }
 
 /// One command-line word, owned, so its value can be read from the parser next.
@@ -550,6 +565,7 @@ where
         "failed" => parse_log(&mut parser, "failed")?.map(Command::Failed),
         "replay" => parse_log(&mut parser, "replay")?.map(Command::Replay),
         "times" => parse_log(&mut parser, "times")?.map(Command::Times),
+        "report" => parse_log(&mut parser, "report")?.map(Command::Report),
         "modules" => parse_log(&mut parser, "modules")?.map(Command::Modules),
         "help" => return parse_help(&mut parser).map(Command::Help),
         other => {
@@ -810,6 +826,7 @@ fn parse_log(parser: &mut lexopt::Parser, command: &str) -> Result<Option<LogArg
             ("failed", "--brief") => args.brief = true,
             ("failed", "-v") | ("failed", "--verbose") => args.reasons = true,
             ("failed", "--json") => args.json = true,
+            ("report", "--html") => args.html = Some(parser.value()?.into()),
             ("replay", other) if parse_show(other, parser, &mut args.show)? => {}
             (_, other) => return Err(unknown(command, other)),
         }
@@ -962,6 +979,14 @@ mod tests {
             raw(parse_from(["prove", "-lv"]).unwrap()),
             [OsString::from("-lv")]
         );
+        match parse_from(["report", "--html=-", "a.jsonl", "b.jsonl"]).unwrap() {
+            Command::Report(a) => {
+                assert_eq!(a.html, Some(PathBuf::from("-")));
+                assert_eq!(a.logs.len(), 2);
+            }
+            other => panic!("{:?}", other),
+        }
+        assert!(parse_from(["times", "--html", "x"]).is_err());
         match parse_from(["replay", "x.jsonl"]).unwrap() {
             Command::Replay(a) => assert_eq!(a.logs, [PathBuf::from("x.jsonl")]),
             other => panic!("{:?}", other),

@@ -29,6 +29,7 @@ mod overlord;
 mod rc;
 mod rc_sections;
 mod render;
+mod report;
 mod runner;
 mod stage;
 mod state;
@@ -67,6 +68,7 @@ fn main() {
         Command::Failed(args) => commands::logs::failed(args),
         Command::Replay(args) => commands::logs::replay(args),
         Command::Times(args) => commands::logs::times(args),
+        Command::Report(args) => commands::report::run(args),
         Command::Modules(args) => commands::modules::run(args),
         Command::Driver(args) => commands::driver::run(args),
         Command::Prove(args) => commands::prove::run(args),

@@ -1,5 +1,6 @@
 //! The commands that read a finished (or growing) event log: `failed`, `times`
-//! and `replay`. With no LOG they read the last run of this project.
+//! and `replay` (and, through [`each_event`], `report`). With no LOG they read
+//! the last run of this project.
 
 use crate::cli::LogArgs;
 use crate::error::{Error, Result};
@@ -52,7 +53,7 @@ fn open(path: &Path, named: bool, follow: bool) -> Result<BufReader<File>> {
 }
 
 /// Every event of every log, in order. Returns whether each ended with run_end.
-fn each_event(args: &LogArgs, mut each: impl FnMut(&mut Event) -> io::Result<()>) -> Result<bool> {
+pub(super) fn each_event(args: &LogArgs, mut each: impl FnMut(&mut Event) -> io::Result<()>) -> Result<bool> {
     let paths = paths(args);
     // All are checked before any is read, so a bad one fails the command at once.
     let readers = paths

@@ -9,5 +9,6 @@ pub mod modules;
 pub mod persist;
 pub mod preload_auto;
 pub mod prove;
+pub mod report;
 pub mod session;
 pub mod test;

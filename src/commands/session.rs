@@ -168,10 +168,14 @@ pub fn run_with(
     .remote(remote)
     .flaky_fails(session.policy.flaky_fails)
     .end_leftovers(end_leftovers);
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     overlord.start(&RunStart {
         version: env!("CARGO_PKG_VERSION"),
         id: &paths.id,
         cwd: &cwd.to_string_lossy(),
+        argv: &argv,
         files: job_count as u64,
         slots: slots as u64,
         run_dir: &paths.run_dir.to_string_lossy(),

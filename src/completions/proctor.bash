@@ -43,7 +43,7 @@ _proctor() {
         done
     fi
 
-    local commands="test run start status reload stop failed replay times modules driver prove help"
+    local commands="test run start status reload stop failed replay times report modules driver prove help"
     local show_flags="-v --verbose -q --quiet --qvf -Q --QUIET --timer --junit --color --colors"
     local test_flags="-j --jobs -r --recurse --ext -l --lib -b --blib -I --exec -m --merge
         --event-timeout --leftovers --log --log-fd --no-log -k --keep --state-dir --state-size --norc --order -s --shuffle
@@ -103,16 +103,17 @@ _proctor() {
     help)
         COMPREPLY=($(compgen -W "$commands" -- "$cur"))
         ;;
-    failed | replay | times | modules)
+    failed | replay | times | report | modules)
         case $prev in
         --state-dir) _proctor_dirs "$cur"; return ;;
-        --junit) _proctor_files "$cur"; return ;;
+        --junit | --html) _proctor_files "$cur"; return ;;
         --color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return ;;
         --colors) COMPREPLY=(); return ;;
         esac
         case $cmd in
         failed) log_flags="$log_flags -v --verbose --brief --json" ;;
         replay) log_flags="$log_flags -f --follow $show_flags" ;;
+        report) log_flags="$log_flags --html" ;;
         esac
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W "$log_flags" -- "$cur"))

@@ -1,7 +1,7 @@
 # fish completion for proctor(1), and for prove when it is proctor under that name.
 # Written by hand; keep it in step with `proctor --help` and `proctor prove --help`.
 
-set -l commands test run start status reload stop failed replay times modules driver prove help
+set -l commands test run start status reload stop failed replay times report modules driver prove help
 
 complete -c proctor -f
 complete -c proctor -n "not __fish_seen_subcommand_from $commands" -s h -l help -d 'Show help'
@@ -15,11 +15,12 @@ complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a stop -d 'E
 complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a failed -d 'List the files that failed in a run'
 complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a replay -d 'Show a recorded run again'
 complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a times -d 'Per-file durations, slowest first'
+complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a report -d 'The run as an HTML page'
 complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a modules -d 'What each perl file loaded (--preload auto)'
 complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a driver -d 'Automake custom test driver'
 complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a prove -d "prove's options and output"
 complete -c proctor -n "not __fish_seen_subcommand_from $commands" -a help -d 'Show help'
-complete -c proctor -n "__fish_seen_subcommand_from test run start status reload stop failed replay times modules driver help" -s h -l help -d "Show the command's help"
+complete -c proctor -n "__fish_seen_subcommand_from test run start status reload stop failed replay times report modules driver help" -s h -l help -d "Show the command's help"
 complete -c proctor -n "__fish_seen_subcommand_from help" -x -a "$commands"
 
 # proctor test
@@ -64,8 +65,8 @@ complete -c proctor -n $t -l junit -r -F -d 'Also write JUnit XML to FILE'
 complete -c proctor -n $t -l color -x -a 'auto always never' -d 'When to use color'
 complete -c proctor -n $t -l colors -x -d 'Status line colors, e.g. P=050,F=500'
 
-# proctor failed | replay | times | modules
-set -l l "__fish_seen_subcommand_from failed replay times modules"
+# proctor failed | replay | times | report | modules
+set -l l "__fish_seen_subcommand_from failed replay times report modules"
 complete -c proctor -n $l -F
 complete -c proctor -n $l -l state-dir -x -a '(__fish_complete_directories)' -d 'Where the logs are'
 complete -c proctor -n "__fish_seen_subcommand_from failed" -s v -l verbose -d 'Reasons too'
@@ -73,6 +74,7 @@ complete -c proctor -n "__fish_seen_subcommand_from failed" -l brief -d 'Names o
 complete -c proctor -n "__fish_seen_subcommand_from failed" -l json -d 'JSON'
 complete -c proctor -n "__fish_seen_subcommand_from replay" -s f -l follow -d 'Follow a growing log'
 complete -c proctor -n "__fish_seen_subcommand_from replay" -l junit -r -F -d 'Also write JUnit XML to FILE'
+complete -c proctor -n "__fish_seen_subcommand_from report" -l html -r -F -d 'Write the page to FILE (-: stdout)'
 
 # proctor driver
 set -l d "__fish_seen_subcommand_from driver"

@@ -280,6 +280,9 @@ pub struct RunStart<'a> {
     pub version: &'a str,
     pub id: &'a str,
     pub cwd: &'a str,
+    /// The command line proctor was started with, its own name first: what
+    /// a report shows, to run the same again.
+    pub argv: &'a [String],
     /// How many jobs it has to run.
     pub files: u64,
     pub slots: u64,
@@ -291,6 +294,7 @@ pub fn run_start(out: &mut Vec<u8>, run: &RunStart, stamp: f64) {
     json::write_str_field(out, "version", run.version);
     json::write_str_field(out, "id", run.id);
     json::write_str_field(out, "cwd", run.cwd);
+    json::write_str_list_field(out, "argv", run.argv);
     json::write_u64_field(out, "files", run.files);
     json::write_u64_field(out, "slots", run.slots);
     json::write_str_field(out, "run_dir", run.run_dir);
@@ -748,13 +752,14 @@ mod tests {
             version: "0.1.0",
             id: "20261127-000000-1",
             cwd: "/tmp/gold",
+            argv: &["proctor".to_string(), "test".to_string(), "-j1".to_string()],
             files: 5,
             slots: 1,
             run_dir: "/tmp/run",
         };
         check(
             |out| run_start(out, &run, 1.5),
-            r#"{"type":"run_start","version":"0.1.0","id":"20261127-000000-1","cwd":"/tmp/gold","files":5,"slots":1,"run_dir":"/tmp/run","stamp":1.500000}"#,
+            r#"{"type":"run_start","version":"0.1.0","id":"20261127-000000-1","cwd":"/tmp/gold","argv":["proctor","test","-j1"],"files":5,"slots":1,"run_dir":"/tmp/run","stamp":1.500000}"#,
         );
     }
 

@@ -13,7 +13,7 @@ mod status;
 
 pub use junit::Junit;
 pub use live::Live;
-pub use palette::{ColorChoice, Palette};
+pub use palette::{ColorChoice, Palette, Role};
 pub use plain::{Plain, Style};
 
 use crate::event::{read, Event, Interest};

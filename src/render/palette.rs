@@ -64,6 +64,14 @@ impl Palette {
         })
     }
 
+    /// The role's default color as CSS `#rrggbb`: the RGB a terminal gives
+    /// that cube level, so a page shows what the status line shows.
+    pub fn css(role: Role) -> String {
+        let (r, g, b) = DEFAULT[role as usize];
+        let level = |n: u8| if n == 0 { 0 } else { 55 + 40 * n };
+        format!("#{:02x}{:02x}{:02x}", level(r), level(g), level(b))
+    }
+
     /// `text` in the role's color, or as it is when colors are off.
     pub fn paint(&self, role: Role, text: &str) -> String {
         match self.levels {
@@ -116,6 +124,8 @@ mod tests {
         assert_eq!(p.paint(Role::Failed, "F"), "\x1b[38;5;196mF\x1b[39m");
         assert_eq!(p.paint(Role::ToDo, "T"), "\x1b[38;5;181mT\x1b[39m");
         assert_eq!(Palette::none().paint(Role::Passed, "P"), "P");
+        assert_eq!(Palette::css(Role::ToDo), "#d7afaf");
+        assert_eq!(Palette::css(Role::Auditing), "#0087ff");
     }
 
     #[test]

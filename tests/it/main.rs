@@ -17,6 +17,7 @@ mod prove;
 mod qvf;
 mod rc_sections;
 mod render;
+mod report;
 mod schedule;
 mod stage;
 mod state;
