@@ -195,7 +195,8 @@ usage: proctor driver --test-name NAME --log-file PATH --trs-file PATH [OPTIONS]
                       [--] TEST-COMMAND...
 Automake's custom test driver: in Makefile.am, LOG_DRIVER = proctor driver
 (or T_LOG_DRIVER for TEST_EXTENSIONS = .t). The last word of TEST-COMMAND is
-the test file; the words before it run it (LOG_COMPILER).
+the test file; the words before it run it (LOG_COMPILER). The path sections
+of ~/.proctorrc and ./.proctorrc (where make runs) apply to it.
 
 Automake's options (each that takes a value also as --option=VALUE):
       --test-name NAME               the test's name in results
@@ -232,7 +233,8 @@ usage: proctor prove [OPTIONS] [FILE|DIR...] [:: TEST-ARGS...]
 
 Runs test programs like prove(1) of Test::Harness 3.44, with prove's output.
 No FILE or DIR: t/ (with -r: the current directory). A FILE of - reads names
-from standard input. Options come from ~/.proverc and ./.proverc first.
+from standard input. Options come from ~/.proverc and ./.proverc first;
+the path sections of ~/.proctorrc and ./.proctorrc apply to the files.
 
   -v, --verbose       print every line of each test's output
   -q, --quiet         less output while tests run
