@@ -62,6 +62,7 @@ check:
 demo: all
 	@st=0; (cd examples && $(CURDIR)/$(BIN) test $(DEMO_FLAGS)) || st=$$?; \
 	if [ $$st -ne 0 ]; then echo "make demo: proctor exited with status $$st" >&2; fi; \
+	page=$$(cd examples && $(CURDIR)/$(BIN) report) && echo "make demo: the run as a page: $$page"; \
 	exit $$st
 
 install: $(BIN)
