@@ -465,9 +465,11 @@ fn slowest(report: &Report) -> Vec<(usize, &File)> {
     ran
 }
 
-/// The files the page gives a duration for: the slowest, and those with a section.
+/// The files the page gives a trend for: the slowest, and the first of
+/// those with a section (a run where all fail has as many as files).
 pub fn timed_files(report: &Report) -> Vec<&str> {
     let sections = report.files.iter().filter(|f| has_section(f));
+    let sections = sections.take(super::model::FILES_WITH_OUTPUT);
     slowest(report)
         .into_iter()
         .map(|(_, f)| f)

@@ -31,7 +31,7 @@ impl Report {
         self.runs.len()
     }
 
-    /// The files the page gives a duration for: the slowest, and the failing.
+    /// The files the page gives a trend for: the slowest, and the first failing.
     pub fn timed_files(&self) -> Vec<&str> {
         html::timed_files(self)
     }
