@@ -28,7 +28,7 @@ fn paths(args: &LogArgs) -> Vec<PathBuf> {
 }
 
 /// Opens an event log and checks that it is one.
-fn open(path: &Path, named: bool, follow: bool) -> Result<BufReader<File>> {
+pub(super) fn open(path: &Path, named: bool, follow: bool) -> Result<BufReader<File>> {
     let file = File::open(path).map_err(|e| match (e.kind(), named) {
         (io::ErrorKind::NotFound, false) => Error::Usage(format!(
             "no run recorded yet for {} (state directory {}); run proctor test first, or name a LOG",
@@ -71,7 +71,7 @@ pub(super) fn each_event(args: &LogArgs, mut each: impl FnMut(&mut Event) -> io:
 /// more until the run ends: until the log stops at a run_end (a `make check`'s
 /// log holds a run for each test, one after another, and may go on after one
 /// ends). Returns whether the log ended with run_end.
-fn for_each_event(
+pub(super) fn for_each_event(
     mut reader: BufReader<File>,
     path: &Path,
     follow: bool,

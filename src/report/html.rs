@@ -5,6 +5,7 @@
 
 use super::model::{File, Report, Run, Try};
 use super::timeline;
+use super::History;
 use crate::event::JobResult;
 use crate::render::{Palette, Role};
 use std::io::{self, Write};
@@ -362,7 +363,11 @@ fn write_file(out: &mut dyn Write, report: &Report, index: usize, file: &File) -
             .unwrap_or(last),
         None => last,
     };
-    writeln!(out, "<p>{}</p>", try_line(report, shown))?;
+    let trend = match history(report) {
+        Some(_) => format!(" {}", trend(report, file, shown.duration)),
+        None => String::new(),
+    };
+    writeln!(out, "<p>{}{}</p>", try_line(report, shown), trend)?;
     if !shown.reasons.is_empty() {
         writeln!(out, "<ul class=\"reasons\">")?;
         for reason in &shown.reasons {
@@ -442,29 +447,62 @@ fn write_output(out: &mut dyn Write, output: &super::model::Tail) -> io::Result<
     writeln!(out, "</pre>\n</details>")
 }
 
-fn write_slowest(out: &mut dyn Write, report: &Report) -> io::Result<()> {
+/// The files that ran, slowest first, as many as the page lists.
+fn slowest(report: &Report) -> Vec<(usize, &File)> {
     let mut ran: Vec<(usize, &File)> = report
         .files
         .iter()
         .enumerate()
         .filter(|(_, f)| f.last().launch.is_some())
         .collect();
-    if ran.is_empty() {
-        return Ok(());
-    }
     ran.sort_by(|a, b| {
         b.1.last()
             .duration
             .partial_cmp(&a.1.last().duration)
             .unwrap_or(std::cmp::Ordering::Equal)
     });
-    let trends = report.runs.len() > 1;
+    ran.truncate(SLOWEST);
+    ran
+}
+
+/// The files the page gives a trend for: the slowest, and the first of
+/// those with a section (a run where all fail has as many as files).
+pub fn timed_files(report: &Report) -> Vec<&str> {
+    let sections = report.files.iter().filter(|f| has_section(f));
+    let sections = sections.take(super::model::FILES_WITH_OUTPUT);
+    slowest(report)
+        .into_iter()
+        .map(|(_, f)| f)
+        .chain(sections)
+        .map(|f| f.name.as_str())
+        .collect()
+}
+
+/// The earlier runs the trends cover, if any do.
+fn history(report: &Report) -> Option<&History> {
+    report.history.as_ref().filter(|h| h.runs() > 0)
+}
+
+fn write_slowest(out: &mut dyn Write, report: &Report) -> io::Result<()> {
+    let ran = slowest(report);
+    if ran.is_empty() {
+        return Ok(());
+    }
+    let trends = history(report).is_some() || report.runs.len() > 1;
+    writeln!(out, "<section id=\"slowest\">\n<h2>Slowest files</h2>")?;
+    if let Some(history) = history(report) {
+        writeln!(
+            out,
+            "<p class=\"note\">The trend is over the last {} runs: each file's duration in the earlier runs the state directory keeps, oldest to newest, then in this one.</p>",
+            history.runs() + 1
+        )?;
+    }
     writeln!(
         out,
-        "<section id=\"slowest\">\n<h2>Slowest files</h2>\n<table>\n<tr><th>duration</th><th>result</th>{}<th>file</th></tr>",
+        "<table>\n<tr><th>duration</th><th>result</th>{}<th>file</th></tr>",
         if trends { "<th>trend</th>" } else { "" }
     )?;
-    for (i, file) in ran.iter().take(SLOWEST) {
+    for (i, file) in ran {
         let last = file.last();
         let name = if has_section(file) {
             format!("<a href=\"#f-{}\">{}</a>", i, escape(&file.name))
@@ -472,7 +510,7 @@ fn write_slowest(out: &mut dyn Write, report: &Report) -> io::Result<()> {
             escape(&file.name)
         };
         let trend = if trends {
-            format!("<td>{}</td>", trend(report, file))
+            format!("<td>{}</td>", trend(report, file, last.duration))
         } else {
             String::new()
         };
@@ -489,28 +527,52 @@ fn write_slowest(out: &mut dyn Write, report: &Report) -> io::Result<()> {
     writeln!(out, "</table>\n</section>")
 }
 
-/// A file's duration in each run, oldest first, as a small line: its last
-/// try of each run it ran in.
-fn trend(report: &Report, file: &File) -> String {
-    let durations: Vec<(usize, f64)> = (0..report.runs.len())
-        .filter_map(|run| {
-            file.tries
-                .iter()
-                .rev()
-                .find(|t| t.run == run && t.launch.is_some())
-                .map(|t| (run, t.duration))
-        })
-        .collect();
+/// A file's duration over the runs, as a small line: over the state
+/// directory's earlier runs and this one's `duration`, or, for a page of
+/// several logs, over their runs.
+fn trend(report: &Report, file: &File, duration: f64) -> String {
+    match history(report) {
+        Some(history) => {
+            let mut durations: Vec<(usize, f64)> = history
+                .of(&file.name)
+                .enumerate()
+                .filter_map(|(run, d)| d.map(|d| (run, d)))
+                .collect();
+            durations.push((history.runs(), duration));
+            let mut title: Vec<String> = durations.iter().map(|d| seconds(d.1)).collect();
+            if let Some(this) = title.last_mut() {
+                this.push_str(" (this run)");
+            }
+            sparkline(&durations, history.runs() + 1, &title)
+        }
+        None => {
+            let durations: Vec<(usize, f64)> = (0..report.runs.len())
+                .filter_map(|run| {
+                    file.tries
+                        .iter()
+                        .rev()
+                        .find(|t| t.run == run && t.launch.is_some())
+                        .map(|t| (run, t.duration))
+                })
+                .collect();
+            let title: Vec<String> = durations.iter().map(|d| seconds(d.1)).collect();
+            sparkline(&durations, report.runs.len(), &title)
+        }
+    }
+}
+
+/// Durations at their runs' places among `runs`, as a line 64 by 16 with
+/// `title` as its hover text; nothing for fewer than two.
+fn sparkline(durations: &[(usize, f64)], runs: usize, title: &[String]) -> String {
     if durations.len() < 2 {
         return String::new();
     }
     let most = durations.iter().map(|d| d.1).fold(0.0, f64::max).max(1e-6);
-    let step = 60.0 / (report.runs.len() - 1).max(1) as f64;
+    let step = 60.0 / (runs - 1).max(1) as f64;
     let points: Vec<String> = durations
         .iter()
         .map(|(run, d)| format!("{:.1},{:.1}", 2.0 + *run as f64 * step, 14.0 - d / most * 12.0))
         .collect();
-    let title: Vec<String> = durations.iter().map(|d| seconds(d.1)).collect();
     format!(
         "<svg class=\"trend\" viewBox=\"0 0 64 16\"><title>{}</title><polyline points=\"{}\"/></svg>",
         escape(&title.join(", ")),

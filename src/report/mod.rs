@@ -2,13 +2,16 @@
 //! file to look at: the summary, a timeline of the slots, the slowest files,
 //! and each failing file with its reasons and output. [`model`] gathers what
 //! the page needs from the log in one pass (and holds no passing file's
-//! output), [`html`] writes the page, [`timeline`] its SVG picture. Nothing
+//! output), [`history`] the durations of its files in earlier runs, [`html`]
+//! writes the page, [`timeline`] its SVG picture. Nothing
 //! here reads files or knows where the page goes: commands::report does.
 
+mod history;
 mod html;
 mod model;
 mod timeline;
 
+pub use history::History;
 pub use model::Report;
 
 use std::io::{self, Write};
@@ -26,5 +29,20 @@ impl Report {
 
     pub fn run_count(&self) -> usize {
         self.runs.len()
+    }
+
+    /// The files the page gives a trend for: the slowest, and the first failing.
+    pub fn timed_files(&self) -> Vec<&str> {
+        html::timed_files(self)
+    }
+
+    /// When the run started (the first, of several).
+    pub fn start(&self) -> Option<f64> {
+        self.runs.first().map(|r| r.start)
+    }
+
+    /// The earlier runs, for the trend of each timed file.
+    pub fn set_history(&mut self, history: History) {
+        self.history = Some(history);
     }
 }

@@ -180,6 +180,8 @@ pub struct Report {
     pub files: Vec<File>,
     /// Failing files whose output was not kept, past [`FILES_WITH_OUTPUT`].
     pub outputs_left_out: usize,
+    /// The state directory's earlier runs, for a page of one run.
+    pub history: Option<super::History>,
     by_name: HashMap<String, usize>,
     active: HashMap<(u64, u32), Active>,
     failures_kept: usize,

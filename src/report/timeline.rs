@@ -15,7 +15,9 @@ use std::io::{self, Write};
 const WIDTH: f64 = 1000.0;
 /// Room on the left for the lanes' numbers.
 const LEFT: f64 = 28.0;
-const LANE: f64 = 14.0;
+/// A lane's height: on a page of usual width about 20 pixels, a bar
+/// easy to point at.
+const LANE: f64 = 18.0;
 const GAP: f64 = 3.0;
 /// Room below the lanes for the time axis.
 const AXIS: f64 = 18.0;
@@ -73,7 +75,8 @@ pub fn write(
             out,
             "<text class=\"lane\" x=\"{}\" y=\"{:.1}\">{}</text>",
             LEFT - 6.0,
-            y + LANE - 3.0,
+            // Its number in the middle of the lane (10-unit text).
+            y + LANE / 2.0 + 3.5,
             lane + 1
         )?;
     }
@@ -243,6 +246,24 @@ mod tests {
             reasons: Vec::new(),
             failed_tests: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_bar_is_about_twenty_pixels_high_on_a_page_of_usual_width() {
+        let bar = Bar {
+            file: 0,
+            name: "t",
+            attempt: &try_at(0.0, 1.0),
+            launch: 0.0,
+            lane: 0,
+        };
+        let mut svg = Vec::new();
+        write_bar(&mut svg, &bar, 100.0, false).unwrap();
+        let svg = String::from_utf8(svg).unwrap();
+        let height = svg.split("height=\"").nth(1).unwrap().split('"').next();
+        let height: f64 = height.unwrap().parse().unwrap();
+        // The page is about 1100 pixels wide, the drawing 1000 units.
+        assert!((16.0..=20.0).contains(&height), "{}", svg);
     }
 
     #[test]

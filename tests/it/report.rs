@@ -280,3 +280,87 @@ fn a_browser_draws_the_page_and_its_timeline() {
     assert!(shown.len() > 20_000, "{} bytes", shown.len());
     assert_ne!(shown, without, "the timeline is not drawn");
 }
+
+/// The `<title>` of the trend of `file` in the slowest files, if it has one.
+fn trend_of<'a>(html: &'a str, file: &str) -> Option<&'a str> {
+    let slowest = &html[html.find("id=\"slowest\"")?..];
+    let row = slowest.lines().find(|l| l.contains(&format!(">{}<", file)))?;
+    let title = &row[row.find("<svg class=\"trend\"")?..];
+    let title = &title[title.find("<title>")? + 7..];
+    Some(&title[..title.find("</title>")?])
+}
+
+/// A file that runs a little longer each time, and, beside it, one that
+/// fails; `runs` runs of them.
+fn slower_each_run(p: &Project, runs: usize) {
+    p.script(
+        "t/slower.t",
+        "#!/bin/sh\nn=$(cat count 2>/dev/null || echo 0)\nn=$((n + 1))\necho $n > count\nsleep 0.$n\necho 1..1\necho ok 1\n",
+    );
+    p.script("t/bad.t", "#!/bin/sh\necho 1..1\necho not ok 1\n");
+    for _ in 0..runs {
+        p.proctor(&["test", "--exec", "", "t"]).expect_status(1);
+    }
+}
+
+#[test]
+fn a_run_shows_each_file_trend_over_the_earlier_runs_kept() {
+    let p = Project::new();
+    slower_each_run(&p, 3);
+    let html = page(&p, &[]);
+    assert!(html.contains("<th>trend</th>"), "{}", html);
+    assert!(html.contains("The trend is over the last 3 runs"), "{}", html);
+    let title = trend_of(&html, "t/slower.t").unwrap_or_else(|| panic!("no trend: {}", html));
+    assert_eq!(values_in_trend(&html, "t/slower.t"), 3, "{}", title);
+    assert!(title.ends_with(" (this run)"), "{}", title);
+    // The failing file has its trend beside its duration.
+    let failed = &html[html.find("id=\"failed\"").unwrap()..];
+    assert!(failed.contains("<svg class=\"trend\""), "{}", failed);
+    parses(&html);
+}
+
+/// How many values the trend of `file` has on the page.
+fn values_in_trend(html: &str, file: &str) -> usize {
+    trend_of(html, file).map_or(0, |title| title.split(", ").count())
+}
+
+#[test]
+fn a_log_of_the_state_directory_shows_the_trend_of_the_runs_before_it() {
+    let p = Project::new();
+    slower_each_run(&p, 3);
+    let logs = fs::read_dir(p.state().join("logs")).unwrap();
+    let mut counts: Vec<usize> = logs
+        .map(|log| values_in_trend(&page(&p, &[&log.unwrap().path()]), "t/slower.t"))
+        .collect();
+    counts.sort_unstable();
+    assert_eq!(counts, [0, 2, 3]);
+}
+
+#[test]
+fn a_run_with_no_earlier_logs_has_no_trend() {
+    let p = Project::new();
+    slower_each_run(&p, 1);
+    let html = page(&p, &[]);
+    assert!(html.contains("t/slower.t"), "{}", html);
+    assert!(!html.contains("<th>trend</th>"), "{}", html);
+    assert!(!html.contains("<svg class=\"trend\""), "{}", html);
+}
+
+#[test]
+fn an_earlier_log_that_is_garbage_is_passed_over() {
+    let p = Project::new();
+    slower_each_run(&p, 1);
+    let logs = p.state().join("logs");
+    // Named as the oldest, and as a newer one; one starts as a log would.
+    fs::write(logs.join("19990101-000000-1.jsonl"), "\u{0}\u{1}garbage\n").unwrap();
+    fs::write(
+        logs.join("19990101-000000-2.jsonl"),
+        "{\"type\":\"run_start\",\"stamp\":1.0}\n{\"type\":\"job_end\",\"file\":\"t/slower.t\"",
+    )
+    .unwrap();
+    fs::write(logs.join("29990101-000000-3.jsonl"), "not a log at all\n").unwrap();
+    slower_each_run(&p, 1);
+    let html = page(&p, &[]);
+    assert!(html.contains("The trend is over the last 2 runs"), "{}", html);
+    assert_eq!(values_in_trend(&html, "t/slower.t"), 2, "{}", html);
+}
