@@ -9,7 +9,9 @@
 //! its `job_launch` is recorded, as if the runner had sent it that moment. A
 //! pause or a stop withdraws the jobs ahead that have not become running; an
 //! auditor answers each job it was sent, with its status or as withdrawn, and
-//! one withdrawn, or never answered, goes back to the queue.
+//! one withdrawn, or never answered, goes back to the queue. So does a job
+//! ahead once nothing else waits and a slot stands idle: behind a long test
+//! it would keep the run's end waiting ([`Runner::reclaim_ahead`]).
 //!
 //! [`Queue::next_ahead`]: super::schedule::Queue::next_ahead
 
@@ -112,6 +114,26 @@ impl Runner {
     pub(super) fn take_back_ahead(&mut self, pid: libc::pid_t) {
         if let Some(a) = self.ahead.remove(&pid) {
             self.queue.put_back(a.p);
+        }
+    }
+
+    /// Once the queue is empty, asks back a job ahead for each idle slot (less
+    /// those already asked back): the job before it may run for minutes while
+    /// that slot has nothing to do. An answered withdrawal puts it back in the
+    /// queue, and the idle slot takes it.
+    pub(super) fn reclaim_ahead(&mut self) {
+        if self.stopping != Stopping::No || self.paused || self.retry_soon {
+            return;
+        }
+        if !self.queue.is_empty() || self.ahead.is_empty() {
+            return;
+        }
+        let asked = self.ahead.values().filter(|a| a.withdrawn).count();
+        let wanted = self.occupancy.free(self.slots).saturating_sub(asked);
+        let waiting = self.ahead.iter_mut().filter(|(_, a)| !a.withdrawn);
+        for (&pid, a) in waiting.take(wanted) {
+            self.standing.withdraw(pid, (a.p.job, a.p.tries));
+            a.withdrawn = true;
         }
     }
 

@@ -369,6 +369,7 @@ impl Runner {
                 }
             }
             self.send_ahead()?;
+            self.reclaim_ahead();
             self.log.flush()?;
             overlord.wake_soon();
             let busy = !self.running.is_empty() || !self.ahead.is_empty() || self.stages.spawning();

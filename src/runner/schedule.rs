@@ -50,6 +50,11 @@ impl Occupancy {
         self.jobs == 0
     }
 
+    /// The slots of `total` that no running job takes.
+    pub fn free(&self, total: usize) -> usize {
+        total.saturating_sub(self.slots)
+    }
+
     pub fn add(&mut self, p: &Pending, total: usize) {
         self.change(p, total, true);
     }
