@@ -57,18 +57,6 @@ enum Watched {
     Signals,
     /// The runner's lifeline, until it hangs up.
     Lifeline,
-    /// A standing auditor's slot socket.
-    Mail,
-}
-
-/// What else an auditor hears while its test runs: a standing auditor's slot
-/// socket, on which the runner may ask back the job it sent ahead (see
-/// `standing`), so that the job need not wait for this test to end.
-pub trait Mailbox {
-    /// The descriptor to watch, while there is one to watch.
-    fn fd(&self) -> Option<RawFd>;
-    /// Its descriptor is readable, or hung up.
-    fn heard(&mut self);
 }
 
 fn stream(fd: OwnedFd, name: &'static str) -> Stream {
@@ -268,11 +256,6 @@ impl Process {
     /// Audits one job to its end and returns its status (the `EXIT_` codes).
     /// Every process the test started is gone when it returns.
     pub fn audit(&mut self, config: Config) -> i32 {
-        self.audit_hearing(config, None)
-    }
-
-    /// As [`Process::audit`], hearing `mail` while the test runs.
-    pub fn audit_hearing(&mut self, config: Config, mail: Option<&mut dyn Mailbox>) -> i32 {
         // Signals that came between jobs: an interrupt still counts (the run is
         // ending). With one held, what came since belonged to the wait before.
         let fresh = self.drain_for_interrupt();
@@ -308,17 +291,15 @@ impl Process {
         if let Some(signal) = interrupted {
             auditor.stopper.interrupt(signal == libc::SIGINT);
         }
-        let code = auditor
-            .audit(&config, &self.signals, mail)
-            .unwrap_or_else(|e| {
-                errln!(
-                    "proctor: auditor for {}: {}; its test was stopped",
-                    config.file,
-                    e
-                );
-                auditor.stopper.kill_everything();
-                EXIT_BROKEN
-            });
+        let code = auditor.audit(&config, &self.signals).unwrap_or_else(|e| {
+            errln!(
+                "proctor: auditor for {}: {}; its test was stopped",
+                config.file,
+                e
+            );
+            auditor.stopper.kill_everything();
+            EXIT_BROKEN
+        });
         if auditor.stopper.interrupted() {
             self.stopped = true;
         }
@@ -442,12 +423,7 @@ struct Auditor {
 }
 
 impl Auditor {
-    fn audit(
-        &mut self,
-        config: &Config,
-        signals: &SignalPipe,
-        mail: Option<&mut dyn Mailbox>,
-    ) -> io::Result<i32> {
+    fn audit(&mut self, config: &Config, signals: &SignalPipe) -> io::Result<i32> {
         self.started = config.started.unwrap_or_else(Instant::now);
         let (pid, streams) = match &config.test {
             Test::Spawn { spec, merge } => match self.spawn(spec, *merge)? {
@@ -490,7 +466,7 @@ impl Auditor {
         if self.pause_at_start {
             self.stopper.pause();
         }
-        self.watch(config, signals, pid, streams, mail)
+        self.watch(config, signals, pid, streams)
     }
 
     /// Starts the test on fresh pipes; the inner error is the test's (it could
@@ -548,7 +524,6 @@ impl Auditor {
         signals: &SignalPipe,
         pid: libc::pid_t,
         mut streams: Vec<Stream>,
-        mut mail: Option<&mut dyn Mailbox>,
     ) -> io::Result<i32> {
         for s in &streams {
             sys::set_nonblocking(s.fd.as_raw_fd())?;
@@ -570,9 +545,6 @@ impl Auditor {
             watched.add(Watched::Signals, signals, libc::POLLIN);
             if lifeline_open {
                 watched.add(Watched::Lifeline, &config.lifeline, libc::POLLIN);
-            }
-            if let Some(fd) = mail.as_ref().and_then(|m| m.fd()) {
-                watched.add(Watched::Mail, &fd, libc::POLLIN);
             }
             watched.poll(self.stopper.poll_timeout(streams.is_empty()))?;
             let now_unix = unix_now();
@@ -625,11 +597,6 @@ impl Auditor {
                 }
                 if paused {
                     self.stopper.pause();
-                }
-            }
-            if watched.ready(Watched::Mail) {
-                if let Some(mail) = mail.as_deref_mut() {
-                    mail.heard();
                 }
             }
             if watched.ready(Watched::Lifeline) {

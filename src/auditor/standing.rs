@@ -78,7 +78,6 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
         untold: None,
         out: Vec::new(),
         garbled: false,
-        hung_up: false,
     };
     // It bailed out: the run ends, and it starts no other job.
     let mut bailed = false;
@@ -112,7 +111,7 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
             break;
         }
         process.spare(own_perl.as_ref().and_then(OwnPerl::pid));
-        let status = process.audit_hearing(config, Some(&mut inbox));
+        let status = process.audit(config);
         if process.tmp_held() {
             // What the test left running keeps its TMPDIR: the next gets another.
             tmps_held += 1;
@@ -161,8 +160,6 @@ struct Inbox {
     /// can be trusted (it may have been a job, or a withdrawal), so this
     /// auditor ends, and its jobs go as a lost auditor's do.
     garbled: bool,
-    /// The runner closed its end while a test ran: not watched any more.
-    hung_up: bool,
 }
 
 /// What came on the socket.
@@ -278,52 +275,6 @@ impl Inbox {
         self.out.clear();
         message.encode(&mut self.out);
         sys::write(self.socket, &self.out).is_ok()
-    }
-}
-
-/// While a test runs: a withdrawal of the job sent ahead gives it back at
-/// once, rather than when the test ends (the runner asks back a job ahead
-/// for a slot gone idle); every other message waits in the inbox for the
-/// next job's turn, as it would have waited in the socket.
-impl auditor::Mailbox for Inbox {
-    fn fd(&self) -> Option<RawFd> {
-        (!self.garbled && !self.hung_up).then_some(self.socket)
-    }
-
-    fn heard(&mut self) {
-        loop {
-            match self.receive(false) {
-                Incoming::Message(ToAuditor::Withdrawal(job)) if self.give_back(job) => {}
-                Incoming::Message(message) => self.read.push_back(message),
-                Incoming::Nothing => return,
-                Incoming::End => {
-                    // Heard again when the next job is asked for.
-                    self.hung_up = true;
-                    return;
-                }
-            }
-        }
-    }
-}
-
-impl Inbox {
-    /// Drops the request for `job` if it is held and not started, and tells
-    /// the runner; false when it is not held (started, or never sent).
-    fn give_back(&mut self, job: JobKey) -> bool {
-        let me = self.me;
-        let held = self
-            .read
-            .iter()
-            .position(|m| matches!(m, ToAuditor::Job(r) if r.job == job && r.auditor == me));
-        match held {
-            Some(at) => {
-                self.read.remove(at);
-                // A runner gone hears nothing: the lifeline ends this auditor.
-                self.say(&FromAuditor::GivenBack(job));
-                true
-            }
-            None => false,
-        }
     }
 }
 

@@ -68,9 +68,6 @@ pub enum FromAuditor<'a> {
     Status(i32),
     /// A record for the runner's log (what became of its preloaded perl).
     Note(&'a [u8]),
-    /// The job sent ahead with this key, withdrawn while the job before it
-    /// ran, will not be started: its answer, out of turn.
-    GivenBack(JobKey),
 }
 
 /// A message that is not one of the protocol's: what is wrong with it.
@@ -88,7 +85,6 @@ const JOB: u8 = b'J';
 const WITHDRAWAL: u8 = b'W';
 const STATUS: u8 = b'S';
 const NOTE: u8 = b'N';
-const GIVEN_BACK: u8 = b'G';
 
 /// [`JobRequest`]'s flags.
 const SEGMENT: u8 = 1;
@@ -202,10 +198,6 @@ impl<'a> FromAuditor<'a> {
                 out.push(NOTE);
                 out.extend_from_slice(record);
             }
-            FromAuditor::GivenBack(job) => {
-                out.push(GIVEN_BACK);
-                put_key(out, *job);
-            }
         }
     }
 
@@ -219,7 +211,6 @@ impl<'a> FromAuditor<'a> {
         let decoded = match tag {
             STATUS => FromAuditor::Status(fields.i32()?),
             NOTE => FromAuditor::Note(fields.rest()),
-            GIVEN_BACK => FromAuditor::GivenBack(fields.key()?),
             other => return Err(Malformed(format!("unknown tag {:#x}", other))),
         };
         fields.end()?;
@@ -411,14 +402,6 @@ mod tests {
             let message = FromAuditor::Status(status);
             assert_eq!(FromAuditor::decode(&from_auditor(&message)), Ok(message));
         }
-    }
-
-    #[test]
-    fn a_job_given_back_survives_the_trip() {
-        let message = FromAuditor::GivenBack((7, u32::MAX));
-        let cut = from_auditor(&message);
-        assert_eq!(FromAuditor::decode(&cut), Ok(message));
-        assert!(FromAuditor::decode(&cut[..cut.len() - 1]).is_err());
     }
 
     #[test]

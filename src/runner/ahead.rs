@@ -20,7 +20,6 @@ use super::slots::Sending;
 use super::{Runner, Stopping};
 use crate::job::audit;
 use crate::job::audit::Place;
-use crate::job::slot::JobKey;
 use crate::sys::ExitInfo;
 use std::io;
 
@@ -107,14 +106,6 @@ impl Runner {
                 Ok(())
             }
             None => Ok(()),
-        }
-    }
-
-    /// The auditor `pid` gave back its job ahead, asked back while the job
-    /// before it ran: to the queue with it, for a slot that is free.
-    pub(super) fn given_back(&mut self, pid: libc::pid_t, job: JobKey) {
-        if self.ahead.get(&pid).map(|a| (a.p.job, a.p.tries)) == Some(job) {
-            self.take_back_ahead(pid);
         }
     }
 

@@ -395,7 +395,6 @@ impl Runner {
                 match self.standing.heard_on(fd) {
                     Heard::Status(pid, status) => self.answered(pid, status)?,
                     Heard::Note(record) => self.log.record(&record)?,
-                    Heard::GivenBack(pid, job) => self.given_back(pid, job),
                     Heard::Nothing => {}
                 }
             }

@@ -515,37 +515,3 @@ fn the_logs_of_shards_merge_into_one_summary() {
     bad.expect_status(2);
     assert!(bad.stderr().contains("missing.jsonl"), "{}", bad.stderr());
 }
-
-/// A job sent ahead to the auditor of a long test is asked back, and run
-/// by a slot gone idle, once nothing else waits: it does not wait for the
-/// long test to end.
-#[test]
-fn a_job_sent_ahead_behind_a_long_test_runs_on_a_slot_gone_idle() {
-    let p = Project::new();
-    p.script("t/long.t", "#!/bin/sh\necho 1..1\nsleep 3\necho ok 1\n");
-    let quick: Vec<String> = (1..=4).map(|i| format!("t/q{}.t", i)).collect();
-    for name in &quick {
-        p.script(name, "#!/bin/sh\necho 1..1\necho ok 1\n");
-    }
-    let mut args = vec!["test", "-j2", "--exec", "", "t/long.t"];
-    args.extend(quick.iter().map(String::as_str));
-    p.proctor(&args).expect_status(0);
-    let events = p.events();
-    assert_each_job_ends_once_as_itself(&events);
-    let stamp = |kind: &str, file: &str| {
-        events
-            .iter()
-            .find(|e| e["type"] == kind && e["file"] == file)
-            .and_then(|e| e["stamp"].as_f64())
-            .unwrap()
-    };
-    let long_ends = stamp("job_end", "t/long.t");
-    for name in &quick {
-        assert!(
-            stamp("job_launch", name) < long_ends,
-            "{} waited for t/long.t to end",
-            name
-        );
-        assert_eq!(job_end(&events, name)["result"], "pass");
-    }
-}

@@ -41,7 +41,7 @@ use crate::auditor::standing::become_auditor;
 use crate::job::audit;
 use crate::job::audit::Place;
 use crate::job::segment;
-use crate::job::slot::{FromAuditor, Introduction, JobKey, JobRequest, ToAuditor};
+use crate::job::slot::{FromAuditor, Introduction, JobRequest, ToAuditor};
 use crate::sys::{self, Fork};
 use launcher::Launcher;
 use std::borrow::Cow;
@@ -134,9 +134,6 @@ pub enum Heard {
     Status(libc::pid_t, i32),
     /// A record for the runner's log (what became of its preloaded perl).
     Note(Vec<u8>),
-    /// The auditor `pid` will not start the job sent ahead to it, withdrawn
-    /// while the job before it ran.
-    GivenBack(libc::pid_t, JobKey),
     Nothing,
 }
 
@@ -349,10 +346,6 @@ impl Auditors {
                 }
                 Heard::Status(pid, status)
             }
-            (Ok(FromAuditor::GivenBack(job)), Some(pid)) if self.slots[i].unanswered > 0 => {
-                self.slots[i].unanswered -= 1;
-                Heard::GivenBack(pid, job)
-            }
             _ => Heard::Nothing,
         }
     }
@@ -388,8 +381,6 @@ impl Auditors {
             match self.heard_on(fd) {
                 Heard::Note(note) => notes.push(note),
                 Heard::Status(_, status) => statuses.push(status),
-                // Its job ahead goes back to the queue with it all the same.
-                Heard::GivenBack(..) => {}
                 Heard::Nothing => break,
             }
         }
