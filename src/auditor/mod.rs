@@ -38,6 +38,11 @@ const MAX_CHUNK: usize = 64 * 1024;
 /// auditor pays to zero every page of it.
 const FIRST_CHUNK: usize = 4096;
 
+/// How long a standing auditor's test runs before it hears its slot socket:
+/// a job ahead waits this long at most to be given back, and the thousands of
+/// quick tests of a run are not each woken by the job sent ahead of them.
+const SLOT_UNHEARD: Duration = Duration::from_millis(50);
+
 /// How many of the test's last output lines a timeout reason quotes.
 const LAST_LINES: usize = 3;
 /// How much of each quoted line is kept.
@@ -57,6 +62,19 @@ enum Watched {
     Signals,
     /// The runner's lifeline, until it hangs up.
     Lifeline,
+    /// A standing auditor's slot socket (see [`SlotSocket`]).
+    Slot,
+}
+
+/// A standing auditor's slot socket, watched while a test runs so that the
+/// runner can ask back a job sent ahead without waiting for the test's end
+/// (a long test would keep the job, and the run's end, waiting).
+pub trait SlotSocket {
+    fn fd(&self) -> RawFd;
+    /// Reads what came (answering at once a withdrawal it can); false once
+    /// the socket is not worth watching (the runner closed it or said
+    /// something that is not the protocol's): what follows a job acts on that.
+    fn readable(&mut self) -> bool;
 }
 
 fn stream(fd: OwnedFd, name: &'static str) -> Stream {
@@ -71,7 +89,7 @@ fn stream(fd: OwnedFd, name: &'static str) -> Stream {
 /// freshly forked child of the runner, or in `proctor audit`.
 pub fn run(config: Config) -> i32 {
     match Process::start() {
-        Ok(mut process) => process.audit(config),
+        Ok(mut process) => process.audit(config, None),
         Err(e) => {
             errln!(
                 "proctor: auditor for {}: unable to set up signals: {}",
@@ -253,9 +271,10 @@ impl Process {
         Ok(JobLog::segment(writer, job))
     }
 
-    /// Audits one job to its end and returns its status (the `EXIT_` codes).
-    /// Every process the test started is gone when it returns.
-    pub fn audit(&mut self, config: Config) -> i32 {
+    /// Audits one job to its end and returns its status (the `EXIT_` codes),
+    /// hearing `slot` meanwhile. Every process the test started is gone when
+    /// it returns.
+    pub fn audit(&mut self, config: Config, slot: Option<&mut dyn SlotSocket>) -> i32 {
         // Signals that came between jobs: an interrupt still counts (the run is
         // ending). With one held, what came since belonged to the wait before.
         let fresh = self.drain_for_interrupt();
@@ -291,15 +310,17 @@ impl Process {
         if let Some(signal) = interrupted {
             auditor.stopper.interrupt(signal == libc::SIGINT);
         }
-        let code = auditor.audit(&config, &self.signals).unwrap_or_else(|e| {
-            errln!(
-                "proctor: auditor for {}: {}; its test was stopped",
-                config.file,
-                e
-            );
-            auditor.stopper.kill_everything();
-            EXIT_BROKEN
-        });
+        let code = auditor
+            .audit(&config, &self.signals, slot)
+            .unwrap_or_else(|e| {
+                errln!(
+                    "proctor: auditor for {}: {}; its test was stopped",
+                    config.file,
+                    e
+                );
+                auditor.stopper.kill_everything();
+                EXIT_BROKEN
+            });
         if auditor.stopper.interrupted() {
             self.stopped = true;
         }
@@ -423,7 +444,12 @@ struct Auditor {
 }
 
 impl Auditor {
-    fn audit(&mut self, config: &Config, signals: &SignalPipe) -> io::Result<i32> {
+    fn audit(
+        &mut self,
+        config: &Config,
+        signals: &SignalPipe,
+        slot: Option<&mut dyn SlotSocket>,
+    ) -> io::Result<i32> {
         self.started = config.started.unwrap_or_else(Instant::now);
         let (pid, streams) = match &config.test {
             Test::Spawn { spec, merge } => match self.spawn(spec, *merge)? {
@@ -466,7 +492,7 @@ impl Auditor {
         if self.pause_at_start {
             self.stopper.pause();
         }
-        self.watch(config, signals, pid, streams)
+        self.watch(config, signals, pid, streams, slot)
     }
 
     /// Starts the test on fresh pipes; the inner error is the test's (it could
@@ -524,6 +550,7 @@ impl Auditor {
         signals: &SignalPipe,
         pid: libc::pid_t,
         mut streams: Vec<Stream>,
+        mut slot: Option<&mut dyn SlotSocket>,
     ) -> io::Result<i32> {
         for s in &streams {
             sys::set_nonblocking(s.fd.as_raw_fd())?;
@@ -536,6 +563,8 @@ impl Auditor {
         }
 
         let mut lifeline_open = true;
+        let hear_slot_from = self.started + SLOT_UNHEARD;
+        let mut hearing_slot = false;
         let mut watched = PollSet::default();
         while !self.stopper.done(streams.is_empty()) {
             watched.clear();
@@ -546,7 +575,16 @@ impl Auditor {
             if lifeline_open {
                 watched.add(Watched::Lifeline, &config.lifeline, libc::POLLIN);
             }
-            watched.poll(self.stopper.poll_timeout(streams.is_empty()))?;
+            let mut timeout = self.stopper.poll_timeout(streams.is_empty());
+            if let Some(slot) = &slot {
+                hearing_slot = hearing_slot || Instant::now() >= hear_slot_from;
+                if hearing_slot {
+                    watched.add(Watched::Slot, &slot.fd(), libc::POLLIN);
+                } else {
+                    timeout = no_later_than(timeout, hear_slot_from);
+                }
+            }
+            watched.poll(timeout)?;
             let now_unix = unix_now();
             let stamp = json::Stamp::new(now_unix);
 
@@ -602,6 +640,9 @@ impl Auditor {
             if watched.ready(Watched::Lifeline) {
                 lifeline_open = false;
                 self.stopper.stop(Stop::RunnerGone);
+            }
+            if watched.ready(Watched::Slot) && !slot.as_mut().map_or(true, |s| s.readable()) {
+                slot = None;
             }
             self.stopper.check_timers(!streams.is_empty());
             self.log.flush()?;
@@ -774,6 +815,16 @@ impl Auditor {
 
 /// Reads what `stream` has into `buffer`: None when it had nothing after all,
 /// Some(0) at end of file.
+/// A poll's timeout in milliseconds (-1: none), shortened to end at `at`.
+fn no_later_than(timeout_ms: i32, at: Instant) -> i32 {
+    let until = stop::ms_until(at);
+    if timeout_ms < 0 {
+        until
+    } else {
+        timeout_ms.min(until)
+    }
+}
+
 fn fill(stream: &Stream, buffer: &mut Vec<u8>) -> io::Result<Option<usize>> {
     if buffer.is_empty() {
         buffer.resize(FIRST_CHUNK, 0);

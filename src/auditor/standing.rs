@@ -1,6 +1,8 @@
 //! A standing auditor's side of its slot: it learns its slot and the run's
 //! settings, then takes job after job from its socket (starting a job sent
 //! ahead before it reports the last), audits each and reports its status.
+//! It hears its socket while it audits too: a job sent ahead and withdrawn
+//! then is given back at once, not when the job before it ends.
 //! See the module above for the runner's side and the protocol.
 
 use super::own_perl::{NotStarted, OwnPerl};
@@ -111,7 +113,7 @@ fn work(socket: RawFd, lifeline: RawFd) -> i32 {
             break;
         }
         process.spare(own_perl.as_ref().and_then(OwnPerl::pid));
-        let status = process.audit(config);
+        let status = process.audit(config, Some(&mut inbox));
         if process.tmp_held() {
             // What the test left running keeps its TMPDIR: the next gets another.
             tmps_held += 1;
@@ -275,6 +277,47 @@ impl Inbox {
         self.out.clear();
         message.encode(&mut self.out);
         sys::write(self.socket, &self.out).is_ok()
+    }
+}
+
+impl auditor::SlotSocket for Inbox {
+    fn fd(&self) -> RawFd {
+        self.socket
+    }
+
+    /// One message a wake-up: nearly always the job sent ahead, and the
+    /// poll comes back at once for any other.
+    fn readable(&mut self) -> bool {
+        match self.receive(false) {
+            Incoming::Message(ToAuditor::Withdrawal(job)) if self.give_back(job) => true,
+            Incoming::Message(message) => {
+                self.read.push_back(message);
+                true
+            }
+            Incoming::Nothing => true,
+            Incoming::End => false,
+        }
+    }
+}
+
+impl Inbox {
+    /// Drops the request for `job` if it holds it, not started, and tells
+    /// the runner so now; false when it holds none (the job has started, or
+    /// has been answered).
+    fn give_back(&mut self, job: JobKey) -> bool {
+        let me = self.me;
+        let held = self
+            .read
+            .iter()
+            .position(|m| matches!(m, ToAuditor::Job(r) if r.job == job && r.auditor == me));
+        match held {
+            Some(at) => {
+                self.read.remove(at);
+                self.say(&FromAuditor::GivenBack(job));
+                true
+            }
+            None => false,
+        }
     }
 }
 

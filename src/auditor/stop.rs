@@ -241,11 +241,7 @@ impl Stopper {
         }
         match next {
             None => -1,
-            Some(at) => {
-                let wait = at.saturating_duration_since(Instant::now());
-                // Rounded up, so a timer never fires a millisecond early and spins.
-                ((wait.as_micros() + 999) / 1000).min(i32::MAX as u128) as i32
-            }
+            Some(at) => ms_until(at),
         }
     }
 
@@ -417,4 +413,11 @@ fn pids(list: &[libc::pid_t]) -> String {
 fn seconds(x: f64) -> String {
     let s = format!("{:.3}", x);
     s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// A poll's timeout in milliseconds to wait until `at`.
+pub(super) fn ms_until(at: Instant) -> i32 {
+    let wait = at.saturating_duration_since(Instant::now());
+    // Rounded up, so a timer never fires a millisecond early and spins.
+    ((wait.as_micros() + 999) / 1000).min(i32::MAX as u128) as i32
 }

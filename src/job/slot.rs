@@ -68,6 +68,9 @@ pub enum FromAuditor<'a> {
     Status(i32),
     /// A record for the runner's log (what became of its preloaded perl).
     Note(&'a [u8]),
+    /// The job sent ahead with this key, withdrawn, will not be started: the
+    /// answer to it, told during the job before it rather than in its turn.
+    GivenBack(JobKey),
 }
 
 /// A message that is not one of the protocol's: what is wrong with it.
@@ -85,6 +88,7 @@ const JOB: u8 = b'J';
 const WITHDRAWAL: u8 = b'W';
 const STATUS: u8 = b'S';
 const NOTE: u8 = b'N';
+const GIVEN_BACK: u8 = b'G';
 
 /// [`JobRequest`]'s flags.
 const SEGMENT: u8 = 1;
@@ -198,6 +202,10 @@ impl<'a> FromAuditor<'a> {
                 out.push(NOTE);
                 out.extend_from_slice(record);
             }
+            FromAuditor::GivenBack(job) => {
+                out.push(GIVEN_BACK);
+                put_key(out, *job);
+            }
         }
     }
 
@@ -211,6 +219,7 @@ impl<'a> FromAuditor<'a> {
         let decoded = match tag {
             STATUS => FromAuditor::Status(fields.i32()?),
             NOTE => FromAuditor::Note(fields.rest()),
+            GIVEN_BACK => FromAuditor::GivenBack(fields.key()?),
             other => return Err(Malformed(format!("unknown tag {:#x}", other))),
         };
         fields.end()?;
@@ -410,6 +419,12 @@ mod tests {
         assert_eq!(FromAuditor::decode(&from_auditor(&message)), Ok(message));
     }
 
+    #[test]
+    fn a_job_given_back_survives_the_trip() {
+        let message = FromAuditor::GivenBack((u64::MAX, 3));
+        assert_eq!(FromAuditor::decode(&from_auditor(&message)), Ok(message));
+    }
+
     /// Every message the runner sends, cut at every length, and with a byte
     /// too many: each is an error, never a panic, and never another message.
     #[test]
@@ -439,15 +454,17 @@ mod tests {
 
     #[test]
     fn a_cut_or_padded_message_from_an_auditor_is_malformed() {
-        let bytes = from_auditor(&FromAuditor::Status(3));
-        for cut in 0..bytes.len() {
-            assert!(
-                FromAuditor::decode(&bytes[..cut]).is_err(),
-                "cut at {}",
-                cut
-            );
+        for message in [FromAuditor::Status(3), FromAuditor::GivenBack((7, 1))] {
+            let bytes = from_auditor(&message);
+            for cut in 0..bytes.len() {
+                assert!(
+                    FromAuditor::decode(&bytes[..cut]).is_err(),
+                    "cut at {}",
+                    cut
+                );
+            }
+            assert!(FromAuditor::decode(&[&bytes[..], b"x"].concat()).is_err());
         }
-        assert!(FromAuditor::decode(&[&bytes[..], b"x"].concat()).is_err());
         assert!(FromAuditor::decode(b"").is_err());
     }
 

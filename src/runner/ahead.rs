@@ -7,11 +7,15 @@
 //! Only a plain job goes ahead (see [`Queue::next_ahead`]), and only one to
 //! each auditor. It counts as running once the job before it has ended: then
 //! its `job_launch` is recorded, as if the runner had sent it that moment. A
-//! pause or a stop withdraws the jobs ahead that have not become running; an
-//! auditor answers each job it was sent, with its status or as withdrawn, and
-//! one withdrawn, or never answered, goes back to the queue. So does a job
-//! ahead once nothing else waits and a slot stands idle: behind a long test
-//! it would keep the run's end waiting ([`Runner::reclaim_ahead`]).
+//! pause or a stop withdraws the jobs ahead that have not become running, and
+//! so does a queue gone empty while a slot stands idle: behind a long test
+//! the job ahead would keep the run's end waiting ([`Runner::reclaim_ahead`]).
+//! An auditor answers each job it was sent once: a job ahead withdrawn while
+//! the job before it runs is given back at once, out of turn, with its key
+//! ([`Runner::given_back`]); one withdrawn as that job ends is answered in
+//! turn, as withdrawn, or with its status if it had started. One withdrawn,
+//! or never answered, goes back to the queue without a `job_requeued`: it
+//! was never running.
 //!
 //! [`Queue::next_ahead`]: super::schedule::Queue::next_ahead
 
@@ -20,6 +24,7 @@ use super::slots::Sending;
 use super::{Runner, Stopping};
 use crate::job::audit;
 use crate::job::audit::Place;
+use crate::job::slot::JobKey;
 use crate::sys::ExitInfo;
 use std::io;
 
@@ -106,6 +111,17 @@ impl Runner {
                 Ok(())
             }
             None => Ok(()),
+        }
+    }
+
+    /// The auditor `pid` will not start `job`, sent ahead to it and
+    /// withdrawn: it goes back to the queue, never having been running. Any
+    /// other job is not its job ahead, and its word on it is ignored.
+    pub(super) fn given_back(&mut self, pid: libc::pid_t, job: JobKey) {
+        let is_ahead = |a: &Ahead| (a.p.job, a.p.tries) == job && a.withdrawn;
+        if self.ahead.get(&pid).map_or(false, is_ahead) {
+            self.standing.given_back(pid);
+            self.take_back_ahead(pid);
         }
     }
 

@@ -394,6 +394,7 @@ impl Runner {
             for fd in watched.ready_fds(Watched::Standing) {
                 match self.standing.heard_on(fd) {
                     Heard::Status(pid, status) => self.answered(pid, status)?,
+                    Heard::GivenBack(pid, job) => self.given_back(pid, job),
                     Heard::Note(record) => self.log.record(&record)?,
                     Heard::Nothing => {}
                 }

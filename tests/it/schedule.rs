@@ -322,6 +322,116 @@ fn an_isolated_file_never_overlaps_another() {
     }
 }
 
+/// A job sent ahead to the auditor of a long test comes back as soon as
+/// the other slot has nothing left to do: it is not kept waiting for the
+/// long test's end. Sixteen files and more, so every slot has a standing
+/// auditor.
+#[test]
+fn a_job_ahead_of_a_long_test_goes_to_a_slot_gone_idle() {
+    let p = Project::new();
+    p.script("t/00-long.t", "#!/bin/sh\necho 1..1\nsleep 3\necho ok 1\n");
+    for i in 1..=16 {
+        p.script(
+            &format!("t/{:02}-quick.t", i),
+            "#!/bin/sh\necho 1..1\necho ok 1\n",
+        );
+    }
+    p.proctor(&["test", "-j2", "--order", "given", "t"])
+        .expect_status(0);
+    assert_no_job_waited_for_the_long_one(&p.events());
+}
+
+/// As above, with the tests forked by each auditor's preloaded perl.
+#[test]
+fn a_job_ahead_of_a_long_preloaded_test_goes_to_a_slot_gone_idle() {
+    let p = Project::new();
+    p.script(
+        "t/00-long.t",
+        "print qq{1..1\n}; sleep 3; print qq{ok 1\n};\n",
+    );
+    for i in 1..=16 {
+        p.script(&format!("t/{:02}-quick.t", i), "print qq{1..1\nok 1\n};\n");
+    }
+    p.proctor(&[
+        "test",
+        "-j2",
+        "--preload",
+        "strict",
+        "--order",
+        "given",
+        "t",
+    ])
+    .expect_status(0);
+    let events = p.events();
+    assert!(
+        events.iter().any(|e| e["type"] == "stage_ready"),
+        "the auditors' perls preloaded"
+    );
+    assert_no_job_waited_for_the_long_one(&events);
+}
+
+/// The job ahead of a long test, given back to the idle slot, is not asked
+/// back again by a pause that comes later; the run, resumed, runs every file
+/// once. The long test waits for the file `go`.
+#[test]
+fn a_job_given_back_and_a_pause_after_it_run_every_file_once() {
+    let p = Project::new();
+    p.script(
+        "t/00-long.t",
+        "#!/bin/sh\nawk '{print $4}' /proc/$PPID/stat > runner.new && mv runner.new runner\n\
+         i=0; while [ ! -e go ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done\n\
+         echo 1..1\necho ok 1\n",
+    );
+    for i in 1..=16 {
+        p.script(
+            &format!("t/{:02}-quick.t", i),
+            &format!("#!/bin/sh\n: > done-{}\necho 1..1\necho ok 1\n", i),
+        );
+    }
+    let run = p.spawn(&["test", "-j2", "--order", "given", "t"]);
+    p.wait_for_file("runner");
+    let runner = p.read_trimmed("runner");
+    let all_done = || (1..=16).all(|i| p.dir.join(format!("done-{}", i)).exists());
+    let mut waited = 0;
+    while !all_done() && waited < 1000 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        waited += 1;
+    }
+    // Checked once the run is over, so that a failure leaves nothing running.
+    let quick_ran_beside_the_long = all_done();
+    kill("USR1", &runner);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    kill("USR2", &runner);
+    std::fs::write(p.dir.join("go"), "").unwrap();
+    run.wait().expect_status(0);
+    assert!(
+        quick_ran_beside_the_long,
+        "every quick file ran while the long one did"
+    );
+    let events = p.events();
+    assert_each_job_ends_once_as_itself(&events);
+    assert_eq!(
+        results(&events).iter().filter(|(_, r)| r == "pass").count(),
+        17
+    );
+}
+
+fn assert_no_job_waited_for_the_long_one(events: &[Value]) {
+    assert_each_job_ends_once_as_itself(events);
+    let spans = spans(events);
+    assert_eq!(spans.len(), 17);
+    let (_, long_end) = spans["t/00-long.t"];
+    for (file, (launch, _)) in &spans {
+        assert!(
+            file == "t/00-long.t" || *launch < long_end,
+            "{} launched at {}, after the long test ended ({})",
+            file,
+            launch,
+            long_end
+        );
+    }
+}
+
 #[test]
 fn the_slowest_file_of_the_last_run_starts_first() {
     let p = Project::new();

@@ -16,8 +16,10 @@
 //! A busy auditor may be sent one job ahead, which it starts as soon as its job
 //! ends, before it tells that job's status: the next test starts without a
 //! round trip through the runner. The runner can take a job sent ahead back
-//! (a withdrawal, when the run pauses or stops); an auditor answers a job it
-//! did not start with [`audit::EXIT_WITHDRAWN`]. One that has bailed out or
+//! (a withdrawal); an auditor answers a job it did not start with
+//! [`FromAuditor::GivenBack`] as soon as the withdrawal comes, while it audits
+//! the job before it, or with [`audit::EXIT_WITHDRAWN`] in its turn when the
+//! withdrawal came as that job ended. One that has bailed out or
 //! been told to stop starts no other job.
 //!
 //! A slot whose auditor dies, or reports that it could not do its job, stays
@@ -41,7 +43,7 @@ use crate::auditor::standing::become_auditor;
 use crate::job::audit;
 use crate::job::audit::Place;
 use crate::job::segment;
-use crate::job::slot::{FromAuditor, Introduction, JobRequest, ToAuditor};
+use crate::job::slot::{FromAuditor, Introduction, JobKey, JobRequest, ToAuditor};
 use crate::sys::{self, Fork};
 use launcher::Launcher;
 use std::borrow::Cow;
@@ -134,6 +136,9 @@ pub enum Heard {
     Status(libc::pid_t, i32),
     /// A record for the runner's log (what became of its preloaded perl).
     Note(Vec<u8>),
+    /// The auditor `pid` will not start this job, sent ahead and withdrawn
+    /// (see [`Auditors::given_back`]).
+    GivenBack(libc::pid_t, JobKey),
     Nothing,
 }
 
@@ -289,7 +294,7 @@ impl Auditors {
 
     /// Asks the auditor `pid` not to start `job`, sent ahead, if it has not
     /// yet: it answers that job either way, with its status or withdrawn.
-    pub fn withdraw(&mut self, pid: libc::pid_t, job: (u64, u32)) {
+    pub fn withdraw(&mut self, pid: libc::pid_t, job: JobKey) {
         if let Some(slot) = self.slots.iter().find(|s| s.pid == Some(pid)) {
             slot.say(&ToAuditor::Withdrawal(job), &mut self.message);
         }
@@ -338,6 +343,9 @@ impl Auditors {
         // An empty message is no message: the auditor has closed its end.
         match (FromAuditor::decode(&message), self.slots[i].pid) {
             (Ok(FromAuditor::Note(record)), _) => Heard::Note(record.to_vec()),
+            // Counted as an answer only once the runner knows it is the job
+            // ahead's (see [`Auditors::given_back`]).
+            (Ok(FromAuditor::GivenBack(job)), Some(pid)) => Heard::GivenBack(pid, job),
             (Ok(FromAuditor::Status(status)), Some(pid)) if self.slots[i].unanswered > 0 => {
                 self.slots[i].unanswered -= 1;
                 if status == audit::EXIT_BROKEN {
@@ -347,6 +355,14 @@ impl Auditors {
                 Heard::Status(pid, status)
             }
             _ => Heard::Nothing,
+        }
+    }
+
+    /// The auditor `pid` has answered its job ahead by giving it back (out
+    /// of turn: the job before it may still run).
+    pub fn given_back(&mut self, pid: libc::pid_t) {
+        if let Some(slot) = self.slots.iter_mut().find(|s| s.pid == Some(pid)) {
+            slot.unanswered = slot.unanswered.saturating_sub(1);
         }
     }
 
@@ -381,6 +397,8 @@ impl Auditors {
             match self.heard_on(fd) {
                 Heard::Note(note) => notes.push(note),
                 Heard::Status(_, status) => statuses.push(status),
+                // Its job ahead goes back to the queue with the auditor.
+                Heard::GivenBack(..) => {}
                 Heard::Nothing => break,
             }
         }
