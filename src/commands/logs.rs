@@ -53,7 +53,10 @@ pub(super) fn open(path: &Path, named: bool, follow: bool) -> Result<BufReader<F
 }
 
 /// Every event of every log, in order. Returns whether each ended with run_end.
-pub(super) fn each_event(args: &LogArgs, mut each: impl FnMut(&mut Event) -> io::Result<()>) -> Result<bool> {
+pub(super) fn each_event(
+    args: &LogArgs,
+    mut each: impl FnMut(&mut Event) -> io::Result<()>,
+) -> Result<bool> {
     let paths = paths(args);
     // All are checked before any is read, so a bad one fails the command at once.
     let readers = paths

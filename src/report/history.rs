@@ -145,8 +145,10 @@ mod tests {
     fn run(stamp: f64, file: &str, duration: f64, end: &str) -> String {
         format!(
             concat!(
-                r#"{{"type":"run_start","id":"r","stamp":{}}}"#, "\n",
-                r#"{{"type":"job_end","job":1,"try":1,"file":"{}","result":"pass","duration":{}}}"#, "\n",
+                r#"{{"type":"run_start","id":"r","stamp":{}}}"#,
+                "\n",
+                r#"{{"type":"job_end","job":1,"try":1,"file":"{}","result":"pass","duration":{}}}"#,
+                "\n",
                 "{}\n"
             ),
             stamp, file, duration, end

@@ -571,7 +571,13 @@ fn sparkline(durations: &[(usize, f64)], runs: usize, title: &[String]) -> Strin
     let step = 60.0 / (runs - 1).max(1) as f64;
     let points: Vec<String> = durations
         .iter()
-        .map(|(run, d)| format!("{:.1},{:.1}", 2.0 + *run as f64 * step, 14.0 - d / most * 12.0))
+        .map(|(run, d)| {
+            format!(
+                "{:.1},{:.1}",
+                2.0 + *run as f64 * step,
+                14.0 - d / most * 12.0
+            )
+        })
         .collect();
     format!(
         "<svg class=\"trend\" viewBox=\"0 0 64 16\"><title>{}</title><polyline points=\"{}\"/></svg>",

@@ -426,15 +426,24 @@ mod tests {
     #[test]
     fn only_a_failing_try_keeps_its_output() {
         let report = report_of(concat!(
-            r#"{"type":"run_start","id":"r","slots":2,"stamp":100.0}"#, "\n",
-            r#"{"type":"job_launch","job":1,"try":1,"file":"a.t","stamp":100.5}"#, "\n",
-            r#"{"type":"job_launch","job":2,"try":1,"file":"b.t","stamp":100.5}"#, "\n",
-            r#"{"type":"assert","job":1,"try":1,"line":"ok 1"}"#, "\n",
-            r#"{"type":"assert","job":2,"try":1,"ok":false,"line":"not ok 1 - x"}"#, "\n",
-            r##"{"type":"output","job":2,"try":1,"stream":"stderr","line":"#   Failed test 'x'"}"##, "\n",
-            r#"{"type":"test_exit","job":2,"try":1,"stamp":101.0}"#, "\n",
-            r#"{"type":"job_end","job":1,"try":1,"file":"a.t","result":"pass","duration":1,"stamp":101.5}"#, "\n",
-            r#"{"type":"job_end","job":2,"try":1,"file":"b.t","result":"fail","reasons":["failed 1 of 1 tests: 1"],"failed_tests":[1],"duration":1,"stamp":102.0}"#, "\n",
+            r#"{"type":"run_start","id":"r","slots":2,"stamp":100.0}"#,
+            "\n",
+            r#"{"type":"job_launch","job":1,"try":1,"file":"a.t","stamp":100.5}"#,
+            "\n",
+            r#"{"type":"job_launch","job":2,"try":1,"file":"b.t","stamp":100.5}"#,
+            "\n",
+            r#"{"type":"assert","job":1,"try":1,"line":"ok 1"}"#,
+            "\n",
+            r#"{"type":"assert","job":2,"try":1,"ok":false,"line":"not ok 1 - x"}"#,
+            "\n",
+            r##"{"type":"output","job":2,"try":1,"stream":"stderr","line":"#   Failed test 'x'"}"##,
+            "\n",
+            r#"{"type":"test_exit","job":2,"try":1,"stamp":101.0}"#,
+            "\n",
+            r#"{"type":"job_end","job":1,"try":1,"file":"a.t","result":"pass","duration":1,"stamp":101.5}"#,
+            "\n",
+            r#"{"type":"job_end","job":2,"try":1,"file":"b.t","result":"fail","reasons":["failed 1 of 1 tests: 1"],"failed_tests":[1],"duration":1,"stamp":102.0}"#,
+            "\n",
         ));
         assert_eq!(report.files.len(), 2);
         assert!(report.files[0].failure.is_none());
@@ -464,12 +473,18 @@ mod tests {
     #[test]
     fn a_file_that_passes_in_a_later_run_is_no_failure() {
         let report = report_of(concat!(
-            r#"{"type":"run_start","id":"r1","stamp":1.0}"#, "\n",
-            r#"{"type":"job_launch","job":1,"try":1,"file":"a.t","stamp":1.0}"#, "\n",
-            r#"{"type":"job_end","job":1,"try":1,"file":"a.t","result":"fail","stamp":2.0}"#, "\n",
-            r#"{"type":"run_start","id":"r2","stamp":10.0}"#, "\n",
-            r#"{"type":"job_launch","job":1,"try":1,"file":"a.t","stamp":10.0}"#, "\n",
-            r#"{"type":"job_end","job":1,"try":1,"file":"a.t","result":"pass","stamp":11.0}"#, "\n",
+            r#"{"type":"run_start","id":"r1","stamp":1.0}"#,
+            "\n",
+            r#"{"type":"job_launch","job":1,"try":1,"file":"a.t","stamp":1.0}"#,
+            "\n",
+            r#"{"type":"job_end","job":1,"try":1,"file":"a.t","result":"fail","stamp":2.0}"#,
+            "\n",
+            r#"{"type":"run_start","id":"r2","stamp":10.0}"#,
+            "\n",
+            r#"{"type":"job_launch","job":1,"try":1,"file":"a.t","stamp":10.0}"#,
+            "\n",
+            r#"{"type":"job_end","job":1,"try":1,"file":"a.t","result":"pass","stamp":11.0}"#,
+            "\n",
         ));
         assert_eq!(report.runs.len(), 2);
         assert_eq!(report.files[0].tries.len(), 2);

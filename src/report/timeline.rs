@@ -90,7 +90,11 @@ pub fn write(
 /// Gives each bar the first lane whose last bar ended by its launch; returns
 /// how many lanes that took.
 fn assign_lanes(bars: &mut [Bar]) -> usize {
-    bars.sort_by(|a, b| a.launch.partial_cmp(&b.launch).unwrap_or(std::cmp::Ordering::Equal));
+    bars.sort_by(|a, b| {
+        a.launch
+            .partial_cmp(&b.launch)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
     let mut free_at: Vec<f64> = Vec::new();
     for bar in bars.iter_mut() {
         let lane = free_at.iter().position(|&end| end <= bar.launch);
@@ -268,7 +272,12 @@ mod tests {
 
     #[test]
     fn a_try_takes_the_first_lane_free_at_its_launch() {
-        let tries = [try_at(0.0, 2.0), try_at(0.0, 1.0), try_at(1.0, 3.0), try_at(2.5, 3.0)];
+        let tries = [
+            try_at(0.0, 2.0),
+            try_at(0.0, 1.0),
+            try_at(1.0, 3.0),
+            try_at(2.5, 3.0),
+        ];
         let mut bars: Vec<Bar> = tries
             .iter()
             .map(|t| Bar {

@@ -94,7 +94,8 @@ fn a_real_run_then_its_report() {
         "t/good.t",
         "#!/bin/sh\necho 1..1\necho ok 1\necho PASSING-OUTPUT-MARK\n",
     );
-    p.proctor(&["test", "--exec", "", "-j2", "t"]).expect_status(1);
+    p.proctor(&["test", "--exec", "", "-j2", "t"])
+        .expect_status(1);
     // A page whose run's log the state directory no longer keeps goes.
     let stale = p.state().join("reports/19990101-000000-1.html");
     fs::create_dir_all(stale.parent().unwrap()).unwrap();
@@ -111,10 +112,18 @@ fn a_real_run_then_its_report() {
     let html = fs::read_to_string(&path).unwrap();
     assert!(html.contains("FAILING-OUTPUT-MARK"), "{}", html);
     assert!(!html.contains("PASSING-OUTPUT-MARK"), "{}", html);
-    assert!(html.contains("not ok 2 - &lt;sums&gt; &amp; more"), "{}", html);
+    assert!(
+        html.contains("not ok 2 - &lt;sums&gt; &amp; more"),
+        "{}",
+        html
+    );
     assert!(html.contains("# got: 3"), "{}", html);
     // The command line, from run_start's argv.
-    assert!(html.contains(" test --exec &#39;&#39; -j2 t</code>"), "{}", html);
+    assert!(
+        html.contains(" test --exec &#39;&#39; -j2 t</code>"),
+        "{}",
+        html
+    );
     // Two lanes, a bar in each with its hover text; the failed one linked.
     assert!(html.contains("<title>t/good.t \u{2014} "), "{}", html);
     assert!(html.contains("<a href=\"#f-"), "{}", html);
@@ -127,7 +136,10 @@ fn a_real_run_then_its_report() {
 #[test]
 fn several_logs_make_one_page_with_a_file_last_result() {
     let p = Project::new();
-    p.script("t/a.t", "#!/bin/sh\necho 1..1\n[ -e flag ] && echo ok 1 || echo not ok 1\n");
+    p.script(
+        "t/a.t",
+        "#!/bin/sh\necho 1..1\n[ -e flag ] && echo ok 1 || echo not ok 1\n",
+    );
     p.proctor(&["test", "--exec", "", "--log", "one.jsonl", "t"])
         .expect_status(1);
     fs::write(p.dir.join("flag"), "").unwrap();
@@ -135,7 +147,12 @@ fn several_logs_make_one_page_with_a_file_last_result() {
         .expect_status(0);
     let html = page(&p, &[&p.dir.join("one.jsonl"), &p.dir.join("two.jsonl")]);
     assert!(html.contains("<table class=\"runs\">"), "{}", html);
-    assert_eq!(html.matches("<svg class=\"timeline\"").count(), 2, "{}", html);
+    assert_eq!(
+        html.matches("<svg class=\"timeline\"").count(),
+        2,
+        "{}",
+        html
+    );
     assert!(!html.contains("id=\"failed\""), "{}", html);
     // What failed once and passes now is no failure of the merged view.
     assert!(html.contains("<h1>PASS</h1>"), "{}", html);
@@ -183,7 +200,10 @@ fn a_thousand_passing_files_make_a_small_page() {
     fs::write(&log, passing_log(1000, 20)).unwrap();
     let html = page(&p, &[&log]);
     assert_eq!(html.matches("<g class=\"pass\">").count(), 1000);
-    assert!(!html.contains("PASSING-"), "a passing file's output is in the page");
+    assert!(
+        !html.contains("PASSING-"),
+        "a passing file's output is in the page"
+    );
     assert!(html.len() < 400 << 10, "{} bytes", html.len());
 }
 
@@ -211,7 +231,11 @@ fn screenshot(p: &Project, name: &str, page: &str, profile: &Path) -> Vec<u8> {
     fs::write(&html, page).unwrap();
     let out = Command::new("chromium")
         .args(["--headless", "--no-sandbox", "--disable-gpu"])
-        .args(["--disable-crash-reporter", "--disable-breakpad", "--no-first-run"])
+        .args([
+            "--disable-crash-reporter",
+            "--disable-breakpad",
+            "--no-first-run",
+        ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("--screenshot={}", png.display()))
         .arg("--window-size=1200,900")
@@ -259,7 +283,11 @@ fn a_browser_draws_the_page_and_its_timeline() {
     let p = Project::new();
     let profile = p.dir.join(marker("chromium-profile"));
     let html = page(&p, &[&data("mixed.jsonl")]);
-    let hidden = html.replacen("<style>\n", "<style>\nsvg.timeline { visibility: hidden; }\n", 1);
+    let hidden = html.replacen(
+        "<style>\n",
+        "<style>\nsvg.timeline { visibility: hidden; }\n",
+        1,
+    );
     assert_ne!(hidden, html);
     let shown = screenshot(&p, "shown", &html, &profile);
     let without = screenshot(&p, "hidden", &hidden, &profile);
@@ -284,7 +312,9 @@ fn a_browser_draws_the_page_and_its_timeline() {
 /// The `<title>` of the trend of `file` in the slowest files, if it has one.
 fn trend_of<'a>(html: &'a str, file: &str) -> Option<&'a str> {
     let slowest = &html[html.find("id=\"slowest\"")?..];
-    let row = slowest.lines().find(|l| l.contains(&format!(">{}<", file)))?;
+    let row = slowest
+        .lines()
+        .find(|l| l.contains(&format!(">{}<", file)))?;
     let title = &row[row.find("<svg class=\"trend\"")?..];
     let title = &title[title.find("<title>")? + 7..];
     Some(&title[..title.find("</title>")?])
@@ -309,7 +339,11 @@ fn a_run_shows_each_file_trend_over_the_earlier_runs_kept() {
     slower_each_run(&p, 3);
     let html = page(&p, &[]);
     assert!(html.contains("<th>trend</th>"), "{}", html);
-    assert!(html.contains("The trend is over the last 3 runs"), "{}", html);
+    assert!(
+        html.contains("The trend is over the last 3 runs"),
+        "{}",
+        html
+    );
     let title = trend_of(&html, "t/slower.t").unwrap_or_else(|| panic!("no trend: {}", html));
     assert_eq!(values_in_trend(&html, "t/slower.t"), 3, "{}", title);
     assert!(title.ends_with(" (this run)"), "{}", title);
@@ -361,6 +395,10 @@ fn an_earlier_log_that_is_garbage_is_passed_over() {
     fs::write(logs.join("29990101-000000-3.jsonl"), "not a log at all\n").unwrap();
     slower_each_run(&p, 1);
     let html = page(&p, &[]);
-    assert!(html.contains("The trend is over the last 2 runs"), "{}", html);
+    assert!(
+        html.contains("The trend is over the last 2 runs"),
+        "{}",
+        html
+    );
     assert_eq!(values_in_trend(&html, "t/slower.t"), 2, "{}", html);
 }
