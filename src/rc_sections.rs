@@ -114,8 +114,7 @@ impl Setting {
             Setting::JobSlots(n) => headers.slots = Some(*n),
             Setting::Duration(d) => headers.duration = Some(*d),
             Setting::NoPreload(b) => headers.no_preload = *b,
-            Setting::Exec(words) if words.is_empty() => file.how = How::Itself,
-            Setting::Exec(words) => file.how = How::Command(words.clone()),
+            Setting::Exec(words) => file.how = how_of(words),
             Setting::Env(pair) => {
                 let name = variable_name(pair);
                 headers.env.retain(|p| variable_name(p) != name);
@@ -212,10 +211,18 @@ pub fn how_for(sections: &[Section], path: &str) -> Option<How> {
         .flat_map(|s| s.settings.iter())
         .rev()
         .find_map(|(_, setting)| match setting {
-            Setting::Exec(words) if words.is_empty() => Some(How::Itself),
-            Setting::Exec(words) => Some(How::Command(words.clone())),
+            Setting::Exec(words) => Some(how_of(words)),
             _ => None,
         })
+}
+
+/// How `exec`'s words run a file, as `--exec`'s do: none, as itself.
+fn how_of(words: &[String]) -> How {
+    if words.is_empty() {
+        How::Itself
+    } else {
+        How::Command(words.to_vec())
+    }
 }
 
 /// The sections over every file of a run, and a typed `--event-timeout` over

@@ -813,8 +813,6 @@ impl Auditor {
     }
 }
 
-/// Reads what `stream` has into `buffer`: None when it had nothing after all,
-/// Some(0) at end of file.
 /// A poll's timeout in milliseconds (-1: none), shortened to end at `at`.
 fn no_later_than(timeout_ms: i32, at: Instant) -> i32 {
     let until = stop::ms_until(at);
@@ -825,6 +823,8 @@ fn no_later_than(timeout_ms: i32, at: Instant) -> i32 {
     }
 }
 
+/// Reads what `stream` has into `buffer`: None when it had nothing after all,
+/// Some(0) at end of file.
 fn fill(stream: &Stream, buffer: &mut Vec<u8>) -> io::Result<Option<usize>> {
     if buffer.is_empty() {
         buffer.resize(FIRST_CHUNK, 0);
